@@ -1,0 +1,2 @@
+//! alloc_core: see its issue; being built.
+#![no_std]

@@ -1,0 +1,2 @@
+//! isolate: see its issue; being built.
+#![no_std]

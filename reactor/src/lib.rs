@@ -1,0 +1,2 @@
+//! reactor: see its issue; being built.
+#![no_std]
