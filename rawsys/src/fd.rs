@@ -85,7 +85,10 @@ impl<'fd> BorrowedFd<'fd> {
     /// # Safety
     /// `fd` must stay open for the whole lifetime `'fd`.
     pub const unsafe fn borrow_raw(fd: RawFd) -> BorrowedFd<'fd> {
-        BorrowedFd { fd, _owner: PhantomData }
+        BorrowedFd {
+            fd,
+            _owner: PhantomData,
+        }
     }
 
     /// The descriptor number.
@@ -96,7 +99,10 @@ impl<'fd> BorrowedFd<'fd> {
 
 impl AsFd for OwnedFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        BorrowedFd { fd: self.fd, _owner: PhantomData }
+        BorrowedFd {
+            fd: self.fd,
+            _owner: PhantomData,
+        }
     }
 }
 
