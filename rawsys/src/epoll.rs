@@ -335,7 +335,7 @@ bitflags::bitflags! {
 }
 
 /// `struct signalfd_siginfo`: one signal taken by reading a signalfd (128 bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[repr(C)]
 pub struct SignalfdSiginfo {
     /// Signal number.
@@ -406,35 +406,6 @@ static_assertions::const_assert_eq!(core::mem::offset_of!(SignalfdSiginfo, ssi_c
 static_assertions::const_assert_eq!(core::mem::offset_of!(SignalfdSiginfo, ssi_arch), 96);
 static_assertions::const_assert_eq!(core::mem::offset_of!(SignalfdSiginfo, __pad), 100);
 
-impl Default for SignalfdSiginfo {
-    fn default() -> Self {
-        SignalfdSiginfo {
-            ssi_signo: 0,
-            ssi_errno: 0,
-            ssi_code: 0,
-            ssi_pid: 0,
-            ssi_uid: 0,
-            ssi_fd: 0,
-            ssi_tid: 0,
-            ssi_band: 0,
-            ssi_overrun: 0,
-            ssi_trapno: 0,
-            ssi_status: 0,
-            ssi_int: 0,
-            ssi_ptr: 0,
-            ssi_utime: 0,
-            ssi_stime: 0,
-            ssi_addr: 0,
-            ssi_addr_lsb: 0,
-            __pad2: 0,
-            ssi_syscall: 0,
-            ssi_call_addr: 0,
-            ssi_arch: 0,
-            __pad: [0; 28],
-        }
-    }
-}
-
 /// `signalfd4(2)`: a new descriptor from which the signals of `mask` can be read while they
 /// are blocked (block them with [`rt_sigprocmask`](crate::signal::rt_sigprocmask) first, or
 /// they are delivered normally).
@@ -470,7 +441,6 @@ pub fn signalfd_set_mask(fd: impl AsFd, mask: &SigSet) -> crate::Result<()> {
 /// `read(2)` on a signalfd: takes pending signals into `out` and returns how many were taken
 /// (waits for one unless non-blocking, `EAGAIN`). An empty `out` is `EINVAL`.
 pub fn signalfd_read(fd: impl AsFd, out: &mut [SignalfdSiginfo]) -> crate::Result<usize> {
-    let size = core::mem::size_of::<SignalfdSiginfo>();
     // SAFETY: `out` is writable for `out.len() * 128` bytes and every bit pattern is a valid
     // SignalfdSiginfo (integers and byte arrays only).
     let n = unsafe {
@@ -478,10 +448,10 @@ pub fn signalfd_read(fd: impl AsFd, out: &mut [SignalfdSiginfo]) -> crate::Resul
             Sysno::read,
             fd.as_fd().as_raw() as usize,
             out.as_mut_ptr() as usize,
-            out.len() * size,
+            core::mem::size_of_val(out),
         )
     }?;
-    Ok(n / size)
+    Ok(n / core::mem::size_of::<SignalfdSiginfo>())
 }
 
 #[cfg(test)]
