@@ -1,1 +1,288 @@
-//! (being written)
+//! Namespaces and the filesystem view: `unshare`, `setns`, `mount`, `umount2`, `pivot_root`,
+//! `chroot`, `chdir`/`fchdir`, host and domain names, `uname`.
+//!
+//! All of these change state shared by the whole process (or its namespace); call them in a
+//! child created with [`crate::process::fork_with`], never in a multi-threaded parent:
+//!
+//! ```
+//! use rawsys::{ns, process::{self, CloneFlags, Fork, WaitOptions, WaitStatus}};
+//!
+//! // SAFETY: the child only issues raw system calls and then exits.
+//! match unsafe { process::fork_with(CloneFlags::NEWUTS, 17) }? {
+//!     Fork::Child => {
+//!         let ok = ns::sethostname(b"lp-test-doc").is_ok()
+//!             && ns::uname().is_ok_and(|u| u.nodename() == c"lp-test-doc");
+//!         process::exit_group(if ok { 0 } else { 1 })
+//!     }
+//!     Fork::Parent(pid) => {
+//!         let (_, status) = process::wait4(pid, WaitOptions::empty())?.unwrap();
+//!         assert_eq!(status, WaitStatus::Exited(0));
+//!         assert_ne!(ns::uname()?.nodename(), c"lp-test-doc");
+//!     }
+//! }
+//! # Ok::<(), rawsys::Errno>(())
+//! ```
+
+use core::ffi::CStr;
+
+use static_assertions::{assert_eq_size, const_assert_eq};
+
+use crate::Result;
+use crate::fd::AsFd;
+use crate::process::CloneFlags;
+use crate::sys::{self, Sysno};
+
+#[inline(always)]
+fn opt_ptr(s: Option<&CStr>) -> usize {
+    s.map_or(0, |s| s.as_ptr() as usize)
+}
+
+/// `unshare(2)`: moves the caller into new namespaces (`NEW*` flags) and/or stops sharing
+/// `FS`, `FILES`, `SYSVSEM` with other processes.
+///
+/// `CLONE_NEWPID` affects only children created afterwards; the caller stays where it is.
+pub fn unshare(flags: CloneFlags) -> Result<()> {
+    // SAFETY: integer argument.
+    unsafe { sys::syscall1(Sysno::unshare, flags.bits() as usize) }.map(drop)
+}
+
+/// `setns(2)`: joins the namespace `fd` refers to (a `/proc/<pid>/ns/*` file or, for several
+/// at once, a pidfd). `nstype` is the expected namespace type (one `NEW*` flag; empty accepts
+/// any), or for a pidfd the set of namespaces to join.
+pub fn setns(fd: impl AsFd, nstype: CloneFlags) -> Result<()> {
+    // SAFETY: integer arguments; the descriptor is borrowed for the call.
+    unsafe { sys::syscall2(Sysno::setns, fd.as_fd().as_raw() as usize, nstype.bits() as usize) }.map(drop)
+}
+
+bitflags::bitflags! {
+    /// `MS_*` flags for [`mount`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct MountFlags: u64 {
+        /// `MS_RDONLY`
+        const RDONLY = 1;
+        /// `MS_NOSUID`
+        const NOSUID = 2;
+        /// `MS_NODEV`
+        const NODEV = 4;
+        /// `MS_NOEXEC`
+        const NOEXEC = 8;
+        /// `MS_SYNCHRONOUS`
+        const SYNCHRONOUS = 16;
+        /// `MS_REMOUNT`: change the flags of an existing mount.
+        const REMOUNT = 32;
+        /// `MS_MANDLOCK`
+        const MANDLOCK = 64;
+        /// `MS_DIRSYNC`
+        const DIRSYNC = 128;
+        /// `MS_NOSYMFOLLOW`
+        const NOSYMFOLLOW = 256;
+        /// `MS_NOATIME`
+        const NOATIME = 1024;
+        /// `MS_NODIRATIME`
+        const NODIRATIME = 2048;
+        /// `MS_BIND`: bind mount.
+        const BIND = 4096;
+        /// `MS_MOVE`: move a mount.
+        const MOVE = 8192;
+        /// `MS_REC`: apply to the whole subtree (bind, propagation changes).
+        const REC = 16384;
+        /// `MS_SILENT`
+        const SILENT = 32768;
+        /// `MS_POSIXACL`
+        const POSIXACL = 1 << 16;
+        /// `MS_UNBINDABLE`: propagation type unbindable.
+        const UNBINDABLE = 1 << 17;
+        /// `MS_PRIVATE`: propagation type private.
+        const PRIVATE = 1 << 18;
+        /// `MS_SLAVE`: propagation type slave.
+        const SLAVE = 1 << 19;
+        /// `MS_SHARED`: propagation type shared.
+        const SHARED = 1 << 20;
+        /// `MS_RELATIME`
+        const RELATIME = 1 << 21;
+        /// `MS_KERNMOUNT`
+        const KERNMOUNT = 1 << 22;
+        /// `MS_I_VERSION`
+        const I_VERSION = 1 << 23;
+        /// `MS_STRICTATIME`
+        const STRICTATIME = 1 << 24;
+        /// `MS_LAZYTIME`
+        const LAZYTIME = 1 << 25;
+    }
+}
+
+bitflags::bitflags! {
+    /// Flags for [`umount2`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct UnmountFlags: u32 {
+        /// `MNT_FORCE`: force (network filesystems).
+        const FORCE = 1;
+        /// `MNT_DETACH`: lazy unmount: detach now, clean up when no longer busy.
+        const DETACH = 2;
+        /// `MNT_EXPIRE`: mark as expired / unmount if already marked.
+        const EXPIRE = 4;
+        /// `UMOUNT_NOFOLLOW`: do not follow a final symlink in the target.
+        const NOFOLLOW = 8;
+    }
+}
+
+/// `mount(2)`.
+///
+/// `source`, `fstype` and `data` are optional as the kernel allows for the operation (a bind
+/// or propagation change needs no filesystem type; `data` is the filesystem's option string,
+/// such as `c"size=1m,mode=0755"` for tmpfs).
+pub fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: MountFlags,
+    data: Option<&CStr>,
+) -> Result<()> {
+    // SAFETY: every string is NUL-terminated and outlives the call; absent ones are null, which
+    // the kernel accepts for these arguments.
+    unsafe {
+        sys::syscall5(
+            Sysno::mount,
+            opt_ptr(source),
+            target.as_ptr() as usize,
+            opt_ptr(fstype),
+            flags.bits() as usize,
+            opt_ptr(data),
+        )
+    }
+    .map(drop)
+}
+
+/// `umount2(2)`: unmounts the filesystem mounted at `target`.
+pub fn umount2(target: &CStr, flags: UnmountFlags) -> Result<()> {
+    // SAFETY: target is NUL-terminated and outlives the call.
+    unsafe { sys::syscall2(Sysno::umount2, target.as_ptr() as usize, flags.bits() as usize) }.map(drop)
+}
+
+/// `pivot_root(2)`: makes the mount at `new_root` the root of the caller's mount namespace and
+/// moves the old root to `put_old` (which must be at or below `new_root`). `new_root` must be a
+/// mount point and neither it nor the old root may have shared propagation.
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<()> {
+    // SAFETY: both paths are NUL-terminated and outlive the call.
+    unsafe { sys::syscall2(Sysno::pivot_root, new_root.as_ptr() as usize, put_old.as_ptr() as usize) }
+        .map(drop)
+}
+
+/// `chroot(2)`: changes the caller's root directory (the cwd stays where it is; `chdir("/")`
+/// next).
+pub fn chroot(path: &CStr) -> Result<()> {
+    // SAFETY: path is NUL-terminated and outlives the call.
+    unsafe { sys::syscall1(Sysno::chroot, path.as_ptr() as usize) }.map(drop)
+}
+
+/// `chdir(2)`: changes the working directory of the process (all threads share it).
+pub fn chdir(path: &CStr) -> Result<()> {
+    // SAFETY: path is NUL-terminated and outlives the call.
+    unsafe { sys::syscall1(Sysno::chdir, path.as_ptr() as usize) }.map(drop)
+}
+
+/// `fchdir(2)`: changes the working directory to the directory `fd` refers to.
+pub fn fchdir(fd: impl AsFd) -> Result<()> {
+    // SAFETY: integer argument; the descriptor is borrowed for the call.
+    unsafe { sys::syscall1(Sysno::fchdir, fd.as_fd().as_raw() as usize) }.map(drop)
+}
+
+/// `sethostname(2)`: sets the host name of the caller's UTS namespace (at most 64 bytes,
+/// `EINVAL` beyond).
+pub fn sethostname(name: &[u8]) -> Result<()> {
+    // SAFETY: the kernel reads name.len() bytes from the slice.
+    unsafe { sys::syscall2(Sysno::sethostname, name.as_ptr() as usize, name.len()) }.map(drop)
+}
+
+/// `setdomainname(2)`: sets the NIS domain name of the caller's UTS namespace (at most 64
+/// bytes).
+pub fn setdomainname(name: &[u8]) -> Result<()> {
+    // SAFETY: the kernel reads name.len() bytes from the slice.
+    unsafe { sys::syscall2(Sysno::setdomainname, name.as_ptr() as usize, name.len()) }.map(drop)
+}
+
+/// The kernel's `struct new_utsname`: six NUL-terminated fields of 65 bytes.
+#[derive(Clone, Copy)]
+#[repr(C)]
+pub struct Utsname {
+    sysname: [u8; 65],
+    nodename: [u8; 65],
+    release: [u8; 65],
+    version: [u8; 65],
+    machine: [u8; 65],
+    domainname: [u8; 65],
+}
+
+assert_eq_size!(Utsname, [u8; 390]);
+const_assert_eq!(core::mem::offset_of!(Utsname, sysname), 0);
+const_assert_eq!(core::mem::offset_of!(Utsname, nodename), 65);
+const_assert_eq!(core::mem::offset_of!(Utsname, release), 130);
+const_assert_eq!(core::mem::offset_of!(Utsname, version), 195);
+const_assert_eq!(core::mem::offset_of!(Utsname, machine), 260);
+const_assert_eq!(core::mem::offset_of!(Utsname, domainname), 325);
+
+fn field(b: &[u8; 65]) -> &CStr {
+    // The kernel always terminates each field; an empty name is the fallback otherwise.
+    CStr::from_bytes_until_nul(b).unwrap_or(c"")
+}
+
+impl Utsname {
+    /// The operating system name (`"Linux"`).
+    pub fn sysname(&self) -> &CStr {
+        field(&self.sysname)
+    }
+    /// The host name of the caller's UTS namespace.
+    pub fn nodename(&self) -> &CStr {
+        field(&self.nodename)
+    }
+    /// The kernel release, such as `"6.8.0-45-generic"`.
+    pub fn release(&self) -> &CStr {
+        field(&self.release)
+    }
+    /// The kernel build version string.
+    pub fn version(&self) -> &CStr {
+        field(&self.version)
+    }
+    /// The hardware name, such as `"x86_64"` or `"aarch64"`.
+    pub fn machine(&self) -> &CStr {
+        field(&self.machine)
+    }
+    /// The NIS domain name of the caller's UTS namespace.
+    pub fn domainname(&self) -> &CStr {
+        field(&self.domainname)
+    }
+}
+
+impl core::fmt::Debug for Utsname {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Utsname")
+            .field("sysname", &self.sysname())
+            .field("nodename", &self.nodename())
+            .field("release", &self.release())
+            .field("version", &self.version())
+            .field("machine", &self.machine())
+            .field("domainname", &self.domainname())
+            .finish()
+    }
+}
+
+/// `uname(2)`: system names, including the host name of the caller's UTS namespace.
+///
+/// ```
+/// let u = rawsys::ns::uname()?;
+/// assert_eq!(u.sysname(), c"Linux");
+/// # Ok::<(), rawsys::Errno>(())
+/// ```
+pub fn uname() -> Result<Utsname> {
+    let mut u = Utsname {
+        sysname: [0; 65],
+        nodename: [0; 65],
+        release: [0; 65],
+        version: [0; 65],
+        machine: [0; 65],
+        domainname: [0; 65],
+    };
+    // SAFETY: u is a live 390-byte new_utsname for the kernel to fill.
+    unsafe { sys::syscall1(Sysno::uname, &mut u as *mut Utsname as usize) }?;
+    Ok(u)
+}
