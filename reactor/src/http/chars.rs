@@ -1,0 +1,135 @@
+//! Byte classes of RFC 9110 / RFC 9112, as 256-entry tables built at compile time.
+
+/// `tchar`: the bytes of a token (method, field name, transfer coding, ...).
+const fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`'
+        | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+}
+
+/// Bytes allowed in a `Host` value or an authority-form target: `uri-host [ ":" port ]`,
+/// where `uri-host` is an IP literal in brackets, an IPv4 address or a reg-name (unreserved,
+/// pct-encoded, sub-delims).
+const fn is_host_byte(b: u8) -> bool {
+    matches!(b,
+        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&'
+        | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b'%' | b':' | b'[' | b']')
+}
+
+macro_rules! table {
+    ($f:ident) => {{
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = $f(i as u8);
+            i += 1;
+        }
+        t
+    }};
+}
+
+/// Token characters.
+pub(crate) static TOKEN: [bool; 256] = table!(is_tchar);
+static HOST: [bool; 256] = table!(is_host_byte);
+
+/// Whether `b` is a token character.
+#[inline(always)]
+pub(crate) fn token(b: u8) -> bool {
+    TOKEN[b as usize]
+}
+
+/// Whether `b` may appear in a field value: HTAB, SP, VCHAR, obs-text.
+#[inline(always)]
+pub(crate) const fn value_byte(b: u8) -> bool {
+    b == b'\t' || (b >= 0x20 && b != 0x7f)
+}
+
+/// Whether `b` may appear in a request target: visible ASCII.
+#[inline(always)]
+pub(crate) const fn target_byte(b: u8) -> bool {
+    b > 0x20 && b < 0x7f
+}
+
+/// Whether `b` is optional whitespace (SP or HTAB).
+#[inline(always)]
+pub(crate) const fn ows(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+/// Whether `s` is a syntactically valid `uri-host [ ":" port ]` (possibly empty).
+pub(crate) fn valid_host(s: &[u8]) -> bool {
+    if !s.iter().all(|&b| HOST[b as usize]) {
+        return false;
+    }
+    // An IP literal is bracketed and comes first; elsewhere brackets are not allowed.
+    let rest = if s.first() == Some(&b'[') {
+        match s.iter().position(|&b| b == b']') {
+            Some(close) => &s[close + 1..],
+            None => return false,
+        }
+    } else {
+        let end = s.iter().rposition(|&b| b == b':').unwrap_or(s.len());
+        if s[..end].iter().any(|&b| b == b'[' || b == b']' || b == b':') {
+            return false;
+        }
+        &s[end..]
+    };
+    match rest.split_first() {
+        None => true,
+        Some((b':', port)) => port.iter().all(u8::is_ascii_digit),
+        Some(_) => false,
+    }
+}
+
+/// `a` equals the lowercase ASCII name `lower`, ignoring case. `a` must consist of token
+/// characters: for those, OR-ing 0x20 only folds A-Z (the only other byte that would fold
+/// onto `-` is CR, which is not a token character).
+#[inline(always)]
+pub(crate) fn eq_token_lower(a: &[u8], lower: &[u8]) -> bool {
+    a.len() == lower.len() && a.iter().zip(lower).all(|(&x, &y)| x | 0x20 == y)
+}
+
+/// `a` equals `b` ignoring ASCII case.
+#[inline]
+pub(crate) fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_table_matches_rfc_9110() {
+        let expected = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        for b in 0..=255u8 {
+            assert_eq!(token(b), expected.contains(&b), "byte {b:#x}");
+        }
+    }
+
+    #[test]
+    fn value_and_target_classes() {
+        assert!(value_byte(b'\t') && value_byte(b' ') && value_byte(0x80) && value_byte(0xff));
+        assert!(!value_byte(0) && !value_byte(b'\r') && !value_byte(b'\n') && !value_byte(0x7f));
+        assert!(target_byte(b'/') && target_byte(b'~'));
+        assert!(!target_byte(b' ') && !target_byte(0x7f) && !target_byte(0x80) && !target_byte(0));
+    }
+
+    #[test]
+    fn hosts() {
+        for ok in [&b""[..], b"a", b"example.com", b"example.com:8080", b"[::1]", b"[::1]:80", b"1.2.3.4:0"] {
+            assert!(valid_host(ok), "{:?}", core::str::from_utf8(ok));
+        }
+        for bad in [&b"a b"[..], b"a/b", b"a@b", b"[::1", b"a:b:c", b"a:8x", b"::1", b"[::1]x", b"a]"] {
+            assert!(!valid_host(bad), "{:?}", core::str::from_utf8(bad));
+        }
+    }
+
+    #[test]
+    fn case_folding_of_tokens() {
+        assert!(eq_token_lower(b"Content-Length", b"content-length"));
+        assert!(!eq_token_lower(b"Content-Lengtx", b"content-length"));
+        assert!(!eq_token_lower(b"Host1", b"host"));
+        assert!(eq_ignore_case(b"Keep-Alive", b"keep-alive"));
+    }
+}

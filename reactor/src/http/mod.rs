@@ -1,0 +1,50 @@
+//! An incremental, strict, zero-copy HTTP/1.1 request parser (RFC 9112).
+//!
+//! - **Incremental**: [`RequestParser`] keeps its state between calls; feed it the bytes of
+//!   a request as they arrive and it resumes where it stopped. The total work is linear in the
+//!   size of the head however it is split.
+//! - **Zero-copy, no allocation**: the parsed [`Request`] borrows the method, target and
+//!   header fields from the caller's buffer; header offsets go into a caller-supplied slice
+//!   of [`RawHeader`]s (as with httparse).
+//! - **Strict**: everything RFC 9112 names as a request-smuggling risk is an error: bare CR,
+//!   bare LF (unless [`ParserConfig::allow_lf_line_endings`]), obs-fold, whitespace before the
+//!   colon, control bytes in values, conflicting `Content-Length`s, `Transfer-Encoding` with
+//!   `Content-Length` or in HTTP/1.0, `chunked` not final, a missing or repeated `Host`.
+//!   Each error says which status to answer ([`ParseError::status`]).
+//! - **Bodies**: [`Request::body`] gives the framing; [`ChunkedDecoder`] decodes a chunked
+//!   body incrementally and in place.
+//! - **Fast**: the hot loops scan 32 bytes at a time with AVX2 when the CPU has it (detected at
+//!   run time through `cpuid`), and 8 at a time with SWAR otherwise.
+//!
+//! ```
+//! use reactor::http::{RawHeader, RequestParser, Status, Version};
+//!
+//! let mut parser = RequestParser::new();
+//! let mut headers = [RawHeader::EMPTY; 32];
+//! let buf = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n";
+//! match parser.parse(buf, &mut headers) {
+//!     Ok(Status::Complete(req)) => {
+//!         assert_eq!((req.method(), req.path(), req.version()), ("GET", "/index.html", Version::Http11));
+//!         assert_eq!(req.headers().count(), 2);
+//!         assert_eq!(req.head_len(), buf.len());
+//!     }
+//!     Ok(Status::Partial) => { /* read more and call again */ }
+//!     Err(e) => { let _status_to_send = e.status(); }
+//! }
+//! ```
+
+mod chars;
+mod chunked;
+mod config;
+mod error;
+mod framing;
+mod headers;
+mod request;
+mod simd;
+
+pub use chunked::ChunkedDecoder;
+pub use config::{Limits, ParserConfig};
+pub use error::ParseError;
+pub use framing::BodyFraming;
+pub use headers::{Header, Headers, RawHeader};
+pub use request::{Request, RequestParser, Status, TargetForm, Version};

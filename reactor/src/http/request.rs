@@ -1,0 +1,655 @@
+//! The request-head state machine and the parsed [`Request`] view.
+
+use super::chars::{ows, valid_host};
+use super::chunked::ChunkedDecoder;
+use super::headers::{FieldState, Header, Headers, RawHeader};
+use super::simd::{self, Portable, Scan};
+use super::{BodyFraming, ParseError, ParserConfig};
+
+/// The outcome of a parse that did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status<T> {
+    /// The head is complete.
+    Complete(T),
+    /// More bytes are needed; call again with the buffer extended.
+    Partial,
+}
+
+impl<T> Status<T> {
+    /// Whether this is `Complete`.
+    pub const fn is_complete(&self) -> bool {
+        matches!(self, Self::Complete(_))
+    }
+
+    /// Whether this is `Partial`.
+    pub const fn is_partial(&self) -> bool {
+        matches!(self, Self::Partial)
+    }
+
+    /// The completed value, if any.
+    pub fn complete(self) -> Option<T> {
+        match self {
+            Self::Complete(t) => Some(t),
+            Self::Partial => None,
+        }
+    }
+}
+
+/// The HTTP versions this parser accepts; any other well-formed version is
+/// [`ParseError::UnsupportedVersion`] (505).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    /// HTTP/1.0
+    Http10,
+    /// HTTP/1.1
+    Http11,
+}
+
+impl Version {
+    /// The version as it appears on the wire, `HTTP/1.x`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Http10 => "HTTP/1.0",
+            Self::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// The form of the request target (RFC 9112 3.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetForm {
+    /// `/path?query`: the usual form.
+    Origin,
+    /// `scheme://authority/path`: for proxies; servers must accept it too (RFC 9112 3.2.2).
+    Absolute,
+    /// `host:port`: only with `CONNECT`.
+    Authority,
+    /// `*`: only with `OPTIONS`.
+    Asterisk,
+}
+
+/// Where the state machine stopped. Each scanning state resumes at the saved position, so no
+/// byte is examined twice whatever the split points, except the at most two bytes of a line
+/// ending and the nine of a version, which are re-read when they straddle a split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Before the request line, skipping empty lines.
+    Start,
+    /// In the method, which starts at `mark`.
+    Method,
+    /// In the target, which starts at `mark`.
+    Target,
+    /// At the version.
+    Version,
+    /// At the start of a field line or of the empty line that ends the head.
+    LineStart,
+    /// In a field name, which starts at `mark`.
+    Name,
+    /// After the colon, skipping whitespace.
+    ValueStart,
+    /// In a field value, which starts at `mark`.
+    Value,
+    /// The head is complete.
+    Done,
+    /// Parsing failed; the error is sticky.
+    Failed(ParseError),
+}
+
+/// An incremental, strict, zero-copy HTTP/1.1 request-head parser (RFC 9112).
+///
+/// Keep one per connection. Call [`parse`](Self::parse) with everything received so far for
+/// the current request (the same bytes each time, with new ones appended) and the same header
+/// slice; it resumes where it stopped, so the total work is linear in the size of the head
+/// however the bytes arrive. When it returns [`Status::Complete`], the [`Request`] borrows the
+/// buffer and tells how many bytes the head took ([`Request::head_len`]) and how the body is
+/// framed ([`Request::body`]). Call [`reset`](Self::reset) before parsing the next request on
+/// the connection, with the buffer starting after this request's body.
+///
+/// ```
+/// use reactor::http::{BodyFraming, RawHeader, RequestParser, Status};
+///
+/// let mut parser = RequestParser::new();
+/// let mut headers = [RawHeader::EMPTY; 16];
+/// let mut buf = Vec::new();
+///
+/// buf.extend_from_slice(b"POST /submit HTTP/1.1\r\nHost: exa");
+/// assert!(parser.parse(&buf, &mut headers).unwrap().is_partial());
+///
+/// buf.extend_from_slice(b"mple.com\r\nContent-Length: 5\r\n\r\nhello");
+/// let Status::Complete(req) = parser.parse(&buf, &mut headers).unwrap() else { panic!() };
+/// assert_eq!(req.method(), "POST");
+/// assert_eq!(req.target(), "/submit");
+/// assert_eq!(req.header("host"), Some(&b"example.com"[..]));
+/// assert_eq!(req.body(), BodyFraming::ContentLength(5));
+/// assert_eq!(&buf[req.head_len()..], b"hello");
+/// assert!(req.keep_alive());
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestParser {
+    config: ParserConfig,
+    state: State,
+    /// The next byte to examine.
+    pos: usize,
+    /// The start of the element being scanned.
+    mark: usize,
+    line_start: usize,
+    empty_lines: u32,
+    method: (usize, usize),
+    target: (usize, usize),
+    version: Version,
+    target_form: TargetForm,
+    headers_start: usize,
+    name: (usize, usize),
+    header_count: usize,
+    fields: FieldState,
+    body: BodyFraming,
+    keep_alive: bool,
+}
+
+impl Default for RequestParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RequestParser {
+    /// A parser with the strict default configuration.
+    pub const fn new() -> Self {
+        Self::with_config(ParserConfig::DEFAULT)
+    }
+
+    /// A parser with the given configuration.
+    pub const fn with_config(config: ParserConfig) -> Self {
+        Self {
+            config,
+            state: State::Start,
+            pos: 0,
+            mark: 0,
+            line_start: 0,
+            empty_lines: 0,
+            method: (0, 0),
+            target: (0, 0),
+            version: Version::Http11,
+            target_form: TargetForm::Origin,
+            headers_start: 0,
+            name: (0, 0),
+            header_count: 0,
+            fields: FieldState::new(),
+            body: BodyFraming::None,
+            keep_alive: false,
+        }
+    }
+
+    /// The configuration.
+    pub const fn config(&self) -> &ParserConfig {
+        &self.config
+    }
+
+    /// Forgets the current request, keeping the configuration, to parse the next one.
+    pub fn reset(&mut self) {
+        *self = Self::with_config(self.config);
+    }
+
+    /// Parses as much of the request head in `buf` as there is.
+    ///
+    /// `buf` holds the request from its first byte; on a resumed call it must start with the
+    /// same bytes as before (typically the same growing read buffer), and `headers` must be
+    /// the same slice. The header slice bounds the number of fields, together with
+    /// [`Limits::max_headers`](super::Limits::max_headers).
+    ///
+    /// Returns `Ok(Status::Partial)` when more bytes are needed, `Ok(Status::Complete(..))`
+    /// once the empty line ending the head has been read (again on every later call, until
+    /// [`reset`](Self::reset)), or the first error, which is sticky: the connection should be
+    /// answered with [`ParseError::status`] and closed.
+    pub fn parse<'a>(
+        &mut self,
+        buf: &'a [u8],
+        headers: &'a mut [RawHeader],
+    ) -> Result<Status<Request<'a>>, ParseError> {
+        match self.state {
+            State::Done => {}
+            State::Failed(e) => return Err(e),
+            _ => {
+                if buf.len() < self.pos {
+                    return Err(self.fail(ParseError::ResumeMismatch));
+                }
+                match self.dispatch(buf, headers) {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(Status::Partial),
+                    Err(e) => return Err(self.fail(e)),
+                }
+            }
+        }
+        let (Some(_), Some(headers)) = (buf.get(..self.pos), headers.get(..self.header_count))
+        else {
+            return Err(ParseError::ResumeMismatch);
+        };
+        Ok(Status::Complete(Request {
+            buf,
+            headers,
+            method: self.method,
+            target: self.target,
+            version: self.version,
+            target_form: self.target_form,
+            head_len: self.pos,
+            body: self.body,
+            keep_alive: self.keep_alive,
+            config: self.config,
+        }))
+    }
+
+    fn fail(&mut self, e: ParseError) -> ParseError {
+        self.state = State::Failed(e);
+        e
+    }
+
+    #[inline]
+    fn dispatch(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
+        #[cfg(target_arch = "x86_64")]
+        if self.config.use_simd && simd::avx2_available() {
+            // SAFETY: AVX2 was detected.
+            return unsafe { self.run_avx2(buf, headers) };
+        }
+        self.run_portable(buf, headers)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn run_avx2(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
+        // SAFETY: this function is compiled for and only called on CPUs with AVX2.
+        unsafe { self.run::<simd::Avx2>(buf, headers) }
+    }
+
+    fn run_portable(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
+        // SAFETY: the portable scanners need no CPU feature.
+        unsafe { self.run::<Portable>(buf, headers) }
+    }
+
+    /// The state machine. Returns whether the head is complete.
+    ///
+    /// # Safety
+    /// The CPU supports the target features of `S`.
+    #[inline(always)]
+    unsafe fn run<S: Scan>(
+        &mut self,
+        buf: &[u8],
+        headers: &mut [RawHeader],
+    ) -> Result<bool, ParseError> {
+        use ParseError::*;
+        let len = buf.len();
+        let limits = self.config.limits;
+        let lf_ok = self.config.allow_lf_line_endings;
+        let max_line = limits.max_request_line as usize;
+        let max_fields = (limits.max_headers as usize).min(headers.len());
+        let max_field_bytes = limits.max_header_bytes as usize;
+        let mut pos = self.pos;
+        let mut mark = self.mark;
+        let mut state = self.state;
+
+        macro_rules! partial {
+            () => {{
+                self.pos = pos;
+                self.mark = mark;
+                self.state = state;
+                return Ok(false);
+            }};
+        }
+        // The bytes at `pos` end a line: their length, or an error, or a partial return.
+        macro_rules! line_ending {
+            ($other:expr) => {
+                match buf[pos] {
+                    b'\r' => match buf.get(pos + 1) {
+                        Some(b'\n') => 2,
+                        Some(_) => return Err(BareCr),
+                        None => partial!(),
+                    },
+                    b'\n' if lf_ok => 1,
+                    b'\n' => return Err(BareLf),
+                    _ => return Err($other),
+                }
+            };
+        }
+        // The scanning end for the current element: the end of the buffer or the limit,
+        // whichever comes first; reaching the limit means the element is too long.
+        macro_rules! scan_end {
+            ($start:expr, $max:expr, $err:expr) => {{
+                let limit = $start.saturating_add($max);
+                (len.min(limit), limit, $err)
+            }};
+        }
+        macro_rules! at_end {
+            ($end:expr) => {{
+                let (end, limit, err) = $end;
+                if pos == end {
+                    if end == limit {
+                        return Err(err);
+                    }
+                    partial!();
+                }
+            }};
+        }
+
+        loop {
+            match state {
+                State::Start => {
+                    if pos >= len {
+                        partial!();
+                    }
+                    if buf[pos] == b'\r' || buf[pos] == b'\n' {
+                        pos += line_ending!(InvalidMethod);
+                        self.empty_lines += 1;
+                        if self.empty_lines > limits.max_empty_lines {
+                            return Err(TooManyEmptyLines);
+                        }
+                        continue;
+                    }
+                    mark = pos;
+                    self.line_start = pos;
+                    state = State::Method;
+                }
+                State::Method => {
+                    let end = scan_end!(self.line_start, max_line, RequestLineTooLong);
+                    if pos == mark && end.0 >= pos + 4 && buf[pos..pos + 4] == *b"GET " {
+                        self.method = (pos, pos + 3);
+                        pos += 4;
+                        mark = pos;
+                        state = State::Target;
+                        continue;
+                    }
+                    // SAFETY: the caller guarantees the CPU supports `S`.
+                    pos = unsafe { S::token_end(buf, pos, end.0) };
+                    at_end!(end);
+                    if buf[pos] != b' ' || pos == mark {
+                        return Err(InvalidMethod);
+                    }
+                    self.method = (mark, pos);
+                    pos += 1;
+                    mark = pos;
+                    state = State::Target;
+                }
+                State::Target => {
+                    let end = scan_end!(self.line_start, max_line, RequestLineTooLong);
+                    // SAFETY: the caller guarantees the CPU supports `S`.
+                    pos = unsafe { S::target_end(buf, pos, end.0) };
+                    at_end!(end);
+                    if buf[pos] != b' ' || pos == mark {
+                        return Err(InvalidTarget);
+                    }
+                    self.target = (mark, pos);
+                    pos += 1;
+                    state = State::Version;
+                }
+                State::Version => {
+                    let version;
+                    let line_end = pos + 8;
+                    if len >= pos + 10 && buf[pos..pos + 10] == *b"HTTP/1.1\r\n" {
+                        version = Version::Http11;
+                        pos += 10;
+                    } else {
+                        let Some(v) = buf.get(pos..pos + 8) else { partial!() };
+                        if v[..5] != *b"HTTP/"
+                            || !v[5].is_ascii_digit()
+                            || v[6] != b'.'
+                            || !v[7].is_ascii_digit()
+                        {
+                            return Err(InvalidVersion);
+                        }
+                        let (major, minor) = (v[5], v[7]);
+                        pos += 8;
+                        if pos >= len {
+                            pos -= 8;
+                            partial!();
+                        }
+                        let eol = match buf[pos] {
+                            b'\r' => match buf.get(pos + 1) {
+                                Some(b'\n') => 2,
+                                Some(_) => return Err(BareCr),
+                                None => {
+                                    pos -= 8;
+                                    partial!()
+                                }
+                            },
+                            b'\n' if lf_ok => 1,
+                            b'\n' => return Err(BareLf),
+                            _ => return Err(InvalidVersion),
+                        };
+                        version = match (major, minor) {
+                            (b'1', b'1') => Version::Http11,
+                            (b'1', b'0') => Version::Http10,
+                            _ => return Err(UnsupportedVersion),
+                        };
+                        pos += eol;
+                    }
+                    if line_end - self.line_start > max_line {
+                        return Err(RequestLineTooLong);
+                    }
+                    self.version = version;
+                    self.target_form = classify_target(
+                        &buf[self.method.0..self.method.1],
+                        &buf[self.target.0..self.target.1],
+                        self.config.allow_absolute_form,
+                    )?;
+                    self.headers_start = pos;
+                    state = State::LineStart;
+                }
+                State::LineStart => {
+                    if pos >= len {
+                        partial!();
+                    }
+                    match buf[pos] {
+                        b'\r' | b'\n' => {
+                            pos += line_ending!(InvalidHeaderName);
+                            return self.finish(pos);
+                        }
+                        b' ' | b'\t' => return Err(ObsoleteLineFolding),
+                        _ => {}
+                    }
+                    if self.header_count >= max_fields {
+                        return Err(TooManyHeaders);
+                    }
+                    mark = pos;
+                    state = State::Name;
+                }
+                State::Name => {
+                    let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
+                    // SAFETY: the caller guarantees the CPU supports `S`.
+                    pos = unsafe { S::token_end(buf, pos, end.0) };
+                    at_end!(end);
+                    match buf[pos] {
+                        b':' if pos > mark => {}
+                        b' ' | b'\t' if pos > mark => return Err(WhitespaceBeforeColon),
+                        _ => return Err(InvalidHeaderName),
+                    }
+                    self.name = (mark, pos);
+                    pos += 1;
+                    state = State::ValueStart;
+                }
+                State::ValueStart => {
+                    let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
+                    while pos < end.0 && ows(buf[pos]) {
+                        pos += 1;
+                    }
+                    at_end!(end);
+                    mark = pos;
+                    state = State::Value;
+                }
+                State::Value => {
+                    let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
+                    // SAFETY: the caller guarantees the CPU supports `S`.
+                    pos = unsafe { S::value_end(buf, pos, end.0) };
+                    at_end!(end);
+                    let eol = line_ending!(InvalidHeaderValue);
+                    let mut value_end = pos;
+                    while value_end > mark && ows(buf[value_end - 1]) {
+                        value_end -= 1;
+                    }
+                    if pos + eol - self.headers_start > max_field_bytes {
+                        return Err(HeadersTooLarge);
+                    }
+                    let Some(slot) = headers.get_mut(self.header_count) else {
+                        return Err(TooManyHeaders);
+                    };
+                    *slot = RawHeader::new(self.name, (mark, value_end));
+                    self.header_count += 1;
+                    self.fields.on_field(
+                        &buf[self.name.0..self.name.1],
+                        &buf[mark..value_end],
+                        self.config.allow_identical_content_lengths,
+                    )?;
+                    pos += eol;
+                    state = State::LineStart;
+                }
+                State::Done => return Ok(true),
+                State::Failed(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The end-of-head checks.
+    fn finish(&mut self, pos: usize) -> Result<bool, ParseError> {
+        let (body, keep_alive) = self.fields.finish(self.version)?;
+        self.body = body;
+        self.keep_alive = keep_alive;
+        self.pos = pos;
+        self.state = State::Done;
+        Ok(true)
+    }
+}
+
+/// Finds the form of a request target (RFC 9112 3.2) and checks it goes with the method.
+fn classify_target(
+    method: &[u8],
+    target: &[u8],
+    allow_absolute: bool,
+) -> Result<TargetForm, ParseError> {
+    if method == b"CONNECT" {
+        // authority-form = uri-host ":" port
+        let colon = target.iter().rposition(|&b| b == b':');
+        let ok = colon.is_some_and(|c| {
+            let (host, port) = (&target[..c], &target[c + 1..]);
+            !host.is_empty()
+                && !port.is_empty()
+                && port.iter().all(u8::is_ascii_digit)
+                && (host[0] != b'[' || host.ends_with(b"]"))
+                && valid_host(target)
+        });
+        return if ok { Ok(TargetForm::Authority) } else { Err(ParseError::InvalidAuthorityForm) };
+    }
+    match target {
+        [b'/', ..] => Ok(TargetForm::Origin),
+        b"*" if method == b"OPTIONS" => Ok(TargetForm::Asterisk),
+        b"*" => Err(ParseError::AsteriskWithoutOptions),
+        [first, rest @ ..] if first.is_ascii_alphabetic() => {
+            // absolute-URI = scheme ":" hier-part [ "?" query ]
+            let scheme_len = rest
+                .iter()
+                .position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')))
+                .unwrap_or(rest.len());
+            if rest.get(scheme_len) != Some(&b':') {
+                Err(ParseError::InvalidTarget)
+            } else if allow_absolute {
+                Ok(TargetForm::Absolute)
+            } else {
+                Err(ParseError::AbsoluteFormRejected)
+            }
+        }
+        _ => Err(ParseError::InvalidTarget),
+    }
+}
+
+/// A parsed request head, borrowing the buffer it was parsed from and the header slice.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    buf: &'a [u8],
+    headers: &'a [RawHeader],
+    method: (usize, usize),
+    target: (usize, usize),
+    version: Version,
+    target_form: TargetForm,
+    head_len: usize,
+    body: BodyFraming,
+    keep_alive: bool,
+    config: ParserConfig,
+}
+
+/// Checked token text: every span was validated as ASCII when parsed (from this buffer, as
+/// long as the caller kept the contract of [`RequestParser::parse`]).
+fn ascii(buf: &[u8], span: (usize, usize)) -> &str {
+    buf.get(span.0..span.1).and_then(|s| core::str::from_utf8(s).ok()).unwrap_or("")
+}
+
+impl<'a> Request<'a> {
+    /// The method, e.g. `GET` (case-sensitive; unknown methods are not an error here).
+    pub fn method(&self) -> &'a str {
+        ascii(self.buf, self.method)
+    }
+
+    /// The request target as sent, e.g. `/index.html?x=1`.
+    pub fn target(&self) -> &'a str {
+        ascii(self.buf, self.target)
+    }
+
+    /// The path of an origin-form target: the target up to `?`.
+    pub fn path(&self) -> &'a str {
+        let t = self.target();
+        t.split_once('?').map_or(t, |(p, _)| p)
+    }
+
+    /// The query of an origin-form target: what follows the first `?`, if any.
+    pub fn query(&self) -> Option<&'a str> {
+        self.target().split_once('?').map(|(_, q)| q)
+    }
+
+    /// The form of the target.
+    pub const fn target_form(&self) -> TargetForm {
+        self.target_form
+    }
+
+    /// The HTTP version.
+    pub const fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The header fields, in the order received.
+    pub fn headers(&self) -> Headers<'a> {
+        Headers { buf: self.buf, raw: self.headers.iter() }
+    }
+
+    /// The number of header fields.
+    pub const fn header_count(&self) -> usize {
+        self.headers.len()
+    }
+
+    /// The value of the first field named `name` (compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h: Header<'a>| h.value)
+    }
+
+    /// How many bytes of the buffer the head took, including the empty lines skipped before
+    /// the request line and the empty line ending the head. The body (or the next pipelined
+    /// request) starts there.
+    pub const fn head_len(&self) -> usize {
+        self.head_len
+    }
+
+    /// How the body is delimited.
+    pub const fn body(&self) -> BodyFraming {
+        self.body
+    }
+
+    /// Whether the connection may serve another request after this one: HTTP/1.1 unless
+    /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
+    pub const fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// A decoder for the body when it is chunked, with the parser's limits and policy.
+    pub fn chunked_decoder(&self) -> Option<ChunkedDecoder> {
+        match self.body {
+            BodyFraming::Chunked => Some(ChunkedDecoder::with_config(&self.config)),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! Byte scanners: the three hot loops of the parser (token, request target, field value),
+//! in a portable version (SWAR on `u64` words plus tables) and an AVX2 version.
+//!
+//! # Choosing a scanner
+//! `is_x86_feature_detected!` lives in `std`, so this `no_std` crate detects AVX2 itself:
+//! `cpuid` leaf 7 for AVX2, leaf 1 for OSXSAVE + AVX, and `xgetbv` to check that the OS saves
+//! the YMM registers. The answer is cached in an atomic. A build with `-C target-feature=+avx2`
+//! (or `target-cpu=native` on an AVX2 machine) skips the check. Other architectures and CPUs
+//! without AVX2 use the portable scanners, which are also reachable on purpose through
+//! [`ParserConfig::use_simd`](super::ParserConfig).
+//!
+//! Every scanner has the same contract: given `pos <= end <= buf.len()`, return the index of
+//! the first byte in `buf[pos..end]` outside the class, or `end` when there is none. They read
+//! no byte outside `buf[pos..end]`.
+
+use super::chars;
+
+/// A set of scanners.
+pub(crate) trait Scan {
+    /// First byte in `buf[pos..end]` that is not a token character.
+    ///
+    /// # Safety
+    /// The CPU supports the scanner's target features.
+    unsafe fn token_end(buf: &[u8], pos: usize, end: usize) -> usize;
+    /// First byte in `buf[pos..end]` that may not appear in a request target.
+    ///
+    /// # Safety
+    /// The CPU supports the scanner's target features.
+    unsafe fn target_end(buf: &[u8], pos: usize, end: usize) -> usize;
+    /// First byte in `buf[pos..end]` that may not appear in a field value.
+    ///
+    /// # Safety
+    /// The CPU supports the scanner's target features.
+    unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize;
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `x` is below `n` (`n <= 128`; exact as a yes/no answer).
+#[inline(always)]
+const fn has_less(x: u64, n: u8) -> bool {
+    x.wrapping_sub(ONES * n as u64) & !x & HIGHS != 0
+}
+
+/// Whether any byte of `x` equals `n`.
+#[inline(always)]
+const fn has_byte(x: u64, n: u8) -> bool {
+    let y = x ^ (ONES * n as u64);
+    y.wrapping_sub(ONES) & !y & HIGHS != 0
+}
+
+/// Whether any byte of `x` is above 0x7e (DEL or non-ASCII).
+#[inline(always)]
+const fn has_above_tilde(x: u64) -> bool {
+    (x.wrapping_add(ONES) | x) & HIGHS != 0
+}
+
+#[inline(always)]
+fn word(buf: &[u8], pos: usize) -> Option<u64> {
+    match buf.get(pos..pos + 8) {
+        Some(s) => s.try_into().ok().map(u64::from_le_bytes),
+        None => None,
+    }
+}
+
+/// Tables and SWAR on 64-bit words; no unsafe, no target features.
+pub(crate) struct Portable;
+
+impl Portable {
+    #[inline(always)]
+    pub(crate) fn token_end(buf: &[u8], mut pos: usize, end: usize) -> usize {
+        let end = end.min(buf.len());
+        while pos + 4 <= end {
+            if !chars::token(buf[pos]) {
+                return pos;
+            }
+            if !chars::token(buf[pos + 1]) {
+                return pos + 1;
+            }
+            if !chars::token(buf[pos + 2]) {
+                return pos + 2;
+            }
+            if !chars::token(buf[pos + 3]) {
+                return pos + 3;
+            }
+            pos += 4;
+        }
+        while pos < end && chars::token(buf[pos]) {
+            pos += 1;
+        }
+        pos
+    }
+
+    #[inline(always)]
+    pub(crate) fn target_end(buf: &[u8], mut pos: usize, end: usize) -> usize {
+        let end = end.min(buf.len());
+        while pos + 8 <= end {
+            let Some(x) = word(buf, pos) else { break };
+            if has_less(x, 0x21) || has_above_tilde(x) {
+                break;
+            }
+            pos += 8;
+        }
+        while pos < end && chars::target_byte(buf[pos]) {
+            pos += 1;
+        }
+        pos
+    }
+
+    #[inline(always)]
+    pub(crate) fn value_end(buf: &[u8], mut pos: usize, end: usize) -> usize {
+        let end = end.min(buf.len());
+        loop {
+            while pos + 8 <= end {
+                let Some(x) = word(buf, pos) else { break };
+                // HTAB is below 0x20 but allowed: it sends the word to the byte loop, which
+                // steps over it and comes back here.
+                if has_less(x, 0x20) || has_byte(x, 0x7f) {
+                    break;
+                }
+                pos += 8;
+            }
+            let stop = (pos + 8).min(end);
+            while pos < stop {
+                if !chars::value_byte(buf[pos]) {
+                    return pos;
+                }
+                pos += 1;
+            }
+            if pos >= end {
+                return end;
+            }
+        }
+    }
+}
+
+impl Scan for Portable {
+    #[inline(always)]
+    unsafe fn token_end(buf: &[u8], pos: usize, end: usize) -> usize {
+        Portable::token_end(buf, pos, end)
+    }
+    #[inline(always)]
+    unsafe fn target_end(buf: &[u8], pos: usize, end: usize) -> usize {
+        Portable::target_end(buf, pos, end)
+    }
+    #[inline(always)]
+    unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize {
+        Portable::value_end(buf, pos, end)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) use x86::{Avx2, avx2_available};
+
+#[cfg(not(target_arch = "x86_64"))]
+/// No SIMD scanners on this architecture.
+pub(crate) fn avx2_available() -> bool {
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{Portable, Scan};
+    use crate::http::chars;
+    use core::arch::x86_64::*;
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    const UNKNOWN: u8 = 0;
+    const ABSENT: u8 = 1;
+    const PRESENT: u8 = 2;
+    static AVX2: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    /// Whether the CPU and the OS support AVX2 (detected once, then cached).
+    #[inline]
+    pub(crate) fn avx2_available() -> bool {
+        if cfg!(target_feature = "avx2") {
+            return true;
+        }
+        match AVX2.load(Ordering::Relaxed) {
+            PRESENT => true,
+            ABSENT => false,
+            _ => {
+                let present = detect_avx2();
+                AVX2.store(if present { PRESENT } else { ABSENT }, Ordering::Relaxed);
+                present
+            }
+        }
+    }
+
+    #[cold]
+    fn detect_avx2() -> bool {
+        // cpuid exists on every x86_64 CPU.
+        let max_leaf = __cpuid(0).eax;
+        if max_leaf < 7 {
+            return false;
+        }
+        let leaf1 = __cpuid(1);
+        let osxsave = leaf1.ecx & (1 << 27) != 0;
+        let avx = leaf1.ecx & (1 << 28) != 0;
+        if !(osxsave && avx) {
+            return false;
+        }
+        // SAFETY: OSXSAVE is set, so the CPU has XGETBV and the OS enabled it (CR4.OSXSAVE).
+        let xcr0 = unsafe { _xgetbv(0) };
+        // Bits 1 and 2: the OS saves and restores the XMM and YMM state.
+        if xcr0 & 0b110 != 0b110 {
+            return false;
+        }
+        __cpuid_count(7, 0).ebx & (1 << 5) != 0
+    }
+
+    /// Nibble tables for the token class: a byte `b` is a token character when
+    /// `LO[b & 15] & HI[b >> 4] != 0`. Bit `h - 2` of `LO[l]` says whether `h << 4 | l` is a
+    /// token character for the high nibbles 2..=7 (all others hold no token characters).
+    const fn token_nibble_tables() -> ([u8; 16], [u8; 16]) {
+        let mut lo = [0u8; 16];
+        let mut hi = [0u8; 16];
+        let mut h = 2;
+        while h <= 7 {
+            hi[h] = 1 << (h - 2);
+            let mut l = 0;
+            while l < 16 {
+                if chars::TOKEN[h << 4 | l] {
+                    lo[l] |= 1 << (h - 2);
+                }
+                l += 1;
+            }
+            h += 1;
+        }
+        (lo, hi)
+    }
+    const TOKEN_NIBBLES: ([u8; 16], [u8; 16]) = token_nibble_tables();
+
+    /// Loads 32 bytes of `buf` at `pos`.
+    ///
+    /// # Safety
+    /// `pos + 32 <= buf.len()`.
+    #[inline(always)]
+    unsafe fn load32(buf: &[u8], pos: usize) -> __m256i {
+        debug_assert!(pos + 32 <= buf.len());
+        // SAFETY: the caller guarantees 32 readable bytes at `pos`; loadu has no alignment
+        // requirement.
+        unsafe { _mm256_loadu_si256(buf.as_ptr().add(pos).cast()) }
+    }
+
+    /// The bytes of `v` outside the token class, as a bit mask.
+    #[target_feature(enable = "avx2")]
+    fn token_miss(v: __m256i) -> u32 {
+        let (lo, hi) = TOKEN_NIBBLES;
+        // SAFETY: both tables are 16 bytes; loadu has no alignment requirement.
+        let (lo, hi) = unsafe {
+            (
+                _mm_loadu_si128(lo.as_ptr().cast()),
+                _mm_loadu_si128(hi.as_ptr().cast()),
+            )
+        };
+        let lo = _mm256_broadcastsi128_si256(lo);
+        let hi = _mm256_broadcastsi128_si256(hi);
+        let nib = _mm256_set1_epi8(0x0f);
+        let l = _mm256_shuffle_epi8(lo, _mm256_and_si256(v, nib));
+        let h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib));
+        let hit = _mm256_and_si256(l, h);
+        _mm256_movemask_epi8(_mm256_cmpeq_epi8(hit, _mm256_setzero_si256())) as u32
+    }
+
+    /// The bytes of `v` outside visible ASCII (0x21..=0x7e), as a bit mask.
+    #[target_feature(enable = "avx2")]
+    fn target_miss(v: __m256i) -> u32 {
+        // Signed compares: bytes >= 0x80 are negative, so they fail `> 0x20`.
+        let above_space = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(0x20));
+        let below_del = _mm256_cmpgt_epi8(_mm256_set1_epi8(0x7f), v);
+        !(_mm256_movemask_epi8(_mm256_and_si256(above_space, below_del)) as u32)
+    }
+
+    /// The bytes of `v` that may not appear in a field value (controls but HTAB, and DEL).
+    #[target_feature(enable = "avx2")]
+    fn value_miss(v: __m256i) -> u32 {
+        let ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
+        let tab = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\t' as i8));
+        let del = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f));
+        _mm256_movemask_epi8(_mm256_or_si256(_mm256_andnot_si256(tab, ctl), del)) as u32
+    }
+
+    /// Runs `miss` over `buf[pos..end]` 32 bytes at a time. The last, partial block is read as
+    /// the 32 bytes ending at `end` with the already-scanned bytes masked off, so short tails
+    /// need no byte loop as long as the buffer holds 32 bytes before `end`.
+    #[inline(always)]
+    fn scan(
+        buf: &[u8],
+        mut pos: usize,
+        end: usize,
+        miss: impl Fn(__m256i) -> u32,
+        portable: fn(&[u8], usize, usize) -> usize,
+    ) -> usize {
+        let end = end.min(buf.len());
+        while pos + 32 <= end {
+            // SAFETY: pos + 32 <= end <= buf.len().
+            let m = miss(unsafe { load32(buf, pos) });
+            if m != 0 {
+                return pos + m.trailing_zeros() as usize;
+            }
+            pos += 32;
+        }
+        if pos >= end {
+            return end;
+        }
+        if end >= 32 {
+            let start = end - 32;
+            // SAFETY: start + 32 == end <= buf.len().
+            let m = miss(unsafe { load32(buf, start) }) >> (pos - start);
+            return if m != 0 { pos + m.trailing_zeros() as usize } else { end };
+        }
+        portable(buf, pos, end)
+    }
+
+    /// The AVX2 scanners.
+    pub(crate) struct Avx2;
+
+    impl Scan for Avx2 {
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn token_end(buf: &[u8], pos: usize, end: usize) -> usize {
+            // Field names are short: look at the first 16 bytes with the table first.
+            scan(buf, pos, end, |v| token_miss(v), Portable::token_end)
+        }
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn target_end(buf: &[u8], pos: usize, end: usize) -> usize {
+            scan(buf, pos, end, |v| target_miss(v), Portable::target_end)
+        }
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize {
+            scan(buf, pos, end, |v| value_miss(v), Portable::value_end)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type ScanFn = fn(&[u8], usize, usize) -> usize;
+
+    fn reference(class: fn(u8) -> bool) -> impl Fn(&[u8], usize, usize) -> usize {
+        move |buf, pos, end| (pos..end).find(|&i| !class(buf[i])).unwrap_or(end)
+    }
+
+    fn check_against(reference: &dyn Fn(&[u8], usize, usize) -> usize, f: &dyn Fn(&[u8], usize, usize) -> usize) {
+        // Every byte value at every position of buffers of several lengths, with several
+        // start and end points.
+        let mut buf = [b'a'; 80];
+        for len in [0usize, 1, 7, 8, 9, 31, 32, 33, 40, 63, 64, 65, 80] {
+            for bad_at in 0..len {
+                for b in 0..=255u8 {
+                    buf[..len].fill(b'a');
+                    buf[bad_at] = b;
+                    for pos in [0, 1, 5, 17].into_iter().filter(|&p| p <= len) {
+                        for end in [len, len.saturating_sub(3)].into_iter().filter(|&e| e >= pos) {
+                            let got = f(&buf[..len], pos, end);
+                            let want = reference(&buf[..len], pos, end);
+                            assert_eq!(got, want, "len {len} byte {b:#x} at {bad_at} pos {pos} end {end}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn portable_scanners_match_the_byte_classes() {
+        let token: ScanFn = Portable::token_end;
+        let target: ScanFn = Portable::target_end;
+        let value: ScanFn = Portable::value_end;
+        check_against(&reference(chars::token), &token);
+        check_against(&reference(chars::target_byte), &target);
+        check_against(&reference(chars::value_byte), &value);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_scanners_match_the_byte_classes() {
+        if !avx2_available() {
+            std::eprintln!("no AVX2 on this CPU: skipping");
+            return;
+        }
+        // SAFETY (all three): AVX2 was detected above.
+        check_against(&reference(chars::token), &|b, p, e| unsafe { Avx2::token_end(b, p, e) });
+        check_against(&reference(chars::target_byte), &|b, p, e| unsafe { Avx2::target_end(b, p, e) });
+        check_against(&reference(chars::value_byte), &|b, p, e| unsafe { Avx2::value_end(b, p, e) });
+    }
+}
