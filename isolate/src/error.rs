@@ -1,0 +1,272 @@
+//! The error type: what failed, where, and the kernel's errno.
+
+use alloc::string::String;
+use core::fmt;
+
+use rawsys::Errno;
+
+/// Everything that can go wrong building, starting or tearing down a container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// A configuration value was rejected before anything was created.
+    Config(ConfigError),
+    /// A step taken by the parent (cgroups, pipes, `clone`, waiting) failed.
+    Host {
+        /// What the parent was doing, with the path involved, e.g. `"mkdir /sys/fs/cgroup/pids/x"`.
+        step: String,
+        /// The kernel's answer.
+        errno: Errno,
+    },
+    /// A step of the child's setup failed before `execve` (or `execve` itself).
+    Child {
+        /// Which kind of step failed.
+        stage: Stage,
+        /// The step with its arguments, e.g. `"pivot_root into /x"`.
+        step: String,
+        /// The kernel's answer.
+        errno: Errno,
+    },
+    /// The child ended during setup without reporting why (for example it was killed).
+    ChildVanished,
+    /// The kernel or a control file said something this crate could not parse.
+    Unexpected(String),
+}
+
+impl Error {
+    pub(crate) fn host(step: impl Into<String>, errno: Errno) -> Error {
+        Error::Host {
+            step: step.into(),
+            errno,
+        }
+    }
+
+    /// The errno carried by this error, if any.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Host { errno, .. } | Error::Child { errno, .. } => Some(*errno),
+            _ => None,
+        }
+    }
+
+    /// True when the command could not be found (or is not executable) inside the container.
+    pub fn is_command_not_found(&self) -> bool {
+        matches!(
+            self,
+            Error::Child { stage: Stage::Exec, errno, .. }
+                if *errno == Errno::ENOENT || *errno == Errno::EACCES || *errno == Errno::ENOTDIR
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(c) => write!(f, "{c}"),
+            Error::Host { step, errno } | Error::Child { step, errno, .. } => {
+                write!(f, "{step}: {errno:?}")
+            }
+            Error::ChildVanished => f.write_str("the container process died during setup"),
+            Error::Unexpected(s) => write!(f, "unexpected: {s}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {}
+
+impl From<ConfigError> for Error {
+    fn from(c: ConfigError) -> Error {
+        Error::Config(c)
+    }
+}
+
+/// A configuration value the builder or [`crate::Container::spawn`] rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The command has no program name.
+    EmptyCommand,
+    /// A string given for `what` contains a NUL byte, which no system call can carry.
+    InteriorNul {
+        /// Which setting.
+        what: &'static str,
+    },
+    /// A path that must be absolute is not.
+    NotAbsolute {
+        /// Which setting.
+        what: &'static str,
+        /// The path given.
+        path: String,
+    },
+    /// A path contains `..` or is otherwise unusable inside the container.
+    BadPath {
+        /// Which setting.
+        what: &'static str,
+        /// The path given.
+        path: String,
+    },
+    /// The rootfs directory is missing or not a directory.
+    BadRootfs {
+        /// The path given.
+        path: String,
+        /// What `stat` said (`ENOTDIR` when it is not a directory).
+        errno: Errno,
+    },
+    /// A bind mount source is missing.
+    BadMountSource {
+        /// The path given.
+        path: String,
+        /// What `stat` said.
+        errno: Errno,
+    },
+    /// The hostname is empty, longer than 64 bytes or has characters outside `[A-Za-z0-9.-]`.
+    BadHostname(String),
+    /// An environment entry is not `KEY=VALUE` with a non-empty key without `=`.
+    BadEnv(String),
+    /// The container name is not a usable cgroup directory name.
+    BadName(String),
+    /// A limit is out of range (zero memory, zero pids, cpu quota not positive).
+    BadLimit(&'static str),
+    /// A size string such as `100M` did not parse.
+    BadSize(String),
+    /// A cgroup limit was asked for but no usable cgroup hierarchy has the controller.
+    NoController(&'static str),
+    /// Too many entries for the fixed-size tables (mounts, PATH candidates).
+    TooMany(&'static str),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::EmptyCommand => f.write_str("no command given"),
+            ConfigError::InteriorNul { what } => write!(f, "{what} contains a NUL byte"),
+            ConfigError::NotAbsolute { what, path } => {
+                write!(f, "{what} must be an absolute path: {path}")
+            }
+            ConfigError::BadPath { what, path } => write!(f, "{what}: unusable path {path}"),
+            ConfigError::BadRootfs { path, errno } => write!(f, "rootfs {path}: {errno:?}"),
+            ConfigError::BadMountSource { path, errno } => {
+                write!(f, "mount source {path}: {errno:?}")
+            }
+            ConfigError::BadHostname(h) => write!(f, "bad hostname: {h:?}"),
+            ConfigError::BadEnv(e) => write!(f, "bad environment entry (want KEY=VALUE): {e:?}"),
+            ConfigError::BadName(n) => write!(f, "bad container name: {n:?}"),
+            ConfigError::BadLimit(w) => write!(f, "bad limit: {w}"),
+            ConfigError::BadSize(s) => write!(f, "bad size: {s:?} (want e.g. 100M, 1G, 65536)"),
+            ConfigError::NoController(c) => {
+                write!(f, "no usable cgroup hierarchy with the {c} controller")
+            }
+            ConfigError::TooMany(w) => write!(f, "too many {w}"),
+        }
+    }
+}
+
+impl core::error::Error for ConfigError {}
+
+/// The kind of setup step the child was taking when it failed; travels over the error pipe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Stage {
+    /// Writing to the container cgroup's `cgroup.procs`.
+    JoinCgroup = 1,
+    /// `prctl(PR_SET_PDEATHSIG)`.
+    ParentDeathSignal,
+    /// Making mount propagation private.
+    MakePrivate,
+    /// A `mount(2)`.
+    Mount,
+    /// A `mkdirat(2)`.
+    Mkdir,
+    /// Creating an empty file as a bind mount target.
+    CreateFile,
+    /// A `mknodat(2)`.
+    Mknod,
+    /// A `symlinkat(2)`.
+    Symlink,
+    /// Writing a small file.
+    WriteFile,
+    /// Changing into the new root before `pivot_root`.
+    EnterRoot,
+    /// `pivot_root(2)`.
+    PivotRoot,
+    /// Detaching the old root.
+    DetachOldRoot,
+    /// `sethostname(2)`.
+    SetHostname,
+    /// Dropping capabilities from the bounding set or the process's sets.
+    DropCapabilities,
+    /// `setgroups(2)`.
+    SetGroups,
+    /// `setresgid(2)`.
+    SetGid,
+    /// `setresuid(2)`.
+    SetUid,
+    /// `prctl(PR_SET_NO_NEW_PRIVS)`.
+    NoNewPrivs,
+    /// `chdir(2)` into the working directory.
+    Chdir,
+    /// Resetting the signal mask and dispositions.
+    ResetSignals,
+    /// Forking the command under the minimal init.
+    InitFork,
+    /// `execve(2)` of the command.
+    Exec,
+}
+
+impl Stage {
+    /// Every stage, in discriminant order.
+    pub const ALL: [Stage; 22] = [
+        Stage::JoinCgroup,
+        Stage::ParentDeathSignal,
+        Stage::MakePrivate,
+        Stage::Mount,
+        Stage::Mkdir,
+        Stage::CreateFile,
+        Stage::Mknod,
+        Stage::Symlink,
+        Stage::WriteFile,
+        Stage::EnterRoot,
+        Stage::PivotRoot,
+        Stage::DetachOldRoot,
+        Stage::SetHostname,
+        Stage::DropCapabilities,
+        Stage::SetGroups,
+        Stage::SetGid,
+        Stage::SetUid,
+        Stage::NoNewPrivs,
+        Stage::Chdir,
+        Stage::ResetSignals,
+        Stage::InitFork,
+        Stage::Exec,
+    ];
+
+    /// The stage with discriminant `n`.
+    pub fn from_raw(n: u32) -> Option<Stage> {
+        Stage::ALL.iter().copied().find(|s| *s as u32 == n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn child_errors_name_the_step_and_errno() {
+        let e = Error::Child {
+            stage: Stage::PivotRoot,
+            step: "pivot_root into /x".into(),
+            errno: Errno::EINVAL,
+        };
+        assert_eq!(e.to_string(), "pivot_root into /x: EINVAL");
+        assert_eq!(e.errno(), Some(Errno::EINVAL));
+        assert!(!e.is_command_not_found());
+    }
+
+    #[test]
+    fn stages_round_trip_through_their_number() {
+        for s in Stage::ALL {
+            assert_eq!(Stage::from_raw(s as u32), Some(s));
+        }
+        assert_eq!(Stage::from_raw(0), None);
+        assert_eq!(Stage::from_raw(999), None);
+    }
+}
