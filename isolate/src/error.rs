@@ -28,6 +28,8 @@ pub enum Error {
     },
     /// The child ended during setup without reporting why (for example it was killed).
     ChildVanished,
+    /// Containers need root (namespaces, mounts, cgroups).
+    NotRoot,
     /// The kernel or a control file said something this crate could not parse.
     Unexpected(String),
 }
@@ -66,6 +68,7 @@ impl fmt::Display for Error {
                 write!(f, "{step}: {errno:?}")
             }
             Error::ChildVanished => f.write_str("the container process died during setup"),
+            Error::NotRoot => f.write_str("containers need root (run as root)"),
             Error::Unexpected(s) => write!(f, "unexpected: {s}"),
         }
     }

@@ -1,4 +1,41 @@
 //! isolate: Linux containers through a typed builder.
+//!
+//! [`Container::builder`] describes a container; the root filesystem and the command are
+//! required by the builder's type, everything else has a default. [`Container::run`] starts
+//! it in new PID, mount, UTS, IPC and network namespaces under `pivot_root`, with a cgroup for
+//! its limits, waits, and removes everything again:
+//!
+//! ```no_run
+//! use isolate::{Container, ExitStatus};
+//!
+//! let c = Container::builder()
+//!     .host_rootfs()
+//!     .command("/bin/sh", ["-c", "exit 3"])?
+//!     .memory_limit(100 << 20)?
+//!     .pids_limit(64)?
+//!     .build()?;
+//! let out = c.run()?;
+//! assert_eq!(out.status, ExitStatus::Exited(3));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # How it works
+//! The parent prepares the child's whole setup as data (`plan`): every path, argument and
+//! environment entry NUL-terminated, `PATH` candidates expanded. It creates the cgroup, opens
+//! its `cgroup.procs` files, and calls `clone3` (fork-like, with a pidfd). The child walks the
+//! plan issuing raw system calls only (no allocation, no locks): join the cgroup by writing
+//! `0`, make mounts private, build the root (bind or tmpfs), `/proc`, `/dev`, `/sys`,
+//! `/etc/hostname`, `/etc/resolv.conf`, the caller's mounts, `pivot_root` and detach the old
+//! root, set the hostname, drop capabilities, switch user, set `no_new_privs`, `execve`. A
+//! failing step is sent to the parent over a close-on-exec pipe as (step, errno) and becomes
+//! [`Error::Child`], e.g. `pivot_root into /x: EINVAL`.
+//!
+//! # Cleanup
+//! Mounts live only in the container's mount namespace and vanish with it. The container's
+//! processes die with its PID 1 (the PID namespace) and PID 1 carries a parent-death signal,
+//! so a crashed parent takes the container with it. What can remain after a crash of the
+//! parent is an empty cgroup directory named after the container: [`cgroup::remove_stale`]
+//! removes such leftovers (the `container` example does so for its own names on start).
 #![no_std]
 
 extern crate alloc;
@@ -6,7 +43,18 @@ extern crate alloc;
 extern crate std;
 
 pub mod cgroup;
+mod child;
+mod config;
 pub mod error;
 mod fsutil;
+mod plan;
+mod runtime;
 
+pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};
+pub use config::{
+    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, NetworkMode,
+    NoCommand, NoRootfs, Rootfs, Stdio, parse_cpus, parse_size,
+};
 pub use error::{ConfigError, Error, Stage};
+pub use runtime::{ExitStatus, Outcome, Running};
+pub use rawsys::signal::Signal;

@@ -1,0 +1,584 @@
+//! The typed builder and the validated container configuration.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use rawsys::OwnedFd;
+
+use crate::cgroup::{CgroupParent, CpuQuota, Limits};
+use crate::error::ConfigError;
+
+/// The default `PATH` inside the container when the environment sets none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The host directories the default root filesystem shows read-only (those that exist).
+pub const HOST_SYSTEM_DIRS: [&str; 7] = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
+
+/// Builder state: no root filesystem chosen yet.
+#[derive(Debug)]
+pub struct NoRootfs;
+/// Builder state: no command chosen yet.
+#[derive(Debug)]
+pub struct NoCommand;
+
+/// The container's root filesystem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rootfs {
+    /// A fresh tmpfs with the host's `/usr`, `/bin`, `/sbin` and `/lib*` bind-mounted
+    /// read-only, plus `/etc` (hostname, resolv.conf, passwd, group), `/tmp` and `/root`.
+    HostSystem,
+    /// An existing directory holding a root filesystem (bind-mounted onto itself; writable).
+    Dir(String),
+}
+
+/// The program to run and its arguments (`argv[0]` is the program as given).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    pub(crate) program: String,
+    pub(crate) args: Vec<String>,
+}
+
+/// How the container reaches the network.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// A new, empty network namespace (only a loopback device, left down).
+    #[default]
+    None,
+    /// The host's network namespace.
+    Host,
+}
+
+/// A mount added inside the container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountSpec {
+    /// A host file or directory bind-mounted at `target`.
+    Bind {
+        /// Host path.
+        source: String,
+        /// Absolute path inside the container.
+        target: String,
+        /// Mounted read-only.
+        readonly: bool,
+    },
+    /// A fresh tmpfs at `target`.
+    Tmpfs {
+        /// Absolute path inside the container.
+        target: String,
+        /// Size limit in bytes (`None`: the kernel default, half of RAM).
+        size: Option<u64>,
+    },
+}
+
+impl MountSpec {
+    /// The target path inside the container.
+    pub fn target(&self) -> &str {
+        match self {
+            MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
+        }
+    }
+}
+
+/// Where a standard stream of the container goes.
+#[derive(Debug, Default)]
+pub enum Stdio {
+    /// The caller's own descriptor.
+    #[default]
+    Inherit,
+    /// This descriptor (for example a pipe's write end).
+    Fd(OwnedFd),
+}
+
+/// Everything optional about a container, with defaults.
+#[derive(Debug)]
+pub(crate) struct Options {
+    pub(crate) name: Option<String>,
+    pub(crate) hostname: String,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) workdir: String,
+    pub(crate) user: Option<(u32, u32)>,
+    pub(crate) mounts: Vec<MountSpec>,
+    pub(crate) limits: Limits,
+    pub(crate) cgroup_parent: CgroupParent,
+    pub(crate) network: NetworkMode,
+    pub(crate) init: bool,
+    pub(crate) privileged: bool,
+    pub(crate) stdio: [Stdio; 3],
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            name: None,
+            hostname: "isolate".into(),
+            env: Vec::new(),
+            workdir: "/".into(),
+            user: None,
+            mounts: Vec::new(),
+            limits: Limits::default(),
+            cgroup_parent: CgroupParent::Own,
+            network: NetworkMode::None,
+            init: false,
+            privileged: false,
+            stdio: [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit],
+        }
+    }
+}
+
+/// A typed builder: [`Builder::build`] exists only once a root filesystem and a command are set.
+///
+/// ```
+/// use isolate::Container;
+///
+/// let c = Container::builder()
+///     .host_rootfs()
+///     .command("/bin/echo", ["hello"])?
+///     .hostname("box")?
+///     .env("GREETING", "hi")?
+///     .memory_limit(100 << 20)?
+///     .build()?;
+/// assert_eq!(c.hostname(), "box");
+/// # Ok::<(), isolate::ConfigError>(())
+/// ```
+///
+/// Without a command it does not compile:
+///
+/// ```compile_fail
+/// let c = isolate::Container::builder().host_rootfs().build();
+/// ```
+#[derive(Debug)]
+pub struct Builder<R, C> {
+    rootfs: R,
+    command: C,
+    opts: Options,
+}
+
+/// A validated container description; [`Container::spawn`] or [`Container::run`] start it, as
+/// many times as wanted.
+#[derive(Debug)]
+pub struct Container {
+    pub(crate) rootfs: Rootfs,
+    pub(crate) command: Command,
+    pub(crate) opts: Options,
+}
+
+impl Container {
+    /// Starts describing a container.
+    pub fn builder() -> Builder<NoRootfs, NoCommand> {
+        Builder {
+            rootfs: NoRootfs,
+            command: NoCommand,
+            opts: Options::default(),
+        }
+    }
+
+    /// The hostname inside.
+    pub fn hostname(&self) -> &str {
+        &self.opts.hostname
+    }
+
+    /// The limits applied through the cgroup.
+    pub fn limits(&self) -> &Limits {
+        &self.opts.limits
+    }
+
+    /// The root filesystem.
+    pub fn rootfs(&self) -> &Rootfs {
+        &self.rootfs
+    }
+}
+
+fn no_nul(what: &'static str, s: &str) -> Result<(), ConfigError> {
+    if s.contains('\0') {
+        Err(ConfigError::InteriorNul { what })
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks an absolute path without `..` components and returns it without trailing slashes.
+pub(crate) fn check_abs(what: &'static str, p: &str) -> Result<String, ConfigError> {
+    no_nul(what, p)?;
+    if !p.starts_with('/') {
+        return Err(ConfigError::NotAbsolute {
+            what,
+            path: p.to_string(),
+        });
+    }
+    if p.split('/').any(|c| c == "..") {
+        return Err(ConfigError::BadPath {
+            what,
+            path: p.to_string(),
+        });
+    }
+    let t = p.trim_end_matches('/');
+    Ok(if t.is_empty() { "/".into() } else { t.into() })
+}
+
+impl<C> Builder<NoRootfs, C> {
+    /// Uses the default root filesystem, [`Rootfs::HostSystem`].
+    pub fn host_rootfs(self) -> Builder<Rootfs, C> {
+        Builder {
+            rootfs: Rootfs::HostSystem,
+            command: self.command,
+            opts: self.opts,
+        }
+    }
+
+    /// Uses the root filesystem in directory `dir` (absolute; it must exist when spawning).
+    pub fn rootfs(self, dir: &str) -> Result<Builder<Rootfs, C>, ConfigError> {
+        let dir = check_abs("rootfs", dir)?;
+        if dir == "/" {
+            return Err(ConfigError::BadPath {
+                what: "rootfs",
+                path: dir,
+            });
+        }
+        Ok(Builder {
+            rootfs: Rootfs::Dir(dir),
+            command: self.command,
+            opts: self.opts,
+        })
+    }
+}
+
+impl<R> Builder<R, NoCommand> {
+    /// The program (an absolute path, or a name looked up in the container's `PATH`) and its
+    /// arguments.
+    pub fn command<I, S>(self, program: &str, args: I) -> Result<Builder<R, Command>, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if program.is_empty() {
+            return Err(ConfigError::EmptyCommand);
+        }
+        no_nul("command", program)?;
+        let mut a = Vec::new();
+        for s in args {
+            no_nul("command argument", s.as_ref())?;
+            a.push(s.as_ref().to_string());
+        }
+        Ok(Builder {
+            rootfs: self.rootfs,
+            command: Command {
+                program: program.into(),
+                args: a,
+            },
+            opts: self.opts,
+        })
+    }
+}
+
+impl<R, C> Builder<R, C> {
+    /// Names the container (and its cgroup); default `isolate-<pid>-<n>`.
+    pub fn name(mut self, name: &str) -> Result<Self, ConfigError> {
+        let ok = !name.is_empty()
+            && name.len() <= 128
+            && name != "."
+            && name != ".."
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+        if !ok {
+            return Err(ConfigError::BadName(name.into()));
+        }
+        self.opts.name = Some(name.into());
+        Ok(self)
+    }
+
+    /// The hostname inside (UTS namespace and `/etc/hostname`); default `isolate`.
+    pub fn hostname(mut self, name: &str) -> Result<Self, ConfigError> {
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && !name.starts_with('-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if !ok {
+            return Err(ConfigError::BadHostname(name.into()));
+        }
+        self.opts.hostname = name.into();
+        Ok(self)
+    }
+
+    /// Sets one environment variable (replacing an earlier value of the same key).
+    pub fn env(mut self, key: &str, value: &str) -> Result<Self, ConfigError> {
+        if key.is_empty() || key.contains('=') || key.contains('\0') || value.contains('\0') {
+            return Err(ConfigError::BadEnv(alloc::format!("{key}={value}")));
+        }
+        self.opts.env.retain(|(k, _)| k != key);
+        self.opts.env.push((key.into(), value.into()));
+        Ok(self)
+    }
+
+    /// Sets an environment variable from a `KEY=VALUE` string.
+    pub fn env_pair(self, kv: &str) -> Result<Self, ConfigError> {
+        match kv.split_once('=') {
+            Some((k, v)) => self.env(k, v),
+            None => Err(ConfigError::BadEnv(kv.into())),
+        }
+    }
+
+    /// The working directory inside (absolute); default `/`.
+    pub fn working_dir(mut self, dir: &str) -> Result<Self, ConfigError> {
+        self.opts.workdir = check_abs("working directory", dir)?;
+        Ok(self)
+    }
+
+    /// Runs the command as `uid`/`gid` (no supplementary groups) instead of root.
+    pub fn user(mut self, uid: u32, gid: u32) -> Self {
+        self.opts.user = Some((uid, gid));
+        self
+    }
+
+    /// Bind-mounts host path `source` at `target` inside, read-only when `readonly`.
+    pub fn bind_mount(
+        mut self,
+        source: &str,
+        target: &str,
+        readonly: bool,
+    ) -> Result<Self, ConfigError> {
+        let source = check_abs("mount source", source)?;
+        let target = check_abs("mount target", target)?;
+        if target == "/" {
+            return Err(ConfigError::BadPath {
+                what: "mount target",
+                path: target,
+            });
+        }
+        self.opts.mounts.push(MountSpec::Bind {
+            source,
+            target,
+            readonly,
+        });
+        Ok(self)
+    }
+
+    /// Mounts a fresh tmpfs at `target` inside, limited to `size` bytes if given.
+    pub fn tmpfs(mut self, target: &str, size: Option<u64>) -> Result<Self, ConfigError> {
+        let target = check_abs("tmpfs target", target)?;
+        if target == "/" || size == Some(0) {
+            return Err(ConfigError::BadPath {
+                what: "tmpfs target",
+                path: target,
+            });
+        }
+        self.opts.mounts.push(MountSpec::Tmpfs { target, size });
+        Ok(self)
+    }
+
+    /// Limits memory (and memory plus swap) to `bytes`; at least 1 MiB.
+    pub fn memory_limit(mut self, bytes: u64) -> Result<Self, ConfigError> {
+        if bytes < (1 << 20) {
+            return Err(ConfigError::BadLimit("memory (at least 1M)"));
+        }
+        self.opts.limits.memory_bytes = Some(bytes);
+        Ok(self)
+    }
+
+    /// Limits the number of processes and threads; at least 1.
+    pub fn pids_limit(mut self, n: u64) -> Result<Self, ConfigError> {
+        if n == 0 {
+            return Err(ConfigError::BadLimit("pids (at least 1)"));
+        }
+        self.opts.limits.pids = Some(n);
+        Ok(self)
+    }
+
+    /// Limits CPU to `millicpus` thousandths of a core (500 = half a core).
+    pub fn cpu_limit(mut self, millicpus: u64) -> Result<Self, ConfigError> {
+        self.opts.limits.cpu = Some(CpuQuota::from_millicpus(millicpus)?);
+        Ok(self)
+    }
+
+    /// Where the container's cgroup is created; default [`CgroupParent::Own`].
+    pub fn cgroup_parent(mut self, parent: CgroupParent) -> Self {
+        self.opts.cgroup_parent = parent;
+        self
+    }
+
+    /// The network mode; default [`NetworkMode::None`].
+    pub fn network(mut self, mode: NetworkMode) -> Self {
+        self.opts.network = mode;
+        self
+    }
+
+    /// Runs a minimal init as PID 1 that starts the command, reaps zombies and forwards
+    /// signals to it.
+    pub fn init(mut self, yes: bool) -> Self {
+        self.opts.init = yes;
+        self
+    }
+
+    /// Keeps every capability of the caller (the default drops all but a small set that
+    /// excludes `CAP_SYS_ADMIN` and `CAP_MKNOD`). `no_new_privs` is set either way.
+    pub fn privileged(mut self, yes: bool) -> Self {
+        self.opts.privileged = yes;
+        self
+    }
+
+    /// Where standard input goes.
+    pub fn stdin(mut self, s: Stdio) -> Self {
+        self.opts.stdio[0] = s;
+        self
+    }
+
+    /// Where standard output goes.
+    pub fn stdout(mut self, s: Stdio) -> Self {
+        self.opts.stdio[1] = s;
+        self
+    }
+
+    /// Where standard error goes.
+    pub fn stderr(mut self, s: Stdio) -> Self {
+        self.opts.stdio[2] = s;
+        self
+    }
+}
+
+impl Builder<Rootfs, Command> {
+    /// The finished description.
+    pub fn build(self) -> Result<Container, ConfigError> {
+        if self.opts.mounts.len() > 64 {
+            return Err(ConfigError::TooMany("mounts"));
+        }
+        Ok(Container {
+            rootfs: self.rootfs,
+            command: self.command,
+            opts: self.opts,
+        })
+    }
+}
+
+/// Parses a size such as `100M`, `1.5G`, `64k` or `65536` (binary units; `b`, `iB` accepted).
+///
+/// ```
+/// assert_eq!(isolate::parse_size("100M"), Ok(100 << 20));
+/// assert!(isolate::parse_size("lots").is_err());
+/// ```
+pub fn parse_size(s: &str) -> Result<u64, ConfigError> {
+    let bad = || ConfigError::BadSize(s.into());
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let t = lower
+        .strip_suffix("ib")
+        .or_else(|| lower.strip_suffix('b'))
+        .unwrap_or(&lower);
+    let (num, shift) = match t.as_bytes().last() {
+        Some(b'k') => (&t[..t.len() - 1], 10),
+        Some(b'm') => (&t[..t.len() - 1], 20),
+        Some(b'g') => (&t[..t.len() - 1], 30),
+        Some(b't') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let (int, frac) = match num.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (num, ""),
+    };
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    if !frac.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 6 {
+        return Err(bad());
+    }
+    let i: u64 = int.parse().map_err(|_| bad())?;
+    let whole = i.checked_shl(shift).filter(|v| v >> shift == i).ok_or_else(bad)?;
+    let mut f: u64 = 0;
+    if !frac.is_empty() {
+        let digits: u64 = frac.parse().map_err(|_| bad())?;
+        let scale = 10u64.pow(frac.len() as u32);
+        f = ((digits as u128 * (1u128 << shift)) / scale as u128) as u64;
+    }
+    whole.checked_add(f).ok_or_else(bad)
+}
+
+/// Parses a CPU count such as `0.5` or `2` into thousandths of a core.
+///
+/// ```
+/// assert_eq!(isolate::parse_cpus("0.5"), Ok(500));
+/// ```
+pub fn parse_cpus(s: &str) -> Result<u64, ConfigError> {
+    let bad = || ConfigError::BadLimit("cpus (want e.g. 0.5 or 2)");
+    let (int, frac) = s.trim().split_once('.').unwrap_or((s.trim(), ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 3
+        || int.len() > 6
+    {
+        return Err(bad());
+    }
+    let i: u64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
+    let mut f: u64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
+    for _ in frac.len()..3 {
+        f *= 10;
+    }
+    let m = i * 1000 + f;
+    if m == 0 { Err(bad()) } else { Ok(m) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units_and_reject_garbage() {
+        assert_eq!(parse_size("100M"), Ok(100 << 20));
+        assert_eq!(parse_size("100MiB"), Ok(100 << 20));
+        assert_eq!(parse_size("64k"), Ok(65536));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        for bad in ["", "M", "-1M", "1.2.3M", "lots", "99999999999999999999", "16777216T", "1x"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cpus_parse_to_millicpus() {
+        assert_eq!(parse_cpus("0.5"), Ok(500));
+        assert_eq!(parse_cpus("2"), Ok(2000));
+        assert_eq!(parse_cpus(".25"), Ok(250));
+        for bad in ["0", "", ".", "1.2345", "-1", "abc"] {
+            assert!(parse_cpus(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn builder_validates_each_setting() {
+        let b = || Container::builder().host_rootfs();
+        assert_eq!(b().command("", [""; 0]).unwrap_err(), ConfigError::EmptyCommand);
+        assert!(matches!(
+            b().command("a\0b", [""; 0]).unwrap_err(),
+            ConfigError::InteriorNul { .. }
+        ));
+        let c = || b().command("/bin/true", [""; 0]).unwrap();
+        assert!(c().hostname("").is_err());
+        assert!(c().hostname(&"x".repeat(65)).is_err());
+        assert!(c().hostname("a b").is_err());
+        assert!(c().hostname("ok-name.1").is_ok());
+        assert!(c().env("", "v").is_err());
+        assert!(c().env("A=B", "v").is_err());
+        assert!(c().env_pair("NOEQUALS").is_err());
+        assert!(c().working_dir("relative").is_err());
+        assert!(c().working_dir("/a/../b").is_err());
+        assert!(c().bind_mount("/tmp", "/", false).is_err());
+        assert!(c().bind_mount("tmp", "/x", false).is_err());
+        assert!(c().memory_limit(10).is_err());
+        assert!(c().pids_limit(0).is_err());
+        assert!(c().cpu_limit(0).is_err());
+        assert!(c().name("a/b").is_err());
+        assert!(Container::builder().rootfs("/").is_err());
+        assert!(Container::builder().rootfs("rel").is_err());
+        let built = c()
+            .env("A", "1")
+            .unwrap()
+            .env("A", "2")
+            .unwrap()
+            .working_dir("/tmp/")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(built.opts.env, alloc::vec![("A".into(), "2".into())]);
+        assert_eq!(built.opts.workdir, "/tmp");
+    }
+}

@@ -1,0 +1,351 @@
+//! Starting, waiting for and killing containers.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use core::time::Duration;
+
+use rawsys::epoll::{self, EpollCreateFlags, EpollEvent, EpollFlags, SignalfdFlags};
+use rawsys::io::{self, PipeFlags};
+use rawsys::process::{self, CloneArgs, CloneFlags, ForkPidfd, WaitId, WaitOptions, WaitStatus};
+use rawsys::signal::{self, SigSet, SigmaskHow, Signal};
+use rawsys::time::{self, ClockId, Timespec};
+use rawsys::{AsFd, Errno, OwnedFd, RawFd};
+
+use crate::cgroup::{Cgroup, CgroupStats};
+use crate::child;
+use crate::config::{Container, NetworkMode};
+use crate::error::Error;
+use crate::plan;
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// How the container's command ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal killed it.
+    Signaled(i32),
+    /// The kernel's OOM killer killed it for exceeding the memory limit.
+    OutOfMemory,
+}
+
+impl ExitStatus {
+    /// The shell convention: the code, `128 + signal`, or 137 for an OOM kill.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c,
+            ExitStatus::Signaled(s) => 128 + s,
+            ExitStatus::OutOfMemory => 128 + Signal::SIGKILL.raw(),
+        }
+    }
+
+    /// Exited with code 0.
+    pub fn success(self) -> bool {
+        self == ExitStatus::Exited(0)
+    }
+}
+
+/// The result of a finished container.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// How the command ended.
+    pub status: ExitStatus,
+    /// Usage read from the cgroup just before it was removed.
+    pub stats: CgroupStats,
+    /// The memory limit that applied, if any (for messages).
+    pub memory_limit: Option<u64>,
+    /// Wall time from `spawn` to the end.
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// Peak memory in bytes, when the cgroup reported it.
+    pub fn memory_peak(&self) -> Option<u64> {
+        self.stats.memory_peak
+    }
+
+    /// CPU time used by every process of the container, when the cgroup reported it.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        self.stats.cpu_time_ns.map(Duration::from_nanos)
+    }
+}
+
+/// A running container. Dropping it kills the container (`SIGKILL`), reaps it and removes
+/// its cgroup.
+#[derive(Debug)]
+pub struct Running {
+    pid: i32,
+    pidfd: OwnedFd,
+    cgroup: Option<Cgroup>,
+    status_pipe: Option<OwnedFd>,
+    memory_limit: Option<u64>,
+    started: Timespec,
+    finished: Option<Outcome>,
+}
+
+fn now() -> Timespec {
+    time::clock_gettime(ClockId::Monotonic).unwrap_or(Timespec::ZERO)
+}
+
+fn read_full(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut got = 0;
+    while got < buf.len() {
+        match io::read(&fd, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+impl Container {
+    /// Starts the container and returns once the command is running (its `execve`
+    /// succeeded) or with the step that failed.
+    ///
+    /// Needs root. Every resource created on the way is removed again on failure.
+    pub fn spawn(&self) -> Result<Running, Error> {
+        if process::geteuid() != 0 {
+            return Err(Error::NotRoot);
+        }
+        let started = now();
+        let o = &self.opts;
+        let name = match &o.name {
+            Some(n) => n.clone(),
+            None => format!(
+                "isolate-{}-{}",
+                process::getpid(),
+                SEQ.fetch_add(1, Ordering::Relaxed)
+            ),
+        };
+        let cgroup = Cgroup::create(&name, &o.cgroup_parent, &o.limits)?;
+        let procs: Vec<(RawFd, String)> = cgroup
+            .procs_fds()
+            .iter()
+            .zip(cgroup.paths())
+            .map(|(f, p)| (f.as_raw(), String::from(p)))
+            .collect();
+        let plan = plan::build(self, &procs)?;
+        let (err_r, err_w) =
+            io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
+        let (status_r, status_w) = if o.init {
+            let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
+            (Some(r), Some(w))
+        } else {
+            (None, None)
+        };
+        let mut flags =
+            CloneFlags::NEWPID | CloneFlags::NEWNS | CloneFlags::NEWUTS | CloneFlags::NEWIPC;
+        if o.network == NetworkMode::None {
+            flags |= CloneFlags::NEWNET;
+        }
+        let args = CloneArgs::new(flags, Signal::SIGCHLD.raw() as u32);
+        // SAFETY: the child runs only `child::run`, which issues raw system calls over the
+        // prepared plan without allocating, and ends in execve or exit_group.
+        let forked = unsafe { process::clone3_with_pidfd(&args) };
+        let (pid, pidfd) = match forked {
+            Err(e) => return Err(Error::host("clone3 into new namespaces", e)),
+            Ok(ForkPidfd::Child) => child::run(
+                &plan,
+                err_w.as_raw(),
+                status_w.as_ref().map_or(-1, |f| f.as_raw()),
+            ),
+            Ok(ForkPidfd::Parent { pid, pidfd }) => (pid, pidfd),
+        };
+        drop(err_w);
+        drop(status_w);
+        let mut running = Running {
+            pid,
+            pidfd,
+            cgroup: Some(cgroup),
+            status_pipe: status_r,
+            memory_limit: o.limits.memory_bytes,
+            started,
+            finished: None,
+        };
+        let mut rec = [0u8; child::REPORT_LEN];
+        let n = read_full(&err_r, &mut rec).map_err(|e| Error::host("read the error pipe", e))?;
+        if n == 0 {
+            return Ok(running);
+        }
+        // Setup failed: the child has exited (or is about to); reap it and clean up.
+        let _ = running.wait();
+        if n < child::REPORT_LEN {
+            return Err(Error::ChildVanished);
+        }
+        let word = |i: usize| u32::from_ne_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
+        let (stage, step) = plan.describe(word(0), word(4));
+        Err(Error::Child {
+            stage,
+            step,
+            errno: Errno::from_raw(word(8) as i32),
+        })
+    }
+
+    /// Starts the container, waits for it to end and returns how it ended.
+    ///
+    /// While waiting, `SIGINT` and `SIGTERM` sent to the calling process are forwarded to the
+    /// container (they are blocked in the calling thread and read from a signalfd; in a
+    /// multi-threaded program another thread that does not block them may take them instead).
+    pub fn run(&self) -> Result<Outcome, Error> {
+        let fwd = SigSet::from_signals(&[Signal::SIGINT, Signal::SIGTERM]);
+        let old = signal::rt_sigprocmask(SigmaskHow::Block, Some(&fwd))
+            .map_err(|e| Error::host("block SIGINT/SIGTERM", e))?;
+        let r = self.spawn().and_then(|mut running| {
+            let r = forward_until_exit(&running, &fwd);
+            match r {
+                Ok(()) => running.wait(),
+                Err(e) => {
+                    let _ = running.wait();
+                    Err(e)
+                }
+            }
+        });
+        let _ = signal::rt_sigprocmask(SigmaskHow::SetMask, Some(&old));
+        r
+    }
+}
+
+fn forward_until_exit(running: &Running, fwd: &SigSet) -> Result<(), Error> {
+    let host = |what: &'static str| move |e| Error::host(what, e);
+    let sfd = epoll::signalfd4(fwd, SignalfdFlags::CLOEXEC | SignalfdFlags::NONBLOCK)
+        .map_err(host("signalfd"))?;
+    let ep = epoll::epoll_create1(EpollCreateFlags::CLOEXEC).map_err(host("epoll_create1"))?;
+    epoll::epoll_ctl_add(&ep, &running.pidfd, EpollEvent::new(EpollFlags::IN, 0))
+        .map_err(host("epoll_ctl pidfd"))?;
+    epoll::epoll_ctl_add(&ep, &sfd, EpollEvent::new(EpollFlags::IN, 1))
+        .map_err(host("epoll_ctl signalfd"))?;
+    let mut events = [EpollEvent::default(); 2];
+    loop {
+        let n = match epoll::epoll_pwait(&ep, &mut events, -1, None) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(Error::host("epoll_pwait", e)),
+        };
+        for ev in &events[..n] {
+            if ev.token() == 0 {
+                return Ok(());
+            }
+            let mut infos = [epoll::SignalfdSiginfo::default(); 4];
+            while let Ok(k) = epoll::signalfd_read(&sfd, &mut infos) {
+                for i in &infos[..k] {
+                    if let Some(sig) = Signal::from_raw(i.ssi_signo as i32) {
+                        let _ = running.kill(sig);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Running {
+    /// The command's pid as seen from the caller (it is PID 1 inside).
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The paths of the container's cgroup directories.
+    pub fn cgroup_paths(&self) -> Vec<String> {
+        self.cgroup
+            .as_ref()
+            .map(|c| c.paths().map(String::from).collect())
+            .unwrap_or_default()
+    }
+
+    /// Sends `sig` to the container's PID 1 (through its pidfd, so never to a recycled pid).
+    /// A PID 1 without a handler ignores every signal but `SIGKILL` (and `SIGSTOP`).
+    pub fn kill(&self, sig: Signal) -> Result<(), Error> {
+        if self.finished.is_some() {
+            return Ok(());
+        }
+        match process::pidfd_send_signal(&self.pidfd, sig.raw()) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(e) => Err(Error::host(format!("signal {sig:?} to pid {}", self.pid), e)),
+        }
+    }
+
+    /// Waits for the container to end, removes its cgroup and reports how it ended.
+    /// Calling it again returns the same outcome.
+    pub fn wait(&mut self) -> Result<Outcome, Error> {
+        if let Some(o) = self.finished {
+            return Ok(o);
+        }
+        let st = loop {
+            match process::waitid(WaitId::Pidfd(self.pidfd.as_fd()), WaitOptions::EXITED) {
+                Ok(Some(info)) => break info.status,
+                Ok(None) | Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Error::host(format!("waitid for pid {}", self.pid), e)),
+            }
+        };
+        self.finish(st)
+    }
+
+    /// Like [`Running::wait`] without blocking: `None` while the container runs.
+    pub fn try_wait(&mut self) -> Result<Option<Outcome>, Error> {
+        if let Some(o) = self.finished {
+            return Ok(Some(o));
+        }
+        match process::waitid(
+            WaitId::Pidfd(self.pidfd.as_fd()),
+            WaitOptions::EXITED | WaitOptions::NOHANG,
+        ) {
+            Ok(Some(info)) => self.finish(info.status).map(Some),
+            Ok(None) | Err(Errno::EINTR) => Ok(None),
+            Err(e) => Err(Error::host(format!("waitid for pid {}", self.pid), e)),
+        }
+    }
+
+    fn finish(&mut self, st: WaitStatus) -> Result<Outcome, Error> {
+        // Under init, the command's own status arrives on the status pipe.
+        let mut st = st;
+        if let Some(p) = self.status_pipe.take() {
+            let mut b = [0u8; 4];
+            if read_full(&p, &mut b) == Ok(4) {
+                st = WaitStatus::from_raw(i32::from_ne_bytes(b));
+            }
+        }
+        let cg = self.cgroup.take();
+        let stats = cg.as_ref().map(|c| c.stats()).unwrap_or_default();
+        let removal = match cg {
+            Some(c) => c.remove(),
+            None => Ok(()),
+        };
+        let status = match st {
+            WaitStatus::Exited(c) => ExitStatus::Exited(c),
+            WaitStatus::Signaled { signal, .. } => {
+                if signal == Signal::SIGKILL.raw() && stats.oom_kills.is_some_and(|n| n > 0) {
+                    ExitStatus::OutOfMemory
+                } else {
+                    ExitStatus::Signaled(signal)
+                }
+            }
+            WaitStatus::Stopped(_) | WaitStatus::Continued => {
+                return Err(Error::Unexpected("stopped container".into()));
+            }
+        };
+        let elapsed = now()
+            .duration_since(self.started)
+            .unwrap_or(Duration::ZERO);
+        let out = Outcome {
+            status,
+            stats,
+            memory_limit: self.memory_limit,
+            elapsed,
+        };
+        self.finished = Some(out);
+        removal.map(|()| out)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.finished.is_none() {
+            let _ = process::pidfd_send_signal(&self.pidfd, Signal::SIGKILL.raw());
+            let _ = self.wait();
+        }
+    }
+}
