@@ -1,0 +1,527 @@
+//! The page heap: spans of whole pages, kept on free lists by length, split on demand,
+//! coalesced on free, and released to the OS after idling.
+
+use core::ptr::{self, NonNull};
+
+use crate::page_map::PageMap;
+use crate::size_class::{PAGE_SHIFT, PAGE_SIZE};
+use crate::source::PageSource;
+use crate::span::{Span, SpanArena, SpanList, SpanState};
+
+/// Free spans up to this many pages sit on an exact-length list; longer ones on one list
+/// searched best-fit.
+pub(crate) const MAX_PAGES: usize = 128;
+/// The heap grows by at least this many pages (1 MiB) per mapping.
+const MIN_GROW_PAGES: usize = 256;
+/// ... and by at most this many (32 MiB) unless a single request needs more.
+const MAX_GROW_PAGES: usize = 8192;
+
+/// Page heap counters (bytes unless named otherwise).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PageHeapStats {
+    pub(crate) mapped: usize,
+    pub(crate) free: usize,
+    pub(crate) released: usize,
+    pub(crate) in_use: usize,
+    pub(crate) large_in_use: usize,
+    pub(crate) returned_total: u64,
+    pub(crate) span_allocs: u64,
+    pub(crate) span_frees: u64,
+    pub(crate) os_maps: u64,
+    pub(crate) os_releases: u64,
+}
+
+pub(crate) struct PageHeap {
+    /// `free[n]`: free spans of exactly `n` pages (index 0 unused).
+    free: [SpanList; MAX_PAGES + 1],
+    /// Bit `n` set when `free[n]` is not empty.
+    nonempty: [u64; 3],
+    /// Free spans longer than `MAX_PAGES`.
+    large: SpanList,
+    pub(crate) arena: SpanArena,
+    pub(crate) stats: PageHeapStats,
+    last_scavenge_ns: u64,
+    /// Free spans idle for this long are released.
+    pub(crate) release_delay_ns: u64,
+}
+
+// SAFETY: the raw span pointers are only used under the page heap lock.
+unsafe impl Send for PageHeap {}
+
+impl PageHeap {
+    pub(crate) const fn new(release_delay_ns: u64) -> Self {
+        PageHeap {
+            free: [const { SpanList::new() }; MAX_PAGES + 1],
+            nonempty: [0; 3],
+            large: SpanList::new(),
+            arena: SpanArena::new(),
+            stats: PageHeapStats {
+                mapped: 0,
+                free: 0,
+                released: 0,
+                in_use: 0,
+                large_in_use: 0,
+                returned_total: 0,
+                span_allocs: 0,
+                span_frees: 0,
+                os_maps: 0,
+                os_releases: 0,
+            },
+            last_scavenge_ns: 0,
+            release_delay_ns,
+        }
+    }
+
+    /// Links a free span into its list and counts it. `span` is live, unlisted, marked free.
+    fn link_free(&mut self, span: *mut Span) {
+        // SAFETY: span is live and owned by the page heap (caller holds the lock).
+        let s = unsafe { &mut *span };
+        debug_assert_eq!(s.state, SpanState::Free);
+        self.stats.free += s.bytes();
+        if s.released {
+            self.stats.released += s.bytes();
+        }
+        if s.pages <= MAX_PAGES {
+            self.nonempty[s.pages / 64] |= 1 << (s.pages % 64);
+            // SAFETY: span is live and on no list.
+            unsafe { self.free[s.pages].push_front(span) };
+        } else {
+            // SAFETY: as above.
+            unsafe { self.large.push_front(span) };
+        }
+    }
+
+    /// Unlinks a free span from its list and uncounts it.
+    fn unlink_free(&mut self, span: *mut Span) {
+        // SAFETY: span is live, free and on the list for its length.
+        let s = unsafe { &mut *span };
+        self.stats.free -= s.bytes();
+        if s.released {
+            self.stats.released -= s.bytes();
+        }
+        if s.pages <= MAX_PAGES {
+            // SAFETY: the span is on this list.
+            unsafe { self.free[s.pages].remove(span) };
+            if self.free[s.pages].is_empty() {
+                self.nonempty[s.pages / 64] &= !(1 << (s.pages % 64));
+            }
+        } else {
+            // SAFETY: the span is on the large list.
+            unsafe { self.large.remove(span) };
+        }
+    }
+
+    /// Smallest free span of at least `pages` pages (exact lists first, then best fit among
+    /// the large ones, lowest address on ties); null if none.
+    fn find_free(&self, pages: usize) -> *mut Span {
+        if pages <= MAX_PAGES {
+            let mut word = pages / 64;
+            let mut bits = self.nonempty[word] & (!0u64 << (pages % 64));
+            loop {
+                if bits != 0 {
+                    let n = word * 64 + bits.trailing_zeros() as usize;
+                    return self.free[n].first();
+                }
+                word += 1;
+                if word == self.nonempty.len() {
+                    break;
+                }
+                bits = self.nonempty[word];
+            }
+        }
+        let mut best: *mut Span = ptr::null_mut();
+        let mut s = self.large.first();
+        while !s.is_null() {
+            // SAFETY: members of the large list are live free spans.
+            let span = unsafe { &*s };
+            if span.pages >= pages {
+                // SAFETY: best, when set, is a live member too.
+                let better = best.is_null()
+                    || unsafe {
+                        span.pages < (*best).pages
+                            || (span.pages == (*best).pages && span.start < (*best).start)
+                    };
+                if better {
+                    best = s;
+                }
+            }
+            s = span.next;
+        }
+        best
+    }
+
+    /// Registers the first and last page of `span` in the map.
+    fn map_ends(&self, map: &PageMap, span: *mut Span) {
+        // SAFETY: span is live.
+        let (first, last) = unsafe { ((*span).start, (*span).last_page()) };
+        map.set(first, span);
+        map.set(last, span);
+    }
+
+    /// Cuts `span` (unlisted) after `pages` pages and returns the tail as a new unlisted span
+    /// with the same state flags, or null when no metadata record could be had.
+    fn split<S: PageSource>(
+        &mut self,
+        source: &S,
+        map: &PageMap,
+        span: *mut Span,
+        pages: usize,
+    ) -> *mut Span {
+        // SAFETY: span is live and owned by the caller (lock held).
+        let s = unsafe { &mut *span };
+        debug_assert!(pages < s.pages);
+        let Some(tail) = self.arena.new_span(source, s.start + pages, s.pages - pages) else {
+            return ptr::null_mut();
+        };
+        let tail = tail.as_ptr();
+        // SAFETY: tail is a fresh record.
+        unsafe {
+            (*tail).released = s.released;
+            (*tail).freed_at = s.freed_at;
+        }
+        s.pages = pages;
+        self.map_ends(map, span);
+        self.map_ends(map, tail);
+        tail
+    }
+
+    /// Maps more memory holding at least `pages` pages and adds it as a free span.
+    fn grow<S: PageSource>(&mut self, source: &S, map: &PageMap, pages: usize) -> bool {
+        let want = (self.stats.mapped / 16 / PAGE_SIZE).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
+        let pages = pages.max(want);
+        let Some(bytes) = pages.checked_mul(PAGE_SIZE) else {
+            return false;
+        };
+        let Some(mem) = source.map(bytes) else {
+            return false;
+        };
+        let start = mem.as_ptr() as usize >> PAGE_SHIFT;
+        // Record first, then the map, so a failure can hand the memory straight back.
+        if !map.ensure(source, start.saturating_sub(1), pages + 2) {
+            // SAFETY: the mapping is ours and unused.
+            unsafe { source.unmap(mem, bytes) };
+            return false;
+        }
+        let Some(span) = self.arena.new_span(source, start, pages) else {
+            // SAFETY: as above.
+            unsafe { source.unmap(mem, bytes) };
+            return false;
+        };
+        let span = span.as_ptr();
+        // SAFETY: fresh record.
+        unsafe { (*span).released = true };
+        self.stats.mapped += bytes;
+        self.stats.os_maps += 1;
+        self.insert_coalescing(map, span);
+        true
+    }
+
+    /// Takes a span of `pages` pages whose first page is a multiple of `align_pages`
+    /// (a power of two), marks it in use and maps its first and last page. Null when out of
+    /// memory.
+    pub(crate) fn allocate<S: PageSource>(
+        &mut self,
+        source: &S,
+        map: &PageMap,
+        pages: usize,
+        align_pages: usize,
+    ) -> *mut Span {
+        let pages = pages.max(1);
+        let Some(search) = pages.checked_add(align_pages.max(1) - 1) else {
+            return ptr::null_mut();
+        };
+        let mut span = self.find_free(search);
+        if span.is_null() {
+            if !self.grow(source, map, search) {
+                return ptr::null_mut();
+            }
+            span = self.find_free(search);
+            if span.is_null() {
+                return ptr::null_mut();
+            }
+        }
+        self.unlink_free(span);
+        if align_pages > 1 {
+            // SAFETY: span is live and now owned by us.
+            let start = unsafe { (*span).start };
+            let skip = (align_pages - start % align_pages) % align_pages;
+            if skip > 0 {
+                let rest = self.split(source, map, span, skip);
+                if rest.is_null() {
+                    self.link_free(span);
+                    return ptr::null_mut();
+                }
+                self.link_free(span);
+                span = rest;
+            }
+        }
+        // SAFETY: span is live and ours.
+        if unsafe { (*span).pages } > pages {
+            let tail = self.split(source, map, span, pages);
+            if !tail.is_null() {
+                self.link_free(tail);
+            }
+        }
+        // SAFETY: span is live and ours.
+        let s = unsafe { &mut *span };
+        s.state = SpanState::InUse;
+        s.released = false;
+        s.class = 0;
+        self.stats.in_use += s.bytes();
+        self.stats.span_allocs += 1;
+        self.map_ends(map, span);
+        span
+    }
+
+    /// Inserts an unlisted free span, merging it with free neighbours.
+    fn insert_coalescing(&mut self, map: &PageMap, mut span: *mut Span) {
+        // SAFETY: span is live and owned by us (lock held).
+        let start = unsafe { (*span).start };
+        if start > 0 {
+            let prev = map.get(start - 1);
+            // SAFETY: map entries at span boundaries point at live records (INTERNALS.md).
+            if !prev.is_null()
+                && unsafe { (*prev).state == SpanState::Free && (*prev).start + (*prev).pages == start }
+            {
+                self.unlink_free(prev);
+                // SAFETY: both records are live and ours.
+                unsafe {
+                    (*prev).pages += (*span).pages;
+                    (*prev).released &= (*span).released;
+                    (*prev).freed_at = (*prev).freed_at.max((*span).freed_at);
+                    self.arena.delete_span(span);
+                }
+                span = prev;
+            }
+        }
+        // SAFETY: span is live.
+        let end = unsafe { (*span).start + (*span).pages };
+        let next = map.get(end);
+        // SAFETY: as above.
+        if !next.is_null() && unsafe { (*next).state == SpanState::Free && (*next).start == end } {
+            self.unlink_free(next);
+            // SAFETY: both records are live and ours.
+            unsafe {
+                (*span).pages += (*next).pages;
+                (*span).released &= (*next).released;
+                (*span).freed_at = (*span).freed_at.max((*next).freed_at);
+                self.arena.delete_span(next);
+            }
+        }
+        self.map_ends(map, span);
+        self.link_free(span);
+    }
+
+    /// Returns an in-use span to the free lists, coalescing, and releases idle spans when
+    /// due.
+    pub(crate) fn deallocate<S: PageSource>(&mut self, source: &S, map: &PageMap, span: *mut Span) {
+        let now = source.now_ns();
+        // SAFETY: span is live, in use, and handed back by its owner.
+        let s = unsafe { &mut *span };
+        debug_assert_eq!(s.state, SpanState::InUse);
+        self.stats.in_use -= s.bytes();
+        self.stats.span_frees += 1;
+        s.state = SpanState::Free;
+        s.class = 0;
+        s.released = false;
+        s.freed_at = now;
+        s.free_list = ptr::null_mut();
+        s.in_nonempty = false;
+        self.insert_coalescing(map, span);
+        self.maybe_scavenge(source, now);
+    }
+
+    /// Shrinks or grows an in-use span in place to `pages` pages; false when it cannot.
+    pub(crate) fn resize_in_place<S: PageSource>(
+        &mut self,
+        source: &S,
+        map: &PageMap,
+        span: *mut Span,
+        pages: usize,
+    ) -> bool {
+        // SAFETY: span is live and in use by the caller.
+        let old = unsafe { (*span).pages };
+        if pages == old {
+            return true;
+        }
+        if pages < old {
+            let tail = self.split(source, map, span, pages);
+            if tail.is_null() {
+                return false;
+            }
+            // SAFETY: tail is a fresh record; it carries the in-use flag, turn it free.
+            unsafe {
+                (*tail).state = SpanState::InUse;
+            }
+            self.deallocate(source, map, tail);
+            return true;
+        }
+        let end = unsafe {
+            // SAFETY: span is live.
+            (*span).start + old
+        };
+        let next = map.get(end);
+        let need = pages - old;
+        // SAFETY: map entries at span boundaries point at live records.
+        if next.is_null()
+            || unsafe { (*next).state != SpanState::Free || (*next).start != end || (*next).pages < need }
+        {
+            return false;
+        }
+        self.unlink_free(next);
+        // SAFETY: next is live and now unlisted.
+        if unsafe { (*next).pages } > need {
+            let rest = self.split(source, map, next, need);
+            if rest.is_null() {
+                self.link_free(next);
+                return false;
+            }
+            self.link_free(rest);
+        }
+        // SAFETY: both live; next's pages now join span.
+        unsafe {
+            (*span).pages += (*next).pages;
+            self.arena.delete_span(next);
+        }
+        self.stats.in_use += need * PAGE_SIZE;
+        self.map_ends(map, span);
+        true
+    }
+
+    fn maybe_scavenge<S: PageSource>(&mut self, source: &S, now: u64) {
+        if self.stats.free > self.stats.released
+            && now.saturating_sub(self.last_scavenge_ns) >= self.release_delay_ns / 2
+        {
+            self.last_scavenge_ns = now;
+            self.scavenge(source, now, false);
+        }
+    }
+
+    /// Releases free spans idle for the release delay (all free spans when `force`).
+    /// Returns the bytes released.
+    pub(crate) fn scavenge<S: PageSource>(&mut self, source: &S, now: u64, force: bool) -> usize {
+        let mut total = 0;
+        for n in 0..=MAX_PAGES + 1 {
+            let mut s = if n <= MAX_PAGES {
+                self.free[n].first()
+            } else {
+                self.large.first()
+            };
+            while !s.is_null() {
+                // SAFETY: list members are live free spans.
+                let span = unsafe { &mut *s };
+                if !span.released
+                    && (force || now.saturating_sub(span.freed_at) >= self.release_delay_ns)
+                {
+                    // SAFETY: the span is free: nobody uses its contents.
+                    let base = unsafe { NonNull::new_unchecked(span.base()) };
+                    // SAFETY: the pages are free and ours.
+                    if unsafe { source.release(base, span.bytes()) } {
+                        span.released = true;
+                        self.stats.released += span.bytes();
+                        self.stats.returned_total += span.bytes() as u64;
+                        self.stats.os_releases += 1;
+                        total += span.bytes();
+                    }
+                }
+                s = span.next;
+            }
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::MmapSource;
+
+    struct Fixture {
+        heap: PageHeap,
+        map: PageMap,
+        src: MmapSource,
+    }
+
+    fn fixture() -> Fixture {
+        Fixture {
+            heap: PageHeap::new(1_000_000_000),
+            map: PageMap::new(),
+            src: MmapSource::new(),
+        }
+    }
+
+    fn alloc(f: &mut Fixture, pages: usize, align: usize) -> *mut Span {
+        let s = f.heap.allocate(&f.src, &f.map, pages, align);
+        assert!(!s.is_null());
+        s
+    }
+
+    #[test]
+    fn split_and_coalesce_back_to_one_span() {
+        let mut f = fixture();
+        let a = alloc(&mut f, 3, 1);
+        let b = alloc(&mut f, 5, 1);
+        let c = alloc(&mut f, 2, 1);
+        // SAFETY: spans returned by allocate are live.
+        let (sa, sb, sc) = unsafe { ((*a).start, (*b).start, (*c).start) };
+        assert_eq!(sb, sa + 3, "first fit carves consecutively");
+        assert_eq!(sc, sb + 5);
+        assert_eq!(f.map.get(sa), a);
+        assert_eq!(f.map.get(sb + 4), b);
+        let free_before = f.heap.stats.free;
+        f.heap.deallocate(&f.src, &f.map, a);
+        f.heap.deallocate(&f.src, &f.map, c);
+        // b is in use: a and c cannot merge with each other.
+        let fa = f.map.get(sa);
+        // SAFETY: map entries at span ends are live.
+        assert_eq!(unsafe { (*fa).pages }, 3);
+        f.heap.deallocate(&f.src, &f.map, b);
+        let whole = f.map.get(sa);
+        // SAFETY: as above.
+        let w = unsafe { &*whole };
+        assert_eq!(w.state, SpanState::Free);
+        assert_eq!(w.start, sa);
+        assert_eq!(w.pages * PAGE_SIZE, f.heap.stats.mapped, "everything merged");
+        assert_eq!(f.heap.stats.free, free_before + 10 * PAGE_SIZE);
+        assert_eq!(f.heap.stats.in_use, 0);
+        assert_eq!(f.heap.arena.live, 1);
+    }
+
+    #[test]
+    fn aligned_spans_and_in_place_resizing() {
+        let mut f = fixture();
+        let _pad = alloc(&mut f, 1, 1);
+        let s = alloc(&mut f, 4, 512); // 2 MiB alignment
+        // SAFETY: live span.
+        let start = unsafe { (*s).start };
+        assert_eq!(start % 512, 0);
+        assert!(f.heap.resize_in_place(&f.src, &f.map, s, 10));
+        // SAFETY: live span.
+        assert_eq!(unsafe { (*s).pages }, 10);
+        assert!(f.heap.resize_in_place(&f.src, &f.map, s, 2));
+        // SAFETY: live span.
+        assert_eq!(unsafe { (*s).pages }, 2);
+        let next = f.map.get(start + 2);
+        // SAFETY: live record.
+        assert_eq!(unsafe { (*next).state }, SpanState::Free);
+        assert_eq!(f.heap.stats.in_use, 3 * PAGE_SIZE);
+    }
+
+    #[test]
+    fn idle_spans_are_released_and_reused() {
+        let mut f = fixture();
+        let s = alloc(&mut f, 64, 1);
+        // SAFETY: the span's pages are ours and mapped.
+        unsafe { (*s).base().write_bytes(0xA5, 64 * PAGE_SIZE) };
+        f.heap.deallocate(&f.src, &f.map, s);
+        assert!(f.heap.stats.free > f.heap.stats.released);
+        let n = f.heap.scavenge(&f.src, 0, false);
+        assert_eq!(n, 0, "not idle yet");
+        let n = f.heap.scavenge(&f.src, u64::MAX, false);
+        assert!(n >= 64 * PAGE_SIZE);
+        assert_eq!(f.heap.stats.free, f.heap.stats.released);
+        let again = alloc(&mut f, 64, 1);
+        // SAFETY: released anonymous pages read back as zero.
+        assert_eq!(unsafe { *(*again).base() }, 0);
+    }
+}

@@ -1,0 +1,201 @@
+//! Spans (runs of pages) and the intrusive lists that hold them.
+
+use core::ptr::{self, NonNull};
+
+use crate::size_class::PAGE_SIZE;
+use crate::source::PageSource;
+
+/// Where a span is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpanState {
+    /// On a page heap free list.
+    Free,
+    /// Handed out: to a size class (carved into blocks) or as one large object.
+    InUse,
+}
+
+/// A run of pages. Its metadata lives in the span arena, never inside the pages themselves,
+/// so releasing pages to the OS never loses metadata.
+pub(crate) struct Span {
+    pub(crate) next: *mut Span,
+    pub(crate) prev: *mut Span,
+    /// First page number (address >> 12).
+    pub(crate) start: usize,
+    pub(crate) pages: usize,
+    pub(crate) state: SpanState,
+    /// Free and its pages were given back with `madvise` (they read as zero if touched).
+    pub(crate) released: bool,
+    /// Size class of its blocks, 0 for a large object or a free span.
+    pub(crate) class: u8,
+    /// Whether the span is on its class's list of spans with free blocks.
+    pub(crate) in_nonempty: bool,
+    /// Blocks handed out of the span (to thread caches, the transfer cache or the user).
+    pub(crate) allocated: u32,
+    /// Blocks carved so far: blocks at index >= carved were never handed out.
+    pub(crate) carved: u32,
+    /// Blocks that fit in the span.
+    pub(crate) capacity: u32,
+    /// Freed blocks, linked through their first word.
+    pub(crate) free_list: *mut u8,
+    /// When the span became free (page source clock).
+    pub(crate) freed_at: u64,
+}
+
+impl Span {
+    pub(crate) fn base(&self) -> *mut u8 {
+        (self.start << crate::size_class::PAGE_SHIFT) as *mut u8
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.pages * PAGE_SIZE
+    }
+
+    pub(crate) fn last_page(&self) -> usize {
+        self.start + self.pages - 1
+    }
+}
+
+/// A doubly linked list of spans, null terminated both ways.
+pub(crate) struct SpanList {
+    head: *mut Span,
+    pub(crate) len: usize,
+}
+
+impl SpanList {
+    pub(crate) const fn new() -> Self {
+        SpanList {
+            head: ptr::null_mut(),
+            len: 0,
+        }
+    }
+
+    pub(crate) fn first(&self) -> *mut Span {
+        self.head
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// # Safety
+    /// `span` is live and on no list.
+    pub(crate) unsafe fn push_front(&mut self, span: *mut Span) {
+        // SAFETY: span is live and unlinked; head, if any, is a live member of this list.
+        unsafe {
+            (*span).prev = ptr::null_mut();
+            (*span).next = self.head;
+            if !self.head.is_null() {
+                (*self.head).prev = span;
+            }
+        }
+        self.head = span;
+        self.len += 1;
+    }
+
+    /// # Safety
+    /// `span` is live and on this list.
+    pub(crate) unsafe fn remove(&mut self, span: *mut Span) {
+        // SAFETY: span and its neighbours are live members of this list.
+        unsafe {
+            let (prev, next) = ((*span).prev, (*span).next);
+            if prev.is_null() {
+                self.head = next;
+            } else {
+                (*prev).next = next;
+            }
+            if !next.is_null() {
+                (*next).prev = prev;
+            }
+            (*span).next = ptr::null_mut();
+            (*span).prev = ptr::null_mut();
+        }
+        self.len -= 1;
+    }
+}
+
+const ARENA_CHUNK: usize = 64 * 1024;
+
+/// Allocator of `Span` records: bump allocation from 64 KiB chunks of the page source, and a
+/// free list of recycled records. Records are never returned to the source.
+pub(crate) struct SpanArena {
+    free: *mut Span,
+    bump: *mut u8,
+    left: usize,
+    pub(crate) bytes: usize,
+    pub(crate) live: usize,
+}
+
+// SAFETY: the arena is only used under the page heap lock.
+unsafe impl Send for SpanArena {}
+
+impl SpanArena {
+    pub(crate) const fn new() -> Self {
+        SpanArena {
+            free: ptr::null_mut(),
+            bump: ptr::null_mut(),
+            left: 0,
+            bytes: 0,
+            live: 0,
+        }
+    }
+
+    /// A fresh record for pages `start..start + pages`, free and unlisted; `None` when the source
+    /// is out of memory.
+    pub(crate) fn new_span<S: PageSource>(
+        &mut self,
+        source: &S,
+        start: usize,
+        pages: usize,
+    ) -> Option<NonNull<Span>> {
+        let slot: *mut Span = if !self.free.is_null() {
+            let s = self.free;
+            // SAFETY: records on the free list are live (recycled) and linked through `next`.
+            self.free = unsafe { (*s).next };
+            s
+        } else {
+            let size = size_of::<Span>();
+            if self.left < size {
+                let chunk = source.map(ARENA_CHUNK)?;
+                self.bytes += ARENA_CHUNK;
+                self.bump = chunk.as_ptr();
+                self.left = ARENA_CHUNK;
+            }
+            let s = self.bump.cast::<Span>();
+            // SAFETY: at least `size` bytes remain in the chunk; chunks are page aligned and
+            // `size` is a multiple of the record's alignment, so `s` is aligned.
+            self.bump = unsafe { self.bump.add(size) };
+            self.left -= size;
+            s
+        };
+        // SAFETY: slot is aligned, writable and unused.
+        unsafe {
+            slot.write(Span {
+                next: ptr::null_mut(),
+                prev: ptr::null_mut(),
+                start,
+                pages,
+                state: SpanState::Free,
+                released: false,
+                class: 0,
+                in_nonempty: false,
+                allocated: 0,
+                carved: 0,
+                capacity: 0,
+                free_list: ptr::null_mut(),
+                freed_at: 0,
+            })
+        };
+        self.live += 1;
+        NonNull::new(slot)
+    }
+
+    /// # Safety
+    /// `span` came from this arena, is on no list, and nothing refers to it any more
+    /// (page map entries pointing at it must be unreachable).
+    pub(crate) unsafe fn delete_span(&mut self, span: *mut Span) {
+        // SAFETY: the caller hands the record back.
+        unsafe { (*span).next = self.free };
+        self.free = span;
+        self.live -= 1;
+    }
+}
