@@ -121,10 +121,9 @@ impl Registry {
         token: Token,
         interest: Interest,
     ) -> rawsys::Result<()> {
-        let ev = EpollEvent::new(
-            interest.epoll_flags() | EpollFlags::EXCLUSIVE,
-            token.0 as u64,
-        );
+        // The kernel accepts only IN, OUT, ERR, HUP, WAKEUP and ET beside EXCLUSIVE.
+        let flags = (interest.epoll_flags() - EpollFlags::RDHUP) | EpollFlags::EXCLUSIVE;
+        let ev = EpollEvent::new(flags, token.0 as u64);
         epoll::epoll_ctl_add(&self.epfd, source, ev)
     }
 
