@@ -30,7 +30,21 @@ macro_rules! table {
 
 /// Token characters.
 pub(crate) static TOKEN: [bool; 256] = table!(is_tchar);
-static HOST: [bool; 256] = table!(is_host_byte);
+
+/// Host bytes: 0 for plain ones, 1 for `:`, `[` and `]` (their placement is checked apart),
+/// 2 for bytes that may not appear in a host at all.
+static HOST_CLASS: [u8; 256] = {
+    let mut t = [2u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if is_host_byte(b) {
+            t[i] = if b == b':' || b == b'[' || b == b']' { 1 } else { 0 };
+        }
+        i += 1;
+    }
+    t
+};
 
 /// Whether `b` is a token character.
 #[inline(always)]
@@ -57,10 +71,16 @@ pub(crate) const fn ows(b: u8) -> bool {
 }
 
 /// Whether `s` is a syntactically valid `uri-host [ ":" port ]` (possibly empty).
+#[inline]
 pub(crate) fn valid_host(s: &[u8]) -> bool {
-    if !s.iter().all(|&b| HOST[b as usize]) {
-        return false;
-    }
+    // One pass over the bytes; the structure is checked only when a `:`, `[` or `]` shows up
+    // (a port or an IP literal).
+    let class = s.iter().fold(0, |acc, &b| acc | HOST_CLASS[b as usize]);
+    class == 0 || (class == 1 && valid_host_structure(s))
+}
+
+#[cold]
+fn valid_host_structure(s: &[u8]) -> bool {
     // An IP literal is bracketed and comes first; elsewhere brackets are not allowed.
     let rest = if s.first() == Some(&b'[') {
         match s.iter().position(|&b| b == b']') {

@@ -42,7 +42,7 @@ mod headers;
 mod request;
 mod simd;
 
-pub use chunked::ChunkedDecoder;
+pub use chunked::{ChunkedDecoder, Decoded};
 pub use config::{Limits, ParserConfig};
 pub use error::ParseError;
 pub use framing::BodyFraming;

@@ -134,14 +134,22 @@ pub struct RequestParser {
     mark: usize,
     line_start: usize,
     empty_lines: u32,
-    method: (usize, usize),
-    target: (usize, usize),
-    version: Version,
-    target_form: TargetForm,
     headers_start: usize,
     name: (usize, usize),
     header_count: usize,
     fields: FieldState,
+    head: Head,
+}
+
+/// What a [`Request`] reports besides the buffer and the header slots. The request borrows
+/// it from the parser instead of copying it out.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    method: (usize, usize),
+    target: (usize, usize),
+    version: Version,
+    target_form: TargetForm,
+    head_len: usize,
     body: BodyFraming,
     keep_alive: bool,
 }
@@ -167,16 +175,19 @@ impl RequestParser {
             mark: 0,
             line_start: 0,
             empty_lines: 0,
-            method: (0, 0),
-            target: (0, 0),
-            version: Version::Http11,
-            target_form: TargetForm::Origin,
             headers_start: 0,
             name: (0, 0),
             header_count: 0,
             fields: FieldState::new(),
-            body: BodyFraming::None,
-            keep_alive: false,
+            head: Head {
+                method: (0, 0),
+                target: (0, 0),
+                version: Version::Http11,
+                target_form: TargetForm::Origin,
+                head_len: 0,
+                body: BodyFraming::None,
+                keep_alive: false,
+            },
         }
     }
 
@@ -188,6 +199,11 @@ impl RequestParser {
     /// Forgets the current request, keeping the configuration, to parse the next one.
     pub fn reset(&mut self) {
         *self = Self::with_config(self.config);
+    }
+
+    /// A decoder for a chunked body, with this parser's limits and line-ending policy.
+    pub const fn chunked_decoder(&self) -> ChunkedDecoder {
+        ChunkedDecoder::with_config(&self.config)
     }
 
     /// Parses as much of the request head in `buf` as there is.
@@ -202,7 +218,7 @@ impl RequestParser {
     /// [`reset`](Self::reset)), or the first error, which is sticky: the connection should be
     /// answered with [`ParseError::status`] and closed.
     pub fn parse<'a>(
-        &mut self,
+        &'a mut self,
         buf: &'a [u8],
         headers: &'a mut [RawHeader],
     ) -> Result<Status<Request<'a>>, ParseError> {
@@ -224,18 +240,7 @@ impl RequestParser {
         else {
             return Err(ParseError::ResumeMismatch);
         };
-        Ok(Status::Complete(Request {
-            buf,
-            headers,
-            method: self.method,
-            target: self.target,
-            version: self.version,
-            target_form: self.target_form,
-            head_len: self.pos,
-            body: self.body,
-            keep_alive: self.keep_alive,
-            config: self.config,
-        }))
+        Ok(Status::Complete(Request { buf, headers, head: &self.head }))
     }
 
     fn fail(&mut self, e: ParseError) -> ParseError {
@@ -329,187 +334,183 @@ impl RequestParser {
             }};
         }
 
-        loop {
-            match state {
-                State::Start => {
-                    if pos >= len {
-                        partial!();
-                    }
-                    if buf[pos] == b'\r' || buf[pos] == b'\n' {
-                        pos += line_ending!(InvalidMethod);
-                        self.empty_lines += 1;
-                        if self.empty_lines > limits.max_empty_lines {
-                            return Err(TooManyEmptyLines);
-                        }
-                        continue;
-                    }
-                    mark = pos;
-                    self.line_start = pos;
-                    state = State::Method;
+        // The states run in order; each block falls through to the next, and a resumed call
+        // enters at the block it stopped in. (Straight-line blocks instead of a `match` in a
+        // loop: the compiler threads the `state` tests away, so a whole head in one buffer
+        // runs without dispatch.)
+        if matches!(state, State::Start) {
+            loop {
+                if pos >= len {
+                    partial!();
                 }
-                State::Method => {
-                    let end = scan_end!(self.line_start, max_line, RequestLineTooLong);
-                    if pos == mark && end.0 >= pos + 4 && buf[pos..pos + 4] == *b"GET " {
-                        self.method = (pos, pos + 3);
-                        pos += 4;
-                        mark = pos;
-                        state = State::Target;
-                        continue;
-                    }
-                    // SAFETY: the caller guarantees the CPU supports `S`.
-                    pos = unsafe { S::token_end(buf, pos, end.0) };
-                    at_end!(end);
-                    if buf[pos] != b' ' || pos == mark {
-                        return Err(InvalidMethod);
-                    }
-                    self.method = (mark, pos);
-                    pos += 1;
-                    mark = pos;
-                    state = State::Target;
+                if buf[pos] != b'\r' && buf[pos] != b'\n' {
+                    break;
                 }
-                State::Target => {
-                    let end = scan_end!(self.line_start, max_line, RequestLineTooLong);
-                    // SAFETY: the caller guarantees the CPU supports `S`.
-                    pos = unsafe { S::target_end(buf, pos, end.0) };
-                    at_end!(end);
-                    if buf[pos] != b' ' || pos == mark {
-                        return Err(InvalidTarget);
-                    }
-                    self.target = (mark, pos);
-                    pos += 1;
-                    state = State::Version;
+                pos += line_ending!(InvalidMethod);
+                self.empty_lines += 1;
+                if self.empty_lines > limits.max_empty_lines {
+                    return Err(TooManyEmptyLines);
                 }
-                State::Version => {
-                    let version;
-                    let line_end = pos + 8;
-                    if len >= pos + 10 && buf[pos..pos + 10] == *b"HTTP/1.1\r\n" {
-                        version = Version::Http11;
-                        pos += 10;
-                    } else {
-                        let Some(v) = buf.get(pos..pos + 8) else { partial!() };
-                        if v[..5] != *b"HTTP/"
-                            || !v[5].is_ascii_digit()
-                            || v[6] != b'.'
-                            || !v[7].is_ascii_digit()
-                        {
-                            return Err(InvalidVersion);
-                        }
-                        let (major, minor) = (v[5], v[7]);
-                        pos += 8;
-                        if pos >= len {
-                            pos -= 8;
-                            partial!();
-                        }
-                        let eol = match buf[pos] {
-                            b'\r' => match buf.get(pos + 1) {
-                                Some(b'\n') => 2,
-                                Some(_) => return Err(BareCr),
-                                None => {
-                                    pos -= 8;
-                                    partial!()
-                                }
-                            },
-                            b'\n' if lf_ok => 1,
-                            b'\n' => return Err(BareLf),
-                            _ => return Err(InvalidVersion),
-                        };
-                        version = match (major, minor) {
-                            (b'1', b'1') => Version::Http11,
-                            (b'1', b'0') => Version::Http10,
-                            _ => return Err(UnsupportedVersion),
-                        };
-                        pos += eol;
-                    }
-                    if line_end - self.line_start > max_line {
-                        return Err(RequestLineTooLong);
-                    }
-                    self.version = version;
-                    self.target_form = classify_target(
-                        &buf[self.method.0..self.method.1],
-                        &buf[self.target.0..self.target.1],
-                        self.config.allow_absolute_form,
-                    )?;
-                    self.headers_start = pos;
-                    state = State::LineStart;
-                }
-                State::LineStart => {
-                    if pos >= len {
-                        partial!();
-                    }
-                    match buf[pos] {
-                        b'\r' | b'\n' => {
-                            pos += line_ending!(InvalidHeaderName);
-                            return self.finish(pos);
-                        }
-                        b' ' | b'\t' => return Err(ObsoleteLineFolding),
-                        _ => {}
-                    }
-                    if self.header_count >= max_fields {
-                        return Err(TooManyHeaders);
-                    }
-                    mark = pos;
-                    state = State::Name;
-                }
-                State::Name => {
-                    let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
-                    // SAFETY: the caller guarantees the CPU supports `S`.
-                    pos = unsafe { S::token_end(buf, pos, end.0) };
-                    at_end!(end);
-                    match buf[pos] {
-                        b':' if pos > mark => {}
-                        b' ' | b'\t' if pos > mark => return Err(WhitespaceBeforeColon),
-                        _ => return Err(InvalidHeaderName),
-                    }
-                    self.name = (mark, pos);
-                    pos += 1;
-                    state = State::ValueStart;
-                }
-                State::ValueStart => {
-                    let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
-                    while pos < end.0 && ows(buf[pos]) {
-                        pos += 1;
-                    }
-                    at_end!(end);
-                    mark = pos;
-                    state = State::Value;
-                }
-                State::Value => {
-                    let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
-                    // SAFETY: the caller guarantees the CPU supports `S`.
-                    pos = unsafe { S::value_end(buf, pos, end.0) };
-                    at_end!(end);
-                    let eol = line_ending!(InvalidHeaderValue);
-                    let mut value_end = pos;
-                    while value_end > mark && ows(buf[value_end - 1]) {
-                        value_end -= 1;
-                    }
-                    if pos + eol - self.headers_start > max_field_bytes {
-                        return Err(HeadersTooLarge);
-                    }
-                    let Some(slot) = headers.get_mut(self.header_count) else {
-                        return Err(TooManyHeaders);
-                    };
-                    *slot = RawHeader::new(self.name, (mark, value_end));
-                    self.header_count += 1;
-                    self.fields.on_field(
-                        &buf[self.name.0..self.name.1],
-                        &buf[mark..value_end],
-                        self.config.allow_identical_content_lengths,
-                    )?;
-                    pos += eol;
-                    state = State::LineStart;
-                }
-                State::Done => return Ok(true),
-                State::Failed(e) => return Err(e),
             }
+            mark = pos;
+            self.line_start = pos;
+            state = State::Method;
+        }
+        if matches!(state, State::Method) {
+            let end = scan_end!(self.line_start, max_line, RequestLineTooLong);
+            if pos == mark && end.0 >= pos + 4 && buf[pos..pos + 4] == *b"GET " {
+                self.head.method = (pos, pos + 3);
+                pos += 4;
+            } else {
+                // SAFETY: the caller guarantees the CPU supports `S`.
+                pos = unsafe { S::token_end(buf, pos, end.0) };
+                at_end!(end);
+                if buf[pos] != b' ' || pos == mark {
+                    return Err(InvalidMethod);
+                }
+                self.head.method = (mark, pos);
+                pos += 1;
+            }
+            mark = pos;
+            state = State::Target;
+        }
+        if matches!(state, State::Target) {
+            let end = scan_end!(self.line_start, max_line, RequestLineTooLong);
+            // SAFETY: the caller guarantees the CPU supports `S`.
+            pos = unsafe { S::target_end(buf, pos, end.0) };
+            at_end!(end);
+            if buf[pos] != b' ' || pos == mark {
+                return Err(InvalidTarget);
+            }
+            self.head.target = (mark, pos);
+            pos += 1;
+            state = State::Version;
+        }
+        if matches!(state, State::Version) {
+            let version;
+            let line_end = pos + 8;
+            if len >= pos + 10 && buf[pos..pos + 10] == *b"HTTP/1.1\r\n" {
+                version = Version::Http11;
+                pos += 10;
+            } else {
+                let Some(v) = buf.get(pos..pos + 8) else { partial!() };
+                if v[..5] != *b"HTTP/" || !v[5].is_ascii_digit() || v[6] != b'.' || !v[7].is_ascii_digit()
+                {
+                    return Err(InvalidVersion);
+                }
+                let (major, minor) = (v[5], v[7]);
+                let Some(&eol_byte) = buf.get(pos + 8) else { partial!() };
+                let eol = match eol_byte {
+                    b'\r' => match buf.get(pos + 9) {
+                        Some(b'\n') => 2,
+                        Some(_) => return Err(BareCr),
+                        None => partial!(),
+                    },
+                    b'\n' if lf_ok => 1,
+                    b'\n' => return Err(BareLf),
+                    _ => return Err(InvalidVersion),
+                };
+                version = match (major, minor) {
+                    (b'1', b'1') => Version::Http11,
+                    (b'1', b'0') => Version::Http10,
+                    _ => return Err(UnsupportedVersion),
+                };
+                pos += 8 + eol;
+            }
+            if line_end - self.line_start > max_line {
+                return Err(RequestLineTooLong);
+            }
+            self.head.version = version;
+            self.head.target_form = classify_target(
+                &buf[self.head.method.0..self.head.method.1],
+                &buf[self.head.target.0..self.head.target.1],
+                self.config.allow_absolute_form,
+            )?;
+            self.headers_start = pos;
+            state = State::LineStart;
+        }
+        loop {
+            if matches!(state, State::LineStart) {
+                if pos >= len {
+                    partial!();
+                }
+                match buf[pos] {
+                    b'\r' | b'\n' => {
+                        pos += line_ending!(InvalidHeaderName);
+                        return self.finish(pos);
+                    }
+                    b' ' | b'\t' => return Err(ObsoleteLineFolding),
+                    _ => {}
+                }
+                if self.header_count >= max_fields {
+                    return Err(TooManyHeaders);
+                }
+                mark = pos;
+                state = State::Name;
+            }
+            if matches!(state, State::Name) {
+                let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
+                // SAFETY: the caller guarantees the CPU supports `S`.
+                pos = unsafe { S::token_end(buf, pos, end.0) };
+                at_end!(end);
+                match buf[pos] {
+                    b':' if pos > mark => {}
+                    b' ' | b'\t' if pos > mark => return Err(WhitespaceBeforeColon),
+                    _ => return Err(InvalidHeaderName),
+                }
+                self.name = (mark, pos);
+                pos += 1;
+                state = State::ValueStart;
+            }
+            if matches!(state, State::ValueStart) {
+                let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
+                while pos < end.0 && ows(buf[pos]) {
+                    pos += 1;
+                }
+                at_end!(end);
+                mark = pos;
+                state = State::Value;
+            }
+            if !matches!(state, State::Value) {
+                // Only Done and Failed are left, and `parse` does not call `run` in those.
+                return match state {
+                    State::Failed(e) => Err(e),
+                    _ => Ok(true),
+                };
+            }
+            let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
+            // SAFETY: the caller guarantees the CPU supports `S`.
+            pos = unsafe { S::value_end(buf, pos, end.0) };
+            at_end!(end);
+            let eol = line_ending!(InvalidHeaderValue);
+            let mut value_end = pos;
+            while value_end > mark && ows(buf[value_end - 1]) {
+                value_end -= 1;
+            }
+            if pos + eol - self.headers_start > max_field_bytes {
+                return Err(HeadersTooLarge);
+            }
+            let Some(slot) = headers.get_mut(self.header_count) else {
+                return Err(TooManyHeaders);
+            };
+            *slot = RawHeader::new(self.name, (mark, value_end));
+            self.header_count += 1;
+            self.fields.on_field(
+                &buf[self.name.0..self.name.1],
+                &buf[mark..value_end],
+                self.config.allow_identical_content_lengths,
+            )?;
+            pos += eol;
+            state = State::LineStart;
         }
     }
 
     /// The end-of-head checks.
     fn finish(&mut self, pos: usize) -> Result<bool, ParseError> {
-        let (body, keep_alive) = self.fields.finish(self.version)?;
-        self.body = body;
-        self.keep_alive = keep_alive;
+        let (body, keep_alive) = self.fields.finish(self.head.version)?;
+        self.head.body = body;
+        self.head.keep_alive = keep_alive;
+        self.head.head_len = pos;
         self.pos = pos;
         self.state = State::Done;
         Ok(true)
@@ -557,19 +558,13 @@ fn classify_target(
     }
 }
 
-/// A parsed request head, borrowing the buffer it was parsed from and the header slice.
+/// A parsed request head, borrowing the buffer it was parsed from, the header slice and the
+/// parser.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     buf: &'a [u8],
     headers: &'a [RawHeader],
-    method: (usize, usize),
-    target: (usize, usize),
-    version: Version,
-    target_form: TargetForm,
-    head_len: usize,
-    body: BodyFraming,
-    keep_alive: bool,
-    config: ParserConfig,
+    head: &'a Head,
 }
 
 /// Checked token text: every span was validated as ASCII when parsed (from this buffer, as
@@ -581,12 +576,12 @@ fn ascii(buf: &[u8], span: (usize, usize)) -> &str {
 impl<'a> Request<'a> {
     /// The method, e.g. `GET` (case-sensitive; unknown methods are not an error here).
     pub fn method(&self) -> &'a str {
-        ascii(self.buf, self.method)
+        ascii(self.buf, self.head.method)
     }
 
     /// The request target as sent, e.g. `/index.html?x=1`.
     pub fn target(&self) -> &'a str {
-        ascii(self.buf, self.target)
+        ascii(self.buf, self.head.target)
     }
 
     /// The path of an origin-form target: the target up to `?`.
@@ -602,12 +597,12 @@ impl<'a> Request<'a> {
 
     /// The form of the target.
     pub const fn target_form(&self) -> TargetForm {
-        self.target_form
+        self.head.target_form
     }
 
     /// The HTTP version.
     pub const fn version(&self) -> Version {
-        self.version
+        self.head.version
     }
 
     /// The header fields, in the order received.
@@ -631,25 +626,18 @@ impl<'a> Request<'a> {
     /// the request line and the empty line ending the head. The body (or the next pipelined
     /// request) starts there.
     pub const fn head_len(&self) -> usize {
-        self.head_len
+        self.head.head_len
     }
 
     /// How the body is delimited.
     pub const fn body(&self) -> BodyFraming {
-        self.body
+        self.head.body
     }
 
     /// Whether the connection may serve another request after this one: HTTP/1.1 unless
     /// `Connection: close`, HTTP/1.0 only with `Connection: keep-alive`.
     pub const fn keep_alive(&self) -> bool {
-        self.keep_alive
+        self.head.keep_alive
     }
 
-    /// A decoder for the body when it is chunked, with the parser's limits and policy.
-    pub fn chunked_decoder(&self) -> Option<ChunkedDecoder> {
-        match self.body {
-            BodyFraming::Chunked => Some(ChunkedDecoder::with_config(&self.config)),
-            _ => None,
-        }
-    }
 }
