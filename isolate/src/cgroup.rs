@@ -612,6 +612,24 @@ pub fn remove_stale(
     Ok(removed)
 }
 
+/// [`remove_stale`] for the default container names, `isolate-<pid>-<n>`: a leftover is stale
+/// when process `<pid>` no longer exists (a live owner's cgroups are left alone).
+pub fn remove_stale_default(parent: &CgroupParent) -> Result<usize, Error> {
+    remove_stale(parent, "isolate-", |name| {
+        let Some(pid) = name
+            .strip_prefix("isolate-")
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            return false;
+        };
+        match cjoin(&["/proc/", &pid.to_string()]) {
+            Ok(p) => matches!(crate::fsutil::stat(&p), Err(Errno::ENOENT)),
+            Err(_) => false,
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -315,6 +315,11 @@ impl Running {
             None => Ok(()),
         };
         let status = match st {
+            // A shell reports a child the OOM killer took as 137; with the cgroup's counter
+            // up, that is an OOM kill too.
+            WaitStatus::Exited(137) if stats.oom_kills.is_some_and(|n| n > 0) => {
+                ExitStatus::OutOfMemory
+            }
             WaitStatus::Exited(c) => ExitStatus::Exited(c),
             WaitStatus::Signaled { signal, .. } => {
                 if signal == Signal::SIGKILL.raw() && stats.oom_kills.is_some_and(|n| n > 0) {
