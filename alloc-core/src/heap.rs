@@ -257,7 +257,7 @@ impl<S: PageSource> Heap<S> {
         if old_cls != 0 || new_cls != 0 || new_size > MAX_REQUEST {
             return None;
         }
-        let pages = new_size.div_ceil(PAGE_SIZE);
+        let pages = new_size.div_ceil(PAGE_SIZE).max(1);
         let span = self.page_map.get(ptr as usize >> PAGE_SHIFT);
         if span.is_null() {
             return None;

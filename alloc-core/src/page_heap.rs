@@ -339,6 +339,7 @@ impl PageHeap {
         span: *mut Span,
         pages: usize,
     ) -> bool {
+        let pages = pages.max(1);
         // SAFETY: span is live and in use by the caller.
         let old = unsafe { (*span).pages };
         if pages == old {

@@ -100,6 +100,9 @@ fn run(ops: Vec<Op>, cacheless: Vec<bool>) {
     let mut live: BTreeMap<usize, Block> = BTreeMap::new();
     let mut seed = 1u8;
     for (k, op) in ops.into_iter().enumerate() {
+        if std::env::var_os("MODEL_TRACE").is_some() {
+            eprintln!("{k}: {op:?} cacheless={}", cacheless[k % cacheless.len()]);
+        }
         CACHE_OFF.with(|c| c.set(cacheless[k % cacheless.len()]));
         match op {
             Op::Alloc { size, align_log2 } => {
