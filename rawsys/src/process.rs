@@ -591,7 +591,8 @@ pub enum WaitStatus {
 
 impl WaitStatus {
     /// Decodes the status word of `wait4` (the `WIFEXITED`/`WIFSIGNALED`/... macros). Every value
-    /// decodes to something.
+    /// decodes to something: words the kernel never produces (low byte `0xff`) come out as
+    /// `Signaled { signal: 127, core_dumped: true }`.
     pub const fn from_raw(status: i32) -> WaitStatus {
         if status == 0xffff {
             WaitStatus::Continued
@@ -1219,4 +1220,611 @@ pub fn getrlimit(resource: Resource) -> Result<Rlimit> {
 /// `setrlimit` through `prlimit64(2)`: sets the caller's (whole process's) limit of `resource`.
 pub fn setrlimit(resource: Resource, limit: &Rlimit) -> Result<()> {
     prlimit(0, resource, Some(limit)).map(drop)
+}
+
+/// Helpers for tests that run code in fork-like children (used by this module and `ns`).
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+    use crate::fd::RawFd;
+    use crate::io;
+
+    pub(crate) const SIGKILL: i32 = 9;
+    pub(crate) const SIGTERM: i32 = 15;
+    pub(crate) const SIGCHLD: i32 = 17;
+    pub(crate) const SIGCONT: i32 = 18;
+    pub(crate) const SIGSTOP: i32 = 19;
+
+    /// Returns `$code` from the child closure when `$cond` is false.
+    macro_rules! ensure {
+        ($cond:expr, $code:expr) => {
+            if !$cond {
+                return $code;
+            }
+        };
+    }
+    pub(crate) use ensure;
+
+    /// Ends the child if its closure unwinds, so it never returns into the test harness.
+    struct ExitOnUnwind;
+    impl Drop for ExitOnUnwind {
+        fn drop(&mut self) {
+            exit_group(125)
+        }
+    }
+
+    fn close_range(lo: u32, hi: u32) {
+        // SAFETY: closes descriptors of this (child) process only; nothing in the child uses
+        // them afterwards.
+        let _ = unsafe { sys::syscall3(Sysno::close_range, lo as usize, hi as usize, 0) };
+    }
+
+    /// Closes every descriptor from 3 up except those in `keep` (at most 8), so that the child
+    /// does not hold copies of other tests' pipes open.
+    pub(crate) fn close_other_fds(keep: &[RawFd]) {
+        let mut k = [0i32; 8];
+        let n = keep.len().min(8);
+        k[..n].copy_from_slice(&keep[..n]);
+        k[..n].sort_unstable();
+        let mut lo: u32 = 3;
+        for &fd in &k[..n] {
+            let fd = fd as u32;
+            if fd >= lo {
+                if fd > lo {
+                    close_range(lo, fd - 1);
+                }
+                lo = fd + 1;
+            }
+        }
+        close_range(lo, u32::MAX);
+    }
+
+    /// Runs `f` in a fork-like child (`flags`, exit signal SIGCHLD) that keeps only the
+    /// descriptors in `keep` and exits with `f`'s result. Returns the child's pid.
+    pub(crate) fn spawn(flags: CloneFlags, keep: &[RawFd], f: impl FnOnce() -> i32) -> Pid {
+        // SAFETY: the child closes descriptors, runs `f` (which in these tests issues only raw
+        // system calls, no allocation) and exits; the guard ends it even if `f` unwinds.
+        match unsafe { fork_with(flags, SIGCHLD) }.expect("fork_with") {
+            Fork::Child => {
+                let guard = ExitOnUnwind;
+                close_other_fds(keep);
+                let code = f();
+                core::mem::forget(guard);
+                exit_group(code)
+            }
+            Fork::Parent(pid) => pid,
+        }
+    }
+
+    /// Waits for the child `pid` to end.
+    pub(crate) fn reap(pid: Pid) -> WaitStatus {
+        let (p, st) = wait4(pid, WaitOptions::empty()).expect("wait4").expect("no WNOHANG");
+        assert_eq!(p, pid);
+        st
+    }
+
+    /// [`spawn`] then [`reap`].
+    pub(crate) fn run(flags: CloneFlags, keep: &[RawFd], f: impl FnOnce() -> i32) -> WaitStatus {
+        reap(spawn(flags, keep, f))
+    }
+
+    /// Sends one byte: wakes the other side of a pipe.
+    pub(crate) fn poke(fd: impl AsFd) -> bool {
+        io::write(fd, b"x") == Ok(1)
+    }
+
+    /// Waits for one byte from the other side of a pipe.
+    pub(crate) fn await_poke(fd: impl AsFd) -> bool {
+        let mut b = [0u8; 1];
+        io::read(fd, &mut b) == Ok(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use crate::io::{self, PipeFlags};
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use std::string::String;
+    use std::vec::Vec;
+    use std::{format, vec};
+
+    /// The whitespace-separated fields after `key` in a `/proc/.../status`-like file.
+    fn proc_fields(path: &str, key: &str) -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap();
+        let line = text.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{key} in {path}"));
+        line[key.len()..].split_whitespace().map(String::from).collect()
+    }
+
+    fn cap_field(key: &str) -> u64 {
+        u64::from_str_radix(&proc_fields("/proc/thread-self/status", key)[0], 16).unwrap()
+    }
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        io::pipe2(PipeFlags::CLOEXEC).unwrap()
+    }
+
+    #[test]
+    fn identity_matches_proc() {
+        assert_eq!(getpid() as u32, std::process::id());
+        assert_eq!(getppid() as u32, std::os::unix::process::parent_id());
+        let link = std::fs::read_link("/proc/thread-self").unwrap();
+        assert_eq!(link.to_str().unwrap(), format!("{}/task/{}", getpid(), gettid()));
+        let uids: Vec<u32> = proc_fields("/proc/self/status", "Uid:").iter().map(|s| s.parse().unwrap()).collect();
+        let gids: Vec<u32> = proc_fields("/proc/self/status", "Gid:").iter().map(|s| s.parse().unwrap()).collect();
+        assert_eq!((getuid(), geteuid()), (uids[0], uids[1]));
+        assert_eq!((getgid(), getegid()), (gids[0], gids[1]));
+        assert_eq!(getresuid().unwrap(), (uids[0], uids[1], uids[2]));
+        assert_eq!(getresgid().unwrap(), (gids[0], gids[1], gids[2]));
+    }
+
+    #[test]
+    fn fork_with_returns_the_childs_exit_code_and_refuses_bad_flags() {
+        let me = getpid();
+        let st = run(CloneFlags::empty(), &[], || {
+            ensure!(getppid() == me, 1);
+            ensure!(getpid() != me, 2);
+            7
+        });
+        assert_eq!(st, WaitStatus::Exited(7));
+        for bad in [CloneFlags::VM, CloneFlags::SETTLS, CloneFlags::PIDFD, CloneFlags::NEWTIME, CloneFlags::INTO_CGROUP] {
+            // SAFETY: refused before any child exists.
+            assert_eq!(unsafe { fork_with(bad, SIGCHLD) }, Err(Errno::EINVAL), "{bad:?}");
+        }
+        // SAFETY: refused before any child exists.
+        assert_eq!(unsafe { fork_with(CloneFlags::empty(), 65) }, Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn a_new_pid_namespace_makes_the_child_pid_1() {
+        let st = run(CloneFlags::NEWPID, &[], || {
+            ensure!(getpid() == 1, 1);
+            ensure!(gettid() == 1, 2);
+            ensure!(getppid() == 0, 3);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+    }
+
+    extern "C" fn add_one(arg: usize) -> i32 {
+        arg as i32 + 1
+    }
+
+    /// Records where its stack is and what pid it runs as, through shared memory.
+    extern "C" fn report(arg: usize) -> i32 {
+        let local = 0u8;
+        // SAFETY: the parent passes a pointer to two live AtomicUsize, shared through CLONE_VM
+        // and kept alive by CLONE_VFORK until this child exits.
+        let out = unsafe { &*(arg as *const [AtomicUsize; 2]) };
+        out[0].store(&local as *const u8 as usize, Ordering::SeqCst);
+        out[1].store(getpid() as usize, Ordering::SeqCst);
+        33
+    }
+
+    #[test]
+    fn clone_on_stack_runs_the_entry_on_the_given_stack() {
+        let mut stack = vec![0u8; 64 * 1024];
+        // SAFETY: add_one only computes; without CLONE_VM the child has its own copy of memory.
+        let pid = unsafe { clone_on_stack(CloneFlags::empty(), SIGCHLD, &mut stack, add_one, 41) }.unwrap();
+        assert_eq!(reap(pid), WaitStatus::Exited(42));
+
+        let shared = [AtomicUsize::new(0), AtomicUsize::new(0)];
+        let range = stack.as_ptr_range();
+        // SAFETY: with CLONE_VM | CLONE_VFORK this call returns only after the child exited,
+        // so `stack` and `shared` outlive its use of them; `report` uses no TLS or allocation.
+        let pid = unsafe {
+            clone_on_stack(CloneFlags::VM | CloneFlags::VFORK, SIGCHLD, &mut stack, report, &shared as *const _ as usize)
+        }
+        .unwrap();
+        let local_addr = shared[0].load(Ordering::SeqCst);
+        assert!(range.contains(&(local_addr as *const u8)), "child stack {local_addr:#x} outside {range:?}");
+        assert_eq!(shared[1].load(Ordering::SeqCst), pid as usize);
+        assert_eq!(reap(pid), WaitStatus::Exited(33));
+
+        let mut small = [0u8; 1024];
+        // SAFETY: refused before any child exists.
+        let r = unsafe { clone_on_stack(CloneFlags::empty(), SIGCHLD, &mut small, add_one, 0) };
+        assert_eq!(r, Err(Errno::EINVAL));
+        // SAFETY: refused before any child exists.
+        let r = unsafe { clone_on_stack(CloneFlags::SETTLS, SIGCHLD, &mut stack, add_one, 0) };
+        assert_eq!(r, Err(Errno::EINVAL));
+    }
+
+    /// Starts a clone3 child with a pidfd that waits for a byte on `go` then exits with `code`.
+    fn clone3_child(args: &CloneArgs, go: &OwnedFd, code: i32) -> (Pid, OwnedFd) {
+        // SAFETY: the child only reads a pipe and exits; args has no pointer fields.
+        match unsafe { clone3_with_pidfd(args) }.unwrap() {
+            ForkPidfd::Child => {
+                close_other_fds(&[go.as_raw()]);
+                let c = if await_poke(go) { code } else { 99 };
+                exit_group(c)
+            }
+            ForkPidfd::Parent { pid, pidfd } => (pid, pidfd),
+        }
+    }
+
+    #[test]
+    fn clone3_pidfd_works_with_waitid_and_pidfd_send_signal() {
+        let (r, w) = pipe();
+        let args = CloneArgs::new(CloneFlags::empty(), SIGCHLD as u32);
+        let (pid, pidfd) = clone3_child(&args, &r, 5);
+        assert!(io::fcntl_getfd(&pidfd).unwrap().contains(io::FdFlags::CLOEXEC));
+        assert_eq!(waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED | WaitOptions::NOHANG), Ok(None));
+        assert!(poke(&w));
+        let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED).unwrap().unwrap();
+        assert_eq!(info, WaitIdStatus { pid, uid: getuid(), status: WaitStatus::Exited(5) });
+
+        let (pid, pidfd) = clone3_child(&args, &r, 6);
+        pidfd_send_signal(&pidfd, SIGKILL).unwrap();
+        let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED).unwrap().unwrap();
+        assert_eq!((info.pid, info.status), (pid, WaitStatus::Signaled { signal: SIGKILL, core_dumped: false }));
+        // The process is gone for good; the pidfd does not come to mean another one.
+        assert_eq!(pidfd_send_signal(&pidfd, 0), Err(Errno::ESRCH));
+
+        let mut with_stack = args;
+        with_stack.stack = 0x1000;
+        // SAFETY: refused before any child exists.
+        assert_eq!(unsafe { clone3(&with_stack) }, Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn pidfd_open_refers_to_a_fork_child() {
+        let (r, _w) = pipe();
+        let pid = spawn(CloneFlags::empty(), &[r.as_raw()], || if await_poke(&r) { 0 } else { 1 });
+        let pidfd = pidfd_open(pid, PidfdFlags::NONBLOCK).unwrap();
+        assert_eq!(waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED), Err(Errno::EAGAIN));
+        pidfd_send_signal(&pidfd, SIGTERM).unwrap();
+        let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED).unwrap_or_else(|e| {
+            // NONBLOCK may report EAGAIN until the child has finished dying; block for it then.
+            assert_eq!(e, Errno::EAGAIN);
+            waitid(WaitId::Pid(pid), WaitOptions::EXITED).unwrap()
+        });
+        assert_eq!(info.unwrap().status, WaitStatus::Signaled { signal: SIGTERM, core_dumped: false });
+        assert_eq!(pidfd_open(-5, PidfdFlags::empty()).map(OwnedFd::into_raw), Err(Errno::EINVAL));
+    }
+
+    /// The cgroup v2 directory this process is in, if cgroup v2 is mounted.
+    fn own_cgroup2_dir() -> Option<std::path::PathBuf> {
+        let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let mnt = info.lines().find_map(|l| {
+            let (pre, post) = l.split_once(" - ")?;
+            post.starts_with("cgroup2 ").then(|| pre.split(' ').nth(4).map(String::from))?
+        })?;
+        let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let rel = cg.lines().find_map(|l| l.strip_prefix("0::"))?;
+        Some(std::path::Path::new(&mnt).join(rel.trim_start_matches('/')))
+    }
+
+    struct RemoveDirOnDrop(std::path::PathBuf);
+    impl Drop for RemoveDirOnDrop {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+
+    #[test]
+    fn clone3_into_cgroup_starts_the_child_in_that_cgroup() {
+        let Some(parent) = own_cgroup2_dir() else {
+            std::eprintln!("skipped: cgroup v2 is not mounted");
+            return;
+        };
+        let dir = parent.join(format!("lp-test-clone3-{}", getpid()));
+        std::fs::create_dir(&dir).unwrap();
+        let _guard = RemoveDirOnDrop(dir.clone());
+        let cpath = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
+        let cg = io::openat(io::CWD, &cpath, io::OFlags::RDONLY | io::OFlags::DIRECTORY | io::OFlags::CLOEXEC, io::Mode::empty()).unwrap();
+        let (r, w) = pipe();
+        let args = CloneArgs::new(CloneFlags::empty(), SIGCHLD as u32).into_cgroup(cg.as_fd());
+        assert!(CloneFlags::from_bits_retain(args.flags).contains(CloneFlags::INTO_CGROUP));
+        let (pid, pidfd) = clone3_child(&args, &r, 0);
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+        let inside = procs.lines().any(|l| l == format!("{pid}"));
+        assert!(poke(&w));
+        let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED).unwrap().unwrap();
+        assert_eq!(info.status, WaitStatus::Exited(0));
+        assert!(inside, "child {pid} not in {procs:?}");
+    }
+
+    #[test]
+    fn wait4_and_waitid_decode_stop_continue_and_signals() {
+        let (r, _w) = pipe();
+        let pid = spawn(CloneFlags::empty(), &[r.as_raw()], || if await_poke(&r) { 0 } else { 1 });
+        assert_eq!(wait4(pid, WaitOptions::NOHANG), Ok(None));
+        kill(pid, 0).unwrap();
+        kill(pid, SIGSTOP).unwrap();
+        assert_eq!(wait4(pid, WaitOptions::UNTRACED).unwrap(), Some((pid, WaitStatus::Stopped(SIGSTOP))));
+        kill(pid, SIGCONT).unwrap();
+        assert_eq!(wait4(pid, WaitOptions::CONTINUED).unwrap(), Some((pid, WaitStatus::Continued)));
+        tgkill(pid, pid, SIGTERM).unwrap();
+        assert_eq!(reap(pid), WaitStatus::Signaled { signal: SIGTERM, core_dumped: false });
+        assert_eq!(kill(pid, 0), Err(Errno::ESRCH));
+        assert_eq!(tgkill(pid, pid, 0), Err(Errno::ESRCH));
+
+        let pid = spawn(CloneFlags::empty(), &[r.as_raw()], || if await_poke(&r) { 0 } else { 1 });
+        tgkill(pid, pid, SIGSTOP).unwrap();
+        let st = waitid(WaitId::Pid(pid), WaitOptions::STOPPED).unwrap().unwrap();
+        assert_eq!((st.pid, st.status), (pid, WaitStatus::Stopped(SIGSTOP)));
+        kill(pid, SIGCONT).unwrap();
+        let st = waitid(WaitId::Pid(pid), WaitOptions::CONTINUED).unwrap().unwrap();
+        assert_eq!(st.status, WaitStatus::Continued);
+        // WNOWAIT reports without reaping; the second waitid reaps.
+        kill(pid, SIGKILL).unwrap();
+        let killed = WaitStatus::Signaled { signal: SIGKILL, core_dumped: false };
+        let st = waitid(WaitId::Pid(pid), WaitOptions::EXITED | WaitOptions::NOWAIT).unwrap().unwrap();
+        assert_eq!(st.status, killed);
+        assert_eq!(waitid(WaitId::Pid(pid), WaitOptions::EXITED).unwrap().unwrap().status, killed);
+        assert_eq!(waitid(WaitId::Pid(pid), WaitOptions::EXITED), Err(Errno::ECHILD));
+        assert_eq!(wait4(pid, WaitOptions::empty()), Err(Errno::ECHILD));
+    }
+
+    #[test]
+    fn waiting_for_any_child_inside_a_child() {
+        // P_ALL and pid -1 would race with other tests' children in the harness, so a child
+        // does it with children of its own.
+        let st = run(CloneFlags::empty(), &[], || {
+            let b = spawn_raw(7);
+            ensure!(b > 0, 1);
+            match waitid(WaitId::All, WaitOptions::EXITED) {
+                Ok(Some(i)) => ensure!(i.pid == b && i.status == WaitStatus::Exited(7) && i.uid == getuid(), 2),
+                _ => return 3,
+            }
+            let c = spawn_raw(9);
+            ensure!(wait4(-1, WaitOptions::empty()) == Ok(Some((c, WaitStatus::Exited(9)))), 4);
+            let d = spawn_raw(11);
+            ensure!(matches!(waitid(WaitId::Pgid(0), WaitOptions::EXITED), Ok(Some(i)) if i.pid == d), 5);
+            ensure!(waitid(WaitId::All, WaitOptions::EXITED) == Err(Errno::ECHILD), 6);
+            ensure!(wait4(-1, WaitOptions::NOHANG) == Err(Errno::ECHILD), 7);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+    }
+
+    /// A grandchild that exits with `code` at once (for use inside a test child).
+    fn spawn_raw(code: i32) -> Pid {
+        // SAFETY: the new child exits immediately.
+        match unsafe { fork_with(CloneFlags::empty(), SIGCHLD) } {
+            Ok(Fork::Child) => exit_group(code),
+            Ok(Fork::Parent(pid)) => pid,
+            Err(_) => -1,
+        }
+    }
+
+    #[test]
+    fn wait_status_decoding_matches_the_c_macros() {
+        for code in 0..256 {
+            assert_eq!(WaitStatus::from_raw(code << 8), WaitStatus::Exited(code));
+        }
+        for sig in 1..0x7f {
+            assert_eq!(WaitStatus::from_raw(sig), WaitStatus::Signaled { signal: sig, core_dumped: false });
+            assert_eq!(WaitStatus::from_raw(sig | 0x80), WaitStatus::Signaled { signal: sig, core_dumped: true });
+            assert_eq!(WaitStatus::from_raw(sig << 8 | 0x7f), WaitStatus::Stopped(sig));
+        }
+        assert_eq!(WaitStatus::from_raw(0xffff), WaitStatus::Continued);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn wait_status_decodes_every_word(raw in proptest::num::i32::ANY) {
+            match WaitStatus::from_raw(raw) {
+                WaitStatus::Exited(c) => proptest::prop_assert!((0..256).contains(&c) && raw & 0x7f == 0),
+                WaitStatus::Signaled { signal, .. } => proptest::prop_assert!((1..=0x7f).contains(&signal)),
+                WaitStatus::Stopped(s) => proptest::prop_assert!((0..256).contains(&s) && raw & 0xff == 0x7f),
+                WaitStatus::Continued => proptest::prop_assert_eq!(raw, 0xffff),
+            }
+        }
+    }
+
+    #[test]
+    fn execve_runs_a_program_with_argv_and_envp() {
+        use core::ptr::null;
+        let sh = c"/bin/sh";
+        assert!(std::path::Path::new("/bin/sh").exists());
+        let argv = [c"sh".as_ptr(), c"-c".as_ptr(), c"test \"$LP_TEST\" = yes && exit 7; exit 1".as_ptr(), null()];
+        let envp = [c"LP_TEST=yes".as_ptr(), null()];
+        let st = run(CloneFlags::empty(), &[], || execve(sh, &argv, &envp).raw() + 100);
+        assert_eq!(st, WaitStatus::Exited(7));
+        let st = run(CloneFlags::empty(), &[], || execve(sh, &argv, &[null()]).raw() + 100);
+        assert_eq!(st, WaitStatus::Exited(1), "the environment is exactly envp");
+        // Failures return before anything changes, so they are safe in the harness itself.
+        assert_eq!(execve(sh, &argv[..3], &envp), Errno::EINVAL);
+        assert_eq!(execve(sh, &argv, &envp[..1]), Errno::EINVAL);
+        assert_eq!(execve(sh, &[], &envp), Errno::EINVAL);
+        assert_eq!(execve(c"/nonexistent/lp-test", &argv, &envp), Errno::ENOENT);
+        assert_eq!(execve(c"/proc/self", &argv, &envp), Errno::EACCES);
+    }
+
+    #[test]
+    fn prctl_no_new_privs_pdeathsig_and_name_in_a_child() {
+        let before = get_no_new_privs().unwrap();
+        let st = run(CloneFlags::empty(), &[], || {
+            ensure!(set_no_new_privs().is_ok(), 1);
+            ensure!(get_no_new_privs() == Ok(true), 2);
+            ensure!(set_pdeathsig(SIGKILL).is_ok(), 3);
+            ensure!(get_pdeathsig() == Ok(SIGKILL), 4);
+            ensure!(set_pdeathsig(0).is_ok() && get_pdeathsig() == Ok(0), 5);
+            ensure!(set_pdeathsig(1000) == Err(Errno::EINVAL), 6);
+            ensure!(set_name(c"lp-test-name").is_ok(), 7);
+            ensure!(matches!(get_name(), Ok(n) if n.as_c_str() == c"lp-test-name"), 8);
+            ensure!(set_name(c"lp-test-a-much-longer-name").is_ok(), 9);
+            ensure!(matches!(get_name(), Ok(n) if n.as_c_str() == c"lp-test-a-much-"), 10);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+        assert_eq!(get_no_new_privs().unwrap(), before, "the harness is unchanged");
+    }
+
+    #[test]
+    fn pdeathsig_kills_the_orphan() {
+        // A (child) starts B, which asks for SIGKILL when A dies and then waits for a byte on
+        // `hold`. After A is reaped, the signal has been sent; the byte we then write would make
+        // B report "survived" on `report`, but a killed B only closes it (EOF).
+        let (hold_r, hold_w) = pipe();
+        let (rep_r, rep_w) = pipe();
+        let (ready_r, ready_w) = pipe();
+        let keep = [hold_r.as_raw(), rep_w.as_raw(), ready_w.as_raw(), ready_r.as_raw()];
+        let a = spawn(CloneFlags::empty(), &keep, || {
+            // SAFETY: B only issues raw system calls and exits.
+            match unsafe { fork_with(CloneFlags::empty(), SIGCHLD) } {
+                Ok(Fork::Child) => {
+                    let ok = set_pdeathsig(SIGKILL).is_ok() && poke(&ready_w);
+                    if ok && await_poke(&hold_r) {
+                        let _ = io::write(&rep_w, b"survived");
+                    }
+                    exit_group(0)
+                }
+                // A ends only once B has asked for the signal.
+                Ok(Fork::Parent(_)) => if await_poke(&ready_r) { 0 } else { 2 },
+                Err(_) => 1,
+            }
+        });
+        drop((hold_r, rep_w, ready_w, ready_r));
+        assert_eq!(reap(a), WaitStatus::Exited(0));
+        assert!(poke(&hold_w));
+        let mut buf = [0u8; 16];
+        assert_eq!(io::read(&rep_r, &mut buf), Ok(0), "B survived its parent");
+    }
+
+    #[test]
+    fn capget_matches_proc_status() {
+        let caps = capget(0).unwrap();
+        assert_eq!(caps.effective.bits(), cap_field("CapEff:"));
+        assert_eq!(caps.permitted.bits(), cap_field("CapPrm:"));
+        assert_eq!(caps.inheritable.bits(), cap_field("CapInh:"));
+        assert_eq!(capget(gettid()).unwrap(), caps);
+        assert_eq!(capget(-7), Err(Errno::EINVAL));
+        let bounding = cap_field("CapBnd:");
+        for n in [0, 12, 21, 40] {
+            let cap = Capability::from_raw(n).unwrap();
+            assert_eq!(capbset_read(cap).unwrap(), bounding & 1 << n != 0, "CAP {n}");
+            assert_eq!(ambient_is_set(cap).unwrap(), cap_field("CapAmb:") & 1 << n != 0);
+        }
+        assert_eq!(Capability::from_raw(64), None);
+        assert_eq!(capbset_read(Capability(63)), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn capset_and_bounding_and_ambient_changes_in_a_child() {
+        let before = capget(0).unwrap();
+        if !before.effective.contains(Capability::SYS_ADMIN) || !before.effective.contains(Capability::SETPCAP) {
+            std::eprintln!("skipped: needs CAP_SYS_ADMIN and CAP_SETPCAP");
+            return;
+        }
+        let st = run(CloneFlags::NEWUTS, &[], || {
+            let Ok(caps) = capget(0) else { return 1 };
+            let nba = Capability::NET_BIND_SERVICE;
+            // Ambient needs the capability in permitted and inheritable.
+            ensure!(ambient_raise(nba) == Err(Errno::EPERM), 2);
+            let with_inh = Capabilities { inheritable: caps.inheritable.with(nba), ..caps };
+            ensure!(capset(&with_inh).is_ok(), 3);
+            ensure!(ambient_raise(nba).is_ok() && ambient_is_set(nba) == Ok(true), 4);
+            ensure!(ambient_lower(nba).is_ok() && ambient_is_set(nba) == Ok(false), 5);
+            ensure!(ambient_raise(nba).is_ok() && ambient_clear_all().is_ok(), 6);
+            ensure!(ambient_is_set(nba) == Ok(false), 7);
+
+            ensure!(capbset_read(Capability::SYS_ADMIN) == Ok(true), 8);
+            ensure!(capbset_drop(Capability::SYS_ADMIN).is_ok(), 9);
+            ensure!(capbset_read(Capability::SYS_ADMIN) == Ok(false), 10);
+
+            let admin = Capability::SYS_ADMIN;
+            let dropped = Capabilities {
+                effective: with_inh.effective.without(admin),
+                permitted: with_inh.permitted.without(admin),
+                inheritable: with_inh.inheritable,
+            };
+            ensure!(capset(&dropped).is_ok(), 11);
+            ensure!(capget(0) == Ok(dropped), 12);
+            ensure!(crate::ns::sethostname(b"lp-test-caps") == Err(Errno::EPERM), 13);
+            // Permitted never grows back.
+            ensure!(capset(&with_inh) == Err(Errno::EPERM), 14);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+        assert_eq!(capget(0).unwrap(), before, "the harness is unchanged");
+        assert!(capbset_read(Capability::SYS_ADMIN).unwrap());
+    }
+
+    #[test]
+    fn credentials_and_groups_change_in_a_child() {
+        if geteuid() != 0 {
+            std::eprintln!("skipped: needs root");
+            return;
+        }
+        let before = (getresuid().unwrap(), getresgid().unwrap());
+        let st = run(CloneFlags::empty(), &[], || {
+            ensure!(setgroups(&[1234, 5678]).is_ok(), 1);
+            let mut g = [0u32; 4];
+            ensure!(getgroups(&mut []) == Ok(2), 2);
+            ensure!(getgroups(&mut g) == Ok(2) && g[..2] == [1234, 5678], 3);
+            ensure!(getgroups(&mut g[..1]) == Err(Errno::EINVAL), 4);
+            ensure!(setresgid(1000, 1001, 1002).is_ok(), 5);
+            ensure!(getresgid() == Ok((1000, 1001, 1002)) && getgid() == 1000 && getegid() == 1001, 6);
+            ensure!(setresuid(2000, 2001, 2002).is_ok(), 7);
+            ensure!(getresuid() == Ok((2000, 2001, 2002)) && getuid() == 2000 && geteuid() == 2001, 8);
+            ensure!(setresuid(ID_UNCHANGED, 2002, ID_UNCHANGED).is_ok(), 9);
+            ensure!(getresuid() == Ok((2000, 2002, 2002)), 10);
+            // No longer privileged: neither root nor new groups come back.
+            ensure!(setresuid(0, 0, 0) == Err(Errno::EPERM), 11);
+            ensure!(setgroups(&[0]) == Err(Errno::EPERM), 12);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+        assert_eq!((getresuid().unwrap(), getresgid().unwrap()), before);
+    }
+
+    #[test]
+    fn setsid_makes_a_new_session_in_a_child() {
+        let mine = getsid(0).unwrap();
+        assert_eq!(getsid(getpid()), Ok(mine));
+        let st = run(CloneFlags::empty(), &[], || {
+            ensure!(getsid(0) == Ok(mine), 1);
+            ensure!(setsid() == Ok(getpid()), 2);
+            ensure!(getsid(0) == Ok(getpid()), 3);
+            // A session leader cannot start another session.
+            ensure!(setsid() == Err(Errno::EPERM), 4);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+        assert_eq!(getsid(0), Ok(mine));
+        assert_eq!(getsid(-3), Err(Errno::ESRCH));
+    }
+
+    #[test]
+    fn rlimits_read_set_and_prlimit_another_process() {
+        let nofile = getrlimit(Resource::Nofile).unwrap();
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+        let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!((f[3].parse::<u64>().unwrap(), f[4].parse::<u64>().unwrap()), (nofile.cur, nofile.max));
+
+        let (r, w) = pipe();
+        let (done_r, done_w) = pipe();
+        let low = Rlimit { cur: 16, max: nofile.max };
+        let keep = [r.as_raw(), done_w.as_raw()];
+        let pid = spawn(CloneFlags::empty(), &keep, || {
+            // Wait until the parent has set our limit with prlimit.
+            ensure!(await_poke(&r), 1);
+            ensure!(getrlimit(Resource::Nofile) == Ok(low), 2);
+            ensure!(io::fcntl_dupfd_cloexec(&r, 20).map(OwnedFd::into_raw) == Err(Errno::EINVAL), 3);
+            let lower = Rlimit { cur: 8, max: 8 };
+            ensure!(setrlimit(Resource::Nofile, &lower).is_ok(), 4);
+            ensure!(getrlimit(Resource::Nofile) == Ok(lower), 5);
+            // Raising the hard limit back needs CAP_SYS_RESOURCE.
+            let raised = Rlimit { cur: 8, max: 9 };
+            let Ok(caps) = capget(0) else { return 6 };
+            let expect = if caps.effective.contains(Capability::SYS_RESOURCE) { Ok(()) } else { Err(Errno::EPERM) };
+            ensure!(setrlimit(Resource::Nofile, &raised) == expect, 6);
+            ensure!(poke(&done_w), 7);
+            0
+        });
+        drop(done_w);
+        assert_eq!(prlimit(pid, Resource::Nofile, Some(&low)).unwrap(), nofile);
+        assert!(poke(&w));
+        let poked = await_poke(&done_r);
+        assert_eq!(reap(pid), WaitStatus::Exited(0));
+        assert!(poked);
+        assert_eq!(getrlimit(Resource::Nofile).unwrap(), nofile, "the harness is unchanged");
+        let bad = Rlimit { cur: 10, max: 5 };
+        assert_eq!(prlimit(0, Resource::Core, Some(&bad)), Err(Errno::EINVAL));
+    }
 }
