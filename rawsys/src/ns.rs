@@ -286,3 +286,197 @@ pub fn uname() -> Result<Utsname> {
     unsafe { sys::syscall1(Sysno::uname, &mut u as *mut Utsname as usize) }?;
     Ok(u)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Errno;
+    use crate::fd::OwnedFd;
+    use crate::io::{self, AtFlags, Mode, OFlags, PipeFlags, CWD};
+    use crate::process::testing::*;
+    use crate::process::{self, WaitStatus};
+    use std::ffi::CString;
+    use std::format;
+    use std::path::PathBuf;
+
+    /// A fresh directory under /tmp named `lp-test-ns-*`, removed on drop (after any child that
+    /// mounted on it in its own namespace has gone, the mount is gone too).
+    struct TempDir(PathBuf);
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let p = std::env::temp_dir().join(format!("lp-test-ns-{tag}-{}", process::getpid()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir(&p).unwrap();
+            TempDir(p)
+        }
+        fn c(&self, rel: &str) -> CString {
+            let p = if rel.is_empty() { self.0.clone() } else { self.0.join(rel) };
+            CString::new(p.into_os_string().into_encoded_bytes()).unwrap()
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn exists(path: &CStr) -> Result<()> {
+        io::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).map(drop)
+    }
+
+    fn create(path: &CStr) -> Result<()> {
+        io::openat(CWD, path, OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC, Mode::RUSR | Mode::WUSR).map(drop)
+    }
+
+    fn open_dir(path: &CStr) -> Result<OwnedFd> {
+        io::openat(CWD, path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+    }
+
+    fn private_mount_ns() -> bool {
+        unshare(process::CloneFlags::NEWNS).is_ok()
+            && mount(None, c"/", None, MountFlags::REC | MountFlags::SLAVE, None).is_ok()
+            && mount(None, c"/", None, MountFlags::REC | MountFlags::PRIVATE, None).is_ok()
+    }
+
+    #[test]
+    fn uts_namespace_hostname_and_domainname() {
+        let before = uname().unwrap();
+        assert_eq!(before.sysname(), c"Linux");
+        assert_eq!(before.machine().to_bytes(), std::env::consts::ARCH.as_bytes());
+        assert_eq!(before.release().to_bytes(), std::fs::read("/proc/sys/kernel/osrelease").unwrap().trim_ascii_end());
+        assert_eq!(before.nodename().to_bytes(), std::fs::read("/proc/sys/kernel/hostname").unwrap().trim_ascii_end());
+        assert!(!before.version().is_empty());
+        let st = run(process::CloneFlags::empty(), &[], || {
+            ensure!(unshare(process::CloneFlags::NEWUTS).is_ok(), 1);
+            ensure!(sethostname(b"lp-test-uts").is_ok(), 2);
+            ensure!(setdomainname(b"lp-test-domain").is_ok(), 3);
+            let Ok(u) = uname() else { return 4 };
+            ensure!(u.nodename() == c"lp-test-uts" && u.domainname() == c"lp-test-domain", 5);
+            ensure!(sethostname(&[b'x'; 65]) == Err(Errno::EINVAL), 6);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+        let after = uname().unwrap();
+        assert_eq!(after.nodename(), before.nodename(), "the harness's hostname is unchanged");
+        assert_eq!(after.domainname(), before.domainname());
+    }
+
+    #[test]
+    fn tmpfs_mount_remount_and_unmount_in_a_private_mount_namespace() {
+        let dir = TempDir::new("mnt");
+        let (target, inside, other) = (dir.c(""), dir.c("inside"), dir.c("other"));
+        let st = run(process::CloneFlags::empty(), &[], || {
+            ensure!(private_mount_ns(), 1);
+            let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::STRICTATIME;
+            ensure!(mount(Some(c"lp-test"), &target, Some(c"tmpfs"), flags, Some(c"size=1m,mode=0700")).is_ok(), 2);
+            ensure!(create(&inside).is_ok() && exists(&inside).is_ok(), 3);
+            // Read-only remount: new files are refused.
+            let ro = MountFlags::REMOUNT | MountFlags::RDONLY | flags;
+            ensure!(mount(None, &target, None, ro, None).is_ok(), 4);
+            ensure!(create(&other) == Err(Errno::EROFS), 5);
+            ensure!(umount2(&target, UnmountFlags::empty()).is_ok(), 6);
+            ensure!(exists(&inside) == Err(Errno::ENOENT), 7);
+            ensure!(umount2(&target, UnmountFlags::empty()) == Err(Errno::EINVAL), 8);
+            // A busy mount needs MNT_DETACH.
+            ensure!(mount(Some(c"lp-test"), &target, Some(c"tmpfs"), flags, None).is_ok(), 9);
+            let Ok(busy) = open_dir(&target) else { return 10 };
+            ensure!(umount2(&target, UnmountFlags::NOFOLLOW) == Err(Errno::EBUSY), 11);
+            ensure!(umount2(&target, UnmountFlags::DETACH).is_ok(), 12);
+            drop(busy);
+            // A bind mount of the directory onto itself, then gone again.
+            ensure!(mount(Some(&target), &target, None, MountFlags::BIND, None).is_ok(), 13);
+            ensure!(umount2(&target, UnmountFlags::empty()).is_ok(), 14);
+            ensure!(mount(None, c"/lp-test-nonexistent", Some(c"tmpfs"), flags, None) == Err(Errno::ENOENT), 15);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+        assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0, "nothing leaked into the host");
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(!mounts.contains(dir.0.to_str().unwrap()));
+    }
+
+    #[test]
+    fn pivot_root_into_a_tmpfs() {
+        let dir = TempDir::new("pivot");
+        let (root, old, marker) = (dir.c(""), dir.c("old"), dir.c("marker"));
+        let st = run(process::CloneFlags::empty(), &[], || {
+            ensure!(private_mount_ns(), 1);
+            ensure!(mount(Some(c"lp-test"), &root, Some(c"tmpfs"), MountFlags::empty(), None).is_ok(), 2);
+            ensure!(io::mkdirat(CWD, &old, Mode::RWXU).is_ok() && create(&marker).is_ok(), 3);
+            ensure!(pivot_root(&root, c"/nonexistent-lp-test") == Err(Errno::ENOENT), 4);
+            ensure!(pivot_root(&root, &old).is_ok(), 5);
+            ensure!(chdir(c"/").is_ok(), 6);
+            ensure!(exists(c"/marker").is_ok(), 7);
+            ensure!(exists(c"/old/proc").is_ok(), 8);
+            ensure!(umount2(c"/old", UnmountFlags::DETACH).is_ok(), 9);
+            ensure!(exists(c"/old/proc") == Err(Errno::ENOENT), 10);
+            ensure!(exists(c"/proc") == Err(Errno::ENOENT), 11);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+        assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0, "the tmpfs died with the namespace");
+    }
+
+    #[test]
+    fn chroot_chdir_and_fchdir() {
+        let dir = TempDir::new("chroot");
+        std::fs::write(dir.0.join("marker"), b"").unwrap();
+        std::fs::create_dir(dir.0.join("sub")).unwrap();
+        std::fs::write(dir.0.join("sub/inner"), b"").unwrap();
+        let (top, sub) = (dir.c(""), dir.c("sub"));
+        let st = run(process::CloneFlags::empty(), &[], || {
+            ensure!(chdir(&top).is_ok(), 1);
+            ensure!(exists(c"marker").is_ok(), 2);
+            let Ok(subfd) = open_dir(&sub) else { return 3 };
+            ensure!(fchdir(&subfd).is_ok(), 4);
+            ensure!(exists(c"inner").is_ok() && exists(c"marker") == Err(Errno::ENOENT), 5);
+            ensure!(chroot(&top).is_ok(), 6);
+            ensure!(exists(c"/marker").is_ok() && exists(c"/sub/inner").is_ok(), 7);
+            ensure!(exists(c"/proc") == Err(Errno::ENOENT), 8);
+            ensure!(chdir(c"/").is_ok() && exists(c"marker").is_ok(), 9);
+            ensure!(chdir(c"/marker") == Err(Errno::ENOTDIR), 10);
+            ensure!(chroot(c"/nonexistent") == Err(Errno::ENOENT), 11);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+        assert_eq!(chdir(c"/nonexistent-lp-test"), Err(Errno::ENOENT));
+        let (r, _w) = io::pipe2(PipeFlags::CLOEXEC).unwrap();
+        assert_eq!(fchdir(&r), Err(Errno::ENOTDIR));
+    }
+
+    #[test]
+    fn setns_joins_a_childs_uts_namespace_by_nsfs_file_and_by_pidfd() {
+        let (go_r, go_w) = io::pipe2(PipeFlags::CLOEXEC).unwrap();
+        let (ready_r, ready_w) = io::pipe2(PipeFlags::CLOEXEC).unwrap();
+        let holder = spawn(process::CloneFlags::NEWUTS, &[go_r.as_raw(), ready_w.as_raw()], || {
+            ensure!(sethostname(b"lp-test-setns").is_ok(), 1);
+            ensure!(poke(&ready_w), 2);
+            if await_poke(&go_r) { 0 } else { 3 }
+        });
+        drop(ready_w);
+        let ready = await_poke(&ready_r);
+        let path = CString::new(format!("/proc/{holder}/ns/uts")).unwrap();
+        let nsfd = io::openat(CWD, &path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty());
+        let pidfd = process::pidfd_open(holder, process::PidfdFlags::empty());
+        // `bad` is an nstype the kernel must refuse for this kind of descriptor.
+        let check = |fd: &OwnedFd, ty: process::CloneFlags, bad: process::CloneFlags| {
+            run(process::CloneFlags::empty(), &[fd.as_raw()], || {
+                ensure!(setns(fd, bad) == Err(Errno::EINVAL), 1);
+                ensure!(setns(fd, ty).is_ok(), 2);
+                ensure!(uname().is_ok_and(|u| u.nodename() == c"lp-test-setns"), 3);
+                0
+            })
+        };
+        use process::CloneFlags as F;
+        let by_file = nsfd.as_ref().map(|fd| check(fd, F::NEWUTS, F::NEWNET));
+        let by_any = nsfd.as_ref().map(|fd| check(fd, F::empty(), F::NEWNET));
+        let by_pidfd = pidfd.as_ref().map(|fd| check(fd, F::NEWUTS, F::VM));
+        poke(&go_w);
+        assert_eq!(reap(holder), WaitStatus::Exited(0));
+        assert!(ready);
+        assert_eq!(by_file, Ok(WaitStatus::Exited(0)));
+        assert_eq!(by_any, Ok(WaitStatus::Exited(0)));
+        assert_eq!(by_pidfd, Ok(WaitStatus::Exited(0)));
+        assert_ne!(uname().unwrap().nodename(), c"lp-test-setns");
+    }
+}
