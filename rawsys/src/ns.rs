@@ -51,7 +51,14 @@ pub fn unshare(flags: CloneFlags) -> Result<()> {
 /// any), or for a pidfd the set of namespaces to join.
 pub fn setns(fd: impl AsFd, nstype: CloneFlags) -> Result<()> {
     // SAFETY: integer arguments; the descriptor is borrowed for the call.
-    unsafe { sys::syscall2(Sysno::setns, fd.as_fd().as_raw() as usize, nstype.bits() as usize) }.map(drop)
+    unsafe {
+        sys::syscall2(
+            Sysno::setns,
+            fd.as_fd().as_raw() as usize,
+            nstype.bits() as usize,
+        )
+    }
+    .map(drop)
 }
 
 bitflags::bitflags! {
@@ -156,7 +163,14 @@ pub fn mount(
 /// `umount2(2)`: unmounts the filesystem mounted at `target`.
 pub fn umount2(target: &CStr, flags: UnmountFlags) -> Result<()> {
     // SAFETY: target is NUL-terminated and outlives the call.
-    unsafe { sys::syscall2(Sysno::umount2, target.as_ptr() as usize, flags.bits() as usize) }.map(drop)
+    unsafe {
+        sys::syscall2(
+            Sysno::umount2,
+            target.as_ptr() as usize,
+            flags.bits() as usize,
+        )
+    }
+    .map(drop)
 }
 
 /// `pivot_root(2)`: makes the mount at `new_root` the root of the caller's mount namespace and
@@ -164,8 +178,14 @@ pub fn umount2(target: &CStr, flags: UnmountFlags) -> Result<()> {
 /// mount point and neither it nor the old root may have shared propagation.
 pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<()> {
     // SAFETY: both paths are NUL-terminated and outlive the call.
-    unsafe { sys::syscall2(Sysno::pivot_root, new_root.as_ptr() as usize, put_old.as_ptr() as usize) }
-        .map(drop)
+    unsafe {
+        sys::syscall2(
+            Sysno::pivot_root,
+            new_root.as_ptr() as usize,
+            put_old.as_ptr() as usize,
+        )
+    }
+    .map(drop)
 }
 
 /// `chroot(2)`: changes the caller's root directory (the cwd stays where it is; `chdir("/")`
@@ -292,7 +312,7 @@ mod tests {
     use super::*;
     use crate::Errno;
     use crate::fd::OwnedFd;
-    use crate::io::{self, AtFlags, Mode, OFlags, PipeFlags, CWD};
+    use crate::io::{self, AtFlags, CWD, Mode, OFlags, PipeFlags};
     use crate::process::testing::*;
     use crate::process::{self, WaitStatus};
     use std::ffi::CString;
@@ -310,7 +330,11 @@ mod tests {
             TempDir(p)
         }
         fn c(&self, rel: &str) -> CString {
-            let p = if rel.is_empty() { self.0.clone() } else { self.0.join(rel) };
+            let p = if rel.is_empty() {
+                self.0.clone()
+            } else {
+                self.0.join(rel)
+            };
             CString::new(p.into_os_string().into_encoded_bytes()).unwrap()
         }
     }
@@ -325,39 +349,77 @@ mod tests {
     }
 
     fn create(path: &CStr) -> Result<()> {
-        io::openat(CWD, path, OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC, Mode::RUSR | Mode::WUSR).map(drop)
+        io::openat(
+            CWD,
+            path,
+            OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC,
+            Mode::RUSR | Mode::WUSR,
+        )
+        .map(drop)
     }
 
     fn open_dir(path: &CStr) -> Result<OwnedFd> {
-        io::openat(CWD, path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+        io::openat(
+            CWD,
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
     }
 
     fn private_mount_ns() -> bool {
         unshare(process::CloneFlags::NEWNS).is_ok()
             && mount(None, c"/", None, MountFlags::REC | MountFlags::SLAVE, None).is_ok()
-            && mount(None, c"/", None, MountFlags::REC | MountFlags::PRIVATE, None).is_ok()
+            && mount(
+                None,
+                c"/",
+                None,
+                MountFlags::REC | MountFlags::PRIVATE,
+                None,
+            )
+            .is_ok()
     }
 
     #[test]
     fn uts_namespace_hostname_and_domainname() {
         let before = uname().unwrap();
         assert_eq!(before.sysname(), c"Linux");
-        assert_eq!(before.machine().to_bytes(), std::env::consts::ARCH.as_bytes());
-        assert_eq!(before.release().to_bytes(), std::fs::read("/proc/sys/kernel/osrelease").unwrap().trim_ascii_end());
-        assert_eq!(before.nodename().to_bytes(), std::fs::read("/proc/sys/kernel/hostname").unwrap().trim_ascii_end());
+        assert_eq!(
+            before.machine().to_bytes(),
+            std::env::consts::ARCH.as_bytes()
+        );
+        assert_eq!(
+            before.release().to_bytes(),
+            std::fs::read("/proc/sys/kernel/osrelease")
+                .unwrap()
+                .trim_ascii_end()
+        );
+        assert_eq!(
+            before.nodename().to_bytes(),
+            std::fs::read("/proc/sys/kernel/hostname")
+                .unwrap()
+                .trim_ascii_end()
+        );
         assert!(!before.version().is_empty());
         let st = run(process::CloneFlags::empty(), &[], || {
             ensure!(unshare(process::CloneFlags::NEWUTS).is_ok(), 1);
             ensure!(sethostname(b"lp-test-uts").is_ok(), 2);
             ensure!(setdomainname(b"lp-test-domain").is_ok(), 3);
             let Ok(u) = uname() else { return 4 };
-            ensure!(u.nodename() == c"lp-test-uts" && u.domainname() == c"lp-test-domain", 5);
+            ensure!(
+                u.nodename() == c"lp-test-uts" && u.domainname() == c"lp-test-domain",
+                5
+            );
             ensure!(sethostname(&[b'x'; 65]) == Err(Errno::EINVAL), 6);
             0
         });
         assert_eq!(st, WaitStatus::Exited(0));
         let after = uname().unwrap();
-        assert_eq!(after.nodename(), before.nodename(), "the harness's hostname is unchanged");
+        assert_eq!(
+            after.nodename(),
+            before.nodename(),
+            "the harness's hostname is unchanged"
+        );
         assert_eq!(after.domainname(), before.domainname());
     }
 
@@ -368,7 +430,17 @@ mod tests {
         let st = run(process::CloneFlags::empty(), &[], || {
             ensure!(private_mount_ns(), 1);
             let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::STRICTATIME;
-            ensure!(mount(Some(c"lp-test"), &target, Some(c"tmpfs"), flags, Some(c"size=1m,mode=0700")).is_ok(), 2);
+            ensure!(
+                mount(
+                    Some(c"lp-test"),
+                    &target,
+                    Some(c"tmpfs"),
+                    flags,
+                    Some(c"size=1m,mode=0700")
+                )
+                .is_ok(),
+                2
+            );
             ensure!(create(&inside).is_ok() && exists(&inside).is_ok(), 3);
             // Read-only remount: new files are refused.
             let ro = MountFlags::REMOUNT | MountFlags::RDONLY | flags;
@@ -376,21 +448,43 @@ mod tests {
             ensure!(create(&other) == Err(Errno::EROFS), 5);
             ensure!(umount2(&target, UnmountFlags::empty()).is_ok(), 6);
             ensure!(exists(&inside) == Err(Errno::ENOENT), 7);
-            ensure!(umount2(&target, UnmountFlags::empty()) == Err(Errno::EINVAL), 8);
+            ensure!(
+                umount2(&target, UnmountFlags::empty()) == Err(Errno::EINVAL),
+                8
+            );
             // A busy mount needs MNT_DETACH.
-            ensure!(mount(Some(c"lp-test"), &target, Some(c"tmpfs"), flags, None).is_ok(), 9);
-            let Ok(busy) = open_dir(&target) else { return 10 };
-            ensure!(umount2(&target, UnmountFlags::NOFOLLOW) == Err(Errno::EBUSY), 11);
+            ensure!(
+                mount(Some(c"lp-test"), &target, Some(c"tmpfs"), flags, None).is_ok(),
+                9
+            );
+            let Ok(busy) = open_dir(&target) else {
+                return 10;
+            };
+            ensure!(
+                umount2(&target, UnmountFlags::NOFOLLOW) == Err(Errno::EBUSY),
+                11
+            );
             ensure!(umount2(&target, UnmountFlags::DETACH).is_ok(), 12);
             drop(busy);
             // A bind mount of the directory onto itself, then gone again.
-            ensure!(mount(Some(&target), &target, None, MountFlags::BIND, None).is_ok(), 13);
+            ensure!(
+                mount(Some(&target), &target, None, MountFlags::BIND, None).is_ok(),
+                13
+            );
             ensure!(umount2(&target, UnmountFlags::empty()).is_ok(), 14);
-            ensure!(mount(None, c"/lp-test-nonexistent", Some(c"tmpfs"), flags, None) == Err(Errno::ENOENT), 15);
+            ensure!(
+                mount(None, c"/lp-test-nonexistent", Some(c"tmpfs"), flags, None)
+                    == Err(Errno::ENOENT),
+                15
+            );
             0
         });
         assert_eq!(st, WaitStatus::Exited(0));
-        assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0, "nothing leaked into the host");
+        assert_eq!(
+            std::fs::read_dir(&dir.0).unwrap().count(),
+            0,
+            "nothing leaked into the host"
+        );
         let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         assert!(!mounts.contains(dir.0.to_str().unwrap()));
     }
@@ -401,9 +495,25 @@ mod tests {
         let (root, old, marker) = (dir.c(""), dir.c("old"), dir.c("marker"));
         let st = run(process::CloneFlags::empty(), &[], || {
             ensure!(private_mount_ns(), 1);
-            ensure!(mount(Some(c"lp-test"), &root, Some(c"tmpfs"), MountFlags::empty(), None).is_ok(), 2);
-            ensure!(io::mkdirat(CWD, &old, Mode::RWXU).is_ok() && create(&marker).is_ok(), 3);
-            ensure!(pivot_root(&root, c"/nonexistent-lp-test") == Err(Errno::ENOENT), 4);
+            ensure!(
+                mount(
+                    Some(c"lp-test"),
+                    &root,
+                    Some(c"tmpfs"),
+                    MountFlags::empty(),
+                    None
+                )
+                .is_ok(),
+                2
+            );
+            ensure!(
+                io::mkdirat(CWD, &old, Mode::RWXU).is_ok() && create(&marker).is_ok(),
+                3
+            );
+            ensure!(
+                pivot_root(&root, c"/nonexistent-lp-test") == Err(Errno::ENOENT),
+                4
+            );
             ensure!(pivot_root(&root, &old).is_ok(), 5);
             ensure!(chdir(c"/").is_ok(), 6);
             ensure!(exists(c"/marker").is_ok(), 7);
@@ -414,7 +524,11 @@ mod tests {
             0
         });
         assert_eq!(st, WaitStatus::Exited(0));
-        assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0, "the tmpfs died with the namespace");
+        assert_eq!(
+            std::fs::read_dir(&dir.0).unwrap().count(),
+            0,
+            "the tmpfs died with the namespace"
+        );
     }
 
     #[test]
@@ -429,9 +543,15 @@ mod tests {
             ensure!(exists(c"marker").is_ok(), 2);
             let Ok(subfd) = open_dir(&sub) else { return 3 };
             ensure!(fchdir(&subfd).is_ok(), 4);
-            ensure!(exists(c"inner").is_ok() && exists(c"marker") == Err(Errno::ENOENT), 5);
+            ensure!(
+                exists(c"inner").is_ok() && exists(c"marker") == Err(Errno::ENOENT),
+                5
+            );
             ensure!(chroot(&top).is_ok(), 6);
-            ensure!(exists(c"/marker").is_ok() && exists(c"/sub/inner").is_ok(), 7);
+            ensure!(
+                exists(c"/marker").is_ok() && exists(c"/sub/inner").is_ok(),
+                7
+            );
             ensure!(exists(c"/proc") == Err(Errno::ENOENT), 8);
             ensure!(chdir(c"/").is_ok() && exists(c"marker").is_ok(), 9);
             ensure!(chdir(c"/marker") == Err(Errno::ENOTDIR), 10);
@@ -448,11 +568,15 @@ mod tests {
     fn setns_joins_a_childs_uts_namespace_by_nsfs_file_and_by_pidfd() {
         let (go_r, go_w) = io::pipe2(PipeFlags::CLOEXEC).unwrap();
         let (ready_r, ready_w) = io::pipe2(PipeFlags::CLOEXEC).unwrap();
-        let holder = spawn(process::CloneFlags::NEWUTS, &[go_r.as_raw(), ready_w.as_raw()], || {
-            ensure!(sethostname(b"lp-test-setns").is_ok(), 1);
-            ensure!(poke(&ready_w), 2);
-            if await_poke(&go_r) { 0 } else { 3 }
-        });
+        let holder = spawn(
+            process::CloneFlags::NEWUTS,
+            &[go_r.as_raw(), ready_w.as_raw()],
+            || {
+                ensure!(sethostname(b"lp-test-setns").is_ok(), 1);
+                ensure!(poke(&ready_w), 2);
+                if await_poke(&go_r) { 0 } else { 3 }
+            },
+        );
         drop(ready_w);
         let ready = await_poke(&ready_r);
         let path = CString::new(format!("/proc/{holder}/ns/uts")).unwrap();

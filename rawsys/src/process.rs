@@ -29,10 +29,10 @@ use core::ffi::{CStr, c_char};
 
 use static_assertions::{assert_eq_size, const_assert_eq};
 
+use crate::Result;
 use crate::errno::Errno;
 use crate::fd::{AsFd, BorrowedFd, OwnedFd};
 use crate::sys::{self, Sysno};
-use crate::Result;
 
 /// A process or thread id. Where the kernel allows it, 0 means "the caller" and negative values
 /// name process groups (see each call).
@@ -203,7 +203,11 @@ pub enum ForkPidfd {
 }
 
 fn check_exit_signal(sig: i32) -> Result<u64> {
-    if (0..=64).contains(&sig) { Ok(sig as u64) } else { Err(Errno::EINVAL) }
+    if (0..=64).contains(&sig) {
+        Ok(sig as u64)
+    } else {
+        Err(Errno::EINVAL)
+    }
 }
 
 /// `clone(2)` with a null stack and no `CLONE_VM`: like `fork`, but with any namespace and
@@ -231,7 +235,11 @@ pub unsafe fn fork_with(flags: CloneFlags, exit_signal: i32) -> Result<Fork> {
     // stack, which is valid; no pointer arguments are passed (the flags that would read them
     // were refused above). The caller upholds the child's restrictions.
     let r = unsafe { sys::syscall5(Sysno::clone, raw as usize, 0, 0, 0, 0) }?;
-    Ok(if r == 0 { Fork::Child } else { Fork::Parent(r as Pid) })
+    Ok(if r == 0 {
+        Fork::Child
+    } else {
+        Fork::Parent(r as Pid)
+    })
 }
 
 /// The entry point of a child started by [`clone_on_stack`]: it receives the `arg` given there
@@ -299,7 +307,11 @@ pub unsafe fn clone_on_stack(
     // the entry and argument as it expects. The flags needing pointers were refused above.
     // The caller upholds the child's restrictions.
     let r = unsafe { rawsys_clone_trampoline(raw as usize, frame) };
-    if r < 0 { Err(Errno::from_raw(-r as i32)) } else { Ok(r as Pid) }
+    if r < 0 {
+        Err(Errno::from_raw(-r as i32))
+    } else {
+        Ok(r as Pid)
+    }
 }
 
 unsafe extern "C" {
@@ -459,9 +471,17 @@ pub unsafe fn clone3(args: &CloneArgs) -> Result<Fork> {
     // SAFETY: args points to a live clone_args of the stated size; the caller guarantees its
     // pointer fields; without a stack or CLONE_VM the child runs on a private copy of ours.
     let r = unsafe {
-        sys::syscall2(Sysno::clone3, args as *const CloneArgs as usize, size_of::<CloneArgs>())
+        sys::syscall2(
+            Sysno::clone3,
+            args as *const CloneArgs as usize,
+            size_of::<CloneArgs>(),
+        )
     }?;
-    Ok(if r == 0 { Fork::Child } else { Fork::Parent(r as Pid) })
+    Ok(if r == 0 {
+        Fork::Child
+    } else {
+        Fork::Parent(r as Pid)
+    })
 }
 
 /// [`clone3`] with `CLONE_PIDFD`: the parent also gets a pidfd for the child (any `pidfd`
@@ -493,7 +513,10 @@ pub unsafe fn clone3_with_pidfd(args: &CloneArgs) -> Result<ForkPidfd> {
     // SAFETY: `a.pidfd` points to a live int; the rest is the caller's contract.
     match unsafe { clone3(&a) }? {
         Fork::Child => Ok(ForkPidfd::Child),
-        Fork::Parent(pid) => Ok(ForkPidfd::Parent { pid, pidfd: sys::ret_fd(fd as usize) }),
+        Fork::Parent(pid) => Ok(ForkPidfd::Parent {
+            pid,
+            pidfd: sys::ret_fd(fd as usize),
+        }),
     }
 }
 
@@ -525,7 +548,12 @@ pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Er
     // SAFETY: path is NUL-terminated; both arrays end with a null pointer, so the kernel's walk
     // stays inside them; it copies the strings with checked user-memory accesses.
     match unsafe {
-        sys::syscall3(Sysno::execve, path.as_ptr() as usize, argv.as_ptr() as usize, envp.as_ptr() as usize)
+        sys::syscall3(
+            Sysno::execve,
+            path.as_ptr() as usize,
+            argv.as_ptr() as usize,
+            envp.as_ptr() as usize,
+        )
     } {
         Err(e) => e,
         // execve does not return on success; a zero return cannot happen.
@@ -601,7 +629,10 @@ impl WaitStatus {
         } else if status & 0xff == 0x7f {
             WaitStatus::Stopped((status >> 8) & 0xff)
         } else {
-            WaitStatus::Signaled { signal: status & 0x7f, core_dumped: status & 0x80 != 0 }
+            WaitStatus::Signaled {
+                signal: status & 0x7f,
+                core_dumped: status & 0x80 != 0,
+            }
         }
     }
 }
@@ -614,9 +645,19 @@ pub fn wait4(pid: Pid, options: WaitOptions) -> Result<Option<(Pid, WaitStatus)>
     let mut status: i32 = 0;
     // SAFETY: status is a live int for the kernel to write; rusage is null (not wanted).
     let r = unsafe {
-        sys::syscall4(Sysno::wait4, pid as usize, &mut status as *mut i32 as usize, options.bits() as usize, 0)
+        sys::syscall4(
+            Sysno::wait4,
+            pid as usize,
+            &mut status as *mut i32 as usize,
+            options.bits() as usize,
+            0,
+        )
     }?;
-    Ok(if r == 0 { None } else { Some((r as Pid, WaitStatus::from_raw(status))) })
+    Ok(if r == 0 {
+        None
+    } else {
+        Some((r as Pid, WaitStatus::from_raw(status)))
+    })
 }
 
 /// Which children [`waitid`] waits for.
@@ -699,14 +740,24 @@ pub fn waitid(id: WaitId<'_>, options: WaitOptions) -> Result<Option<WaitIdStatu
     }
     let s = info.si_status;
     let status = match info.si_code {
-        1 => WaitStatus::Exited(s),                                       // CLD_EXITED
-        2 => WaitStatus::Signaled { signal: s, core_dumped: false },      // CLD_KILLED
-        3 => WaitStatus::Signaled { signal: s, core_dumped: true },       // CLD_DUMPED
-        4 | 5 => WaitStatus::Stopped(s),                                  // CLD_TRAPPED, CLD_STOPPED
-        6 => WaitStatus::Continued,                                       // CLD_CONTINUED
+        1 => WaitStatus::Exited(s), // CLD_EXITED
+        2 => WaitStatus::Signaled {
+            signal: s,
+            core_dumped: false,
+        }, // CLD_KILLED
+        3 => WaitStatus::Signaled {
+            signal: s,
+            core_dumped: true,
+        }, // CLD_DUMPED
+        4 | 5 => WaitStatus::Stopped(s), // CLD_TRAPPED, CLD_STOPPED
+        6 => WaitStatus::Continued, // CLD_CONTINUED
         _ => return Err(Errno::EINVAL),
     };
-    Ok(Some(WaitIdStatus { pid: info.si_pid, uid: info.si_uid, status }))
+    Ok(Some(WaitIdStatus {
+        pid: info.si_pid,
+        uid: info.si_uid,
+        status,
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1024,7 +1075,10 @@ const_assert_eq!(core::mem::offset_of!(CapUserData, inheritable), 8);
 /// # Ok::<(), rawsys::Errno>(())
 /// ```
 pub fn capget(pid: Pid) -> Result<Capabilities> {
-    let mut header = CapUserHeader { version: LINUX_CAPABILITY_VERSION_3, pid };
+    let mut header = CapUserHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid,
+    };
     let mut data = [CapUserData::default(); 2];
     // SAFETY: header is live; with version 3 the kernel writes two CapUserData, which data has.
     unsafe {
@@ -1045,17 +1099,36 @@ pub fn capget(pid: Pid) -> Result<Capabilities> {
 /// `capset(2)`: sets the calling thread's capability sets. Permitted may only shrink;
 /// effective must stay within permitted.
 pub fn capset(caps: &Capabilities) -> Result<()> {
-    let mut header = CapUserHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let mut header = CapUserHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
     let split = |s: CapSet| (s.0 as u32, (s.0 >> 32) as u32);
-    let (e, p, i) = (split(caps.effective), split(caps.permitted), split(caps.inheritable));
+    let (e, p, i) = (
+        split(caps.effective),
+        split(caps.permitted),
+        split(caps.inheritable),
+    );
     let data = [
-        CapUserData { effective: e.0, permitted: p.0, inheritable: i.0 },
-        CapUserData { effective: e.1, permitted: p.1, inheritable: i.1 },
+        CapUserData {
+            effective: e.0,
+            permitted: p.0,
+            inheritable: i.0,
+        },
+        CapUserData {
+            effective: e.1,
+            permitted: p.1,
+            inheritable: i.1,
+        },
     ];
     // SAFETY: header is live (the kernel may write the preferred version into it); the kernel
     // reads two CapUserData from data.
     unsafe {
-        sys::syscall2(Sysno::capset, &mut header as *mut CapUserHeader as usize, data.as_ptr() as usize)
+        sys::syscall2(
+            Sysno::capset,
+            &mut header as *mut CapUserHeader as usize,
+            data.as_ptr() as usize,
+        )
     }
     .map(drop)
 }
@@ -1070,14 +1143,30 @@ pub fn capset(caps: &Capabilities) -> Result<()> {
 /// process-wide ids must call it in every thread (libc does this for you; this does not).
 pub fn setresuid(ruid: Uid, euid: Uid, suid: Uid) -> Result<()> {
     // SAFETY: integers only.
-    unsafe { sys::syscall3(Sysno::setresuid, ruid as usize, euid as usize, suid as usize) }.map(drop)
+    unsafe {
+        sys::syscall3(
+            Sysno::setresuid,
+            ruid as usize,
+            euid as usize,
+            suid as usize,
+        )
+    }
+    .map(drop)
 }
 
 /// `setresgid(2)`: sets the real, effective and saved group ids ([`ID_UNCHANGED`] keeps one).
 /// Per thread, as [`setresuid`].
 pub fn setresgid(rgid: Gid, egid: Gid, sgid: Gid) -> Result<()> {
     // SAFETY: integers only.
-    unsafe { sys::syscall3(Sysno::setresgid, rgid as usize, egid as usize, sgid as usize) }.map(drop)
+    unsafe {
+        sys::syscall3(
+            Sysno::setresgid,
+            rgid as usize,
+            egid as usize,
+            sgid as usize,
+        )
+    }
+    .map(drop)
 }
 
 /// `getresuid(2)`: the (real, effective, saved) user ids.
@@ -1086,7 +1175,12 @@ pub fn getresuid() -> Result<(Uid, Uid, Uid)> {
     // SAFETY: each pointer is a live u32 for the kernel to write.
     unsafe {
         let p = ids.as_mut_ptr();
-        sys::syscall3(Sysno::getresuid, p as usize, p.add(1) as usize, p.add(2) as usize)
+        sys::syscall3(
+            Sysno::getresuid,
+            p as usize,
+            p.add(1) as usize,
+            p.add(2) as usize,
+        )
     }?;
     Ok((ids[0], ids[1], ids[2]))
 }
@@ -1097,7 +1191,12 @@ pub fn getresgid() -> Result<(Gid, Gid, Gid)> {
     // SAFETY: each pointer is a live u32 for the kernel to write.
     unsafe {
         let p = ids.as_mut_ptr();
-        sys::syscall3(Sysno::getresgid, p as usize, p.add(1) as usize, p.add(2) as usize)
+        sys::syscall3(
+            Sysno::getresgid,
+            p as usize,
+            p.add(1) as usize,
+            p.add(2) as usize,
+        )
     }?;
     Ok((ids[0], ids[1], ids[2]))
 }
@@ -1298,7 +1397,9 @@ pub(crate) mod testing {
 
     /// Waits for the child `pid` to end.
     pub(crate) fn reap(pid: Pid) -> WaitStatus {
-        let (p, st) = wait4(pid, WaitOptions::empty()).expect("wait4").expect("no WNOHANG");
+        let (p, st) = wait4(pid, WaitOptions::empty())
+            .expect("wait4")
+            .expect("no WNOHANG");
         assert_eq!(p, pid);
         st
     }
@@ -1333,8 +1434,14 @@ mod tests {
     /// The whitespace-separated fields after `key` in a `/proc/.../status`-like file.
     fn proc_fields(path: &str, key: &str) -> Vec<String> {
         let text = std::fs::read_to_string(path).unwrap();
-        let line = text.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("{key} in {path}"));
-        line[key.len()..].split_whitespace().map(String::from).collect()
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{key} in {path}"));
+        line[key.len()..]
+            .split_whitespace()
+            .map(String::from)
+            .collect()
     }
 
     fn cap_field(key: &str) -> u64 {
@@ -1350,9 +1457,18 @@ mod tests {
         assert_eq!(getpid() as u32, std::process::id());
         assert_eq!(getppid() as u32, std::os::unix::process::parent_id());
         let link = std::fs::read_link("/proc/thread-self").unwrap();
-        assert_eq!(link.to_str().unwrap(), format!("{}/task/{}", getpid(), gettid()));
-        let uids: Vec<u32> = proc_fields("/proc/self/status", "Uid:").iter().map(|s| s.parse().unwrap()).collect();
-        let gids: Vec<u32> = proc_fields("/proc/self/status", "Gid:").iter().map(|s| s.parse().unwrap()).collect();
+        assert_eq!(
+            link.to_str().unwrap(),
+            format!("{}/task/{}", getpid(), gettid())
+        );
+        let uids: Vec<u32> = proc_fields("/proc/self/status", "Uid:")
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let gids: Vec<u32> = proc_fields("/proc/self/status", "Gid:")
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
         assert_eq!((getuid(), geteuid()), (uids[0], uids[1]));
         assert_eq!((getgid(), getegid()), (gids[0], gids[1]));
         assert_eq!(getresuid().unwrap(), (uids[0], uids[1], uids[2]));
@@ -1368,12 +1484,20 @@ mod tests {
             7
         });
         assert_eq!(st, WaitStatus::Exited(7));
-        for bad in [CloneFlags::VM, CloneFlags::SETTLS, CloneFlags::PIDFD, CloneFlags::NEWTIME, CloneFlags::INTO_CGROUP] {
+        for bad in [
+            CloneFlags::VM,
+            CloneFlags::SETTLS,
+            CloneFlags::PIDFD,
+            CloneFlags::NEWTIME,
+            CloneFlags::INTO_CGROUP,
+        ] {
             // SAFETY: refused before any child exists.
-            assert_eq!(unsafe { fork_with(bad, SIGCHLD) }, Err(Errno::EINVAL), "{bad:?}");
+            let r = unsafe { fork_with(bad, SIGCHLD) };
+            assert_eq!(r, Err(Errno::EINVAL), "{bad:?}");
         }
         // SAFETY: refused before any child exists.
-        assert_eq!(unsafe { fork_with(CloneFlags::empty(), 65) }, Err(Errno::EINVAL));
+        let r = unsafe { fork_with(CloneFlags::empty(), 65) };
+        assert_eq!(r, Err(Errno::EINVAL));
     }
 
     #[test]
@@ -1406,7 +1530,8 @@ mod tests {
     fn clone_on_stack_runs_the_entry_on_the_given_stack() {
         let mut stack = vec![0u8; 64 * 1024];
         // SAFETY: add_one only computes; without CLONE_VM the child has its own copy of memory.
-        let pid = unsafe { clone_on_stack(CloneFlags::empty(), SIGCHLD, &mut stack, add_one, 41) }.unwrap();
+        let pid = unsafe { clone_on_stack(CloneFlags::empty(), SIGCHLD, &mut stack, add_one, 41) }
+            .unwrap();
         assert_eq!(reap(pid), WaitStatus::Exited(42));
 
         let shared = [AtomicUsize::new(0), AtomicUsize::new(0)];
@@ -1414,11 +1539,20 @@ mod tests {
         // SAFETY: with CLONE_VM | CLONE_VFORK this call returns only after the child exited,
         // so `stack` and `shared` outlive its use of them; `report` uses no TLS or allocation.
         let pid = unsafe {
-            clone_on_stack(CloneFlags::VM | CloneFlags::VFORK, SIGCHLD, &mut stack, report, &shared as *const _ as usize)
+            clone_on_stack(
+                CloneFlags::VM | CloneFlags::VFORK,
+                SIGCHLD,
+                &mut stack,
+                report,
+                &shared as *const _ as usize,
+            )
         }
         .unwrap();
         let local_addr = shared[0].load(Ordering::SeqCst);
-        assert!(range.contains(&(local_addr as *const u8)), "child stack {local_addr:#x} outside {range:?}");
+        assert!(
+            range.contains(&(local_addr as *const u8)),
+            "child stack {local_addr:#x} outside {range:?}"
+        );
         assert_eq!(shared[1].load(Ordering::SeqCst), pid as usize);
         assert_eq!(reap(pid), WaitStatus::Exited(33));
 
@@ -1449,16 +1583,46 @@ mod tests {
         let (r, w) = pipe();
         let args = CloneArgs::new(CloneFlags::empty(), SIGCHLD as u32);
         let (pid, pidfd) = clone3_child(&args, &r, 5);
-        assert!(io::fcntl_getfd(&pidfd).unwrap().contains(io::FdFlags::CLOEXEC));
-        assert_eq!(waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED | WaitOptions::NOHANG), Ok(None));
+        assert!(
+            io::fcntl_getfd(&pidfd)
+                .unwrap()
+                .contains(io::FdFlags::CLOEXEC)
+        );
+        assert_eq!(
+            waitid(
+                WaitId::Pidfd(pidfd.as_fd()),
+                WaitOptions::EXITED | WaitOptions::NOHANG
+            ),
+            Ok(None)
+        );
         assert!(poke(&w));
-        let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED).unwrap().unwrap();
-        assert_eq!(info, WaitIdStatus { pid, uid: getuid(), status: WaitStatus::Exited(5) });
+        let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            info,
+            WaitIdStatus {
+                pid,
+                uid: getuid(),
+                status: WaitStatus::Exited(5)
+            }
+        );
 
         let (pid, pidfd) = clone3_child(&args, &r, 6);
         pidfd_send_signal(&pidfd, SIGKILL).unwrap();
-        let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED).unwrap().unwrap();
-        assert_eq!((info.pid, info.status), (pid, WaitStatus::Signaled { signal: SIGKILL, core_dumped: false }));
+        let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (info.pid, info.status),
+            (
+                pid,
+                WaitStatus::Signaled {
+                    signal: SIGKILL,
+                    core_dumped: false
+                }
+            )
+        );
         // The process is gone for good; the pidfd does not come to mean another one.
         assert_eq!(pidfd_send_signal(&pidfd, 0), Err(Errno::ESRCH));
 
@@ -1471,17 +1635,31 @@ mod tests {
     #[test]
     fn pidfd_open_refers_to_a_fork_child() {
         let (r, _w) = pipe();
-        let pid = spawn(CloneFlags::empty(), &[r.as_raw()], || if await_poke(&r) { 0 } else { 1 });
+        let pid = spawn(CloneFlags::empty(), &[r.as_raw()], || {
+            if await_poke(&r) { 0 } else { 1 }
+        });
         let pidfd = pidfd_open(pid, PidfdFlags::NONBLOCK).unwrap();
-        assert_eq!(waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED), Err(Errno::EAGAIN));
+        assert_eq!(
+            waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED),
+            Err(Errno::EAGAIN)
+        );
         pidfd_send_signal(&pidfd, SIGTERM).unwrap();
         let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED).unwrap_or_else(|e| {
             // NONBLOCK may report EAGAIN until the child has finished dying; block for it then.
             assert_eq!(e, Errno::EAGAIN);
             waitid(WaitId::Pid(pid), WaitOptions::EXITED).unwrap()
         });
-        assert_eq!(info.unwrap().status, WaitStatus::Signaled { signal: SIGTERM, core_dumped: false });
-        assert_eq!(pidfd_open(-5, PidfdFlags::empty()).map(OwnedFd::into_raw), Err(Errno::EINVAL));
+        assert_eq!(
+            info.unwrap().status,
+            WaitStatus::Signaled {
+                signal: SIGTERM,
+                core_dumped: false
+            }
+        );
+        assert_eq!(
+            pidfd_open(-5, PidfdFlags::empty()).map(OwnedFd::into_raw),
+            Err(Errno::EINVAL)
+        );
     }
 
     /// The cgroup v2 directory this process is in, if cgroup v2 is mounted.
@@ -1489,7 +1667,8 @@ mod tests {
         let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
         let mnt = info.lines().find_map(|l| {
             let (pre, post) = l.split_once(" - ")?;
-            post.starts_with("cgroup2 ").then(|| pre.split(' ').nth(4).map(String::from))?
+            post.starts_with("cgroup2 ")
+                .then(|| pre.split(' ').nth(4).map(String::from))?
         })?;
         let cg = std::fs::read_to_string("/proc/self/cgroup").ok()?;
         let rel = cg.lines().find_map(|l| l.strip_prefix("0::"))?;
@@ -1513,7 +1692,13 @@ mod tests {
         std::fs::create_dir(&dir).unwrap();
         let _guard = RemoveDirOnDrop(dir.clone());
         let cpath = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap();
-        let cg = io::openat(io::CWD, &cpath, io::OFlags::RDONLY | io::OFlags::DIRECTORY | io::OFlags::CLOEXEC, io::Mode::empty()).unwrap();
+        let cg = io::openat(
+            io::CWD,
+            &cpath,
+            io::OFlags::RDONLY | io::OFlags::DIRECTORY | io::OFlags::CLOEXEC,
+            io::Mode::empty(),
+        )
+        .unwrap();
         let (r, w) = pipe();
         let args = CloneArgs::new(CloneFlags::empty(), SIGCHLD as u32).into_cgroup(cg.as_fd());
         assert!(CloneFlags::from_bits_retain(args.flags).contains(CloneFlags::INTO_CGROUP));
@@ -1521,7 +1706,9 @@ mod tests {
         let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
         let inside = procs.lines().any(|l| l == format!("{pid}"));
         assert!(poke(&w));
-        let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED).unwrap().unwrap();
+        let info = waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED)
+            .unwrap()
+            .unwrap();
         assert_eq!(info.status, WaitStatus::Exited(0));
         assert!(inside, "child {pid} not in {procs:?}");
     }
@@ -1529,32 +1716,66 @@ mod tests {
     #[test]
     fn wait4_and_waitid_decode_stop_continue_and_signals() {
         let (r, _w) = pipe();
-        let pid = spawn(CloneFlags::empty(), &[r.as_raw()], || if await_poke(&r) { 0 } else { 1 });
+        let pid = spawn(CloneFlags::empty(), &[r.as_raw()], || {
+            if await_poke(&r) { 0 } else { 1 }
+        });
         assert_eq!(wait4(pid, WaitOptions::NOHANG), Ok(None));
         kill(pid, 0).unwrap();
         kill(pid, SIGSTOP).unwrap();
-        assert_eq!(wait4(pid, WaitOptions::UNTRACED).unwrap(), Some((pid, WaitStatus::Stopped(SIGSTOP))));
+        assert_eq!(
+            wait4(pid, WaitOptions::UNTRACED).unwrap(),
+            Some((pid, WaitStatus::Stopped(SIGSTOP)))
+        );
         kill(pid, SIGCONT).unwrap();
-        assert_eq!(wait4(pid, WaitOptions::CONTINUED).unwrap(), Some((pid, WaitStatus::Continued)));
+        assert_eq!(
+            wait4(pid, WaitOptions::CONTINUED).unwrap(),
+            Some((pid, WaitStatus::Continued))
+        );
         tgkill(pid, pid, SIGTERM).unwrap();
-        assert_eq!(reap(pid), WaitStatus::Signaled { signal: SIGTERM, core_dumped: false });
+        assert_eq!(
+            reap(pid),
+            WaitStatus::Signaled {
+                signal: SIGTERM,
+                core_dumped: false
+            }
+        );
         assert_eq!(kill(pid, 0), Err(Errno::ESRCH));
         assert_eq!(tgkill(pid, pid, 0), Err(Errno::ESRCH));
 
-        let pid = spawn(CloneFlags::empty(), &[r.as_raw()], || if await_poke(&r) { 0 } else { 1 });
+        let pid = spawn(CloneFlags::empty(), &[r.as_raw()], || {
+            if await_poke(&r) { 0 } else { 1 }
+        });
         tgkill(pid, pid, SIGSTOP).unwrap();
-        let st = waitid(WaitId::Pid(pid), WaitOptions::STOPPED).unwrap().unwrap();
+        let st = waitid(WaitId::Pid(pid), WaitOptions::STOPPED)
+            .unwrap()
+            .unwrap();
         assert_eq!((st.pid, st.status), (pid, WaitStatus::Stopped(SIGSTOP)));
         kill(pid, SIGCONT).unwrap();
-        let st = waitid(WaitId::Pid(pid), WaitOptions::CONTINUED).unwrap().unwrap();
+        let st = waitid(WaitId::Pid(pid), WaitOptions::CONTINUED)
+            .unwrap()
+            .unwrap();
         assert_eq!(st.status, WaitStatus::Continued);
         // WNOWAIT reports without reaping; the second waitid reaps.
         kill(pid, SIGKILL).unwrap();
-        let killed = WaitStatus::Signaled { signal: SIGKILL, core_dumped: false };
-        let st = waitid(WaitId::Pid(pid), WaitOptions::EXITED | WaitOptions::NOWAIT).unwrap().unwrap();
+        let killed = WaitStatus::Signaled {
+            signal: SIGKILL,
+            core_dumped: false,
+        };
+        let st = waitid(WaitId::Pid(pid), WaitOptions::EXITED | WaitOptions::NOWAIT)
+            .unwrap()
+            .unwrap();
         assert_eq!(st.status, killed);
-        assert_eq!(waitid(WaitId::Pid(pid), WaitOptions::EXITED).unwrap().unwrap().status, killed);
-        assert_eq!(waitid(WaitId::Pid(pid), WaitOptions::EXITED), Err(Errno::ECHILD));
+        assert_eq!(
+            waitid(WaitId::Pid(pid), WaitOptions::EXITED)
+                .unwrap()
+                .unwrap()
+                .status,
+            killed
+        );
+        assert_eq!(
+            waitid(WaitId::Pid(pid), WaitOptions::EXITED),
+            Err(Errno::ECHILD)
+        );
         assert_eq!(wait4(pid, WaitOptions::empty()), Err(Errno::ECHILD));
     }
 
@@ -1566,14 +1787,26 @@ mod tests {
             let b = spawn_raw(7);
             ensure!(b > 0, 1);
             match waitid(WaitId::All, WaitOptions::EXITED) {
-                Ok(Some(i)) => ensure!(i.pid == b && i.status == WaitStatus::Exited(7) && i.uid == getuid(), 2),
+                Ok(Some(i)) => ensure!(
+                    i.pid == b && i.status == WaitStatus::Exited(7) && i.uid == getuid(),
+                    2
+                ),
                 _ => return 3,
             }
             let c = spawn_raw(9);
-            ensure!(wait4(-1, WaitOptions::empty()) == Ok(Some((c, WaitStatus::Exited(9)))), 4);
+            ensure!(
+                wait4(-1, WaitOptions::empty()) == Ok(Some((c, WaitStatus::Exited(9)))),
+                4
+            );
             let d = spawn_raw(11);
-            ensure!(matches!(waitid(WaitId::Pgid(0), WaitOptions::EXITED), Ok(Some(i)) if i.pid == d), 5);
-            ensure!(waitid(WaitId::All, WaitOptions::EXITED) == Err(Errno::ECHILD), 6);
+            ensure!(
+                matches!(waitid(WaitId::Pgid(0), WaitOptions::EXITED), Ok(Some(i)) if i.pid == d),
+                5
+            );
+            ensure!(
+                waitid(WaitId::All, WaitOptions::EXITED) == Err(Errno::ECHILD),
+                6
+            );
             ensure!(wait4(-1, WaitOptions::NOHANG) == Err(Errno::ECHILD), 7);
             0
         });
@@ -1596,9 +1829,24 @@ mod tests {
             assert_eq!(WaitStatus::from_raw(code << 8), WaitStatus::Exited(code));
         }
         for sig in 1..0x7f {
-            assert_eq!(WaitStatus::from_raw(sig), WaitStatus::Signaled { signal: sig, core_dumped: false });
-            assert_eq!(WaitStatus::from_raw(sig | 0x80), WaitStatus::Signaled { signal: sig, core_dumped: true });
-            assert_eq!(WaitStatus::from_raw(sig << 8 | 0x7f), WaitStatus::Stopped(sig));
+            assert_eq!(
+                WaitStatus::from_raw(sig),
+                WaitStatus::Signaled {
+                    signal: sig,
+                    core_dumped: false
+                }
+            );
+            assert_eq!(
+                WaitStatus::from_raw(sig | 0x80),
+                WaitStatus::Signaled {
+                    signal: sig,
+                    core_dumped: true
+                }
+            );
+            assert_eq!(
+                WaitStatus::from_raw(sig << 8 | 0x7f),
+                WaitStatus::Stopped(sig)
+            );
         }
         assert_eq!(WaitStatus::from_raw(0xffff), WaitStatus::Continued);
     }
@@ -1620,11 +1868,20 @@ mod tests {
         use core::ptr::null;
         let sh = c"/bin/sh";
         assert!(std::path::Path::new("/bin/sh").exists());
-        let argv = [c"sh".as_ptr(), c"-c".as_ptr(), c"test \"$LP_TEST\" = yes && exit 7; exit 1".as_ptr(), null()];
+        let argv = [
+            c"sh".as_ptr(),
+            c"-c".as_ptr(),
+            c"test \"$LP_TEST\" = yes && exit 7; exit 1".as_ptr(),
+            null(),
+        ];
         let envp = [c"LP_TEST=yes".as_ptr(), null()];
-        let st = run(CloneFlags::empty(), &[], || execve(sh, &argv, &envp).raw() + 100);
+        let st = run(CloneFlags::empty(), &[], || {
+            execve(sh, &argv, &envp).raw() + 100
+        });
         assert_eq!(st, WaitStatus::Exited(7));
-        let st = run(CloneFlags::empty(), &[], || execve(sh, &argv, &[null()]).raw() + 100);
+        let st = run(CloneFlags::empty(), &[], || {
+            execve(sh, &argv, &[null()]).raw() + 100
+        });
         assert_eq!(st, WaitStatus::Exited(1), "the environment is exactly envp");
         // Failures return before anything changes, so they are safe in the harness itself.
         assert_eq!(execve(sh, &argv[..3], &envp), Errno::EINVAL);
@@ -1645,13 +1902,23 @@ mod tests {
             ensure!(set_pdeathsig(0).is_ok() && get_pdeathsig() == Ok(0), 5);
             ensure!(set_pdeathsig(1000) == Err(Errno::EINVAL), 6);
             ensure!(set_name(c"lp-test-name").is_ok(), 7);
-            ensure!(matches!(get_name(), Ok(n) if n.as_c_str() == c"lp-test-name"), 8);
+            ensure!(
+                matches!(get_name(), Ok(n) if n.as_c_str() == c"lp-test-name"),
+                8
+            );
             ensure!(set_name(c"lp-test-a-much-longer-name").is_ok(), 9);
-            ensure!(matches!(get_name(), Ok(n) if n.as_c_str() == c"lp-test-a-much-"), 10);
+            ensure!(
+                matches!(get_name(), Ok(n) if n.as_c_str() == c"lp-test-a-much-"),
+                10
+            );
             0
         });
         assert_eq!(st, WaitStatus::Exited(0));
-        assert_eq!(get_no_new_privs().unwrap(), before, "the harness is unchanged");
+        assert_eq!(
+            get_no_new_privs().unwrap(),
+            before,
+            "the harness is unchanged"
+        );
     }
 
     #[test]
@@ -1662,7 +1929,12 @@ mod tests {
         let (hold_r, hold_w) = pipe();
         let (rep_r, rep_w) = pipe();
         let (ready_r, ready_w) = pipe();
-        let keep = [hold_r.as_raw(), rep_w.as_raw(), ready_w.as_raw(), ready_r.as_raw()];
+        let keep = [
+            hold_r.as_raw(),
+            rep_w.as_raw(),
+            ready_w.as_raw(),
+            ready_r.as_raw(),
+        ];
         let a = spawn(CloneFlags::empty(), &keep, || {
             // SAFETY: B only issues raw system calls and exits.
             match unsafe { fork_with(CloneFlags::empty(), SIGCHLD) } {
@@ -1674,7 +1946,13 @@ mod tests {
                     exit_group(0)
                 }
                 // A ends only once B has asked for the signal.
-                Ok(Fork::Parent(_)) => if await_poke(&ready_r) { 0 } else { 2 },
+                Ok(Fork::Parent(_)) => {
+                    if await_poke(&ready_r) {
+                        0
+                    } else {
+                        2
+                    }
+                }
                 Err(_) => 1,
             }
         });
@@ -1696,8 +1974,15 @@ mod tests {
         let bounding = cap_field("CapBnd:");
         for n in [0, 12, 21, 40] {
             let cap = Capability::from_raw(n).unwrap();
-            assert_eq!(capbset_read(cap).unwrap(), bounding & 1 << n != 0, "CAP {n}");
-            assert_eq!(ambient_is_set(cap).unwrap(), cap_field("CapAmb:") & 1 << n != 0);
+            assert_eq!(
+                capbset_read(cap).unwrap(),
+                bounding & 1 << n != 0,
+                "CAP {n}"
+            );
+            assert_eq!(
+                ambient_is_set(cap).unwrap(),
+                cap_field("CapAmb:") & 1 << n != 0
+            );
         }
         assert_eq!(Capability::from_raw(64), None);
         assert_eq!(capbset_read(Capability(63)), Err(Errno::EINVAL));
@@ -1706,7 +1991,9 @@ mod tests {
     #[test]
     fn capset_and_bounding_and_ambient_changes_in_a_child() {
         let before = capget(0).unwrap();
-        if !before.effective.contains(Capability::SYS_ADMIN) || !before.effective.contains(Capability::SETPCAP) {
+        if !before.effective.contains(Capability::SYS_ADMIN)
+            || !before.effective.contains(Capability::SETPCAP)
+        {
             std::eprintln!("skipped: needs CAP_SYS_ADMIN and CAP_SETPCAP");
             return;
         }
@@ -1715,10 +2002,19 @@ mod tests {
             let nba = Capability::NET_BIND_SERVICE;
             // Ambient needs the capability in permitted and inheritable.
             ensure!(ambient_raise(nba) == Err(Errno::EPERM), 2);
-            let with_inh = Capabilities { inheritable: caps.inheritable.with(nba), ..caps };
+            let with_inh = Capabilities {
+                inheritable: caps.inheritable.with(nba),
+                ..caps
+            };
             ensure!(capset(&with_inh).is_ok(), 3);
-            ensure!(ambient_raise(nba).is_ok() && ambient_is_set(nba) == Ok(true), 4);
-            ensure!(ambient_lower(nba).is_ok() && ambient_is_set(nba) == Ok(false), 5);
+            ensure!(
+                ambient_raise(nba).is_ok() && ambient_is_set(nba) == Ok(true),
+                4
+            );
+            ensure!(
+                ambient_lower(nba).is_ok() && ambient_is_set(nba) == Ok(false),
+                5
+            );
             ensure!(ambient_raise(nba).is_ok() && ambient_clear_all().is_ok(), 6);
             ensure!(ambient_is_set(nba) == Ok(false), 7);
 
@@ -1734,7 +2030,10 @@ mod tests {
             };
             ensure!(capset(&dropped).is_ok(), 11);
             ensure!(capget(0) == Ok(dropped), 12);
-            ensure!(crate::ns::sethostname(b"lp-test-caps") == Err(Errno::EPERM), 13);
+            ensure!(
+                crate::ns::sethostname(b"lp-test-caps") == Err(Errno::EPERM),
+                13
+            );
             // Permitted never grows back.
             ensure!(capset(&with_inh) == Err(Errno::EPERM), 14);
             0
@@ -1758,9 +2057,15 @@ mod tests {
             ensure!(getgroups(&mut g) == Ok(2) && g[..2] == [1234, 5678], 3);
             ensure!(getgroups(&mut g[..1]) == Err(Errno::EINVAL), 4);
             ensure!(setresgid(1000, 1001, 1002).is_ok(), 5);
-            ensure!(getresgid() == Ok((1000, 1001, 1002)) && getgid() == 1000 && getegid() == 1001, 6);
+            ensure!(
+                getresgid() == Ok((1000, 1001, 1002)) && getgid() == 1000 && getegid() == 1001,
+                6
+            );
             ensure!(setresuid(2000, 2001, 2002).is_ok(), 7);
-            ensure!(getresuid() == Ok((2000, 2001, 2002)) && getuid() == 2000 && geteuid() == 2001, 8);
+            ensure!(
+                getresuid() == Ok((2000, 2001, 2002)) && getuid() == 2000 && geteuid() == 2001,
+                8
+            );
             ensure!(setresuid(ID_UNCHANGED, 2002, ID_UNCHANGED).is_ok(), 9);
             ensure!(getresuid() == Ok((2000, 2002, 2002)), 10);
             // No longer privileged: neither root nor new groups come back.
@@ -1793,26 +2098,42 @@ mod tests {
     fn rlimits_read_set_and_prlimit_another_process() {
         let nofile = getrlimit(Resource::Nofile).unwrap();
         let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
-        let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap();
         let f: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!((f[3].parse::<u64>().unwrap(), f[4].parse::<u64>().unwrap()), (nofile.cur, nofile.max));
+        assert_eq!(
+            (f[3].parse::<u64>().unwrap(), f[4].parse::<u64>().unwrap()),
+            (nofile.cur, nofile.max)
+        );
 
         let (r, w) = pipe();
         let (done_r, done_w) = pipe();
-        let low = Rlimit { cur: 16, max: nofile.max };
+        let low = Rlimit {
+            cur: 16,
+            max: nofile.max,
+        };
         let keep = [r.as_raw(), done_w.as_raw()];
         let pid = spawn(CloneFlags::empty(), &keep, || {
             // Wait until the parent has set our limit with prlimit.
             ensure!(await_poke(&r), 1);
             ensure!(getrlimit(Resource::Nofile) == Ok(low), 2);
-            ensure!(io::fcntl_dupfd_cloexec(&r, 20).map(OwnedFd::into_raw) == Err(Errno::EINVAL), 3);
+            ensure!(
+                io::fcntl_dupfd_cloexec(&r, 20).map(OwnedFd::into_raw) == Err(Errno::EINVAL),
+                3
+            );
             let lower = Rlimit { cur: 8, max: 8 };
             ensure!(setrlimit(Resource::Nofile, &lower).is_ok(), 4);
             ensure!(getrlimit(Resource::Nofile) == Ok(lower), 5);
             // Raising the hard limit back needs CAP_SYS_RESOURCE.
             let raised = Rlimit { cur: 8, max: 9 };
             let Ok(caps) = capget(0) else { return 6 };
-            let expect = if caps.effective.contains(Capability::SYS_RESOURCE) { Ok(()) } else { Err(Errno::EPERM) };
+            let expect = if caps.effective.contains(Capability::SYS_RESOURCE) {
+                Ok(())
+            } else {
+                Err(Errno::EPERM)
+            };
             ensure!(setrlimit(Resource::Nofile, &raised) == expect, 6);
             ensure!(poke(&done_w), 7);
             0
@@ -1823,7 +2144,11 @@ mod tests {
         let poked = await_poke(&done_r);
         assert_eq!(reap(pid), WaitStatus::Exited(0));
         assert!(poked);
-        assert_eq!(getrlimit(Resource::Nofile).unwrap(), nofile, "the harness is unchanged");
+        assert_eq!(
+            getrlimit(Resource::Nofile).unwrap(),
+            nofile,
+            "the harness is unchanged"
+        );
         let bad = Rlimit { cur: 10, max: 5 };
         assert_eq!(prlimit(0, Resource::Core, Some(&bad)), Err(Errno::EINVAL));
     }
