@@ -70,9 +70,15 @@ fn parse_user(s: &str) -> Result<(u32, u32), String> {
 fn parse_volume(s: &str) -> Result<(String, String, bool), String> {
     let parts: Vec<&str> = s.split(':').collect();
     match parts.as_slice() {
-        [src, dst] if !src.is_empty() && !dst.is_empty() => Ok((src.to_string(), dst.to_string(), false)),
-        [src, dst, "ro"] if !src.is_empty() && !dst.is_empty() => Ok((src.to_string(), dst.to_string(), true)),
-        [src, dst, "rw"] if !src.is_empty() && !dst.is_empty() => Ok((src.to_string(), dst.to_string(), false)),
+        [src, dst] if !src.is_empty() && !dst.is_empty() => {
+            Ok((src.to_string(), dst.to_string(), false))
+        }
+        [src, dst, "ro"] if !src.is_empty() && !dst.is_empty() => {
+            Ok((src.to_string(), dst.to_string(), true))
+        }
+        [src, dst, "rw"] if !src.is_empty() && !dst.is_empty() => {
+            Ok((src.to_string(), dst.to_string(), false))
+        }
         _ => Err(format!("bad -v {s:?} (want SRC:DST or SRC:DST:ro)")),
     }
 }
@@ -110,7 +116,9 @@ fn parse_run(argv: &[String]) -> Result<Args, String> {
                 return Ok(v);
             }
             *i += 1;
-            argv.get(*i).cloned().ok_or_else(|| format!("{flag} needs a value"))
+            argv.get(*i)
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
         };
         match flag {
             "--" => {
@@ -127,7 +135,9 @@ fn parse_run(argv: &[String]) -> Result<Args, String> {
                 let v = value(&mut i)?;
                 a.pids = Some(v.parse().map_err(|_| format!("bad --pids {v:?}"))?)
             }
-            "--cpus" => a.cpus = Some(isolate::parse_cpus(&value(&mut i)?).map_err(|e| e.to_string())?),
+            "--cpus" => {
+                a.cpus = Some(isolate::parse_cpus(&value(&mut i)?).map_err(|e| e.to_string())?)
+            }
             "-e" | "--env" => a.env.push(value(&mut i)?),
             "-v" | "--volume" => a.volumes.push(parse_volume(&value(&mut i)?)?),
             "--tmpfs" => a.tmpfs.push(value(&mut i)?),
@@ -166,7 +176,9 @@ fn build(a: &Args) -> Result<Container, isolate::ConfigError> {
             let abs = if dir.starts_with('/') {
                 dir.clone()
             } else {
-                let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
+                let cwd = std::env::current_dir()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
                 format!("{cwd}/{dir}")
             };
             b.rootfs(&abs)?
@@ -207,7 +219,10 @@ fn build(a: &Args) -> Result<Container, isolate::ConfigError> {
     if let Some(p) = &a.cgroup_parent {
         b = b.cgroup_parent(CgroupParent::Path(p.clone()));
     }
-    b.network(a.net).init(a.init).privileged(a.privileged).build()
+    b.network(a.net)
+        .init(a.init)
+        .privileged(a.privileged)
+        .build()
 }
 
 fn human(bytes: u64) -> String {
@@ -232,7 +247,9 @@ fn main() -> ExitCode {
     let args = match argv.first().map(String::as_str) {
         None => Args {
             memory: Some(100 << 20),
-            env: std::env::var("TERM").map(|t| vec![format!("TERM={t}")]).unwrap_or_default(),
+            env: std::env::var("TERM")
+                .map(|t| vec![format!("TERM={t}")])
+                .unwrap_or_default(),
             ..parse_run(&["/bin/sh".to_string()]).expect("fixed arguments parse")
         },
         Some("run") => match parse_run(&argv[1..]) {
@@ -268,19 +285,36 @@ fn main() -> ExitCode {
     let out = match container.run() {
         Ok(o) => o,
         Err(e) if e.is_command_not_found() => {
-            let code = if e.errno() == Some(rawsys::Errno::EACCES) { 126 } else { 127 };
-            let what = if code == 126 { "command not executable" } else { "command not found" };
-            return fail(format_args!("{what} inside the container: {} ({e})", args.command[0]), code);
+            let code = if e.errno() == Some(rawsys::Errno::EACCES) {
+                126
+            } else {
+                127
+            };
+            let what = if code == 126 {
+                "command not executable"
+            } else {
+                "command not found"
+            };
+            return fail(
+                format_args!("{what} inside the container: {} ({e})", args.command[0]),
+                code,
+            );
         }
-        Err(e @ Error::Child { .. }) => return fail(format_args!("container setup failed: {e}"), 125),
+        Err(e @ Error::Child { .. }) => {
+            return fail(format_args!("container setup failed: {e}"), 125);
+        }
         Err(e) => return fail(e, 125),
     };
     if args.stats {
         eprintln!(
             "container: status {:?}, peak memory {}, cpu {}, wall {:.3} ms",
             out.status,
-            out.memory_peak().map(human).unwrap_or_else(|| "unknown".into()),
-            out.cpu_time().map(|d| format!("{:.3} ms", d.as_secs_f64() * 1e3)).unwrap_or_else(|| "unknown".into()),
+            out.memory_peak()
+                .map(human)
+                .unwrap_or_else(|| "unknown".into()),
+            out.cpu_time()
+                .map(|d| format!("{:.3} ms", d.as_secs_f64() * 1e3))
+                .unwrap_or_else(|| "unknown".into()),
             out.elapsed.as_secs_f64() * 1e3
         );
     }

@@ -67,7 +67,9 @@ pub struct CpuQuota {
 impl CpuQuota {
     /// The quota for `millicpus` thousandths of a CPU (500 = half a core) over a 100 ms period.
     pub fn from_millicpus(millicpus: u64) -> Result<CpuQuota, ConfigError> {
-        let quota_us = millicpus.checked_mul(100).ok_or(ConfigError::BadLimit("cpus"))?;
+        let quota_us = millicpus
+            .checked_mul(100)
+            .ok_or(ConfigError::BadLimit("cpus"))?;
         if quota_us < 1000 {
             return Err(ConfigError::BadLimit("cpus (at least 0.01)"));
         }
@@ -167,7 +169,9 @@ fn unescape(field: &str) -> String {
             && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
             out.push(v as u8);
             i += 4;
         } else {
@@ -344,13 +348,17 @@ impl Cgroup {
         }
         let layout = discover()?;
         let need = limits.required();
-        let v2 = layout.iter().find(|h| h.v1.is_none()).and_then(|h| {
-            v2_delegated(h, parent, need | Controllers::MEMORY)
-        });
+        let v2 = layout
+            .iter()
+            .find(|h| h.v1.is_none())
+            .and_then(|h| v2_delegated(h, parent, need | Controllers::MEMORY));
         let mut plan: Vec<(String, Controllers)> = Vec::new();
         if let Some(dir) = v2 {
             cg.version = CgroupVersion::V2;
-            plan.push((format!("{dir}/{name}"), need | Controllers::MEMORY | Controllers::CPUACCT));
+            plan.push((
+                format!("{dir}/{name}"),
+                need | Controllers::MEMORY | Controllers::CPUACCT,
+            ));
         } else {
             let want = need | Controllers::MEMORY | Controllers::CPUACCT;
             let mut covered = Controllers::empty();
@@ -413,7 +421,12 @@ impl Cgroup {
                         self.write(&d.path, "pids.max", &n.to_string(), false)?;
                     }
                     if let (true, Some(q)) = (c.contains(Controllers::CPU), limits.cpu) {
-                        self.write(&d.path, "cpu.cfs_period_us", &q.period_us.to_string(), false)?;
+                        self.write(
+                            &d.path,
+                            "cpu.cfs_period_us",
+                            &q.period_us.to_string(),
+                            false,
+                        )?;
                         self.write(&d.path, "cpu.cfs_quota_us", &q.quota_us.to_string(), false)?;
                     }
                 }
@@ -465,8 +478,8 @@ impl Cgroup {
         let mut out: Vec<i32> = Vec::new();
         for d in &self.dirs {
             let p = cjoin(&[&d.path, "/cgroup.procs"])?;
-            let text =
-                read_string(&p).map_err(|e| Error::host(format!("read {}/cgroup.procs", d.path), e))?;
+            let text = read_string(&p)
+                .map_err(|e| Error::host(format!("read {}/cgroup.procs", d.path), e))?;
             for l in text.lines() {
                 if let Ok(pid) = l.trim().parse::<i32>() {
                     if !out.contains(&pid) {
@@ -488,7 +501,11 @@ impl Cgroup {
         let text = read_string(&p).ok()?;
         text.lines().find_map(|l| {
             let (k, v) = l.split_once(' ')?;
-            if k == key { v.trim().parse().ok() } else { None }
+            if k == key {
+                v.trim().parse().ok()
+            } else {
+                None
+            }
         })
     }
 
@@ -656,7 +673,10 @@ mod tests {
     fn layout_parses_v1_and_v2_with_escapes_and_mount_roots() {
         let l = parse_layout(MOUNTINFO, SELF);
         assert_eq!(l.len(), 5, "{l:?}");
-        let mem = l.iter().find(|h| h.v1 == Some(Controllers::MEMORY)).unwrap();
+        let mem = l
+            .iter()
+            .find(|h| h.v1 == Some(Controllers::MEMORY))
+            .unwrap();
         assert_eq!(mem.own.as_deref(), Some("/process_api/abc"));
         assert_eq!(
             mem.dir_of("/process_api/abc").as_deref(),
@@ -664,7 +684,10 @@ mod tests {
         );
         let pids = l.iter().find(|h| h.v1 == Some(Controllers::PIDS)).unwrap();
         assert_eq!(pids.mount, "/sys/fs/cgroup/pi ds");
-        assert_eq!(pids.dir_of("/sub/x").as_deref(), Some("/sys/fs/cgroup/pi ds/x"));
+        assert_eq!(
+            pids.dir_of("/sub/x").as_deref(),
+            Some("/sys/fs/cgroup/pi ds/x")
+        );
         assert_eq!(pids.dir_of("/other"), None);
         assert_eq!(pids.dir_of("/subx"), None);
         let v2 = l.iter().find(|h| h.v1.is_none()).unwrap();
@@ -711,7 +734,10 @@ mod tests {
         let again = Cgroup::create(&name, &CgroupParent::Own, &limits).unwrap_err();
         assert_eq!(again.errno(), Some(Errno::EEXIST));
         for p in &paths {
-            assert!(std::path::Path::new(p).is_dir(), "failed create removed {p}");
+            assert!(
+                std::path::Path::new(p).is_dir(),
+                "failed create removed {p}"
+            );
         }
         let text = |p: &str, f: &str| std::fs::read_to_string(format!("{p}/{f}")).unwrap();
         match cg.version() {
@@ -745,7 +771,10 @@ mod tests {
         let paths: Vec<String> = cg.paths().map(String::from).collect();
         // Forget it as a crashed parent would.
         core::mem::forget(cg);
-        assert_eq!(remove_stale(&CgroupParent::Own, &name, |_| false).unwrap(), 0);
+        assert_eq!(
+            remove_stale(&CgroupParent::Own, &name, |_| false).unwrap(),
+            0
+        );
         let n = remove_stale(&CgroupParent::Own, &name, |n| n == name).unwrap();
         assert_eq!(n, paths.len());
         for p in &paths {

@@ -8,7 +8,9 @@
 
 use rawsys::io::{self, CWD, FdFlags, Mode, OFlags};
 use rawsys::ns::{self, MountFlags, UnmountFlags};
-use rawsys::process::{self, CapSet, Capabilities, Capability, CloneFlags, Fork, WaitOptions, WaitStatus};
+use rawsys::process::{
+    self, CapSet, Capabilities, Capability, CloneFlags, Fork, WaitOptions, WaitStatus,
+};
 use rawsys::signal::{self, Disposition, SigSet, SigmaskHow, Signal};
 use rawsys::{BorrowedFd, Errno, OwnedFd, RawFd};
 

@@ -482,7 +482,10 @@ pub fn parse_size(s: &str) -> Result<u64, ConfigError> {
         return Err(bad());
     }
     let i: u64 = int.parse().map_err(|_| bad())?;
-    let whole = i.checked_shl(shift).filter(|v| v >> shift == i).ok_or_else(bad)?;
+    let whole = i
+        .checked_shl(shift)
+        .filter(|v| v >> shift == i)
+        .ok_or_else(bad)?;
     let mut f: u64 = 0;
     if !frac.is_empty() {
         let digits: u64 = frac.parse().map_err(|_| bad())?;
@@ -508,8 +511,16 @@ pub fn parse_cpus(s: &str) -> Result<u64, ConfigError> {
     {
         return Err(bad());
     }
-    let i: u64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
-    let mut f: u64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
+    let i: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
+    let mut f: u64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| bad())?
+    };
     for _ in frac.len()..3 {
         f *= 10;
     }
@@ -528,7 +539,16 @@ mod tests {
         assert_eq!(parse_size("64k"), Ok(65536));
         assert_eq!(parse_size("1.5G"), Ok(3 << 29));
         assert_eq!(parse_size("4096"), Ok(4096));
-        for bad in ["", "M", "-1M", "1.2.3M", "lots", "99999999999999999999", "16777216T", "1x"] {
+        for bad in [
+            "",
+            "M",
+            "-1M",
+            "1.2.3M",
+            "lots",
+            "99999999999999999999",
+            "16777216T",
+            "1x",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad:?}");
         }
     }
@@ -546,7 +566,10 @@ mod tests {
     #[test]
     fn builder_validates_each_setting() {
         let b = || Container::builder().host_rootfs();
-        assert_eq!(b().command("", [""; 0]).unwrap_err(), ConfigError::EmptyCommand);
+        assert_eq!(
+            b().command("", [""; 0]).unwrap_err(),
+            ConfigError::EmptyCommand
+        );
         assert!(matches!(
             b().command("a\0b", [""; 0]).unwrap_err(),
             ConfigError::InteriorNul { .. }

@@ -118,7 +118,10 @@ mod tests {
         assert_eq!(read_file(c"/nonexistent-lp-test"), Err(Errno::ENOENT));
         assert!(readlink(c"/proc/self/exe").unwrap().starts_with(b"/"));
         assert!(stat(c"/proc").unwrap().is_dir());
-        assert_eq!(write_existing(c"/nonexistent-lp-test", b"x"), Err(Errno::ENOENT));
+        assert_eq!(
+            write_existing(c"/nonexistent-lp-test", b"x"),
+            Err(Errno::ENOENT)
+        );
     }
 
     #[test]

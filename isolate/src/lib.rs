@@ -52,9 +52,9 @@ mod runtime;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};
 pub use config::{
-    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, NetworkMode,
-    NoCommand, NoRootfs, Rootfs, Stdio, parse_cpus, parse_size,
+    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, NetworkMode, NoCommand,
+    NoRootfs, Rootfs, Stdio, parse_cpus, parse_size,
 };
 pub use error::{ConfigError, Error, Stage};
-pub use runtime::{ExitStatus, Outcome, Running};
 pub use rawsys::signal::Signal;
+pub use runtime::{ExitStatus, Outcome, Running};

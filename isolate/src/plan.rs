@@ -14,7 +14,7 @@ use rawsys::ns::MountFlags;
 
 use crate::config::{Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, Rootfs, Stdio};
 use crate::error::{ConfigError, Error, Stage};
-use crate::fsutil::{cjoin, cstring, lstat, readlink, read_file, stat};
+use crate::fsutil::{cjoin, cstring, lstat, read_file, readlink, stat};
 
 /// One step of the child's setup.
 #[derive(Debug)]
@@ -287,10 +287,7 @@ fn canonical_source(src: &str) -> Result<(String, bool), Error> {
 }
 
 /// Builds the child's plan. `cgroup_procs` are the open `cgroup.procs` files to join.
-pub(crate) fn build(
-    c: &Container,
-    cgroup_procs: &[(RawFd, String)],
-) -> Result<Plan, Error> {
+pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<Plan, Error> {
     let o = &c.opts;
     let mut ops = Vec::new();
     ops.push(Op::ParentDeathSignal);
@@ -358,7 +355,8 @@ pub(crate) fn build(
                 let Ok(st) = lstat(&host) else { continue };
                 let inside = path(&[s, "/", d])?;
                 if st.is_symlink() {
-                    let t = readlink(&host).map_err(|e| Error::host(format!("readlink /{d}"), e))?;
+                    let t =
+                        readlink(&host).map_err(|e| Error::host(format!("readlink /{d}"), e))?;
                     let t = CString::new(t).map_err(|_| Error::Unexpected("symlink".into()))?;
                     ops.push(Op::Symlink {
                         target: t,
@@ -380,12 +378,20 @@ pub(crate) fn build(
                         None,
                         inside,
                         None,
-                        MountFlags::BIND | MountFlags::REMOUNT | MountFlags::RDONLY | MountFlags::NOSUID,
+                        MountFlags::BIND
+                            | MountFlags::REMOUNT
+                            | MountFlags::RDONLY
+                            | MountFlags::NOSUID,
                         None,
                     )?);
                 }
             }
-            for (d, mode) in [("etc", 0o755), ("root", 0o700), ("tmp", 0o1777), ("home", 0o755)] {
+            for (d, mode) in [
+                ("etc", 0o755),
+                ("root", 0o700),
+                ("tmp", 0o1777),
+                ("home", 0o755),
+            ] {
                 let p = path(&[s, "/", d])?;
                 ops.push(Op::Mkdir {
                     path: p.clone(),
@@ -397,7 +403,9 @@ pub(crate) fn build(
             }
             ops.push(Op::WriteFile {
                 path: path(&[s, "/etc/passwd"])?,
-                contents: b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n".to_vec(),
+                contents:
+                    b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
+                        .to_vec(),
             });
             ops.push(Op::WriteFile {
                 path: path(&[s, "/etc/group"])?,
@@ -591,9 +599,7 @@ pub(crate) fn build(
         }
     }
 
-    ops.push(Op::PivotRoot {
-        root: path(&[r])?,
-    });
+    ops.push(Op::PivotRoot { root: path(&[r])? });
     ops.push(Op::SetHostname {
         name: o.hostname.clone().into_bytes(),
     });
@@ -636,7 +642,11 @@ fn exec(c: &Container) -> Result<Exec, Error> {
         env.push(("PATH".into(), DEFAULT_PATH.into()));
     }
     if !env.iter().any(|(k, _)| k == "HOME") {
-        let home = if o.user.is_none_or(|(u, _)| u == 0) { "/root" } else { "/" };
+        let home = if o.user.is_none_or(|(u, _)| u == 0) {
+            "/root"
+        } else {
+            "/"
+        };
         env.push(("HOME".into(), home.into()));
     }
     if !env.iter().any(|(k, _)| k == "HOSTNAME") {
@@ -652,7 +662,10 @@ fn exec(c: &Container) -> Result<Exec, Error> {
             .map(|(_, v)| v.as_str())
             .unwrap_or(DEFAULT_PATH);
         for dir in pathvar.split(':').filter(|d| !d.is_empty()) {
-            candidates.push(cstring("PATH entry", &format!("{}/{prog}", dir.trim_end_matches('/')))?);
+            candidates.push(cstring(
+                "PATH entry",
+                &format!("{}/{prog}", dir.trim_end_matches('/')),
+            )?);
         }
         if candidates.len() > 64 {
             return Err(ConfigError::TooMany("PATH entries").into());
@@ -699,18 +712,36 @@ mod tests {
             .build()
             .unwrap();
         let p = plan_for(&c);
-        let descr: Vec<String> = (0..p.ops.len() as u32).map(|i| p.describe(i, 1).1).collect();
+        let descr: Vec<String> = (0..p.ops.len() as u32)
+            .map(|i| p.describe(i, 1).1)
+            .collect();
         assert!(matches!(p.ops[0], Op::ParentDeathSignal));
         assert!(p.ops.iter().any(|o| matches!(o, Op::MakePrivate)));
-        let pivot = p.ops.iter().position(|o| matches!(o, Op::PivotRoot { .. })).unwrap();
-        let proc_mount = descr.iter().position(|d| d.starts_with("mount proc on")).unwrap();
+        let pivot = p
+            .ops
+            .iter()
+            .position(|o| matches!(o, Op::PivotRoot { .. }))
+            .unwrap();
+        let proc_mount = descr
+            .iter()
+            .position(|d| d.starts_with("mount proc on"))
+            .unwrap();
         assert!(proc_mount < pivot);
-        assert!(descr.iter().any(|d| d.starts_with("remount") && d.ends_with("/usr read-only")));
+        assert!(
+            descr
+                .iter()
+                .any(|d| d.starts_with("remount") && d.ends_with("/usr read-only"))
+        );
         assert!(descr.iter().any(|d| d.starts_with("mount sysfs on")));
         assert!(descr.iter().any(|d| d.starts_with("mount devpts on")));
         assert!(descr.iter().any(|d| d.contains("bind-mount /dev/null on")));
         // PATH lookup happens in the child over prepared candidates.
-        assert!(p.exec.candidates.iter().any(|c| c.to_bytes() == b"/usr/bin/sh"));
+        assert!(
+            p.exec
+                .candidates
+                .iter()
+                .any(|c| c.to_bytes() == b"/usr/bin/sh")
+        );
         assert_eq!(p.exec.argv.len(), 4);
         assert!(p.exec.argv.last().unwrap().is_null());
         assert!(p.exec.envp.last().unwrap().is_null());
@@ -728,7 +759,10 @@ mod tests {
             .unwrap();
         assert!(matches!(
             build(&c, &[]).unwrap_err(),
-            Error::Config(ConfigError::BadRootfs { errno: rawsys::Errno::ENOENT, .. })
+            Error::Config(ConfigError::BadRootfs {
+                errno: rawsys::Errno::ENOENT,
+                ..
+            })
         ));
         let c = Container::builder()
             .host_rootfs()

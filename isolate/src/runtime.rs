@@ -130,8 +130,7 @@ impl Container {
             .map(|(f, p)| (f.as_raw(), String::from(p)))
             .collect();
         let plan = plan::build(self, &procs)?;
-        let (err_r, err_w) =
-            io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
+        let (err_r, err_w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
         let (status_r, status_w) = if o.init {
             let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
             (Some(r), Some(w))
@@ -264,7 +263,10 @@ impl Running {
         }
         match process::pidfd_send_signal(&self.pidfd, sig.raw()) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
-            Err(e) => Err(Error::host(format!("signal {sig:?} to pid {}", self.pid), e)),
+            Err(e) => Err(Error::host(
+                format!("signal {sig:?} to pid {}", self.pid),
+                e,
+            )),
         }
     }
 
@@ -332,9 +334,7 @@ impl Running {
                 return Err(Error::Unexpected("stopped container".into()));
             }
         };
-        let elapsed = now()
-            .duration_since(self.started)
-            .unwrap_or(Duration::ZERO);
+        let elapsed = now().duration_since(self.started).unwrap_or(Duration::ZERO);
         let out = Outcome {
             status,
             stats,

@@ -3,7 +3,9 @@
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
 
-use isolate::{Builder, CgroupParent, Command, Container, Error, ExitStatus, Rootfs, Signal, Stage, Stdio};
+use isolate::{
+    Builder, CgroupParent, Command, Container, Error, ExitStatus, Rootfs, Signal, Stage, Stdio,
+};
 
 fn pipe() -> (std::fs::File, rawsys::OwnedFd) {
     let (r, w) = rawsys::io::pipe2(rawsys::io::PipeFlags::CLOEXEC).unwrap();
@@ -22,7 +24,11 @@ fn sh(script: &str) -> Builder<Rootfs, Command> {
 fn run_capture(b: Builder<Rootfs, Command>) -> (Result<isolate::Outcome, Error>, String, String) {
     let (mut r_out, w_out) = pipe();
     let (mut r_err, w_err) = pipe();
-    let c = b.stdout(Stdio::Fd(w_out)).stderr(Stdio::Fd(w_err)).build().unwrap();
+    let c = b
+        .stdout(Stdio::Fd(w_out))
+        .stderr(Stdio::Fd(w_err))
+        .build()
+        .unwrap();
     let res = c.run();
     // Dropping the container closes our copies of the write ends: the reads end at EOF.
     drop(c);
@@ -53,9 +59,19 @@ fn command_is_pid_1_and_host_pids_are_invisible() {
     // sh, ls and grep at most; the host has far more.
     let host = std::fs::read_dir("/proc")
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .parse::<u32>()
+                .is_ok()
+        })
         .count();
-    assert!(visible <= 3 && host > visible + 5, "inside {visible}, host {host}");
+    assert!(
+        visible <= 3 && host > visible + 5,
+        "inside {visible}, host {host}"
+    );
 }
 
 #[test]
@@ -101,7 +117,15 @@ fn host_files_outside_the_rootfs_are_unreachable() {
     let (res, out, err) = run_capture(
         Container::builder()
             .host_rootfs()
-            .command("/escape", ["--exact", "chroot_escape_helper", "--nocapture", "--test-threads=1"])
+            .command(
+                "/escape",
+                [
+                    "--exact",
+                    "chroot_escape_helper",
+                    "--nocapture",
+                    "--test-threads=1",
+                ],
+            )
             .unwrap()
             .bind_mount(exe, "/escape", true)
             .unwrap()
@@ -114,9 +138,15 @@ fn host_files_outside_the_rootfs_are_unreachable() {
     std::fs::remove_file(&secret).unwrap();
     assert!(res.unwrap().status.success(), "{out}\n{err}");
     // The escape climbed to the container's root and no further.
-    assert!(out.contains("ESCAPE-RESULT hostname=lp-test-jail found=false"), "{out}\n{err}");
+    assert!(
+        out.contains("ESCAPE-RESULT hostname=lp-test-jail found=false"),
+        "{out}\n{err}"
+    );
     assert!(res2.unwrap().status.success());
-    assert!(out2.contains("unreachable") && !out2.contains("secret"), "{out2}");
+    assert!(
+        out2.contains("unreachable") && !out2.contains("secret"),
+        "{out2}"
+    );
 }
 
 #[test]
@@ -153,7 +183,10 @@ fn memory_limit_oom_kills_a_150_mib_allocation_and_reports_it() {
     let (res, _, _) = run_capture(
         Container::builder()
             .host_rootfs()
-            .command("/usr/bin/dd", ["if=/dev/zero", "of=/dev/null", "bs=150M", "count=1"])
+            .command(
+                "/usr/bin/dd",
+                ["if=/dev/zero", "of=/dev/null", "bs=150M", "count=1"],
+            )
             .unwrap()
             .memory_limit(100 << 20)
             .unwrap(),
@@ -168,7 +201,10 @@ fn memory_limit_oom_kills_a_150_mib_allocation_and_reports_it() {
     let (res, _, _) = run_capture(
         Container::builder()
             .host_rootfs()
-            .command("/usr/bin/dd", ["if=/dev/zero", "of=/dev/null", "bs=150M", "count=1"])
+            .command(
+                "/usr/bin/dd",
+                ["if=/dev/zero", "of=/dev/null", "bs=150M", "count=1"],
+            )
             .unwrap()
             .memory_limit(200 << 20)
             .unwrap(),
@@ -202,7 +238,12 @@ fn cpu_quota_of_half_a_core_gives_about_half_a_core() {
             .host_rootfs()
             .command(
                 "/usr/bin/timeout",
-                ["1", "/bin/sh", "-c", "while :; do :; done & while :; do :; done"],
+                [
+                    "1",
+                    "/bin/sh",
+                    "-c",
+                    "while :; do :; done & while :; do :; done",
+                ],
             )
             .unwrap();
         if let Some(m) = millicpus {
@@ -216,7 +257,10 @@ fn cpu_quota_of_half_a_core_gives_about_half_a_core() {
     let full = spin(None);
     // The quota is a hard cap whatever else runs on the machine; "about half" when the machine
     // is otherwise quiet (other builds share these two cores, hence the loose lower bound).
-    assert!((0.2..=0.56).contains(&half), "limited ratio {half} (unlimited {full})");
+    assert!(
+        (0.2..=0.56).contains(&half),
+        "limited ratio {half} (unlimited {full})"
+    );
     assert!(full > half, "unlimited {full}, limited {half}");
 }
 
@@ -241,7 +285,10 @@ fn exit_codes_and_signals_propagate() {
 
     // Under --init the command is not PID 1: its own signal kills it and init reports it.
     let (res, _, _) = run_capture(sh("echo $$; kill -USR1 $$").init(true));
-    assert_eq!(res.unwrap().status, ExitStatus::Signaled(Signal::SIGUSR1.raw()));
+    assert_eq!(
+        res.unwrap().status,
+        ExitStatus::Signaled(Signal::SIGUSR1.raw())
+    );
 
     // And init forwards what it receives.
     let c = Container::builder()
@@ -279,25 +326,30 @@ fn environment_mounts_working_dir_and_user_apply() {
     std::fs::create_dir_all(&rw).unwrap();
     std::os::unix::fs::chown(&rw, Some(1000), Some(1000)).unwrap();
     let (res, out, err) = run_capture(
-        sh("echo $FOO; pwd; id -u; id -g; cat /data/file; touch /data/x 2>/dev/null || echo ro; \
-            touch /rw/made && echo rw; mkdir -p /scratch/a && echo tmpfs")
-            .env("FOO", "bar baz")
-            .unwrap()
-            .working_dir("/data")
-            .unwrap()
-            .bind_mount(&dir, "/data", true)
-            .unwrap()
-            .bind_mount(&rw, "/rw", false)
-            .unwrap()
-            .tmpfs("/scratch", Some(1 << 20))
-            .unwrap()
-            .user(1000, 1000),
+        sh(
+            "echo $FOO; pwd; id -u; id -g; cat /data/file; touch /data/x 2>/dev/null || echo ro; \
+            touch /rw/made && echo rw; mkdir -p /scratch/a && echo tmpfs",
+        )
+        .env("FOO", "bar baz")
+        .unwrap()
+        .working_dir("/data")
+        .unwrap()
+        .bind_mount(&dir, "/data", true)
+        .unwrap()
+        .bind_mount(&rw, "/rw", false)
+        .unwrap()
+        .tmpfs("/scratch", Some(1 << 20))
+        .unwrap()
+        .user(1000, 1000),
     );
     let made = std::path::Path::new(&format!("{rw}/made")).exists();
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&rw).unwrap();
     assert!(res.unwrap().status.success(), "{out}{err}");
-    assert_eq!(out, "bar baz\n/data\n1000\n1000\nfrom-host\nro\nrw\ntmpfs\n");
+    assert_eq!(
+        out,
+        "bar baz\n/data\n1000\n1000\nfrom-host\nro\nrw\ntmpfs\n"
+    );
     assert!(made);
 }
 
@@ -319,7 +371,13 @@ fn a_failing_setup_step_names_the_step_and_errno_and_leaves_nothing() {
         .spawn()
         .unwrap_err();
     assert_eq!(err.to_string(), "chdir into /nonexistent-lp-test: ENOENT");
-    assert!(matches!(err, Error::Child { stage: Stage::Chdir, .. }));
+    assert!(matches!(
+        err,
+        Error::Child {
+            stage: Stage::Chdir,
+            ..
+        }
+    ));
 
     // /usr is a read-only bind: a mount target below it cannot be created.
     let err = Container::builder()
@@ -334,7 +392,10 @@ fn a_failing_setup_step_names_the_step_and_errno_and_leaves_nothing() {
         .unwrap()
         .spawn()
         .unwrap_err();
-    assert!(matches!(err, Error::Child { stage: Stage::Mkdir, errno, .. } if errno == rawsys::Errno::EROFS), "{err}");
+    assert!(
+        matches!(err, Error::Child { stage: Stage::Mkdir, errno, .. } if errno == rawsys::Errno::EROFS),
+        "{err}"
+    );
 
     let err = Container::builder()
         .host_rootfs()
@@ -377,7 +438,10 @@ fn a_missing_rootfs_is_a_config_error() {
         .unwrap()
         .run()
         .unwrap_err();
-    assert!(matches!(err, Error::Config(isolate::ConfigError::BadRootfs { .. })), "{err}");
+    assert!(
+        matches!(err, Error::Config(isolate::ConfigError::BadRootfs { .. })),
+        "{err}"
+    );
 }
 
 fn cgroup_children(prefix: &str) -> Vec<String> {
@@ -386,7 +450,11 @@ fn cgroup_children(prefix: &str) -> Vec<String> {
     for line in own.lines() {
         let mut it = line.splitn(3, ':');
         let (_, ctl, path) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
-        let mount = if ctl.is_empty() { "unified".to_string() } else { ctl.replace("name=", "") };
+        let mount = if ctl.is_empty() {
+            "unified".to_string()
+        } else {
+            ctl.replace("name=", "")
+        };
         let dir = format!("/sys/fs/cgroup/{mount}{path}");
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {
@@ -423,7 +491,14 @@ fn a_hundred_runs_including_failures_and_kills_leave_nothing_behind() {
     for i in 0..100 {
         let b = Container::builder()
             .host_rootfs()
-            .command(if i % 4 == 2 { "lp-test-missing" } else { "/bin/sh" }, ["-c", "exit 7"])
+            .command(
+                if i % 4 == 2 {
+                    "lp-test-missing"
+                } else {
+                    "/bin/sh"
+                },
+                ["-c", "exit 7"],
+            )
             .unwrap()
             .name(&format!("{prefix}{i}"))
             .unwrap()
@@ -433,7 +508,10 @@ fn a_hundred_runs_including_failures_and_kills_leave_nothing_behind() {
             .unwrap()
             .cgroup_parent(CgroupParent::Own);
         match i % 4 {
-            0 | 1 => assert_eq!(b.build().unwrap().run().unwrap().status, ExitStatus::Exited(7)),
+            0 | 1 => assert_eq!(
+                b.build().unwrap().run().unwrap().status,
+                ExitStatus::Exited(7)
+            ),
             2 => assert!(b.build().unwrap().run().unwrap_err().is_command_not_found()),
             _ => {
                 let c = Container::builder()
