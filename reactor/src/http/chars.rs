@@ -39,7 +39,11 @@ static HOST_CLASS: [u8; 256] = {
     while i < 256 {
         let b = i as u8;
         if is_host_byte(b) {
-            t[i] = if b == b':' || b == b'[' || b == b']' { 1 } else { 0 };
+            t[i] = if b == b':' || b == b'[' || b == b']' {
+                1
+            } else {
+                0
+            };
         }
         i += 1;
     }
@@ -89,7 +93,10 @@ fn valid_host_structure(s: &[u8]) -> bool {
         }
     } else {
         let end = s.iter().rposition(|&b| b == b':').unwrap_or(s.len());
-        if s[..end].iter().any(|&b| b == b'[' || b == b']' || b == b':') {
+        if s[..end]
+            .iter()
+            .any(|&b| b == b'[' || b == b']' || b == b':')
+        {
             return false;
         }
         &s[end..]
@@ -121,7 +128,8 @@ mod tests {
 
     #[test]
     fn token_table_matches_rfc_9110() {
-        let expected = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let expected =
+            b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
         for b in 0..=255u8 {
             assert_eq!(token(b), expected.contains(&b), "byte {b:#x}");
         }
@@ -137,10 +145,28 @@ mod tests {
 
     #[test]
     fn hosts() {
-        for ok in [&b""[..], b"a", b"example.com", b"example.com:8080", b"[::1]", b"[::1]:80", b"1.2.3.4:0"] {
+        for ok in [
+            &b""[..],
+            b"a",
+            b"example.com",
+            b"example.com:8080",
+            b"[::1]",
+            b"[::1]:80",
+            b"1.2.3.4:0",
+        ] {
             assert!(valid_host(ok), "{:?}", core::str::from_utf8(ok));
         }
-        for bad in [&b"a b"[..], b"a/b", b"a@b", b"[::1", b"a:b:c", b"a:8x", b"::1", b"[::1]x", b"a]"] {
+        for bad in [
+            &b"a b"[..],
+            b"a/b",
+            b"a@b",
+            b"[::1",
+            b"a:b:c",
+            b"a:8x",
+            b"::1",
+            b"[::1]x",
+            b"a]",
+        ] {
             assert!(!valid_host(bad), "{:?}", core::str::from_utf8(bad));
         }
     }

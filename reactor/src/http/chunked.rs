@@ -156,12 +156,20 @@ impl ChunkedDecoder {
             match self.state {
                 State::Data => {
                     let avail = input.len() - i;
-                    let n = if self.remaining < avail as u64 { self.remaining as usize } else { avail };
+                    let n = if self.remaining < avail as u64 {
+                        self.remaining as usize
+                    } else {
+                        avail
+                    };
                     self.remaining -= n as u64;
                     if self.remaining == 0 {
                         self.state = State::DataCr;
                     }
-                    return Ok(Decoded { consumed: i + n, data: &input[i..i + n], done: false });
+                    return Ok(Decoded {
+                        consumed: i + n,
+                        data: &input[i..i + n],
+                        done: false,
+                    });
                 }
                 State::Done => break,
                 State::Failed(e) => return Err(e),
@@ -177,7 +185,11 @@ impl ChunkedDecoder {
         if let State::Failed(e) = self.state {
             return Err(e);
         }
-        Ok(Decoded { consumed: i, data: &[], done: self.is_done() })
+        Ok(Decoded {
+            consumed: i,
+            data: &[],
+            done: self.is_done(),
+        })
     }
 
     /// Consumes one framing byte.
@@ -186,13 +198,24 @@ impl ChunkedDecoder {
         use State::*;
         let size_line = matches!(
             self.state,
-            Size | Bws | ExtNameStart | ExtName | ExtNameBws | ExtValueStart | ExtToken | ExtQuoted
-                | ExtQuotedEscape | ExtEnd
+            Size | Bws
+                | ExtNameStart
+                | ExtName
+                | ExtNameBws
+                | ExtValueStart
+                | ExtToken
+                | ExtQuoted
+                | ExtQuotedEscape
+                | ExtEnd
         );
         if size_line && b != b'\r' && b != b'\n' {
             self.line_len += 1;
             if self.line_len > self.max_line {
-                return Err(if self.state == Size { InvalidChunkSize } else { InvalidChunkExtension });
+                return Err(if self.state == Size {
+                    InvalidChunkSize
+                } else {
+                    InvalidChunkExtension
+                });
             }
         }
         let in_trailer = matches!(self.state, TrailerName | TrailerValue | TrailerLf)
@@ -232,8 +255,11 @@ impl ChunkedDecoder {
             (ExtQuoted, b'\\') => ExtQuotedEscape,
             (ExtQuoted, b'\t' | b' ' | 0x21 | 0x23..=0x5b | 0x5d..=0x7e | 0x80..=0xff) => ExtQuoted,
             (ExtQuotedEscape, _) if value_byte(b) => ExtQuoted,
-            (Bws | ExtNameStart | ExtName | ExtNameBws | ExtValueStart | ExtToken | ExtQuoted
-            | ExtQuotedEscape | ExtEnd, _) => return Err(InvalidChunkExtension),
+            (
+                Bws | ExtNameStart | ExtName | ExtNameBws | ExtValueStart | ExtToken | ExtQuoted
+                | ExtQuotedEscape | ExtEnd,
+                _,
+            ) => return Err(InvalidChunkExtension),
             (SizeLf, b'\n') => return self.size_line_done(),
             (SizeLf, _) => return Err(BareCr),
             (DataCr, b'\r') => DataLf,
@@ -273,8 +299,15 @@ impl ChunkedDecoder {
         if self.state != State::SizeLf && !self.lf_ok {
             return Err(ParseError::BareLf);
         }
-        self.total = self.total.checked_add(self.remaining).ok_or(ParseError::InvalidChunkSize)?;
-        self.state = if self.remaining == 0 { State::TrailerStart } else { State::Data };
+        self.total = self
+            .total
+            .checked_add(self.remaining)
+            .ok_or(ParseError::InvalidChunkSize)?;
+        self.state = if self.remaining == 0 {
+            State::TrailerStart
+        } else {
+            State::Data
+        };
         Ok(())
     }
 
@@ -303,7 +336,8 @@ mod tests {
         loop {
             let d = decoder.decode(&buffered)?;
             body.extend_from_slice(d.data);
-            let (consumed, progressed, done) = (d.consumed, d.consumed > 0 || !d.data.is_empty(), d.done);
+            let (consumed, progressed, done) =
+                (d.consumed, d.consumed > 0 || !d.data.is_empty(), d.done);
             buffered.drain(..consumed);
             if done {
                 return Ok((body, buffered.len() + input.len() - fed));
@@ -322,7 +356,11 @@ mod tests {
     fn decode(input: &[u8]) -> Result<(Vec<u8>, usize), ParseError> {
         let whole = decode_in(ChunkedDecoder::new(), input, input.len().max(1));
         for step in [1, 2, 3, 7] {
-            assert_eq!(decode_in(ChunkedDecoder::new(), input, step), whole, "step {step}");
+            assert_eq!(
+                decode_in(ChunkedDecoder::new(), input, step),
+                whole,
+                "step {step}"
+            );
         }
         whole
     }
@@ -331,18 +369,30 @@ mod tests {
 
     #[test]
     fn decodes_chunks_and_leaves_the_rest() {
-        let (body, rest) = decode(b"4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\nGET").unwrap();
+        let (body, rest) =
+            decode(b"4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\nGET").unwrap();
         assert_eq!(body, b"Wikipedia in\r\n\r\nchunks.");
         assert_eq!(rest, 3);
         assert_eq!(decode(b"0\r\n\r\n").unwrap(), (Vec::new(), 0));
-        assert_eq!(decode(b"000A\r\n0123456789\r\n0\r\n\r\n").unwrap().0, b"0123456789");
+        assert_eq!(
+            decode(b"000A\r\n0123456789\r\n0\r\n\r\n").unwrap().0,
+            b"0123456789"
+        );
         assert_eq!(decode(b"1\r\nx\r\n0\r\n\r"), Err(INCOMPLETE));
     }
 
     #[test]
     fn chunk_sizes_are_plain_hex_without_overflow() {
         assert_eq!(decode(b"ffffffffffffffff\r\n"), Err(INCOMPLETE));
-        for bad in [&b"10000000000000000\r\n"[..], b"0x5\r\n", b"+5\r\n", b"-5\r\n", b"\r\n", b" 5\r\n", b"g\r\n"] {
+        for bad in [
+            &b"10000000000000000\r\n"[..],
+            b"0x5\r\n",
+            b"+5\r\n",
+            b"-5\r\n",
+            b"\r\n",
+            b" 5\r\n",
+            b"g\r\n",
+        ] {
             assert_eq!(decode(bad), Err(ParseError::InvalidChunkSize), "{bad:?}");
         }
         let mut d = ChunkedDecoder::new();
@@ -358,7 +408,12 @@ mod tests {
             b"3 ; a = \"q\\\"uo;ted\" ;b\r\nabc\r\n0;last\r\n\r\n",
             b"3\t;a=b\r\nabc\r\n0\r\n\r\n".as_slice(),
         ] {
-            assert_eq!(decode(ok).unwrap().0, b"abc", "{:?}", core::str::from_utf8(ok));
+            assert_eq!(
+                decode(ok).unwrap().0,
+                b"abc",
+                "{:?}",
+                core::str::from_utf8(ok)
+            );
         }
         for bad in [
             &b"3;\r\nabc\r\n"[..],
@@ -372,11 +427,19 @@ mod tests {
             b"3;a=b c\r\nabc\r\n",
             b"3;a=b \r\nabc\r\n",
         ] {
-            assert_eq!(decode(bad), Err(ParseError::InvalidChunkExtension), "{:?}", core::str::from_utf8(bad));
+            assert_eq!(
+                decode(bad),
+                Err(ParseError::InvalidChunkExtension),
+                "{:?}",
+                core::str::from_utf8(bad)
+            );
         }
         let mut line = Vec::from(&b"1;a="[..]);
         line.resize(5000, b'x');
-        assert_eq!(ChunkedDecoder::new().decode(&line), Err(ParseError::InvalidChunkExtension));
+        assert_eq!(
+            ChunkedDecoder::new().decode(&line),
+            Err(ParseError::InvalidChunkExtension)
+        );
     }
 
     #[test]
@@ -384,32 +447,74 @@ mod tests {
         assert_eq!(decode(b"3\nabc\r\n0\r\n\r\n"), Err(ParseError::BareLf));
         assert_eq!(decode(b"3;a\nabc\r\n"), Err(ParseError::BareLf));
         assert_eq!(decode(b"3\rabc"), Err(ParseError::BareCr));
-        assert_eq!(decode(b"3\r\nabcd\r\n"), Err(ParseError::MissingChunkDelimiter));
-        assert_eq!(decode(b"3\r\nabc\n0\r\n\r\n"), Err(ParseError::MissingChunkDelimiter));
-        assert_eq!(decode(b"3\r\nabc\rx"), Err(ParseError::MissingChunkDelimiter));
+        assert_eq!(
+            decode(b"3\r\nabcd\r\n"),
+            Err(ParseError::MissingChunkDelimiter)
+        );
+        assert_eq!(
+            decode(b"3\r\nabc\n0\r\n\r\n"),
+            Err(ParseError::MissingChunkDelimiter)
+        );
+        assert_eq!(
+            decode(b"3\r\nabc\rx"),
+            Err(ParseError::MissingChunkDelimiter)
+        );
         assert_eq!(decode(b"0\r\n\n"), Err(ParseError::BareLf));
-        let lf = ParserConfig { allow_lf_line_endings: true, ..ParserConfig::DEFAULT };
+        let lf = ParserConfig {
+            allow_lf_line_endings: true,
+            ..ParserConfig::DEFAULT
+        };
         let r = decode_in(ChunkedDecoder::with_config(&lf), b"3\nabc\n0\nA: b\n\n", 1);
         assert_eq!(r, Ok((b"abc".to_vec(), 0)));
     }
 
     #[test]
     fn trailers_follow_the_header_rules() {
-        assert_eq!(decode(b"0\r\nA: b\r\nC-D:\te\t\r\n\r\nX").unwrap(), (Vec::new(), 1));
-        assert_eq!(decode(b"0\r\n b\r\n\r\n"), Err(ParseError::ObsoleteLineFolding));
-        assert_eq!(decode(b"0\r\nA : b\r\n\r\n"), Err(ParseError::WhitespaceBeforeColon));
-        assert_eq!(decode(b"0\r\n: b\r\n\r\n"), Err(ParseError::InvalidHeaderName));
-        assert_eq!(decode(b"0\r\nA(: b\r\n\r\n"), Err(ParseError::InvalidHeaderName));
-        assert_eq!(decode(b"0\r\nA: b\x00\r\n\r\n"), Err(ParseError::InvalidHeaderValue));
+        assert_eq!(
+            decode(b"0\r\nA: b\r\nC-D:\te\t\r\n\r\nX").unwrap(),
+            (Vec::new(), 1)
+        );
+        assert_eq!(
+            decode(b"0\r\n b\r\n\r\n"),
+            Err(ParseError::ObsoleteLineFolding)
+        );
+        assert_eq!(
+            decode(b"0\r\nA : b\r\n\r\n"),
+            Err(ParseError::WhitespaceBeforeColon)
+        );
+        assert_eq!(
+            decode(b"0\r\n: b\r\n\r\n"),
+            Err(ParseError::InvalidHeaderName)
+        );
+        assert_eq!(
+            decode(b"0\r\nA(: b\r\n\r\n"),
+            Err(ParseError::InvalidHeaderName)
+        );
+        assert_eq!(
+            decode(b"0\r\nA: b\x00\r\n\r\n"),
+            Err(ParseError::InvalidHeaderValue)
+        );
         assert_eq!(decode(b"0\r\nA: b\rc\r\n\r\n"), Err(ParseError::BareCr));
         assert_eq!(decode(b"0\r\nA: b\nc\r\n\r\n"), Err(ParseError::BareLf));
         let small = ParserConfig {
-            limits: super::super::Limits { max_headers: 1, max_header_bytes: 10, ..Default::default() },
+            limits: super::super::Limits {
+                max_headers: 1,
+                max_header_bytes: 10,
+                ..Default::default()
+            },
             ..ParserConfig::DEFAULT
         };
-        let r = decode_in(ChunkedDecoder::with_config(&small), b"0\r\nA: b\r\nC: d\r\n\r\n", 100);
+        let r = decode_in(
+            ChunkedDecoder::with_config(&small),
+            b"0\r\nA: b\r\nC: d\r\n\r\n",
+            100,
+        );
         assert_eq!(r, Err(ParseError::TrailersTooLarge));
-        let r = decode_in(ChunkedDecoder::with_config(&small), b"0\r\nA: bcdefghij\r\n\r\n", 100);
+        let r = decode_in(
+            ChunkedDecoder::with_config(&small),
+            b"0\r\nA: bcdefghij\r\n\r\n",
+            100,
+        );
         assert_eq!(r, Err(ParseError::TrailersTooLarge));
     }
 
@@ -420,7 +525,10 @@ mod tests {
         assert_eq!(d.decode(b"0\r\n\r\n"), Err(ParseError::InvalidChunkSize));
         let mut d = ChunkedDecoder::new();
         let step = d.decode(b"10\r\nabc").unwrap();
-        assert_eq!((step.consumed, step.data, step.done), (7, &b"abc"[..], false));
+        assert_eq!(
+            (step.consumed, step.data, step.done),
+            (7, &b"abc"[..], false)
+        );
         assert_eq!(d.body_len(), 16);
     }
 }

@@ -136,9 +136,7 @@ impl ParseError {
             Self::InvalidHost => "invalid Host value",
             Self::InvalidContentLength => "invalid Content-Length",
             Self::DuplicateContentLength => "conflicting or repeated Content-Length",
-            Self::ContentLengthWithTransferEncoding => {
-                "both Content-Length and Transfer-Encoding"
-            }
+            Self::ContentLengthWithTransferEncoding => "both Content-Length and Transfer-Encoding",
             Self::TransferEncodingInHttp10 => "Transfer-Encoding in an HTTP/1.0 request",
             Self::ChunkedNotFinal => "chunked is not the final transfer coding, or repeated",
             Self::InvalidTransferEncoding => "malformed Transfer-Encoding",

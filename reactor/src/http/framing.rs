@@ -120,7 +120,9 @@ impl FramingFields {
             parse_decimal(value).ok_or(ParseError::InvalidContentLength)?
         };
         match self.content_length {
-            Some(prev) if !(allow_identical && prev == n) => Err(ParseError::DuplicateContentLength),
+            Some(prev) if !(allow_identical && prev == n) => {
+                Err(ParseError::DuplicateContentLength)
+            }
             _ => {
                 self.content_length = Some(n);
                 Ok(())
@@ -249,7 +251,16 @@ mod tests {
         assert_eq!(parse_decimal(b"0012"), Some(12));
         assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
         assert_eq!(parse_decimal(b"18446744073709551616"), None);
-        for bad in [&b""[..], b"+1", b"-1", b" 1", b"1 ", b"0x1", b"1e3", b"\xd9\xa1"] {
+        for bad in [
+            &b""[..],
+            b"+1",
+            b"-1",
+            b" 1",
+            b"1 ",
+            b"0x1",
+            b"1e3",
+            b"\xd9\xa1",
+        ] {
             assert_eq!(parse_decimal(bad), None);
         }
     }
@@ -259,27 +270,65 @@ mod tests {
         assert_eq!(te(&["chunked"]), Ok(BodyFraming::Chunked));
         assert_eq!(te(&["Chunked"]), Ok(BodyFraming::Chunked));
         assert_eq!(te(&[" , chunked ,"]), Ok(BodyFraming::Chunked));
-        assert_eq!(te(&["gzip, chunked"]), Err(ParseError::UnsupportedTransferCoding));
-        assert_eq!(te(&["gzip", "chunked"]), Err(ParseError::UnsupportedTransferCoding));
-        assert_eq!(te(&["gzip;level=\"a,b\", chunked"]), Err(ParseError::UnsupportedTransferCoding));
+        assert_eq!(
+            te(&["gzip, chunked"]),
+            Err(ParseError::UnsupportedTransferCoding)
+        );
+        assert_eq!(
+            te(&["gzip", "chunked"]),
+            Err(ParseError::UnsupportedTransferCoding)
+        );
+        assert_eq!(
+            te(&["gzip;level=\"a,b\", chunked"]),
+            Err(ParseError::UnsupportedTransferCoding)
+        );
         assert_eq!(te(&["chunked, gzip"]), Err(ParseError::ChunkedNotFinal));
         assert_eq!(te(&["gzip"]), Err(ParseError::ChunkedNotFinal));
-        assert_eq!(te(&["chunked", "chunked"]), Err(ParseError::ChunkedNotFinal));
+        assert_eq!(
+            te(&["chunked", "chunked"]),
+            Err(ParseError::ChunkedNotFinal)
+        );
         assert_eq!(te(&["chunked, chunked"]), Err(ParseError::ChunkedNotFinal));
-        for bad in ["", " ", ",", "chunked;a=b", "chunk ed", "\"chunked\"", "chunked;", "x;a=", "x;a=\"b"] {
-            assert_eq!(te(&[bad]), Err(ParseError::InvalidTransferEncoding), "{bad:?}");
+        for bad in [
+            "",
+            " ",
+            ",",
+            "chunked;a=b",
+            "chunk ed",
+            "\"chunked\"",
+            "chunked;",
+            "x;a=",
+            "x;a=\"b",
+        ] {
+            assert_eq!(
+                te(&[bad]),
+                Err(ParseError::InvalidTransferEncoding),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn content_lengths() {
         assert_eq!(cl(&["42"], false), Ok(BodyFraming::ContentLength(42)));
-        assert_eq!(cl(&["42", "42"], false), Err(ParseError::DuplicateContentLength));
+        assert_eq!(
+            cl(&["42", "42"], false),
+            Err(ParseError::DuplicateContentLength)
+        );
         assert_eq!(cl(&["42", "42"], true), Ok(BodyFraming::ContentLength(42)));
-        assert_eq!(cl(&["42", "43"], true), Err(ParseError::DuplicateContentLength));
+        assert_eq!(
+            cl(&["42", "43"], true),
+            Err(ParseError::DuplicateContentLength)
+        );
         assert_eq!(cl(&["42, 42"], true), Ok(BodyFraming::ContentLength(42)));
-        assert_eq!(cl(&["42, 43"], true), Err(ParseError::DuplicateContentLength));
-        assert_eq!(cl(&["42, 42"], false), Err(ParseError::InvalidContentLength));
+        assert_eq!(
+            cl(&["42, 43"], true),
+            Err(ParseError::DuplicateContentLength)
+        );
+        assert_eq!(
+            cl(&["42, 42"], false),
+            Err(ParseError::InvalidContentLength)
+        );
         assert_eq!(cl(&["42,"], true), Err(ParseError::InvalidContentLength));
         assert_eq!(cl(&["4 2"], true), Err(ParseError::InvalidContentLength));
     }
@@ -288,8 +337,14 @@ mod tests {
     fn both_and_http10() {
         let mut f = FramingFields::default();
         f.transfer_encoding(b"chunked").unwrap();
-        assert_eq!(f.finish(Version::Http10), Err(ParseError::TransferEncodingInHttp10));
+        assert_eq!(
+            f.finish(Version::Http10),
+            Err(ParseError::TransferEncodingInHttp10)
+        );
         f.content_length(b"1", false).unwrap();
-        assert_eq!(f.finish(Version::Http11), Err(ParseError::ContentLengthWithTransferEncoding));
+        assert_eq!(
+            f.finish(Version::Http11),
+            Err(ParseError::ContentLengthWithTransferEncoding)
+        );
     }
 }

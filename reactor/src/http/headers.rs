@@ -25,7 +25,12 @@ pub struct RawHeader {
 
 impl RawHeader {
     /// An empty slot, to initialise header arrays: `[RawHeader::EMPTY; 64]`.
-    pub const EMPTY: Self = Self { name_start: 0, name_end: 0, value_start: 0, value_end: 0 };
+    pub const EMPTY: Self = Self {
+        name_start: 0,
+        name_end: 0,
+        value_start: 0,
+        value_end: 0,
+    };
 
     /// Offsets are below `u32::MAX`: the parser never looks further than its limits allow,
     /// and those are `u32`s that add up to less than 4 GiB.
@@ -43,10 +48,17 @@ impl RawHeader {
     /// only when a caller broke the contract and passed unrelated slots or buffers).
     #[inline]
     pub(crate) fn resolve<'a>(&self, buf: &'a [u8]) -> Header<'a> {
-        let name = buf.get(self.name_start as usize..self.name_end as usize).unwrap_or(&[]);
-        let value = buf.get(self.value_start as usize..self.value_end as usize).unwrap_or(&[]);
+        let name = buf
+            .get(self.name_start as usize..self.name_end as usize)
+            .unwrap_or(&[]);
+        let value = buf
+            .get(self.value_start as usize..self.value_end as usize)
+            .unwrap_or(&[]);
         // Names were checked to be token characters (ASCII) when parsed.
-        Header { name: core::str::from_utf8(name).unwrap_or(""), value }
+        Header {
+            name: core::str::from_utf8(name).unwrap_or(""),
+            value,
+        }
     }
 }
 
@@ -138,7 +150,8 @@ impl FieldState {
                 }
             }
             14 if eq_token_lower(name, b"content-length") => {
-                self.framing.content_length(value, allow_identical_content_lengths)?;
+                self.framing
+                    .content_length(value, allow_identical_content_lengths)?;
             }
             17 if eq_token_lower(name, b"transfer-encoding") => {
                 self.framing.transfer_encoding(value)?;
@@ -155,8 +168,8 @@ impl FieldState {
             return Err(ParseError::MissingHost);
         }
         let framing = self.framing.finish(version)?;
-        let keep_alive = !self.connection_close
-            && (version == Version::Http11 || self.connection_keep_alive);
+        let keep_alive =
+            !self.connection_close && (version == Version::Http11 || self.connection_keep_alive);
         Ok((framing, keep_alive))
     }
 }
@@ -180,10 +193,14 @@ mod tests {
 
     #[test]
     fn connection_options() {
-        let mut f = FieldState { host_count: 1, ..FieldState::default() };
+        let mut f = FieldState {
+            host_count: 1,
+            ..FieldState::default()
+        };
         assert_eq!(f.finish(Version::Http11), Ok((BodyFraming::None, true)));
         assert_eq!(f.finish(Version::Http10), Ok((BodyFraming::None, false)));
-        f.on_field(b"Connection", b"upgrade, Keep-Alive", false).unwrap();
+        f.on_field(b"Connection", b"upgrade, Keep-Alive", false)
+            .unwrap();
         assert_eq!(f.finish(Version::Http10), Ok((BodyFraming::None, true)));
         f.on_field(b"CONNECTION", b"CLOSE", false).unwrap();
         assert_eq!(f.finish(Version::Http11), Ok((BodyFraming::None, false)));

@@ -41,6 +41,8 @@ mod framing;
 mod headers;
 mod request;
 mod simd;
+#[cfg(test)]
+mod tests;
 
 pub use chunked::{ChunkedDecoder, Decoded};
 pub use config::{Limits, ParserConfig};

@@ -240,7 +240,11 @@ impl RequestParser {
         else {
             return Err(ParseError::ResumeMismatch);
         };
-        Ok(Status::Complete(Request { buf, headers, head: &self.head }))
+        Ok(Status::Complete(Request {
+            buf,
+            headers,
+            head: &self.head,
+        }))
     }
 
     fn fail(&mut self, e: ParseError) -> ParseError {
@@ -393,13 +397,20 @@ impl RequestParser {
                 version = Version::Http11;
                 pos += 10;
             } else {
-                let Some(v) = buf.get(pos..pos + 8) else { partial!() };
-                if v[..5] != *b"HTTP/" || !v[5].is_ascii_digit() || v[6] != b'.' || !v[7].is_ascii_digit()
+                let Some(v) = buf.get(pos..pos + 8) else {
+                    partial!()
+                };
+                if v[..5] != *b"HTTP/"
+                    || !v[5].is_ascii_digit()
+                    || v[6] != b'.'
+                    || !v[7].is_ascii_digit()
                 {
                     return Err(InvalidVersion);
                 }
                 let (major, minor) = (v[5], v[7]);
-                let Some(&eol_byte) = buf.get(pos + 8) else { partial!() };
+                let Some(&eol_byte) = buf.get(pos + 8) else {
+                    partial!()
+                };
                 let eol = match eol_byte {
                     b'\r' => match buf.get(pos + 9) {
                         Some(b'\n') => 2,
@@ -534,7 +545,11 @@ fn classify_target(
                 && (host[0] != b'[' || host.ends_with(b"]"))
                 && valid_host(target)
         });
-        return if ok { Ok(TargetForm::Authority) } else { Err(ParseError::InvalidAuthorityForm) };
+        return if ok {
+            Ok(TargetForm::Authority)
+        } else {
+            Err(ParseError::InvalidAuthorityForm)
+        };
     }
     match target {
         [b'/', ..] => Ok(TargetForm::Origin),
@@ -570,7 +585,9 @@ pub struct Request<'a> {
 /// Checked token text: every span was validated as ASCII when parsed (from this buffer, as
 /// long as the caller kept the contract of [`RequestParser::parse`]).
 fn ascii(buf: &[u8], span: (usize, usize)) -> &str {
-    buf.get(span.0..span.1).and_then(|s| core::str::from_utf8(s).ok()).unwrap_or("")
+    buf.get(span.0..span.1)
+        .and_then(|s| core::str::from_utf8(s).ok())
+        .unwrap_or("")
 }
 
 impl<'a> Request<'a> {
@@ -607,7 +624,10 @@ impl<'a> Request<'a> {
 
     /// The header fields, in the order received.
     pub fn headers(&self) -> Headers<'a> {
-        Headers { buf: self.buf, raw: self.headers.iter() }
+        Headers {
+            buf: self.buf,
+            raw: self.headers.iter(),
+        }
     }
 
     /// The number of header fields.
@@ -639,5 +659,4 @@ impl<'a> Request<'a> {
     pub const fn keep_alive(&self) -> bool {
         self.head.keep_alive
     }
-
 }

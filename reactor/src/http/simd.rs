@@ -309,7 +309,11 @@ mod x86 {
             let start = end - 32;
             // SAFETY: start + 32 == end <= buf.len().
             let m = miss(unsafe { load32(buf, start) }) >> (pos - start);
-            return if m != 0 { pos + m.trailing_zeros() as usize } else { end };
+            return if m != 0 {
+                pos + m.trailing_zeros() as usize
+            } else {
+                end
+            };
         }
         portable(buf, pos, end)
     }
@@ -347,7 +351,10 @@ mod tests {
         move |buf, pos, end| (pos..end).find(|&i| !class(buf[i])).unwrap_or(end)
     }
 
-    fn check_against(reference: &dyn Fn(&[u8], usize, usize) -> usize, f: &dyn Fn(&[u8], usize, usize) -> usize) {
+    fn check_against(
+        reference: &dyn Fn(&[u8], usize, usize) -> usize,
+        f: &dyn Fn(&[u8], usize, usize) -> usize,
+    ) {
         // Every byte value at every position of buffers of several lengths, with several
         // start and end points.
         let mut buf = [b'a'; 80];
@@ -357,10 +364,16 @@ mod tests {
                     buf[..len].fill(b'a');
                     buf[bad_at] = b;
                     for pos in [0, 1, 5, 17].into_iter().filter(|&p| p <= len) {
-                        for end in [len, len.saturating_sub(3)].into_iter().filter(|&e| e >= pos) {
+                        for end in [len, len.saturating_sub(3)]
+                            .into_iter()
+                            .filter(|&e| e >= pos)
+                        {
                             let got = f(&buf[..len], pos, end);
                             let want = reference(&buf[..len], pos, end);
-                            assert_eq!(got, want, "len {len} byte {b:#x} at {bad_at} pos {pos} end {end}");
+                            assert_eq!(
+                                got, want,
+                                "len {len} byte {b:#x} at {bad_at} pos {pos} end {end}"
+                            );
                         }
                     }
                 }
@@ -386,8 +399,14 @@ mod tests {
             return;
         }
         // SAFETY (all three): AVX2 was detected above.
-        check_against(&reference(chars::token), &|b, p, e| unsafe { Avx2::token_end(b, p, e) });
-        check_against(&reference(chars::target_byte), &|b, p, e| unsafe { Avx2::target_end(b, p, e) });
-        check_against(&reference(chars::value_byte), &|b, p, e| unsafe { Avx2::value_end(b, p, e) });
+        check_against(&reference(chars::token), &|b, p, e| unsafe {
+            Avx2::token_end(b, p, e)
+        });
+        check_against(&reference(chars::target_byte), &|b, p, e| unsafe {
+            Avx2::target_end(b, p, e)
+        });
+        check_against(&reference(chars::value_byte), &|b, p, e| unsafe {
+            Avx2::value_end(b, p, e)
+        });
     }
 }

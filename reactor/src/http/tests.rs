@@ -1,0 +1,741 @@
+//! The parser's rules, one test each, with the status a server should answer. Every request
+//! goes through `check`, which also parses it split at every byte and with both scanner sets
+//! and requires the same outcome.
+
+use std::string::{String, ToString};
+use std::vec::Vec;
+
+use super::*;
+
+#[derive(Debug, PartialEq, Eq, Clone)]
+struct Parsed {
+    method: String,
+    target: String,
+    version: Version,
+    form: TargetForm,
+    headers: Vec<(String, Vec<u8>)>,
+    head_len: usize,
+    body: BodyFraming,
+    keep_alive: bool,
+}
+
+fn once(config: ParserConfig, buf: &[u8], slots: usize) -> Result<Option<Parsed>, ParseError> {
+    let mut headers = std::vec![RawHeader::EMPTY; slots];
+    let mut parser = RequestParser::with_config(config);
+    summary(parser.parse(buf, &mut headers))
+}
+
+fn summary(r: Result<Status<Request<'_>>, ParseError>) -> Result<Option<Parsed>, ParseError> {
+    Ok(r?.complete().map(|r| Parsed {
+        method: r.method().to_string(),
+        target: r.target().to_string(),
+        version: r.version(),
+        form: r.target_form(),
+        headers: r
+            .headers()
+            .map(|h| (h.name.to_string(), h.value.to_vec()))
+            .collect(),
+        head_len: r.head_len(),
+        body: r.body(),
+        keep_alive: r.keep_alive(),
+    }))
+}
+
+/// Parses `buf` whole with both scanner sets, and split in two at every point, and fed a
+/// byte at a time; all must agree. Returns the common outcome.
+fn check_with(
+    config: ParserConfig,
+    buf: &[u8],
+    slots: usize,
+) -> Result<Option<Parsed>, ParseError> {
+    let whole = once(config, buf, slots);
+    let portable = ParserConfig {
+        use_simd: false,
+        ..config
+    };
+    assert_eq!(
+        once(portable, buf, slots),
+        whole,
+        "portable scanners differ"
+    );
+    for split in 0..=buf.len() {
+        let mut headers = std::vec![RawHeader::EMPTY; slots];
+        let mut parser = RequestParser::with_config(config);
+        let first = summary(parser.parse(&buf[..split], &mut headers));
+        let outcome = match first {
+            Ok(None) => summary(parser.parse(buf, &mut headers)),
+            other => other,
+        };
+        assert_eq!(outcome, whole, "split at {split}");
+    }
+    let mut headers = std::vec![RawHeader::EMPTY; slots];
+    let mut parser = RequestParser::with_config(portable);
+    let mut outcome = Ok(None);
+    for end in 0..=buf.len() {
+        outcome = summary(parser.parse(&buf[..end], &mut headers));
+        if !matches!(outcome, Ok(None)) {
+            break;
+        }
+    }
+    assert_eq!(outcome, whole, "byte at a time");
+    whole
+}
+
+fn check(buf: &[u8]) -> Result<Option<Parsed>, ParseError> {
+    check_with(ParserConfig::DEFAULT, buf, 32)
+}
+
+fn complete(buf: &[u8]) -> Parsed {
+    match check(buf) {
+        Ok(Some(p)) => p,
+        other => panic!("{:?}: {other:?}", String::from_utf8_lossy(buf)),
+    }
+}
+
+/// The error for `buf`, asserting the status a server should answer with.
+fn rejects(buf: &[u8], status: u16) -> ParseError {
+    rejects_with(ParserConfig::DEFAULT, buf, status)
+}
+
+fn rejects_with(config: ParserConfig, buf: &[u8], status: u16) -> ParseError {
+    match check_with(config, buf, 32) {
+        Err(e) => {
+            assert_eq!(
+                e.status(),
+                status,
+                "{e:?} for {:?}",
+                String::from_utf8_lossy(buf)
+            );
+            e
+        }
+        other => panic!("{:?} accepted: {other:?}", String::from_utf8_lossy(buf)),
+    }
+}
+
+const LF: ParserConfig = ParserConfig {
+    allow_lf_line_endings: true,
+    ..ParserConfig::DEFAULT
+};
+
+#[test]
+fn parses_a_request_zero_copy() {
+    let buf =
+        b"GET /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nAccept:  */* \t\r\nX-Empty:\r\n\r\nrest";
+    let p = complete(buf);
+    assert_eq!((p.method.as_str(), p.target.as_str()), ("GET", "/a/b?c=d"));
+    assert_eq!(
+        (p.version, p.form, p.body, p.keep_alive),
+        (Version::Http11, TargetForm::Origin, BodyFraming::None, true)
+    );
+    assert_eq!(p.head_len, buf.len() - 4);
+    let names: Vec<_> = p
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("Host", &b"example.com"[..]),
+            ("Accept", b"*/*"),
+            ("X-Empty", b"")
+        ]
+    );
+
+    // The views borrow the input buffer.
+    let mut headers = [RawHeader::EMPTY; 4];
+    let mut parser = RequestParser::new();
+    let req = parser.parse(buf, &mut headers).unwrap().complete().unwrap();
+    let range = buf.as_ptr_range();
+    assert!(range.contains(&req.method().as_ptr()) && range.contains(&req.target().as_ptr()));
+    for h in req.headers() {
+        assert!(range.contains(&h.name.as_ptr()));
+        assert!(h.value.is_empty() || range.contains(&h.value.as_ptr()));
+    }
+    assert_eq!(req.header("ACCEPT"), Some(&b"*/*"[..]));
+    assert_eq!(req.header("missing"), None);
+    assert_eq!((req.path(), req.query()), ("/a/b", Some("c=d")));
+}
+
+#[test]
+fn resumes_and_pipelines() {
+    let two = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabcGET";
+    let mut headers = [RawHeader::EMPTY; 8];
+    let mut parser = RequestParser::new();
+    assert!(parser.parse(&two[..10], &mut headers).unwrap().is_partial());
+    let first = parser.parse(two, &mut headers).unwrap().complete().unwrap();
+    let (n, target) = (first.head_len(), first.target());
+    assert_eq!((n, target), (28, "/1"));
+    // Completion is sticky until reset.
+    assert!(parser.parse(two, &mut headers).unwrap().is_complete());
+    parser.reset();
+    let second = parser
+        .parse(&two[n..], &mut headers)
+        .unwrap()
+        .complete()
+        .unwrap();
+    assert_eq!(
+        (second.method(), second.body()),
+        ("POST", BodyFraming::ContentLength(3))
+    );
+    assert_eq!(&two[n + second.head_len()..][..3], b"abc");
+}
+
+#[test]
+fn skips_leading_empty_lines() {
+    assert_eq!(
+        complete(b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n").head_len,
+        31
+    );
+    assert_eq!(
+        rejects(
+            b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n",
+            400
+        ),
+        ParseError::TooManyEmptyLines
+    );
+    assert_eq!(
+        rejects(b"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ParseError::BareLf
+    );
+    assert!(
+        check_with(LF, b"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 4)
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[test]
+fn methods_are_tokens() {
+    assert_eq!(
+        complete(b"M-SEARCH /x HTTP/1.1\r\nHost: a\r\n\r\n").method,
+        "M-SEARCH"
+    );
+    assert_eq!(
+        rejects(b"G(T / HTTP/1.1\r\n", 400),
+        ParseError::InvalidMethod
+    );
+    assert_eq!(
+        rejects(b" GET / HTTP/1.1\r\n", 400),
+        ParseError::InvalidMethod
+    );
+    assert_eq!(
+        rejects(b"GET\t/ HTTP/1.1\r\n", 400),
+        ParseError::InvalidMethod
+    );
+    assert_eq!(
+        rejects(b"\x00GET / HTTP/1.1\r\n", 400),
+        ParseError::InvalidMethod
+    );
+}
+
+#[test]
+fn targets_reject_controls_spaces_and_non_ascii() {
+    for bad in [
+        &b"GET /a\x00b HTTP/1.1\r\n"[..],
+        b"GET /a\x7fb HTTP/1.1\r\n",
+        b"GET /\xc3\xa9 HTTP/1.1\r\n",
+        b"GET /a\tb HTTP/1.1\r\n",
+        b"GET  / HTTP/1.1\r\n",
+    ] {
+        assert_eq!(rejects(bad, 400), ParseError::InvalidTarget);
+    }
+    // A space inside the target splits it: what follows is not a version.
+    assert_eq!(
+        rejects(b"GET /a b HTTP/1.1\r\n", 400),
+        ParseError::InvalidVersion
+    );
+    assert_eq!(
+        rejects(b"GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ParseError::InvalidTarget
+    );
+}
+
+#[test]
+fn target_forms() {
+    let p = complete(b"GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    assert_eq!(p.form, TargetForm::Absolute);
+    let no_proxy = ParserConfig {
+        allow_absolute_form: false,
+        ..ParserConfig::DEFAULT
+    };
+    let e = rejects_with(
+        no_proxy,
+        b"GET http://example.com/x HTTP/1.1\r\nHost: example.com\r\n\r\n",
+        400,
+    );
+    assert_eq!(e, ParseError::AbsoluteFormRejected);
+    assert_eq!(
+        complete(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").form,
+        TargetForm::Asterisk
+    );
+    assert_eq!(
+        rejects(b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ParseError::AsteriskWithoutOptions
+    );
+    assert_eq!(
+        complete(b"OPTIONS /x HTTP/1.1\r\nHost: a\r\n\r\n").form,
+        TargetForm::Origin
+    );
+    assert_eq!(
+        complete(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n").form,
+        TargetForm::Authority
+    );
+    assert_eq!(
+        complete(b"CONNECT [::1]:443 HTTP/1.1\r\nHost: [::1]:443\r\n\r\n").form,
+        TargetForm::Authority
+    );
+    for bad in [
+        &b"CONNECT / HTTP/1.1\r\n"[..],
+        b"CONNECT example.com HTTP/1.1\r\n",
+        b"CONNECT a:b HTTP/1.1\r\n",
+        b"CONNECT u@a:1 HTTP/1.1\r\n",
+    ] {
+        assert_eq!(rejects(bad, 400), ParseError::InvalidAuthorityForm);
+    }
+}
+
+#[test]
+fn versions() {
+    assert_eq!(complete(b"GET / HTTP/1.0\r\n\r\n").version, Version::Http10);
+    for v in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/3.1"] {
+        let req = std::format!("GET / {v}\r\nHost: a\r\n\r\n");
+        assert_eq!(rejects(req.as_bytes(), 505), ParseError::UnsupportedVersion);
+    }
+    for v in [
+        "http/1.1",
+        "HTTP/1.10",
+        "HTTP/11",
+        "HTTP/1.x",
+        "HTTP/1.1 ",
+        "HTTPS/1.1",
+        "HTTP/1,1",
+    ] {
+        let req = std::format!("GET / {v}\r\nHost: a\r\n\r\n");
+        assert_eq!(
+            rejects(req.as_bytes(), 400),
+            ParseError::InvalidVersion,
+            "{v}"
+        );
+    }
+    assert_eq!(check(b"GET / HTTP/1"), Ok(None));
+}
+
+#[test]
+fn line_endings_are_crlf_unless_lf_is_enabled() {
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\nHost: a\r\n\r\n", 400),
+        ParseError::BareLf
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost: a\n\r\n", 400),
+        ParseError::BareLf
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost: a\r\n\n", 400),
+        ParseError::BareLf
+    );
+    let p = check_with(LF, b"GET / HTTP/1.1\nHost: a\r\nX: y\n\n", 4)
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.headers.len(), 2);
+    // A bare CR is never a line ending.
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\rHost: a\r\n\r\n", 400),
+        ParseError::BareCr
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost: a\r\r\n\r\n", 400),
+        ParseError::BareCr
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\rY: 2\r\n\r\n", 400),
+        ParseError::BareCr
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost: a\r\n\rX", 400),
+        ParseError::BareCr
+    );
+    assert_eq!(
+        rejects_with(LF, b"GET / HTTP/1.1\r\nHost: a\rb\n\n", 400),
+        ParseError::BareCr
+    );
+}
+
+#[test]
+fn field_values_reject_controls() {
+    for bad in [
+        &b"X: a\x00b"[..],
+        b"X: a\x01",
+        b"X: \x7f",
+        b"X: a\x1bb",
+        b"X: a\x0bb",
+    ] {
+        let mut req = b"GET / HTTP/1.1\r\nHost: a\r\n".to_vec();
+        req.extend_from_slice(bad);
+        req.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(rejects(&req, 400), ParseError::InvalidHeaderValue);
+    }
+    // HTAB and obs-text are allowed; surrounding whitespace is not part of the value.
+    let p = complete(b"GET / HTTP/1.1\r\nHost: a\r\nX: \ta\tb \xff\t \r\n\r\n");
+    assert_eq!(p.headers[1].1, b"a\tb \xff");
+}
+
+#[test]
+fn field_names() {
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+        ParseError::WhitespaceBeforeColon
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", 400),
+        ParseError::WhitespaceBeforeColon
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\n: a\r\n\r\n", 400),
+        ParseError::InvalidHeaderName
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHo(st: a\r\n\r\n", 400),
+        ParseError::InvalidHeaderName
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost\r\n\r\n", 400),
+        ParseError::InvalidHeaderName
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nH\xc3\xa9: a\r\n\r\n", 400),
+        ParseError::InvalidHeaderName
+    );
+    assert_eq!(
+        complete(b"GET / HTTP/1.1\r\nHost: a\r\n!#$%&'*+-.^_`|~09azAZ: x\r\n\r\n")
+            .headers
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn obs_fold_and_leading_whitespace_are_rejected() {
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\n Host: a\r\n\r\n", 400),
+        ParseError::ObsoleteLineFolding
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n", 400),
+        ParseError::ObsoleteLineFolding
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n\tc\r\n\r\n", 400),
+        ParseError::ObsoleteLineFolding
+    );
+}
+
+#[test]
+fn host_rules() {
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\n\r\n", 400),
+        ParseError::MissingHost
+    );
+    assert_eq!(complete(b"GET / HTTP/1.0\r\n\r\n").headers.len(), 0);
+    assert_eq!(
+        complete(b"GET / HTTP/1.1\r\nHost:\r\n\r\n").headers[0].1,
+        b""
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n", 400),
+        ParseError::DuplicateHost
+    );
+    assert_eq!(
+        rejects(b"GET / HTTP/1.0\r\nHost: a\r\nHOST: b\r\n\r\n", 400),
+        ParseError::DuplicateHost
+    );
+    for bad in ["a b", "a/b", "u@a", "a:x", "[::1", "a,b\"", "a\\b"] {
+        let req = std::format!("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n");
+        assert_eq!(
+            rejects(req.as_bytes(), 400),
+            ParseError::InvalidHost,
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn content_length() {
+    let p = complete(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 42\r\n\r\n");
+    assert_eq!(p.body, BodyFraming::ContentLength(42));
+    for bad in [
+        "+42",
+        "-1",
+        "4 2",
+        "0x10",
+        "",
+        "18446744073709551616",
+        "1.0",
+        "42,",
+    ] {
+        let req = std::format!("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: {bad}\r\n\r\n");
+        assert_eq!(
+            rejects(req.as_bytes(), 400),
+            ParseError::InvalidContentLength,
+            "{bad:?}"
+        );
+    }
+    let dup = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n";
+    assert_eq!(rejects(dup, 400), ParseError::DuplicateContentLength);
+    let lenient = ParserConfig {
+        allow_identical_content_lengths: true,
+        ..ParserConfig::DEFAULT
+    };
+    assert_eq!(
+        check_with(lenient, dup, 8).unwrap().unwrap().body,
+        BodyFraming::ContentLength(5)
+    );
+    let list = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n";
+    assert_eq!(
+        check_with(lenient, list, 8).unwrap().unwrap().body,
+        BodyFraming::ContentLength(5)
+    );
+    assert_eq!(rejects(list, 400), ParseError::InvalidContentLength);
+    let differ = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n";
+    assert_eq!(
+        rejects_with(lenient, differ, 400),
+        ParseError::DuplicateContentLength
+    );
+}
+
+#[test]
+fn transfer_encoding() {
+    let p = complete(b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(p.body, BodyFraming::Chunked);
+    let te = |v: &str| std::format!("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: {v}\r\n\r\n");
+    assert_eq!(
+        rejects(te("gzip, chunked").as_bytes(), 501),
+        ParseError::UnsupportedTransferCoding
+    );
+    assert_eq!(
+        rejects(te("chunked, gzip").as_bytes(), 400),
+        ParseError::ChunkedNotFinal
+    );
+    assert_eq!(
+        rejects(te("identity").as_bytes(), 400),
+        ParseError::ChunkedNotFinal
+    );
+    assert_eq!(
+        rejects(te("chunked, chunked").as_bytes(), 400),
+        ParseError::ChunkedNotFinal
+    );
+    assert_eq!(
+        rejects(te("\"chunked\"").as_bytes(), 400),
+        ParseError::InvalidTransferEncoding
+    );
+    let both =
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_eq!(
+        rejects(both, 400),
+        ParseError::ContentLengthWithTransferEncoding
+    );
+    let both =
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n";
+    assert_eq!(
+        rejects(both, 400),
+        ParseError::ContentLengthWithTransferEncoding
+    );
+    let old = b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_eq!(rejects(old, 400), ParseError::TransferEncodingInHttp10);
+    // Split over two fields, still one list.
+    let split = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n";
+    assert_eq!(rejects(split, 501), ParseError::UnsupportedTransferCoding);
+}
+
+#[test]
+fn chunked_body_after_the_head() {
+    let buf =
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let mut headers = [RawHeader::EMPTY; 4];
+    let mut parser = RequestParser::new();
+    let head_len = {
+        let req = parser.parse(buf, &mut headers).unwrap().complete().unwrap();
+        assert_eq!(req.body(), BodyFraming::Chunked);
+        req.head_len()
+    };
+    let mut decoder = parser.chunked_decoder();
+    let step = decoder.decode(&buf[head_len..]).unwrap();
+    assert_eq!(step.data, b"abc");
+    let end = decoder.decode(&buf[head_len + step.consumed..]).unwrap();
+    assert!(end.done && head_len + step.consumed + end.consumed == buf.len());
+}
+
+#[test]
+fn limits_are_distinct_errors() {
+    let small = ParserConfig {
+        limits: Limits {
+            max_request_line: 20,
+            max_headers: 2,
+            max_header_bytes: 30,
+            ..Limits::DEFAULT
+        },
+        ..ParserConfig::DEFAULT
+    };
+    // A 20-byte request line fits, 21 bytes do not.
+    assert_eq!(
+        check_with(small, b"GET /012345 HTTP/1.1\r\nHost: a\r\n\r\n", 8)
+            .unwrap()
+            .unwrap()
+            .head_len,
+        33
+    );
+    assert_eq!(
+        rejects_with(small, b"GET /0123456 HTTP/1.1\r\n", 414),
+        ParseError::RequestLineTooLong
+    );
+    assert_eq!(
+        rejects_with(small, b"GET /0123456789012345678 HTTP/1.1\r\n", 414),
+        ParseError::RequestLineTooLong
+    );
+    assert_eq!(
+        rejects_with(small, b"GETGETGETGETGETGETGETGET / HTTP/1.1\r\n", 414),
+        ParseError::RequestLineTooLong
+    );
+    assert_eq!(
+        rejects_with(
+            small,
+            b"GET / HTTP/1.1\r\nHost: a\r\nA: b\r\nC: d\r\n\r\n",
+            431
+        ),
+        ParseError::TooManyHeaders
+    );
+    // Exactly 30 bytes of field lines fit; 31 do not.
+    assert!(
+        check_with(
+            small,
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789012345\r\n\r\n",
+            8
+        )
+        .unwrap()
+        .is_some()
+    );
+    assert_eq!(
+        rejects_with(
+            small,
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: 01234567890123456\r\n\r\n",
+            431
+        ),
+        ParseError::HeadersTooLarge
+    );
+    assert_eq!(
+        rejects_with(
+            small,
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: 0123456789012345678901234567890123",
+            431
+        ),
+        ParseError::HeadersTooLarge
+    );
+    // The caller's slice also bounds the count.
+    assert_eq!(
+        check_with(
+            ParserConfig::DEFAULT,
+            b"GET / HTTP/1.1\r\nHost: a\r\nA: b\r\n\r\n",
+            1
+        ),
+        Err(ParseError::TooManyHeaders)
+    );
+    assert_eq!(ParseError::TooManyHeaders.status(), 431);
+}
+
+#[test]
+fn keep_alive_per_version_and_connection() {
+    assert!(complete(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").keep_alive);
+    assert!(!complete(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n").keep_alive);
+    assert!(!complete(b"GET / HTTP/1.0\r\n\r\n").keep_alive);
+    assert!(complete(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+    assert!(!complete(b"GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n").keep_alive);
+}
+
+#[test]
+fn errors_are_sticky_and_misuse_is_detected() {
+    let mut headers = [RawHeader::EMPTY; 4];
+    let mut parser = RequestParser::new();
+    assert_eq!(
+        parser
+            .parse(b"GET / HTTP/1.1\r\nHost: a\r", &mut headers)
+            .unwrap()
+            .is_partial(),
+        true
+    );
+    assert_eq!(
+        parser.parse(b"GET", &mut headers).err(),
+        Some(ParseError::ResumeMismatch)
+    );
+    assert_eq!(ParseError::ResumeMismatch.status(), 500);
+    let mut parser = RequestParser::new();
+    assert!(
+        parser
+            .parse(b"GET / HTTP/1.1\r\nHost: a\r\nB: c\r\n\r\n", &mut headers)
+            .unwrap()
+            .is_complete()
+    );
+    assert_eq!(
+        parser
+            .parse(
+                b"GET / HTTP/1.1\r\nHost: a\r\nB: c\r\n\r\n",
+                &mut headers[..1]
+            )
+            .err(),
+        Some(ParseError::ResumeMismatch)
+    );
+    let mut parser = RequestParser::new();
+    assert_eq!(
+        parser.parse(b"GET / HTTP/9.9\r\n", &mut headers).err(),
+        Some(ParseError::UnsupportedVersion)
+    );
+    assert_eq!(
+        parser
+            .parse(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut headers)
+            .err(),
+        Some(ParseError::UnsupportedVersion)
+    );
+}
+
+#[test]
+fn every_error_has_a_status_and_a_message() {
+    use ParseError::*;
+    let all = [
+        InvalidMethod,
+        InvalidTarget,
+        AsteriskWithoutOptions,
+        InvalidAuthorityForm,
+        AbsoluteFormRejected,
+        InvalidVersion,
+        UnsupportedVersion,
+        BareLf,
+        BareCr,
+        TooManyEmptyLines,
+        RequestLineTooLong,
+        InvalidHeaderName,
+        WhitespaceBeforeColon,
+        InvalidHeaderValue,
+        ObsoleteLineFolding,
+        TooManyHeaders,
+        HeadersTooLarge,
+        MissingHost,
+        DuplicateHost,
+        InvalidHost,
+        InvalidContentLength,
+        DuplicateContentLength,
+        ContentLengthWithTransferEncoding,
+        TransferEncodingInHttp10,
+        ChunkedNotFinal,
+        InvalidTransferEncoding,
+        UnsupportedTransferCoding,
+        InvalidChunkSize,
+        InvalidChunkExtension,
+        MissingChunkDelimiter,
+        TrailersTooLarge,
+        ResumeMismatch,
+    ];
+    for e in all {
+        assert!([400, 414, 431, 500, 501, 505].contains(&e.status()));
+        assert!(std::format!("{e}").contains(&e.status().to_string()));
+    }
+}
