@@ -386,10 +386,17 @@ impl Cgroup {
         }
         // `cg` removes the directories on drop if anything below fails.
         cg.apply(limits)?;
+        // The child joins by writing `0` (itself). In v1 it writes to `tasks`: moving one
+        // thread of a single-threaded process skips the global threadgroup lock that a write
+        // to `cgroup.procs` takes for writing, which costs an RCU grace period (1-10 ms).
+        let join_file = match cg.version {
+            CgroupVersion::V1 => "tasks",
+            CgroupVersion::V2 => "cgroup.procs",
+        };
         for d in &cg.dirs {
-            let p = cjoin(&[&d.path, "/cgroup.procs"])?;
+            let p = cjoin(&[&d.path, "/", join_file])?;
             let fd = io::openat(CWD, &p, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
-                .map_err(|e| Error::host(format!("open {}/cgroup.procs", d.path), e))?;
+                .map_err(|e| Error::host(format!("open {}/{join_file}", d.path), e))?;
             cg.procs.push(fd);
         }
         Ok(cg)
@@ -458,7 +465,8 @@ impl Cgroup {
         self.dirs.iter().map(|d| d.path.as_str())
     }
 
-    /// Open `cgroup.procs` files; writing `0` to each moves the writer in.
+    /// Open files (`tasks` in v1, `cgroup.procs` in v2) where a single-threaded process
+    /// writing `0` moves itself in.
     pub(crate) fn procs_fds(&self) -> &[OwnedFd] {
         &self.procs
     }
@@ -466,8 +474,9 @@ impl Cgroup {
     /// Moves process `pid` (as seen by the caller) into the cgroup.
     pub fn add_process(&self, pid: i32) -> Result<(), Error> {
         let v = pid.to_string();
-        for (d, fd) in self.dirs.iter().zip(&self.procs) {
-            io::write(fd, v.as_bytes())
+        for d in &self.dirs {
+            let p = cjoin(&[&d.path, "/cgroup.procs"])?;
+            write_existing(&p, v.as_bytes())
                 .map_err(|e| Error::host(format!("write {pid} to {}/cgroup.procs", d.path), e))?;
         }
         Ok(())
@@ -755,6 +764,11 @@ mod tests {
             }
         }
         assert!(cg.pids().unwrap().is_empty());
+        let mut child = std::process::Command::new("/bin/sleep").arg("100").spawn().unwrap();
+        cg.add_process(child.id() as i32).unwrap();
+        assert_eq!(cg.pids().unwrap(), alloc::vec![child.id() as i32]);
+        child.kill().unwrap();
+        child.wait().unwrap();
         let s = cg.stats();
         assert_eq!(s.oom_kills, Some(0));
         assert!(s.memory_peak.is_some());
