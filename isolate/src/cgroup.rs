@@ -764,7 +764,10 @@ mod tests {
             }
         }
         assert!(cg.pids().unwrap().is_empty());
-        let mut child = std::process::Command::new("/bin/sleep").arg("100").spawn().unwrap();
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
         cg.add_process(child.id() as i32).unwrap();
         assert_eq!(cg.pids().unwrap(), alloc::vec![child.id() as i32]);
         child.kill().unwrap();

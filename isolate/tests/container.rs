@@ -255,13 +255,18 @@ fn cpu_quota_of_half_a_core_gives_about_half_a_core() {
     };
     let half = spin(Some(500));
     let full = spin(None);
-    // The quota is a hard cap whatever else runs on the machine; "about half" when the machine
-    // is otherwise quiet (other builds share these two cores, hence the loose lower bound).
-    assert!(
-        (0.2..=0.56).contains(&half),
-        "limited ratio {half} (unlimited {full})"
-    );
-    assert!(full > half, "unlimited {full}, limited {half}");
+    // The quota is a hard cap whatever else runs on the machine.
+    assert!(half <= 0.56, "limited ratio {half} (unlimited {full})");
+    // "About half" can only be seen when the machine has a core to give: other builds share
+    // these two cores, and an unlimited v1 cgroup competes like a single task.
+    if full >= 0.9 {
+        assert!(
+            half >= 0.4,
+            "limited ratio {half} on a quiet machine (unlimited {full})"
+        );
+    } else {
+        eprintln!("busy machine (unlimited ratio {full}): only the cap was checked");
+    }
 }
 
 #[test]
