@@ -1,0 +1,273 @@
+//! The per-worker file cache: safe opening below the root, MIME types, validators, and
+//! prebuilt response header tails.
+//!
+//! Each worker keeps its own cache (no locks). An entry is trusted for [`TTL_MS`] and then
+//! rebuilt from the file system, so a changed file is served within a second. Small files
+//! are kept in memory (a pipelined burst of requests is answered with one `write`); larger
+//! ones keep an open descriptor for `sendfile`.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::io::Write as _;
+use std::rc::Rc;
+
+use rawsys::io::{self, Mode, OFlags};
+use rawsys::{AsFd, Errno, OwnedFd};
+
+use crate::util::{FxBuild, http_date};
+
+/// How long an entry is served without looking at the file system again.
+pub(crate) const TTL_MS: u64 = 1000;
+/// Files up to this size are held in memory.
+pub(crate) const SMALL_FILE: u64 = 64 * 1024;
+const MAX_ENTRIES: usize = 4096;
+const MAX_CACHED_BYTES: usize = 32 << 20;
+
+/// What a path resolves to.
+pub(crate) enum Kind {
+    /// A regular file.
+    File(FileInfo),
+    /// A directory requested without its trailing slash: redirect.
+    Redirect,
+    /// Not servable: outside the root through a symlink, not a regular file, a directory
+    /// without `index.html`, or not readable.
+    Forbidden,
+    /// Does not exist.
+    NotFound,
+}
+
+/// A servable file.
+pub(crate) struct FileInfo {
+    pub(crate) size: u64,
+    pub(crate) mtime: i64,
+    pub(crate) etag: Box<[u8]>,
+    pub(crate) last_modified: [u8; 29],
+    /// `Content-Type: ...\r\nLast-Modified: ...\r\nETag: ...\r\nAccept-Ranges: bytes\r\n`:
+    /// every header of a 200 but the status line, `Date`, `Content-Length` and `Connection`.
+    pub(crate) tail: Box<[u8]>,
+    /// `Content-Length: N\r\n` for the whole file.
+    pub(crate) length_line: Box<[u8]>,
+    /// The contents, for a small file.
+    pub(crate) body: Option<Box<[u8]>>,
+    /// An open descriptor, for a large file (shared with responses still being sent).
+    pub(crate) fd: Option<Rc<OwnedFd>>,
+}
+
+pub(crate) struct Entry {
+    checked_ms: u64,
+    pub(crate) kind: Kind,
+}
+
+/// The cache of one worker.
+pub(crate) struct FileCache {
+    root: OwnedFd,
+    root_canon: Vec<u8>,
+    map: HashMap<Box<[u8]>, Entry, FxBuild>,
+    bytes: usize,
+}
+
+pub(crate) fn mime_type(name: &[u8]) -> &'static str {
+    let ext = match name.iter().rposition(|&b| b == b'.') {
+        Some(p) if !name[p + 1..].contains(&b'/') => &name[p + 1..],
+        _ => return "application/octet-stream",
+    };
+    let mut lower = [0u8; 8];
+    if ext.len() > lower.len() {
+        return "application/octet-stream";
+    }
+    for (d, s) in lower.iter_mut().zip(ext) {
+        *d = s.to_ascii_lowercase();
+    }
+    match &lower[..ext.len()] {
+        b"html" | b"htm" => "text/html; charset=utf-8",
+        b"css" => "text/css; charset=utf-8",
+        b"js" | b"mjs" => "text/javascript; charset=utf-8",
+        b"json" | b"map" => "application/json",
+        b"txt" | b"text" | b"log" => "text/plain; charset=utf-8",
+        b"md" => "text/markdown; charset=utf-8",
+        b"csv" => "text/csv; charset=utf-8",
+        b"xml" => "application/xml",
+        b"svg" => "image/svg+xml",
+        b"png" => "image/png",
+        b"jpg" | b"jpeg" => "image/jpeg",
+        b"gif" => "image/gif",
+        b"webp" => "image/webp",
+        b"avif" => "image/avif",
+        b"ico" => "image/x-icon",
+        b"bmp" => "image/bmp",
+        b"pdf" => "application/pdf",
+        b"wasm" => "application/wasm",
+        b"woff" => "font/woff",
+        b"woff2" => "font/woff2",
+        b"ttf" => "font/ttf",
+        b"otf" => "font/otf",
+        b"mp3" => "audio/mpeg",
+        b"ogg" | b"oga" => "audio/ogg",
+        b"wav" => "audio/wav",
+        b"mp4" => "video/mp4",
+        b"webm" => "video/webm",
+        b"zip" => "application/zip",
+        b"gz" => "application/gzip",
+        b"tar" => "application/x-tar",
+        _ => "application/octet-stream",
+    }
+}
+
+impl FileCache {
+    /// A cache serving below `root` (an open directory) whose canonical path is `root_canon`.
+    pub(crate) fn new(root: OwnedFd, root_canon: Vec<u8>) -> FileCache {
+        FileCache {
+            root,
+            root_canon,
+            map: HashMap::default(),
+            bytes: 0,
+        }
+    }
+
+    /// The entry for the normalised relative path `key` (see `util::normalize_path`).
+    pub(crate) fn lookup(&mut self, key: &[u8], now_ms: u64) -> &Entry {
+        let fresh =
+            matches!(self.map.get(key), Some(e) if now_ms.wrapping_sub(e.checked_ms) < TTL_MS);
+        if !fresh {
+            let kind = self.resolve(key);
+            if self.map.len() >= MAX_ENTRIES || self.bytes >= MAX_CACHED_BYTES {
+                self.map.clear();
+                self.bytes = 0;
+            }
+            if let Kind::File(FileInfo { body: Some(b), .. }) = &kind {
+                self.bytes += b.len();
+            }
+            let entry = Entry {
+                checked_ms: now_ms,
+                kind,
+            };
+            if let Some(old) = self.map.insert(key.into(), entry) {
+                if let Kind::File(FileInfo { body: Some(b), .. }) = old.kind {
+                    self.bytes = self.bytes.saturating_sub(b.len());
+                }
+            }
+        }
+        match self.map.get(key) {
+            Some(e) => e,
+            None => unreachable!("inserted above"),
+        }
+    }
+
+    /// Whether the open `fd` really lies below the root (no symlink led outside).
+    fn is_below_root(&self, fd: &OwnedFd) -> bool {
+        let link = format!("/proc/self/fd/{}\0", fd.as_raw());
+        let Ok(link) = CString::from_vec_with_nul(link.into_bytes()) else {
+            return false;
+        };
+        let mut buf = [0u8; 4096];
+        let Ok(n) = io::readlinkat(io::CWD, &link, &mut buf) else {
+            return false;
+        };
+        let real = &buf[..n];
+        let root = &self.root_canon;
+        real == &root[..]
+            || (real.starts_with(root)
+                && (root.ends_with(b"/") || real.get(root.len()) == Some(&b'/')))
+    }
+
+    fn open_below(&self, rel: &[u8]) -> Result<(OwnedFd, io::Stat), Kind> {
+        let rel = if rel.is_empty() { &b"."[..] } else { rel };
+        let Ok(path) = CString::new(rel) else {
+            return Err(Kind::Forbidden);
+        };
+        // NONBLOCK: opening a FIFO must not block the event loop.
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+        let fd = match io::openat(&self.root, &path, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ENAMETOOLONG) => {
+                return Err(Kind::NotFound);
+            }
+            Err(_) => return Err(Kind::Forbidden),
+        };
+        if !self.is_below_root(&fd) {
+            return Err(Kind::Forbidden);
+        }
+        let st = io::fstat(&fd).map_err(|_| Kind::Forbidden)?;
+        Ok((fd, st))
+    }
+
+    fn resolve(&self, key: &[u8]) -> Kind {
+        let (fd, st, name) = match self.open_below(key) {
+            Err(k) => return k,
+            Ok((_dir, st)) if st.is_dir() => {
+                if !key.is_empty() && !key.ends_with(b"/") {
+                    return Kind::Redirect;
+                }
+                let mut index = key.to_vec();
+                index.extend_from_slice(b"index.html");
+                match self.open_below(&index) {
+                    Ok((fd, st)) => (fd, st, index),
+                    Err(_) => return Kind::Forbidden,
+                }
+            }
+            Ok((fd, st)) => (fd, st, key.to_vec()),
+        };
+        if !st.is_file() {
+            return Kind::Forbidden;
+        }
+        let size = st.st_size.max(0) as u64;
+        let mtime = st.st_mtime;
+        let last_modified = http_date(mtime);
+        let etag = format!("\"{:x}-{:x}\"", mtime, size)
+            .into_bytes()
+            .into_boxed_slice();
+        let mut tail = Vec::with_capacity(160);
+        let _ = write!(
+            tail,
+            "Content-Type: {}\r\nLast-Modified: ",
+            mime_type(&name)
+        );
+        tail.extend_from_slice(&last_modified);
+        tail.extend_from_slice(b"\r\nETag: ");
+        tail.extend_from_slice(&etag);
+        tail.extend_from_slice(b"\r\nAccept-Ranges: bytes\r\n");
+        let length_line = format!("Content-Length: {size}\r\n")
+            .into_bytes()
+            .into_boxed_slice();
+        let (body, fd) = if size <= SMALL_FILE {
+            match read_all(&fd, size) {
+                Some(b) => (Some(b), None),
+                None => return Kind::Forbidden,
+            }
+        } else {
+            (None, Some(Rc::new(fd)))
+        };
+        Kind::File(FileInfo {
+            size,
+            mtime,
+            etag,
+            last_modified,
+            tail: tail.into_boxed_slice(),
+            length_line,
+            body,
+            fd,
+        })
+    }
+
+    /// The root directory (for tests of the cache).
+    #[allow(dead_code)]
+    pub(crate) fn root(&self) -> impl AsFd + '_ {
+        &self.root
+    }
+}
+
+/// Reads exactly `size` bytes from the start of `fd` (a file that changes size meanwhile is
+/// refused, and served at the next look).
+fn read_all(fd: &OwnedFd, size: u64) -> Option<Box<[u8]>> {
+    let mut buf = vec![0u8; size as usize];
+    let mut off = 0usize;
+    while off < buf.len() {
+        match io::pread(fd, &mut buf[off..], off as u64) {
+            Ok(0) => return None,
+            Ok(n) => off += n,
+            Err(Errno::EINTR) => {}
+            Err(_) => return None,
+        }
+    }
+    Some(buf.into_boxed_slice())
+}

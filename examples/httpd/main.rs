@@ -1,0 +1,296 @@
+//! `httpd`: a static file server on the `reactor` crate, one edge-triggered epoll reactor per
+//! core.
+//!
+//! `cargo run --release --example httpd -- --help`
+//!
+//! With no arguments it does what the seed's server did: creates `./public_html` with an
+//! `index.html` and a `style.css` if missing, listens on port 8080 on every address, and
+//! serves the directory with one worker per CPU. See `--help` for the options and the
+//! README for the design and the measurements behind it.
+#![allow(unexpected_cfgs)] // `global-heap` / `system-alloc`: features of the root package.
+
+mod config;
+mod files;
+mod respond;
+mod util;
+mod worker;
+
+use std::ffi::CString;
+use std::io::Write as _;
+use std::os::unix::ffi::OsStrExt as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use rawsys::epoll::{self, SignalfdFlags, SignalfdSiginfo};
+use rawsys::net::{
+    self, AddressFamily, Protocol, SocketAddrV4, SocketAddrV6, SocketFlags, SocketType,
+};
+use rawsys::process::{self, Resource, Rlimit};
+use rawsys::signal::{self, SigSet, SigmaskHow, Signal};
+use rawsys::{Errno, OwnedFd};
+
+use config::{AcceptMode, Config};
+use worker::{Shared, Worker};
+
+/// alloc-core's thread-caching allocator, unless built with `--features system-alloc`.
+#[cfg(all(feature = "global-heap", not(feature = "system-alloc")))]
+#[global_allocator]
+static GLOBAL: alloc_core::GlobalHeap = alloc_core::GlobalHeap::new();
+
+const INDEX_HTML: &str = "<!DOCTYPE html>
+<html>
+<head>
+  <meta charset=\"utf-8\">
+  <title>httpd</title>
+  <link rel=\"stylesheet\" href=\"style.css\">
+</head>
+<body>
+  <h1>Hello from httpd!</h1>
+  <p>A static file server on an edge-triggered epoll reactor, written from the syscall up.</p>
+</body>
+</html>
+";
+
+const STYLE_CSS: &str =
+    "body { font-family: sans-serif; max-width: 40em; margin: 4em auto; color: #222; }
+h1 { color: #0b5394; }
+";
+
+enum Addr {
+    V4(SocketAddrV4),
+    V6(SocketAddrV6),
+}
+
+fn parse_bind(bind: &str, port: u16) -> Result<Addr, String> {
+    let s = bind.trim_start_matches('[').trim_end_matches(']');
+    match s.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => Ok(Addr::V4(SocketAddrV4::new(a.octets(), port))),
+        Ok(std::net::IpAddr::V6(a)) => Ok(Addr::V6(SocketAddrV6::new(a.segments(), port))),
+        Err(_) => Err(format!("--bind: not an IP address: {bind}")),
+    }
+}
+
+fn listener(addr: &Addr, reuseport: bool) -> Result<OwnedFd, Errno> {
+    let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    let family = match addr {
+        Addr::V4(_) => AddressFamily::INET,
+        Addr::V6(_) => AddressFamily::INET6,
+    };
+    let fd = net::socket(family, SocketType::STREAM, flags, Protocol::TCP)?;
+    net::set_reuseaddr(&fd, true)?;
+    if reuseport {
+        net::set_reuseport(&fd, true)?;
+    }
+    match addr {
+        Addr::V4(a) => net::bind(&fd, a)?,
+        Addr::V6(a) => net::bind(&fd, a)?,
+    }
+    net::listen(&fd, 4096)?;
+    Ok(fd)
+}
+
+fn bound_port(fd: &OwnedFd) -> u16 {
+    match net::getsockname(fd) {
+        Ok(net::SocketAddr::V4(a)) => a.port(),
+        Ok(net::SocketAddr::V6(a)) => a.port(),
+        _ => 0,
+    }
+}
+
+/// Creates the default site if it is missing (what the seed's server did).
+fn prepare_root(cfg: &Config) -> std::io::Result<()> {
+    let root = std::path::Path::new(&cfg.root);
+    let existed = root.exists();
+    let default = cfg.root == "./public_html" || cfg.root == "public_html";
+    if !existed {
+        std::fs::create_dir_all(root)?;
+    }
+    if default || !existed {
+        for (name, body) in [("index.html", INDEX_HTML), ("style.css", STYLE_CSS)] {
+            let p = root.join(name);
+            if !p.exists() {
+                std::fs::write(p, body)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn spawn_logger(
+    path: &str,
+) -> std::io::Result<(
+    std::sync::mpsc::SyncSender<Vec<u8>>,
+    std::thread::JoinHandle<()>,
+)> {
+    let mut sink: Box<dyn std::io::Write + Send> = if path == "-" {
+        Box::new(std::io::stdout())
+    } else {
+        Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        )
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1024);
+    let handle = std::thread::Builder::new()
+        .name("httpd-log".into())
+        .spawn(move || {
+            for batch in rx {
+                if sink.write_all(&batch).is_err() {
+                    break;
+                }
+                let _ = sink.flush();
+            }
+            let _ = sink.flush();
+        })?;
+    Ok((tx, handle))
+}
+
+fn run(cfg: Config) -> Result<(), String> {
+    prepare_root(&cfg).map_err(|e| format!("cannot prepare {}: {e}", cfg.root))?;
+    let canon = std::fs::canonicalize(&cfg.root).map_err(|e| format!("{}: {e}", cfg.root))?;
+    if !canon.is_dir() {
+        return Err(format!("{} is not a directory", cfg.root));
+    }
+    let root_path =
+        CString::new(canon.as_os_str().as_bytes()).map_err(|_| "root path holds NUL")?;
+
+    // As many descriptors as allowed: every connection is one.
+    let mut nofile = process::getrlimit(Resource::Nofile).map_err(|e| e.to_string())?;
+    if nofile.cur < nofile.max {
+        nofile.cur = nofile.max;
+        let _ = process::setrlimit(
+            Resource::Nofile,
+            &Rlimit {
+                cur: nofile.max,
+                max: nofile.max,
+            },
+        );
+    }
+    let fd_budget = nofile.cur.min(1 << 24) as usize;
+    let max_conns = match cfg.max_conns {
+        0 => fd_budget.saturating_sub(128).max(16),
+        n => n,
+    };
+
+    // SIGINT and SIGTERM are read from a signalfd; block them before any thread starts so
+    // every thread inherits the mask. SIGPIPE is ignored (sendfile could raise it).
+    let sigs = SigSet::from_signals(&[Signal::SIGINT, Signal::SIGTERM]);
+    signal::rt_sigprocmask(SigmaskHow::Block, Some(&sigs)).map_err(|e| e.to_string())?;
+    let _ = signal::rt_sigaction(Signal::SIGPIPE, Some(signal::Disposition::Ignore));
+    let sfd = epoll::signalfd4(&sigs, SignalfdFlags::CLOEXEC).map_err(|e| e.to_string())?;
+
+    let addr = parse_bind(&cfg.bind, cfg.port)?;
+    let first = listener(&addr, cfg.accept == AcceptMode::ReusePort)
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", cfg.bind, cfg.port))?;
+    let port = bound_port(&first);
+    let mut listeners = vec![Arc::new(first)];
+    for _ in 1..cfg.workers {
+        match cfg.accept {
+            AcceptMode::ReusePort => {
+                let a = parse_bind(&cfg.bind, port)?;
+                let l = listener(&a, true).map_err(|e| format!("cannot listen: {e}"))?;
+                listeners.push(Arc::new(l));
+            }
+            AcceptMode::Exclusive => listeners.push(Arc::clone(&listeners[0])),
+        }
+    }
+
+    let (log_tx, log_thread) = match &cfg.access_log {
+        Some(p) => {
+            let (tx, h) = spawn_logger(p).map_err(|e| format!("--access-log {p}: {e}"))?;
+            (Some(tx), Some(h))
+        }
+        None => (None, None),
+    };
+
+    let workers_n = cfg.workers;
+    let shared = Arc::new(Shared {
+        cfg: cfg.clone(),
+        root_path,
+        root_canon: canon.as_os_str().as_bytes().to_vec(),
+        conns: AtomicUsize::new(0),
+        max_conns,
+        shutdown: AtomicBool::new(false),
+        log_dropped: AtomicU64::new(0),
+    });
+    let mut wakers = Vec::new();
+    let mut threads = Vec::new();
+    for (i, l) in listeners.into_iter().enumerate() {
+        // A worker holds non-Send state (its file cache), so it is built on its own thread;
+        // the waker comes back over a channel.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sh = Arc::clone(&shared);
+        let log = log_tx.clone();
+        let t = std::thread::Builder::new()
+            .name(format!("httpd-{i}"))
+            .spawn(move || match Worker::new(sh, l, log) {
+                Ok(w) => {
+                    let _ = tx.send(Ok(w.waker()));
+                    w.run();
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                }
+            })
+            .map_err(|e| format!("spawn: {e}"))?;
+        match rx.recv() {
+            Ok(Ok(w)) => wakers.push(w),
+            Ok(Err(e)) => return Err(format!("worker {i}: {e}")),
+            Err(_) => return Err(format!("worker {i} died")),
+        }
+        threads.push(t);
+    }
+    drop(log_tx);
+
+    println!(
+        "Server listening on port {port} with {workers_n} workers, serving files from {}...",
+        cfg.root
+    );
+    let _ = std::io::stdout().flush();
+
+    // Wait for SIGINT or SIGTERM.
+    let mut info = [SignalfdSiginfo::default(); 1];
+    loop {
+        match epoll::signalfd_read(&sfd, &mut info) {
+            Ok(n) if n > 0 => break,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(format!("signalfd: {e}")),
+        }
+    }
+    eprintln!("httpd: shutting down: finishing in-flight responses");
+    shared.shutdown.store(true, Ordering::Release);
+    for w in &wakers {
+        let _ = w.wake();
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    if let Some(h) = log_thread {
+        let _ = h.join();
+    }
+    let dropped = shared.log_dropped.load(Ordering::Relaxed);
+    if dropped > 0 {
+        eprintln!("httpd: {dropped} access log lines dropped (the log could not keep up)");
+    }
+    Ok(())
+}
+
+fn main() {
+    let cfg = match Config::parse(std::env::args().skip(1)) {
+        Ok(Some(cfg)) => cfg,
+        Ok(None) => {
+            print!("{}", config::USAGE);
+            return;
+        }
+        Err(e) => {
+            eprintln!("httpd: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(cfg) {
+        eprintln!("httpd: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,399 @@
+//! Turning a parsed request into response bytes: methods, conditionals, ranges, errors.
+
+use std::io::Write as _;
+use std::rc::Rc;
+
+use rawsys::OwnedFd;
+use reactor::http::{Request, TargetForm, Version};
+
+use crate::files::{FileCache, FileInfo, Kind};
+use crate::util::{normalize_path, parse_http_date};
+
+/// A file region still to be sent with `sendfile` after the bytes already queued.
+pub(crate) struct FileSend {
+    pub(crate) fd: Rc<OwnedFd>,
+    pub(crate) offset: u64,
+    pub(crate) end: u64,
+}
+
+/// What answering one request did.
+pub(crate) struct Outcome {
+    pub(crate) status: u16,
+    /// Body bytes (for the access log).
+    pub(crate) body_len: u64,
+    /// Whether the connection stays open after this response.
+    pub(crate) keep_alive: bool,
+    /// A file region to send after the queued bytes.
+    pub(crate) file: Option<FileSend>,
+}
+
+/// The per-worker state a response needs.
+pub(crate) struct Ctx<'a> {
+    pub(crate) cache: &'a mut FileCache,
+    pub(crate) date: &'a [u8; 29],
+    pub(crate) now_ms: u64,
+    pub(crate) out: &'a mut Vec<u8>,
+    pub(crate) scratch: &'a mut Vec<u8>,
+}
+
+pub(crate) fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+fn status_line(out: &mut Vec<u8>, status: u16, date: &[u8; 29]) {
+    match status {
+        200 => out.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: httpd\r\nDate: "),
+        _ => {
+            let _ = write!(
+                out,
+                "HTTP/1.1 {status} {}\r\nServer: httpd\r\nDate: ",
+                reason(status)
+            );
+        }
+    }
+    out.extend_from_slice(date);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn connection_line(out: &mut Vec<u8>, keep_alive: bool, version: Version) {
+    if !keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if version == Version::Http10 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+}
+
+/// Queues a complete error (or other body-less) response with a small HTML body.
+pub(crate) fn simple_response(
+    out: &mut Vec<u8>,
+    date: &[u8; 29],
+    status: u16,
+    keep_alive: bool,
+    version: Version,
+    extra: &[u8],
+    head_only: bool,
+) -> u64 {
+    status_line(out, status, date);
+    out.extend_from_slice(extra);
+    let why = reason(status);
+    let body_len = 2 * (why.len() + 4) + 64;
+    let _ = write!(
+        out,
+        "Content-Type: text/html; charset=utf-8\r\nContent-Length: {body_len}\r\n"
+    );
+    connection_line(out, keep_alive, version);
+    out.extend_from_slice(b"\r\n");
+    if head_only {
+        return 0;
+    }
+    let _ = writeln!(
+        out,
+        "<html><head><title>{status} {why}</title></head><body><h1>{status} {why}</h1></body></html>"
+    );
+    body_len as u64
+}
+
+fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+fn weak_eq(a: &[u8], b: &[u8]) -> bool {
+    let strip = |s: &[u8]| -> Vec<u8> { s.strip_prefix(b"W/").unwrap_or(s).to_vec() };
+    strip(a) == strip(b)
+}
+
+/// `If-None-Match`: `*` or a list of entity tags, compared weakly (RFC 9110 13.1.2).
+fn none_match(value: &[u8], etag: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .map(trim)
+        .any(|t| t == b"*" || weak_eq(t, etag))
+}
+
+/// A single byte range resolved against the file size.
+enum RangeReq {
+    /// No usable Range: serve the whole file.
+    Whole,
+    /// `start..end` (end exclusive).
+    Part(u64, u64),
+    /// 416.
+    Unsatisfiable,
+}
+
+fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    s.iter().try_fold(0u64, |a, &b| {
+        a.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
+}
+
+fn range(value: &[u8], size: u64) -> RangeReq {
+    let v = trim(value);
+    let Some(spec) = v
+        .get(..6)
+        .filter(|u| u.eq_ignore_ascii_case(b"bytes="))
+        .map(|_| &v[6..])
+    else {
+        return RangeReq::Whole; // another unit: ignore
+    };
+    if spec.contains(&b',') {
+        return RangeReq::Whole; // several ranges: answered with the whole file (allowed)
+    }
+    let spec = trim(spec);
+    let Some(dash) = spec.iter().position(|&b| b == b'-') else {
+        return RangeReq::Whole;
+    };
+    let (first, last) = (trim(&spec[..dash]), trim(&spec[dash + 1..]));
+    if first.is_empty() {
+        let Some(n) = parse_u64(last) else {
+            return RangeReq::Whole;
+        };
+        if n == 0 || size == 0 {
+            return RangeReq::Unsatisfiable;
+        }
+        return RangeReq::Part(size.saturating_sub(n), size);
+    }
+    let Some(a) = parse_u64(first) else {
+        return RangeReq::Whole;
+    };
+    let b = if last.is_empty() {
+        u64::MAX
+    } else {
+        match parse_u64(last) {
+            Some(b) if b >= a => b,
+            _ => return RangeReq::Whole,
+        }
+    };
+    if a >= size {
+        return RangeReq::Unsatisfiable;
+    }
+    RangeReq::Part(a, b.saturating_add(1).min(size))
+}
+
+/// `If-Range`: the range applies only if the validator still matches (strongly for tags).
+fn if_range_ok(value: &[u8], f: &FileInfo) -> bool {
+    let v = trim(value);
+    if v.starts_with(b"\"") {
+        v == &f.etag[..]
+    } else if v.starts_with(b"W/") {
+        false
+    } else {
+        parse_http_date(v) == Some(f.mtime)
+    }
+}
+
+/// The path of the request target, for every form the parser accepts.
+fn target_path<'a>(req: &Request<'a>) -> Option<&'a str> {
+    match req.target_form() {
+        TargetForm::Origin => Some(req.path()),
+        TargetForm::Absolute => {
+            let t = req.target();
+            let rest = &t[t.find("://")? + 3..];
+            let path = rest.find('/').map_or("/", |p| &rest[p..]);
+            Some(path.split_once('?').map_or(path, |(p, _)| p))
+        }
+        _ => None,
+    }
+}
+
+/// Answers `req`, appending the response head (and a small body) to `ctx.out`.
+/// `keep_alive` says whether the server still allows the connection to continue.
+pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) -> Outcome {
+    let version = req.version();
+    let keep_alive = keep_alive && req.keep_alive();
+    let head_only = req.method() == "HEAD";
+    let simple = |ctx: &mut Ctx<'_>, status: u16, keep_alive: bool, extra: &[u8]| -> Outcome {
+        let body_len = simple_response(
+            ctx.out, ctx.date, status, keep_alive, version, extra, head_only,
+        );
+        Outcome {
+            status,
+            body_len,
+            keep_alive,
+            file: None,
+        }
+    };
+    if req.method() != "GET" && !head_only {
+        return simple(ctx, 405, keep_alive, b"Allow: GET, HEAD\r\n");
+    }
+    let Some(path) = target_path(req) else {
+        return simple(ctx, 400, false, b"");
+    };
+    if normalize_path(path.as_bytes(), ctx.scratch).is_err() {
+        return simple(ctx, 400, false, b"");
+    }
+    let entry = ctx.cache.lookup(ctx.scratch, ctx.now_ms);
+    let f = match &entry.kind {
+        Kind::File(f) => f,
+        Kind::NotFound => return simple(ctx, 404, keep_alive, b""),
+        Kind::Forbidden => return simple(ctx, 403, keep_alive, b""),
+        Kind::Redirect => {
+            let mut loc = Vec::with_capacity(path.len() + 16);
+            loc.extend_from_slice(b"Location: ");
+            loc.extend_from_slice(path.as_bytes());
+            loc.extend_from_slice(b"/\r\n");
+            if let Some(q) = req.query() {
+                loc.truncate(loc.len() - 2);
+                loc.push(b'?');
+                loc.extend_from_slice(q.as_bytes());
+                loc.extend_from_slice(b"\r\n");
+            }
+            let body_len =
+                simple_response(ctx.out, ctx.date, 301, keep_alive, version, &loc, head_only);
+            return Outcome {
+                status: 301,
+                body_len,
+                keep_alive,
+                file: None,
+            };
+        }
+    };
+    let out = &mut *ctx.out;
+
+    // Conditionals (RFC 9110 13.2.2): If-None-Match wins over If-Modified-Since.
+    let (mut inm, mut ims, mut rng, mut if_range) = (None, None, None, None);
+    if req.header_count() > 0 {
+        for h in req.headers() {
+            let n = h.name.as_bytes();
+            if n.len() < 5 || !(n[0] | 0x20 == b'i' || n[0] | 0x20 == b'r') {
+                continue;
+            }
+            if h.name.eq_ignore_ascii_case("if-none-match") {
+                inm = Some(h.value);
+            } else if h.name.eq_ignore_ascii_case("if-modified-since") {
+                ims = Some(h.value);
+            } else if h.name.eq_ignore_ascii_case("range") {
+                rng = Some(h.value);
+            } else if h.name.eq_ignore_ascii_case("if-range") {
+                if_range = Some(h.value);
+            }
+        }
+    }
+    let not_modified = match (inm, ims) {
+        (Some(v), _) => none_match(v, &f.etag),
+        (None, Some(v)) => parse_http_date(trim(v)).is_some_and(|t| f.mtime <= t),
+        _ => false,
+    };
+    if not_modified {
+        status_line(out, 304, ctx.date);
+        out.extend_from_slice(b"Last-Modified: ");
+        out.extend_from_slice(&f.last_modified);
+        out.extend_from_slice(b"\r\nETag: ");
+        out.extend_from_slice(&f.etag);
+        out.extend_from_slice(b"\r\n");
+        connection_line(out, keep_alive, version);
+        out.extend_from_slice(b"\r\n");
+        return Outcome {
+            status: 304,
+            body_len: 0,
+            keep_alive,
+            file: None,
+        };
+    }
+
+    let want = match rng {
+        Some(v) if if_range.is_none_or(|ir| if_range_ok(ir, f)) => range(v, f.size),
+        _ => RangeReq::Whole,
+    };
+    let (status, start, end) = match want {
+        RangeReq::Whole => (200, 0, f.size),
+        RangeReq::Part(a, b) => (206, a, b),
+        RangeReq::Unsatisfiable => {
+            let extra = format!("Content-Range: bytes */{}\r\n", f.size);
+            let body_len = simple_response(
+                out,
+                ctx.date,
+                416,
+                keep_alive,
+                version,
+                extra.as_bytes(),
+                head_only,
+            );
+            return Outcome {
+                status: 416,
+                body_len,
+                keep_alive,
+                file: None,
+            };
+        }
+    };
+    status_line(out, status, ctx.date);
+    out.extend_from_slice(&f.tail);
+    if status == 200 {
+        out.extend_from_slice(&f.length_line);
+    } else {
+        let _ = write!(
+            out,
+            "Content-Range: bytes {}-{}/{}\r\nContent-Length: {}\r\n",
+            start,
+            end - 1,
+            f.size,
+            end - start
+        );
+    }
+    connection_line(out, keep_alive, version);
+    out.extend_from_slice(b"\r\n");
+    let len = end - start;
+    if head_only || len == 0 {
+        return Outcome {
+            status,
+            body_len: 0,
+            keep_alive,
+            file: None,
+        };
+    }
+    if let Some(body) = &f.body {
+        out.extend_from_slice(&body[start as usize..end as usize]);
+        return Outcome {
+            status,
+            body_len: len,
+            keep_alive,
+            file: None,
+        };
+    }
+    match &f.fd {
+        Some(fd) => Outcome {
+            status,
+            body_len: len,
+            keep_alive,
+            file: Some(FileSend {
+                fd: Rc::clone(fd),
+                offset: start,
+                end,
+            }),
+        },
+        None => Outcome {
+            status,
+            body_len: 0,
+            keep_alive: false,
+            file: None,
+        },
+    }
+}
