@@ -1,0 +1,357 @@
+//! httpd serving files: content, headers, validators, conditionals, ranges, directories,
+//! methods, keep-alive, pipelining and HTTP/1.0, against the real server over raw TCP.
+
+mod httpd_support;
+
+use std::io::{BufReader, Write};
+
+use httpd_support::*;
+
+fn site() -> TempDir {
+    let d = TempDir::new("basic");
+    d.write("index.html", b"<h1>root index</h1>\n");
+    d.write("style.css", b"body{}\n");
+    d.write("data.json", b"{}");
+    d.write("big.bin", &pattern(3 * 1024 * 1024 + 17));
+    d.write("sub/index.html", b"sub index");
+    d.write("noindex/file.txt", b"text");
+    d.write("sp ace.txt", b"spaced");
+    d
+}
+
+#[test]
+fn files_headers_and_mime_types() {
+    let d = site();
+    let s = Server::start(d.path(), &[]);
+    let r = get(&s, "/", "");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"<h1>root index</h1>\n");
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(r.header("content-length"), Some("20"));
+    assert!(
+        r.header("date")
+            .is_some_and(|d| d.ends_with(" GMT") && d.len() == 29)
+    );
+    let lm = r.header("last-modified").unwrap();
+    assert_eq!(lm.len(), 29);
+    let etag = r.header("etag").unwrap();
+    assert!(etag.starts_with('"') && etag.ends_with('"'));
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+
+    assert_eq!(
+        get(&s, "/style.css", "").header("content-type"),
+        Some("text/css; charset=utf-8")
+    );
+    assert_eq!(
+        get(&s, "/data.json", "").header("content-type"),
+        Some("application/json")
+    );
+    assert_eq!(
+        get(&s, "/big.bin", "").header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(get(&s, "/sp%20ace.txt", "").body, b"spaced");
+    assert_eq!(get(&s, "/index.html?x=1&y", "").status, 200);
+    assert_eq!(get(&s, "/missing.html", "").status, 404);
+
+    // Large file through sendfile: every byte right.
+    let big = get(&s, "/big.bin", "");
+    assert_eq!(big.status, 200);
+    assert_eq!(big.body.len(), 3 * 1024 * 1024 + 17);
+    assert!(
+        big.body == pattern(3 * 1024 * 1024 + 17),
+        "sendfile body differs"
+    );
+}
+
+#[test]
+fn head_and_methods() {
+    let d = site();
+    let s = Server::start(d.path(), &[]);
+    let mut c = s.connect();
+    c.write_all(
+        b"HEAD /index.html HTTP/1.1\r\nHost: t\r\n\r\nGET /style.css HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(c);
+    let head = read_response(&mut r, true).unwrap();
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("content-length"),
+        Some("20"),
+        "HEAD tells the GET length"
+    );
+    // The next response follows directly: the HEAD sent no body.
+    let next = read_response(&mut r, false).unwrap();
+    assert_eq!(next.body, b"body{}\n");
+
+    for m in ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+        let r = exchange(
+            &s,
+            format!("{m} /index.html HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+        );
+        assert_eq!(r.status, 405, "{m}");
+        assert_eq!(r.header("allow"), Some("GET, HEAD"), "{m}");
+    }
+}
+
+#[test]
+fn conditional_requests() {
+    let d = site();
+    let s = Server::start(d.path(), &[]);
+    let r = get(&s, "/style.css", "");
+    let etag = r.header("etag").unwrap().to_string();
+    let lm = r.header("last-modified").unwrap().to_string();
+
+    let r = get(&s, "/style.css", &format!("If-None-Match: {etag}\r\n"));
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    assert_eq!(
+        get(
+            &s,
+            "/style.css",
+            &format!("If-None-Match: \"x\", W/{etag}\r\n")
+        )
+        .status,
+        304
+    );
+    assert_eq!(get(&s, "/style.css", "If-None-Match: *\r\n").status, 304);
+    assert_eq!(
+        get(&s, "/style.css", "If-None-Match: \"other\"\r\n").status,
+        200
+    );
+
+    assert_eq!(
+        get(&s, "/style.css", &format!("If-Modified-Since: {lm}\r\n")).status,
+        304
+    );
+    assert_eq!(
+        get(
+            &s,
+            "/style.css",
+            "If-Modified-Since: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        get(&s, "/style.css", "If-Modified-Since: garbage\r\n").status,
+        200
+    );
+    // If-None-Match wins over If-Modified-Since.
+    let both = format!("If-None-Match: \"other\"\r\nIf-Modified-Since: {lm}\r\n");
+    assert_eq!(get(&s, "/style.css", &both).status, 200);
+}
+
+#[test]
+fn byte_ranges() {
+    let d = site();
+    let s = Server::start(d.path(), &[]);
+    let big = pattern(3 * 1024 * 1024 + 17);
+    let len = big.len();
+
+    let r = get(&s, "/index.html", "Range: bytes=0-3\r\n");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, b"<h1>");
+    assert_eq!(r.header("content-range"), Some("bytes 0-3/20"));
+
+    let r = get(&s, "/index.html", "Range: bytes=-6\r\n");
+    assert_eq!((r.status, r.body.as_slice()), (206, &b"x</h1>\n"[1..]));
+    let r = get(&s, "/index.html", "Range: bytes=15-\r\n");
+    assert_eq!((r.status, r.body.as_slice()), (206, &b"/h1>\n"[..]));
+    let r = get(&s, "/index.html", "Range: bytes=10-1000\r\n");
+    assert_eq!(r.header("content-range"), Some("bytes 10-19/20"));
+
+    // A range of the large file goes through sendfile with an offset.
+    let r = get(&s, "/big.bin", "Range: bytes=1000000-2000000\r\n");
+    assert_eq!(r.status, 206);
+    assert!(r.body == big[1_000_000..=2_000_000]);
+    assert_eq!(
+        r.header("content-range").unwrap(),
+        format!("bytes 1000000-2000000/{len}")
+    );
+
+    let r = get(&s, "/index.html", "Range: bytes=20-\r\n");
+    assert_eq!(r.status, 416);
+    assert_eq!(r.header("content-range"), Some("bytes */20"));
+    assert_eq!(get(&s, "/index.html", "Range: bytes=-0\r\n").status, 416);
+    // Several ranges, another unit, or nonsense: the whole file.
+    assert_eq!(
+        get(&s, "/index.html", "Range: bytes=0-1,4-5\r\n").status,
+        200
+    );
+    assert_eq!(get(&s, "/index.html", "Range: lines=1-2\r\n").status, 200);
+    assert_eq!(get(&s, "/index.html", "Range: bytes=5-2\r\n").status, 200);
+    // If-Range with a stale validator: the whole file.
+    let etag = get(&s, "/index.html", "")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        get(
+            &s,
+            "/index.html",
+            &format!("Range: bytes=0-1\r\nIf-Range: {etag}\r\n")
+        )
+        .status,
+        206
+    );
+    assert_eq!(
+        get(
+            &s,
+            "/index.html",
+            "Range: bytes=0-1\r\nIf-Range: \"old\"\r\n"
+        )
+        .status,
+        200
+    );
+}
+
+#[test]
+fn directories() {
+    let d = site();
+    let s = Server::start(d.path(), &[]);
+    assert_eq!(get(&s, "/sub/", "").body, b"sub index");
+    let r = get(&s, "/sub", "");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/sub/"));
+    assert_eq!(get(&s, "/noindex/", "").status, 403);
+    assert_eq!(get(&s, "/noindex/file.txt", "").body, b"text");
+    assert_eq!(
+        get(&s, "/sub/../index.html", "").body,
+        b"<h1>root index</h1>\n"
+    );
+}
+
+#[test]
+fn keep_alive_pipelining_and_http10() {
+    let d = site();
+    let s = Server::start(d.path(), &[]);
+
+    // Keep-alive: several requests, one after another, on one connection.
+    let mut c = s.connect();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    for _ in 0..5 {
+        c.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut r, false).unwrap().body, b"body{}\n");
+    }
+
+    // Pipelining: 50 requests in one write (mixing small, large, missing, HEAD), answered
+    // in order.
+    let paths = [
+        "/style.css",
+        "/index.html",
+        "/big.bin",
+        "/nope",
+        "/sub/",
+        "/data.json",
+    ];
+    let mut burst = Vec::new();
+    let mut expect = Vec::new();
+    for i in 0..50 {
+        let p = paths[i % paths.len()];
+        let m = if i % 7 == 3 { "HEAD" } else { "GET" };
+        burst.extend_from_slice(format!("{m} {p} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        expect.push((m, p));
+    }
+    c.write_all(&burst).unwrap();
+    for (m, p) in expect {
+        let resp = read_response(&mut r, m == "HEAD").unwrap();
+        let want = match p {
+            "/nope" => 404,
+            _ => 200,
+        };
+        assert_eq!(resp.status, want, "{m} {p}");
+        if m == "GET" && p == "/big.bin" {
+            assert_eq!(resp.body.len(), 3 * 1024 * 1024 + 17);
+        }
+        if m == "GET" && p == "/sub/" {
+            assert_eq!(resp.body, b"sub index");
+        }
+    }
+
+    // Connection: close is honoured.
+    c.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let resp = read_response(&mut r, false).unwrap();
+    assert_eq!(resp.header("connection"), Some("close"));
+    assert!(closed_by_server(&mut r));
+
+    // HTTP/1.0 without keep-alive: closed after the response.
+    let mut c = s.connect();
+    c.write_all(b"GET /style.css HTTP/1.0\r\n\r\n").unwrap();
+    let mut r = BufReader::new(c);
+    assert_eq!(read_response(&mut r, false).unwrap().status, 200);
+    assert!(closed_by_server(&mut r));
+
+    // HTTP/1.0 with keep-alive: stays open and says so.
+    let mut c = s.connect();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    for _ in 0..3 {
+        c.write_all(b"GET /style.css HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap();
+        let resp = read_response(&mut r, false).unwrap();
+        assert_eq!(resp.header("connection"), Some("keep-alive"));
+    }
+}
+
+#[test]
+fn request_bodies_are_skipped_in_the_stream() {
+    let d = site();
+    let s = Server::start(d.path(), &[]);
+    let mut c = s.connect();
+    c.write_all(
+        b"GET /style.css HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello worldGET /data.json HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    .unwrap();
+    c.write_all(
+        b"GET /style.css HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /index.html HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(c);
+    assert_eq!(read_response(&mut r, false).unwrap().body, b"body{}\n");
+    assert_eq!(read_response(&mut r, false).unwrap().body, b"{}");
+    assert_eq!(read_response(&mut r, false).unwrap().body, b"body{}\n");
+    assert_eq!(
+        read_response(&mut r, false).unwrap().body,
+        b"<h1>root index</h1>\n"
+    );
+}
+
+#[test]
+fn default_site_is_created() {
+    let d = TempDir::new("default");
+    let root = d.path().join("public_html");
+    let s = Server::start(&root, &[]);
+    let r = get(&s, "/", "");
+    assert_eq!(r.status, 200);
+    assert!(String::from_utf8_lossy(&r.body).contains("Hello from"));
+    assert_eq!(get(&s, "/style.css", "").status, 200);
+}
+
+#[test]
+fn help_and_bad_options() {
+    let out = std::process::Command::new(binary())
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--port",
+        "--bind",
+        "--root",
+        "--workers",
+        "--access-log",
+        "--help",
+    ] {
+        assert!(text.contains(flag), "--help mentions {flag}");
+    }
+    let out = std::process::Command::new(binary())
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,283 @@
+//! Shared helpers of the httpd integration tests: build and start the real example binary
+//! on a free loopback port, speak raw TCP to it, stop it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+static BUILD: Once = Once::new();
+
+/// The httpd example binary of this build profile, built once if `cargo test` did not.
+pub fn binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe path");
+    // target/<profile>/deps/<test> -> target/<profile>/examples/httpd
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("profile dir")
+        .to_path_buf();
+    let bin = profile_dir.join("examples").join("httpd");
+    BUILD.call_once(|| {
+        if !bin.exists() {
+            let target_dir = profile_dir.parent().expect("target dir");
+            let mut cmd = Command::new(env!("CARGO"));
+            cmd.args(["build", "--example", "httpd"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .env("CARGO_TARGET_DIR", target_dir);
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                cmd.arg("--release");
+            }
+            let st = cmd.status().expect("run cargo build");
+            assert!(st.success(), "cargo build --example httpd failed");
+        }
+    });
+    assert!(bin.exists(), "{} missing", bin.display());
+    bin
+}
+
+static DIRS: AtomicUsize = AtomicUsize::new(0);
+
+/// A temporary directory (`lp-test-httpd-*`), removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = DIRS.fetch_add(1, Ordering::Relaxed);
+        let p =
+            std::env::temp_dir().join(format!("lp-test-httpd-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn write(&self, rel: &str, data: &[u8]) {
+        let p = self.0.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(p, data).unwrap();
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running server. Dropping it kills the process (the one this test started).
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub stderr_path: PathBuf,
+}
+
+impl Server {
+    /// Starts httpd on 127.0.0.1 with a free port, serving `root`, with extra `args`.
+    pub fn start(root: &Path, args: &[&str]) -> Server {
+        let log = std::env::temp_dir().join(format!(
+            "lp-test-httpd-stderr-{}-{}",
+            std::process::id(),
+            DIRS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let mut child = Command::new(binary())
+            .args([
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--workers",
+                "2",
+                "--root",
+            ])
+            .arg(root)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn httpd");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(l)) = lines.next() {
+                let _ = tx.send(l);
+            }
+            // Keep draining so the server never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "httpd did not start: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        };
+        assert!(
+            line.starts_with("Server listening on port "),
+            "banner: {line}"
+        );
+        let port: u16 = line["Server listening on port ".len()..]
+            .split(' ')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port in banner");
+        assert!(
+            line.contains("workers, serving files from"),
+            "banner: {line}"
+        );
+        Server {
+            child,
+            port,
+            stderr_path: log,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
+    /// The number of open descriptors of the server process.
+    pub fn fd_count(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).map_or(0, |d| d.count())
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit; returns the exit code.
+    pub fn terminate(&mut self, within: Duration) -> Option<i32> {
+        rawsys::process::kill(self.pid(), 15).expect("kill SIGTERM");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.stderr_path);
+    }
+}
+
+/// One parsed response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one response from `r` (a HEAD or 304 has no body whatever its Content-Length).
+/// `None` if the connection closed before a status line.
+pub fn read_response(r: &mut impl BufRead, head_request: bool) -> Option<Response> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let status: u16 = line.split(' ').nth(1)?.parse().ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let mut l = String::new();
+        r.read_line(&mut l).ok()?;
+        let l = l.trim_end_matches(['\r', '\n']);
+        if l.is_empty() {
+            break;
+        }
+        let (n, v) = l.split_once(':')?;
+        headers.push((n.to_string(), v.trim().to_string()));
+    }
+    let mut resp = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
+    if head_request || status == 304 {
+        return Some(resp);
+    }
+    let len: usize = resp.header("content-length")?.parse().ok()?;
+    resp.body = vec![0; len];
+    r.read_exact(&mut resp.body).ok()?;
+    Some(resp)
+}
+
+/// Sends `raw` on a new connection and reads one response.
+pub fn exchange(server: &Server, raw: &[u8]) -> Response {
+    let mut s = server.connect();
+    s.write_all(raw).unwrap();
+    let head = raw.starts_with(b"HEAD ");
+    let mut r = BufReader::new(s);
+    read_response(&mut r, head).expect("a response")
+}
+
+/// `GET path` with extra header lines, on a new connection.
+pub fn get(server: &Server, path: &str, extra: &str) -> Response {
+    exchange(
+        server,
+        format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n").as_bytes(),
+    )
+}
+
+/// Whether the server closed the connection (EOF or reset within the read timeout, with no
+/// further bytes).
+pub fn closed_by_server(r: &mut impl Read) -> bool {
+    let mut b = [0u8; 64];
+    match r.read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+    }
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn pattern(len: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
