@@ -83,6 +83,9 @@ struct Conn {
     /// Request body bytes still to discard.
     body_left: u64,
     chunked: Option<Box<ChunkedDecoder>>,
+    /// The response to a request whose body is still arriving: released once the body is
+    /// complete, replaced by a 400 if the body turns out malformed.
+    deferred: Option<Box<Deferred>>,
     /// Close once the queued output is sent.
     close_after: bool,
     /// `inbuf` may hold complete requests not yet answered.
@@ -92,6 +95,12 @@ struct Conn {
     /// The peer shut down its sending side.
     eof: bool,
     peer: Peer,
+}
+
+struct Deferred {
+    bytes: Vec<u8>,
+    file: Option<FileSend>,
+    keep_alive: bool,
 }
 
 impl Conn {
@@ -308,7 +317,8 @@ impl Worker {
         self.drain_deadline = self.io.now_ms + ms(cfg.send_timeout.max(cfg.header_timeout));
         for idx in 0..self.conns.len() {
             if let Some(c) = &self.conns[idx] {
-                if !c.has_output() && c.inbuf.is_empty() && c.body_left == 0 {
+                if !c.has_output() && c.inbuf.is_empty() && c.body_left == 0 && c.deferred.is_none()
+                {
                     self.close(idx);
                 }
             }
@@ -403,6 +413,7 @@ impl Worker {
             file: None,
             body_left: 0,
             chunked: None,
+            deferred: None,
             close_after: false,
             pending_input: false,
             read_stalled: false,
@@ -471,7 +482,11 @@ impl Worker {
                 c.phase = Phase::Sending;
                 c.deadline = now + ms(cfg.send_timeout);
             }
-        } else if !c.inbuf.is_empty() || c.body_left > 0 || c.chunked.is_some() {
+        } else if !c.inbuf.is_empty()
+            || c.body_left > 0
+            || c.chunked.is_some()
+            || c.deferred.is_some()
+        {
             if c.phase != Phase::Head {
                 c.phase = Phase::Head;
                 c.deadline = now + ms(cfg.header_timeout);
@@ -577,7 +592,12 @@ impl Worker {
         let Some(Some(conn)) = self.conns.get(idx) else {
             return;
         };
-        if self.io.draining && !conn.has_output() && conn.inbuf.is_empty() && conn.body_left == 0 {
+        if self.io.draining
+            && !conn.has_output()
+            && conn.inbuf.is_empty()
+            && conn.body_left == 0
+            && conn.deferred.is_none()
+        {
             self.close(idx);
             return;
         }
@@ -708,6 +728,16 @@ fn process(io: &mut Io, conn: &mut Conn, buf: &[u8]) -> (usize, Flow) {
                     Ok(step) => {
                         pos += step.consumed;
                         if dec.body_len() > io.max_body {
+                            conn.deferred = None;
+                            simple_response(
+                                &mut io.wbuf,
+                                &io.date,
+                                413,
+                                false,
+                                Version::Http11,
+                                b"",
+                                false,
+                            );
                             return (pos, Flow::Close);
                         }
                         if step.done {
@@ -718,8 +748,38 @@ fn process(io: &mut Io, conn: &mut Conn, buf: &[u8]) -> (usize, Flow) {
                             return (pos, Flow::More);
                         }
                     }
-                    Err(_) => return (pos, Flow::Close),
+                    Err(e) => {
+                        conn.deferred = None;
+                        simple_response(
+                            &mut io.wbuf,
+                            &io.date,
+                            e.status(),
+                            false,
+                            Version::Http11,
+                            b"",
+                            false,
+                        );
+                        return (pos, Flow::Close);
+                    }
                 }
+            }
+        }
+        if let Some(d) = conn.deferred.take() {
+            io.wbuf.extend_from_slice(&d.bytes);
+            if let Some(f) = d.file {
+                conn.file = Some(f);
+                conn.close_after |= !d.keep_alive;
+                return (
+                    pos,
+                    if d.keep_alive {
+                        Flow::Hold
+                    } else {
+                        Flow::Close
+                    },
+                );
+            }
+            if !d.keep_alive {
+                return (pos, Flow::Close);
             }
         }
         if pos >= buf.len() {
@@ -802,10 +862,19 @@ fn process(io: &mut Io, conn: &mut Conn, buf: &[u8]) -> (usize, Flow) {
             out: &mut io.wbuf,
             scratch: &mut io.scratch,
         };
+        let mark = ctx.out.len();
         let outcome = respond(&req, &mut ctx, !io.draining);
         if io.log.is_some() {
             let line = request_line(rest, req.head_len());
             log_line(io, conn.peer, line, outcome.status, outcome.body_len);
+        }
+        if conn.body_left > 0 || conn.chunked.is_some() {
+            conn.deferred = Some(Box::new(Deferred {
+                bytes: io.wbuf.split_off(mark),
+                file: outcome.file,
+                keep_alive: outcome.keep_alive,
+            }));
+            continue;
         }
         if let Some(f) = outcome.file {
             conn.file = Some(f);
