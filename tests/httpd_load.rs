@@ -1,0 +1,145 @@
+//! httpd at scale: 10,000 concurrent connections each answered, no descriptor leaked, the
+//! connection cap answered with 503, and the access log written off the event loop.
+
+mod httpd_support;
+
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use httpd_support::*;
+use rawsys::process::{Resource, Rlimit, getrlimit, setrlimit};
+
+fn raise_nofile() -> u64 {
+    let lim = getrlimit(Resource::Nofile).unwrap();
+    let _ = setrlimit(
+        Resource::Nofile,
+        &Rlimit {
+            cur: lim.max,
+            max: lim.max,
+        },
+    );
+    getrlimit(Resource::Nofile).unwrap().cur
+}
+
+fn wait_for_fds(s: &Server, want: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = s.fd_count();
+        if n <= want || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ten_thousand_concurrent_connections_and_no_fd_leak() {
+    let limit = raise_nofile();
+    let n: usize = 10_000;
+    assert!(
+        limit as usize > n + 500,
+        "RLIMIT_NOFILE {limit} too low for {n} connections"
+    );
+    let d = TempDir::new("load");
+    d.write("index.html", b"ten thousand");
+    let s = Server::start(d.path(), &[]);
+    let baseline = s.fd_count();
+    assert!(baseline > 0);
+
+    let start = Instant::now();
+    let mut conns: Vec<TcpStream> = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = TcpStream::connect(("127.0.0.1", s.port))
+            .unwrap_or_else(|e| panic!("connect #{i}: {e}"));
+        conns.push(c);
+    }
+    // All open at once: the server holds every one of them.
+    let open = s.fd_count();
+    assert!(
+        open >= baseline + n - 64,
+        "server holds {open} fds, expected ~{}",
+        baseline + n
+    );
+    for c in &mut conns {
+        c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut r = BufReader::new(&mut *c);
+        let resp = read_response(&mut r, false).unwrap_or_else(|| panic!("no answer on #{i}"));
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.body, b"ten thousand");
+    }
+    eprintln!("{n} connections answered in {:?}", start.elapsed());
+    drop(conns);
+    let after = wait_for_fds(&s, baseline);
+    assert_eq!(
+        after, baseline,
+        "descriptors leaked: {baseline} before, {after} after"
+    );
+}
+
+#[test]
+fn connection_cap_answers_503() {
+    let d = TempDir::new("cap");
+    d.write("index.html", b"capped");
+    let s = Server::start(d.path(), &["--max-conns", "10", "--workers", "1"]);
+    let held: Vec<TcpStream> = (0..10).map(|_| s.connect()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = s.connect();
+    let mut buf = Vec::new();
+    extra.read_to_end(&mut buf).unwrap();
+    assert!(
+        buf.starts_with(b"HTTP/1.1 503 "),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+    drop(held);
+    // Capacity comes back.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = get(&s, "/", "");
+        if r.status == 200 {
+            assert_eq!(r.body, b"capped");
+            break;
+        }
+        assert!(Instant::now() < deadline, "capacity never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn access_log_records_requests() {
+    let d = TempDir::new("log");
+    d.write("index.html", b"logged");
+    let log = d.path().join("access.log");
+    let root = d.path().join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("a.txt"), b"a").unwrap();
+    let mut s = Server::start(&root, &["--access-log", log.to_str().unwrap()]);
+    assert_eq!(get(&s, "/a.txt", "").status, 200);
+    assert_eq!(get(&s, "/missing", "").status, 404);
+    assert_eq!(
+        exchange(&s, b"GET / HTTP/9.9\r\nHost: t\r\n\r\n").status,
+        505
+    );
+    assert_eq!(s.terminate(Duration::from_secs(10)), Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("127.0.0.1 - - [")
+                && l.ends_with("\"GET /a.txt HTTP/1.1\" 200 1")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"GET /missing HTTP/1.1\" 404 ")),
+        "{text}"
+    );
+    assert!(lines.iter().any(|l| l.contains("\" 505 0")), "{text}");
+}
