@@ -1,6 +1,6 @@
 //! Shared helpers of the httpd integration tests: build and start the real example binary
 //! on a free loopback port, speak raw TCP to it, stop it.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
