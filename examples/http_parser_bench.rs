@@ -111,14 +111,21 @@ struct Row {
 }
 
 fn main() {
-    let rounds: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(21);
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(21);
     // 'static requests let one httparse header array be reused across iterations, as
     // reactor's is: neither parser pays for initialising its header slots in the loop.
-    // HTTP_BENCH_FILTER=substring runs only the rows whose name contains it (for profiling).
+    // HTTP_BENCH_FILTER=substring runs only the rows whose name contains it, =name only the row
+    // of that exact name (for profiling).
     let filter = std::env::var("HTTP_BENCH_FILTER").ok();
     let cookie: &'static [u8] = cookie_request().leak();
     let simd = ParserConfig::DEFAULT;
-    let portable = ParserConfig { use_simd: false, ..ParserConfig::DEFAULT };
+    let portable = ParserConfig {
+        use_simd: false,
+        ..ParserConfig::DEFAULT
+    };
 
     struct Case {
         name: &'static str,
@@ -126,11 +133,31 @@ fn main() {
         bytewise: bool,
     }
     let cases = [
-        Case { name: "tiny GET", req: TINY, bytewise: false },
-        Case { name: "browser", req: BROWSER, bytewise: false },
-        Case { name: "4 KiB cookie", req: cookie, bytewise: false },
-        Case { name: "browser, 1 byte at a time", req: BROWSER, bytewise: true },
-        Case { name: "4 KiB cookie, 1 byte at a time", req: cookie, bytewise: true },
+        Case {
+            name: "tiny GET",
+            req: TINY,
+            bytewise: false,
+        },
+        Case {
+            name: "browser",
+            req: BROWSER,
+            bytewise: false,
+        },
+        Case {
+            name: "4 KiB cookie",
+            req: cookie,
+            bytewise: false,
+        },
+        Case {
+            name: "browser, 1 byte at a time",
+            req: BROWSER,
+            bytewise: true,
+        },
+        Case {
+            name: "4 KiB cookie, 1 byte at a time",
+            req: cookie,
+            bytewise: true,
+        },
     ];
 
     let mut rows = Vec::new();
@@ -144,24 +171,46 @@ fn main() {
 
         // Aim at ~20 ms per round for the slowest of the two.
         let probe = time_ns(1, 5, || httparse_whole(case.req, &mut their_headers))[0];
-        let per_call = if case.bytewise { probe * case.req.len() as f64 } else { probe };
+        let per_call = if case.bytewise {
+            probe * case.req.len() as f64
+        } else {
+            probe
+        };
         let iters = ((20e6 / per_call.max(1.0)) as usize).clamp(3, 2_000_000);
-        let rounds = if case.bytewise && case.req.len() > 1000 { rounds.min(7) } else { rounds };
+        let rounds = if case.bytewise && case.req.len() > 1000 {
+            rounds.min(7)
+        } else {
+            rounds
+        };
 
         for (label, config) in [("", simd), (" [portable]", portable)] {
             let name = format!("{}{label}", case.name);
-            if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            let selected = match filter.as_deref() {
+                None => true,
+                Some(f) => f
+                    .strip_prefix('=')
+                    .map_or(name.contains(f), |exact| name == exact),
+            };
+            if !selected {
                 continue;
             }
             let mut ours = Vec::new();
             let mut theirs = Vec::new();
             for _ in 0..rounds {
                 if case.bytewise {
-                    ours.extend(time_ns(1, iters, || ours_bytewise(config, case.req, &mut ours_headers)));
-                    theirs.extend(time_ns(1, iters, || httparse_bytewise(case.req, &mut their_headers)));
+                    ours.extend(time_ns(1, iters, || {
+                        ours_bytewise(config, case.req, &mut ours_headers)
+                    }));
+                    theirs.extend(time_ns(1, iters, || {
+                        httparse_bytewise(case.req, &mut their_headers)
+                    }));
                 } else {
-                    ours.extend(time_ns(1, iters, || ours_whole(config, case.req, &mut ours_headers)));
-                    theirs.extend(time_ns(1, iters, || httparse_whole(case.req, &mut their_headers)));
+                    ours.extend(time_ns(1, iters, || {
+                        ours_whole(config, case.req, &mut ours_headers)
+                    }));
+                    theirs.extend(time_ns(1, iters, || {
+                        httparse_whole(case.req, &mut their_headers)
+                    }));
                 }
             }
             rows.push(Row {
@@ -176,9 +225,18 @@ fn main() {
     println!("reactor::http vs httparse 1.x, medians of {rounds} rounds (lower ns is better)");
     println!(
         "| {:<40} | {:>6} | {:>12} | {:>12} | {:>9} | {:>13} | {:>14} |",
-        "case", "bytes", "reactor ns", "httparse ns", "reactor GB/s", "httparse GB/s", "httparse/reactor"
+        "case",
+        "bytes",
+        "reactor ns",
+        "httparse ns",
+        "reactor GB/s",
+        "httparse GB/s",
+        "httparse/reactor"
     );
-    println!("|{:-<42}|{:->8}|{:->14}|{:->14}|{:->14}|{:->15}|{:->18}|", "", "", "", "", "", "", "");
+    println!(
+        "|{:-<42}|{:->8}|{:->14}|{:->14}|{:->14}|{:->15}|{:->18}|",
+        "", "", "", "", "", "", ""
+    );
     for r in &rows {
         println!(
             "| {:<40} | {:>6} | {:>12.1} | {:>12.1} | {:>12.2} | {:>13.2} | {:>15.2}x |",

@@ -91,8 +91,8 @@ enum State {
     Value,
     /// The head is complete.
     Done,
-    /// Parsing failed; the error is sticky.
-    Failed(ParseError),
+    /// Parsing failed; the error (in `RequestParser::failure`) is sticky.
+    Failed,
 }
 
 /// An incremental, strict, zero-copy HTTP/1.1 request-head parser (RFC 9112).
@@ -128,6 +128,7 @@ enum State {
 pub struct RequestParser {
     config: ParserConfig,
     state: State,
+    failure: ParseError,
     /// The next byte to examine.
     pos: usize,
     /// The start of the element being scanned.
@@ -171,6 +172,7 @@ impl RequestParser {
         Self {
             config,
             state: State::Start,
+            failure: ParseError::ResumeMismatch,
             pos: 0,
             mark: 0,
             line_start: 0,
@@ -224,7 +226,7 @@ impl RequestParser {
     ) -> Result<Status<Request<'a>>, ParseError> {
         match self.state {
             State::Done => {}
-            State::Failed(e) => return Err(e),
+            State::Failed => return Err(self.failure),
             _ => {
                 if buf.len() < self.pos {
                     return Err(self.fail(ParseError::ResumeMismatch));
@@ -248,14 +250,17 @@ impl RequestParser {
     }
 
     fn fail(&mut self, e: ParseError) -> ParseError {
-        self.state = State::Failed(e);
+        self.state = State::Failed;
+        self.failure = e;
         e
     }
 
     #[inline]
     fn dispatch(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
+        // A few new bytes are not worth the SIMD set-up: small requests and small increments
+        // (both paths give identical results, so they can take turns on one request).
         #[cfg(target_arch = "x86_64")]
-        if self.config.use_simd && simd::avx2_available() {
+        if self.config.use_simd && buf.len() - self.pos >= 64 && simd::avx2_available() {
             // SAFETY: AVX2 was detected.
             return unsafe { self.run_avx2(buf, headers) };
         }
@@ -440,8 +445,44 @@ impl RequestParser {
             self.headers_start = pos;
             state = State::LineStart;
         }
+        // Within the header section, everything is bounded by the same limit.
+        let field_limit = self.headers_start.saturating_add(max_field_bytes);
+        let field_end = len.min(field_limit);
         loop {
             if matches!(state, State::LineStart) {
+                // Fast path: a whole, ordinary field line ending in CRLF is taken in one go.
+                // Anything else (incomplete, over a limit, malformed, the end of the head)
+                // goes through the byte-by-byte states below, which give the verdict.
+                if self.header_count < max_fields {
+                    // SAFETY: the caller guarantees the CPU supports `S`.
+                    if let Some((colon, stop)) = unsafe { S::field_line(buf, pos, field_end) } {
+                        if buf[stop] == b'\r'
+                            && buf.get(stop + 1) == Some(&b'\n')
+                            && stop + 2 - self.headers_start <= max_field_bytes
+                        {
+                            let mut value_start = colon + 1;
+                            while value_start < stop && ows(buf[value_start]) {
+                                value_start += 1;
+                            }
+                            let mut value_end = stop;
+                            while value_end > value_start && ows(buf[value_end - 1]) {
+                                value_end -= 1;
+                            }
+                            let Some(slot) = headers.get_mut(self.header_count) else {
+                                return Err(TooManyHeaders);
+                            };
+                            *slot = RawHeader::new((pos, colon), (value_start, value_end));
+                            self.header_count += 1;
+                            self.fields.on_field(
+                                &buf[pos..colon],
+                                &buf[value_start..value_end],
+                                self.config.allow_identical_content_lengths,
+                            )?;
+                            pos = stop + 2;
+                            continue;
+                        }
+                    }
+                }
                 if pos >= len {
                     partial!();
                 }
@@ -460,7 +501,7 @@ impl RequestParser {
                 state = State::Name;
             }
             if matches!(state, State::Name) {
-                let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
+                let end = (field_end, field_limit, HeadersTooLarge);
                 // SAFETY: the caller guarantees the CPU supports `S`.
                 pos = unsafe { S::token_end(buf, pos, end.0) };
                 at_end!(end);
@@ -474,7 +515,7 @@ impl RequestParser {
                 state = State::ValueStart;
             }
             if matches!(state, State::ValueStart) {
-                let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
+                let end = (field_end, field_limit, HeadersTooLarge);
                 while pos < end.0 && ows(buf[pos]) {
                     pos += 1;
                 }
@@ -485,11 +526,11 @@ impl RequestParser {
             if !matches!(state, State::Value) {
                 // Only Done and Failed are left, and `parse` does not call `run` in those.
                 return match state {
-                    State::Failed(e) => Err(e),
+                    State::Failed => Err(self.failure),
                     _ => Ok(true),
                 };
             }
-            let end = scan_end!(self.headers_start, max_field_bytes, HeadersTooLarge);
+            let end = (field_end, field_limit, HeadersTooLarge);
             // SAFETY: the caller guarantees the CPU supports `S`.
             pos = unsafe { S::value_end(buf, pos, end.0) };
             at_end!(end);

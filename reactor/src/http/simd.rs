@@ -32,6 +32,25 @@ pub(crate) trait Scan {
     /// # Safety
     /// The CPU supports the scanner's target features.
     unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize;
+
+    /// A whole field line at `pos`, when it looks ordinary: a non-empty token name ending in
+    /// `:` at `colon`, then value bytes up to `stop`, the first byte after the colon that may
+    /// not appear in a value (normally the CR), with `stop < end`. `None` means "use the
+    /// byte-by-byte path", never "invalid". Same reading contract as the scanners.
+    ///
+    /// # Safety
+    /// The CPU supports the scanner's target features.
+    #[inline(always)]
+    unsafe fn field_line(buf: &[u8], pos: usize, end: usize) -> Option<(usize, usize)> {
+        // SAFETY: the caller's guarantee is passed on.
+        let colon = unsafe { Self::token_end(buf, pos, end) };
+        if colon == pos || colon >= end || buf[colon] != b':' {
+            return None;
+        }
+        // SAFETY: as above.
+        let stop = unsafe { Self::value_end(buf, colon + 1, end) };
+        (stop < end).then_some((colon, stop))
+    }
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -56,11 +75,34 @@ const fn has_above_tilde(x: u64) -> bool {
     (x.wrapping_add(ONES) | x) & HIGHS != 0
 }
 
+/// Scans `buf[pos..end]` eight bytes at a time: `word_misses` says whether a word may hold a
+/// byte outside the class (false alarms are fine), `class` decides byte by byte.
 #[inline(always)]
-fn word(buf: &[u8], pos: usize) -> Option<u64> {
-    match buf.get(pos..pos + 8) {
-        Some(s) => s.try_into().ok().map(u64::from_le_bytes),
-        None => None,
+fn scan_words(
+    buf: &[u8],
+    pos: usize,
+    end: usize,
+    word_misses: impl Fn(&[u8; 8]) -> bool,
+    class: impl Fn(u8) -> bool,
+) -> usize {
+    let end = end.min(buf.len());
+    let Some(s) = buf.get(pos..end) else {
+        return pos.max(end);
+    };
+    let mut words = s.chunks_exact(8);
+    let mut at = pos;
+    for w in &mut words {
+        let w: &[u8; 8] = w.try_into().unwrap_or(&[0; 8]);
+        if word_misses(w) {
+            if let Some(i) = w.iter().position(|&b| !class(b)) {
+                return at + i;
+            }
+        }
+        at += 8;
+    }
+    match words.remainder().iter().position(|&b| !class(b)) {
+        Some(i) => at + i,
+        None => end,
     }
 }
 
@@ -69,69 +111,63 @@ pub(crate) struct Portable;
 
 impl Portable {
     #[inline(always)]
-    pub(crate) fn token_end(buf: &[u8], mut pos: usize, end: usize) -> usize {
+    pub(crate) fn token_end(buf: &[u8], pos: usize, end: usize) -> usize {
         let end = end.min(buf.len());
-        while pos + 4 <= end {
-            if !chars::token(buf[pos]) {
-                return pos;
+        let Some(s) = buf.get(pos..end) else {
+            return pos.max(end);
+        };
+        let mut i = 0;
+        while let Some(&[a, b, c, d]) = s.get(i..i + 4) {
+            if !chars::token(a) {
+                return pos + i;
             }
-            if !chars::token(buf[pos + 1]) {
-                return pos + 1;
+            if !chars::token(b) {
+                return pos + i + 1;
             }
-            if !chars::token(buf[pos + 2]) {
-                return pos + 2;
+            if !chars::token(c) {
+                return pos + i + 2;
             }
-            if !chars::token(buf[pos + 3]) {
-                return pos + 3;
+            if !chars::token(d) {
+                return pos + i + 3;
             }
-            pos += 4;
+            i += 4;
         }
-        while pos < end && chars::token(buf[pos]) {
-            pos += 1;
+        while let Some(&b) = s.get(i) {
+            if !chars::token(b) {
+                return pos + i;
+            }
+            i += 1;
         }
-        pos
+        end
     }
 
     #[inline(always)]
-    pub(crate) fn target_end(buf: &[u8], mut pos: usize, end: usize) -> usize {
-        let end = end.min(buf.len());
-        while pos + 8 <= end {
-            let Some(x) = word(buf, pos) else { break };
-            if has_less(x, 0x21) || has_above_tilde(x) {
-                break;
-            }
-            pos += 8;
-        }
-        while pos < end && chars::target_byte(buf[pos]) {
-            pos += 1;
-        }
-        pos
+    pub(crate) fn target_end(buf: &[u8], pos: usize, end: usize) -> usize {
+        scan_words(
+            buf,
+            pos,
+            end,
+            |w| {
+                let x = u64::from_le_bytes(*w);
+                has_less(x, 0x21) || has_above_tilde(x)
+            },
+            chars::target_byte,
+        )
     }
 
     #[inline(always)]
-    pub(crate) fn value_end(buf: &[u8], mut pos: usize, end: usize) -> usize {
-        let end = end.min(buf.len());
-        loop {
-            while pos + 8 <= end {
-                let Some(x) = word(buf, pos) else { break };
-                // HTAB is below 0x20 but allowed: it sends the word to the byte loop, which
-                // steps over it and comes back here.
-                if has_less(x, 0x20) || has_byte(x, 0x7f) {
-                    break;
-                }
-                pos += 8;
-            }
-            let stop = (pos + 8).min(end);
-            while pos < stop {
-                if !chars::value_byte(buf[pos]) {
-                    return pos;
-                }
-                pos += 1;
-            }
-            if pos >= end {
-                return end;
-            }
-        }
+    pub(crate) fn value_end(buf: &[u8], pos: usize, end: usize) -> usize {
+        // HTAB is below 0x20 but allowed: a word holding one is checked byte by byte.
+        scan_words(
+            buf,
+            pos,
+            end,
+            |w| {
+                let x = u64::from_le_bytes(*w);
+                has_less(x, 0x20) || has_byte(x, 0x7f)
+            },
+            chars::value_byte,
+        )
     }
 }
 
@@ -338,6 +374,37 @@ mod x86 {
         unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize {
             scan(buf, pos, end, |v| value_miss(v), Portable::value_end)
         }
+
+        /// Most field lines fit in 32 bytes: one load classifies the name and the value.
+        #[inline]
+        #[target_feature(enable = "avx2")]
+        unsafe fn field_line(buf: &[u8], pos: usize, end: usize) -> Option<(usize, usize)> {
+            let end = end.min(buf.len());
+            if pos + 32 > end {
+                let colon = Portable::token_end(buf, pos, end);
+                if colon == pos || colon >= end || buf[colon] != b':' {
+                    return None;
+                }
+                let stop = Portable::value_end(buf, colon + 1, end);
+                return (stop < end).then_some((colon, stop));
+            }
+            // SAFETY: pos + 32 <= end <= buf.len().
+            let v = unsafe { load32(buf, pos) };
+            let name_len = token_miss(v).trailing_zeros() as usize;
+            if name_len == 0 || name_len == 32 || buf[pos + name_len] != b':' {
+                return None;
+            }
+            // Value bytes start after the colon.
+            let after_colon = (u64::MAX << (name_len + 1)) as u32;
+            let miss = value_miss(v) & after_colon;
+            let stop = if miss != 0 {
+                pos + miss.trailing_zeros() as usize
+            } else {
+                // SAFETY: AVX2 is enabled in this function.
+                unsafe { Self::value_end(buf, pos + 32, end) }
+            };
+            (stop < end).then_some((pos + name_len, stop))
+        }
     }
 }
 
@@ -398,15 +465,17 @@ mod tests {
             std::eprintln!("no AVX2 on this CPU: skipping");
             return;
         }
-        // SAFETY (all three): AVX2 was detected above.
-        check_against(&reference(chars::token), &|b, p, e| unsafe {
-            Avx2::token_end(b, p, e)
+        check_against(&reference(chars::token), &|b, p, e| {
+            // SAFETY: AVX2 was detected above.
+            unsafe { Avx2::token_end(b, p, e) }
         });
-        check_against(&reference(chars::target_byte), &|b, p, e| unsafe {
-            Avx2::target_end(b, p, e)
+        check_against(&reference(chars::target_byte), &|b, p, e| {
+            // SAFETY: AVX2 was detected above.
+            unsafe { Avx2::target_end(b, p, e) }
         });
-        check_against(&reference(chars::value_byte), &|b, p, e| unsafe {
-            Avx2::value_end(b, p, e)
+        check_against(&reference(chars::value_byte), &|b, p, e| {
+            // SAFETY: AVX2 was detected above.
+            unsafe { Avx2::value_end(b, p, e) }
         });
     }
 }
