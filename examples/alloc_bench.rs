@@ -9,7 +9,8 @@
 //! operations (an allocation or a free each count as one) per CPU-second of the whole process
 //! (`CLOCK_PROCESS_CPUTIME_ID` over the measured region) and per wall second, the ratio of the
 //! CPU throughput to glibc's, and (for the largest thread count) the peak RSS of a child
-//! process that runs the same workload with only that allocator.
+//! process that runs the same workload with only that allocator. `latency` also reports
+//! nanoseconds of CPU time per 64-byte allocation+free pair.
 //!
 //! alloc-core is driven through the same static `Heap` + `thread_local!` hook as
 //! `alloc_core::GlobalHeap` (its `std` feature); see `CoreHeap` below.
@@ -168,7 +169,11 @@ where
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let first = results.iter().map(|r| r.2).min().unwrap_or_else(Instant::now);
+    let first = results
+        .iter()
+        .map(|r| r.2)
+        .min()
+        .unwrap_or_else(Instant::now);
     let last = results.iter().map(|r| r.3).max().unwrap_or(first);
     Sample {
         ops: results.iter().map(|r| r.0 as f64).sum(),
@@ -180,7 +185,7 @@ where
 fn seed_pair<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
     let n = sc.n(1_000_000);
     measure(threads, |t, go| {
-        let mut rng = 0x1234_5678 ^ (t as u64 + 1) * 0x9E37_79B9;
+        let mut rng = 0x1234_5678 ^ ((t as u64 + 1) * 0x9E37_79B9);
         go();
         for _ in 0..n {
             let size = 8 + (xorshift(&mut rng) % 1017) as usize;
@@ -198,7 +203,7 @@ fn seed_pair<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample 
 fn seed_batch<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
     let n = sc.n(1_000_000);
     measure(threads, |t, go| {
-        let mut rng = 0x8765_4321 ^ (t as u64 + 1) * 0x9E37_79B9;
+        let mut rng = 0x8765_4321 ^ ((t as u64 + 1) * 0x9E37_79B9);
         let mut ptrs: Vec<(*mut u8, u32)> = Vec::with_capacity(n);
         go();
         for _ in 0..n {
@@ -220,7 +225,7 @@ fn seed_batch<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample
 fn batch<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
     let rounds = sc.n(1_000);
     measure(threads, |t, go| {
-        let mut rng = 0xABCD ^ (t as u64 + 1) * 0x9E37_79B9;
+        let mut rng = 0xABCD ^ ((t as u64 + 1) * 0x9E37_79B9);
         let mut ptrs: Vec<(*mut u8, u32)> = Vec::with_capacity(1000);
         go();
         for _ in 0..rounds {
@@ -267,7 +272,7 @@ fn xthread<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
     measure(pairs * 2, |t, go| {
         let ring = &rings[t / 2];
         let producer = t % 2 == 0;
-        let mut rng = 0x5555 ^ (t as u64 + 1) * 0x9E37_79B9;
+        let mut rng = 0x5555 ^ ((t as u64 + 1) * 0x9E37_79B9);
         go();
         for c in 0..per_pair / CHUNK {
             let i = c % RING;
@@ -312,7 +317,7 @@ fn larson<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
         .map(|_| (0..SLOTS).map(|_| AtomicUsize::new(0)).collect())
         .collect();
     let s = measure(threads, |t, go| {
-        let mut rng = 0x7777 ^ (t as u64 + 1) * 0x9E37_79B9;
+        let mut rng = 0x7777 ^ ((t as u64 + 1) * 0x9E37_79B9);
         go();
         let mut ops = 0;
         for _ in 0..n {
@@ -364,7 +369,7 @@ fn latency<A: GlobalAlloc + Sync>(a: &A, _threads: usize, sc: Scale) -> Sample {
                 a.dealloc(std::hint::black_box(p), layout(64));
             }
         }
-        n // pairs
+        2 * n
     })
 }
 
@@ -489,7 +494,7 @@ fn main() {
                     let s = run_named(alloc, workload, threads, sc);
                     cpu.push(s.ops / s.cpu / 1e6);
                     wall.push(s.ops / s.wall / 1e6);
-                    ns.push(s.wall * 1e9 / s.ops);
+                    ns.push(s.cpu * 1e9 / (s.ops / 2.0));
                 }
                 let rss = if threads == *counts.last().unwrap_or(&1) {
                     child_peak_rss(alloc, workload, threads, factor)

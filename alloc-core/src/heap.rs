@@ -111,8 +111,11 @@ impl<S: PageSource> Heap<S> {
     /// `hook` is the only hook ever used with this heap (its caches belong to this heap).
     #[inline]
     pub unsafe fn allocate<H: TlsHook>(&self, hook: &H, layout: Layout) -> *mut u8 {
-        // SAFETY: the hook's caches belong to this heap (caller's contract).
-        match hook.with_thread_cache(|c| unsafe { self.allocate_in(c, layout) }) {
+        let cached = hook.with_thread_cache(|c| {
+            // SAFETY: the hook's caches belong to this heap (caller's contract).
+            unsafe { self.allocate_in(c, layout) }
+        });
+        match cached {
             Some(p) => p,
             None => self.allocate_uncached(layout),
         }
@@ -125,11 +128,11 @@ impl<S: PageSource> Heap<S> {
     /// is not used again.
     #[inline]
     pub unsafe fn deallocate<H: TlsHook>(&self, hook: &H, ptr: *mut u8, layout: Layout) {
-        // SAFETY: caller's contract.
-        if hook
-            .with_thread_cache(|c| unsafe { self.deallocate_in(c, ptr, layout) })
-            .is_none()
-        {
+        let freed = hook.with_thread_cache(|c| {
+            // SAFETY: caller's contract: the hook's caches belong to this heap, ptr is ours.
+            unsafe { self.deallocate_in(c, ptr, layout) }
+        });
+        if freed.is_none() {
             // SAFETY: caller's contract.
             unsafe { self.deallocate_uncached(ptr, layout) }
         }
@@ -297,6 +300,7 @@ impl<S: PageSource> Heap<S> {
     }
 
     #[cold]
+    #[allow(clippy::needless_range_loop)] // `c` indexes several tables and the cache.
     fn overflow(&self, cache: &mut ThreadCache, cls: usize) {
         let size = class_size(cls);
         if cache.lists[cls].len > cache.lists[cls].max_len {
@@ -333,6 +337,7 @@ impl<S: PageSource> Heap<S> {
 
     /// Gives every block of `cache` back (thread exit). The cache is empty afterwards and may
     /// be reused.
+    #[allow(clippy::needless_range_loop)] // `cls` indexes several tables and the cache.
     pub fn flush_thread_cache(&self, cache: &mut ThreadCache) {
         for cls in 1..NUM_CLASSES {
             let len = cache.lists[cls].len;
@@ -531,9 +536,7 @@ impl<S: PageSource> Heap<S> {
     /// Releases every free span's pages to the OS now; returns the bytes released.
     pub fn release_free_memory(&self) -> usize {
         let now = self.source.now_ns();
-        self.page_heap
-            .lock()
-            .scavenge(&self.source, now, true)
+        self.page_heap.lock().scavenge(&self.source, now, true)
     }
 
     /// Releases free spans that have idled for the release delay; returns the bytes released.
@@ -577,10 +580,11 @@ impl<S: PageSource> Heap<S> {
             st.central_span_returns += c.span_returns;
             st.class_spans += c.spans;
         }
-        st.bytes_thread_caches = (self.thread_cache_bytes.load(Ordering::Relaxed) as isize).max(0)
-            as usize;
+        st.bytes_thread_caches =
+            (self.thread_cache_bytes.load(Ordering::Relaxed) as isize).max(0) as usize;
         let ph = self.page_heap.lock();
-        st.bytes_in_use = (class_out + ph.stats.large_in_use).saturating_sub(st.bytes_thread_caches);
+        st.bytes_in_use =
+            (class_out + ph.stats.large_in_use).saturating_sub(st.bytes_thread_caches);
         st.bytes_large = ph.stats.large_in_use;
         st.bytes_mapped = ph.stats.mapped;
         st.bytes_metadata = ph.arena.bytes + self.page_map.bytes.load(Ordering::Relaxed);

@@ -170,7 +170,10 @@ impl PageHeap {
         // SAFETY: span is live and owned by the caller (lock held).
         let s = unsafe { &mut *span };
         debug_assert!(pages < s.pages);
-        let Some(tail) = self.arena.new_span(source, s.start + pages, s.pages - pages) else {
+        let Some(tail) = self
+            .arena
+            .new_span(source, s.start + pages, s.pages - pages)
+        else {
             return ptr::null_mut();
         };
         let tail = tail.as_ptr();
@@ -279,9 +282,11 @@ impl PageHeap {
         let start = unsafe { (*span).start };
         if start > 0 {
             let prev = map.get(start - 1);
-            // SAFETY: map entries at span boundaries point at live records (INTERNALS.md).
             if !prev.is_null()
-                && unsafe { (*prev).state == SpanState::Free && (*prev).start + (*prev).pages == start }
+                // SAFETY: map entries at span boundaries point at live records (INTERNALS.md).
+                && unsafe {
+                    (*prev).state == SpanState::Free && (*prev).start + (*prev).pages == start
+                }
             {
                 self.unlink_free(prev);
                 // SAFETY: both records are live and ours.
@@ -363,9 +368,11 @@ impl PageHeap {
         };
         let next = map.get(end);
         let need = pages - old;
-        // SAFETY: map entries at span boundaries point at live records.
         if next.is_null()
-            || unsafe { (*next).state != SpanState::Free || (*next).start != end || (*next).pages < need }
+            // SAFETY: map entries at span boundaries point at live records.
+            || unsafe {
+                (*next).state != SpanState::Free || (*next).start != end || (*next).pages < need
+            }
         {
             return false;
         }
@@ -482,7 +489,11 @@ mod tests {
         let w = unsafe { &*whole };
         assert_eq!(w.state, SpanState::Free);
         assert_eq!(w.start, sa);
-        assert_eq!(w.pages * PAGE_SIZE, f.heap.stats.mapped, "everything merged");
+        assert_eq!(
+            w.pages * PAGE_SIZE,
+            f.heap.stats.mapped,
+            "everything merged"
+        );
         assert_eq!(f.heap.stats.free, free_before + 10 * PAGE_SIZE);
         assert_eq!(f.heap.stats.in_use, 0);
         assert_eq!(f.heap.arena.live, 1);

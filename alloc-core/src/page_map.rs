@@ -64,8 +64,7 @@ impl PageMap {
             let Some(p) = source.map(size_of::<Root>()) else {
                 return false;
             };
-            self.bytes
-                .fetch_add(size_of::<Root>(), Ordering::Relaxed);
+            self.bytes.fetch_add(size_of::<Root>(), Ordering::Relaxed);
             root = p.as_ptr().cast();
             self.root.store(root, Ordering::Release);
         }
@@ -77,8 +76,7 @@ impl PageMap {
                 let Some(p) = source.map(size_of::<Leaf>()) else {
                     return false;
                 };
-                self.bytes
-                    .fetch_add(size_of::<Leaf>(), Ordering::Relaxed);
+                self.bytes.fetch_add(size_of::<Leaf>(), Ordering::Relaxed);
                 slot.store(p.as_ptr().cast(), Ordering::Release);
             }
             i += 1;

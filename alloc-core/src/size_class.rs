@@ -246,8 +246,8 @@ mod tests {
             };
             assert!(waste <= bound, "size {size} block {block} waste {waste}");
         }
-        for c in 1..NUM_CLASSES {
-            let span = CLASS_PAGES[c] as usize * PAGE_SIZE;
+        for (c, &pages) in CLASS_PAGES.iter().enumerate().skip(1) {
+            let span = pages as usize * PAGE_SIZE;
             assert!(span % class_size(c) <= span / 8, "class {c}");
             assert!(span / class_size(c) >= 2, "class {c}");
         }

@@ -44,10 +44,16 @@ fn collections_formatting_and_threads() {
     for h in handles {
         h.join().unwrap();
     }
-    assert_eq!(total, 4 * (0..2000usize).map(|i| i % 3000 + 1).sum::<usize>());
+    assert_eq!(
+        total,
+        4 * (0..2000usize).map(|i| i % 3000 + 1).sum::<usize>()
+    );
 
     let big = vec![7u8; 8 << 20];
-    assert_eq!(big.iter().map(|&b| b as usize).sum::<usize>(), 7 * (8 << 20));
+    assert_eq!(
+        big.iter().map(|&b| b as usize).sum::<usize>(),
+        7 * (8 << 20)
+    );
     let s = GlobalHeap::stats();
     assert!(s.bytes_in_use >= 8 << 20, "{s:?}");
     assert!(s.bytes_mapped >= s.bytes_in_use);
@@ -70,7 +76,7 @@ impl Drop for AllocatesOnDrop {
 }
 
 thread_local! {
-    static LATE: AllocatesOnDrop = AllocatesOnDrop(RefCell::new(Vec::new()));
+    static LATE: AllocatesOnDrop = const { AllocatesOnDrop(RefCell::new(Vec::new())) };
 }
 
 #[test]

@@ -87,9 +87,15 @@ fn check_placement(live: &BTreeMap<usize, Block>, p: *mut u8, layout: Layout) {
     assert_eq!(addr % layout.align(), 0, "{layout:?}");
     let len = layout.size().max(1);
     assert!(HEAP.owns(p), "{p:?} outside any in-use span");
-    assert!(HEAP.owns(p.wrapping_add(len - 1)), "{p:?}+{len} runs out of its span");
+    assert!(
+        HEAP.owns(p.wrapping_add(len - 1)),
+        "{p:?}+{len} runs out of its span"
+    );
     if let Some((&start, b)) = live.range(..=addr).next_back() {
-        assert!(start + b.layout.size().max(1) <= addr, "overlaps block at {start:#x}");
+        assert!(
+            start + b.layout.size().max(1) <= addr,
+            "overlaps block at {start:#x}"
+        );
     }
     if let Some((&start, _)) = live.range(addr + 1..).next() {
         assert!(addr + len <= start, "overlaps block at {start:#x}");
@@ -132,7 +138,13 @@ fn run(ops: Vec<Op>, cacheless: Vec<bool>) {
                 let kept = b.layout.size().min(new_size);
                 check(p, kept, b.seed);
                 fill(p, kept, new_size, b.seed);
-                live.insert(p as usize, Block { layout, seed: b.seed });
+                live.insert(
+                    p as usize,
+                    Block {
+                        layout,
+                        seed: b.seed,
+                    },
+                );
             }
             _ => {}
         }

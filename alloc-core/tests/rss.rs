@@ -26,7 +26,10 @@ fn rss_falls_after_a_burst() {
         size = if size >= 100_000 { 64 } else { size * 3 / 2 };
     }
     let high = rss_bytes();
-    assert!(high >= base + BURST * 9 / 10, "burst not resident: {base} -> {high}");
+    assert!(
+        high >= base + BURST * 9 / 10,
+        "burst not resident: {base} -> {high}"
+    );
     drop(blocks);
     GlobalHeap::flush_thread_cache();
     std::thread::sleep(Duration::from_nanos(DEFAULT_RELEASE_DELAY_NS + 100_000_000));

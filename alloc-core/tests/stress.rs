@@ -54,7 +54,11 @@ fn check_and_free(p: *mut u8) {
         let align_log2 = p.add(4).cast::<u32>().read();
         let key = p.add(8).cast::<u64>().read();
         for i in HEADER..size {
-            assert_eq!(p.add(i).read(), key.wrapping_add(i as u64) as u8, "corrupt object");
+            assert_eq!(
+                p.add(i).read(),
+                key.wrapping_add(i as u64) as u8,
+                "corrupt object"
+            );
         }
         A.dealloc(p, Layout::from_size_align(size, 1 << align_log2).unwrap());
     }
@@ -74,7 +78,11 @@ impl Slots {
 }
 
 fn stress(threads: usize, rounds: usize, iters: usize, slots: usize) {
-    let shared = Slots((0..slots).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect());
+    let shared = Slots(
+        (0..slots)
+            .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+            .collect(),
+    );
     let local_frees = AtomicUsize::new(0);
     for round in 0..rounds {
         std::thread::scope(|s| {
