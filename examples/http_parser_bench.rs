@@ -46,8 +46,8 @@ fn cookie_request() -> Vec<u8> {
 
 /// Parses `req` whole with reactor; returns the head length.
 #[inline(never)]
-fn ours_whole(config: ParserConfig, req: &[u8], headers: &mut [RawHeader]) -> usize {
-    let mut parser = RequestParser::with_config(config);
+fn ours_whole(config: &ParserConfig, req: &[u8], headers: &mut [RawHeader]) -> usize {
+    let mut parser = RequestParser::with_config(*config);
     match parser.parse(req, headers) {
         Ok(Status::Complete(r)) => r.head_len() + r.header_count(),
         _ => 0,
@@ -56,8 +56,8 @@ fn ours_whole(config: ParserConfig, req: &[u8], headers: &mut [RawHeader]) -> us
 
 /// Feeds `req` to reactor one byte at a time.
 #[inline(never)]
-fn ours_bytewise(config: ParserConfig, req: &[u8], headers: &mut [RawHeader]) -> usize {
-    let mut parser = RequestParser::with_config(config);
+fn ours_bytewise(config: &ParserConfig, req: &[u8], headers: &mut [RawHeader]) -> usize {
+    let mut parser = RequestParser::with_config(*config);
     for end in 1..=req.len() {
         match parser.parse(black_box(&req[..end]), headers) {
             Ok(Status::Complete(r)) => return r.head_len() + r.header_count(),
@@ -165,7 +165,7 @@ fn main() {
         // Sanity: both parsers accept the request and agree on its head length.
         let mut ours_headers = [RawHeader::EMPTY; 32];
         let mut their_headers = [httparse::EMPTY_HEADER; 32];
-        let a = ours_whole(simd, case.req, &mut ours_headers);
+        let a = ours_whole(&simd, case.req, &mut ours_headers);
         let b = httparse_whole(case.req, &mut their_headers);
         assert!(a > 0 && a == b, "{}: reactor {a}, httparse {b}", case.name);
 
@@ -199,14 +199,14 @@ fn main() {
             for _ in 0..rounds {
                 if case.bytewise {
                     ours.extend(time_ns(1, iters, || {
-                        ours_bytewise(config, case.req, &mut ours_headers)
+                        ours_bytewise(&config, case.req, &mut ours_headers)
                     }));
                     theirs.extend(time_ns(1, iters, || {
                         httparse_bytewise(case.req, &mut their_headers)
                     }));
                 } else {
                     ours.extend(time_ns(1, iters, || {
-                        ours_whole(config, case.req, &mut ours_headers)
+                        ours_whole(&config, case.req, &mut ours_headers)
                     }));
                     theirs.extend(time_ns(1, iters, || {
                         httparse_whole(case.req, &mut their_headers)

@@ -75,7 +75,7 @@ pub(crate) const fn ows(b: u8) -> bool {
 }
 
 /// Whether `s` is a syntactically valid `uri-host [ ":" port ]` (possibly empty).
-#[inline]
+#[inline(always)]
 pub(crate) fn valid_host(s: &[u8]) -> bool {
     // One pass over the bytes; the structure is checked only when a `:`, `[` or `]` shows up
     // (a port or an IP literal).

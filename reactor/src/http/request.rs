@@ -448,6 +448,9 @@ impl RequestParser {
         // Within the header section, everything is bounded by the same limit.
         let field_limit = self.headers_start.saturating_add(max_field_bytes);
         let field_end = len.min(field_limit);
+        // Lines end before `field_end`; only when that is the limit can a line ending (CRLF
+        // after the last byte scanned) go past it.
+        let near_limit = field_end + 1 >= field_limit;
         loop {
             if matches!(state, State::LineStart) {
                 // Fast path: a whole, ordinary field line ending in CRLF is taken in one go.
@@ -458,9 +461,13 @@ impl RequestParser {
                     if let Some((colon, stop)) = unsafe { S::field_line(buf, pos, field_end) } {
                         if buf[stop] == b'\r'
                             && buf.get(stop + 1) == Some(&b'\n')
-                            && stop + 2 - self.headers_start <= max_field_bytes
+                            && (!near_limit || stop + 2 - self.headers_start <= max_field_bytes)
                         {
+                            // Usually exactly one space follows the colon.
                             let mut value_start = colon + 1;
+                            if buf[value_start] == b' ' {
+                                value_start += 1;
+                            }
                             while value_start < stop && ows(buf[value_start]) {
                                 value_start += 1;
                             }

@@ -394,9 +394,10 @@ mod x86 {
             if name_len == 0 || name_len == 32 || buf[pos + name_len] != b':' {
                 return None;
             }
-            // Value bytes start after the colon.
-            let after_colon = (u64::MAX << (name_len + 1)) as u32;
-            let miss = value_miss(v) & after_colon;
+            // Token characters and the colon are value bytes too, so the first byte from
+            // `pos` that is not a value byte ends the line: finding it does not wait for the
+            // name's classification, which only has to confirm the colon.
+            let miss = value_miss(v);
             let stop = if miss != 0 {
                 pos + miss.trailing_zeros() as usize
             } else {
