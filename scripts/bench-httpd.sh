@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark of the httpd example against nginx, lighttpd and h2o, in one run.
+#
+#   scripts/bench-httpd.sh            (DURATION=10s WORKERS=$(nproc) IDLE=10000 by default)
+#   DURATION=5s MODES=unpinned scripts/bench-httpd.sh
+#
+# Installs nginx, lighttpd, h2o and wrk from Debian if missing; serves the same directory
+# (a 1 KiB index.html, a 1 MiB file) with each server on 127.0.0.1 with the same worker
+# count and comparable settings (no access log, effectively unlimited keep-alive requests,
+# 120 s keep-alive timeout); nginx runs twice for the small-file rows (sendfile on and off)
+# and keeps its best. Rows, each `wrk -t2 -d$DURATION --latency`:
+#   1 KiB @ 100 and 1,000 keep-alive connections, Connection: close @ 100, 1 MiB @ 100
+#   (GB/s), 1 KiB 16-deep pipelined @ 100 (scripts/wrk-pipeline.lua).
+# Once with servers on CPU 0 and wrk on CPU 1 (pinned), once unpinned. Then each server's
+# RSS growth with $IDLE idle keep-alive connections open. Prints requests/s (or GB/s),
+# p50/p99 and httpd's ratio to the best peer per row.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT_DIR=$(pwd)
+DURATION=${DURATION:-10s}
+WORKERS=${WORKERS:-$(nproc)}
+IDLE=${IDLE:-10000}
+MODES=${MODES:-"pinned unpinned"}
+SERVERS=${SERVERS:-"httpd nginx lighttpd h2o"}
+WORK=${WORK:-/tmp/lp-bench-httpd}
+TARGET=${CARGO_TARGET_DIR:-$ROOT_DIR/target}
+
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v lighttpd >/dev/null || need+=(lighttpd)
+command -v h2o >/dev/null || need+=(h2o)
+command -v python3 >/dev/null || need+=(python3)
+command -v taskset >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+ulimit -n "$(ulimit -Hn)"
+
+# httpd: alloc-core's GlobalHeap by default when the root package has the feature; the
+# system allocator as a second entry when `system-alloc` exists.
+FEATS=()
+if grep -q '^global-heap' Cargo.toml; then FEATS=(--features global-heap); fi
+cargo build --release --example httpd "${FEATS[@]}" >&2
+cp "$TARGET/release/examples/httpd" "$WORK.httpd.bin" 2>/dev/null || { mkdir -p "$(dirname "$WORK")"; cp "$TARGET/release/examples/httpd" "$WORK.httpd.bin"; }
+if grep -q '^system-alloc' Cargo.toml; then
+  cargo build --release --example httpd --features system-alloc >&2
+  cp "$TARGET/release/examples/httpd" "$WORK.httpd-sysalloc.bin"
+  case " $SERVERS " in *" httpd "*) SERVERS="$SERVERS httpd-sysalloc";; esac
+fi
+
+rm -rf "$WORK" && mkdir -p "$WORK/www" "$WORK/run"
+python3 - "$WORK/www" <<'PY'
+import os, sys
+d = sys.argv[1]
+body = ("<html><body>" + "x" * (1024 - len("<html><body></body></html>\n")) + "</body></html>\n").encode()
+assert len(body) == 1024
+open(os.path.join(d, "index.html"), "wb").write(body)
+open(os.path.join(d, "1m.bin"), "wb").write(os.urandom(1 << 20))
+PY
+
+PORT=18090
+SERVER_PID=
+CPU_SERVER=""
+CPU_CLIENT=""
+
+start_server() { # name variant
+  local name=$1 variant=${2:-}
+  local run="$WORK/run"
+  # Its own session: lighttpd signals its whole process group on shutdown.
+  local pin=(setsid)
+  [ -n "$CPU_SERVER" ] && pin=(setsid taskset -c "$CPU_SERVER")
+  case $name in
+    httpd|httpd-sysalloc)
+      "${pin[@]}" "$WORK.$name.bin" --port $PORT --bind 127.0.0.1 --root "$WORK/www" \
+        --workers "$WORKERS" --keepalive-timeout 120 --header-timeout 120 >"$run/$name.out" 2>&1 &
+      SERVER_PID=$! ;;
+    nginx)
+      cat >"$run/nginx.conf" <<CONF
+worker_processes $WORKERS;
+daemon off;
+pid $run/nginx.pid;
+error_log $run/nginx.err;
+worker_rlimit_nofile 20000;
+events { worker_connections 20000; multi_accept on; }
+http {
+  access_log off;
+  sendfile $variant; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000000; keepalive_timeout 120s;
+  open_file_cache max=1000 inactive=60s;
+  types { text/html html; application/octet-stream bin; }
+  server { listen 127.0.0.1:$PORT reuseport backlog=4096; root $WORK/www; }
+}
+CONF
+      "${pin[@]}" nginx -c "$run/nginx.conf" -p "$run" &
+      SERVER_PID=$! ;;
+    lighttpd)
+      cat >"$run/lighttpd.conf" <<CONF
+server.document-root = "$WORK/www"
+server.bind = "127.0.0.1"
+server.port = $PORT
+server.max-worker = $WORKERS
+server.max-fds = 20000
+server.max-connections = 16000
+server.max-keep-alive-requests = 65535
+server.max-keep-alive-idle = 120
+server.errorlog = "$run/lighttpd.err"
+server.pid-file = "$run/lighttpd.pid"
+server.network-backend = "sendfile"
+mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream")
+CONF
+      "${pin[@]}" lighttpd -D -f "$run/lighttpd.conf" &
+      SERVER_PID=$! ;;
+    h2o)
+      cat >"$run/h2o.conf" <<CONF
+num-threads: $WORKERS
+max-connections: 16000
+http1-request-timeout: 120
+error-log: $run/h2o.err
+listen:
+  host: 127.0.0.1
+  port: $PORT
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $WORK/www
+CONF
+      "${pin[@]}" h2o -c "$run/h2o.conf" >"$run/h2o.out" 2>&1 &
+      SERVER_PID=$! ;;
+  esac
+  for ((t = 0; t < 100; t++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "$name did not start" >&2; return 1
+}
+
+stop_server() {
+  [ -z "$SERVER_PID" ] && return 0
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  for ((t = 0; t < 100; t++)); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+  sleep 0.5
+}
+trap 'stop_server; exit 130' INT TERM
+
+# The server's processes: the started one and its descendants.
+tree_pids() {
+  local p=$1; echo "$p"
+  for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree_pids "$c"; done
+}
+rss_kib() { local sum=0; for p in $(tree_pids "$SERVER_PID"); do
+  sum=$((sum + $(awk '/^VmRSS/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0))); done; echo $sum; }
+
+# One wrk row: prints "value p50ms p99ms" (value: requests/s, or GB/s for the 1 MiB row).
+run_wrk() { # conns path extra-kind
+  local c=$1 path=$2 kind=$3 args=() pin=()
+  [ -n "$CPU_CLIENT" ] && pin=(taskset -c "$CPU_CLIENT")
+  case $kind in
+    close) args=(-H "Connection: close") ;;
+    pipe) args=(-s "$ROOT_DIR/scripts/wrk-pipeline.lua") ;;
+  esac
+  local out
+  out=$("${pin[@]}" wrk -t2 -c"$c" -d"$DURATION" --latency "${args[@]}" "http://127.0.0.1:$PORT$path" 2>&1) || true
+  echo "$out" >>"$WORK/wrk.log"
+  echo "$out" | awk -v kind="$kind" '
+    function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
+    function gb(v) { if (v ~ /GB$/) return v+0; if (v ~ /MB$/) return v/1024; if (v ~ /KB$/) return v/1048576; return v/1073741824 }
+    /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
+    /^Requests\/sec:/ { rps = $2 } /^Transfer\/sec:/ { tps = gb($2) }
+    /Non-2xx|Socket errors/ { err = err " " $0 }
+    END { v = (kind == "big") ? sprintf("%.2f", tps) : sprintf("%.0f", rps);
+          printf "%s %.2f %.2f\n", v, p50, p99; if (err != "") print "wrk:" err > "/dev/stderr" }'
+}
+
+ROWS=("1KiB keep-alive c=100|100|/index.html|ka"
+      "1KiB keep-alive c=1000|1000|/index.html|ka"
+      "1KiB Connection: close c=100|100|/index.html|close"
+      "1MiB GB/s c=100|100|/1m.bin|big"
+      "1KiB pipelined x16 c=100|100|/index.html|pipe")
+
+declare -A R
+for mode in $MODES; do
+  if [ "$mode" = pinned ]; then CPU_SERVER=0; CPU_CLIENT=1; else CPU_SERVER=""; CPU_CLIENT=""; fi
+  for s in $SERVERS; do
+    variants=(x); [ "$s" = nginx ] && variants=(on off)
+    for v in "${variants[@]}"; do
+      start_server "$s" "$v"
+      # Warm up (page cache, file caches, TCP).
+      wrk -t2 -c100 -d2s "http://127.0.0.1:$PORT/index.html" >/dev/null 2>&1 || true
+      for i in "${!ROWS[@]}"; do
+        IFS='|' read -r label c path kind <<<"${ROWS[$i]}"
+        [ "$s" = nginx ] && [ "$v" = off ] && [ "$kind" = big ] && continue
+        res=$(run_wrk "$c" "$path" "$kind")
+        echo "$mode $s${v/x/} row$i: $res" >&2
+        key="$mode|$s|$i"
+        prev=${R[$key]:-}
+        if [ -z "$prev" ] || awk -v a="${res%% *}" -v b="${prev%% *}" 'BEGIN { exit !(a > b) }'; then
+          R[$key]="$res"
+        fi
+      done
+      stop_server
+    done
+  done
+done
+
+# Idle connections: RSS growth per connection (server unpinned).
+declare -A MEM
+CPU_SERVER=""
+for s in $SERVERS; do
+  start_server "$s" on
+  wrk -t2 -c100 -d1s "http://127.0.0.1:$PORT/index.html" >/dev/null 2>&1 || true
+  sleep 1
+  before=$(rss_kib)
+  hold="$WORK/run/hold"; touch "$hold"
+  python3 "$ROOT_DIR/scripts/bench-httpd-idle.py" "$PORT" "$IDLE" /index.html "$hold" >"$WORK/run/idle.out" 2>&1 &
+  ipid=$!
+  for ((t = 0; t < 600; t++)); do grep -q ready "$WORK/run/idle.out" 2>/dev/null && break; kill -0 $ipid 2>/dev/null || break; sleep 0.1; done
+  sleep 2
+  if grep -q ready "$WORK/run/idle.out"; then
+    after=$(rss_kib)
+    MEM[$s]=$(awk -v a="$after" -v b="$before" -v n="$IDLE" 'BEGIN { printf "%.2f KiB/conn (RSS %d -> %d KiB)", (a-b)/n, b, a }')
+  else
+    MEM[$s]="failed: $(tail -1 "$WORK/run/idle.out")"
+  fi
+  rm -f "$hold"; wait $ipid 2>/dev/null || true
+  stop_server
+done
+
+echo
+echo "httpd vs nginx / lighttpd / h2o: wrk -t2 -d$DURATION, $WORKERS workers each, $(nproc) CPUs"
+echo "(value = requests/s, or GB/s for the 1 MiB row; p50/p99 latency in ms; ratio = httpd / best peer)"
+for mode in $MODES; do
+  echo
+  echo "== $mode$([ "$mode" = pinned ] && echo ': servers on CPU 0, wrk on CPU 1')"
+  printf '%-30s' "row"
+  for s in $SERVERS; do printf '%-26s' "$s"; done
+  printf '%s\n' "ratio"
+  for i in "${!ROWS[@]}"; do
+    IFS='|' read -r label _ _ _ <<<"${ROWS[$i]}"
+    printf '%-30s' "$label"
+    best=0
+    for s in $SERVERS; do
+      r=${R["$mode|$s|$i"]:-"- 0 0"}
+      read -r v p50 p99 <<<"$r"
+      printf '%-26s' "$v ($p50/$p99)"
+      case $s in httpd*) ;; *) best=$(awk -v a="$v" -v b="$best" 'BEGIN { print (a > b) ? a : b }');; esac
+    done
+    h=${R["$mode|httpd|$i"]:-"0 0 0"}
+    awk -v h="${h%% *}" -v b="$best" 'BEGIN { if (b > 0) printf "%.2fx\n", h / b; else print "-" }'
+  done
+done
+echo
+echo "== RSS growth with $IDLE idle keep-alive connections"
+for s in $SERVERS; do printf '%-16s %s\n' "$s" "${MEM[$s]:-}"; done
