@@ -13,8 +13,20 @@
 //!   Each error says which status to answer ([`ParseError::status`]).
 //! - **Bodies**: [`Request::body`] gives the framing; [`ChunkedDecoder`] decodes a chunked
 //!   body incrementally and in place.
-//! - **Fast**: the hot loops scan 32 bytes at a time with AVX2 when the CPU has it (detected at
-//!   run time through `cpuid`), and 8 at a time with SWAR otherwise.
+//! - **Fast**: the hot loops scan 32 bytes at a time with AVX2 when the CPU has it, and 8 at a
+//!   time with SWAR (plus lookup tables) otherwise. Most field lines are classified by a single
+//!   32-byte load. `is_x86_feature_detected!` needs `std`, so AVX2 is detected with `cpuid` and
+//!   `xgetbv` (from `core::arch`) once and cached in an atomic; builds with
+//!   `-C target-feature=+avx2` skip the check. [`ParserConfig::use_simd`] = `false` forces the
+//!   portable path, which is always compiled and tested against the SIMD one.
+//!
+//! # Calling pattern for a server
+//! One [`RequestParser`] per connection. After each read, call [`RequestParser::parse`] with
+//! the whole unconsumed part of the read buffer (the request's first byte at index 0) and the
+//! connection's header slots. On `Complete`, [`Request::head_len`] bytes are the head; the
+//! body follows as [`Request::body`] says ([`RequestParser::chunked_decoder`] for chunked
+//! bodies); after it, [`RequestParser::reset`] and parse the next pipelined request from there.
+//! On an error, answer [`ParseError::status`] and close.
 //!
 //! ```
 //! use reactor::http::{RawHeader, RequestParser, Status, Version};

@@ -218,7 +218,11 @@ impl RequestParser {
     /// Returns `Ok(Status::Partial)` when more bytes are needed, `Ok(Status::Complete(..))`
     /// once the empty line ending the head has been read (again on every later call, until
     /// [`reset`](Self::reset)), or the first error, which is sticky: the connection should be
-    /// answered with [`ParseError::status`] and closed.
+    /// answered with [`ParseError::status`] and closed. The [`Request`] borrows the buffer,
+    /// the header slots and the parser.
+    ///
+    /// Each call costs a small constant plus time linear in the new bytes; a call with fewer
+    /// than 64 new bytes uses the portable scanners, where SIMD set-up would not pay.
     pub fn parse<'a>(
         &'a mut self,
         buf: &'a [u8],
@@ -446,7 +450,11 @@ impl RequestParser {
             state = State::LineStart;
         }
         // Within the header section, everything is bounded by the same limit.
-        let field_limit = self.headers_start.saturating_add(max_field_bytes);
+        // Header offsets are stored as u32 (RawHeader): the section never reaches 4 GiB.
+        let field_limit = self
+            .headers_start
+            .saturating_add(max_field_bytes)
+            .min(u32::MAX as usize);
         let field_end = len.min(field_limit);
         // Lines end before `field_end`; only when that is the limit can a line ending (CRLF
         // after the last byte scanned) go past it.
