@@ -738,3 +738,38 @@ fn every_error_has_a_status_and_a_message() {
         assert!(std::format!("{e}").contains(&e.status().to_string()));
     }
 }
+
+#[test]
+fn long_lines_take_the_simd_path_and_agree_with_the_portable_one() {
+    // Requests of 64 bytes and more go through the AVX2 scanners when the CPU has them;
+    // `check` compares them with the portable ones. A bad byte at every offset of a long
+    // value and of a long target must be found wherever it falls relative to the 32-byte
+    // blocks.
+    let value: Vec<u8> = (0..150u8).map(|i| b'a' + i % 26).collect();
+    let mut ok = b"GET /x HTTP/1.1\r\nHost: a\r\nX-Long: ".to_vec();
+    ok.extend_from_slice(&value);
+    ok.extend_from_slice(b"\r\nAccept: */*\r\n\r\n");
+    assert_eq!(complete(&ok).headers[1].1, value);
+    let start = ok.len() - value.len() - 17;
+    for at in (start..start + value.len()).step_by(7) {
+        for bad in [0u8, b'\r', b'\n', 0x7f] {
+            let mut req = ok.clone();
+            req[at] = bad;
+            let expected = match bad {
+                b'\r' => ParseError::BareCr,
+                b'\n' => ParseError::BareLf,
+                _ => ParseError::InvalidHeaderValue,
+            };
+            assert_eq!(check(&req), Err(expected), "byte {bad:#x} at {at}");
+        }
+    }
+    let mut long_target = b"GET /".to_vec();
+    long_target.extend_from_slice(&value);
+    long_target.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(complete(&long_target).target.len(), value.len() + 1);
+    for at in (5..5 + value.len()).step_by(5) {
+        let mut req = long_target.clone();
+        req[at] = b'\t';
+        assert_eq!(check(&req), Err(ParseError::InvalidTarget), "tab at {at}");
+    }
+}
