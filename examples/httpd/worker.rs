@@ -14,7 +14,7 @@ use rawsys::net::{self, RecvFlags, SendFlags, SocketAddr, SocketFlags};
 use rawsys::time::{ClockId, clock_gettime};
 use rawsys::{Errno, OwnedFd};
 use reactor::http::{BodyFraming, ChunkedDecoder, RawHeader, RequestParser, Status, Version};
-use reactor::{Events, Interest, Poll, TimerWheel, Token, Waker, monotonic_ms};
+use reactor::{Events, Interest, Poll, Timer, TimerWheel, Token, Waker, monotonic_ms};
 
 use crate::config::{AcceptMode, Config};
 use crate::files::FileCache;
@@ -23,7 +23,8 @@ use crate::util::{clf_date, http_date};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
-const FIRST_CONN: usize = 2;
+const TICK: Token = Token(2);
+const FIRST_CONN: usize = 3;
 /// The shared read buffer of a worker; a connection keeps its own only for a partial request.
 const READ_BUF: usize = 64 * 1024;
 /// Stop answering pipelined requests and write once this much is queued.
@@ -31,6 +32,8 @@ const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// The most a partial request head may take before it is refused (431): the parser's own
 /// limits (8 KiB request line, 64 KiB of fields) plus slack.
 const MAX_HEAD: usize = 80 * 1024;
+/// The clock tick: the event loop reads the clock and expires deadlines on a timerfd tick
+/// instead of calling `clock_gettime` after every wait. Deadlines get one tick of slack.
 const TICK_MS: u64 = 50;
 
 /// State shared by the main thread and every worker.
@@ -94,6 +97,9 @@ struct Conn {
     read_stalled: bool,
     /// The peer shut down its sending side.
     eof: bool,
+    /// Responses have been written before (a later batch sets `TCP_NODELAY`).
+    answered: bool,
+    nodelay: bool,
     peer: Peer,
 }
 
@@ -144,6 +150,7 @@ pub(crate) struct Worker {
     shared: Arc<Shared>,
     poll: Poll,
     waker: Arc<Waker>,
+    tick: Timer,
     listener: Option<Arc<OwnedFd>>,
     accept_retry_at: u64,
     conns: Vec<Option<Conn>>,
@@ -157,8 +164,9 @@ pub(crate) struct Worker {
     log_tx: Option<SyncSender<Vec<u8>>>,
 }
 
+/// A timeout in milliseconds, plus one tick since `now_ms` may be a tick old.
 fn ms(d: Duration) -> u64 {
-    d.as_millis().min(u128::from(u32::MAX)) as u64
+    d.as_millis().min(u128::from(u32::MAX)) as u64 + TICK_MS
 }
 
 fn send_all_or_block(fd: &OwnedFd, buf: &[u8], more: bool) -> Result<usize, Errno> {
@@ -188,6 +196,8 @@ impl Worker {
     ) -> Result<Worker, Errno> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let tick = Timer::new(poll.registry(), TICK)?;
+        tick.set_interval(Duration::from_millis(TICK_MS))?;
         match shared.cfg.accept {
             AcceptMode::ReusePort => {
                 poll.registry()
@@ -223,6 +233,7 @@ impl Worker {
             shared,
             poll,
             waker,
+            tick,
             listener: Some(listener),
             accept_retry_at: 0,
             conns: Vec::new(),
@@ -259,40 +270,34 @@ impl Worker {
     /// The event loop; returns when shutdown is complete.
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(1024);
+        self.tick_clock();
         loop {
-            let mut timeout = self.wheel.next_timeout(self.io.now_ms);
-            if self.accept_retry_at != 0 || self.io.draining {
-                timeout = Some(timeout.map_or(Duration::from_millis(100), |t| {
-                    t.min(Duration::from_millis(100))
-                }));
-            }
+            let timeout = (self.accept_retry_at != 0 || self.io.draining)
+                .then_some(Duration::from_millis(100));
             if self.poll.poll(&mut events, timeout).is_err() {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            self.tick_clock();
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept_all(),
                     WAKER => {
                         let _ = self.waker.reset();
                     }
-                    Token(t) => {
-                        let idx = t - FIRST_CONN;
-                        let stalled =
-                            matches!(self.conns.get(idx), Some(Some(c)) if c.read_stalled);
-                        if ev.is_readable() || ev.is_error() || stalled || ev.is_writable() {
-                            self.drive(idx, ev.is_readable() || ev.is_error());
-                        }
+                    TICK => {
+                        let _ = self.tick.read();
+                        self.tick_clock();
+                        self.expire_timers();
                     }
+                    Token(t) => self.drive(t - FIRST_CONN, ev.is_readable() || ev.is_error()),
                 }
             }
-            self.expire_timers();
             if self.accept_retry_at != 0 && self.io.now_ms >= self.accept_retry_at {
                 self.accept_retry_at = 0;
                 self.accept_all();
             }
             self.flush_log();
             if self.shared.shutdown.load(Ordering::Acquire) {
+                self.tick_clock();
                 if !self.io.draining {
                     self.begin_drain();
                 }
@@ -352,7 +357,6 @@ impl Worker {
                         SocketAddr::V6(a) => Peer::V6(a.octets()),
                         _ => Peer::Other,
                     };
-                    let _ = net::set_tcp_nodelay(&fd, true);
                     let idx = self.insert(fd, peer);
                     let registered = match &self.conns[idx] {
                         Some(c) => self
@@ -418,6 +422,8 @@ impl Worker {
             pending_input: false,
             read_stalled: false,
             eof: false,
+            answered: false,
+            nodelay: false,
             peer,
         });
         self.live += 1;
@@ -616,6 +622,14 @@ impl Worker {
             conn.pending_input = false;
         }
         let wbuf = &mut self.io.wbuf;
+        // Nagle would hold a small response back while an earlier one is unacknowledged:
+        // turn it off from the second batch or a file on (a one-shot `Connection: close`
+        // exchange saves the system call).
+        if !conn.nodelay && (conn.answered || conn.file.is_some()) {
+            let _ = net::set_tcp_nodelay(&conn.fd, true);
+            conn.nodelay = true;
+        }
+        conn.answered |= !wbuf.is_empty();
         if !wbuf.is_empty() {
             if conn.out_pos < conn.out.len() {
                 conn.out.extend_from_slice(wbuf);
@@ -678,6 +692,7 @@ fn keep_rest(conn: &mut Conn, mut buf: Vec<u8>, used: usize, flow: &Flow) {
 /// anything did.
 fn flush(conn: &mut Conn) -> (Flush, bool) {
     let mut progressed = false;
+
     if conn.out_pos < conn.out.len() {
         match send_all_or_block(&conn.fd, &conn.out[conn.out_pos..], conn.file.is_some()) {
             Ok(n) => {
