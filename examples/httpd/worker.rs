@@ -358,6 +358,10 @@ impl Worker {
                         _ => Peer::Other,
                     };
                     let idx = self.insert(fd, peer);
+                    // The request is usually there already: answer it before registering, so
+                    // a one-shot `Connection: close` exchange never touches the epoll set.
+                    // Registering later loses nothing: EPOLL_CTL_ADD reports what is ready.
+                    self.drive(idx, true);
                     let registered = match &self.conns[idx] {
                         Some(c) => self
                             .poll
@@ -368,14 +372,11 @@ impl Worker {
                                 Interest::READABLE | Interest::WRITABLE,
                             )
                             .is_ok(),
-                        None => false,
+                        None => true,
                     };
                     if !registered {
                         self.close(idx);
-                        continue;
                     }
-                    // The request is usually there already: answer without waiting for an event.
-                    self.drive(idx, true);
                 }
                 Err(Errno::EAGAIN) => break,
                 Err(Errno::EINTR | Errno::ECONNABORTED) => {}
