@@ -355,3 +355,19 @@ fn help_and_bad_options() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_head_split_across_writes_is_resumed() {
+    let d = site();
+    let s = Server::start(d.path(), &[]);
+    let mut c = s.connect();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let msg = b"GET /style.css HTTP/1.1\r\nHost: t\r\nAccept: */*\r\n\r\nGET /data.json HTTP/1.1\r\nHost: t\r\n\r\n";
+    for piece in msg.chunks(7) {
+        c.write_all(piece).unwrap();
+        c.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(3));
+    }
+    assert_eq!(read_response(&mut r, false).unwrap().body, b"body{}\n");
+    assert_eq!(read_response(&mut r, false).unwrap().body, b"{}");
+}

@@ -134,6 +134,13 @@ pub(crate) fn normalize_path(path: &[u8], out: &mut Vec<u8>) -> Result<(), PathE
     if path.first() != Some(&b'/') {
         return Err(PathError::Bad);
     }
+    // Fast path: nothing to decode and nothing to normalise.
+    if !path.iter().any(|&b| b == b'%' || b == b'\\' || b == 0)
+        && !path.windows(2).any(|w| w == b"/." || w == b"//")
+    {
+        out.extend_from_slice(&path[1..]);
+        return Ok(());
+    }
     // Decode first into `out`, then normalise in place.
     let mut i = 0;
     while i < path.len() {

@@ -804,11 +804,13 @@ fn process(io: &mut Io, conn: &mut Conn, buf: &[u8]) -> (usize, Flow) {
         if io.wbuf.len() >= WRITE_HIGH_WATER {
             return (pos, Flow::Hold);
         }
-        let mut parser = match conn.parser.take() {
-            Some(p) => *p,
+        // A resumed head brings its own parser; a new one uses the worker's.
+        let mut resumed = conn.parser.take();
+        let parser: &mut RequestParser = match resumed.as_deref_mut() {
+            Some(p) => p,
             None => {
                 io.parser.reset();
-                io.parser.clone()
+                &mut io.parser
             }
         };
         let rest = &buf[pos..];
@@ -828,7 +830,10 @@ fn process(io: &mut Io, conn: &mut Conn, buf: &[u8]) -> (usize, Flow) {
                     );
                     return (buf.len(), Flow::Close);
                 }
-                conn.parser = Some(Box::new(parser));
+                conn.parser = Some(match resumed {
+                    Some(b) => b,
+                    None => Box::new(io.parser.clone()),
+                });
                 return (pos, Flow::More);
             }
             Err(e) => {
