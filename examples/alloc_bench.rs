@@ -12,8 +12,8 @@
 //! process that runs the same workload with only that allocator. `latency` also reports
 //! nanoseconds of CPU time per 64-byte allocation+free pair.
 //!
-//! alloc-core is driven through the same static `Heap` + `thread_local!` hook as
-//! `alloc_core::GlobalHeap` (its `std` feature); see `CoreHeap` below.
+//! alloc-core is its `#[global_allocator]`-ready `alloc_core::GlobalHeap` (the `std` feature),
+//! called through `GlobalAlloc` like the others.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
@@ -21,60 +21,10 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use alloc_core::{Heap, MmapSource, ThreadCache, TlsHook};
 use linux_primitives::bench::median;
 use rawsys::time::{ClockId, clock_gettime};
 
-// ---- alloc-core as a GlobalAlloc (the code of alloc_core::GlobalHeap) ------------------------
-
-static CORE_HEAP: Heap<MmapSource> = Heap::new(MmapSource::new());
-
-struct LocalCache(UnsafeCell<ThreadCache>);
-
-impl Drop for LocalCache {
-    fn drop(&mut self) {
-        CORE_HEAP.flush_thread_cache(self.0.get_mut());
-    }
-}
-
-thread_local! {
-    static CORE_CACHE: LocalCache = const { LocalCache(UnsafeCell::new(ThreadCache::new())) };
-}
-
-struct CoreTls;
-
-// SAFETY: CORE_CACHE is used only with CORE_HEAP, one cache per thread, flushed on thread exit;
-// try_with does not allocate through CORE_HEAP and reports a destroyed cache as None.
-unsafe impl TlsHook for CoreTls {
-    #[inline]
-    fn with_thread_cache<R>(&self, f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R> {
-        // SAFETY: only this thread reaches its cache and the heap never re-enters the hook.
-        CORE_CACHE.try_with(|c| f(unsafe { &mut *c.0.get() })).ok()
-    }
-}
-
-struct CoreHeap;
-
-// SAFETY: delegates to the heap, which honours the GlobalAlloc contract.
-unsafe impl GlobalAlloc for CoreHeap {
-    #[inline]
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: CoreTls is the only hook used with CORE_HEAP.
-        unsafe { CORE_HEAP.allocate(&CoreTls, layout) }
-    }
-    #[inline]
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: caller's contract.
-        unsafe { CORE_HEAP.deallocate(&CoreTls, ptr, layout) }
-    }
-    #[inline]
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: caller's contract.
-        unsafe { CORE_HEAP.reallocate(&CoreTls, ptr, layout, new_size) }
-    }
-}
-
-static CORE: CoreHeap = CoreHeap;
+static CORE: alloc_core::GlobalHeap = alloc_core::GlobalHeap::new();
 static GLIBC: System = System;
 static MIMALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 static JEMALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -40,20 +40,10 @@ ulimit -n "$(ulimit -Hn)"
 
 # httpd: alloc-core's GlobalHeap (the default), and the system allocator as httpd-sysalloc.
 mkdir -p "$(dirname "$WORK")"
-if grep -q '^global-heap' Cargo.toml && grep -q '^system-alloc' Cargo.toml; then
-  cargo build --release --example httpd >&2
-  cp "$TARGET/release/examples/httpd" "$WORK.httpd.bin"
-  cargo build --release --example httpd --features system-alloc >&2
-  cp "$TARGET/release/examples/httpd" "$WORK.httpd-sysalloc.bin"
-else
-  # Until the root package declares the features: the plain build uses the system
-  # allocator, and a cfg turns GlobalHeap on (a separate target dir, as RUSTFLAGS differ).
-  cargo build --release --example httpd >&2
-  cp "$TARGET/release/examples/httpd" "$WORK.httpd-sysalloc.bin"
-  RUSTFLAGS='--cfg feature="global-heap"' CARGO_TARGET_DIR="${GLOBAL_HEAP_TARGET:-$TARGET/global-heap}" \
-    cargo build --release --example httpd --features alloc-core/std >&2
-  cp "${GLOBAL_HEAP_TARGET:-$TARGET/global-heap}/release/examples/httpd" "$WORK.httpd.bin"
-fi
+cargo build --release --example httpd >&2
+cp "$TARGET/release/examples/httpd" "$WORK.httpd.bin"
+cargo build --release --example httpd --features system-alloc >&2
+cp "$TARGET/release/examples/httpd" "$WORK.httpd-sysalloc.bin"
 case " $SERVERS " in *" httpd "*) SERVERS="$SERVERS httpd-sysalloc";; esac
 
 rm -rf "$WORK" && mkdir -p "$WORK/www" "$WORK/run"

@@ -7,7 +7,6 @@
 //! `index.html` and a `style.css` if missing, listens on port 8080 on every address, and
 //! serves the directory with one worker per CPU. See `--help` for the options and the
 //! README for the design and the measurements behind it.
-#![allow(unexpected_cfgs)] // `global-heap` / `system-alloc`: features of the root package.
 
 mod config;
 mod files;

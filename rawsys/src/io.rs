@@ -338,6 +338,37 @@ pub fn close(fd: OwnedFd) -> Result<()> {
     fd.close()
 }
 
+bitflags::bitflags! {
+    /// Flags for [`close_range`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct CloseRangeFlags: u32 {
+        /// `CLOSE_RANGE_UNSHARE`: unshare the descriptor table first.
+        const UNSHARE = 1 << 1;
+        /// `CLOSE_RANGE_CLOEXEC`: set close-on-exec instead of closing.
+        const CLOEXEC = 1 << 2;
+    }
+}
+
+/// `close_range(2)`: closes (or, with [`CloseRangeFlags::CLOEXEC`], marks close-on-exec) every
+/// descriptor from `first` to `last` inclusive.
+///
+/// # Safety
+/// Without `CLOEXEC`, every closed descriptor must not be owned by anything that will use or
+/// close it later (an [`OwnedFd`], a `std::fs::File`...): this is the bulk form of
+/// [`OwnedFd::from_raw`]'s contract. With `CLOEXEC` nothing is closed and the call is harmless.
+pub unsafe fn close_range(first: u32, last: u32, flags: CloseRangeFlags) -> Result<()> {
+    // SAFETY: no pointers; the caller owns the descriptors in the range (see above).
+    unsafe {
+        sys::syscall3(
+            Sysno::close_range,
+            first as usize,
+            last as usize,
+            flags.bits() as usize,
+        )
+    }
+    .map(drop)
+}
+
 /// `dup3(2)` onto a descriptor number the caller chose (which is closed first if open).
 ///
 /// Returns ownership of `newfd`. Use it to place a descriptor at 0, 1 or 2 in a child.
@@ -688,13 +719,19 @@ pub fn fstat(fd: impl AsFd) -> Result<Stat> {
     Ok(st)
 }
 
+/// The `fstatat` syscall number: `newfstatat` on x86_64, `fstatat` on the asm-generic arches.
+#[cfg(target_arch = "x86_64")]
+const FSTATAT: Sysno = Sysno::newfstatat;
+#[cfg(not(target_arch = "x86_64"))]
+const FSTATAT: Sysno = Sysno::fstatat;
+
 /// `newfstatat(2)` (`fstatat`): stat of a path relative to `dirfd`.
 pub fn statat(dirfd: impl AsFd, path: &CStr, flags: AtFlags) -> Result<Stat> {
     let mut st = Stat::default();
     // SAFETY: path is NUL-terminated; st is a properly sized, writable struct stat.
     unsafe {
         sys::syscall4(
-            Sysno::newfstatat,
+            FSTATAT,
             raw(dirfd),
             path.as_ptr() as usize,
             &mut st as *mut Stat as usize,
@@ -951,6 +988,29 @@ mod tests {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
         }
+    }
+
+    #[test]
+    fn close_range_marks_cloexec_and_closes() {
+        let (r, w) = pipe2(PipeFlags::empty()).unwrap();
+        let (rn, wn) = (r.as_fd().as_raw(), w.as_fd().as_raw());
+        assert!(!fcntl_getfd(&r).unwrap().contains(FdFlags::CLOEXEC));
+        // SAFETY: CLOEXEC closes nothing.
+        unsafe { close_range(rn as u32, rn as u32, CloseRangeFlags::CLOEXEC) }.unwrap();
+        assert!(fcntl_getfd(&r).unwrap().contains(FdFlags::CLOEXEC));
+        assert!(!fcntl_getfd(&w).unwrap().contains(FdFlags::CLOEXEC));
+        // Give up ownership of the write end, then close it through close_range.
+        let raw_w = w.into_raw();
+        assert_eq!(raw_w, wn);
+        // SAFETY: raw_w is no longer owned by anything.
+        unsafe { close_range(raw_w as u32, raw_w as u32, CloseRangeFlags::empty()) }.unwrap();
+        // The read end now sees end-of-file: the only write end is gone.
+        let mut b = [0u8; 1];
+        assert_eq!(read(&r, &mut b), Ok(0));
+        // first > last is the caller's mistake, reported as EINVAL.
+        // SAFETY: an invalid range closes nothing.
+        let bad = unsafe { close_range(10, 5, CloseRangeFlags::empty()) };
+        assert_eq!(bad, Err(Errno::EINVAL));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::fd::OwnedFd;
 use crate::net::{self, AddressFamily, Protocol, SocketAddrNl, SocketFlags, SocketType};
 
 /// `EBADMSG`: what the parsers report for malformed input.
-const EBADMSG: Errno = Errno::from_raw(74);
+const EBADMSG: Errno = Errno::EBADMSG;
 
 /// `NLMSG_ALIGN` / `RTA_ALIGN`: rounds up to a multiple of 4.
 pub const fn nl_align(len: usize) -> usize {

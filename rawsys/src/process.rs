@@ -66,6 +66,20 @@ pub fn gettid() -> Pid {
     unsafe { sys::syscall0(Sysno::gettid) }.unwrap_or(0) as Pid
 }
 
+/// `sched_yield(2)`: lets another runnable thread have the CPU.
+pub fn sched_yield() {
+    // SAFETY: no arguments; sched_yield always succeeds on Linux.
+    let _ = unsafe { sys::syscall0(Sysno::sched_yield) };
+}
+
+/// `umask(2)`: sets the process's file-mode creation mask and returns the previous one.
+///
+/// The mask is process-wide: every thread's later `openat`/`mkdirat` sees it.
+pub fn umask(mask: u32) -> u32 {
+    // SAFETY: no pointers; umask cannot fail (the kernel keeps the low 9 bits).
+    unsafe { sys::syscall1(Sysno::umask, (mask & 0o777) as usize) }.unwrap_or(0) as u32
+}
+
 /// `getppid(2)`: the parent's process id, or 0 when the parent is outside the caller's PID
 /// namespace (as for the first process of a new PID namespace).
 pub fn getppid() -> Pid {
@@ -1450,6 +1464,43 @@ mod tests {
 
     fn pipe() -> (OwnedFd, OwnedFd) {
         io::pipe2(PipeFlags::CLOEXEC).unwrap()
+    }
+
+    #[test]
+    fn umask_sets_and_returns_the_previous_mask() {
+        // In a child: the mask is process-wide and other tests create files.
+        let st = run(CloneFlags::empty(), &[], || {
+            let old = umask(0o027);
+            ensure!(umask(0o077) == 0o027, 1);
+            ensure!(umask(old) == 0o077, 2);
+            // A file made under mask 0o027 loses group-write and all "other" bits.
+            umask(0o027);
+            let dir = crate::io::CWD;
+            let path = c"/tmp/lp-test-umask-probe";
+            let _ = crate::io::unlinkat(dir, path, crate::io::AtFlags::empty());
+            let fd = match crate::io::openat(
+                dir,
+                path,
+                crate::io::OFlags::CREAT | crate::io::OFlags::WRONLY | crate::io::OFlags::EXCL,
+                crate::io::Mode::from_bits_retain(0o666),
+            ) {
+                Ok(fd) => fd,
+                Err(_) => return 3,
+            };
+            let mode = crate::io::fstat(&fd).map(|s| s.st_mode & 0o777);
+            let _ = crate::io::unlinkat(dir, path, crate::io::AtFlags::empty());
+            ensure!(mode == Ok(0o640), 4);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+    }
+
+    #[test]
+    fn sched_yield_returns() {
+        for _ in 0..100 {
+            sched_yield();
+        }
+        assert!(getpid() > 0);
     }
 
     #[test]

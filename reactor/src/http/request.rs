@@ -3,7 +3,9 @@
 use super::chars::{ows, valid_host};
 use super::chunked::ChunkedDecoder;
 use super::headers::{FieldState, Header, Headers, RawHeader};
-use super::simd::{self, Portable, Scan};
+#[cfg(target_arch = "x86_64")]
+use super::simd;
+use super::simd::{Portable, Scan};
 use super::{BodyFraming, ParseError, ParserConfig};
 
 /// The outcome of a parse that did not fail.

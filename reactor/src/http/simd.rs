@@ -189,12 +189,6 @@ impl Scan for Portable {
 #[cfg(target_arch = "x86_64")]
 pub(crate) use x86::{Avx2, avx2_available};
 
-#[cfg(not(target_arch = "x86_64"))]
-/// No SIMD scanners on this architecture.
-pub(crate) fn avx2_available() -> bool {
-    false
-}
-
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{Portable, Scan};
