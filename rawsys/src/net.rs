@@ -1104,53 +1104,9 @@ pub fn recvfrom(
     Ok((n, st.decode(len)))
 }
 
-/// `struct iovec` over a shared byte slice, for [`sendmsg`].
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
-pub struct IoSlice<'a> {
-    iov_base: *const u8,
-    iov_len: usize,
-    _borrow: PhantomData<&'a [u8]>,
-}
-
-static_assertions::assert_eq_size!(IoSlice<'static>, [usize; 2]);
-static_assertions::const_assert_eq!(offset_of!(IoSlice<'static>, iov_base), 0);
-static_assertions::const_assert_eq!(offset_of!(IoSlice<'static>, iov_len), size_of::<usize>());
-
-impl<'a> IoSlice<'a> {
-    /// An iovec over `buf`.
-    pub const fn new(buf: &'a [u8]) -> IoSlice<'a> {
-        IoSlice {
-            iov_base: buf.as_ptr(),
-            iov_len: buf.len(),
-            _borrow: PhantomData,
-        }
-    }
-}
-
-/// `struct iovec` over a mutable byte slice, for [`recvmsg`].
-#[derive(Debug)]
-#[repr(C)]
-pub struct IoSliceMut<'a> {
-    iov_base: *mut u8,
-    iov_len: usize,
-    _borrow: PhantomData<&'a mut [u8]>,
-}
-
-static_assertions::assert_eq_size!(IoSliceMut<'static>, [usize; 2]);
-static_assertions::const_assert_eq!(offset_of!(IoSliceMut<'static>, iov_base), 0);
-static_assertions::const_assert_eq!(offset_of!(IoSliceMut<'static>, iov_len), size_of::<usize>());
-
-impl<'a> IoSliceMut<'a> {
-    /// An iovec over `buf`.
-    pub fn new(buf: &'a mut [u8]) -> IoSliceMut<'a> {
-        IoSliceMut {
-            iov_base: buf.as_mut_ptr(),
-            iov_len: buf.len(),
-            _borrow: PhantomData,
-        }
-    }
-}
+/// `struct iovec` for [`sendmsg`] / [`recvmsg`]: the same types as [`crate::io::readv`] and
+/// [`crate::io::writev`] take.
+pub use crate::io::{IoSlice, IoSliceMut};
 
 /// `struct msghdr` for [`sendmsg`]: data from several slices, optional control data (see
 /// [`encode_scm_rights`]) and an optional destination.
