@@ -113,13 +113,8 @@ unsafe impl GlobalAlloc for GlobalHeap {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as alloc.
-        let p = unsafe { self.alloc(layout) };
-        if !p.is_null() {
-            // SAFETY: the block holds layout.size() bytes.
-            unsafe { p.write_bytes(0, layout.size()) };
-        }
-        p
+        // SAFETY: StdTls is the only hook used with HEAP.
+        unsafe { HEAP.allocate_zeroed(&StdTls, layout) }
     }
 
     #[inline]

@@ -205,7 +205,19 @@ impl<S: PageSource> Heap<S> {
             // SAFETY: caller's contract.
             return unsafe { self.deallocate_large(ptr) };
         }
-        // SAFETY: class_for returns indices below NUM_CLASSES.
+        // SAFETY: caller's contract; cls is the block's class.
+        unsafe { self.free_class_in(cache, ptr, cls) }
+    }
+
+    /// Pushes the free block `ptr` of class `cls` (1..NUM_CLASSES) on the cache's list.
+    ///
+    /// # Safety
+    /// `cache` belongs to this heap; `ptr` is a block of class `cls` of this heap, no longer
+    /// used.
+    #[inline]
+    unsafe fn free_class_in(&self, cache: &mut ThreadCache, ptr: *mut u8, cls: usize) {
+        debug_assert!(cls != 0 && cls < NUM_CLASSES);
+        // SAFETY: the caller passes a class index below NUM_CLASSES.
         let list = unsafe { cache.lists.get_unchecked_mut(cls) };
         // SAFETY: the block is free now and at least 8 bytes long.
         unsafe { ptr.cast::<*mut u8>().write(list.head) };
@@ -243,10 +255,207 @@ impl<S: PageSource> Heap<S> {
             // SAFETY: caller's contract.
             return unsafe { self.deallocate_large(ptr) };
         }
+        // SAFETY: caller's contract; cls is the block's class.
+        unsafe { self.free_class_uncached(ptr, cls) }
+    }
+
+    /// # Safety
+    /// `ptr` is a block of class `cls` of this heap, no longer used.
+    unsafe fn free_class_uncached(&self, ptr: *mut u8, cls: usize) {
         self.uncached.fetch_add(1, Ordering::Relaxed);
         // SAFETY: the block is free and at least 8 bytes long.
         unsafe { ptr.cast::<*mut u8>().write(ptr::null_mut()) };
         self.insert_range(cls, ptr, 1);
+    }
+
+    // ---- without a layout (C's malloc API) ------------------------------------------------
+
+    /// Like [`allocate`](Self::allocate), with the block zeroed. Memory that comes straight
+    /// from the OS (or was released to it) is known to be zero and is not written, so a large
+    /// zeroed request costs no page faults until it is touched.
+    ///
+    /// # Safety
+    /// As [`allocate`](Self::allocate).
+    pub unsafe fn allocate_zeroed<H: TlsHook>(&self, hook: &H, layout: Layout) -> *mut u8 {
+        let cls = class_for(layout.size(), layout.align());
+        let (p, zeroed) = if cls == 0 {
+            self.allocate_large_info(layout)
+        } else {
+            // SAFETY: caller's contract.
+            (unsafe { self.allocate(hook, layout) }, false)
+        };
+        if !p.is_null() && !zeroed {
+            // SAFETY: the block holds at least layout.size() bytes.
+            unsafe { p.write_bytes(0, layout.size()) };
+        }
+        p
+    }
+
+    /// The bytes usable at `ptr` (its size class, or the rest of its span for a large
+    /// object), or `None` when `ptr` is not in memory of this heap. `malloc_usable_size`.
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this heap, or lies outside every mapping of this heap (a
+    /// pointer from another allocator, the stack, null).
+    ///
+    /// ```
+    /// use alloc_core::{Heap, MmapSource, ThreadCache};
+    /// use core::alloc::Layout;
+    ///
+    /// static HEAP: Heap<MmapSource> = Heap::new(MmapSource::new());
+    /// let mut cache = ThreadCache::new();
+    /// // SAFETY: the cache is used with this heap only; the block is freed once.
+    /// unsafe {
+    ///     let p = HEAP.allocate_in(&mut cache, Layout::from_size_align(100, 8).unwrap());
+    ///     assert_eq!(HEAP.usable_size(p), Some(112));
+    ///     assert_eq!(HEAP.usable_size(&0u8), None);
+    ///     HEAP.deallocate_unsized_in(&mut cache, p);
+    ///     HEAP.flush_thread_cache(&mut cache);
+    /// }
+    /// ```
+    #[inline]
+    pub unsafe fn usable_size(&self, ptr: *const u8) -> Option<usize> {
+        let span = self.page_map.get(ptr as usize >> PAGE_SHIFT);
+        if span.is_null() {
+            return None;
+        }
+        // SAFETY: caller's contract: ptr is a live block, so its span record is live and in
+        // use (its fields do not change while the block lives).
+        let s = unsafe { &*span };
+        if s.class != 0 {
+            return Some(class_size(s.class as usize));
+        }
+        (s.base() as usize + s.bytes()).checked_sub(ptr as usize)
+    }
+
+    /// Frees `ptr` without its layout: the page map gives its span, the span its class.
+    /// Returns false (and frees nothing) when `ptr` is not in memory of this heap.
+    ///
+    /// # Safety
+    /// As [`allocate`](Self::allocate) for `hook`; `ptr` is a live block of this heap that is
+    /// not used again, or lies outside every mapping of this heap.
+    #[inline]
+    pub unsafe fn deallocate_unsized<H: TlsHook>(&self, hook: &H, ptr: *mut u8) -> bool {
+        let span = self.page_map.get(ptr as usize >> PAGE_SHIFT);
+        if span.is_null() {
+            return false;
+        }
+        // SAFETY: caller's contract: a live block's span record is live and in use.
+        let cls = unsafe { (*span).class } as usize;
+        if cls == 0 {
+            // SAFETY: a live large object (caller's contract).
+            unsafe { self.deallocate_large(ptr) };
+            return true;
+        }
+        let freed = hook.with_thread_cache(|c| {
+            // SAFETY: the hook's caches belong to this heap; ptr is a block of class cls.
+            unsafe { self.free_class_in(c, ptr, cls) }
+        });
+        if freed.is_none() {
+            // SAFETY: as above.
+            unsafe { self.free_class_uncached(ptr, cls) };
+        }
+        true
+    }
+
+    /// [`deallocate_unsized`](Self::deallocate_unsized) with an explicit cache.
+    ///
+    /// # Safety
+    /// `cache` is used with this heap only; `ptr` as for `deallocate_unsized`.
+    pub unsafe fn deallocate_unsized_in(&self, cache: &mut ThreadCache, ptr: *mut u8) -> bool {
+        struct One<'a>(core::cell::Cell<Option<&'a mut ThreadCache>>);
+        // SAFETY: hands out the one cache once, which belongs to this heap (caller's contract).
+        unsafe impl TlsHook for One<'_> {
+            fn with_thread_cache<R>(&self, f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R> {
+                self.0.take().map(f)
+            }
+        }
+        // SAFETY: caller's contract.
+        unsafe { self.deallocate_unsized(&One(core::cell::Cell::new(Some(cache))), ptr) }
+    }
+
+    /// Resizes `ptr` to `new_size` bytes aligned to `align` without its old layout
+    /// (`realloc`): in place when the block's class still fits (and is not more than twice
+    /// too large) or a large object's span can shrink or grow where it lies; otherwise a new
+    /// block, the old contents copied, the old block freed. Null on failure (the old block is
+    /// then untouched), and when `ptr` is not in memory of this heap.
+    ///
+    /// # Safety
+    /// As [`deallocate_unsized`](Self::deallocate_unsized); `align` is a power of two.
+    pub unsafe fn reallocate_unsized<H: TlsHook>(
+        &self,
+        hook: &H,
+        ptr: *mut u8,
+        new_size: usize,
+        align: usize,
+    ) -> *mut u8 {
+        let span = self.page_map.get(ptr as usize >> PAGE_SHIFT);
+        if span.is_null() {
+            return ptr::null_mut();
+        }
+        let aligned = ptr as usize & (align - 1) == 0;
+        // SAFETY: caller's contract: a live block's span record is live and in use.
+        let s = unsafe { &*span };
+        let old_size = if s.class != 0 {
+            let size = class_size(s.class as usize);
+            if aligned && new_size <= size && (new_size > size / 2 || size <= 16) {
+                return ptr;
+            }
+            size
+        } else {
+            let bytes = s.bytes();
+            if aligned && new_size > MAX_SMALL_SIZE && new_size <= MAX_REQUEST {
+                let pages = new_size.div_ceil(PAGE_SIZE);
+                if self.resize_large_in_place(span, pages) {
+                    return ptr;
+                }
+            }
+            bytes
+        };
+        let Ok(layout) = Layout::from_size_align(new_size, align) else {
+            return ptr::null_mut();
+        };
+        // SAFETY: caller's contract for hook.
+        let new = unsafe { self.allocate(hook, layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are valid for the smaller size and distinct; then ptr is
+            // freed once (caller's contract).
+            unsafe {
+                ptr::copy_nonoverlapping(ptr, new, old_size.min(new_size));
+                self.deallocate_unsized(hook, ptr);
+            }
+        }
+        new
+    }
+
+    // ---- fork ---------------------------------------------------------------------------
+
+    /// Takes every lock of the heap (each class lock in index order, then the page heap lock)
+    /// and keeps them, so that no other thread is inside the heap. This is the `fork` prepare
+    /// step: a child forked now inherits a consistent heap, and [`unlock_all`](Self::unlock_all)
+    /// in both processes makes it usable again. Until then the calling thread must not
+    /// allocate from the heap's shared tiers (it would wait for itself).
+    pub fn lock_all(&self) {
+        for c in &self.central {
+            c.lock_raw();
+        }
+        self.page_heap.lock_raw();
+    }
+
+    /// Releases the locks [`lock_all`](Self::lock_all) took.
+    ///
+    /// # Safety
+    /// The calling thread called `lock_all` and has not called `unlock_all` since; or the
+    /// caller is a child forked while its parent held them that way (the copy of the thread
+    /// that took them is the caller).
+    pub unsafe fn unlock_all(&self) {
+        // SAFETY: caller's contract: this thread holds every lock, with no guard alive.
+        unsafe {
+            self.page_heap.unlock_raw();
+            for c in self.central.iter().rev() {
+                c.unlock_raw();
+            }
+        }
     }
 
     /// Returns `ptr` itself when the block can hold `new_size` bytes in place: same size class,
@@ -265,16 +474,21 @@ impl<S: PageSource> Heap<S> {
         if span.is_null() {
             return None;
         }
+        self.resize_large_in_place(span, pages).then_some(ptr)
+    }
+
+    /// Shrinks or grows the span of a live large object in place to `pages` pages.
+    fn resize_large_in_place(&self, span: *mut Span, pages: usize) -> bool {
         let mut ph = self.page_heap.lock();
-        // SAFETY: ptr is a live large object, so its span record is live and in use.
+        // SAFETY: span belongs to a live large object, so the record is live and in use.
         let old = unsafe { (*span).bytes() };
         if ph.resize_in_place(&self.source, &self.page_map, span, pages) {
             // SAFETY: as above.
             let now = unsafe { (*span).bytes() };
             ph.stats.large_in_use = ph.stats.large_in_use - old + now;
-            Some(ptr)
+            true
         } else {
-            None
+            false
         }
     }
 
@@ -493,26 +707,31 @@ impl<S: PageSource> Heap<S> {
     }
 
     fn allocate_large(&self, layout: Layout) -> *mut u8 {
+        self.allocate_large_info(layout).0
+    }
+
+    /// A large object, and whether its memory is known to read as zeros.
+    fn allocate_large_info(&self, layout: Layout) -> (*mut u8, bool) {
         let size = layout.size();
         if size > MAX_REQUEST || layout.align() > MAX_REQUEST {
-            return ptr::null_mut();
+            return (ptr::null_mut(), false);
         }
         debug_assert!(size > MAX_SMALL_SIZE || layout.align() > PAGE_SIZE);
         let pages = size.div_ceil(PAGE_SIZE).max(1);
         let align_pages = (layout.align() / PAGE_SIZE).max(1);
         if pages + align_pages >= PAGE_LIMIT {
-            return ptr::null_mut();
+            return (ptr::null_mut(), false);
         }
         let mut ph = self.page_heap.lock();
         let span = ph.allocate(&self.source, &self.page_map, pages, align_pages);
         if span.is_null() {
-            return ptr::null_mut();
+            return (ptr::null_mut(), false);
         }
         // SAFETY: fresh in-use span.
         let s = unsafe { &*span };
         ph.stats.large_in_use += s.bytes();
         self.large_allocs.fetch_add(1, Ordering::Relaxed);
-        s.base()
+        (s.base(), ph.last_alloc_zeroed)
     }
 
     /// # Safety

@@ -37,6 +37,21 @@ impl<T> SpinLock<T> {
         SpinGuard { lock: self }
     }
 
+    /// Takes the lock without a guard (for [`Heap::lock_all`](crate::Heap::lock_all)).
+    pub(crate) fn lock_raw(&self) {
+        core::mem::forget(self.lock());
+    }
+
+    /// Releases a lock taken with [`lock_raw`](Self::lock_raw), or one a forked child
+    /// inherited in the locked state.
+    ///
+    /// # Safety
+    /// The calling thread holds the lock through `lock_raw` (or, in a child after `fork`, the
+    /// thread that held it no longer exists), and no guard of it is alive.
+    pub(crate) unsafe fn unlock_raw(&self) {
+        self.locked.store(false, Ordering::Release);
+    }
+
     #[cold]
     fn lock_contended(&self) {
         let mut spins = 0u32;

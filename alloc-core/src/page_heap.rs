@@ -43,6 +43,9 @@ pub(crate) struct PageHeap {
     last_scavenge_ns: u64,
     /// Free spans idle for this long are released.
     pub(crate) release_delay_ns: u64,
+    /// Whether the span the last [`allocate`](Self::allocate) returned was wholly released
+    /// (never touched, or given back with `madvise`), so that it reads as zeros.
+    pub(crate) last_alloc_zeroed: bool,
 }
 
 // SAFETY: the raw span pointers are only used under the page heap lock.
@@ -69,6 +72,7 @@ impl PageHeap {
             },
             last_scavenge_ns: 0,
             release_delay_ns,
+            last_alloc_zeroed: false,
         }
     }
 
@@ -268,6 +272,7 @@ impl PageHeap {
         // SAFETY: span is live and ours.
         let s = unsafe { &mut *span };
         s.state = SpanState::InUse;
+        self.last_alloc_zeroed = s.released;
         s.released = false;
         s.class = 0;
         self.stats.in_use += s.bytes();
