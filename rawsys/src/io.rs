@@ -950,6 +950,106 @@ impl<'a> Iterator for DirEntries<'a> {
     }
 }
 
+bitflags::bitflags! {
+    /// `RESOLVE_*` flags of [`OpenHow`]: how [`openat2`] may walk the path.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct ResolveFlags: u64 {
+        /// `RESOLVE_NO_XDEV`: never cross a mount point.
+        const NO_XDEV = 0x01;
+        /// `RESOLVE_NO_MAGICLINKS`: refuse `/proc/*/fd/*`-style magic links (`ELOOP`).
+        const NO_MAGICLINKS = 0x02;
+        /// `RESOLVE_NO_SYMLINKS`: refuse every symlink (`ELOOP`).
+        const NO_SYMLINKS = 0x04;
+        /// `RESOLVE_BENEATH`: refuse to leave the directory (`EXDEV`).
+        const BENEATH = 0x08;
+        /// `RESOLVE_IN_ROOT`: treat the directory as `/` (absolute symlinks and `..` stay in it).
+        const IN_ROOT = 0x10;
+        /// `RESOLVE_CACHED`: only succeed from the dentry cache (`EAGAIN` otherwise).
+        const CACHED = 0x20;
+    }
+}
+
+/// The kernel's `struct open_how` for [`openat2`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct OpenHow {
+    /// `O_*` flags (as [`OFlags`] bits).
+    pub flags: u64,
+    /// Creation mode (only with `O_CREAT`/`O_TMPFILE`, else it must be 0).
+    pub mode: u64,
+    /// [`ResolveFlags`] bits.
+    pub resolve: u64,
+}
+
+assert_eq_size!(OpenHow, [u64; 3]);
+const_assert_eq!(core::mem::offset_of!(OpenHow, flags), 0);
+const_assert_eq!(core::mem::offset_of!(OpenHow, mode), 8);
+const_assert_eq!(core::mem::offset_of!(OpenHow, resolve), 16);
+
+/// `openat2(2)`: `openat` with control over path resolution, e.g. [`ResolveFlags::IN_ROOT`] to
+/// resolve a path inside a container's root directory without ever leaving it.
+///
+/// Unlike `openat`, unknown flag bits and a mode without `O_CREAT` are errors (`EINVAL`).
+///
+/// ```
+/// use rawsys::io::{self, OFlags, Mode, ResolveFlags, CWD};
+///
+/// let root = io::openat(CWD, c"/", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+/// // Magic links are refused when asked.
+/// let r = io::openat2(&root, c"proc/self/exe", OFlags::PATH | OFlags::CLOEXEC, Mode::empty(),
+///                     ResolveFlags::NO_MAGICLINKS);
+/// assert_eq!(r.unwrap_err(), rawsys::Errno::ELOOP);
+/// # Ok::<(), rawsys::Errno>(())
+/// ```
+pub fn openat2(
+    dirfd: impl AsFd,
+    path: &CStr,
+    flags: OFlags,
+    mode: Mode,
+    resolve: ResolveFlags,
+) -> Result<OwnedFd> {
+    let how = OpenHow {
+        flags: flags.bits() as u64,
+        mode: mode.bits() as u64,
+        resolve: resolve.bits(),
+    };
+    // SAFETY: path is NUL-terminated and `how` is live for the call; the size passed is its
+    // real size.
+    let r = unsafe {
+        sys::syscall4(
+            Sysno::openat2,
+            raw(dirfd),
+            path.as_ptr() as usize,
+            &how as *const OpenHow as usize,
+            core::mem::size_of::<OpenHow>(),
+        )
+    }?;
+    Ok(sys::ret_fd(r))
+}
+
+bitflags::bitflags! {
+    /// Operations for [`flock`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FlockOp: u32 {
+        /// `LOCK_SH`: a shared lock.
+        const SHARED = 1;
+        /// `LOCK_EX`: an exclusive lock.
+        const EXCLUSIVE = 2;
+        /// `LOCK_NB`: fail with `EWOULDBLOCK` instead of waiting.
+        const NONBLOCK = 4;
+        /// `LOCK_UN`: release the lock.
+        const UNLOCK = 8;
+    }
+}
+
+/// `flock(2)`: an advisory lock on the whole file, held by the open file description (so two
+/// `openat`s of one file in one process exclude each other) and released when its last
+/// descriptor closes.
+pub fn flock(fd: impl AsFd, op: FlockOp) -> Result<()> {
+    // SAFETY: no pointers.
+    unsafe { sys::syscall2(Sysno::flock, raw(fd), op.bits() as usize) }.map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1268,5 +1368,123 @@ mod tests {
             "short at end of file"
         );
         assert_eq!(lseek(&f, 0, Whence::Current).unwrap(), 100_000);
+    }
+
+    #[test]
+    fn openat2_resolves_inside_a_root_and_refuses_escapes() {
+        let dir = TempDir::new("openat2");
+        let d = dir.open();
+        mkdirat(&d, c"etc", Mode::from_bits_retain(0o755)).unwrap();
+        let f = openat(
+            &d,
+            c"etc/marker",
+            OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC,
+            Mode::RUSR | Mode::WUSR,
+        )
+        .unwrap();
+        drop(f);
+        // An absolute symlink pointing at the host's /etc.
+        symlinkat(c"/etc", &d, c"escape").unwrap();
+        let pathfl = OFlags::PATH | OFlags::CLOEXEC;
+        // IN_ROOT: "/etc" means <dir>/etc, so the marker is found through the link.
+        let m = openat2(
+            &d,
+            c"escape/marker",
+            pathfl,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        );
+        assert!(m.is_ok(), "{m:?}");
+        let m = openat2(
+            &d,
+            c"/../../etc/marker",
+            pathfl,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT,
+        );
+        assert!(m.is_ok(), "{m:?}");
+        // The host's /etc/passwd is not reachable that way.
+        assert_eq!(
+            openat2(
+                &d,
+                c"escape/passwd",
+                pathfl,
+                Mode::empty(),
+                ResolveFlags::IN_ROOT
+            )
+            .unwrap_err(),
+            Errno::ENOENT
+        );
+        assert_eq!(
+            openat2(
+                &d,
+                c"escape/marker",
+                pathfl,
+                Mode::empty(),
+                ResolveFlags::BENEATH
+            )
+            .unwrap_err(),
+            Errno::EXDEV
+        );
+        assert_eq!(
+            openat2(
+                &d,
+                c"escape",
+                pathfl,
+                Mode::empty(),
+                ResolveFlags::NO_SYMLINKS
+            )
+            .unwrap_err(),
+            Errno::ELOOP
+        );
+        assert_eq!(
+            openat2(
+                CWD,
+                c"/proc/self/cwd",
+                pathfl,
+                Mode::empty(),
+                ResolveFlags::NO_MAGICLINKS
+            )
+            .unwrap_err(),
+            Errno::ELOOP
+        );
+        // A mode without O_CREAT is refused, unlike openat.
+        assert_eq!(
+            openat2(&d, c"etc", pathfl, Mode::RUSR, ResolveFlags::empty()).unwrap_err(),
+            Errno::EINVAL
+        );
+    }
+
+    #[test]
+    fn flock_excludes_other_open_file_descriptions_until_closed() {
+        let dir = TempDir::new("flock");
+        let d = dir.open();
+        let open = || {
+            openat(
+                &d,
+                c"lock",
+                OFlags::RDWR | OFlags::CREAT | OFlags::CLOEXEC,
+                Mode::RUSR | Mode::WUSR,
+            )
+            .unwrap()
+        };
+        let (a, b) = (open(), open());
+        flock(&a, FlockOp::EXCLUSIVE).unwrap();
+        assert_eq!(
+            flock(&b, FlockOp::SHARED | FlockOp::NONBLOCK),
+            Err(Errno::EWOULDBLOCK)
+        );
+        // Re-locking through the holder's own description converts, never conflicts.
+        flock(&a, FlockOp::SHARED | FlockOp::NONBLOCK).unwrap();
+        flock(&b, FlockOp::SHARED | FlockOp::NONBLOCK).unwrap();
+        assert_eq!(
+            flock(&a, FlockOp::EXCLUSIVE | FlockOp::NONBLOCK),
+            Err(Errno::EWOULDBLOCK)
+        );
+        flock(&b, FlockOp::UNLOCK).unwrap();
+        flock(&a, FlockOp::EXCLUSIVE | FlockOp::NONBLOCK).unwrap();
+        drop(a);
+        flock(&b, FlockOp::EXCLUSIVE | FlockOp::NONBLOCK).unwrap();
+        assert_eq!(flock(&b, FlockOp::all()), Err(Errno::EINVAL));
     }
 }

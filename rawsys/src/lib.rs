@@ -34,6 +34,7 @@ pub mod io;
 pub mod mm;
 pub mod net;
 pub mod netlink;
+pub mod nfnetlink;
 pub mod ns;
 pub mod process;
 pub mod signal;

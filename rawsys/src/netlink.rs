@@ -167,6 +167,24 @@ static_assertions::assert_eq_size!(RtAttr, [u8; 4]);
 static_assertions::const_assert_eq!(offset_of!(RtAttr, rta_len), 0);
 static_assertions::const_assert_eq!(offset_of!(RtAttr, rta_type), 2);
 
+/// `struct nfgenmsg`: the fixed part of every nfnetlink (netfilter) message, see
+/// [`crate::nfnetlink`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct NfGenMsg {
+    /// `NFPROTO_*` family the message is about (`NFPROTO_IPV4`, `NFPROTO_INET`, ...).
+    pub nfgen_family: u8,
+    /// `NFNETLINK_V0`.
+    pub version: u8,
+    /// Resource id in network byte order (the subsystem for batch begin/end messages).
+    pub res_id: u16,
+}
+
+static_assertions::assert_eq_size!(NfGenMsg, [u8; 4]);
+static_assertions::const_assert_eq!(offset_of!(NfGenMsg, nfgen_family), 0);
+static_assertions::const_assert_eq!(offset_of!(NfGenMsg, version), 1);
+static_assertions::const_assert_eq!(offset_of!(NfGenMsg, res_id), 2);
+
 mod sealed {
     pub trait Sealed {}
 }
@@ -202,7 +220,9 @@ macro_rules! nl_struct {
         unsafe impl NlStruct for $t {}
     )*};
 }
-nl_struct!(NlMsgHdr, NlMsgErr, IfInfoMsg, IfAddrMsg, RtMsg, RtAttr);
+nl_struct!(
+    NlMsgHdr, NlMsgErr, IfInfoMsg, IfAddrMsg, RtMsg, RtAttr, NfGenMsg
+);
 
 bitflags::bitflags! {
     /// `NLM_F_*` header flags. Some share a value; which meaning applies depends on whether the
