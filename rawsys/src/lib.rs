@@ -37,6 +37,7 @@ pub mod netlink;
 pub mod nfnetlink;
 pub mod ns;
 pub mod process;
+pub mod seccomp;
 pub mod signal;
 pub mod time;
 
