@@ -133,6 +133,11 @@ fn main() {
     // HTTP_BENCH_FILTER=substring runs only the rows whose name contains it, =name only the row
     // of that exact name (for profiling).
     let filter = std::env::var("HTTP_BENCH_FILTER").ok();
+    // HTTP_BENCH_ITERS=N fixes the calls per round (for instruction counts under callgrind:
+    // `valgrind --tool=callgrind` counts per call of `ours_whole` / `httparse_whole`).
+    let fixed_iters: Option<usize> = std::env::var("HTTP_BENCH_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok());
     let cookie: &'static [u8] = cookie_request().leak();
     let simd = ParserConfig::DEFAULT;
     let portable = ParserConfig {
@@ -173,7 +178,8 @@ fn main() {
             1
         };
         let per_call = probe * calls as f64;
-        let iters = ((20e6 / per_call.max(1.0)) as usize).clamp(3, 2_000_000);
+        let iters =
+            fixed_iters.unwrap_or(((20e6 / per_call.max(1.0)) as usize).clamp(3, 2_000_000));
         let rounds = if case.piece == 1 && case.req.len() > 1000 {
             rounds.min(7)
         } else {

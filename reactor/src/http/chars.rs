@@ -114,12 +114,58 @@ fn valid_host_structure(s: &[u8]) -> bool {
     }
 }
 
-/// `a` equals the lowercase ASCII name `lower`, ignoring case. `a` must consist of token
-/// characters: for those, OR-ing 0x20 only folds A-Z (the only other byte that would fold
-/// onto `-` is CR, which is not a token character).
-#[inline(always)]
-pub(crate) fn eq_token_lower(a: &[u8], lower: &[u8]) -> bool {
+/// `a` equals the lowercase ASCII name `lower`, ignoring case, byte by byte: the reference
+/// for [`eq_token_lower_words`].
+#[cfg(test)]
+fn eq_token_lower(a: &[u8], lower: &[u8]) -> bool {
     a.len() == lower.len() && a.iter().zip(lower).all(|(&x, &y)| x | 0x20 == y)
+}
+
+/// `a` equals the lowercase ASCII name `lower` (letters and `-`, at least 4 bytes), ignoring
+/// case. `a` must consist of token characters: for those, OR-ing 0x20 only folds A-Z (the
+/// only other byte that would fold onto `-` is CR, which is not a token character), so a
+/// whole word folds at once. With `lower` a literal, the loop unrolls into a few loads and
+/// compares.
+#[inline(always)]
+pub(crate) fn eq_token_lower_words(a: &[u8], lower: &[u8]) -> bool {
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    let n = lower.len();
+    if a.len() != n {
+        return false;
+    }
+    if n < 8 {
+        return n >= 4 && {
+            let last = n - 4;
+            let fold = FOLD as u32;
+            (load4(a, 0) | fold) == load4(lower, 0) && (load4(a, last) | fold) == load4(lower, last)
+        };
+    }
+    // Words at 0, 8, ..., and the last one aligned to the end (overlapping).
+    let mut i = 0;
+    loop {
+        let at = i.min(n - 8);
+        if load8(a, at) | FOLD != load8(lower, at) {
+            return false;
+        }
+        if at == n - 8 {
+            return true;
+        }
+        i += 8;
+    }
+}
+
+#[inline(always)]
+fn load4(s: &[u8], at: usize) -> u32 {
+    let mut w = [0; 4];
+    w.copy_from_slice(&s[at..at + 4]);
+    u32::from_le_bytes(w)
+}
+
+#[inline(always)]
+fn load8(s: &[u8], at: usize) -> u64 {
+    let mut w = [0; 8];
+    w.copy_from_slice(&s[at..at + 8]);
+    u64::from_le_bytes(w)
 }
 
 /// `a` equals `b` ignoring ASCII case.
@@ -182,6 +228,25 @@ mod tests {
         assert!(eq_token_lower(b"Content-Length", b"content-length"));
         assert!(!eq_token_lower(b"Content-Lengtx", b"content-length"));
         assert!(!eq_token_lower(b"Host1", b"host"));
+        for (a, lower, same) in [
+            (&b"HOST"[..], &b"host"[..], true),
+            (b"HosT", b"host", true),
+            (b"Hosu", b"host", false),
+            (b"Host1", b"host", false),
+            (b"Connection", b"connection", true),
+            (b"ConnectioN", b"connection", true),
+            (b"Connectiom", b"connection", false),
+            (b"Content-Length", b"content-length", true),
+            (b"Content_Length", b"content-length", false),
+            (b"Transfer-Encoding", b"transfer-encoding", true),
+            (b"Transfer-EncodinG", b"transfer-encoding", true),
+            (b"Transfer-Encodin", b"transfer-encoding", false),
+            (b"Transfer-Encodinh", b"transfer-encoding", false),
+            (b"xransfer-encoding", b"transfer-encoding", false),
+        ] {
+            assert_eq!(eq_token_lower_words(a, lower), same, "{a:?}");
+            assert_eq!(eq_token_lower(a, lower), same, "{a:?}");
+        }
         assert!(eq_ignore_case(b"Keep-Alive", b"keep-alive"));
     }
 }

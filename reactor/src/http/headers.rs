@@ -4,7 +4,7 @@
 use core::iter::FusedIterator;
 
 use super::ParseError;
-use super::chars::{eq_ignore_case, eq_token_lower, ows, valid_host};
+use super::chars::{eq_ignore_case, eq_token_lower_words, ows, valid_host};
 use super::framing::{BodyFraming, FramingFields};
 use super::request::Version;
 
@@ -120,6 +120,15 @@ impl FieldState {
         }
     }
 
+    /// Whether a field whose name has `len` bytes may mean something to the parser (`Host`,
+    /// `Connection`, `Content-Length`, `Transfer-Encoding`); [`on_field`](Self::on_field) has
+    /// nothing to do for the others.
+    #[inline(always)]
+    pub(crate) const fn may_matter(len: usize) -> bool {
+        const LENGTHS: u32 = 1 << 4 | 1 << 10 | 1 << 14 | 1 << 17;
+        len < 32 && LENGTHS >> len & 1 != 0
+    }
+
     /// Checks one field. `name` consists of token characters.
     #[inline(always)]
     pub(crate) fn on_field(
@@ -130,7 +139,7 @@ impl FieldState {
     ) -> Result<(), ParseError> {
         // Dispatch on the length first: most fields need no comparison at all.
         match name.len() {
-            4 if eq_token_lower(name, b"host") => {
+            4 if eq_token_lower_words(name, b"host") => {
                 if self.host_count > 0 {
                     return Err(ParseError::DuplicateHost);
                 }
@@ -139,7 +148,17 @@ impl FieldState {
                     return Err(ParseError::InvalidHost);
                 }
             }
-            10 if eq_token_lower(name, b"connection") => {
+            10 if eq_token_lower_words(name, b"connection") => {
+                // The usual single options first, compared a word at a time: a field value
+                // holds no CR, the only byte besides `-` that folds onto `-`.
+                if eq_token_lower_words(value, b"keep-alive") {
+                    self.connection_keep_alive = true;
+                    return Ok(());
+                }
+                if eq_token_lower_words(value, b"close") {
+                    self.connection_close = true;
+                    return Ok(());
+                }
                 for option in value.split(|&b| b == b',') {
                     let option = trim_ows(option);
                     if eq_ignore_case(option, b"close") {
@@ -149,11 +168,11 @@ impl FieldState {
                     }
                 }
             }
-            14 if eq_token_lower(name, b"content-length") => {
+            14 if eq_token_lower_words(name, b"content-length") => {
                 self.framing
                     .content_length(value, allow_identical_content_lengths)?;
             }
-            17 if eq_token_lower(name, b"transfer-encoding") => {
+            17 if eq_token_lower_words(name, b"transfer-encoding") => {
                 self.framing.transfer_encoding(value)?;
             }
             _ => {}

@@ -263,10 +263,31 @@ impl RequestParser {
 
     #[inline]
     fn dispatch(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
+        #[cfg(target_arch = "x86_64")]
+        let simd = self.config.use_simd && simd::avx2_available();
+        #[cfg(not(target_arch = "x86_64"))]
+        let simd = false;
+        if matches!(self.state, State::Start) && self.pos == 0 {
+            // A fresh parse: the fast path takes a whole, ordinary head in one pass. One
+            // 32-byte load covers a typical field line, worth it from 32 bytes on.
+            #[cfg(target_arch = "x86_64")]
+            if simd && buf.len() >= 32 {
+                // SAFETY: AVX2 was detected.
+                if let Some(done) = unsafe { self.fast_avx2(buf, headers) } {
+                    return done;
+                }
+            } else if let Some(done) = self.fast_portable(buf, headers) {
+                return done;
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            if let Some(done) = self.fast_portable(buf, headers) {
+                return done;
+            }
+        }
         // A few new bytes are not worth the SIMD set-up: small requests and small increments
         // (both paths give identical results, so they can take turns on one request).
         #[cfg(target_arch = "x86_64")]
-        if self.config.use_simd && buf.len() - self.pos >= 64 && simd::avx2_available() {
+        if simd && buf.len() - self.pos >= 64 {
             // SAFETY: AVX2 was detected.
             return unsafe { self.run_avx2(buf, headers) };
         }
@@ -280,9 +301,30 @@ impl RequestParser {
         unsafe { self.run::<simd::Avx2>(buf, headers) }
     }
 
+    #[inline(never)]
     fn run_portable(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         // SAFETY: the portable scanners need no CPU feature.
         unsafe { self.run::<Portable>(buf, headers) }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn fast_avx2(
+        &mut self,
+        buf: &[u8],
+        headers: &mut [RawHeader],
+    ) -> Option<Result<bool, ParseError>> {
+        // SAFETY: this function is compiled for and only called on CPUs with AVX2.
+        unsafe { self.fast_head::<simd::Avx2>(buf, headers) }
+    }
+
+    fn fast_portable(
+        &mut self,
+        buf: &[u8],
+        headers: &mut [RawHeader],
+    ) -> Option<Result<bool, ParseError>> {
+        // SAFETY: the portable scanners need no CPU feature.
+        unsafe { self.fast_head::<Portable>(buf, headers) }
     }
 
     /// The state machine. Returns whether the head is complete.
@@ -574,7 +616,139 @@ impl RequestParser {
         }
     }
 
+    /// The fast path for a fresh parse: an ordinary request line and whole, ordinary field
+    /// lines ending in CRLF, in one pass with no state dispatch. Returns the final answer
+    /// (complete, or an error that the general path would report at the same point), or
+    /// `None` to let the general path go on from what was saved: nothing when the request line
+    /// was not ordinary, or the field lines taken so far (`State::LineStart`). Everything
+    /// unusual (an incomplete head, a limit reached, bare LF, malformed input) goes to the
+    /// general path, which gives the verdict.
+    ///
+    /// # Safety
+    /// The CPU supports the target features of `S`.
+    #[inline(always)]
+    unsafe fn fast_head<S: Scan>(
+        &mut self,
+        buf: &[u8],
+        headers: &mut [RawHeader],
+    ) -> Option<Result<bool, ParseError>> {
+        let len = buf.len();
+        let limits = self.config.limits;
+        let max_line = limits.max_request_line as usize;
+        // SAFETY: the caller's guarantee is passed on.
+        let (method_end, target_end) = unsafe { S::request_line(buf, max_line) }?;
+        // The general path checks the line's length at the end of the version (8 bytes).
+        if target_end + 9 > max_line {
+            return None;
+        }
+        let version_at = target_end + 1;
+        // One 8-byte and one 2-byte compare instead of a byte-by-byte match.
+        let v = buf.get(version_at..version_at + 10)?;
+        let (name, eol) = v.split_at(8);
+        if eol != b"\r\n" {
+            return None;
+        }
+        let version = match u64::from_le_bytes(name.try_into().ok()?) {
+            HTTP_11 => Version::Http11,
+            HTTP_10 => Version::Http10,
+            _ => return None,
+        };
+        let target = (method_end + 1, target_end);
+        let target_form = if buf[target.0] == b'/' && method_end != 7 {
+            // Origin form, and the method is not CONNECT (the only 7-byte method that
+            // changes the verdict).
+            TargetForm::Origin
+        } else {
+            match classify_target(
+                &buf[..method_end],
+                &buf[target.0..target.1],
+                self.config.allow_absolute_form,
+            ) {
+                Ok(form) => form,
+                Err(e) => return Some(Err(e)),
+            }
+        };
+        self.head.method = (0, method_end);
+        self.head.target = target;
+        self.head.version = version;
+        self.head.target_form = target_form;
+        let headers_start = version_at + 10;
+        self.headers_start = headers_start;
+
+        let max_fields = (limits.max_headers as usize).min(headers.len());
+        // The general path's bounds: lines are scanned up to `field_end`, and a line with its
+        // CRLF must end by `field_limit`. A line taken here has `stop + 1 < field_end`, which
+        // keeps its CRLF inside the buffer and inside the limit.
+        let field_limit = headers_start
+            .saturating_add(limits.max_header_bytes as usize)
+            .min(u32::MAX as usize);
+        let field_end = len.min(field_limit);
+        let allow_identical = self.config.allow_identical_content_lengths;
+        let mut pos = headers_start;
+        let mut count = 0;
+        loop {
+            // SAFETY: the caller's guarantee is passed on.
+            let Some((colon, stop)) = (unsafe { S::field_line(buf, pos, field_end) }) else {
+                if buf.get(pos..pos + 2) == Some(b"\r\n") {
+                    self.header_count = count;
+                    return Some(self.finish(pos + 2));
+                }
+                break;
+            };
+            // `pos < colon < stop < field_end <= len`.
+            if stop + 1 >= field_end || count >= max_fields {
+                break;
+            }
+            // SAFETY: stop + 1 < field_end <= buf.len().
+            let eol = unsafe { [*buf.get_unchecked(stop), *buf.get_unchecked(stop + 1)] };
+            if eol != *b"\r\n" {
+                break;
+            }
+            // Usually exactly one space follows the colon and none precedes the CR.
+            let mut value_start = colon + 1;
+            let mut value_end = stop;
+            // SAFETY: every index read below is in `colon + 1..=stop`, inside the buffer
+            // (a space at `colon + 1` is a value byte, so then `colon + 1 < stop`).
+            unsafe {
+                if *buf.get_unchecked(value_start) == b' ' {
+                    value_start += 1;
+                }
+                while value_start < stop && ows(*buf.get_unchecked(value_start)) {
+                    value_start += 1;
+                }
+                while value_end > value_start && ows(*buf.get_unchecked(value_end - 1)) {
+                    value_end -= 1;
+                }
+            }
+            let Some(slot) = headers.get_mut(count) else {
+                break;
+            };
+            *slot = RawHeader::new((pos, colon), (value_start, value_end));
+            count += 1;
+            // Only four names mean something to the parser; their lengths sort out the rest.
+            if FieldState::may_matter(colon - pos) {
+                // SAFETY: pos <= colon and value_start <= value_end <= stop < buf.len().
+                let (name, value) = unsafe {
+                    (
+                        buf.get_unchecked(pos..colon),
+                        buf.get_unchecked(value_start..value_end),
+                    )
+                };
+                if let Err(e) = self.fields.on_field(name, value, allow_identical) {
+                    return Some(Err(e));
+                }
+            }
+            pos = stop + 2;
+        }
+        self.header_count = count;
+        self.pos = pos;
+        self.mark = pos;
+        self.state = State::LineStart;
+        None
+    }
+
     /// The end-of-head checks.
+    #[inline]
     fn finish(&mut self, pos: usize) -> Result<bool, ParseError> {
         let (body, keep_alive) = self.fields.finish(self.head.version)?;
         self.head.body = body;
@@ -585,6 +759,9 @@ impl RequestParser {
         Ok(true)
     }
 }
+
+const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
 
 /// Finds the form of a request target (RFC 9112 3.2) and checks it goes with the method.
 fn classify_target(

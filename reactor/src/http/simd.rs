@@ -51,6 +51,38 @@ pub(crate) trait Scan {
         let stop = unsafe { Self::value_end(buf, colon + 1, end) };
         (stop < end).then_some((colon, stop))
     }
+
+    /// An ordinary request line's method and target at the start of `buf`: returns
+    /// `(method_end, target_end)`, both non-empty and each followed by a space, with
+    /// `target_end < end`. `None` means "use the byte-by-byte path", never "invalid". Same
+    /// reading contract as the scanners.
+    ///
+    /// # Safety
+    /// The CPU supports the scanner's target features.
+    #[inline(always)]
+    unsafe fn request_line(buf: &[u8], end: usize) -> Option<(usize, usize)> {
+        let end = end.min(buf.len());
+        if end < 4 {
+            return None;
+        }
+        let method_end = if buf[..4] == *b"GET " {
+            3
+        } else {
+            // SAFETY: the caller's guarantee is passed on.
+            let m = unsafe { Self::token_end(buf, 0, end) };
+            if m == 0 || m >= end || buf[m] != b' ' {
+                return None;
+            }
+            m
+        };
+        let target = method_end + 1;
+        // SAFETY: as above; `target <= end` (`end >= 4`, or `buf[m]` is a space before `end`).
+        let target_end = unsafe { Self::target_end(buf, target, end) };
+        if target_end == target || target_end >= end || buf[target_end] != b' ' {
+            return None;
+        }
+        Some((method_end, target_end))
+    }
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -274,59 +306,79 @@ mod x86 {
         unsafe { _mm256_loadu_si256(buf.as_ptr().add(pos).cast()) }
     }
 
+    // The helpers below are `#[inline(always)]` without `#[target_feature]`: they inline into
+    // the AVX2 state machine (`RequestParser::run_avx2`, compiled with AVX2 enabled) and so
+    // do the intrinsics they call. A `#[target_feature]` function could only be `#[inline]`,
+    // and the compiler kept the scanners out of line, a call per field line.
+
     /// The bytes of `v` outside the token class, as a bit mask.
-    #[target_feature(enable = "avx2")]
-    fn token_miss(v: __m256i) -> u32 {
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
+    #[inline(always)]
+    unsafe fn token_miss(v: __m256i) -> u32 {
         let (lo, hi) = TOKEN_NIBBLES;
-        // SAFETY: both tables are 16 bytes; loadu has no alignment requirement.
-        let (lo, hi) = unsafe {
-            (
-                _mm_loadu_si128(lo.as_ptr().cast()),
-                _mm_loadu_si128(hi.as_ptr().cast()),
-            )
-        };
-        let lo = _mm256_broadcastsi128_si256(lo);
-        let hi = _mm256_broadcastsi128_si256(hi);
-        let nib = _mm256_set1_epi8(0x0f);
-        let l = _mm256_shuffle_epi8(lo, _mm256_and_si256(v, nib));
-        let h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib));
-        let hit = _mm256_and_si256(l, h);
-        _mm256_movemask_epi8(_mm256_cmpeq_epi8(hit, _mm256_setzero_si256())) as u32
+        // SAFETY: both tables are 16 bytes (loadu has no alignment requirement); the caller
+        // guarantees AVX2.
+        unsafe {
+            let lo = _mm256_broadcastsi128_si256(_mm_loadu_si128(lo.as_ptr().cast()));
+            let hi = _mm256_broadcastsi128_si256(_mm_loadu_si128(hi.as_ptr().cast()));
+            let nib = _mm256_set1_epi8(0x0f);
+            let l = _mm256_shuffle_epi8(lo, _mm256_and_si256(v, nib));
+            let h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib));
+            let hit = _mm256_and_si256(l, h);
+            _mm256_movemask_epi8(_mm256_cmpeq_epi8(hit, _mm256_setzero_si256())) as u32
+        }
     }
 
     /// The bytes of `v` outside visible ASCII (0x21..=0x7e), as a bit mask.
-    #[target_feature(enable = "avx2")]
-    fn target_miss(v: __m256i) -> u32 {
-        // Signed compares: bytes >= 0x80 are negative, so they fail `> 0x20`.
-        let above_space = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(0x20));
-        let below_del = _mm256_cmpgt_epi8(_mm256_set1_epi8(0x7f), v);
-        !(_mm256_movemask_epi8(_mm256_and_si256(above_space, below_del)) as u32)
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
+    #[inline(always)]
+    unsafe fn target_miss(v: __m256i) -> u32 {
+        // SAFETY: the caller guarantees AVX2.
+        unsafe {
+            // Signed compares: bytes >= 0x80 are negative, so they fail `> 0x20`.
+            let above_space = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(0x20));
+            let below_del = _mm256_cmpgt_epi8(_mm256_set1_epi8(0x7f), v);
+            !(_mm256_movemask_epi8(_mm256_and_si256(above_space, below_del)) as u32)
+        }
     }
 
     /// The bytes of `v` that may not appear in a field value (controls but HTAB, and DEL).
-    #[target_feature(enable = "avx2")]
-    fn value_miss(v: __m256i) -> u32 {
-        let ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
-        let tab = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\t' as i8));
-        let del = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f));
-        _mm256_movemask_epi8(_mm256_or_si256(_mm256_andnot_si256(tab, ctl), del)) as u32
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
+    #[inline(always)]
+    unsafe fn value_miss(v: __m256i) -> u32 {
+        // SAFETY: the caller guarantees AVX2.
+        unsafe {
+            let ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
+            let tab = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\t' as i8));
+            let del = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f));
+            _mm256_movemask_epi8(_mm256_or_si256(_mm256_andnot_si256(tab, ctl), del)) as u32
+        }
     }
 
     /// Runs `miss` over `buf[pos..end]` 32 bytes at a time. The last, partial block is read as
     /// the 32 bytes ending at `end` with the already-scanned bytes masked off, so short tails
     /// need no byte loop as long as the buffer holds 32 bytes before `end`.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
     #[inline(always)]
-    fn scan(
+    unsafe fn scan(
         buf: &[u8],
         mut pos: usize,
         end: usize,
-        miss: impl Fn(__m256i) -> u32,
+        miss: unsafe fn(__m256i) -> u32,
         portable: fn(&[u8], usize, usize) -> usize,
     ) -> usize {
         let end = end.min(buf.len());
         while pos + 32 <= end {
-            // SAFETY: pos + 32 <= end <= buf.len().
-            let m = miss(unsafe { load32(buf, pos) });
+            // SAFETY: pos + 32 <= end <= buf.len(); the caller guarantees AVX2.
+            let m = unsafe { miss(load32(buf, pos)) };
             if m != 0 {
                 return pos + m.trailing_zeros() as usize;
             }
@@ -337,8 +389,8 @@ mod x86 {
         }
         if end >= 32 {
             let start = end - 32;
-            // SAFETY: start + 32 == end <= buf.len().
-            let m = miss(unsafe { load32(buf, start) }) >> (pos - start);
+            // SAFETY: start + 32 == end <= buf.len(); the caller guarantees AVX2.
+            let m = unsafe { miss(load32(buf, start)) } >> (pos - start);
             return if m != 0 {
                 pos + m.trailing_zeros() as usize
             } else {
@@ -352,50 +404,60 @@ mod x86 {
     pub(crate) struct Avx2;
 
     impl Scan for Avx2 {
-        #[inline]
-        #[target_feature(enable = "avx2")]
+        #[inline(always)]
         unsafe fn token_end(buf: &[u8], pos: usize, end: usize) -> usize {
-            // Field names are short: look at the first 16 bytes with the table first.
-            scan(buf, pos, end, |v| token_miss(v), Portable::token_end)
+            // SAFETY: the caller guarantees AVX2.
+            unsafe { scan(buf, pos, end, token_miss, Portable::token_end) }
         }
-        #[inline]
-        #[target_feature(enable = "avx2")]
+        #[inline(always)]
         unsafe fn target_end(buf: &[u8], pos: usize, end: usize) -> usize {
-            scan(buf, pos, end, |v| target_miss(v), Portable::target_end)
+            // SAFETY: the caller guarantees AVX2.
+            unsafe { scan(buf, pos, end, target_miss, Portable::target_end) }
         }
-        #[inline]
-        #[target_feature(enable = "avx2")]
+        #[inline(always)]
         unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize {
-            scan(buf, pos, end, |v| value_miss(v), Portable::value_end)
+            // SAFETY: the caller guarantees AVX2.
+            unsafe { scan(buf, pos, end, value_miss, Portable::value_end) }
         }
 
         /// Most field lines fit in 32 bytes: one load classifies the name and the value.
-        #[inline]
-        #[target_feature(enable = "avx2")]
+        #[inline(always)]
         unsafe fn field_line(buf: &[u8], pos: usize, end: usize) -> Option<(usize, usize)> {
             let end = end.min(buf.len());
-            if pos + 32 > end {
-                let colon = Portable::token_end(buf, pos, end);
-                if colon == pos || colon >= end || buf[colon] != b':' {
-                    return None;
-                }
-                let stop = Portable::value_end(buf, colon + 1, end);
-                return (stop < end).then_some((colon, stop));
-            }
-            // SAFETY: pos + 32 <= end <= buf.len().
-            let v = unsafe { load32(buf, pos) };
-            let name_len = token_miss(v).trailing_zeros() as usize;
-            if name_len == 0 || name_len == 32 || buf[pos + name_len] != b':' {
+            // The 32 bytes from `pos`, or, when the line starts in the last 32 bytes, those
+            // with the bytes before `pos` shifted out and the bytes past `end` counted as
+            // misses.
+            let (v, shift) = if pos + 32 <= end {
+                // SAFETY: pos + 32 <= end <= buf.len().
+                (unsafe { load32(buf, pos) }, 0)
+            } else if pos < end && end >= 32 {
+                // SAFETY: (end - 32) + 32 == end <= buf.len().
+                (unsafe { load32(buf, end - 32) }, pos - (end - 32))
+            } else {
+                // SAFETY: the portable default needs no CPU feature.
+                return unsafe { Portable::field_line(buf, pos, end) };
+            };
+            let past_end = !(u32::MAX >> shift);
+            // SAFETY: the caller guarantees AVX2.
+            let token = unsafe { token_miss(v) } >> shift | past_end;
+            let name_len = token.trailing_zeros() as usize;
+            if name_len == 0
+                || name_len == 32
+                || pos + name_len >= end
+                || buf[pos + name_len] != b':'
+            {
                 return None;
             }
             // Token characters and the colon are value bytes too, so the first byte from
             // `pos` that is not a value byte ends the line: finding it does not wait for the
             // name's classification, which only has to confirm the colon.
-            let miss = value_miss(v);
+            // SAFETY: the caller guarantees AVX2.
+            let miss = unsafe { value_miss(v) } >> shift | past_end;
             let stop = if miss != 0 {
                 pos + miss.trailing_zeros() as usize
             } else {
-                // SAFETY: AVX2 is enabled in this function.
+                // Only a whole 32-byte block can be free of misses.
+                // SAFETY: the caller guarantees AVX2.
                 unsafe { Self::value_end(buf, pos + 32, end) }
             };
             (stop < end).then_some((pos + name_len, stop))
