@@ -26,6 +26,7 @@ if [ -z "${SHIM:-}" ]; then
     (cd "$root" && cargo build --quiet --release --example malloc_shim)
 fi
 shim=${SHIM:-$target/release/examples/libmalloc_shim.so}
+shim_name=$(basename "$shim")
 if [ ! -f "$shim" ]; then
     echo "FAIL: $shim was not built"
     exit 1
@@ -98,7 +99,7 @@ run_self() {
     local name=$1
     shift
     set +e
-    LD_PRELOAD=$shim EXPECT_MALLOC_FROM=libmalloc_shim timeout -k 5 "$TIMEOUT" "$@" \
+    LD_PRELOAD=$shim EXPECT_MALLOC_FROM=$shim_name timeout -k 5 "$TIMEOUT" "$@" \
         >"$work/$name.out" 2>&1 </dev/null
     local rc=$?
     set -e
@@ -114,11 +115,11 @@ tests=$root/scripts/preload-test
 bench=$root/scripts/preload-bench
 
 echo "== the shim is what programs get"
-if LD_PRELOAD=$shim cat /proc/self/maps | grep -q libmalloc_shim &&
+if LD_PRELOAD=$shim cat /proc/self/maps | grep -qF "$shim_name" &&
     [ -z "$(LD_PRELOAD=$shim true 2>&1)" ]; then
-    pass "preloading loads libmalloc_shim.so without a word on stderr"
+    pass "preloading loads $shim_name without a word on stderr"
 else
-    fail "libmalloc_shim.so does not preload cleanly: $(LD_PRELOAD=$shim true 2>&1 | head -3)"
+    fail "$shim_name does not preload cleanly: $(LD_PRELOAD=$shim true 2>&1 | head -3)"
 fi
 
 echo "== self-checking C programs under the shim"
