@@ -3,6 +3,13 @@
 #
 #   scripts/bench-httpd.sh            (DURATION=10s WORKERS=$(nproc) IDLE=10000 by default)
 #   DURATION=5s MODES=unpinned scripts/bench-httpd.sh
+#   SERVERS="httpd" ROUNDS=3 scripts/bench-httpd.sh   (httpd's three variants only, 3 rounds)
+#
+# httpd runs in three variants: "httpd" (the default reactor-per-core design, alloc-core's
+# GlobalHeap), "httpd-pool" (--design pool: the seed's one epoll thread handing ready
+# connections to a pool of --workers threads through a queue) and "httpd-sysalloc" (the
+# reactor design with the system allocator). With ROUNDS=N every server is measured N times,
+# interleaved (round 1 of every server, then round 2, ...), and each cell is the median.
 #
 # Installs nginx, lighttpd, h2o and wrk from Debian if missing; serves the same directory
 # (a 1 KiB index.html, a 1 MiB file) with each server on 127.0.0.1 with the same worker
@@ -21,6 +28,7 @@ DURATION=${DURATION:-10s}
 WORKERS=${WORKERS:-$(nproc)}
 IDLE=${IDLE:-10000}
 MODES=${MODES:-"pinned unpinned"}
+ROUNDS=${ROUNDS:-1}
 SERVERS=${SERVERS:-"httpd nginx lighttpd h2o"}
 WORK=${WORK:-/tmp/lp-bench-httpd}
 TARGET=${CARGO_TARGET_DIR:-$ROOT_DIR/target}
@@ -44,7 +52,9 @@ cargo build --release --example httpd >&2
 cp "$TARGET/release/examples/httpd" "$WORK.httpd.bin"
 cargo build --release --example httpd --features system-alloc >&2
 cp "$TARGET/release/examples/httpd" "$WORK.httpd-sysalloc.bin"
-case " $SERVERS " in *" httpd "*) SERVERS="$SERVERS httpd-sysalloc";; esac
+# httpd-pool: the same binary in the seed's design (one epoll thread feeding a worker pool).
+case " $SERVERS " in *" httpd "*) SERVERS="$SERVERS httpd-pool httpd-sysalloc";; esac
+cp "$WORK.httpd.bin" "$WORK.httpd-pool.bin"
 
 rm -rf "$WORK" && mkdir -p "$WORK/www" "$WORK/run"
 python3 - "$WORK/www" <<'PY'
@@ -68,8 +78,10 @@ start_server() { # name variant
   local pin=(setsid)
   [ -n "$CPU_SERVER" ] && pin=(setsid taskset -c "$CPU_SERVER")
   case $name in
-    httpd|httpd-sysalloc)
-      "${pin[@]}" "$WORK.$name.bin" --port $PORT --bind 127.0.0.1 --root "$WORK/www" \
+    httpd|httpd-sysalloc|httpd-pool)
+      local design=reactor
+      [ "$name" = httpd-pool ] && design=pool
+      "${pin[@]}" "$WORK.$name.bin" --design $design --port $PORT --bind 127.0.0.1 --root "$WORK/www" \
         --workers "$WORKERS" --keepalive-timeout 120 --header-timeout 120 >"$run/$name.out" 2>&1 &
       SERVER_PID=$! ;;
     nginx)
@@ -182,6 +194,7 @@ ROWS=("1KiB keep-alive c=100|100|/index.html|ka"
 declare -A R
 for mode in $MODES; do
   if [ "$mode" = pinned ]; then CPU_SERVER=0; CPU_CLIENT=1; else CPU_SERVER=""; CPU_CLIENT=""; fi
+  for ((round = 1; round <= ROUNDS; round++)); do
   for s in $SERVERS; do
     variants=(x); [ "$s" = nginx ] && variants=(on off)
     for v in "${variants[@]}"; do
@@ -192,8 +205,8 @@ for mode in $MODES; do
         IFS='|' read -r label c path kind <<<"${ROWS[$i]}"
         [ "$s" = nginx ] && [ "$v" = off ] && [ "$kind" = big ] && continue
         res=$(run_wrk "$c" "$path" "$kind")
-        echo "$mode $s${v/x/} row$i: $res" >&2
-        key="$mode|$s|$i"
+        echo "$mode round$round $s${v/x/} row$i: $res" >&2
+        key="$mode|$s|$i|$round"
         prev=${R[$key]:-}
         if [ -z "$prev" ] || awk -v a="${res%% *}" -v b="${prev%% *}" 'BEGIN { exit !(a > b) }'; then
           R[$key]="$res"
@@ -202,7 +215,18 @@ for mode in $MODES; do
       stop_server
     done
   done
+  done
 done
+
+# The median over rounds of one cell (the round with the median value, its latencies).
+median_cell() { # mode server row
+  local r vals=()
+  for ((r = 1; r <= ROUNDS; r++)); do
+    [ -n "${R["$1|$2|$3|$r"]:-}" ] && vals+=("${R["$1|$2|$3|$r"]}")
+  done
+  [ ${#vals[@]} -eq 0 ] && { echo "- 0 0"; return; }
+  printf '%s\n' "${vals[@]}" | sort -g -k1,1 | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
+}
 
 # Idle connections: RSS growth per connection (server unpinned).
 declare -A MEM
@@ -229,25 +253,29 @@ done
 
 echo
 echo "httpd vs nginx / lighttpd / h2o: wrk -t2 -d$DURATION, $WORKERS workers each, $(nproc) CPUs"
-echo "(value = requests/s, or GB/s for the 1 MiB row; p50/p99 latency in ms; ratio = httpd / best peer)"
+echo "(value = requests/s, or GB/s for the 1 MiB row; p50/p99 latency in ms; ratio = httpd / best peer;"
+echo " pool/httpd = the pool design over the reactor design; medians of $ROUNDS round(s))"
 for mode in $MODES; do
   echo
   echo "== $mode$([ "$mode" = pinned ] && echo ': servers on CPU 0, wrk on CPU 1')"
   printf '%-30s' "row"
   for s in $SERVERS; do printf '%-26s' "$s"; done
-  printf '%s\n' "ratio"
+  printf '%-8s%s\n' "ratio" "pool/httpd"
   for i in "${!ROWS[@]}"; do
     IFS='|' read -r label _ _ _ <<<"${ROWS[$i]}"
     printf '%-30s' "$label"
     best=0
     for s in $SERVERS; do
-      r=${R["$mode|$s|$i"]:-"- 0 0"}
+      r=$(median_cell "$mode" "$s" "$i")
       read -r v p50 p99 <<<"$r"
       printf '%-26s' "$v ($p50/$p99)"
       case $s in httpd*) ;; *) best=$(awk -v a="$v" -v b="$best" 'BEGIN { print (a > b) ? a : b }');; esac
     done
-    h=${R["$mode|httpd|$i"]:-"0 0 0"}
-    awk -v h="${h%% *}" -v b="$best" 'BEGIN { if (b > 0) printf "%.2fx\n", h / b; else print "-" }'
+    h=$(median_cell "$mode" httpd "$i")
+    p=$(median_cell "$mode" httpd-pool "$i")
+    awk -v h="${h%% *}" -v b="$best" -v p="${p%% *}" 'BEGIN {
+      if (b > 0) printf "%-8s", sprintf("%.2fx", h / b); else printf "%-8s", "-"
+      if (p > 0 && h > 0) printf "%.2fx\n", p / h; else print "-" }'
   done
 done
 echo

@@ -12,6 +12,17 @@ pub(crate) enum AcceptMode {
     Exclusive,
 }
 
+/// How the work is spread over threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Design {
+    /// One reactor per worker thread, each accepting and serving its own connections (the
+    /// default: measured fastest, see the README).
+    Reactor,
+    /// The seed's design: one epoll thread accepts and polls, a pool of worker threads serves
+    /// the ready connections handed over through a queue.
+    Pool,
+}
+
 /// Everything the server is told on its command line.
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
@@ -21,6 +32,7 @@ pub(crate) struct Config {
     pub(crate) workers: usize,
     pub(crate) access_log: Option<String>,
     pub(crate) accept: AcceptMode,
+    pub(crate) design: Design,
     pub(crate) max_conns: usize,
     pub(crate) header_timeout: Duration,
     pub(crate) keepalive_timeout: Duration,
@@ -45,6 +57,9 @@ OPTIONS:
   --accept reuseport|exclusive
                            one SO_REUSEPORT listener per worker (default), or one shared
                            listener registered with EPOLLEXCLUSIVE
+  --design reactor|pool     one reactor per worker thread (default), or the seed's design:
+                           one epoll thread handing ready connections to a pool of
+                           --workers threads through a queue (--accept does not apply)
   --max-conns N            connection cap; above it new connections get 503 and are closed
                            (default: the open-file limit minus 128)
   --header-timeout SECS    time to receive a complete request head (default 10)
@@ -74,6 +89,7 @@ impl Config {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             access_log: None,
             accept: AcceptMode::ReusePort,
+            design: Design::Reactor,
             max_conns: 0,
             header_timeout: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(15),
@@ -111,6 +127,13 @@ impl Config {
                         "reuseport" => AcceptMode::ReusePort,
                         "exclusive" => AcceptMode::Exclusive,
                         other => return Err(format!("--accept: unknown mode {other}")),
+                    }
+                }
+                "--design" => {
+                    cfg.design = match value()?.as_str() {
+                        "reactor" => Design::Reactor,
+                        "pool" => Design::Pool,
+                        other => return Err(format!("--design: unknown design {other}")),
                     }
                 }
                 "--max-conns" => {

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::io::Write as _;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use rawsys::io::{self, Mode, OFlags};
 use rawsys::{AsFd, Errno, OwnedFd};
@@ -50,7 +50,7 @@ pub(crate) struct FileInfo {
     /// The contents, for a small file.
     pub(crate) body: Option<Box<[u8]>>,
     /// An open descriptor, for a large file (shared with responses still being sent).
-    pub(crate) fd: Option<Rc<OwnedFd>>,
+    pub(crate) fd: Option<Arc<OwnedFd>>,
 }
 
 pub(crate) struct Entry {
@@ -235,7 +235,7 @@ impl FileCache {
                 None => return Kind::Forbidden,
             }
         } else {
-            (None, Some(Rc::new(fd)))
+            (None, Some(Arc::new(fd)))
         };
         Kind::File(FileInfo {
             size,

@@ -9,7 +9,9 @@
 //! README for the design and the measurements behind it.
 
 mod config;
+mod conn;
 mod files;
+mod pool;
 mod respond;
 mod util;
 mod worker;
@@ -28,8 +30,9 @@ use rawsys::process::{self, Resource, Rlimit};
 use rawsys::signal::{self, SigSet, SigmaskHow, Signal};
 use rawsys::{Errno, OwnedFd};
 
-use config::{AcceptMode, Config};
-use worker::{Shared, Worker};
+use config::{AcceptMode, Config, Design};
+use conn::Shared;
+use worker::Worker;
 
 /// alloc-core's thread-caching allocator, unless built with `--features system-alloc`.
 #[cfg(all(feature = "global-heap", not(feature = "system-alloc")))]
@@ -181,11 +184,17 @@ fn run(cfg: Config) -> Result<(), String> {
     let sfd = epoll::signalfd4(&sigs, SignalfdFlags::CLOEXEC).map_err(|e| e.to_string())?;
 
     let addr = parse_bind(&cfg.bind, cfg.port)?;
-    let first = listener(&addr, cfg.accept == AcceptMode::ReusePort)
+    let reuseport = cfg.design == Design::Reactor && cfg.accept == AcceptMode::ReusePort;
+    let first = listener(&addr, reuseport)
         .map_err(|e| format!("cannot listen on {}:{}: {e}", cfg.bind, cfg.port))?;
     let port = bound_port(&first);
     let mut listeners = vec![Arc::new(first)];
-    for _ in 1..cfg.workers {
+    let per_worker = if cfg.design == Design::Reactor {
+        cfg.workers
+    } else {
+        1
+    };
+    for _ in 1..per_worker {
         match cfg.accept {
             AcceptMode::ReusePort => {
                 let a = parse_bind(&cfg.bind, port)?;
@@ -216,6 +225,14 @@ fn run(cfg: Config) -> Result<(), String> {
     });
     let mut wakers = Vec::new();
     let mut threads = Vec::new();
+    if cfg.design == Design::Pool {
+        let Some(l) = listeners.pop().and_then(|l| Arc::try_unwrap(l).ok()) else {
+            return Err("no listener".into());
+        };
+        let (w, t) = pool::start(Arc::clone(&shared), l, workers_n, log_tx.clone())?;
+        wakers.push(w);
+        threads = t;
+    }
     for (i, l) in listeners.into_iter().enumerate() {
         // A worker holds non-Send state (its file cache), so it is built on its own thread;
         // the waker comes back over a channel.

@@ -1,7 +1,7 @@
 //! Turning a parsed request into response bytes: methods, conditionals, ranges, errors.
 
 use std::io::Write as _;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use rawsys::OwnedFd;
 use reactor::http::{Request, TargetForm, Version};
@@ -11,7 +11,7 @@ use crate::util::{normalize_path, parse_http_date};
 
 /// A file region still to be sent with `sendfile` after the bytes already queued.
 pub(crate) struct FileSend {
-    pub(crate) fd: Rc<OwnedFd>,
+    pub(crate) fd: Arc<OwnedFd>,
     pub(crate) offset: u64,
     pub(crate) end: u64,
 }
@@ -384,7 +384,7 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) ->
             body_len: len,
             keep_alive,
             file: Some(FileSend {
-                fd: Rc::clone(fd),
+                fd: Arc::clone(fd),
                 offset: start,
                 end,
             }),

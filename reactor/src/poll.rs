@@ -127,6 +127,33 @@ impl Registry {
         epoll::epoll_ctl_add(&self.epfd, source, ev)
     }
 
+    /// Like [`register`](Self::register), with `EPOLLONESHOT`: after one event the
+    /// registration is disabled until [`reregister_oneshot`](Self::reregister_oneshot) arms it
+    /// again, so exactly one thread handles each event of the source (the hand-off pattern of
+    /// a thread pool fed by one polling thread). Re-arming reports whatever is ready by then,
+    /// so nothing that arrived while the source was disabled is lost.
+    pub fn register_oneshot(
+        &self,
+        source: impl AsFd,
+        token: Token,
+        interest: Interest,
+    ) -> rawsys::Result<()> {
+        let ev = EpollEvent::new(interest.epoll_flags() | EpollFlags::ONESHOT, token.0 as u64);
+        epoll::epoll_ctl_add(&self.epfd, source, ev)
+    }
+
+    /// Re-arms a [`register_oneshot`](Self::register_oneshot) registration, possibly with a new
+    /// token and interest.
+    pub fn reregister_oneshot(
+        &self,
+        source: impl AsFd,
+        token: Token,
+        interest: Interest,
+    ) -> rawsys::Result<()> {
+        let ev = EpollEvent::new(interest.epoll_flags() | EpollFlags::ONESHOT, token.0 as u64);
+        epoll::epoll_ctl_modify(&self.epfd, source, ev)
+    }
+
     /// Changes the token or interest of a registered `source`. Re-registering also reports
     /// the current readiness again (an edge for what is ready now).
     ///

@@ -299,3 +299,48 @@ fn exclusive_registration_of_a_shared_listener() {
     );
     assert!(net::accept4(&listener, NB).is_ok());
 }
+
+#[test]
+fn oneshot_reports_once_until_rearmed_and_rearming_reports_pending_data() {
+    let mut poll = Poll::new().unwrap();
+    let mut events = Events::with_capacity(8);
+    let (a, b) = pair();
+    poll.registry()
+        .register_oneshot(&a, Token(4), Interest::READABLE)
+        .unwrap();
+    io::write(&b, b"one").unwrap();
+    assert_eq!(
+        tokens(&mut poll, &mut events, 1000),
+        [(Token(4), true, false)]
+    );
+    // Disabled after its event: new data raises nothing until it is re-armed.
+    io::write(&b, b"two").unwrap();
+    assert!(tokens(&mut poll, &mut events, 20).is_empty());
+    // Re-arming (with a new token) reports the data that arrived meanwhile.
+    poll.registry()
+        .reregister_oneshot(&a, Token(5), Interest::READABLE)
+        .unwrap();
+    assert_eq!(
+        tokens(&mut poll, &mut events, 1000),
+        [(Token(5), true, false)]
+    );
+    assert!(tokens(&mut poll, &mut events, 20).is_empty());
+    let mut buf = [0u8; 16];
+    assert_eq!(io::read(&a, &mut buf).unwrap(), 6);
+    // Re-armed on a drained socket: silent until new data comes.
+    poll.registry()
+        .reregister_oneshot(&a, Token(5), Interest::READABLE)
+        .unwrap();
+    assert!(tokens(&mut poll, &mut events, 20).is_empty());
+    io::write(&b, b"x").unwrap();
+    assert_eq!(
+        tokens(&mut poll, &mut events, 1000),
+        [(Token(5), true, false)]
+    );
+    // A second registration of the same descriptor is refused.
+    assert_eq!(
+        poll.registry()
+            .register_oneshot(&a, Token(6), Interest::READABLE),
+        Err(Errno::EEXIST)
+    );
+}
