@@ -687,12 +687,17 @@ impl RequestParser {
         let mut pos = headers_start;
         let mut count = 0;
         loop {
-            // SAFETY: the caller's guarantee is passed on.
-            let Some((colon, stop)) = (unsafe { S::field_line(buf, pos, field_end) }) else {
-                if buf.get(pos..pos + 2) == Some(b"\r\n") {
+            // A name never starts with CR: look for the empty line first, before the field
+            // line scan's set-up.
+            if buf.get(pos) == Some(&b'\r') {
+                if buf.get(pos + 1) == Some(&b'\n') {
                     self.header_count = count;
                     return Some(self.finish(pos + 2));
                 }
+                break;
+            }
+            // SAFETY: the caller's guarantee is passed on.
+            let Some((colon, stop)) = (unsafe { S::field_line(buf, pos, field_end) }) else {
                 break;
             };
             // `pos < colon < stop < field_end <= len`.

@@ -272,10 +272,11 @@ mod x86 {
         __cpuid_count(7, 0).ebx & (1 << 5) != 0
     }
 
-    /// Nibble tables for the token class: a byte `b` is a token character when
-    /// `LO[b & 15] & HI[b >> 4] != 0`. Bit `h - 2` of `LO[l]` says whether `h << 4 | l` is a
-    /// token character for the high nibbles 2..=7 (all others hold no token characters).
-    const fn token_nibble_tables() -> ([u8; 16], [u8; 16]) {
+    /// Nibble tables for a class of visible ASCII bytes (tokens, host bytes): a byte `b` is
+    /// in the class when `LO[b & 15] & HI[b >> 4] != 0`. Bit `h - 2` of `LO[l]` says whether
+    /// `h << 4 | l` is in the class for the high nibbles 2..=7 (the others hold no visible
+    /// ASCII).
+    const fn nibble_tables(class: &[bool; 256]) -> ([u8; 16], [u8; 16]) {
         let mut lo = [0u8; 16];
         let mut hi = [0u8; 16];
         let mut h = 2;
@@ -283,7 +284,7 @@ mod x86 {
             hi[h] = 1 << (h - 2);
             let mut l = 0;
             while l < 16 {
-                if chars::TOKEN[h << 4 | l] {
+                if class[h << 4 | l] {
                     lo[l] |= 1 << (h - 2);
                 }
                 l += 1;
@@ -292,7 +293,7 @@ mod x86 {
         }
         (lo, hi)
     }
-    const TOKEN_NIBBLES: ([u8; 16], [u8; 16]) = token_nibble_tables();
+    const TOKEN_NIBBLES: ([u8; 16], [u8; 16]) = nibble_tables(&chars::TOKEN);
 
     /// Loads 32 bytes of `buf` at `pos`.
     ///
@@ -317,7 +318,17 @@ mod x86 {
     /// The CPU supports AVX2.
     #[inline(always)]
     unsafe fn token_miss(v: __m256i) -> u32 {
-        let (lo, hi) = TOKEN_NIBBLES;
+        // SAFETY: the caller guarantees AVX2.
+        unsafe { class_miss(v, TOKEN_NIBBLES) }
+    }
+
+    /// The bytes of `v` outside the class of the nibble tables `tables`, as a bit mask.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2.
+    #[inline(always)]
+    unsafe fn class_miss(v: __m256i, tables: ([u8; 16], [u8; 16])) -> u32 {
+        let (lo, hi) = tables;
         // SAFETY: both tables are 16 bytes (loadu has no alignment requirement); the caller
         // guarantees AVX2.
         unsafe {
@@ -418,6 +429,43 @@ mod x86 {
         unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize {
             // SAFETY: the caller guarantees AVX2.
             unsafe { scan(buf, pos, end, value_miss, Portable::value_end) }
+        }
+
+        /// Most request lines have their method and target in the first 32 bytes: one load
+        /// finds both.
+        #[inline(always)]
+        unsafe fn request_line(buf: &[u8], end: usize) -> Option<(usize, usize)> {
+            let end = end.min(buf.len());
+            if end < 32 {
+                // SAFETY: the portable default needs no CPU feature.
+                return unsafe { Portable::request_line(buf, end) };
+            }
+            // SAFETY: 32 <= end <= buf.len().
+            let v = unsafe { load32(buf, 0) };
+            let method_end = if buf[..4] == *b"GET " {
+                3
+            } else {
+                // SAFETY: the caller guarantees AVX2.
+                let m = unsafe { token_miss(v) }.trailing_zeros() as usize;
+                if m == 0 || m == 32 || buf[m] != b' ' {
+                    return None;
+                }
+                m
+            };
+            let target = method_end + 1;
+            // `target < 32`: the method ended inside the block.
+            // SAFETY: the caller guarantees AVX2.
+            let miss = unsafe { target_miss(v) } >> target;
+            let target_end = if miss != 0 {
+                target + miss.trailing_zeros() as usize
+            } else {
+                // SAFETY: the caller guarantees AVX2; 32 <= end.
+                unsafe { Self::target_end(buf, 32, end) }
+            };
+            if target_end == target || target_end >= end || buf[target_end] != b' ' {
+                return None;
+            }
+            Some((method_end, target_end))
         }
 
         /// Most field lines fit in 32 bytes: one load classifies the name and the value.

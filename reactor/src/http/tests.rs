@@ -773,3 +773,81 @@ fn long_lines_take_the_simd_path_and_agree_with_the_portable_one() {
         assert_eq!(check(&req), Err(ParseError::InvalidTarget), "tab at {at}");
     }
 }
+
+/// The general path, fed a byte at a time: the reference for the fast path, which only a
+/// fresh parser with the whole head in one buffer takes.
+fn byte_at_a_time(
+    config: ParserConfig,
+    buf: &[u8],
+    slots: usize,
+) -> Result<Option<Parsed>, ParseError> {
+    let mut headers = std::vec![RawHeader::EMPTY; slots];
+    let mut parser = RequestParser::with_config(config);
+    let mut outcome = Ok(None);
+    for end in 0..=buf.len() {
+        outcome = summary(parser.parse(&buf[..end], &mut headers));
+        if !matches!(outcome, Ok(None)) {
+            break;
+        }
+    }
+    outcome
+}
+
+#[test]
+fn the_fast_path_agrees_with_the_general_one_on_damaged_heads() {
+    // Every prefix, and one byte replaced at every offset, of heads short and long: whole
+    // (the fast path, AVX2 from 32 bytes when the CPU has it, else portable) must agree with
+    // the general path fed a byte at a time, also where the fast path hands over half way.
+    let browser: &[u8] = b"GET /assets/app.js?v=3 HTTP/1.1\r\nHost: www.example.com\r\n\
+Connection: keep-alive\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 \
+(KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\r\nAccept: */*\r\nContent-Length: 0\r\n\
+Accept-Language: en-US,en;q=0.9\r\n\r\n";
+    let heads: [&[u8]; 5] = [
+        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"POST /submit HTTP/1.0\r\nHost: a:80\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\nX: \t y \t\r\n\r\n",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        browser,
+    ];
+    let replacements = [0u8, b'\t', b'\n', b'\r', b' ', b':', b'/', b'A', 0x7f, 0x80];
+    for config in [
+        ParserConfig::DEFAULT,
+        ParserConfig {
+            allow_lf_line_endings: true,
+            allow_identical_content_lengths: true,
+            allow_absolute_form: false,
+            ..ParserConfig::DEFAULT
+        },
+        ParserConfig {
+            limits: Limits {
+                max_request_line: 40,
+                max_headers: 3,
+                max_header_bytes: 90,
+                ..Limits::DEFAULT
+            },
+            ..ParserConfig::DEFAULT
+        },
+    ] {
+        let portable = ParserConfig {
+            use_simd: false,
+            ..config
+        };
+        let agree = |buf: &[u8], what: &dyn core::fmt::Display| {
+            let reference = byte_at_a_time(portable, buf, 8);
+            assert_eq!(once(config, buf, 8), reference, "{what}");
+            assert_eq!(once(portable, buf, 8), reference, "{what} (portable)");
+        };
+        for head in heads {
+            for end in 0..=head.len() {
+                agree(&head[..end], &std::format!("{:?} cut at {end}", head));
+            }
+            for at in 0..head.len() {
+                for &b in &replacements {
+                    let mut buf = head.to_vec();
+                    buf[at] = b;
+                    agree(&buf, &std::format!("{:?} with {b:#x} at {at}", head));
+                }
+            }
+        }
+    }
+}
