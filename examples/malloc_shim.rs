@@ -117,7 +117,7 @@ fn activate(l: &Local) -> bool {
     }
     // SAFETY: KEY was created (INIT is 2). A non-null value makes the destructor run at thread
     // exit. For keys above 31 glibc allocates here; the nested call sees BUSY and goes uncached.
-    let ok = unsafe { libc::pthread_setspecific(KEY, 1 as *const c_void) } == 0;
+    let ok = unsafe { libc::pthread_setspecific(KEY, ptr::dangling::<c_void>()) } == 0;
     l.state.set(if ok { ACTIVE } else { FRESH });
     ok
 }
@@ -141,7 +141,8 @@ fn init_process() -> bool {
     unsafe { KEY = key };
     // SAFETY: the handlers are extern "C" fns taking no arguments. A failure (ENOMEM) only
     // leaves fork without protection, as with no handlers at all.
-    let _ = unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
+    let _ =
+        unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
     INIT.store(2, Ordering::Release);
     true
 }

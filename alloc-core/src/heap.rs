@@ -33,8 +33,22 @@ pub unsafe trait TlsHook {
     fn with_thread_cache<R>(&self, f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R>;
 }
 
+/// Starts loading the cache line at `p` (any address, null included: a prefetch never faults).
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching has no architectural effect and never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Objects larger than this (2^46 bytes) are refused outright.
 const MAX_REQUEST: usize = 1 << 46;
+/// Zeroed large objects of at least this many bytes are zeroed by releasing their pages.
+const ZERO_BY_RELEASE: usize = 256 << 10;
 
 /// A tcmalloc-style heap: thread caches (through a [`TlsHook`]) over per-class transfer caches
 /// over a page heap fed by a [`PageSource`].
@@ -185,7 +199,10 @@ impl<S: PageSource> Heap<S> {
         let head = list.head;
         if !head.is_null() {
             // SAFETY: cached blocks are free and linked through their first word.
-            list.head = unsafe { head.cast::<*mut u8>().read() };
+            let next = unsafe { head.cast::<*mut u8>().read() };
+            // The next allocation of the class reads `next`'s link: start fetching it now.
+            prefetch(next);
+            list.head = next;
             list.len -= 1;
             cache.bytes -= class_size(cls);
             return head;
@@ -279,7 +296,16 @@ impl<S: PageSource> Heap<S> {
     pub unsafe fn allocate_zeroed<H: TlsHook>(&self, hook: &H, layout: Layout) -> *mut u8 {
         let cls = class_for(layout.size(), layout.align());
         let (p, zeroed) = if cls == 0 {
-            self.allocate_large_info(layout)
+            let (p, mut zeroed) = self.allocate_large_info(layout);
+            let bytes = layout.size().div_ceil(PAGE_SIZE) * PAGE_SIZE;
+            if !p.is_null() && !zeroed && bytes >= ZERO_BY_RELEASE {
+                // A span merged from fresh and reused parts is not known to be zero as a
+                // whole: giving its pages back zeroes it without touching (or faulting in)
+                // memory that was never used, however large.
+                // SAFETY: the span is ours, just allocated; its contents are not needed.
+                zeroed = unsafe { self.source.release(ptr::NonNull::new_unchecked(p), bytes) };
+            }
+            (p, zeroed)
         } else {
             // SAFETY: caller's contract.
             (unsafe { self.allocate(hook, layout) }, false)
@@ -315,16 +341,16 @@ impl<S: PageSource> Heap<S> {
     /// ```
     #[inline]
     pub unsafe fn usable_size(&self, ptr: *const u8) -> Option<usize> {
-        let span = self.page_map.get(ptr as usize >> PAGE_SHIFT);
+        let (span, cls) = self.page_map.lookup(ptr as usize >> PAGE_SHIFT);
         if span.is_null() {
             return None;
         }
-        // SAFETY: caller's contract: ptr is a live block, so its span record is live and in
-        // use (its fields do not change while the block lives).
-        let s = unsafe { &*span };
-        if s.class != 0 {
-            return Some(class_size(s.class as usize));
+        if cls != 0 {
+            return Some(class_size(cls));
         }
+        // SAFETY: caller's contract: ptr is a live large object, so its span record is live
+        // and in use (its fields do not change while the object lives).
+        let s = unsafe { &*span };
         (s.base() as usize + s.bytes()).checked_sub(ptr as usize)
     }
 
@@ -336,12 +362,10 @@ impl<S: PageSource> Heap<S> {
     /// not used again, or lies outside every mapping of this heap.
     #[inline]
     pub unsafe fn deallocate_unsized<H: TlsHook>(&self, hook: &H, ptr: *mut u8) -> bool {
-        let span = self.page_map.get(ptr as usize >> PAGE_SHIFT);
+        let (span, cls) = self.page_map.lookup(ptr as usize >> PAGE_SHIFT);
         if span.is_null() {
             return false;
         }
-        // SAFETY: caller's contract: a live block's span record is live and in use.
-        let cls = unsafe { (*span).class } as usize;
         if cls == 0 {
             // SAFETY: a live large object (caller's contract).
             unsafe { self.deallocate_large(ptr) };
@@ -389,21 +413,20 @@ impl<S: PageSource> Heap<S> {
         new_size: usize,
         align: usize,
     ) -> *mut u8 {
-        let span = self.page_map.get(ptr as usize >> PAGE_SHIFT);
+        let (span, cls) = self.page_map.lookup(ptr as usize >> PAGE_SHIFT);
         if span.is_null() {
             return ptr::null_mut();
         }
         let aligned = ptr as usize & (align - 1) == 0;
-        // SAFETY: caller's contract: a live block's span record is live and in use.
-        let s = unsafe { &*span };
-        let old_size = if s.class != 0 {
-            let size = class_size(s.class as usize);
+        let old_size = if cls != 0 {
+            let size = class_size(cls);
             if aligned && new_size <= size && (new_size > size / 2 || size <= 16) {
                 return ptr;
             }
             size
         } else {
-            let bytes = s.bytes();
+            // SAFETY: caller's contract: a live large object's span record is live and in use.
+            let bytes = unsafe { (*span).bytes() };
             if aligned && new_size > MAX_SMALL_SIZE && new_size <= MAX_REQUEST {
                 let pages = new_size.div_ceil(PAGE_SIZE);
                 if self.resize_large_in_place(span, pages) {
@@ -701,7 +724,7 @@ impl<S: PageSource> Heap<S> {
         s.allocated = 0;
         s.free_list = ptr::null_mut();
         for page in s.start..s.start + s.pages {
-            self.page_map.set(page, span);
+            self.page_map.set_class(page, span, cls);
         }
         span
     }

@@ -77,12 +77,11 @@ impl<T> SpinLock<T> {
     }
 }
 
-/// Gives the CPU away briefly. rawsys has no `sched_yield` yet, so this is the shortest
-/// `nanosleep` (the kernel's timer slack makes it some tens of microseconds).
+/// Gives the CPU away: `sched_yield`, so that a lock holder preempted on this CPU runs again
+/// at once (a `nanosleep` would leave the CPU idle for the kernel's timer slack, some tens of
+/// microseconds, each time).
 fn yield_cpu() {
-    let ts = rawsys::time::Timespec::from_nanos(1);
-    // A failed or interrupted sleep only means we spin again sooner.
-    let _ = rawsys::time::nanosleep(&ts, None);
+    rawsys::process::sched_yield();
 }
 
 /// Proof that the lock is held; unlocks on drop.

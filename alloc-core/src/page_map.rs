@@ -1,6 +1,10 @@
 //! The radix page map: page number -> span, two levels of 2^18 entries covering the 48-bit
 //! address space. Readers need no lock (free paths look a pointer's span up concurrently);
 //! writers hold the page heap lock.
+//!
+//! Each entry also carries the span's size class in its top byte (span records live below
+//! 2^48), so a free without a layout learns the class from the entry alone, without reading
+//! the span record (one cache miss fewer per free).
 
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -14,6 +18,9 @@ const LEAF_LEN: usize = 1 << LEAF_BITS;
 const ROOT_LEN: usize = 1 << ROOT_BITS;
 /// Page numbers at or above this (addresses >= 2^48) cannot be mapped.
 pub(crate) const PAGE_LIMIT: usize = 1 << (LEAF_BITS + ROOT_BITS);
+/// Entries keep the size class in bits 56..64.
+const CLASS_SHIFT: u32 = 56;
+const ADDR_MASK: usize = (1 << CLASS_SHIFT) - 1;
 
 type Leaf = [AtomicPtr<Span>; LEAF_LEN];
 type Root = [AtomicPtr<Leaf>; ROOT_LEN];
@@ -37,6 +44,19 @@ impl PageMap {
     /// The span registered for `page`, or null.
     #[inline]
     pub(crate) fn get(&self, page: usize) -> *mut Span {
+        self.lookup(page).0
+    }
+
+    /// The span registered for `page` (or null) and the class it was registered with (0 for
+    /// large objects and free spans).
+    #[inline]
+    pub(crate) fn lookup(&self, page: usize) -> (*mut Span, usize) {
+        let e = self.entry(page);
+        (e.map_addr(|a| a & ADDR_MASK), e.addr() >> CLASS_SHIFT)
+    }
+
+    #[inline]
+    fn entry(&self, page: usize) -> *mut Span {
         if page >= PAGE_LIMIT {
             return ptr::null_mut();
         }
@@ -84,10 +104,18 @@ impl PageMap {
         true
     }
 
-    /// Points `page` at `span`. The entry must exist ([`ensure`](Self::ensure)); caller holds
-    /// the page heap lock.
+    /// Points `page` at `span` with class 0. The entry must exist ([`ensure`](Self::ensure));
+    /// caller holds the page heap lock.
     #[inline]
     pub(crate) fn set(&self, page: usize, span: *mut Span) {
+        self.set_class(page, span, 0);
+    }
+
+    /// Points `page` at `span`, a span carved into blocks of class `cls`. As [`set`](Self::set).
+    #[inline]
+    pub(crate) fn set_class(&self, page: usize, span: *mut Span, cls: usize) {
+        debug_assert!(span.addr() <= ADDR_MASK && cls < 256);
+        let span = span.map_addr(|a| (a & ADDR_MASK) | (cls << CLASS_SHIFT));
         let root = self.root.load(Ordering::Acquire);
         debug_assert!(!root.is_null() && page < PAGE_LIMIT);
         if root.is_null() || page >= PAGE_LIMIT {
@@ -124,6 +152,11 @@ mod tests {
         assert!(map.get(first + 1).is_null());
         assert!(map.get(PAGE_LIMIT + 5).is_null());
         assert!(!map.ensure(&src, PAGE_LIMIT - 1, 2));
+        map.set_class(first + 1, b, 76);
+        assert_eq!(map.get(first + 1), b);
+        assert_eq!(map.lookup(first + 1), (b, 76));
+        assert_eq!(map.lookup(first), (a, 0));
+        assert_eq!(map.lookup(PAGE_LIMIT + 5), (ptr::null_mut(), 0));
         assert_eq!(
             map.bytes.load(Ordering::Relaxed),
             size_of::<Root>() + 2 * size_of::<Leaf>()

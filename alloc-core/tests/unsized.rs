@@ -116,11 +116,8 @@ fn unsized_free_is_the_same_as_sized_free_across_threads() {
                 let size = 1 + (i * 37) % 3000;
                 let p = p as *mut u8;
                 // SAFETY: p is live with `size` bytes.
-                assert!(
-                    unsafe { std::slice::from_raw_parts(p, size) }
-                        .iter()
-                        .all(|&b| b == i as u8)
-                );
+                let bytes = unsafe { std::slice::from_raw_parts(p, size) };
+                assert!(bytes.iter().all(|&b| b == i as u8));
                 // SAFETY: p is live and freed once.
                 assert!(unsafe { heap.deallocate_unsized(&Hook, p) });
             }
