@@ -16,7 +16,16 @@
 //!     --user UID[:GID]   run as this user
 //!     --init             minimal init as PID 1 (reaps zombies, forwards signals)
 //!     --net none|host    network namespace (default none)
-//!     --privileged       keep all capabilities
+//!     --privileged       keep all capabilities; no seccomp filter, no masked paths (as docker)
+//!     --cap-add CAP      keep CAP too (NET_ADMIN, CAP_NET_ADMIN or ALL; repeatable)
+//!     --cap-drop CAP     drop CAP from the default set (or ALL); drops apply before adds
+//!     --seccomp default|unconfined     the default syscall filter (default) or none
+//!     --system-paths masked|unconfined mask /proc/kcore & co., /proc/sys read-only (default)
+//!     --preserve-fds N   pass the caller's descriptors 3..3+N-1 (all others are closed)
+//!     --userns           new user namespace, root inside = the caller outside (rootless:
+//!                        works without root; no --memory/--pids/--cpus then)
+//!     --uidmap IN:OUT:N  uid map line (repeatable; implies a user namespace; root only)
+//!     --gidmap IN:OUT:N  gid map line (repeatable)
 //!     --cgroup-parent P  create the cgroup below P (absolute, per hierarchy) instead of our own
 //!     --stats            print exit status, peak memory and CPU time to stderr
 //! container cleanup              remove cgroups left behind by crashed `container` processes
@@ -33,6 +42,19 @@ const USAGE: &str = "usage: container [run [--rootfs DIR] [--hostname H] [--name
 [--user UID[:GID]] [--init] [--net none|host] [--privileged] [--cgroup-parent P] [--stats] \
 [--] CMD [ARGS...] | cleanup]";
 
+/// The hardening options of `run` (see the module docs).
+const SECURITY_HELP: &str = "hardening (defaults match a docker/runc default container):
+  --cap-add CAP       keep CAP too (NET_ADMIN, CAP_NET_ADMIN or ALL; repeatable)
+  --cap-drop CAP      drop CAP from the default set (or ALL); drops apply before adds
+  --seccomp default|unconfined       the default syscall filter, or none
+  --system-paths masked|unconfined   mask /proc/kcore & co. and make /proc/sys read-only, or not
+  --preserve-fds N    pass the caller's descriptors 3..3+N-1 (every other one is closed)
+  --userns            new user namespace, root inside = the caller outside: works without
+                      root (rootless; then no --memory/--pids/--cpus)
+  --uidmap IN:OUT:N   uid map line (repeatable; implies a user namespace; needs root)
+  --gidmap IN:OUT:N   gid map line (repeatable)
+  --privileged        all capabilities, no seccomp filter, no masked paths (as docker)";
+
 struct Args {
     rootfs: Option<String>,
     hostname: Option<String>,
@@ -48,6 +70,7 @@ struct Args {
     init: bool,
     net: NetworkMode,
     privileged: bool,
+    security: Security,
     cgroup_parent: Option<String>,
     stats: bool,
     command: Vec<String>,
@@ -99,6 +122,7 @@ fn parse_run(argv: &[String]) -> Result<Args, String> {
         init: false,
         net: NetworkMode::None,
         privileged: false,
+        security: Security::default(),
         cgroup_parent: None,
         stats: false,
         command: Vec::new(),
@@ -145,6 +169,54 @@ fn parse_run(argv: &[String]) -> Result<Args, String> {
             "-u" | "--user" => a.user = Some(parse_user(&value(&mut i)?)?),
             "--init" => a.init = true,
             "--privileged" => a.privileged = true,
+            "--cap-add" => a.security.cap_add.push(value(&mut i)?),
+            "--cap-drop" => a.security.cap_drop.push(value(&mut i)?),
+            "--seccomp" => {
+                a.security.seccomp = match value(&mut i)?.as_str() {
+                    "default" => isolate::security::Seccomp::Default,
+                    "unconfined" => isolate::security::Seccomp::Unconfined,
+                    other => {
+                        return Err(format!(
+                            "bad --seccomp {other:?} (want default or unconfined)"
+                        ));
+                    }
+                }
+            }
+            "--system-paths" => {
+                a.security.system_paths = match value(&mut i)?.as_str() {
+                    "masked" => isolate::security::SystemPaths::Masked,
+                    "unconfined" => isolate::security::SystemPaths::Unconfined,
+                    other => {
+                        return Err(format!(
+                            "bad --system-paths {other:?} (want masked or unconfined)"
+                        ));
+                    }
+                }
+            }
+            "--preserve-fds" => {
+                let v = value(&mut i)?;
+                a.security.preserve_fds = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= 64)
+                    .ok_or_else(|| format!("bad --preserve-fds {v:?} (want 0 to 64)"))?;
+                for fd in 3..3 + a.security.preserve_fds as i32 {
+                    // SAFETY: fcntl(F_GETFD) on a number we do not own only reads its flags.
+                    let b = unsafe { rawsys::BorrowedFd::borrow_raw(fd) };
+                    if rawsys::io::fcntl_getfd(b).is_err() {
+                        return Err(format!("--preserve-fds: descriptor {fd} is not open"));
+                    }
+                }
+            }
+            "--userns" => a.security.userns = true,
+            "--uidmap" => {
+                let m = isolate::security::IdMap::parse(&value(&mut i)?);
+                a.security.uidmap.push(m.map_err(|e| e.to_string())?)
+            }
+            "--gidmap" => {
+                let m = isolate::security::IdMap::parse(&value(&mut i)?);
+                a.security.gidmap.push(m.map_err(|e| e.to_string())?)
+            }
             "--stats" => a.stats = true,
             "--net" | "--network" => {
                 a.net = match value(&mut i)?.as_str() {
@@ -166,6 +238,45 @@ fn parse_run(argv: &[String]) -> Result<Args, String> {
         return Err("no command given".into());
     }
     Ok(a)
+}
+
+/// The hardening options of `run`.
+#[derive(Default)]
+struct Security {
+    cap_add: Vec<String>,
+    cap_drop: Vec<String>,
+    seccomp: isolate::security::Seccomp,
+    system_paths: isolate::security::SystemPaths,
+    preserve_fds: u32,
+    userns: bool,
+    uidmap: Vec<isolate::security::IdMap>,
+    gidmap: Vec<isolate::security::IdMap>,
+}
+
+/// Applies capabilities, descriptors and the user namespace to the builder.
+fn secure<R, C>(
+    mut b: isolate::Builder<R, C>,
+    s: &Security,
+) -> Result<isolate::Builder<R, C>, isolate::ConfigError> {
+    for c in &s.cap_drop {
+        b = b.cap_drop(c)?;
+    }
+    for c in &s.cap_add {
+        b = b.cap_add(c)?;
+    }
+    for fd in 3..3 + s.preserve_fds as i32 {
+        // SAFETY: parse_run checked that the descriptor is open; nothing else in this program
+        // owns it (the caller handed it over with --preserve-fds), and build runs once.
+        let owned = unsafe { rawsys::OwnedFd::from_raw(fd) };
+        b = b.pass_fd(owned)?;
+    }
+    if !s.uidmap.is_empty() || !s.gidmap.is_empty() {
+        let ns = isolate::security::UserNamespace::new(s.uidmap.clone(), s.gidmap.clone())?;
+        b = b.user_namespace(ns);
+    } else if s.userns {
+        b = b.user_namespace(isolate::security::UserNamespace::rootless());
+    }
+    Ok(b)
 }
 
 fn build(a: &Args) -> Result<Container, isolate::ConfigError> {
@@ -219,9 +330,12 @@ fn build(a: &Args) -> Result<Container, isolate::ConfigError> {
     if let Some(p) = &a.cgroup_parent {
         b = b.cgroup_parent(CgroupParent::Path(p.clone()));
     }
+    let b = secure(b, &a.security)?;
     b.network(a.net)
         .init(a.init)
         .privileged(a.privileged)
+        .seccomp(a.security.seccomp)
+        .system_paths(a.security.system_paths)
         .build()
 }
 
@@ -266,7 +380,7 @@ fn main() -> ExitCode {
             };
         }
         Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
+            println!("{USAGE}\n\n{SECURITY_HELP}");
             return ExitCode::SUCCESS;
         }
         Some(other) => return fail(format_args!("unknown command {other:?}\n{USAGE}"), 125),

@@ -6,7 +6,7 @@
 //! exits; a successful `execve` closes the pipe (it is close-on-exec), which the parent reads
 //! as "started".
 
-use rawsys::io::{self, CWD, FdFlags, Mode, OFlags};
+use rawsys::io::{self, FdFlags, Mode, OFlags};
 use rawsys::ns::{self, MountFlags, UnmountFlags};
 use rawsys::process::{
     self, CapSet, Capabilities, Capability, CloneFlags, Fork, WaitOptions, WaitStatus,
@@ -15,6 +15,7 @@ use rawsys::signal::{self, Disposition, SigSet, SigmaskHow, Signal};
 use rawsys::{BorrowedFd, Errno, OwnedFd, RawFd};
 
 use crate::plan::{Op, Plan};
+use crate::security::ops::{ChildState, chdir_in_root};
 
 /// The size of one error record: index, sub-step, errno (native-endian `u32`, `u32`, `i32`).
 pub(crate) const REPORT_LEN: usize = 12;
@@ -42,15 +43,17 @@ fn fail(err_fd: RawFd, index: u32, sub: u32, errno: Errno) -> ! {
 
 /// Runs the plan and execs the command; never returns.
 pub(crate) fn run(plan: &Plan, err_fd: RawFd, status_fd: RawFd) -> ! {
+    // The state can move the pipes (out of the way of passed descriptors).
+    let mut st = ChildState::new(err_fd, status_fd);
     for (i, op) in plan.ops.iter().enumerate() {
-        if let Err((sub, e)) = run_op(op) {
-            fail(err_fd, i as u32, sub, e);
+        if let Err((sub, e)) = run_op(op, &mut st) {
+            fail(st.err_fd, i as u32, sub, e);
         }
     }
     if plan.exec.init {
-        init(plan, err_fd, status_fd)
+        init(plan, st.err_fd, st.status_fd)
     } else {
-        exec(plan, err_fd)
+        exec(plan, st.err_fd)
     }
 }
 
@@ -64,7 +67,7 @@ fn close(f: OwnedFd) {
     let _ = f.close();
 }
 
-fn run_op(op: &Op) -> OpResult {
+fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> OpResult {
     match op {
         Op::ParentDeathSignal => process::set_pdeathsig(Signal::SIGKILL.raw()).map_err(at(0)),
         Op::JoinCgroup { fd: f, .. } => io::write(fd(*f), b"0").map(drop).map_err(at(0)),
@@ -83,53 +86,71 @@ fn run_op(op: &Op) -> OpResult {
             fstype,
             flags,
             data,
-        } => ns::mount(
-            source.as_deref(),
-            target,
-            fstype.as_deref(),
-            *flags,
-            data.as_deref(),
-        )
-        .map_err(at(0)),
-        Op::Mkdir { path, mode } => match io::mkdirat(CWD, path, Mode::from_bits_retain(*mode)) {
-            Ok(()) | Err(Errno::EEXIST) => Ok(()),
-            Err(e) => Err((0, e)),
-        },
-        Op::CreateFile { path } => {
-            let f = io::openat(
-                CWD,
-                path,
-                OFlags::RDONLY | OFlags::CREAT | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_bits_retain(0o644),
+        } => st
+            .mount(
+                source.as_deref(),
+                target,
+                fstype.as_deref(),
+                *flags,
+                data.as_deref(),
             )
-            .map_err(at(0))?;
+            .map_err(at(0)),
+        Op::Mkdir { path, mode } => {
+            match st.at(path, |d, n| {
+                io::mkdirat(d, n, Mode::from_bits_retain(*mode))
+            }) {
+                Ok(()) | Err(Errno::EEXIST) => Ok(()),
+                Err(e) => Err((0, e)),
+            }
+        }
+        Op::CreateFile { path } => {
+            let f = st
+                .at(path, |d, n| {
+                    io::openat(
+                        d,
+                        n,
+                        OFlags::RDONLY | OFlags::CREAT | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::from_bits_retain(0o644),
+                    )
+                })
+                .map_err(at(0))?;
             close(f);
             Ok(())
         }
         Op::ChmodDir { path, mode } => {
-            let f = io::openat(
-                CWD,
-                path,
-                OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
-            )
-            .map_err(at(0))?;
+            let f = st
+                .at(path, |d, n| {
+                    io::openat(
+                        d,
+                        n,
+                        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )
+                })
+                .map_err(at(0))?;
             let r = io::fchmod(&f, Mode::from_bits_retain(*mode)).map_err(at(1));
             close(f);
             r
         }
-        Op::Symlink { target, link } => match io::symlinkat(target, CWD, link) {
+        Op::Symlink { target, link } => match st.at(link, |d, n| io::symlinkat(target, d, n)) {
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err((0, e)),
         },
         Op::WriteFile { path, contents } => {
-            let f = io::openat(
-                CWD,
-                path,
-                OFlags::WRONLY | OFlags::CREAT | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_bits_retain(0o644),
-            )
-            .map_err(at(0))?;
+            let f = st
+                .at(path, |d, n| {
+                    io::openat(
+                        d,
+                        n,
+                        OFlags::WRONLY
+                            | OFlags::CREAT
+                            | OFlags::TRUNC
+                            | OFlags::NOFOLLOW
+                            | OFlags::CLOEXEC,
+                        Mode::from_bits_retain(0o644),
+                    )
+                })
+                .map_err(at(0))?;
             let mut off = 0;
             let mut r = Ok(());
             while off < contents.len() {
@@ -150,6 +171,7 @@ fn run_op(op: &Op) -> OpResult {
             r
         }
         Op::PivotRoot { root } => {
+            st.leave_root();
             ns::chdir(root).map_err(at(0))?;
             // pivot_root(".", ".") stacks the old root on top of the new one at the same
             // place; detaching "." then removes the old root, no put_old directory needed.
@@ -205,7 +227,9 @@ fn run_op(op: &Op) -> OpResult {
             .map_err(at(2))
         }
         Op::NoNewPrivs => process::set_no_new_privs().map_err(at(0)),
-        Op::Chdir { path } => ns::chdir(path).map_err(at(0)),
+        // Resolved inside the new root without magic links (CVE-2024-21626).
+        Op::Chdir { path } => chdir_in_root(path),
+        Op::Security(s) => st.run(s),
         Op::ResetSignals => {
             for n in 1..=31 {
                 let Some(sig) = Signal::from_raw(n) else {

@@ -103,6 +103,7 @@ pub(crate) struct Options {
     pub(crate) init: bool,
     pub(crate) privileged: bool,
     pub(crate) stdio: [Stdio; 3],
+    pub(crate) security: crate::security::Security,
 }
 
 impl Default for Options {
@@ -120,6 +121,7 @@ impl Default for Options {
             init: false,
             privileged: false,
             stdio: [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit],
+            security: crate::security::Security::default(),
         }
     }
 }
@@ -410,10 +412,78 @@ impl<R, C> Builder<R, C> {
         self
     }
 
-    /// Keeps every capability of the caller (the default drops all but a small set that
-    /// excludes `CAP_SYS_ADMIN` and `CAP_MKNOD`). `no_new_privs` is set either way.
+    /// Keeps every capability of the caller and turns the seccomp filter and the masked and
+    /// read-only kernel paths off, as `docker run --privileged` (the default keeps
+    /// [`DEFAULT_CAPABILITIES`](crate::security::DEFAULT_CAPABILITIES), see
+    /// [`security`](crate::security)). `no_new_privs` is set either way.
     pub fn privileged(mut self, yes: bool) -> Self {
         self.opts.privileged = yes;
+        self
+    }
+
+    /// The exact capability set kept (bounding, effective, permitted) by a root command.
+    pub fn capabilities(mut self, set: rawsys::process::CapSet) -> Self {
+        self.opts.security.caps = set;
+        self
+    }
+
+    /// Adds a capability (`NET_ADMIN`, `CAP_NET_ADMIN` or `ALL`) to the kept set.
+    ///
+    /// ```
+    /// let b = isolate::Container::builder().host_rootfs().command("true", [""; 0])?;
+    /// let b = b.cap_drop("ALL")?.cap_add("CAP_NET_BIND_SERVICE")?;
+    /// assert!(b.cap_add("CAP_FLY").is_err());
+    /// # Ok::<(), isolate::ConfigError>(())
+    /// ```
+    pub fn cap_add(mut self, name: &str) -> Result<Self, ConfigError> {
+        use crate::security::{ALL_CAPABILITIES, CapabilityArg, parse_capability};
+        let s = &mut self.opts.security.caps;
+        *s = match parse_capability(name)? {
+            CapabilityArg::All => ALL_CAPABILITIES,
+            CapabilityArg::One(c) => s.with(c),
+        };
+        Ok(self)
+    }
+
+    /// Removes a capability (or `ALL`) from the kept set.
+    pub fn cap_drop(mut self, name: &str) -> Result<Self, ConfigError> {
+        use crate::security::{CapabilityArg, parse_capability};
+        let s = &mut self.opts.security.caps;
+        *s = match parse_capability(name)? {
+            CapabilityArg::All => rawsys::process::CapSet::empty(),
+            CapabilityArg::One(c) => s.without(c),
+        };
+        Ok(self)
+    }
+
+    /// The seccomp filter; default [`Seccomp::Default`](crate::security::Seccomp::Default).
+    pub fn seccomp(mut self, s: crate::security::Seccomp) -> Self {
+        self.opts.security.seccomp = s;
+        self
+    }
+
+    /// Masked and read-only `/proc` and `/sys` paths; default
+    /// [`SystemPaths::Masked`](crate::security::SystemPaths::Masked).
+    pub fn system_paths(mut self, p: crate::security::SystemPaths) -> Self {
+        self.opts.security.system_paths = p;
+        self
+    }
+
+    /// Passes `fd` to the command, as descriptor 3 for the first call, 4 for the second, ...
+    /// Every other descriptor above 2 is closed at `execve`.
+    pub fn pass_fd(mut self, fd: OwnedFd) -> Result<Self, ConfigError> {
+        if self.opts.security.pass_fds.len() >= crate::security::ops::MAX_PASSED_FDS {
+            return Err(ConfigError::TooMany("passed descriptors"));
+        }
+        self.opts.security.pass_fds.push(fd);
+        Ok(self)
+    }
+
+    /// Runs the container in a new user namespace with these id maps (see
+    /// [`UserNamespace`](crate::security::UserNamespace)); this is what lets a non-root
+    /// caller start a container.
+    pub fn user_namespace(mut self, ns: crate::security::UserNamespace) -> Self {
+        self.opts.security.userns = Some(ns);
         self
     }
 
@@ -441,6 +511,13 @@ impl Builder<Rootfs, Command> {
     pub fn build(self) -> Result<Container, ConfigError> {
         if self.opts.mounts.len() > 64 {
             return Err(ConfigError::TooMany("mounts"));
+        }
+        if let (Some(ns), Some((uid, gid))) = (&self.opts.security.userns, self.opts.user) {
+            if !ns.maps_uid(uid) || !ns.maps_gid(gid) {
+                return Err(ConfigError::BadIdMap(alloc::format!(
+                    "user {uid}:{gid} is not mapped in the user namespace"
+                )));
+            }
         }
         Ok(Container {
             rootfs: self.rootfs,

@@ -68,7 +68,9 @@ impl fmt::Display for Error {
                 write!(f, "{step}: {errno:?}")
             }
             Error::ChildVanished => f.write_str("the container process died during setup"),
-            Error::NotRoot => f.write_str("containers need root (run as root)"),
+            Error::NotRoot => {
+                f.write_str("containers need root (run as root, or use a user namespace: --userns)")
+            }
             Error::Unexpected(s) => write!(f, "unexpected: {s}"),
         }
     }
@@ -134,6 +136,13 @@ pub enum ConfigError {
     NoController(&'static str),
     /// Too many entries for the fixed-size tables (mounts, PATH candidates).
     TooMany(&'static str),
+    /// A capability name that is not `ALL`, `NAME` or `CAP_NAME` of a known capability.
+    BadCapability(String),
+    /// A uid/gid map is empty, overlapping or not `INSIDE:OUTSIDE:COUNT`, or the user to run
+    /// as is not mapped.
+    BadIdMap(String),
+    /// cgroup limits were asked for by a non-root caller whose cgroup is not delegated.
+    LimitsNeedRoot,
 }
 
 impl fmt::Display for ConfigError {
@@ -158,6 +167,17 @@ impl fmt::Display for ConfigError {
                 write!(f, "no usable cgroup hierarchy with the {c} controller")
             }
             ConfigError::TooMany(w) => write!(f, "too many {w}"),
+            ConfigError::BadCapability(c) => {
+                write!(
+                    f,
+                    "unknown capability {c:?} (want e.g. NET_ADMIN, CAP_NET_ADMIN or ALL)"
+                )
+            }
+            ConfigError::BadIdMap(m) => write!(f, "bad id map: {m}"),
+            ConfigError::LimitsNeedRoot => f.write_str(
+                "memory/pids/cpu limits need root or a delegated cgroup; \
+                 a rootless container runs without them",
+            ),
         }
     }
 }
@@ -212,11 +232,19 @@ pub enum Stage {
     InitFork,
     /// `execve(2)` of the command.
     Exec,
+    /// Waiting for the parent to write the uid/gid maps of the user namespace.
+    UserNamespace,
+    /// Masking or making read-only the kernel paths of `/proc` and `/sys`.
+    MaskPaths,
+    /// Passing descriptors and marking the others close-on-exec.
+    Descriptors,
+    /// Installing the seccomp filter.
+    Seccomp,
 }
 
 impl Stage {
     /// Every stage, in discriminant order.
-    pub const ALL: [Stage; 22] = [
+    pub const ALL: [Stage; 26] = [
         Stage::JoinCgroup,
         Stage::ParentDeathSignal,
         Stage::MakePrivate,
@@ -239,6 +267,10 @@ impl Stage {
         Stage::ResetSignals,
         Stage::InitFork,
         Stage::Exec,
+        Stage::UserNamespace,
+        Stage::MaskPaths,
+        Stage::Descriptors,
+        Stage::Seccomp,
     ];
 
     /// The stage with discriminant `n`.

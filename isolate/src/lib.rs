@@ -49,6 +49,7 @@ pub mod error;
 mod fsutil;
 mod plan;
 mod runtime;
+pub mod security;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};
 pub use config::{

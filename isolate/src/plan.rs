@@ -15,6 +15,8 @@ use rawsys::ns::MountFlags;
 use crate::config::{Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, Rootfs, Stdio};
 use crate::error::{ConfigError, Error, Stage};
 use crate::fsutil::{cjoin, cstring, lstat, read_file, readlink, stat};
+use crate::security::ops::SecOp;
+use crate::security::{self, MASKED_PATHS, READONLY_PATHS, Seccomp, SystemPaths};
 
 /// One step of the child's setup.
 #[derive(Debug)]
@@ -67,6 +69,8 @@ pub(crate) enum Op {
     Chdir { path: CString },
     /// Default dispositions for ignored signals and an empty signal mask.
     ResetSignals,
+    /// A hardening step (see [`crate::security`]).
+    Security(SecOp),
 }
 
 impl Op {
@@ -90,6 +94,7 @@ impl Op {
             Op::NoNewPrivs => Stage::NoNewPrivs,
             Op::Chdir { .. } => Stage::Chdir,
             Op::ResetSignals => Stage::ResetSignals,
+            Op::Security(s) => s.stage(),
         }
     }
 
@@ -141,25 +146,10 @@ impl Op {
             Op::NoNewPrivs => "set no_new_privs".into(),
             Op::Chdir { path } => format!("chdir into {}", s(path)),
             Op::ResetSignals => "reset signal dispositions and mask".into(),
+            Op::Security(s) => s.describe(sub),
         }
     }
 }
-
-/// The capabilities a default (unprivileged) container keeps: Docker's default set without
-/// `CAP_MKNOD` (no device nodes, so no raw disks); `CAP_SYS_ADMIN` is absent, so no mounts.
-pub(crate) const DEFAULT_CAPS: u64 = (1 << 0) // CHOWN
-    | (1 << 1) // DAC_OVERRIDE
-    | (1 << 3) // FOWNER
-    | (1 << 4) // FSETID
-    | (1 << 5) // KILL
-    | (1 << 6) // SETGID
-    | (1 << 7) // SETUID
-    | (1 << 8) // SETPCAP
-    | (1 << 10) // NET_BIND_SERVICE
-    | (1 << 13) // NET_RAW
-    | (1 << 18) // SYS_CHROOT
-    | (1 << 29) // AUDIT_WRITE
-    | (1 << 31); // SETFCAP
 
 /// What the child executes at the end: prepared `execve` arguments.
 #[derive(Debug)]
@@ -339,6 +329,17 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
                 MountFlags::BIND | MountFlags::REC,
                 None,
             )?);
+            // nodev: a device node made inside (CAP_MKNOD is kept) cannot be opened.
+            ops.push(mount(
+                None,
+                d.clone(),
+                None,
+                MountFlags::BIND
+                    | MountFlags::REMOUNT
+                    | MountFlags::NODEV
+                    | security::source_mount_flags(dir),
+                None,
+            )?);
             dir.clone()
         }
         Rootfs::HostSystem => {
@@ -381,7 +382,8 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
                         MountFlags::BIND
                             | MountFlags::REMOUNT
                             | MountFlags::RDONLY
-                            | MountFlags::NOSUID,
+                            | MountFlags::NOSUID
+                            | security::source_mount_flags(&format!("/{d}")),
                         None,
                     )?);
                 }
@@ -415,6 +417,8 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
         }
     };
     let r = root.as_str();
+    // From here on, paths below the root are resolved inside it (symlinks cannot lead out).
+    ops.push(Op::Security(SecOp::OpenRoot { path: path(&[r])? }));
 
     // /etc/hostname and /etc/resolv.conf: written into a small tmpfs at <root>/proc, bound
     // over the rootfs's files, then hidden under the real /proc. Nothing touches the rootfs
@@ -572,15 +576,16 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
                     MountFlags::BIND | MountFlags::REC,
                     None,
                 )?);
+                // nodev as for the root; the source mount's own flags are repeated (a user
+                // namespace may not clear them).
+                let mut re = MountFlags::BIND
+                    | MountFlags::REMOUNT
+                    | MountFlags::NODEV
+                    | security::source_mount_flags(src);
                 if *readonly {
-                    ops.push(mount(
-                        None,
-                        t,
-                        None,
-                        MountFlags::BIND | MountFlags::REMOUNT | MountFlags::RDONLY,
-                        None,
-                    )?);
+                    re |= MountFlags::RDONLY;
                 }
+                ops.push(mount(None, t, None, re, None)?);
             }
             MountSpec::Tmpfs { target, size } => {
                 mkdir_p(&mut ops, r, target)?;
@@ -600,6 +605,15 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
     }
 
     ops.push(Op::PivotRoot { root: path(&[r])? });
+    if !o.privileged && o.security.system_paths == SystemPaths::Masked {
+        ops.push(Op::Security(SecOp::OpenNull));
+        for p in MASKED_PATHS {
+            ops.push(Op::Security(SecOp::Mask { path: path(&[p])? }));
+        }
+        for p in READONLY_PATHS {
+            ops.push(Op::Security(SecOp::ReadOnly { path: path(&[p])? }));
+        }
+    }
     ops.push(Op::SetHostname {
         name: o.hostname.clone().into_bytes(),
     });
@@ -612,21 +626,45 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
         }
     }
     if !o.privileged {
-        ops.push(Op::DropBoundingSet { keep: DEFAULT_CAPS });
+        ops.push(Op::DropBoundingSet {
+            keep: o.security.caps.bits(),
+        });
     }
     if let Some((uid, gid)) = o.user {
-        ops.push(Op::SetGroups { gid });
+        // With setgroups denied in the user namespace the list stays as it is (empty).
+        if o.security
+            .userns
+            .as_ref()
+            .is_none_or(|ns| !ns.setgroups_denied())
+        {
+            ops.push(Op::SetGroups { gid });
+        }
         ops.push(Op::SetGid { gid });
         ops.push(Op::SetUid { uid });
     }
     if !o.privileged && o.user.is_none_or(|(uid, _)| uid == 0) {
-        ops.push(Op::SetCapabilities { keep: DEFAULT_CAPS });
+        ops.push(Op::SetCapabilities {
+            keep: o.security.caps.bits(),
+        });
     }
     ops.push(Op::NoNewPrivs);
     ops.push(Op::Chdir {
         path: path(&[&o.workdir])?,
     });
     ops.push(Op::ResetSignals);
+    let passed: Vec<RawFd> = o.security.pass_fds.iter().map(|f| f.as_raw()).collect();
+    let first_closed = 3 + passed.len() as u32;
+    if !passed.is_empty() {
+        ops.push(Op::Security(SecOp::PassFds { fds: passed }));
+    }
+    ops.push(Op::Security(SecOp::CloseFds {
+        first: first_closed,
+    }));
+    if !o.privileged && o.security.seccomp == Seccomp::Default {
+        ops.push(Op::Security(SecOp::Seccomp {
+            prog: security::default_filter(o.security.caps),
+        }));
+    }
 
     Ok(Plan {
         ops,

@@ -109,7 +109,9 @@ impl Container {
     ///
     /// Needs root. Every resource created on the way is removed again on failure.
     pub fn spawn(&self) -> Result<Running, Error> {
-        if process::geteuid() != 0 {
+        // Without root, only a container in its own user namespace can be made (rootless).
+        let rootless = process::geteuid() != 0;
+        if rootless && self.opts.security.userns.is_none() {
             return Err(Error::NotRoot);
         }
         let started = now();
@@ -122,14 +124,32 @@ impl Container {
                 SEQ.fetch_add(1, Ordering::Relaxed)
             ),
         };
-        let cgroup = Cgroup::create(&name, &o.cgroup_parent, &o.limits)?;
+        let cgroup = if rootless {
+            crate::security::rootless_cgroup(&name, &o.cgroup_parent, &o.limits)?
+        } else {
+            Cgroup::create(&name, &o.cgroup_parent, &o.limits)?
+        };
         let procs: Vec<(RawFd, String)> = cgroup
             .procs_fds()
             .iter()
             .zip(cgroup.paths())
             .map(|(f, p)| (f.as_raw(), String::from(p)))
             .collect();
-        let plan = plan::build(self, &procs)?;
+        let mut plan = plan::build(self, &procs)?;
+        // In a new user namespace the child waits (right after setting its parent-death
+        // signal) until the parent has written its uid/gid maps.
+        let userns_sync = match &o.security.userns {
+            Some(_) => {
+                let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
+                let wait = crate::security::ops::SecOp::WaitForIdMaps {
+                    read: r.as_raw(),
+                    write: w.as_raw(),
+                };
+                plan.ops.insert(1, plan::Op::Security(wait));
+                Some((r, w))
+            }
+            None => None,
+        };
         let (err_r, err_w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
         let (status_r, status_w) = if o.init {
             let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
@@ -141,6 +161,9 @@ impl Container {
             CloneFlags::NEWPID | CloneFlags::NEWNS | CloneFlags::NEWUTS | CloneFlags::NEWIPC;
         if o.network == NetworkMode::None {
             flags |= CloneFlags::NEWNET;
+        }
+        if o.security.userns.is_some() {
+            flags |= CloneFlags::NEWUSER;
         }
         let args = CloneArgs::new(flags, Signal::SIGCHLD.raw() as u32);
         // SAFETY: the child runs only `child::run`, which issues raw system calls over the
@@ -155,6 +178,19 @@ impl Container {
             ),
             Ok(ForkPidfd::Parent { pid, pidfd }) => (pid, pidfd),
         };
+        if let (Some(ns), Some((r, w))) = (&o.security.userns, userns_sync) {
+            let res = ns.write_maps(pid).and_then(|()| {
+                io::write(&w, &[1])
+                    .map(drop)
+                    .map_err(|e| Error::host("release the child", e))
+            });
+            drop((r, w));
+            if let Err(e) = res {
+                let _ = process::pidfd_send_signal(&pidfd, Signal::SIGKILL.raw());
+                let _ = process::waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED);
+                return Err(e);
+            }
+        }
         drop(err_w);
         drop(status_w);
         let mut running = Running {

@@ -132,6 +132,8 @@ pub const BPF_RET: u16 = 0x06;
 pub const BPF_W: u16 = 0x00;
 /// Load mode: absolute offset into [`SeccompData`].
 pub const BPF_ABS: u16 = 0x20;
+/// Jump: always, `k` instructions forward.
+pub const BPF_JA: u16 = 0x00;
 /// Jump: `A == k`.
 pub const BPF_JEQ: u16 = 0x10;
 /// Jump: `A > k` (unsigned).
