@@ -486,7 +486,9 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
         Some("isolate-dev"),
         dev,
         Some("tmpfs"),
-        MountFlags::NOSUID | MountFlags::NOEXEC,
+        // nodev: the bound device files are mounts of their own; a node made here with
+        // CAP_MKNOD cannot be opened.
+        MountFlags::NOSUID | MountFlags::NOEXEC | MountFlags::NODEV,
         Some("mode=755,size=64k"),
     )?);
     for d in ["null", "zero", "full", "random", "urandom", "tty"] {
