@@ -139,6 +139,21 @@ impl Container {
         // In a new user namespace the child waits (right after setting its parent-death
         // signal) until the parent has written its uid/gid maps.
         let userns_sync = match &o.security.userns {
+            Some(ns) => {
+                let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
+                let wait = crate::security::ops::SecOp::WaitForIdMaps {
+                    read: r.as_raw(),
+                    write: w.as_raw(),
+                    drop_groups: !ns.setgroups_denied(),
+                };
+                plan.ops.insert(1, plan::Op::Security(wait));
+                Some((r, w))
+            }
+            None => None,
+        };
+        // In a new user namespace the child waits (right after setting its parent-death
+        // signal) until the parent has written its uid/gid maps.
+        let userns_sync = match &o.security.userns {
             Some(_) => {
                 let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
                 let wait = crate::security::ops::SecOp::WaitForIdMaps {

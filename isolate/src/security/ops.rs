@@ -9,6 +9,7 @@ use core::ffi::CStr;
 
 use rawsys::io::{self, CWD, CloseRangeFlags, Mode, OFlags, ResolveFlags};
 use rawsys::ns::{self, MountFlags};
+use rawsys::process;
 use rawsys::seccomp::{FilterFlags, SockFilter};
 use rawsys::{AsFd, BorrowedFd, Errno, OwnedFd, RawFd};
 
@@ -21,8 +22,13 @@ pub(crate) const MAX_PASSED_FDS: usize = 64;
 #[derive(Debug)]
 pub(crate) enum SecOp {
     /// Close our copy of `write`, then wait until the parent has written the id maps and sends
-    /// one byte on `read`.
-    WaitForIdMaps { read: RawFd, write: RawFd },
+    /// one byte on `read`; then become root inside (and drop the supplementary groups when
+    /// `setgroups` is allowed).
+    WaitForIdMaps {
+        read: RawFd,
+        write: RawFd,
+        drop_groups: bool,
+    },
     /// Open the new root (after its mount): later paths below it are resolved inside it.
     OpenRoot { path: CString },
     /// Open `/dev/null` (inside, after `pivot_root`) without following links and check that
@@ -54,7 +60,11 @@ impl SecOp {
     pub(crate) fn describe(&self, sub: u32) -> String {
         let s = |c: &CString| String::from_utf8_lossy(c.to_bytes()).into_owned();
         match self {
-            SecOp::WaitForIdMaps { .. } => "wait for the uid/gid maps".into(),
+            SecOp::WaitForIdMaps { .. } => match sub {
+                0 => "wait for the uid/gid maps".into(),
+                1 => "setgroups [] in the user namespace".into(),
+                _ => "become root (0:0) in the user namespace".into(),
+            },
             SecOp::OpenRoot { path } => format!("open the new root {}", s(path)),
             SecOp::OpenNull => match sub {
                 0 => "open /dev/null inside without following links".into(),
@@ -217,18 +227,29 @@ impl<'a> ChildState<'a> {
     /// Runs one hardening step.
     pub(crate) fn run(&mut self, op: &'a SecOp) -> OpResult {
         match op {
-            SecOp::WaitForIdMaps { read, write } => {
+            SecOp::WaitForIdMaps {
+                read,
+                write,
+                drop_groups,
+            } => {
                 // SAFETY: the child's copy of the write end is owned by nobody else here.
                 let _ = unsafe { OwnedFd::from_raw(*write) }.close();
                 let mut b = [0u8; 1];
                 loop {
                     match io::read(bfd(*read), &mut b) {
-                        Ok(1) => return Ok(()),
+                        Ok(1) => break,
                         Ok(_) => return Err((0, Errno::EPIPE)),
                         Err(Errno::EINTR) => {}
                         Err(e) => return Err((0, e)),
                     }
                 }
+                // The caller's ids may be unmapped inside (a range map run by root): become
+                // root of the namespace, which every map has.
+                if *drop_groups {
+                    process::setgroups(&[]).map_err(at(1))?;
+                }
+                process::setresgid(0, 0, 0).map_err(at(2))?;
+                process::setresuid(0, 0, 0).map_err(at(3))
             }
             SecOp::OpenRoot { path } => {
                 let fd = io::openat(CWD, path, PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())

@@ -124,11 +124,18 @@ impl UserNamespace {
     pub fn new(uid_map: Vec<IdMap>, gid_map: Vec<IdMap>) -> Result<UserNamespace, ConfigError> {
         check(&uid_map, "uid map")?;
         check(&gid_map, "gid map")?;
-        Ok(UserNamespace {
+        let ns = UserNamespace {
             uid_map,
             gid_map,
             deny_setgroups: false,
-        })
+        };
+        // The setup runs as root inside.
+        if !ns.maps_uid(0) || !ns.maps_gid(0) {
+            return Err(ConfigError::BadIdMap(
+                "uid and gid 0 (root inside) must be mapped".into(),
+            ));
+        }
+        Ok(ns)
     }
 
     /// Writes `deny` to `/proc/<pid>/setgroups` (forced when the caller is not root).
@@ -217,6 +224,7 @@ mod tests {
         assert!(
             UserNamespace::new(alloc::vec![m(u32::MAX, 0, 2)], alloc::vec![m(0, 0, 1)]).is_err()
         );
+        assert!(UserNamespace::new(alloc::vec![m(1, 1, 1)], alloc::vec![m(0, 0, 1)]).is_err());
         let ns = UserNamespace::new(
             alloc::vec![m(0, 100000, 1000), m(1000, 1000, 1)],
             alloc::vec![m(0, 100000, 65536)],
