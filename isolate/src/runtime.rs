@@ -151,20 +151,6 @@ impl Container {
             }
             None => None,
         };
-        // In a new user namespace the child waits (right after setting its parent-death
-        // signal) until the parent has written its uid/gid maps.
-        let userns_sync = match &o.security.userns {
-            Some(_) => {
-                let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
-                let wait = crate::security::ops::SecOp::WaitForIdMaps {
-                    read: r.as_raw(),
-                    write: w.as_raw(),
-                };
-                plan.ops.insert(1, plan::Op::Security(wait));
-                Some((r, w))
-            }
-            None => None,
-        };
         let (err_r, err_w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
         let (status_r, status_w) = if o.init {
             let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
