@@ -453,9 +453,13 @@ mod x86 {
                 m
             };
             let target = method_end + 1;
-            // `target < 32`: the method ended inside the block.
-            // SAFETY: the caller guarantees AVX2.
-            let miss = unsafe { target_miss(v) } >> target;
+            // The method ended inside the block, but the target may start right after it.
+            let miss = if target < 32 {
+                // SAFETY: the caller guarantees AVX2.
+                (unsafe { target_miss(v) }) >> target
+            } else {
+                0
+            };
             let target_end = if miss != 0 {
                 target + miss.trailing_zeros() as usize
             } else {

@@ -802,11 +802,15 @@ fn the_fast_path_agrees_with_the_general_one_on_damaged_heads() {
 Connection: keep-alive\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 \
 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36\r\nAccept: */*\r\nContent-Length: 0\r\n\
 Accept-Language: en-US,en;q=0.9\r\n\r\n";
-    let heads: [&[u8]; 5] = [
+    let heads: [&[u8]; 8] = [
         b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
         b"POST /submit HTTP/1.0\r\nHost: a:80\r\nTransfer-Encoding: chunked\r\n\r\n",
         b"OPTIONS * HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\nX: \t y \t\r\n\r\n",
         b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        // Methods ending at the edge of the first 32-byte block.
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDE /a HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCD /a HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF /a HTTP/1.1\r\nHost: a\r\n\r\n",
         browser,
     ];
     let replacements = [0u8, b'\t', b'\n', b'\r', b' ', b':', b'/', b'A', 0x7f, 0x80];
