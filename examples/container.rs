@@ -15,7 +15,12 @@
 //!     -w DIR             working directory
 //!     --user UID[:GID]   run as this user
 //!     --init             minimal init as PID 1 (reaps zombies, forwards signals)
-//!     --net none|host    network namespace (default none)
+//!     --net bridge|none|host  network (default bridge: veth into bridge lp0, 172.29.0.0/16,
+//!                        NAT; none: only lo; host: the host's network)
+//!     -p HOST:CTR[/tcp|/udp]  publish a port (bridge only; repeatable)
+//!     --bridge NAME, --subnet CIDR, --nft-table T, --veth-prefix P, --lease-dir DIR
+//!                        a bridge network other than the default (lp0, 172.29.0.0/16,
+//!                        lp_nat, lpv, /run/linux-primitives/net)
 //!     --privileged       keep all capabilities; no seccomp filter, no masked paths (as docker)
 //!     --cap-add CAP      keep CAP too (NET_ADMIN, CAP_NET_ADMIN or ALL; repeatable)
 //!     --cap-drop CAP     drop CAP from the default set (or ALL); drops apply before adds
@@ -35,11 +40,14 @@
 
 use std::process::ExitCode;
 
-use isolate::{CgroupParent, Container, Error, ExitStatus, NetworkMode, Rootfs};
+use isolate::{
+    BridgeConfig, CgroupParent, Container, Error, ExitStatus, Ipv4Net, Network, PortMapping, Rootfs,
+};
 
 const USAGE: &str = "usage: container [run [--rootfs DIR] [--hostname H] [--name N] [--memory 100M] \
 [--pids N] [--cpus 0.5] [-e K=V]... [-v SRC:DST[:ro]]... [--tmpfs DST]... [-w DIR] \
-[--user UID[:GID]] [--init] [--net none|host] [--privileged] [--cgroup-parent P] [--stats] \
+[--user UID[:GID]] [--init] [--net bridge|none|host] [-p HOST:CTR[/tcp]]... \
+[--bridge NAME] [--subnet CIDR] [--nft-table T] [--veth-prefix P] [--lease-dir DIR] [--privileged] [--cgroup-parent P] [--stats] \
 [--] CMD [ARGS...] | cleanup]";
 
 /// The hardening options of `run` (see the module docs).
@@ -68,7 +76,9 @@ struct Args {
     workdir: Option<String>,
     user: Option<(u32, u32)>,
     init: bool,
-    net: NetworkMode,
+    net: Option<String>,
+    bridge: BridgeConfig,
+    ports: Vec<PortMapping>,
     privileged: bool,
     security: Security,
     cgroup_parent: Option<String>,
@@ -120,7 +130,9 @@ fn parse_run(argv: &[String]) -> Result<Args, String> {
         workdir: None,
         user: None,
         init: false,
-        net: NetworkMode::None,
+        net: None,
+        bridge: BridgeConfig::default(),
+        ports: Vec::new(),
         privileged: false,
         security: Security::default(),
         cgroup_parent: None,
@@ -219,11 +231,42 @@ fn parse_run(argv: &[String]) -> Result<Args, String> {
             }
             "--stats" => a.stats = true,
             "--net" | "--network" => {
-                a.net = match value(&mut i)?.as_str() {
-                    "none" => NetworkMode::None,
-                    "host" => NetworkMode::Host,
-                    other => return Err(format!("bad --net {other:?} (want none or host)")),
+                let v = value(&mut i)?;
+                if !matches!(v.as_str(), "bridge" | "none" | "host") {
+                    return Err(format!("bad --net {v:?} (want bridge, none or host)"));
                 }
+                a.net = Some(v);
+            }
+            "-p" | "--publish" => a
+                .ports
+                .push(PortMapping::parse(&value(&mut i)?).map_err(|e| e.to_string())?),
+            "--bridge" => {
+                a.bridge = a
+                    .bridge
+                    .with_name(&value(&mut i)?)
+                    .map_err(|e| e.to_string())?
+            }
+            "--subnet" => {
+                let n = Ipv4Net::parse(&value(&mut i)?).map_err(|e| e.to_string())?;
+                a.bridge = a.bridge.with_subnet(n)
+            }
+            "--nft-table" => {
+                a.bridge = a
+                    .bridge
+                    .with_table(&value(&mut i)?)
+                    .map_err(|e| e.to_string())?
+            }
+            "--veth-prefix" => {
+                a.bridge = a
+                    .bridge
+                    .with_veth_prefix(&value(&mut i)?)
+                    .map_err(|e| e.to_string())?
+            }
+            "--lease-dir" => {
+                a.bridge = a
+                    .bridge
+                    .with_lease_dir(&value(&mut i)?)
+                    .map_err(|e| e.to_string())?
             }
             "--cgroup-parent" => a.cgroup_parent = Some(value(&mut i)?),
             f if f.starts_with('-') => return Err(format!("unknown option {f}")),
@@ -331,8 +374,18 @@ fn build(a: &Args) -> Result<Container, isolate::ConfigError> {
         b = b.cgroup_parent(CgroupParent::Path(p.clone()));
     }
     let b = secure(b, &a.security)?;
-    b.network(a.net)
-        .init(a.init)
+    // Bridge by default, as docker; CONTAINER_NET overrides the default (not an explicit --net).
+    let default_net = std::env::var("CONTAINER_NET").unwrap_or_else(|_| "bridge".into());
+    let net = match a.net.as_deref().unwrap_or(&default_net) {
+        "none" => Network::None,
+        "host" => Network::Host,
+        _ => Network::Bridge(a.bridge.clone()),
+    };
+    let mut b = b.network(net);
+    for p in &a.ports {
+        b = b.publish(*p)?;
+    }
+    b.init(a.init)
         .privileged(a.privileged)
         .seccomp(a.security.seccomp)
         .system_paths(a.security.system_paths)

@@ -249,7 +249,52 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> OpResult {
                 .map(drop)
                 .map_err(at(0))
         }
+        Op::LoopbackUp => loopback_up(),
+        Op::WaitParent { fd: f } => {
+            let mut b = [0u8; 1];
+            loop {
+                match io::read(fd(*f), &mut b) {
+                    Ok(1) => return Ok(()),
+                    Ok(_) => return Err((0, Errno::ECANCELED)),
+                    Err(Errno::EINTR) => {}
+                    Err(e) => return Err((0, e)),
+                }
+            }
+        }
     }
+}
+
+/// Sets `lo` (index 1 in every network namespace) up: one `RTM_NEWLINK` over a netlink
+/// socket, built on the stack, and its ACK.
+fn loopback_up() -> OpResult {
+    use rawsys::net::{self, RecvFlags, SendFlags, SocketAddrNl};
+    use rawsys::netlink::{IFF_UP, IfInfoMsg, MsgBuilder, NlMsgIter, NlmFlags, RTM_NEWLINK};
+    let sock = rawsys::netlink::route_socket().map_err(at(0))?;
+    let mut buf = [0u8; 64];
+    let r = (|| {
+        let mut b = MsgBuilder::new(&mut buf, RTM_NEWLINK, NlmFlags::REQUEST | NlmFlags::ACK, 1)
+            .map_err(at(1))?;
+        b.push_struct(&IfInfoMsg {
+            ifi_index: 1,
+            ifi_flags: IFF_UP,
+            ifi_change: IFF_UP,
+            ..Default::default()
+        })
+        .map_err(at(1))?;
+        let msg = b.finish();
+        net::sendto(&sock, msg, SendFlags::empty(), &SocketAddrNl::new(0, 0)).map_err(at(2))?;
+        let mut rbuf = [0u8; 256];
+        let n = net::recv(&sock, &mut rbuf, RecvFlags::empty()).map_err(at(3))?;
+        for m in NlMsgIter::new(rbuf.get(..n).unwrap_or(&[])) {
+            let m = m.map_err(at(3))?;
+            if let Some(res) = m.error() {
+                return res.map_err(at(4));
+            }
+        }
+        Err((3, Errno::EBADMSG))
+    })();
+    close(sock);
+    r
 }
 
 /// Tries each candidate path like `execvp`: a missing file moves on, anything else is the

@@ -38,15 +38,7 @@ pub struct Command {
     pub(crate) args: Vec<String>,
 }
 
-/// How the container reaches the network.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum NetworkMode {
-    /// A new, empty network namespace (only a loopback device, left down).
-    #[default]
-    None,
-    /// The host's network namespace.
-    Host,
-}
+pub use crate::net::{Network, NetworkMode};
 
 /// A mount added inside the container.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,7 +91,8 @@ pub(crate) struct Options {
     pub(crate) mounts: Vec<MountSpec>,
     pub(crate) limits: Limits,
     pub(crate) cgroup_parent: CgroupParent,
-    pub(crate) network: NetworkMode,
+    pub(crate) network: Network,
+    pub(crate) ports: Vec<crate::net::PortMapping>,
     pub(crate) init: bool,
     pub(crate) privileged: bool,
     pub(crate) stdio: [Stdio; 3],
@@ -117,7 +110,8 @@ impl Default for Options {
             mounts: Vec::new(),
             limits: Limits::default(),
             cgroup_parent: CgroupParent::Own,
-            network: NetworkMode::None,
+            network: Network::None,
+            ports: Vec::new(),
             init: false,
             privileged: false,
             stdio: [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit],
@@ -399,10 +393,28 @@ impl<R, C> Builder<R, C> {
         self
     }
 
-    /// The network mode; default [`NetworkMode::None`].
-    pub fn network(mut self, mode: NetworkMode) -> Self {
+    /// The network; default [`Network::None`] (a namespace with only `lo`).
+    pub fn network(mut self, mode: Network) -> Self {
         self.opts.network = mode;
         self
+    }
+
+    /// Publishes a port (needs [`Network::Bridge`]); a host port may be published once.
+    pub fn publish(mut self, port: crate::net::PortMapping) -> Result<Self, ConfigError> {
+        if self
+            .opts
+            .ports
+            .iter()
+            .any(|p| p.host_port == port.host_port && p.proto == port.proto)
+        {
+            return Err(ConfigError::Network(alloc::format!(
+                "host port {}/{} published twice",
+                port.host_port,
+                port.proto.name()
+            )));
+        }
+        self.opts.ports.push(port);
+        Ok(self)
     }
 
     /// Runs a minimal init as PID 1 that starts the command, reaps zombies and forwards
@@ -518,6 +530,11 @@ impl Builder<Rootfs, Command> {
                     "user {uid}:{gid} is not mapped in the user namespace"
                 )));
             }
+        }
+        if !self.opts.ports.is_empty() && !matches!(self.opts.network, Network::Bridge(_)) {
+            return Err(ConfigError::Network(
+                "publishing ports needs the bridge network".into(),
+            ));
         }
         Ok(Container {
             rootfs: self.rootfs,

@@ -143,6 +143,9 @@ pub enum ConfigError {
     BadIdMap(String),
     /// cgroup limits were asked for by a non-root caller whose cgroup is not delegated.
     LimitsNeedRoot,
+    /// A network setting is unusable (bad subnet or port, subnet overlapping a host route,
+    /// port already published, address pool exhausted).
+    Network(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -178,6 +181,7 @@ impl fmt::Display for ConfigError {
                 "memory/pids/cpu limits need root or a delegated cgroup; \
                  a rootless container runs without them",
             ),
+            ConfigError::Network(w) => write!(f, "network: {w}"),
         }
     }
 }
@@ -240,11 +244,13 @@ pub enum Stage {
     Descriptors,
     /// Installing the seccomp filter.
     Seccomp,
+    /// Bringing up `lo`, or waiting for the parent to connect the network.
+    Network,
 }
 
 impl Stage {
     /// Every stage, in discriminant order.
-    pub const ALL: [Stage; 26] = [
+    pub const ALL: [Stage; 27] = [
         Stage::JoinCgroup,
         Stage::ParentDeathSignal,
         Stage::MakePrivate,
@@ -271,6 +277,7 @@ impl Stage {
         Stage::MaskPaths,
         Stage::Descriptors,
         Stage::Seccomp,
+        Stage::Network,
     ];
 
     /// The stage with discriminant `n`.

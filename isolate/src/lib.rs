@@ -47,15 +47,17 @@ mod child;
 mod config;
 pub mod error;
 mod fsutil;
+pub mod net;
 mod plan;
 mod runtime;
 pub mod security;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};
 pub use config::{
-    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, NetworkMode, NoCommand,
-    NoRootfs, Rootfs, Stdio, parse_cpus, parse_size,
+    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, Network, NetworkMode,
+    NoCommand, NoRootfs, Rootfs, Stdio, parse_cpus, parse_size,
 };
 pub use error::{ConfigError, Error, Stage};
+pub use net::{BridgeConfig, Ipv4Net, PortMapping, Proto};
 pub use rawsys::signal::Signal;
 pub use runtime::{ExitStatus, Outcome, Running};

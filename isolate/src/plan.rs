@@ -71,6 +71,10 @@ pub(crate) enum Op {
     ResetSignals,
     /// A hardening step (see [`crate::security`]).
     Security(SecOp),
+    /// Set `lo` up over rtnetlink (in the container's fresh network namespace).
+    LoopbackUp,
+    /// Block until the parent has connected the network: one byte on this pipe.
+    WaitParent { fd: RawFd },
 }
 
 impl Op {
@@ -95,6 +99,7 @@ impl Op {
             Op::Chdir { .. } => Stage::Chdir,
             Op::ResetSignals => Stage::ResetSignals,
             Op::Security(s) => s.stage(),
+            Op::LoopbackUp | Op::WaitParent { .. } => Stage::Network,
         }
     }
 
@@ -147,6 +152,8 @@ impl Op {
             Op::Chdir { path } => format!("chdir into {}", s(path)),
             Op::ResetSignals => "reset signal dispositions and mask".into(),
             Op::Security(s) => s.describe(sub),
+            Op::LoopbackUp => "set lo up".into(),
+            Op::WaitParent { .. } => "wait for the parent to connect the network".into(),
         }
     }
 }
@@ -281,6 +288,9 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
     let o = &c.opts;
     let mut ops = Vec::new();
     ops.push(Op::ParentDeathSignal);
+    if !matches!(o.network, crate::net::Network::Host) {
+        ops.push(Op::LoopbackUp);
+    }
     for (fd, p) in cgroup_procs {
         ops.push(Op::JoinCgroup {
             fd: *fd,
@@ -433,7 +443,10 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
         mode: 0o555,
     });
     if has_etc {
-        let resolv = read_file(c"/etc/resolv.conf").unwrap_or_default();
+        let mut resolv = read_file(c"/etc/resolv.conf").unwrap_or_default();
+        if matches!(o.network, crate::net::Network::Bridge(_)) {
+            resolv = crate::net::resolv_conf(&resolv);
+        }
         ops.push(mount(
             Some("isolate-etc"),
             path(&[r, "/proc"])?,

@@ -15,7 +15,7 @@ use rawsys::{AsFd, Errno, OwnedFd, RawFd};
 
 use crate::cgroup::{Cgroup, CgroupStats};
 use crate::child;
-use crate::config::{Container, NetworkMode};
+use crate::config::{Container, Network};
 use crate::error::Error;
 use crate::plan;
 
@@ -84,6 +84,7 @@ pub struct Running {
     memory_limit: Option<u64>,
     started: Timespec,
     finished: Option<Outcome>,
+    net: Option<crate::net::Attachment>,
 }
 
 fn now() -> Timespec {
@@ -124,6 +125,12 @@ impl Container {
                 SEQ.fetch_add(1, Ordering::Relaxed)
             ),
         };
+        // The address is leased (and the bridge made) first: nothing else exists yet if that
+        // fails, and dropping the attachment releases it if a later step fails.
+        let net = match &o.network {
+            Network::Bridge(cfg) => Some(crate::net::prepare(cfg, &name, &o.ports)?),
+            _ => None,
+        };
         let cgroup = if rootless {
             crate::security::rootless_cgroup(&name, &o.cgroup_parent, &o.limits)?
         } else {
@@ -151,6 +158,15 @@ impl Container {
             }
             None => None,
         };
+        // With a bridge the child waits, as its last step, for the parent to connect it.
+        let net_go = match net {
+            Some(_) => {
+                let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
+                plan.ops.push(plan::Op::WaitParent { fd: r.as_raw() });
+                Some((r, w))
+            }
+            None => None,
+        };
         let (err_r, err_w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
         let (status_r, status_w) = if o.init {
             let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
@@ -160,7 +176,7 @@ impl Container {
         };
         let mut flags =
             CloneFlags::NEWPID | CloneFlags::NEWNS | CloneFlags::NEWUTS | CloneFlags::NEWIPC;
-        if o.network == NetworkMode::None {
+        if !matches!(o.network, Network::Host) {
             flags |= CloneFlags::NEWNET;
         }
         if o.security.userns.is_some() {
@@ -202,10 +218,29 @@ impl Container {
             memory_limit: o.limits.memory_bytes,
             started,
             finished: None,
+            net,
         };
+        let mut net_err = None;
+        if let (Some(a), Some((_r, w))) = (running.net.as_mut(), net_go.as_ref()) {
+            // The pipe's read end stays open here until after the write: no SIGPIPE.
+            let r = a.attach(pid, running.pidfd.as_fd()).and_then(|()| {
+                io::write(w, &[1])
+                    .map(drop)
+                    .map_err(|e| Error::host("release the child", e))
+            });
+            if let Err(e) = r {
+                let _ = process::pidfd_send_signal(&running.pidfd, Signal::SIGKILL.raw());
+                net_err = Some(e);
+            }
+        }
+        drop(net_go);
         let mut rec = [0u8; child::REPORT_LEN];
         let n = read_full(&err_r, &mut rec).map_err(|e| Error::host("read the error pipe", e))?;
         if n == 0 {
+            if let Some(e) = net_err {
+                let _ = running.wait();
+                return Err(e);
+            }
             return Ok(running);
         }
         // Setup failed: the child has exited (or is about to); reap it and clean up.
@@ -284,6 +319,11 @@ impl Running {
         self.pid
     }
 
+    /// The container's address on the bridge network, if it has one.
+    pub fn address(&self) -> Option<[u8; 4]> {
+        self.net.as_ref().map(|a| a.ip())
+    }
+
     /// The paths of the container's cgroup directories.
     pub fn cgroup_paths(&self) -> Vec<String> {
         self.cgroup
@@ -349,10 +389,14 @@ impl Running {
         }
         let cg = self.cgroup.take();
         let stats = cg.as_ref().map(|c| c.stats()).unwrap_or_default();
-        let removal = match cg {
+        let mut removal = match cg {
             Some(c) => c.remove(),
             None => Ok(()),
         };
+        if let Some(mut a) = self.net.take() {
+            let r = a.release();
+            removal = removal.and(r);
+        }
         let status = match st {
             // A shell reports a child the OOM killer took as 137; with the cgroup's counter
             // up, that is an OOM kill too.

@@ -1,0 +1,269 @@
+//! Address leases: one text file per bridge under the lease directory, changed only under an
+//! exclusive `flock`, one line per container:
+//!
+//! ```text
+//! 172.29.0.2 4242 881234 isolate-4242-0 tcp:8080:80
+//! ```
+//!
+//! (after a first line `next <offset>`: where the search for a free address resumes, so that
+//! an address just given back, whose veth the kernel may still be removing, is not reused at
+//! once) address, owner pid, the owner's start time (field 22 of `/proc/<pid>/stat`, so a recycled
+//! pid is not mistaken for the owner), the container's name, and its published ports (`-` for
+//! none). A line whose owner is gone is stale: the next allocation reclaims it.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rawsys::Errno;
+use rawsys::OwnedFd;
+use rawsys::io::{self, CWD, FlockOp, Mode, OFlags};
+
+use crate::fsutil::{cjoin, read_string};
+
+use super::{Ipv4Net, PortMapping, Proto};
+
+/// One lease line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Lease {
+    pub(crate) ip: [u8; 4],
+    pub(crate) pid: i32,
+    pub(crate) start: u64,
+    pub(crate) name: String,
+    pub(crate) ports: Vec<PortMapping>,
+}
+
+impl Lease {
+    fn line(&self) -> String {
+        let [a, b, c, d] = self.ip;
+        let mut ports = String::new();
+        for p in &self.ports {
+            if !ports.is_empty() {
+                ports.push(',');
+            }
+            ports.push_str(&format!(
+                "{}:{}:{}",
+                p.proto.name(),
+                p.host_port,
+                p.container_port
+            ));
+        }
+        if ports.is_empty() {
+            ports.push('-');
+        }
+        format!(
+            "{a}.{b}.{c}.{d} {} {} {} {ports}\n",
+            self.pid, self.start, self.name
+        )
+    }
+
+    fn parse(line: &str) -> Option<Lease> {
+        let mut f = line.split_ascii_whitespace();
+        let ip = super::parse_ipv4(f.next()?)?;
+        let pid = f.next()?.parse().ok()?;
+        let start = f.next()?.parse().ok()?;
+        let name = String::from(f.next()?);
+        let mut ports = Vec::new();
+        let pf = f.next()?;
+        if pf != "-" {
+            for p in pf.split(',') {
+                let mut parts = p.split(':');
+                let proto = match parts.next()? {
+                    "tcp" => Proto::Tcp,
+                    "udp" => Proto::Udp,
+                    _ => return None,
+                };
+                ports.push(PortMapping {
+                    host_port: parts.next()?.parse().ok()?,
+                    container_port: parts.next()?.parse().ok()?,
+                    proto,
+                });
+            }
+        }
+        Some(Lease {
+            ip,
+            pid,
+            start,
+            name,
+            ports,
+        })
+    }
+
+    /// Whether the owner process is still the one that took the lease.
+    pub(crate) fn owner_alive(&self) -> bool {
+        start_time(self.pid) == Some(self.start)
+    }
+}
+
+/// The start time of process `pid` in clock ticks since boot, `None` if it does not exist.
+pub(crate) fn start_time(pid: i32) -> Option<u64> {
+    let path = cjoin(&["/proc/", &format!("{pid}"), "/stat"]).ok()?;
+    let s = read_string(&path).ok()?;
+    // The command name (field 2) may contain spaces and parentheses: count from its end.
+    let rest = &s[s.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// The lease file of one bridge, open and exclusively locked until dropped.
+pub(crate) struct LeaseFile {
+    fd: OwnedFd,
+    next: u32,
+    pub(crate) leases: Vec<Lease>,
+}
+
+fn mkdir_p(dir: &str) -> Result<(), Errno> {
+    let mut cur = String::new();
+    for comp in dir.split('/').filter(|c| !c.is_empty()) {
+        cur.push('/');
+        cur.push_str(comp);
+        let c = cjoin(&[&cur]).map_err(|_| Errno::EINVAL)?;
+        match io::mkdirat(CWD, &c, Mode::from_bits_retain(0o755)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+impl LeaseFile {
+    /// Opens (creating the directory and file if needed) and locks `<dir>/<bridge>.leases`.
+    pub(crate) fn lock(dir: &str, bridge: &str) -> Result<LeaseFile, (String, Errno)> {
+        let path = format!("{dir}/{bridge}.leases");
+        mkdir_p(dir).map_err(|e| (format!("create lease directory {dir}"), e))?;
+        let c = cjoin(&[&path]).map_err(|_| (path.clone(), Errno::EINVAL))?;
+        let fd = io::openat(
+            CWD,
+            &c,
+            OFlags::RDWR | OFlags::CREAT | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_bits_retain(0o644),
+        )
+        .map_err(|e| (format!("open lease file {path}"), e))?;
+        loop {
+            match io::flock(&fd, FlockOp::EXCLUSIVE) {
+                Ok(()) => break,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err((format!("lock lease file {path}"), e)),
+            }
+        }
+        let mut text = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut off = 0u64;
+        loop {
+            match io::pread(&fd, &mut buf, off) {
+                Ok(0) => break,
+                Ok(n) => {
+                    text.extend_from_slice(&buf[..n]);
+                    off += n as u64;
+                }
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err((format!("read lease file {path}"), e)),
+            }
+        }
+        // Lines that do not parse (a torn write by a crashed owner) are dropped.
+        let text = String::from_utf8_lossy(&text);
+        let next = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("next "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        let leases = text.lines().filter_map(Lease::parse).collect();
+        Ok(LeaseFile { fd, next, leases })
+    }
+
+    /// Writes the leases back (the lock is still held).
+    pub(crate) fn store(&self) -> Result<(), Errno> {
+        let mut text = format!("next {}\n", self.next);
+        for l in &self.leases {
+            text.push_str(&l.line());
+        }
+        let bytes = text.as_bytes();
+        let mut off = 0;
+        while off < bytes.len() {
+            match io::pwrite(&self.fd, &bytes[off..], off as u64) {
+                Ok(0) => return Err(Errno::EIO),
+                Ok(n) => off += n,
+                Err(Errno::EINTR) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        io::ftruncate(&self.fd, bytes.len() as u64)
+    }
+
+    /// Removes and returns the leases whose owner is gone.
+    pub(crate) fn take_stale(&mut self) -> Vec<Lease> {
+        let (live, stale) = core::mem::take(&mut self.leases)
+            .into_iter()
+            .partition(|l| l.owner_alive());
+        self.leases = live;
+        stale
+    }
+
+    /// A free address of `subnet` (neither the network address, the gateway `.1` nor the
+    /// broadcast address), searching round-robin from where the last search ended; `None`
+    /// when the subnet is full.
+    pub(crate) fn free_address(&mut self, subnet: Ipv4Net) -> Option<[u8; 4]> {
+        let base = u32::from_be_bytes(subnet.addr);
+        let size = subnet.size();
+        let usable = size.checked_sub(3)?;
+        let mut used: Vec<u32> = self
+            .leases
+            .iter()
+            .map(|l| u32::from_be_bytes(l.ip).wrapping_sub(base))
+            .filter(|o| *o < size)
+            .collect();
+        used.sort_unstable();
+        let start = if (2..size - 1).contains(&self.next) {
+            self.next
+        } else {
+            2
+        };
+        for i in 0..usable {
+            let cand = 2 + (start - 2 + i) % usable;
+            if used.binary_search(&cand).is_err() {
+                self.next = cand + 1;
+                return Some((base + cand).to_be_bytes());
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_lines_round_trip_and_garbage_is_dropped() {
+        let l = Lease {
+            ip: [10, 213, 0, 7],
+            pid: 42,
+            start: 12345,
+            name: "c1".into(),
+            ports: alloc::vec![PortMapping {
+                host_port: 8080,
+                container_port: 80,
+                proto: Proto::Tcp
+            }],
+        };
+        assert_eq!(l.line(), "10.213.0.7 42 12345 c1 tcp:8080:80\n");
+        assert_eq!(Lease::parse(&l.line()), Some(l));
+        for bad in [
+            "",
+            "next 5",
+            "10.0.0.1",
+            "10.0.0.1 x 1 n -",
+            "10.0.0.1 1 1 n tcp:1",
+            "1.2.3 1 1 n -",
+        ] {
+            assert_eq!(Lease::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn own_start_time_is_readable_and_a_dead_pid_has_none() {
+        let me = rawsys::process::getpid();
+        assert!(start_time(me).is_some());
+        assert_eq!(start_time(i32::MAX), None);
+    }
+}
