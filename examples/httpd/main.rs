@@ -1,5 +1,7 @@
 //! `httpd`: a static file server on the `reactor` crate, one edge-triggered epoll reactor per
-//! core.
+//! core (`worker`), or with `--design pool` the seed's design: one epoll thread handing ready
+//! connections to a worker pool through a queue (`pool`). Both serve connections with the
+//! same code (`conn`, `respond`, `files`).
 //!
 //! `cargo run --release --example httpd -- --help`
 //!
