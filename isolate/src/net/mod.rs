@@ -414,6 +414,12 @@ pub(crate) fn prepare(
     name: &str,
     ports: &[PortMapping],
 ) -> Result<Attachment, Error> {
+    if rawsys::process::geteuid() != 0 {
+        return Err(ConfigError::Network(
+            "the bridge network needs root (a rootless container can use none or host)".into(),
+        )
+        .into());
+    }
     let mut file =
         LeaseFile::lock(&cfg.lease_dir, &cfg.name).map_err(|(s, e)| Error::host(s, e))?;
     let mut rt = Nl::route().map_err(host_err("open a NETLINK_ROUTE socket"))?;

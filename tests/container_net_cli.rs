@@ -1,0 +1,273 @@
+//! The `container` example on a private bridge network (run as root): eth0 inside, a
+//! published port reached from the host, clean teardown on a forwarded signal, and one clear
+//! line for bad network flags. Each test has its own bridge `lp-test-c<pid><k>`, table
+//! `lp_test_c<pid>_<k>`, veth prefix `lp-test-z`/`y`/`x` and lease directory under /tmp, all
+//! removed at the end, also on failure.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let p = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/container");
+    assert!(p.exists(), "{} missing: build the example", p.display());
+    p
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    text(&Command::new(cmd).args(args).output().unwrap().stdout)
+}
+
+/// A private network's flags and its removal.
+struct Net {
+    bridge: String,
+    table: String,
+    leases: String,
+    subnet: String,
+    gw: String,
+    veth: String,
+}
+
+impl Net {
+    /// Network `k` of this test process (each test its own, as tests run in parallel).
+    fn new(k: u32) -> Net {
+        let pid = std::process::id();
+        let routes = sh("ip", &["-4", "route", "show", "table", "all"]);
+        // A /24 of 10.213.0.0/16 that no host route mentions (and that the library would
+        // refuse with a clear error if it overlapped anyway).
+        let x = (0..250u32)
+            .map(|i| (pid * 3 + k + 131 + i * 11) % 250)
+            .find(|x| {
+                !routes.contains(&format!("10.213.{x}.")) && !routes.contains("10.213.0.0/16")
+            })
+            .expect("a free 10.213.x.0/24");
+        Net {
+            bridge: format!("lp-test-c{}{k}", pid % 100_000),
+            table: format!("lp_test_c{pid}_{k}"),
+            leases: format!("/tmp/lp-test-netcli-{pid}-{k}"),
+            veth: format!("lp-test-{}", (b'z' - k as u8) as char),
+            subnet: format!("10.213.{x}.0/24"),
+            gw: format!("10.213.{x}.1"),
+        }
+    }
+
+    fn flags(&self) -> Vec<String> {
+        [
+            "--net",
+            "bridge",
+            "--bridge",
+            &self.bridge,
+            "--subnet",
+            &self.subnet,
+            "--nft-table",
+            &self.table,
+            "--veth-prefix",
+            &self.veth,
+            "--lease-dir",
+            &self.leases,
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut a = vec!["run".to_string()];
+        a.extend(self.flags());
+        a.extend(args.iter().map(|s| s.to_string()));
+        Command::new(bin())
+            .args(&a)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn dnat_rules(&self) -> usize {
+        sh("nft", &["list", "table", "ip", &self.table])
+            .lines()
+            .filter(|l| l.contains("dnat"))
+            .count()
+    }
+
+    fn lease_lines(&self) -> usize {
+        std::fs::read_to_string(format!("{}/{}.leases", self.leases, self.bridge))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with("next "))
+            .count()
+    }
+
+    fn veths(&self) -> usize {
+        sh("ip", &["-o", "link", "show"])
+            .lines()
+            .filter(|l| l.contains(&format!(": {}", self.veth)))
+            .count()
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.table])
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.leases);
+    }
+}
+
+#[test]
+fn bridge_gives_eth0_a_default_route_and_the_bridge_answers() {
+    let n = Net::new(0);
+    let o = n.run(&[
+        "--",
+        "sh",
+        "-c",
+        "busybox ip -4 -o addr show dev eth0 && busybox ip route && busybox ping -c 1 -W 2 \"$0\"",
+        &n.gw,
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", text(&o.stderr));
+    let prefix = n.subnet.trim_end_matches("0/24");
+    assert!(out.contains(&format!("inet {prefix}")), "{out}");
+    assert!(
+        out.contains(&format!("default via {} dev eth0", n.gw)),
+        "{out}"
+    );
+    assert_eq!(n.lease_lines(), 0);
+}
+
+#[test]
+fn published_port_answers_on_localhost_and_goes_with_the_container() {
+    let n = Net::new(1);
+    let www = format!("/tmp/lp-test-netcli-www-{}", std::process::id());
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(format!("{www}/index.html"), "cli dnat ok\n").unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut a = vec!["run".to_string()];
+    a.extend(n.flags());
+    for s in [
+        "--init",
+        "-p",
+        &format!("{port}:80/tcp"),
+        "-v",
+        &format!("{www}:/www:ro"),
+        "--",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ] {
+        a.push(s.to_string());
+    }
+    struct Kill(std::process::Child, String);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+            let _ = std::fs::remove_dir_all(&self.1);
+        }
+    }
+    let mut guard = Kill(
+        Command::new(bin())
+            .args(&a)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+        www,
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        let r = (|| -> std::io::Result<String> {
+            let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
+            s.set_read_timeout(Some(Duration::from_secs(5)))?;
+            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
+            let mut v = String::new();
+            s.read_to_string(&mut v)?;
+            Ok(v)
+        })();
+        match r {
+            Ok(v) if !v.is_empty() => break v,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            other => panic!("no answer on 127.0.0.1:{port}: {other:?}"),
+        }
+    };
+    assert!(answer.ends_with("cli dnat ok\n"), "{answer}");
+    assert_eq!(n.dnat_rules(), 2);
+    assert_eq!(n.lease_lines(), 1);
+    // SIGTERM to `container` is forwarded to init, which forwards it to httpd.
+    let pid = guard.0.id() as i32;
+    rawsys::process::kill(pid, rawsys::signal::Signal::SIGTERM.raw()).unwrap();
+    let st = guard.0.wait().unwrap();
+    let mut err = String::new();
+    guard
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(st.code(), Some(128 + 15), "{err}");
+    assert_eq!(n.dnat_rules(), 0, "DNAT rules left");
+    assert_eq!(n.lease_lines(), 0, "lease left");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while n.veths() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(n.veths(), 0, "veth left");
+}
+
+#[test]
+fn bad_network_flags_give_one_clear_line() {
+    let n = Net::new(2);
+    for (args, needle) in [
+        (vec!["-p", "0:80", "true"], "bad port mapping"),
+        (vec!["-p", "80", "true"], "bad port mapping"),
+        (vec!["--subnet", "10.213.0.1/24", "true"], "bad subnet"),
+        (
+            vec!["--bridge", "much-too-long-name", "true"],
+            "bad bridge name",
+        ),
+        (
+            vec!["--net", "none", "-p", "8080:80", "true"],
+            "needs the bridge",
+        ),
+        (
+            vec!["-p", "8080:80", "-p", "8080:81", "true"],
+            "published twice",
+        ),
+    ] {
+        let o = n.run(&args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(125), "{args:?}: {err}");
+        assert!(
+            err.starts_with("container: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert_eq!(n.lease_lines(), 0);
+}
