@@ -13,9 +13,13 @@
 //!   Each error says which status to answer ([`ParseError::status`]).
 //! - **Bodies**: [`Request::body`] gives the framing; [`ChunkedDecoder`] decodes a chunked
 //!   body incrementally and in place.
-//! - **Fast**: the hot loops scan 32 bytes at a time with AVX2 when the CPU has it, and 8 at a
-//!   time with SWAR (plus lookup tables) otherwise. Most field lines are classified by a single
-//!   32-byte load. `is_x86_feature_detected!` needs `std`, so AVX2 is detected with `cpuid` and
+//! - **Fast**: a fresh parser given a whole head takes a fast path: the request line and each
+//!   field line in one pass with no state dispatch (method, version and the names that matter
+//!   recognised with word compares), falling back to the state machine at the first line that
+//!   is unusual or incomplete. The hot loops scan 32 bytes at a time with AVX2 when the CPU
+//!   has it (one load classifies most field lines), 16 at a time with SSE2 for small heads
+//!   (inlined, with no call into an AVX2 function), and 8 at a time with SWAR (plus lookup
+//!   tables) otherwise. `is_x86_feature_detected!` needs `std`, so AVX2 is detected with `cpuid` and
 //!   `xgetbv` (from `core::arch`) once and cached in an atomic; builds with
 //!   `-C target-feature=+avx2` skip the check. [`ParserConfig::use_simd`] = `false` forces the
 //!   portable path, which is always compiled and tested against the SIMD one.

@@ -223,8 +223,9 @@ impl RequestParser {
     /// answered with [`ParseError::status`] and closed. The [`Request`] borrows the buffer,
     /// the header slots and the parser.
     ///
-    /// Each call costs a small constant plus time linear in the new bytes; a call with fewer
-    /// than 64 new bytes uses the portable scanners, where SIMD set-up would not pay.
+    /// Each call costs a small constant plus time linear in the new bytes; a resumed call
+    /// with fewer than 64 new bytes uses the portable scanners, where SIMD set-up would not
+    /// pay.
     pub fn parse<'a>(
         &'a mut self,
         buf: &'a [u8],
@@ -264,14 +265,18 @@ impl RequestParser {
     #[inline]
     fn dispatch(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         #[cfg(target_arch = "x86_64")]
-        let simd = self.config.use_simd && simd::avx2_available();
-        #[cfg(not(target_arch = "x86_64"))]
-        let simd = false;
+        let avx2 = self.config.use_simd && simd::avx2_available();
         if matches!(self.state, State::Start) && self.pos == 0 {
-            // A fresh parse: the fast path takes a whole, ordinary head in one pass. One
-            // 32-byte load covers a typical field line, worth it from 32 bytes on.
+            // A fresh parse: the fast path takes a whole, ordinary head in one pass. Small
+            // heads use SSE2, inlined here; larger ones AVX2, where one 32-byte load covers
+            // a typical field line.
             #[cfg(target_arch = "x86_64")]
-            if simd && buf.len() >= 32 {
+            if self.config.use_simd && (buf.len() < SSE2_HEAD || !avx2) {
+                // SAFETY: every x86_64 CPU has SSE2.
+                if let Some(done) = unsafe { self.fast_head::<simd::Sse2>(buf, headers) } {
+                    return done;
+                }
+            } else if avx2 {
                 // SAFETY: AVX2 was detected.
                 if let Some(done) = unsafe { self.fast_avx2(buf, headers) } {
                     return done;
@@ -287,7 +292,7 @@ impl RequestParser {
         // A few new bytes are not worth the SIMD set-up: small requests and small increments
         // (both paths give identical results, so they can take turns on one request).
         #[cfg(target_arch = "x86_64")]
-        if simd && buf.len() - self.pos >= 64 {
+        if avx2 && buf.len() - self.pos >= 64 {
             // SAFETY: AVX2 was detected.
             return unsafe { self.run_avx2(buf, headers) };
         }
@@ -764,6 +769,13 @@ impl RequestParser {
         Ok(true)
     }
 }
+
+/// Fresh heads shorter than this take the fast path with the SSE2 scanners, inlined into
+/// `parse`, instead of the AVX2 ones behind a call (a call into a `#[target_feature]`
+/// function, whose set-up a small head does not repay). Heads of any size use SSE2 on CPUs
+/// without AVX2.
+#[cfg(target_arch = "x86_64")]
+const SSE2_HEAD: usize = 128;
 
 const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
 const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");

@@ -219,7 +219,7 @@ impl Scan for Portable {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{Avx2, avx2_available};
+pub(crate) use x86::{Avx2, Sse2, avx2_available};
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -411,6 +411,97 @@ mod x86 {
         portable(buf, pos, end)
     }
 
+    /// Loads 16 bytes of `buf` at `pos`.
+    ///
+    /// # Safety
+    /// `pos + 16 <= buf.len()`.
+    #[inline(always)]
+    unsafe fn load16(buf: &[u8], pos: usize) -> __m128i {
+        debug_assert!(pos + 16 <= buf.len());
+        // SAFETY: the caller guarantees 16 readable bytes at `pos`; loadu has no alignment
+        // requirement.
+        unsafe { _mm_loadu_si128(buf.as_ptr().add(pos).cast()) }
+    }
+
+    /// [`value_miss`] on 16 bytes, with SSE2 (part of x86_64).
+    #[inline(always)]
+    fn value_miss16(v: __m128i) -> u32 {
+        // SAFETY: every x86_64 CPU has SSE2.
+        unsafe {
+            let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+            let tab = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\t' as i8));
+            let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
+            _mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(tab, ctl), del)) as u32
+        }
+    }
+
+    /// [`target_miss`] on 16 bytes, with SSE2.
+    #[inline(always)]
+    fn target_miss16(v: __m128i) -> u32 {
+        // SAFETY: every x86_64 CPU has SSE2.
+        unsafe {
+            let above_space = _mm_cmpgt_epi8(v, _mm_set1_epi8(0x20));
+            let below_del = _mm_cmpgt_epi8(_mm_set1_epi8(0x7f), v);
+            !(_mm_movemask_epi8(_mm_and_si128(above_space, below_del)) as u32) & 0xffff
+        }
+    }
+
+    /// [`scan`] 16 bytes at a time with SSE2.
+    #[inline(always)]
+    fn scan16(
+        buf: &[u8],
+        mut pos: usize,
+        end: usize,
+        miss: fn(__m128i) -> u32,
+        portable: fn(&[u8], usize, usize) -> usize,
+    ) -> usize {
+        let end = end.min(buf.len());
+        while pos + 16 <= end {
+            // SAFETY: pos + 16 <= end <= buf.len().
+            let m = miss(unsafe { load16(buf, pos) });
+            if m != 0 {
+                return pos + m.trailing_zeros() as usize;
+            }
+            pos += 16;
+        }
+        if pos >= end {
+            return end;
+        }
+        if end >= 16 {
+            let start = end - 16;
+            // SAFETY: start + 16 == end <= buf.len().
+            let m = miss(unsafe { load16(buf, start) }) >> (pos - start);
+            return if m != 0 {
+                pos + m.trailing_zeros() as usize
+            } else {
+                end
+            };
+        }
+        portable(buf, pos, end)
+    }
+
+    /// SSE2 scanners (every x86_64 CPU has SSE2, so they need no detection and no
+    /// `#[target_feature]`, and inline anywhere): 16 bytes at a time for targets and values;
+    /// names, which are short and need a table lookup that SSE2 lacks, byte by byte. For
+    /// small heads, where AVX2's set-up and the call into an AVX2 function cost more than
+    /// the wider loads save.
+    pub(crate) struct Sse2;
+
+    impl Scan for Sse2 {
+        #[inline(always)]
+        unsafe fn token_end(buf: &[u8], pos: usize, end: usize) -> usize {
+            Portable::token_end(buf, pos, end)
+        }
+        #[inline(always)]
+        unsafe fn target_end(buf: &[u8], pos: usize, end: usize) -> usize {
+            scan16(buf, pos, end, target_miss16, Portable::target_end)
+        }
+        #[inline(always)]
+        unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize {
+            scan16(buf, pos, end, value_miss16, Portable::value_end)
+        }
+    }
+
     /// The AVX2 scanners.
     pub(crate) struct Avx2;
 
@@ -565,6 +656,23 @@ mod tests {
         check_against(&reference(chars::token), &token);
         check_against(&reference(chars::target_byte), &target);
         check_against(&reference(chars::value_byte), &value);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn sse2_scanners_match_the_byte_classes() {
+        check_against(&reference(chars::token), &|b, p, e| {
+            // SAFETY: every x86_64 CPU has SSE2.
+            unsafe { Sse2::token_end(b, p, e) }
+        });
+        check_against(&reference(chars::target_byte), &|b, p, e| {
+            // SAFETY: every x86_64 CPU has SSE2.
+            unsafe { Sse2::target_end(b, p, e) }
+        });
+        check_against(&reference(chars::value_byte), &|b, p, e| {
+            // SAFETY: every x86_64 CPU has SSE2.
+            unsafe { Sse2::value_end(b, p, e) }
+        });
     }
 
     #[cfg(target_arch = "x86_64")]
