@@ -17,6 +17,7 @@ missing=""
 command -v crun >/dev/null || missing="$missing crun"
 command -v runc >/dev/null || missing="$missing runc"
 command -v bwrap >/dev/null || missing="$missing bubblewrap"
+command -v nft >/dev/null || missing="$missing nftables"
 [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && file -L /bin/busybox 2>/dev/null | grep -q static \
     || [ -x /usr/bin/busybox ] || missing="$missing busybox-static"
 if [ -n "$missing" ]; then
@@ -43,6 +44,9 @@ cleanup() {
     for h in /sys/fs/cgroup/*/; do
         [ -d "$h${CG_PARENT#/}" ] && find "$h${CG_PARENT#/}" -depth -type d -exec rmdir {} \; 2>/dev/null || true
     done
+    # The private bridge network of the c-bridge row.
+    ip link del lp-bench0 2>/dev/null || true
+    nft delete table ip lp_bench 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
@@ -90,13 +94,23 @@ done
 # crun refuses this machine's hybrid layout (cgroup2 without controllers at
 # /sys/fs/cgroup/unified) unless that mount is hidden, so the whole measurement runs in a
 # private mount namespace with a tmpfs over it; the other tools do not care.
+# c-bridge: the container row on a private bridge network (veth, address, route, NAT table),
+# on a 10.213.x.0/24 that no host route uses.
+SUBNET=""
+for x in 240 241 242 243 244 245 246 247 248 249; do
+    ip -4 route show table all | grep -q "10\.213\.$x\." || { SUBNET=10.213.$x.0/24; break; }
+done
+[ -n "$SUBNET" ] || { echo "bench-container.sh: no free 10.213.x.0/24 for the bridge row" >&2; exit 1; }
 unshare -m sh -c 'mount -t tmpfs none /sys/fs/cgroup/unified 2>/dev/null || true; exec python3 - "$@"' bench \
-    "$ROUNDS" "$CONTAINER" "$RFS" "$WORK" <<'PY'
+    "$ROUNDS" "$CONTAINER" "$RFS" "$WORK" "$SUBNET" <<'PY'
 import os, sys, time
 
-rounds, container, rfs, work = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+rounds, container, rfs, work, subnet = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+bridge = ["--net", "bridge", "--bridge", "lp-bench0", "--subnet", subnet, "--nft-table", "lp_bench",
+          "--veth-prefix", "lp-bench-", "--lease-dir", f"{work}/leases"]
 tools = [
     ("container", [container, "run", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
+    ("c-bridge", [container, "run", *bridge, "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
     ("crun", ["crun", "run", "--bundle", f"{work}/bundle-crun", "lp-bench-crun"]),
     ("runc", ["runc", "run", "--bundle", f"{work}/bundle-runc", "lp-bench-runc"]),
     ("bwrap", ["bwrap", "--unshare-all", "--ro-bind", rfs, "/", "--proc", "/proc", "--dev", "/dev", "/bin/true"]),
