@@ -323,6 +323,21 @@ impl RequestParser {
         unsafe { self.fast_head::<simd::Avx2>(buf, headers) }
     }
 
+    /// Test hook: a fresh parse through the SSE2 fast path whatever the size of the head (as
+    /// on a CPU without AVX2), then the state machine.
+    #[cfg(all(test, target_arch = "x86_64"))]
+    pub(super) fn run_sse2_fast_path(
+        &mut self,
+        buf: &[u8],
+        headers: &mut [RawHeader],
+    ) -> Result<bool, ParseError> {
+        // SAFETY: every x86_64 CPU has SSE2.
+        match unsafe { self.fast_head::<simd::Sse2>(buf, headers) } {
+            Some(done) => done,
+            None => self.run_portable(buf, headers),
+        }
+    }
+
     fn fast_portable(
         &mut self,
         buf: &[u8],
