@@ -1,8 +1,10 @@
 #!/bin/sh
 # Start-to-exit time of `/bin/true` in a container: `container` (this repo's example, with a
-# 100 MiB memory and 64 pids limit), crun and runc (same limits), `bwrap --unshare-all` and
-# plain `unshare` as the floor. Runs are interleaved (one of each per round) and each tool's
-# median and p95 are printed with the ratio to crun.
+# 100 MiB memory and 64 pids limit, hardened as by default: capabilities, seccomp, masked
+# paths, descriptors), the same with one hardening part off each (c-noseccomp, c-nomasks,
+# c-nocaps: seccomp and masks off and every capability kept, c-privileged), crun and runc
+# (same limits), `bwrap --unshare-all` and plain `unshare` as the floor. Runs are interleaved
+# (one of each per round) and each tool's median and p95 are printed with the ratio to crun.
 #
 #   sudo scripts/bench-container.sh [ROUNDS]      (default 200)
 #
@@ -109,7 +111,12 @@ rounds, container, rfs, work, subnet = int(sys.argv[1]), sys.argv[2], sys.argv[3
 bridge = ["--net", "bridge", "--bridge", "lp-bench0", "--subnet", subnet, "--nft-table", "lp_bench",
           "--veth-prefix", "lp-bench-", "--lease-dir", f"{work}/leases"]
 tools = [
-    ("container", [container, "run", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
+    ("container", [container, "run", "--net", "none", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
+    # The cost of each hardening part: the same run with one part switched off.
+    ("c-noseccomp", [container, "run", "--net", "none", "--seccomp", "unconfined", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
+    ("c-nomasks", [container, "run", "--net", "none", "--system-paths", "unconfined", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
+    ("c-nocaps", [container, "run", "--net", "none", "--seccomp", "unconfined", "--system-paths", "unconfined", "--cap-add", "ALL", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
+    ("c-privileged", [container, "run", "--net", "none", "--privileged", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
     ("c-bridge", [container, "run", *bridge, "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
     ("crun", ["crun", "run", "--bundle", f"{work}/bundle-crun", "lp-bench-crun"]),
     ("runc", ["runc", "run", "--bundle", f"{work}/bundle-runc", "lp-bench-runc"]),
@@ -141,8 +148,8 @@ def pct(v, p):
 
 crun_med = pct(times["crun"], 50)
 print(f"start-to-exit of /bin/true, {rounds} interleaved rounds (ms)")
-print(f"{'tool':<10} {'median':>8} {'p95':>8} {'vs crun':>8}")
+print(f"{'tool':<12} {'median':>8} {'p95':>8} {'vs crun':>8}")
 for name, _ in tools:
     m, p = pct(times[name], 50), pct(times[name], 95)
-    print(f"{name:<10} {m:8.2f} {p:8.2f} {m / crun_med:7.2f}x")
+    print(f"{name:<12} {m:8.2f} {p:8.2f} {m / crun_med:7.2f}x")
 PY
