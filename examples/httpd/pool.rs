@@ -55,6 +55,9 @@ enum Back {
 
 struct JobQueue {
     jobs: VecDeque<Job>,
+    /// Pool threads waiting on the condition variable (a wake-up is a system call: skip it
+    /// when nobody sleeps).
+    sleeping: usize,
     /// Shutdown is complete: workers exit.
     closed: bool,
 }
@@ -133,6 +136,7 @@ pub(crate) fn start(
         shared,
         queue: Mutex::new(JobQueue {
             jobs: VecDeque::new(),
+            sleeping: 0,
             closed: false,
         }),
         ready: Condvar::new(),
@@ -227,7 +231,9 @@ fn work(hub: &Hub, registry: &Registry, mut io: Io, log_tx: Option<&SyncSender<V
                     q = lock(&hub.queue);
                     continue;
                 }
+                q.sleeping += 1;
                 q = hub.ready.wait(q).unwrap_or_else(|e| e.into_inner());
+                q.sleeping -= 1;
             }
         };
         io.now_ms = hub.clock_ms.load(Ordering::Relaxed);
@@ -368,8 +374,14 @@ impl Pool {
         if n == 0 {
             return;
         }
-        lock(&self.hub.queue).jobs.extend(self.batch.drain(..));
-        if n == 1 {
+        let sleeping = {
+            let mut q = lock(&self.hub.queue);
+            q.jobs.extend(self.batch.drain(..));
+            q.sleeping
+        };
+        if sleeping == 0 {
+            // Every pool thread is busy and takes the next job without a wake-up.
+        } else if n == 1 {
             self.hub.ready.notify_one();
         } else {
             self.hub.ready.notify_all();
