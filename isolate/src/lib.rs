@@ -25,9 +25,10 @@
 //! its `cgroup.procs` files, and calls `clone3` (fork-like, with a pidfd). The child walks the
 //! plan issuing raw system calls only (no allocation, no locks): join the cgroup by writing
 //! `0`, make mounts private, build the root (bind or tmpfs), `/proc`, `/dev`, `/sys`,
-//! `/etc/hostname`, `/etc/resolv.conf`, the caller's mounts, `pivot_root` and detach the old
-//! root, set the hostname, drop capabilities, switch user, set `no_new_privs`, `execve`. A
-//! failing step is sent to the parent over a close-on-exec pipe as (step, errno) and becomes
+//! `/etc/hostname`, `/etc/resolv.conf`, the caller's mounts (every path below the new root
+//! resolved inside it), `pivot_root` and detach the old root, mask kernel paths, set the
+//! hostname, drop capabilities, switch user, set `no_new_privs`, mark descriptors
+//! close-on-exec, install the seccomp filter, `execve` (see [`security`]). A failing step is sent to the parent over a close-on-exec pipe as (step, errno) and becomes
 //! [`Error::Child`], e.g. `pivot_root into /x: EINVAL`.
 //!
 //! # Cleanup
