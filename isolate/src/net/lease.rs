@@ -129,14 +129,23 @@ impl LeaseFile {
     /// Opens (creating the directory and file if needed) and locks `<dir>/<bridge>.leases`.
     pub(crate) fn lock(dir: &str, bridge: &str) -> Result<LeaseFile, (String, Errno)> {
         let path = format!("{dir}/{bridge}.leases");
-        mkdir_p(dir).map_err(|e| (format!("create lease directory {dir}"), e))?;
         let c = cjoin(&[&path]).map_err(|_| (path.clone(), Errno::EINVAL))?;
-        let fd = io::openat(
-            CWD,
-            &c,
-            OFlags::RDWR | OFlags::CREAT | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::from_bits_retain(0o644),
-        )
+        let open = || {
+            io::openat(
+                CWD,
+                &c,
+                OFlags::RDWR | OFlags::CREAT | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                Mode::from_bits_retain(0o644),
+            )
+        };
+        // The directory exists after the first container: create it only when missing.
+        let fd = match open() {
+            Err(Errno::ENOENT) => {
+                mkdir_p(dir).map_err(|e| (format!("create lease directory {dir}"), e))?;
+                open()
+            }
+            r => r,
+        }
         .map_err(|e| (format!("open lease file {path}"), e))?;
         loop {
             match io::flock(&fd, FlockOp::EXCLUSIVE) {
