@@ -482,3 +482,38 @@ fn an_unprivileged_user_runs_a_rootless_container() {
         text(&o.stderr)
     );
 }
+
+#[test]
+fn bad_hardening_options_give_one_clear_line() {
+    for (args, needle) in [
+        (
+            &["run", "--cap-add", "CAP_FLY", "true"][..],
+            "unknown capability",
+        ),
+        (&["run", "--cap-drop", "", "true"][..], "unknown capability"),
+        (&["run", "--seccomp", "maybe", "true"][..], "bad --seccomp"),
+        (
+            &["run", "--system-paths", "x", "true"][..],
+            "bad --system-paths",
+        ),
+        (&["run", "--uidmap", "0:1", "true"][..], "bad id map"),
+        (
+            &["run", "--uidmap", "1:1:1", "--gidmap", "0:0:1", "true"][..],
+            "must be mapped",
+        ),
+        (
+            &["run", "--preserve-fds", "65", "true"][..],
+            "bad --preserve-fds",
+        ),
+        (&["run", "--preserve-fds", "40", "true"][..], "is not open"),
+    ] {
+        let o = container(args);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(125), "{args:?}: {err}");
+        assert!(
+            err.starts_with("container: ") && err.contains(needle),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
