@@ -271,3 +271,53 @@ fn bad_network_flags_give_one_clear_line() {
     }
     assert_eq!(n.lease_lines(), 0);
 }
+
+#[test]
+fn a_crashed_owner_leaves_nothing_the_next_container_does_not_clean() {
+    let n = Net::new(3);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut a = vec!["run".to_string()];
+    a.extend(n.flags());
+    for s in ["-p", &format!("{port}:80"), "--", "sleep", "60"] {
+        a.push(s.to_string());
+    }
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut owner = Reap(
+        Command::new(bin())
+            .args(&a)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while n.dnat_rules() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(n.dnat_rules(), 2);
+    assert_eq!(n.lease_lines(), 1);
+    // SIGKILL: `container` cannot clean up; the container dies with it (parent-death signal).
+    owner.0.kill().unwrap();
+    owner.0.wait().unwrap();
+    assert_eq!(n.lease_lines(), 1, "the stale lease is still there");
+    assert_eq!(n.dnat_rules(), 2, "and so are its rules");
+    // The next container on the network reclaims both.
+    let o = n.run(&["true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(n.lease_lines(), 0, "stale lease reclaimed");
+    assert_eq!(n.dnat_rules(), 0, "stale DNAT rules removed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while n.veths() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(n.veths(), 0, "veth left");
+}
