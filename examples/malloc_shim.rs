@@ -20,8 +20,9 @@
 //! # Thread caches
 //! A thread's alloc-core cache lives in a const-initialised `thread_local!` with no
 //! destructor (reaching it never allocates and never registers anything). The thread's first
-//! allocation marks it live in a `pthread_key_create` key whose destructor flushes the cache
-//! when the thread ends; after that the thread allocates through the shared tiers (the
+//! allocation marks it live in a `pthread_key_create` key whose destructor retires the cache
+//! when the thread ends (`Heap::retire_thread_cache`: parked for the next new thread, which
+//! adopts it warm, or flushed to the shared tiers); after that the thread allocates through the shared tiers (the
 //! "uncached" path) until it is gone, so allocations made by later thread-exit code (other
 //! keys' destructors, glibc's own teardown) neither leak nor touch a dead cache.
 //!
@@ -118,6 +119,10 @@ fn activate(l: &Local) -> bool {
     // SAFETY: KEY was created (INIT is 2). A non-null value makes the destructor run at thread
     // exit. For keys above 31 glibc allocates here; the nested call sees BUSY and goes uncached.
     let ok = unsafe { libc::pthread_setspecific(KEY, ptr::dangling::<c_void>()) } == 0;
+    if ok {
+        // SAFETY: state BUSY: the only reference to the thread's (empty) cache.
+        HEAP.adopt_parked_cache(unsafe { &mut *l.cache.get() });
+    }
     l.state.set(if ok { ACTIVE } else { FRESH });
     ok
 }
@@ -147,14 +152,15 @@ fn init_process() -> bool {
     true
 }
 
-/// The key destructor: hands the ending thread's cache back and sends the thread's remaining
-/// calls (other destructors, glibc's teardown) to the shared tiers.
+/// The key destructor: hands the ending thread's cache back (parked for the next new thread,
+/// or flushed) and sends the thread's remaining calls (other destructors, glibc's teardown)
+/// to the shared tiers.
 extern "C" fn thread_exit(_: *mut c_void) {
     LOCAL.with(|l| {
         if l.state.get() == ACTIVE {
             l.state.set(BUSY);
             // SAFETY: state ACTIVE -> BUSY: the only reference to the cache.
-            HEAP.flush_thread_cache(unsafe { &mut *l.cache.get() });
+            HEAP.retire_thread_cache(unsafe { &mut *l.cache.get() });
             l.state.set(DEAD);
         }
     });

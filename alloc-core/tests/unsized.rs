@@ -355,3 +355,82 @@ fn fork_while_threads_allocate_leaves_a_usable_heap_in_the_child() {
     flush(heap);
     assert_eq!(heap.stats().bytes_in_use, 0);
 }
+
+/// A retired cache is parked and adopted warm by the next new thread (the very blocks the
+/// ended thread freed come back without touching the shared tiers); parked bytes stay counted
+/// as thread-cache bytes; `release_free_memory` flushes parked caches; a big cache is flushed
+/// instead of parked.
+#[test]
+fn retired_caches_are_parked_adopted_and_flushed() {
+    let heap = new_heap();
+    let freed: Vec<usize> = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut cache = ThreadCache::new();
+            let ptrs: Vec<usize> = (0..100)
+                // SAFETY: a cache of this thread used with this heap only.
+                .map(|_| unsafe { heap.allocate_in(&mut cache, layout(48, 8)) } as usize)
+                .collect();
+            for &p in &ptrs {
+                // SAFETY: p is live and freed once.
+                unsafe { heap.deallocate_unsized_in(&mut cache, p as *mut u8) };
+            }
+            let cached = cache.cached_bytes();
+            assert!(cached >= 100 * 48);
+            heap.retire_thread_cache(&mut cache);
+            assert_eq!(cache.cached_bytes(), 0);
+            assert!(
+                heap.stats().bytes_thread_caches >= cached,
+                "parked bytes still counted"
+            );
+            ptrs
+        })
+        .join()
+        .unwrap()
+    });
+    let st = heap.stats();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut cache = ThreadCache::new();
+            assert!(heap.adopt_parked_cache(&mut cache));
+            assert!(
+                !heap.adopt_parked_cache(&mut cache),
+                "not into a cache that holds blocks"
+            );
+            // SAFETY: the adopted cache belongs to this heap.
+            let p = unsafe { heap.allocate_in(&mut cache, layout(48, 8)) };
+            assert!(freed.contains(&(p as usize)), "a block of the parked cache");
+            assert_eq!(heap.stats().central_span_refills, st.central_span_refills);
+            assert_eq!(heap.stats().transfer_batch_hits, st.transfer_batch_hits);
+            // SAFETY: p is live and freed once.
+            unsafe { heap.deallocate_unsized_in(&mut cache, p) };
+            heap.retire_thread_cache(&mut cache);
+        });
+    });
+    // A cache over 2 MiB is flushed, not parked.
+    let mut big = ThreadCache::new();
+    let ptrs: Vec<usize> = (0..300)
+        // SAFETY: a cache used with this heap only.
+        .map(|_| unsafe { heap.allocate_in(&mut big, layout(16 << 10, 8)) } as usize)
+        .collect();
+    for &p in &ptrs {
+        // SAFETY: live, freed once.
+        unsafe { heap.deallocate_unsized_in(&mut big, p as *mut u8) };
+    }
+    let flushes = heap.stats().thread_cache_flushes;
+    heap.retire_thread_cache(&mut big);
+    let st = heap.stats();
+    assert_eq!(st.thread_cache_flushes, flushes + 1);
+    assert!(
+        st.bytes_thread_caches < 1 << 20,
+        "only the small parked cache: {st:?}"
+    );
+    heap.release_free_memory();
+    let st = heap.stats();
+    assert_eq!(st.bytes_thread_caches, 0, "{st:?}");
+    assert_eq!(st.bytes_in_use, 0);
+    let mut fresh = ThreadCache::new();
+    assert!(
+        !heap.adopt_parked_cache(&mut fresh),
+        "nothing parked after release"
+    );
+}
