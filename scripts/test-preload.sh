@@ -104,7 +104,7 @@ run_self() {
     local rc=$?
     set -e
     if [ "$rc" = 0 ]; then
-        pass "$name: $(tail -1 "$work/$name.out")"
+        pass "$(tail -1 "$work/$name.out")"
     else
         fail "$name: $(describe_rc "$rc")"
         tail -20 "$work/$name.out" | sed 's/^/     /'
