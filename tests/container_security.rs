@@ -367,6 +367,23 @@ fn symlinked_dev_null_and_mount_targets_are_refused() {
         "{err}"
     );
 
+    // A rootfs whose /dev/null is a symlink (to a host file) does not matter: /dev is a fresh
+    // tmpfs and masking uses the verified null device.
+    std::fs::remove_file(root.0.join("mnt/target")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", root.0.join("dev/null")).unwrap();
+    let p = run_probe(&root.0, &[]);
+    assert!(p["/proc/keys"] == "0 bytes" || p["/proc/keys"] == "ENOENT");
+    std::fs::remove_file(root.0.join("dev/null")).unwrap();
+    // A rootfs whose /dev is a symlink out of it is refused, not followed.
+    std::fs::remove_dir(root.0.join("dev")).unwrap();
+    std::os::unix::fs::symlink(&victim.0, root.0.join("dev")).unwrap();
+    let o = container(&["run", "--net", "none", "--rootfs", r, "--", "/probe"]);
+    assert_eq!(o.status.code(), Some(125));
+    let err = text(&o.stderr);
+    assert!(err.contains("/dev") && err.contains("ELOOP"), "{err}");
+    std::fs::remove_file(root.0.join("dev")).unwrap();
+    std::fs::create_dir(root.0.join("dev")).unwrap();
+
     // A symlinked directory on the way resolves inside the rootfs: /etc -> <host dir> gets
     // nothing written into the host directory.
     std::fs::remove_dir_all(root.0.join("etc")).unwrap();
