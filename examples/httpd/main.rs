@@ -74,6 +74,9 @@ fn parse_bind(bind: &str, port: u16) -> Result<Addr, String> {
     }
 }
 
+/// `TCP_QUICKACK` (linux/tcp.h).
+const TCP_QUICKACK: i32 = 12;
+
 fn listener(addr: &Addr, reuseport: bool) -> Result<OwnedFd, Errno> {
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let family = match addr {
@@ -90,6 +93,12 @@ fn listener(addr: &Addr, reuseport: bool) -> Result<OwnedFd, Errno> {
         Addr::V6(a) => net::bind(&fd, a)?,
     }
     net::listen(&fd, 4096)?;
+    // Delayed-ACK mode from the start, inherited by accepted connections: a new connection
+    // otherwise acknowledges its first request with a packet of its own just before the
+    // response (which carries the acknowledgement anyway). 8 TCP segments per
+    // `Connection: close` exchange instead of 9 (nstat); keep-alive traffic is unchanged
+    // (2 segments per request either way). Best effort: the kernel may refuse it.
+    let _ = net::setsockopt(&fd, net::IPPROTO_TCP, TCP_QUICKACK, &0i32.to_ne_bytes());
     Ok(fd)
 }
 
