@@ -3,7 +3,9 @@
 //! - [`http`]: an incremental, strict, zero-copy HTTP/1.1 request parser (RFC 9112) with a
 //!   chunked body decoder. It is a pure state machine: no allocation, no I/O, no syscalls.
 //! - [`Poll`], [`Registry`], [`Token`], [`Interest`], [`Events`]: a mio-like, always
-//!   edge-triggered `epoll` reactor; [`Waker`] wakes a poll from another thread (eventfd);
+//!   edge-triggered `epoll` reactor (with one-shot registrations,
+//!   [`Registry::register_oneshot`], for handing ready sources to a thread pool);
+//!   [`Waker`] wakes a poll from another thread (eventfd);
 //!   [`Timer`] (timerfd) and [`TimerWheel`] (many lazy deadlines) for per-connection timeouts.
 //!   It needs `alloc` only for the event buffer and the wheel's slots.
 //!
