@@ -408,6 +408,10 @@ pub(crate) struct Attachment {
     veth: String,
     ports: Vec<PortMapping>,
     released: bool,
+    /// The nftables socket, kept from `prepare` to `release`: closing one waits for the
+    /// kernel to free rules deleted by anyone (an RCU grace period), which must not happen
+    /// on the way to starting a container.
+    nf: Option<Nl>,
 }
 
 impl Attachment {
@@ -432,9 +436,10 @@ pub(crate) fn prepare(
     let mut file =
         LeaseFile::lock(&cfg.lease_dir, &cfg.name).map_err(|(s, e)| Error::host(s, e))?;
     let mut rt = Nl::route().map_err(host_err("open a NETLINK_ROUTE socket"))?;
+    let mut nf = Nl::netfilter().map_err(host_err("open a NETLINK_NETFILTER socket"))?;
     let stale = file.take_stale();
     for l in &stale {
-        reclaim(cfg, &mut rt, l);
+        reclaim(cfg, &mut rt, &mut nf, l);
     }
     for p in ports {
         if let Some(l) = file.leases.iter().find(|l| {
@@ -451,7 +456,7 @@ pub(crate) fn prepare(
             .into());
         }
     }
-    let bridge_index = ensure_bridge(cfg, &mut rt)?;
+    let bridge_index = ensure_bridge(cfg, &mut rt, &mut nf)?;
     let Some(ip) = file.free_address(cfg.subnet) else {
         return Err(ConfigError::Network(format!(
             "no free address left in {} on bridge {}",
@@ -479,22 +484,21 @@ pub(crate) fn prepare(
         name: name.into(),
         ports: ports.to_vec(),
         released: false,
+        nf: Some(nf),
     })
 }
 
 /// Removes what a crashed owner left: its DNAT rules and its veth if still there.
-fn reclaim(cfg: &BridgeConfig, rt: &mut Nl, l: &Lease) {
+fn reclaim(cfg: &BridgeConfig, rt: &mut Nl, nf: &mut Nl, l: &Lease) {
     if !l.ports.is_empty() {
-        if let Ok(mut nf) = Nl::netfilter() {
-            let _ = nft::delete_owned(&mut nf, &cfg.table, &owner_tag(&l.name, l.ip));
-        }
+        let _ = nft::delete_owned(nf, &cfg.table, &owner_tag(&l.name, l.ip));
     }
     let veth = cfg.veth_name(l.ip);
     let _ = rtnl::delete_link(rt, &veth);
 }
 
 /// The bridge's index, creating and configuring it (and the NAT table) when missing.
-fn ensure_bridge(cfg: &BridgeConfig, rt: &mut Nl) -> Result<u32, Error> {
+fn ensure_bridge(cfg: &BridgeConfig, rt: &mut Nl, nf: &mut Nl) -> Result<u32, Error> {
     let gw = cfg.subnet.gateway();
     let index = match rtnl::link_index(rt, &cfg.name)
         .map_err(host_err(format!("look up bridge {}", cfg.name)))?
@@ -516,11 +520,10 @@ fn ensure_bridge(cfg: &BridgeConfig, rt: &mut Nl) -> Result<u32, Error> {
         }
         None => create_bridge(cfg, rt)?,
     };
-    let mut nf = Nl::netfilter().map_err(host_err("open a NETLINK_NETFILTER socket"))?;
-    let exists = nft::table_exists(&mut nf, &cfg.table)
+    let exists = nft::table_exists(nf, &cfg.table)
         .map_err(host_err(format!("look up nftables table ip {}", cfg.table)))?;
     if !exists {
-        match nft::create_nat(&mut nf, &cfg.table, cfg.subnet, &cfg.name) {
+        match nft::create_nat(nf, &cfg.table, cfg.subnet, &cfg.name) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => {
                 return Err(Error::host(
@@ -647,9 +650,14 @@ impl Attachment {
             show_ip(self.cfg.subnet.gateway())
         )))?;
         if !self.ports.is_empty() {
-            let mut nf = Nl::netfilter().map_err(host_err("open a NETLINK_NETFILTER socket"))?;
+            let nf = match &mut self.nf {
+                Some(nf) => nf,
+                None => self
+                    .nf
+                    .insert(Nl::netfilter().map_err(host_err("open a NETLINK_NETFILTER socket"))?),
+            };
             nft::add_dnat(
-                &mut nf,
+                nf,
                 &self.cfg.table,
                 &self.ports,
                 self.ip,
@@ -677,17 +685,18 @@ impl Attachment {
             }
         };
         if !self.ports.is_empty() {
-            note(
-                Nl::netfilter()
-                    .and_then(|mut nf| {
-                        nft::delete_owned(&mut nf, &self.cfg.table, &owner_tag(&self.name, self.ip))
-                    })
-                    .map(drop)
-                    .map_err(host_err(format!(
-                        "delete DNAT rules of {} from table ip {}",
-                        self.name, self.cfg.table
-                    ))),
-            );
+            let owner = owner_tag(&self.name, self.ip);
+            let table = &self.cfg.table;
+            let r = match &mut self.nf {
+                Some(nf) => nft::delete_owned(nf, table, &owner),
+                None => {
+                    Nl::netfilter().and_then(|mut nf| nft::delete_owned(&mut nf, table, &owner))
+                }
+            };
+            note(r.map(drop).map_err(host_err(format!(
+                "delete DNAT rules of {} from table ip {}",
+                self.name, self.cfg.table
+            ))));
         }
         // The veth pair is not deleted here: it goes with the container's network namespace,
         // which the kernel tears down in the background once the last process has exited.
@@ -707,6 +716,8 @@ impl Attachment {
                     )))
                 }),
         );
+        // Last, with the lease already given back: closing may wait (see the field).
+        self.nf = None;
         match first {
             Some(e) => Err(e),
             None => Ok(()),

@@ -47,6 +47,14 @@ pub(crate) fn push_str(b: &mut MsgBuilder<'_>, ty: u16, s: &str) -> Result<(), E
     b.push_attr_str(ty, c)
 }
 
+impl core::fmt::Debug for Nl {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Nl")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Nl {
     /// Wraps a bound netlink socket.
     pub(crate) fn new(fd: OwnedFd) -> Nl {
