@@ -228,7 +228,8 @@ fn target_path<'a>(req: &Request<'a>) -> Option<&'a str> {
 pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) -> Outcome {
     let version = req.version();
     let keep_alive = keep_alive && req.keep_alive();
-    let head_only = req.method() == "HEAD";
+    let method = req.method();
+    let head_only = method == "HEAD";
     let simple = |ctx: &mut Ctx<'_>, status: u16, keep_alive: bool, extra: &[u8]| -> Outcome {
         let body_len = simple_response(
             ctx.out, ctx.date, status, keep_alive, version, extra, head_only,
@@ -240,7 +241,7 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) ->
             file: None,
         }
     };
-    if req.method() != "GET" && !head_only {
+    if method != "GET" && !head_only {
         return simple(ctx, 405, keep_alive, b"Allow: GET, HEAD\r\n");
     }
     let Some(path) = target_path(req) else {
