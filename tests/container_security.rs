@@ -451,8 +451,11 @@ fn an_unprivileged_user_runs_a_rootless_container() {
     let file = dir.0.join("root-owned");
     std::fs::write(&file, "host\n").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // A copy of the binary the user can reach whatever the permissions of the target dir.
+    let exe = dir.0.join("container");
+    std::fs::copy(bin(), &exe).unwrap();
     let as_user = |args: &[&str]| {
-        Command::new(bin())
+        Command::new(&exe)
             .args(args)
             .uid(user.uid)
             .gid(user.uid) // std drops root's supplementary groups with uid()
