@@ -49,7 +49,8 @@ fn probe() -> &'static Path {
     static PROBE: OnceLock<PathBuf> = OnceLock::new();
     PROBE.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.c");
-        let out = target_dir().join(format!("lp-probe-{}", std::process::id()));
+        // One fixed name in the target dir: rebuilt by each run, never accumulating.
+        let out = target_dir().join("lp-test-probe");
         let st = Command::new("gcc")
             .args(["-static", "-O1", "-o"])
             .arg(&out)
