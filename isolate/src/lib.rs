@@ -31,6 +31,11 @@
 //! close-on-exec, install the seccomp filter, `execve` (see [`security`]). A failing step is sent to the parent over a close-on-exec pipe as (step, errno) and becomes
 //! [`Error::Child`], e.g. `pivot_root into /x: EINVAL`.
 //!
+//! # Network
+//! [`Network::None`] (the default) leaves the container only `lo`, set up; [`Network::Host`]
+//! shares the host's stack; [`Network::Bridge`] gives it `eth0` on a host bridge with an
+//! address, a default route, NAT and published ports, all over netlink: see [`net`].
+//!
 //! # Cleanup
 //! Mounts live only in the container's mount namespace and vanish with it. The container's
 //! processes die with its PID 1 (the PID namespace) and PID 1 carries a parent-death signal,

@@ -212,30 +212,33 @@ impl LeaseFile {
     /// broadcast address), searching round-robin from where the last search ended; `None`
     /// when the subnet is full.
     pub(crate) fn free_address(&mut self, subnet: Ipv4Net) -> Option<[u8; 4]> {
-        let base = u32::from_be_bytes(subnet.addr);
-        let size = subnet.size();
-        let usable = size.checked_sub(3)?;
-        let mut used: Vec<u32> = self
-            .leases
-            .iter()
-            .map(|l| u32::from_be_bytes(l.ip).wrapping_sub(base))
-            .filter(|o| *o < size)
-            .collect();
-        used.sort_unstable();
-        let start = if (2..size - 1).contains(&self.next) {
-            self.next
-        } else {
-            2
-        };
-        for i in 0..usable {
-            let cand = 2 + (start - 2 + i) % usable;
-            if used.binary_search(&cand).is_err() {
-                self.next = cand + 1;
-                return Some((base + cand).to_be_bytes());
-            }
-        }
-        None
+        let (ip, next) = pick_free(&self.leases, self.next, subnet)?;
+        self.next = next;
+        Some(ip)
     }
+}
+
+/// The first address of `subnet` at or after offset `next` (wrapping) that no lease holds,
+/// and the offset to resume from.
+fn pick_free(leases: &[Lease], next: u32, subnet: Ipv4Net) -> Option<([u8; 4], u32)> {
+    let base = u32::from_be_bytes(subnet.addr);
+    let size = subnet.size();
+    let usable = size.checked_sub(3)?;
+    let mut used: Vec<u32> = leases
+        .iter()
+        .map(|l| u32::from_be_bytes(l.ip).wrapping_sub(base))
+        .filter(|o| *o < size)
+        .collect();
+    used.sort_unstable();
+    let start = if (2..size - 1).contains(&next) {
+        next
+    } else {
+        2
+    };
+    (0..usable)
+        .map(|i| 2 + (start - 2 + i) % usable)
+        .find(|cand| used.binary_search(cand).is_err())
+        .map(|cand| ((base + cand).to_be_bytes(), cand + 1))
 }
 
 #[cfg(test)]
@@ -267,6 +270,34 @@ mod tests {
         ] {
             assert_eq!(Lease::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn addresses_are_picked_round_robin_skipping_held_ones_until_full() {
+        let lease = |d: u8| Lease {
+            ip: [10, 1, 2, d],
+            pid: 1,
+            start: 1,
+            name: "x".into(),
+            ports: alloc::vec::Vec::new(),
+        };
+        let n24 = Ipv4Net::new([10, 1, 2, 0], 24).unwrap();
+        assert_eq!(pick_free(&[], 0, n24), Some(([10, 1, 2, 2], 3)));
+        // Resumes after the last pick even though .2 is free again.
+        assert_eq!(pick_free(&[], 3, n24), Some(([10, 1, 2, 3], 4)));
+        assert_eq!(
+            pick_free(&[lease(3), lease(4)], 3, n24),
+            Some(([10, 1, 2, 5], 6))
+        );
+        // Wraps past the broadcast address back to .2.
+        assert_eq!(pick_free(&[], 255, n24), Some(([10, 1, 2, 2], 3)));
+        assert_eq!(pick_free(&[lease(254)], 254, n24), Some(([10, 1, 2, 2], 3)));
+        // A /30 has exactly one container address.
+        let n30 = Ipv4Net::new([10, 1, 2, 0], 30).unwrap();
+        assert_eq!(pick_free(&[], 7, n30), Some(([10, 1, 2, 2], 3)));
+        assert_eq!(pick_free(&[lease(2)], 2, n30), None);
+        let full: alloc::vec::Vec<Lease> = (2..=254).map(lease).collect();
+        assert_eq!(pick_free(&full, 100, n24), None);
     }
 
     #[test]
