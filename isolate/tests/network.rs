@@ -534,6 +534,8 @@ fn nat_makes_container_traffic_leave_with_the_host_address() {
         (peer.ip().to_string(), got)
     });
     let port = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    // Forwarding off (as on a fresh host): starting a bridge container turns it back on.
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", "0").unwrap();
     let c = sh("echo from-container | busybox nc -w 5 \"$FAR\" \"$PORT\"")
         .env("FAR", &ip_str(far_ip))
         .unwrap()
@@ -544,6 +546,10 @@ fn nat_makes_container_traffic_leave_with_the_host_address() {
         .unwrap();
     let mut running = c.spawn().unwrap();
     let container_ip = ip_str(running.address().unwrap());
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        "1\n"
+    );
     let o = running.wait().unwrap();
     assert_eq!(o.status, ExitStatus::Exited(0));
     let (peer, got) = server.join().unwrap();

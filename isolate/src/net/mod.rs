@@ -63,7 +63,7 @@ use rawsys::process::CloneFlags;
 use rawsys::{BorrowedFd, Errno};
 
 use crate::error::{ConfigError, Error};
-use crate::fsutil::{cjoin, write_existing};
+use crate::fsutil::{cjoin, read_file, write_existing};
 
 use lease::{Lease, LeaseFile};
 use nl::Nl;
@@ -532,6 +532,9 @@ fn ensure_bridge(cfg: &BridgeConfig, rt: &mut Nl, nf: &mut Nl) -> Result<u32, Er
                 ));
             }
         }
+    }
+    // Checked on every start (one small read): without it the masquerade is useless.
+    if read_file(c"/proc/sys/net/ipv4/ip_forward").map_err(host_err("read ip_forward"))? != b"1\n" {
         sysctl("/proc/sys/net/ipv4/ip_forward", b"1")?;
     }
     Ok(index)
@@ -586,7 +589,6 @@ fn create_bridge(cfg: &BridgeConfig, rt: &mut Nl) -> Result<u32, Error> {
         &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", cfg.name),
         b"1",
     )?;
-    sysctl("/proc/sys/net/ipv4/ip_forward", b"1")?;
     Ok(index)
 }
 
