@@ -437,9 +437,14 @@ pub(crate) fn prepare(
         LeaseFile::lock(&cfg.lease_dir, &cfg.name).map_err(|(s, e)| Error::host(s, e))?;
     let mut rt = Nl::route().map_err(host_err("open a NETLINK_ROUTE socket"))?;
     let mut nf = Nl::netfilter().map_err(host_err("open a NETLINK_NETFILTER socket"))?;
+    let bridge_index = ensure_bridge(cfg, &mut rt, &mut nf)?;
     let stale = file.take_stale();
     for l in &stale {
-        reclaim(cfg, &mut rt, &mut nf, l);
+        reclaim(cfg, &mut rt, &mut nf, bridge_index, l);
+    }
+    if !stale.is_empty() {
+        file.store()
+            .map_err(host_err(format!("write lease file of bridge {}", cfg.name)))?;
     }
     for p in ports {
         if let Some(l) = file.leases.iter().find(|l| {
@@ -456,7 +461,6 @@ pub(crate) fn prepare(
             .into());
         }
     }
-    let bridge_index = ensure_bridge(cfg, &mut rt, &mut nf)?;
     let Some(ip) = file.free_address(cfg.subnet) else {
         return Err(ConfigError::Network(format!(
             "no free address left in {} on bridge {}",
@@ -488,13 +492,17 @@ pub(crate) fn prepare(
     })
 }
 
-/// Removes what a crashed owner left: its DNAT rules and its veth if still there.
-fn reclaim(cfg: &BridgeConfig, rt: &mut Nl, nf: &mut Nl, l: &Lease) {
+/// Removes what a crashed owner left: its DNAT rules, and its veth if still on our bridge.
+fn reclaim(cfg: &BridgeConfig, rt: &mut Nl, nf: &mut Nl, bridge: u32, l: &Lease) {
     if !l.ports.is_empty() {
         let _ = nft::delete_owned(nf, &cfg.table, &owner_tag(&l.name, l.ip));
     }
     let veth = cfg.veth_name(l.ip);
-    let _ = rtnl::delete_link(rt, &veth);
+    if let Ok(Some((_, Some(master)))) = rtnl::link(rt, &veth) {
+        if master == bridge {
+            let _ = rtnl::delete_link(rt, &veth);
+        }
+    }
 }
 
 /// The bridge's index, creating and configuring it (and the NAT table) when missing.
