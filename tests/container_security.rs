@@ -488,6 +488,24 @@ fn an_unprivileged_user_runs_a_rootless_container() {
     assert!(!out.contains("WROTE"), "{out}");
     assert!(text(&o.stderr).contains("Permission denied"));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "host\n");
+    // Sharing the host's network: sysfs cannot be mounted there, the host's /sys is bound
+    // read-only instead (and still masked).
+    let o = as_user(&[
+        "run",
+        "--net",
+        "host",
+        "--userns",
+        "--",
+        "sh",
+        "-c",
+        "ls /sys/class >/dev/null && ls /sys/firmware | wc -l; echo x > /sys/kernel/uevent_helper",
+    ]);
+    assert_eq!(text(&o.stdout).trim(), "0", "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("Read-only file system"),
+        "{}",
+        text(&o.stderr)
+    );
     // Without --userns: the clear "need root" line.
     let o = as_user(&["run", "--net", "none", "true"]);
     assert_eq!(o.status.code(), Some(125));

@@ -559,13 +559,36 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
         path: path(&[r, "/sys"])?,
         mode: 0o555,
     });
-    ops.push(mount(
-        Some("sysfs"),
-        path(&[r, "/sys"])?,
-        Some("sysfs"),
-        nosuid_nodev_noexec | MountFlags::RDONLY,
-        None,
-    )?);
+    if o.security.userns.is_some() && matches!(o.network, crate::config::NetworkMode::Host) {
+        // Only the owner of the network namespace may mount sysfs: in a user namespace
+        // sharing the host's network, the host's /sys is bound read-only instead.
+        ops.push(mount(
+            Some("/sys"),
+            path(&[r, "/sys"])?,
+            None,
+            MountFlags::BIND | MountFlags::REC,
+            None,
+        )?);
+        ops.push(mount(
+            None,
+            path(&[r, "/sys"])?,
+            None,
+            MountFlags::BIND
+                | MountFlags::REMOUNT
+                | nosuid_nodev_noexec
+                | MountFlags::RDONLY
+                | security::source_mount_flags("/sys"),
+            None,
+        )?);
+    } else {
+        ops.push(mount(
+            Some("sysfs"),
+            path(&[r, "/sys"])?,
+            Some("sysfs"),
+            nosuid_nodev_noexec | MountFlags::RDONLY,
+            None,
+        )?);
+    }
 
     // The caller's mounts.
     let mut bi = binds.iter();
