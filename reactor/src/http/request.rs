@@ -264,35 +264,47 @@ impl RequestParser {
 
     #[inline]
     fn dispatch(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
-        #[cfg(target_arch = "x86_64")]
-        let avx2 = self.config.use_simd && simd::avx2_available();
         if matches!(self.state, State::Start) && self.pos == 0 {
-            // A fresh parse: the fast path takes a whole, ordinary head in one pass. Small
-            // heads use SSE2, inlined here; larger ones AVX2, where one 32-byte load covers
-            // a typical field line.
-            #[cfg(target_arch = "x86_64")]
-            if self.config.use_simd && (buf.len() < SSE2_HEAD || !avx2) {
+            self.fresh(buf, headers)
+        } else {
+            self.resume(buf, headers)
+        }
+    }
+
+    /// A fresh parse: the fast path takes a whole, ordinary head in one pass. Small heads use
+    /// SSE2, inlined here; larger ones AVX2, where one 32-byte load covers a typical field
+    /// line. (Out of line, so that resumed calls, which may come a byte at a time, do not pay
+    /// for its set-up.)
+    #[inline(never)]
+    fn fresh(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
+        #[cfg(target_arch = "x86_64")]
+        if self.config.use_simd {
+            if buf.len() < SSE2_HEAD || !simd::avx2_available() {
                 // SAFETY: every x86_64 CPU has SSE2.
                 if let Some(done) = unsafe { self.fast_head::<simd::Sse2>(buf, headers) } {
                     return done;
                 }
-            } else if avx2 {
+            } else {
                 // SAFETY: AVX2 was detected.
                 if let Some(done) = unsafe { self.fast_avx2(buf, headers) } {
                     return done;
                 }
-            } else if let Some(done) = self.fast_portable(buf, headers) {
-                return done;
             }
-            #[cfg(not(target_arch = "x86_64"))]
-            if let Some(done) = self.fast_portable(buf, headers) {
-                return done;
-            }
+            return self.resume(buf, headers);
         }
+        if let Some(done) = self.fast_portable(buf, headers) {
+            return done;
+        }
+        self.resume(buf, headers)
+    }
+
+    /// The state machine from where it stopped.
+    #[inline]
+    fn resume(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         // A few new bytes are not worth the SIMD set-up: small requests and small increments
         // (both paths give identical results, so they can take turns on one request).
         #[cfg(target_arch = "x86_64")]
-        if avx2 && buf.len() - self.pos >= 64 {
+        if self.config.use_simd && buf.len() - self.pos >= 64 && simd::avx2_available() {
             // SAFETY: AVX2 was detected.
             return unsafe { self.run_avx2(buf, headers) };
         }
@@ -306,7 +318,7 @@ impl RequestParser {
         unsafe { self.run::<simd::Avx2>(buf, headers) }
     }
 
-    #[inline(never)]
+    #[inline]
     fn run_portable(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         // SAFETY: the portable scanners need no CPU feature.
         unsafe { self.run::<Portable>(buf, headers) }
