@@ -112,12 +112,12 @@ bridge = ["--net", "bridge", "--bridge", "lp-bench0", "--subnet", subnet, "--nft
           "--veth-prefix", "lp-bench-", "--lease-dir", f"{work}/leases"]
 tools = [
     ("container", [container, "run", "--net", "none", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
+    ("c-bridge", [container, "run", *bridge, "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
     # The cost of each hardening part: the same run with one part switched off.
     ("c-noseccomp", [container, "run", "--net", "none", "--seccomp", "unconfined", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
     ("c-nomasks", [container, "run", "--net", "none", "--system-paths", "unconfined", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
     ("c-nocaps", [container, "run", "--net", "none", "--seccomp", "unconfined", "--system-paths", "unconfined", "--cap-add", "ALL", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
     ("c-privileged", [container, "run", "--net", "none", "--privileged", "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
-    ("c-bridge", [container, "run", *bridge, "--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]),
     ("crun", ["crun", "run", "--bundle", f"{work}/bundle-crun", "lp-bench-crun"]),
     ("runc", ["runc", "run", "--bundle", f"{work}/bundle-runc", "lp-bench-runc"]),
     ("bwrap", ["bwrap", "--unshare-all", "--ro-bind", rfs, "/", "--proc", "/proc", "--dev", "/dev", "/bin/true"]),
