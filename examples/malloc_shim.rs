@@ -62,7 +62,7 @@ const FRESH: u8 = 0;
 const ACTIVE: u8 = 1;
 /// The thread is inside its cache or registering it: nested calls go uncached.
 const BUSY: u8 = 2;
-/// The thread's key destructor flushed the cache: the thread is ending, go uncached.
+/// The thread's key destructor retired the cache: the thread is ending, go uncached.
 const DEAD: u8 = 3;
 
 struct Local {
@@ -79,7 +79,7 @@ std::thread_local! {
 
 /// Process-wide set-up: 0 not started, 1 in progress, 2 done, 3 failed (caches disabled).
 static INIT: AtomicU8 = AtomicU8::new(0);
-/// The key whose destructor flushes a thread's cache (valid once `INIT` is 2).
+/// The key whose destructor retires a thread's cache (valid once `INIT` is 2).
 static mut KEY: libc::pthread_key_t = 0;
 
 struct ShimTls;
@@ -87,8 +87,9 @@ struct ShimTls;
 // SAFETY: LOCAL's caches are used only with HEAP, one per thread; a cache is reached only in
 // state ACTIVE, which is set to BUSY for the duration of `f`, so no nested call reaches it;
 // this function never allocates (the key registration it may trigger runs with the state BUSY,
-// so a nested allocation goes uncached); a cache is flushed by the key destructor before the
-// thread's state becomes DEAD and it is never used again.
+// so a nested allocation goes uncached); a cache is retired (parked or flushed, either way
+// emptied) by the key destructor before the thread's state becomes DEAD, and the thread never
+// reaches it again.
 unsafe impl TlsHook for ShimTls {
     #[inline(always)]
     fn with_thread_cache<R>(&self, f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R> {
