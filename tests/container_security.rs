@@ -456,13 +456,24 @@ fn an_unprivileged_user_runs_a_rootless_container() {
     let exe = dir.0.join("container");
     std::fs::copy(bin(), &exe).unwrap();
     let as_user = |args: &[&str]| {
-        Command::new(&exe)
-            .args(args)
-            .uid(user.uid)
-            .gid(user.uid) // std drops root's supplementary groups with uid()
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+        // Another test thread may fork while `copy` still holds the new file open for writing;
+        // its child keeps that descriptor until its own exec, and exec of the copy fails with
+        // ETXTBSY meanwhile. That window is short: try again.
+        for _ in 0..100 {
+            match Command::new(&exe)
+                .args(args)
+                .uid(user.uid)
+                .gid(user.uid) // std drops root's supplementary groups with uid()
+                .stdin(Stdio::null())
+                .output()
+            {
+                Err(e) if e.raw_os_error() == Some(26) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                r => return r.unwrap(),
+            }
+        }
+        panic!("{}: still ETXTBSY after 2 s", exe.display());
     };
     let vol = format!("{}:/host-file", file.display());
     let o = as_user(&[
