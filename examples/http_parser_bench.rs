@@ -9,6 +9,12 @@
 //! or 64 bytes, at a time) through one growing buffer: reactor resumes where it stopped,
 //! httparse has to re-parse the buffer from the start (its way of handling partial input).
 //! The ratio column is httparse time / reactor time: above 1 means reactor is faster.
+//!
+//! On a shared, noisy machine, count instructions instead (repeatable to the unit):
+//! `HTTP_BENCH_FILTER='=tiny GET' HTTP_BENCH_ITERS=20000 valgrind --tool=callgrind
+//! target/release/examples/http_parser_bench 1`, then divide the inclusive cost of
+//! `ours_whole` and `httparse_whole` (or `*_pieces`) by their call counts
+//! (`callgrind_annotate --inclusive=yes`, or the `calls=` lines of the output file).
 
 use std::hint::black_box;
 use std::time::Instant;
