@@ -419,6 +419,10 @@ fn main() -> ExitCode {
                 .unwrap_or_default(),
             ..parse_run(&["/bin/sh".to_string()]).expect("fixed arguments parse")
         },
+        Some("run") if matches!(argv.get(1).map(String::as_str), Some("-h" | "--help")) => {
+            println!("{USAGE}\n\n{SECURITY_HELP}");
+            return ExitCode::SUCCESS;
+        }
         Some("run") => match parse_run(&argv[1..]) {
             Ok(a) => a,
             Err(e) => return fail(format_args!("{e}\n{USAGE}"), 125),
