@@ -230,3 +230,24 @@ fn pool_sigterm_finishes_in_flight_responses_and_exits_zero() {
     let code = s.terminate(Duration::from_secs(10));
     assert_eq!(code, Some(0), "{}", s.stderr());
 }
+
+#[test]
+fn design_flag_is_documented_and_checked() {
+    let out = std::process::Command::new(binary())
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--design reactor|pool"));
+    for bad in [&["--design", "threads"][..], &["--design"]] {
+        let out = std::process::Command::new(binary())
+            .args(bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--design"),
+            "{bad:?}"
+        );
+    }
+}
