@@ -88,54 +88,114 @@ pub(crate) trait Scan {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of `x` is below `n` (`n <= 128`; exact as a yes/no answer).
+/// Non-zero when some byte of `x` is below `n` (`n <= 128`; exact as a yes/no answer).
 #[inline(always)]
-const fn has_less(x: u64, n: u8) -> bool {
-    x.wrapping_sub(ONES * n as u64) & !x & HIGHS != 0
+const fn less_mask(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(ONES * n as u64) & !x & HIGHS
 }
 
-/// Whether any byte of `x` equals `n`.
+/// Non-zero when some byte of `x` equals `n` (exact as a yes/no answer).
 #[inline(always)]
-const fn has_byte(x: u64, n: u8) -> bool {
+const fn byte_mask(x: u64, n: u8) -> u64 {
     let y = x ^ (ONES * n as u64);
-    y.wrapping_sub(ONES) & !y & HIGHS != 0
+    y.wrapping_sub(ONES) & !y & HIGHS
 }
 
-/// Whether any byte of `x` is above 0x7e (DEL or non-ASCII).
+/// Non-zero when some byte of `x` is above 0x7e (DEL or non-ASCII).
 #[inline(always)]
-const fn has_above_tilde(x: u64) -> bool {
-    (x.wrapping_add(ONES) | x) & HIGHS != 0
+const fn above_tilde_mask(x: u64) -> u64 {
+    (x.wrapping_add(ONES) | x) & HIGHS
 }
 
-/// Scans `buf[pos..end]` eight bytes at a time: `word_misses` says whether a word may hold a
-/// byte outside the class (false alarms are fine), `class` decides byte by byte.
+#[inline(always)]
+fn word(w: &[u8]) -> u64 {
+    let mut a = [0; 8];
+    a.copy_from_slice(w);
+    u64::from_le_bytes(a)
+}
+
+/// Scans `buf[pos..end]`: `word_misses` is non-zero when a word may hold a byte outside the
+/// class (false alarms are fine), `class` decides byte by byte. The first 32 bytes (where most
+/// values and targets end) go a word at a time, inline; the rest of a long span sixteen bytes
+/// at a time, out of line ([`scan_blocks`]).
 #[inline(always)]
 fn scan_words(
     buf: &[u8],
     pos: usize,
     end: usize,
-    word_misses: impl Fn(&[u8; 8]) -> bool,
+    word_misses: impl Fn(u64) -> u64,
     class: impl Fn(u8) -> bool,
 ) -> usize {
     let end = end.min(buf.len());
-    let Some(s) = buf.get(pos..end) else {
+    let Some(mut s) = buf.get(pos..end) else {
         return pos.max(end);
     };
-    let mut words = s.chunks_exact(8);
     let mut at = pos;
+    if s.len() >= 96 {
+        let (first, rest) = s.split_at(32);
+        if let Some(i) = scan_word_loop(first, &word_misses, &class) {
+            return at + i;
+        }
+        at += 32;
+        match scan_blocks(rest, &word_misses, &class) {
+            Ok(i) => return at + i,
+            Err(scanned) => {
+                at += scanned;
+                s = &rest[scanned..];
+            }
+        }
+    }
+    match scan_word_loop(s, &word_misses, &class) {
+        Some(i) => at + i,
+        None => end,
+    }
+}
+
+/// `s` a word at a time, then byte by byte: the offset of the first byte outside the class.
+#[inline(always)]
+fn scan_word_loop(
+    s: &[u8],
+    word_misses: &impl Fn(u64) -> u64,
+    class: &impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let mut words = s.chunks_exact(8);
+    let mut at = 0;
     for w in &mut words {
-        let w: &[u8; 8] = w.try_into().unwrap_or(&[0; 8]);
-        if word_misses(w) {
+        if word_misses(word(w)) != 0 {
             if let Some(i) = w.iter().position(|&b| !class(b)) {
-                return at + i;
+                return Some(at + i);
             }
         }
         at += 8;
     }
-    match words.remainder().iter().position(|&b| !class(b)) {
-        Some(i) => at + i,
-        None => end,
+    words
+        .remainder()
+        .iter()
+        .position(|&b| !class(b))
+        .map(|i| at + i)
+}
+
+/// The long-span loop of [`scan_words`], sixteen bytes (two words, one branch) at a time,
+/// out of line so that short spans keep a small inlined loop. `Ok` is the offset of the first
+/// byte outside the class; `Err` how many bytes were found to be inside it (a multiple of 16,
+/// less than 16 left).
+#[inline(never)]
+fn scan_blocks(
+    s: &[u8],
+    word_misses: &impl Fn(u64) -> u64,
+    class: &impl Fn(u8) -> bool,
+) -> Result<usize, usize> {
+    let mut at = 0;
+    for w in s.chunks_exact(16) {
+        let (lo, hi) = w.split_at(8);
+        if word_misses(word(lo)) | word_misses(word(hi)) != 0 {
+            if let Some(i) = w.iter().position(|&b| !class(b)) {
+                return Ok(at + i);
+            }
+        }
+        at += 16;
     }
+    Err(at)
 }
 
 /// Tables and SWAR on 64-bit words; no unsafe, no target features.
@@ -179,10 +239,7 @@ impl Portable {
             buf,
             pos,
             end,
-            |w| {
-                let x = u64::from_le_bytes(*w);
-                has_less(x, 0x21) || has_above_tilde(x)
-            },
+            |x| less_mask(x, 0x21) | above_tilde_mask(x),
             chars::target_byte,
         )
     }
@@ -194,10 +251,7 @@ impl Portable {
             buf,
             pos,
             end,
-            |w| {
-                let x = u64::from_le_bytes(*w);
-                has_less(x, 0x20) || has_byte(x, 0x7f)
-            },
+            |x| less_mask(x, 0x20) | byte_mask(x, 0x7f),
             chars::value_byte,
         )
     }
@@ -494,12 +548,27 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn target_end(buf: &[u8], pos: usize, end: usize) -> usize {
-            scan16(buf, pos, end, target_miss16, Portable::target_end)
+            scan16(buf, pos, end, target_miss16, short_target_end)
         }
         #[inline(always)]
         unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize {
-            scan16(buf, pos, end, value_miss16, Portable::value_end)
+            scan16(buf, pos, end, value_miss16, short_value_end)
         }
+    }
+
+    // The portable scanners for spans in buffers too short for one vector load, kept out of
+    // line: rare, and inlined they would only crowd the fast path.
+    #[inline(never)]
+    fn short_token_end(buf: &[u8], pos: usize, end: usize) -> usize {
+        Portable::token_end(buf, pos, end)
+    }
+    #[inline(never)]
+    fn short_target_end(buf: &[u8], pos: usize, end: usize) -> usize {
+        Portable::target_end(buf, pos, end)
+    }
+    #[inline(never)]
+    fn short_value_end(buf: &[u8], pos: usize, end: usize) -> usize {
+        Portable::value_end(buf, pos, end)
     }
 
     /// The AVX2 scanners.
@@ -509,17 +578,17 @@ mod x86 {
         #[inline(always)]
         unsafe fn token_end(buf: &[u8], pos: usize, end: usize) -> usize {
             // SAFETY: the caller guarantees AVX2.
-            unsafe { scan(buf, pos, end, token_miss, Portable::token_end) }
+            unsafe { scan(buf, pos, end, token_miss, short_token_end) }
         }
         #[inline(always)]
         unsafe fn target_end(buf: &[u8], pos: usize, end: usize) -> usize {
             // SAFETY: the caller guarantees AVX2.
-            unsafe { scan(buf, pos, end, target_miss, Portable::target_end) }
+            unsafe { scan(buf, pos, end, target_miss, short_target_end) }
         }
         #[inline(always)]
         unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize {
             // SAFETY: the caller guarantees AVX2.
-            unsafe { scan(buf, pos, end, value_miss, Portable::value_end) }
+            unsafe { scan(buf, pos, end, value_miss, short_value_end) }
         }
 
         /// Most request lines have their method and target in the first 32 bytes: one load
@@ -614,6 +683,16 @@ mod tests {
 
     type ScanFn = fn(&[u8], usize, usize) -> usize;
 
+    const ALL_BYTES: [u8; 256] = {
+        let mut all = [0; 256];
+        let mut i = 0;
+        while i < 256 {
+            all[i] = i as u8;
+            i += 1;
+        }
+        all
+    };
+
     fn reference(class: fn(u8) -> bool) -> impl Fn(&[u8], usize, usize) -> usize {
         move |buf, pos, end| (pos..end).find(|&i| !class(buf[i])).unwrap_or(end)
     }
@@ -624,13 +703,19 @@ mod tests {
     ) {
         // Every byte value at every position of buffers of several lengths, with several
         // start and end points.
-        let mut buf = [b'a'; 80];
-        for len in [0usize, 1, 7, 8, 9, 31, 32, 33, 40, 63, 64, 65, 80] {
+        // From 96 bytes on, the portable scanners switch to 16-byte blocks after the first 32:
+        // long buffers with a sample of bytes (each class's edges).
+        let mut buf = [b'a'; 200];
+        let sample = [0u8, 9, 0x1f, b' ', b'!', b':', b'a', 0x7e, 0x7f, 0x80, 0xff];
+        for len in [
+            0usize, 1, 7, 8, 9, 31, 32, 33, 40, 63, 64, 65, 80, 95, 96, 97, 130, 200,
+        ] {
             for bad_at in 0..len {
-                for b in 0..=255u8 {
+                let bytes: &[u8] = if len > 80 { &sample } else { &ALL_BYTES };
+                for &b in bytes {
                     buf[..len].fill(b'a');
                     buf[bad_at] = b;
-                    for pos in [0, 1, 5, 17].into_iter().filter(|&p| p <= len) {
+                    for pos in [0, 1, 5, 17, 40].into_iter().filter(|&p| p <= len) {
                         for end in [len, len.saturating_sub(3)]
                             .into_iter()
                             .filter(|&e| e >= pos)
