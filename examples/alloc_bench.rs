@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example alloc_bench [-- --json] [--runs N] [--quick] [--only WORKLOAD]
+//!     [--alloc ALLOCATOR] [--threads N]   (filters: with --alloc, the ratio is to itself)
 //! ```
 //!
 //! Every row reports the median over `--runs` (default 5) measured runs of: millions of
@@ -415,6 +416,8 @@ fn main() {
     };
     let runs: usize = value("--runs").and_then(|v| v.parse().ok()).unwrap_or(5);
     let only = value("--only");
+    let only_alloc = value("--alloc");
+    let only_threads: Option<usize> = value("--threads").and_then(|v| v.parse().ok());
     let factor = if quick { 0.1 } else { 1.0 };
     let sc = Scale { factor };
 
@@ -433,8 +436,14 @@ fn main() {
         }
         let counts = thread_counts(workload);
         for &threads in counts {
+            if only_threads.is_some_and(|t| t != threads) {
+                continue;
+            }
             let mut rows: Vec<Row> = Vec::new();
             for alloc in ALLOCATORS {
+                if only_alloc.as_deref().is_some_and(|o| o != alloc) {
+                    continue;
+                }
                 // One warm-up run, then the measured ones.
                 run_named(alloc, workload, threads, sc);
                 let mut cpu = Vec::new();

@@ -194,7 +194,7 @@ impl PageHeap {
 
     /// Maps more memory holding at least `pages` pages and adds it as a free span.
     fn grow<S: PageSource>(&mut self, source: &S, map: &PageMap, pages: usize) -> bool {
-        let want = (self.stats.mapped / 16 / PAGE_SIZE).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
+        let want = (self.stats.mapped / 8 / PAGE_SIZE).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
         let pages = pages.max(want);
         let Some(bytes) = pages.checked_mul(PAGE_SIZE) else {
             return false;

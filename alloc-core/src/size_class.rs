@@ -118,16 +118,28 @@ const fn build_align() -> [u16; NUM_CLASSES] {
 /// at the page).
 static CLASS_ALIGN: [u16; NUM_CLASSES] = build_align();
 
+/// Smallest span of a class (bytes).
+const SPAN_MIN: usize = 64 * 1024;
+/// Largest span a class needs for 8 blocks (bytes).
+const SPAN_MAX: usize = 256 * 1024;
+
 const fn build_pages() -> [u8; NUM_CLASSES] {
     let sizes = build_sizes();
     let mut p = [0u8; NUM_CLASSES];
     let mut c = 1;
     while c < NUM_CLASSES {
         let size = sizes[c] as usize;
-        let want = if 8 * size < 64 * 1024 {
-            8 * size
+        // At least 64 KiB, and room for 8 blocks (up to 256 KiB): a span is the unit the
+        // central list hands to and takes back from the page heap, whose lock, coalescing and
+        // clock read cost about as much as carving the span, so spans of a few blocks made
+        // bulk allocation and freeing pay that per handful of objects. Only the pages a span
+        // actually carves become resident.
+        let want = if 8 * size < SPAN_MIN {
+            SPAN_MIN
+        } else if 8 * size > SPAN_MAX {
+            SPAN_MAX
         } else {
-            64 * 1024
+            8 * size
         };
         let mut pages = 1;
         loop {
