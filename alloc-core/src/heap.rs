@@ -216,17 +216,8 @@ impl<S: PageSource> Heap<S> {
         if cls == 0 {
             return self.allocate_large(layout);
         }
-        // SAFETY: class_for returns indices below NUM_CLASSES.
-        let list = unsafe { cache.lists.get_unchecked_mut(cls) };
-        let head = list.head;
+        let head = Self::pop_cached(cache, cls);
         if !head.is_null() {
-            // SAFETY: cached blocks are free and linked through their first word.
-            let next = unsafe { head.cast::<*mut u8>().read() };
-            // The next allocation of the class reads `next`'s link: start fetching it now.
-            prefetch(next);
-            list.head = next;
-            list.len -= 1;
-            cache.bytes -= class_size(cls);
             return head;
         }
         self.refill(cache, cls)
@@ -248,13 +239,34 @@ impl<S: PageSource> Heap<S> {
         unsafe { self.free_class_in(cache, ptr, cls) }
     }
 
-    /// Pushes the free block `ptr` of class `cls` (1..NUM_CLASSES) on the cache's list.
+    /// The allocation fast path: pops a block of class `cls` (1..NUM_CLASSES) from the cache,
+    /// or returns null when its list is empty.
+    #[inline(always)]
+    pub(crate) fn pop_cached(cache: &mut ThreadCache, cls: usize) -> *mut u8 {
+        debug_assert!(cls != 0 && cls < NUM_CLASSES);
+        // SAFETY: the caller passes a class index below NUM_CLASSES.
+        let list = unsafe { cache.lists.get_unchecked_mut(cls) };
+        let head = list.head;
+        if !head.is_null() {
+            // SAFETY: cached blocks are free and linked through their first word.
+            let next = unsafe { head.cast::<*mut u8>().read() };
+            // The next allocation of the class reads `next`'s link: start fetching it now.
+            prefetch(next);
+            list.head = next;
+            list.len -= 1;
+            cache.bytes -= class_size(cls);
+        }
+        head
+    }
+
+    /// The free fast path: pushes the free block `ptr` of class `cls` (1..NUM_CLASSES) on the
+    /// cache's list; returns true when the cache is over a bound and
+    /// [`overflow`](Self::overflow) must run.
     ///
     /// # Safety
-    /// `cache` belongs to this heap; `ptr` is a block of class `cls` of this heap, no longer
-    /// used.
-    #[inline]
-    unsafe fn free_class_in(&self, cache: &mut ThreadCache, ptr: *mut u8, cls: usize) {
+    /// `ptr` is a block of class `cls`, no longer used, of the heap `cache` belongs to.
+    #[inline(always)]
+    pub(crate) unsafe fn push_cached(cache: &mut ThreadCache, ptr: *mut u8, cls: usize) -> bool {
         debug_assert!(cls != 0 && cls < NUM_CLASSES);
         // SAFETY: the caller passes a class index below NUM_CLASSES.
         let list = unsafe { cache.lists.get_unchecked_mut(cls) };
@@ -263,7 +275,18 @@ impl<S: PageSource> Heap<S> {
         list.head = ptr;
         list.len += 1;
         cache.bytes += class_size(cls);
-        if list.len > list.max_len || cache.bytes > MAX_CACHE_BYTES {
+        list.len > list.max_len || cache.bytes > MAX_CACHE_BYTES
+    }
+
+    /// Pushes the free block `ptr` of class `cls` (1..NUM_CLASSES) on the cache's list.
+    ///
+    /// # Safety
+    /// `cache` belongs to this heap; `ptr` is a block of class `cls` of this heap, no longer
+    /// used.
+    #[inline]
+    unsafe fn free_class_in(&self, cache: &mut ThreadCache, ptr: *mut u8, cls: usize) {
+        // SAFETY: the caller's contract.
+        if unsafe { Self::push_cached(cache, ptr, cls) } {
             self.overflow(cache, cls);
         }
     }
@@ -560,9 +583,11 @@ impl<S: PageSource> Heap<S> {
         head
     }
 
+    /// Gives a batch back when list `cls` is over its bound, and scavenges when the whole
+    /// cache is over [`MAX_CACHE_BYTES`].
     #[cold]
     #[allow(clippy::needless_range_loop)] // `c` indexes several tables and the cache.
-    fn overflow(&self, cache: &mut ThreadCache, cls: usize) {
+    pub(crate) fn overflow(&self, cache: &mut ThreadCache, cls: usize) {
         let size = class_size(cls);
         if cache.lists[cls].len > cache.lists[cls].max_len {
             let batch = CLASS_BATCH[cls] as u32;

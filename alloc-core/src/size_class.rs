@@ -92,10 +92,14 @@ const fn build_large_lookup() -> [u8; 257] {
     t
 }
 
+// The fast-path tables are `const`s, not `static`s: a crate that inlines `class_for` then
+// keeps its own copy next to its code and reads it PC-relative, where a `static` of this
+// crate is reached through the GOT (one more dependent load per lookup) in a PIE binary.
+
 /// Class of sizes 0..=1024 by `(size + 7) / 8` (all those classes are multiples of 8).
-static SMALL_LOOKUP: [u8; 129] = build_small_lookup();
+const SMALL_LOOKUP: [u8; 129] = build_small_lookup();
 /// Class of sizes 1025..=32768 by `(size + 127) / 128` (all those classes are multiples of 128).
-static LARGE_LOOKUP: [u8; 257] = build_large_lookup();
+const LARGE_LOOKUP: [u8; 257] = build_large_lookup();
 
 const fn build_align() -> [u16; NUM_CLASSES] {
     let sizes = build_sizes();
@@ -116,7 +120,31 @@ const fn build_align() -> [u16; NUM_CLASSES] {
 /// The alignment every block of a class has: spans start on a page, blocks sit at multiples of
 /// the class size, so a block is aligned to the largest power of two dividing the size (capped
 /// at the page).
-static CLASS_ALIGN: [u16; NUM_CLASSES] = build_align();
+///
+/// 256 entries (those past the classes are unused) so that indexing by a `u8` class from the
+/// lookup tables needs no bounds check.
+const CLASS_ALIGN: [u16; 256] = {
+    let a = build_align();
+    let mut t = [0u16; 256];
+    let mut c = 0;
+    while c < NUM_CLASSES {
+        t[c] = a[c];
+        c += 1;
+    }
+    t
+};
+
+/// `CLASS_SIZE` as a `const` of 256 entries, for [`class_size`] (see `CLASS_ALIGN`).
+const CLASS_SIZE_256: [u32; 256] = {
+    let a = build_sizes();
+    let mut t = [0u32; 256];
+    let mut c = 0;
+    while c < NUM_CLASSES {
+        t[c] = a[c];
+        c += 1;
+    }
+    t
+};
 
 /// Smallest span of a class (bytes).
 const SPAN_MIN: usize = 64 * 1024;
@@ -192,7 +220,7 @@ pub fn class_for(size: usize, align: usize) -> usize {
     } else {
         return 0;
     };
-    if align <= CLASS_ALIGN[c] as usize {
+    if align <= CLASS_ALIGN[c & 0xff] as usize {
         return c;
     }
     class_for_aligned(c, align)
@@ -215,7 +243,9 @@ fn class_for_aligned(mut c: usize, align: usize) -> usize {
 /// Block size of class `c`.
 #[inline]
 pub fn class_size(c: usize) -> usize {
-    CLASS_SIZE[c] as usize
+    // Class indices are below 256 (they come from `u8` tables); the mask replaces a bounds
+    // check and maps any other index to some entry, 0 past the classes.
+    CLASS_SIZE_256[c & 0xff] as usize
 }
 
 #[cfg(test)]

@@ -36,11 +36,12 @@ pub unsafe trait PageSource: Sync {
 /// 2 MiB: the x86_64 (and 4 KiB-granule aarch64) transparent huge page.
 const HUGE_PAGE: usize = 2 << 20;
 /// Mappings at least this long (4 MiB) are 2 MiB aligned and advised `MADV_HUGEPAGE`. The page
-/// heap maps this much at a time only once it holds 64 MiB (it grows by 1/16 of its size), so
+/// heap maps this much at a time only once it holds 32 MiB (it grows by 1/8 of its size), so
 /// small heaps keep 4 KiB granularity (and a small resident set) while big ones take one page
 /// fault per 2 MiB instead of 512: allocating and touching a fresh 500 MiB costs about a third
-/// of the time then (the `seed-batch` benchmark).
-const HUGE_MAP_MIN: usize = 2 << 20;
+/// of the time then (the `seed-batch` benchmark). The page map's 2 MiB tables stay below the
+/// threshold: they are touched sparsely.
+const HUGE_MAP_MIN: usize = 4 << 20;
 
 /// The real page source: anonymous private `mmap` (2 MiB aligned, with `MADV_HUGEPAGE`, for
 /// mappings of 4 MiB or more), `madvise(MADV_DONTNEED)` to release, `CLOCK_MONOTONIC_COARSE`
@@ -63,7 +64,11 @@ unsafe impl PageSource for MmapSource {
         let huge = len >= HUGE_MAP_MIN;
         // A huge-page mapping is over-mapped by one huge page so that it can start on a
         // 2 MiB boundary (the kernel only backs aligned 2 MiB ranges with huge pages).
-        let map_len = if huge { len.checked_add(HUGE_PAGE)? } else { len };
+        let map_len = if huge {
+            len.checked_add(HUGE_PAGE)?
+        } else {
+            len
+        };
         let p = rawsys::mm::mmap_anonymous(
             map_len,
             ProtFlags::READ | ProtFlags::WRITE,
