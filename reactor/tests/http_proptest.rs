@@ -8,8 +8,8 @@
 
 use proptest::prelude::*;
 use reactor::http::{
-    BodyFraming, ChunkedDecoder, ParseError, ParserConfig, RawHeader, Request, RequestParser,
-    Status, TargetForm, Version,
+    BodyFraming, ChunkedDecoder, Limits, ParseError, ParserConfig, RawHeader, Request,
+    RequestParser, Status, TargetForm, Version,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -364,6 +364,22 @@ fn check_agreement(
     prop_assert_eq!(parse_whole(portable, bytes), whole.clone());
     let points: Vec<usize> = splits.iter().map(|i| i.index(bytes.len() + 1)).collect();
     prop_assert_eq!(parse_split(config, bytes, &points), whole.clone());
+    // A byte at a time (the resumed calls' quick path), also with limits small enough to be
+    // reached in the middle of an element.
+    let every: Vec<usize> = (0..=bytes.len()).collect();
+    prop_assert_eq!(parse_split(config, bytes, &every), whole.clone());
+    let tight = ParserConfig {
+        limits: Limits {
+            max_request_line: 24,
+            max_headers: 3,
+            max_header_bytes: 60,
+            ..config.limits
+        },
+        ..config
+    };
+    let tight_whole = parse_whole(tight, bytes);
+    prop_assert_eq!(parse_split(tight, bytes, &every), tight_whole.clone());
+    prop_assert_eq!(parse_split(tight, bytes, &points), tight_whole);
     for tail in [&b"\r\n\r\n"[..], b"\0\0\0\0", b"  :x", &[b'a'; 64]] {
         let mut padded = bytes.to_vec();
         padded.extend_from_slice(tail);

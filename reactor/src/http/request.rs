@@ -1,6 +1,6 @@
 //! The request-head state machine and the parsed [`Request`] view.
 
-use super::chars::{ows, valid_host};
+use super::chars::{self, ows, valid_host};
 use super::chunked::ChunkedDecoder;
 use super::headers::{FieldState, Header, Headers, RawHeader};
 #[cfg(target_arch = "x86_64")]
@@ -135,6 +135,11 @@ pub struct RequestParser {
     pos: usize,
     /// The start of the element being scanned.
     mark: usize,
+    /// When the last call stopped inside a method, target, field name or field value for
+    /// want of bytes: the position at which that element reaches its length limit, so a
+    /// resumed call whose new bytes all continue the element, and stay below it, can just
+    /// step over them (see [`quick_resume`](Self::quick_resume)). 0 otherwise.
+    scan_limit: usize,
     line_start: usize,
     empty_lines: u32,
     headers_start: usize,
@@ -177,6 +182,7 @@ impl RequestParser {
             failure: ParseError::ResumeMismatch,
             pos: 0,
             mark: 0,
+            scan_limit: 0,
             line_start: 0,
             empty_lines: 0,
             headers_start: 0,
@@ -226,23 +232,20 @@ impl RequestParser {
     /// Each call costs a small constant plus time linear in the new bytes; a resumed call
     /// with fewer than 64 new bytes uses the portable scanners, where SIMD set-up would not
     /// pay.
+    // Always inlined: small (the quick path and a call), and a resumed call a byte at a time
+    // is mostly this.
+    #[inline(always)]
     pub fn parse<'a>(
         &'a mut self,
         buf: &'a [u8],
         headers: &'a mut [RawHeader],
     ) -> Result<Status<Request<'a>>, ParseError> {
-        match self.state {
-            State::Done => {}
-            State::Failed => return Err(self.failure),
-            _ => {
-                if buf.len() < self.pos {
-                    return Err(self.fail(ParseError::ResumeMismatch));
-                }
-                match self.dispatch(buf, headers) {
-                    Ok(true) => {}
-                    Ok(false) => return Ok(Status::Partial),
-                    Err(e) => return Err(self.fail(e)),
-                }
+        if !matches!(self.state, State::Done) {
+            if self.quick_resume(buf, headers.len()) {
+                return Ok(Status::Partial);
+            }
+            if !self.advance(buf, headers)? {
+                return Ok(Status::Partial);
             }
         }
         let (Some(_), Some(headers)) = (buf.get(..self.pos), headers.get(..self.header_count))
@@ -256,26 +259,127 @@ impl RequestParser {
         }))
     }
 
+    /// The cheap way through a resumed call that adds a few bytes (a byte at a time,
+    /// typically) inside a method, target or field line. When every new byte only continues
+    /// the element, or takes one of the simple steps of a field line (see
+    /// [`quick_step`](Self::quick_step)), and everything stays below the element's limit, the
+    /// state machine would do the same and stop at the end of the buffer for want of more,
+    /// so this takes those steps and reports `Partial`, without the state machine's set-up.
+    /// Returns whether it did; anything else (a complete line, a limit, a byte needing a
+    /// verdict) is left to the state machine, which resumes from the unchanged state. A fresh
+    /// parser, or one that stopped anywhere else, has `scan_limit == 0` and pays one
+    /// comparison.
+    #[inline(always)]
+    fn quick_resume(&mut self, buf: &[u8], header_slots: usize) -> bool {
+        /// Larger increments go to the state machine, whose scanners are faster per byte.
+        const QUICK_MAX: usize = 16;
+        let (pos, len) = (self.pos, buf.len());
+        if len >= self.scan_limit || len.wrapping_sub(pos) > QUICK_MAX {
+            return false;
+        }
+        // `get` also rejects a shorter buffer (left to the state machine, which reports it).
+        let Some(new) = buf.get(pos..) else {
+            return false;
+        };
+        // Inline, the common case: the new bytes continue the element.
+        let plain = match self.state {
+            State::Method | State::Name => new.iter().all(|&b| chars::token(b)),
+            State::Target => new.iter().all(|&b| chars::target_byte(b)),
+            State::Value => new.iter().all(|&b| chars::value_byte(b)),
+            _ => false,
+        };
+        if plain {
+            self.pos = len;
+            return true;
+        }
+        self.quick_step(new, header_slots)
+    }
+
+    /// The rest of [`quick_resume`](Self::quick_resume), out of line: the new bytes `new`
+    /// (at `self.pos`, ending the buffer, below `scan_limit`) may also take the simple steps
+    /// of a field line: the first byte of a name, the colon, whitespace before the value,
+    /// its first byte, and the CR of the line ending as the last byte (where the state
+    /// machine stops too, waiting for the LF); or be fewer than the 8 bytes of a version.
+    /// Returns whether it took all of them.
+    #[inline(never)]
+    fn quick_step(&mut self, new: &[u8], header_slots: usize) -> bool {
+        if matches!(self.state, State::Version) {
+            // The state machine reads the version once it has its 8 bytes, and stays put
+            // until then.
+            return new.len() < 8;
+        }
+        let (mut state, mut mark, mut name) = (self.state, self.mark, self.name);
+        let max_fields = (self.config.limits.max_headers as usize).min(header_slots);
+        let mut at = self.pos;
+        for (i, &b) in new.iter().enumerate() {
+            match state {
+                State::Method | State::Name if chars::token(b) => {}
+                State::Target if chars::target_byte(b) => {}
+                State::Value if chars::value_byte(b) => {}
+                State::Name if b == b':' && at > mark => {
+                    name = (mark, at);
+                    state = State::ValueStart;
+                }
+                State::ValueStart if ows(b) => {}
+                State::ValueStart if chars::value_byte(b) => {
+                    mark = at;
+                    state = State::Value;
+                }
+                State::Value | State::ValueStart if b == b'\r' && i + 1 == new.len() => {
+                    if matches!(state, State::ValueStart) {
+                        mark = at;
+                        state = State::Value;
+                    }
+                    break;
+                }
+                State::LineStart if chars::token(b) && self.header_count < max_fields => {
+                    mark = at;
+                    state = State::Name;
+                }
+                _ => return false,
+            }
+            at += 1;
+        }
+        self.pos = at;
+        self.state = state;
+        self.mark = mark;
+        self.name = name;
+        true
+    }
+
     fn fail(&mut self, e: ParseError) -> ParseError {
+        // `quick_resume` must not answer for a failed parser.
+        self.scan_limit = 0;
         self.state = State::Failed;
         self.failure = e;
         e
     }
 
-    #[inline]
-    fn dispatch(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
-        if matches!(self.state, State::Start) && self.pos == 0 {
+    /// Everything but the quick path and the final view, out of line so that `parse` stays
+    /// small enough to inline into its caller. Returns whether the head is complete.
+    #[inline(never)]
+    fn advance(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
+        match self.state {
+            State::Done => return Ok(true),
+            State::Failed => return Err(self.failure),
+            _ => {}
+        }
+        if buf.len() < self.pos {
+            return Err(self.fail(ParseError::ResumeMismatch));
+        }
+        let result = if matches!(self.state, State::Start) && self.pos == 0 {
             self.fresh(buf, headers)
         } else {
             self.resume(buf, headers)
-        }
+        };
+        result.map_err(|e| self.fail(e))
     }
 
     /// A fresh parse: the fast path takes a whole, ordinary head in one pass. Small heads use
     /// SSE2, inlined here; larger ones AVX2, where one 32-byte load covers a typical field
-    /// line. (Out of line, so that resumed calls, which may come a byte at a time, do not pay
-    /// for its set-up.)
-    #[inline(never)]
+    /// line. (Inlined into `advance`; resumed calls, which may come a byte at a time, go to the
+    /// out-of-line `resume` instead and do not pay for its set-up.)
+    #[inline(always)]
     fn fresh(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         #[cfg(target_arch = "x86_64")]
         if self.config.use_simd {
@@ -298,8 +402,9 @@ impl RequestParser {
         self.resume(buf, headers)
     }
 
-    /// The state machine from where it stopped.
-    #[inline]
+    /// The state machine from where it stopped. (Out of line, so that `parse`, with its quick
+    /// path, stays small enough to inline into the caller.)
+    #[inline(never)]
     fn resume(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         // A few new bytes are not worth the SIMD set-up: small requests and small increments
         // (both paths give identical results, so they can take turns on one request).
@@ -382,6 +487,10 @@ impl RequestParser {
 
         macro_rules! partial {
             () => {{
+                self.scan_limit = 0;
+                partial!(@save)
+            }};
+            (@save) => {{
                 self.pos = pos;
                 self.mark = mark;
                 self.state = state;
@@ -418,7 +527,8 @@ impl RequestParser {
                     if end == limit {
                         return Err(err);
                     }
-                    partial!();
+                    self.scan_limit = limit;
+                    partial!(@save);
                 }
             }};
         }
@@ -483,7 +593,10 @@ impl RequestParser {
                 pos += 10;
             } else {
                 let Some(v) = buf.get(pos..pos + 8) else {
-                    partial!()
+                    // Nothing is decided before 8 bytes: `quick_step` waits for them (the
+                    // request-line limit is checked once the version is there).
+                    self.scan_limit = usize::MAX;
+                    partial!(@save)
                 };
                 if v[..5] != *b"HTTP/"
                     || !v[5].is_ascii_digit()
@@ -575,7 +688,9 @@ impl RequestParser {
                     }
                 }
                 if pos >= len {
-                    partial!();
+                    // Resumable by `quick_resume` (at the start of a field line).
+                    self.scan_limit = field_limit;
+                    partial!(@save);
                 }
                 match buf[pos] {
                     b'\r' | b'\n' => {

@@ -875,3 +875,44 @@ Accept-Language: en-US,en;q=0.9\r\n\r\n";
         }
     }
 }
+
+#[test]
+fn resumed_calls_agree_at_every_limit() {
+    // The quick path of resumed calls (a few new bytes inside an element, or a simple step of
+    // a field line) must give what the state machine gives, also where a limit falls inside
+    // a method, target, name, whitespace, value or line ending, and with fewer header slots
+    // than the limit allows. `check_with` compares whole, split and byte-at-a-time parses.
+    let req: &[u8] = b"\r\nPOST /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nX-Long-Name:\t  v a l  \r\nAccept: */*\r\nContent-Length: 3\r\n\r\n";
+    let head = req.len();
+    for line in [4u32, 8, 14, 15, 16, 20, 22, 23, 24, 25, 30] {
+        let config = ParserConfig {
+            limits: Limits {
+                max_request_line: line,
+                ..Limits::DEFAULT
+            },
+            ..ParserConfig::DEFAULT
+        };
+        check_with(config, req, 8).ok();
+    }
+    for bytes in 0..=head as u32 {
+        for headers in [1u32, 3, 4, 8] {
+            for slots in [2usize, 4, 8] {
+                let config = ParserConfig {
+                    limits: Limits {
+                        max_header_bytes: bytes,
+                        max_headers: headers,
+                        ..Limits::DEFAULT
+                    },
+                    ..ParserConfig::DEFAULT
+                };
+                let outcome = check_with(config, req, slots);
+                let fits = bytes as usize >= head - 28 && headers >= 4 && slots >= 4;
+                assert_eq!(
+                    outcome.is_ok(),
+                    fits,
+                    "{bytes} bytes, {headers} headers, {slots} slots: {outcome:?}"
+                );
+            }
+        }
+    }
+}
