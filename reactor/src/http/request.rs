@@ -135,10 +135,11 @@ pub struct RequestParser {
     pos: usize,
     /// The start of the element being scanned.
     mark: usize,
-    /// When the last call stopped inside a method, target, field name or field value for
-    /// want of bytes: the position at which that element reaches its length limit, so a
-    /// resumed call whose new bytes all continue the element, and stay below it, can just
-    /// step over them (see [`quick_resume`](Self::quick_resume)). 0 otherwise.
+    /// When the last call stopped for want of bytes inside a method, target or field line
+    /// (or at its start), the position at which that element reaches its length limit
+    /// (`usize::MAX` in a version, which has its own check): a resumed call whose few new
+    /// bytes stay below it may take the quick path ([`quick_resume`](Self::quick_resume)).
+    /// 0 otherwise, which keeps every other call off the quick path.
     scan_limit: usize,
     line_start: usize,
     empty_lines: u32,
@@ -355,9 +356,9 @@ impl RequestParser {
         e
     }
 
-    /// Everything but the quick path and the final view, out of line so that `parse` stays
-    /// small enough to inline into its caller. Returns whether the head is complete.
-    #[inline(never)]
+    /// Everything but the quick path and the final view: a fresh parse or the state machine
+    /// (both out of line). Returns whether the head is complete.
+    #[inline(always)]
     fn advance(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         match self.state {
             State::Done => return Ok(true),
@@ -377,9 +378,9 @@ impl RequestParser {
 
     /// A fresh parse: the fast path takes a whole, ordinary head in one pass. Small heads use
     /// SSE2, inlined here; larger ones AVX2, where one 32-byte load covers a typical field
-    /// line. (Inlined into `advance`; resumed calls, which may come a byte at a time, go to the
-    /// out-of-line `resume` instead and do not pay for its set-up.)
-    #[inline(always)]
+    /// line. (Out of line, so that resumed calls, which may come a byte at a time, do not pay
+    /// for its set-up.)
+    #[inline(never)]
     fn fresh(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         #[cfg(target_arch = "x86_64")]
         if self.config.use_simd {
@@ -403,7 +404,7 @@ impl RequestParser {
     }
 
     /// The state machine from where it stopped. (Out of line, so that `parse`, with its quick
-    /// path, stays small enough to inline into the caller.)
+    /// path, stays small.)
     #[inline(never)]
     fn resume(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         // A few new bytes are not worth the SIMD set-up: small requests and small increments
