@@ -3,40 +3,10 @@
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
 
-use isolate::{
-    Builder, CgroupParent, Command, Container, Error, ExitStatus, Rootfs, Signal, Stage, Stdio,
-};
+use isolate::{CgroupParent, Container, Error, ExitStatus, Signal, Stage, Stdio};
 
-fn pipe() -> (std::fs::File, rawsys::OwnedFd) {
-    let (r, w) = rawsys::io::pipe2(rawsys::io::PipeFlags::CLOEXEC).unwrap();
-    // SAFETY: the read end moves from one owner to the other.
-    (unsafe { std::fs::File::from_raw_fd(r.into_raw()) }, w)
-}
-
-fn sh(script: &str) -> Builder<Rootfs, Command> {
-    Container::builder()
-        .host_rootfs()
-        .command("/bin/sh", ["-c", script])
-        .unwrap()
-}
-
-/// Runs the container with stdout and stderr captured; returns the outcome and both texts.
-fn run_capture(b: Builder<Rootfs, Command>) -> (Result<isolate::Outcome, Error>, String, String) {
-    let (mut r_out, w_out) = pipe();
-    let (mut r_err, w_err) = pipe();
-    let c = b
-        .stdout(Stdio::Fd(w_out))
-        .stderr(Stdio::Fd(w_err))
-        .build()
-        .unwrap();
-    let res = c.run();
-    // Dropping the container closes our copies of the write ends: the reads end at EOF.
-    drop(c);
-    let (mut out, mut err) = (String::new(), String::new());
-    r_out.read_to_string(&mut out).unwrap();
-    r_err.read_to_string(&mut err).unwrap();
-    (res, out, err)
-}
+mod common;
+use common::{pipe, run_capture, sh};
 
 /// Tests that load the CPU take this lock so the CPU quota test measures a quiet machine.
 static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());

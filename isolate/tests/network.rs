@@ -8,27 +8,16 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::os::fd::FromRawFd;
 use std::process::Command as Proc;
 use std::time::{Duration, Instant};
 
 use isolate::{
-    BridgeConfig, Builder, Command, ConfigError, Container, Error, ExitStatus, Ipv4Net, Network,
-    PortMapping, Rootfs, Signal, Stdio,
+    BridgeConfig, ConfigError, Container, Error, ExitStatus, Ipv4Net, Network, PortMapping, Signal,
+    Stdio,
 };
 
-fn pipe() -> (std::fs::File, rawsys::OwnedFd) {
-    let (r, w) = rawsys::io::pipe2(rawsys::io::PipeFlags::CLOEXEC).unwrap();
-    // SAFETY: the read end moves from one owner to the other.
-    (unsafe { std::fs::File::from_raw_fd(r.into_raw()) }, w)
-}
-
-fn sh(script: &str) -> Builder<Rootfs, Command> {
-    Container::builder()
-        .host_rootfs()
-        .command("/bin/sh", ["-c", script])
-        .unwrap()
-}
+mod common;
+use common::{pipe, run_capture, sh};
 
 fn ip_str(ip: [u8; 4]) -> String {
     Ipv4Addr::from(ip).to_string()
@@ -177,23 +166,6 @@ impl Drop for TestNet {
             r.unwrap();
         }
     }
-}
-
-/// Runs the container with stdout and stderr captured.
-fn run_capture(b: Builder<Rootfs, Command>) -> (Result<isolate::Outcome, Error>, String, String) {
-    let (mut r_out, w_out) = pipe();
-    let (mut r_err, w_err) = pipe();
-    let c = b
-        .stdout(Stdio::Fd(w_out))
-        .stderr(Stdio::Fd(w_err))
-        .build()
-        .unwrap();
-    let res = c.run();
-    drop(c);
-    let (mut out, mut err) = (String::new(), String::new());
-    r_out.read_to_string(&mut out).unwrap();
-    r_err.read_to_string(&mut err).unwrap();
-    (res, out, err)
 }
 
 #[test]

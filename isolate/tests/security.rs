@@ -2,39 +2,13 @@
 //! descriptors, the working directory and user namespaces with explicit maps.
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 
 use isolate::security::{IdMap, Seccomp, SystemPaths, UserNamespace};
-use isolate::{Builder, Command, Container, Error, ExitStatus, Rootfs, Stage, Stdio};
+use isolate::{Error, ExitStatus, Stage};
 
-fn pipe() -> (std::fs::File, rawsys::OwnedFd) {
-    let (r, w) = rawsys::io::pipe2(rawsys::io::PipeFlags::CLOEXEC).unwrap();
-    // SAFETY: the read end moves from one owner to the other.
-    (unsafe { std::fs::File::from_raw_fd(r.into_raw()) }, w)
-}
-
-fn sh(script: &str) -> Builder<Rootfs, Command> {
-    Container::builder()
-        .host_rootfs()
-        .command("/bin/sh", ["-c", script])
-        .unwrap()
-}
-
-fn run_capture(b: Builder<Rootfs, Command>) -> (Result<isolate::Outcome, Error>, String, String) {
-    let (mut r_out, w_out) = pipe();
-    let (mut r_err, w_err) = pipe();
-    let c = b
-        .stdout(Stdio::Fd(w_out))
-        .stderr(Stdio::Fd(w_err))
-        .build()
-        .unwrap();
-    let res = c.run();
-    drop(c);
-    let (mut out, mut err) = (String::new(), String::new());
-    r_out.read_to_string(&mut out).unwrap();
-    r_err.read_to_string(&mut err).unwrap();
-    (res, out, err)
-}
+mod common;
+use common::{pipe, run_capture, sh};
 
 fn status_field(out: &str, key: &str) -> String {
     out.lines()
