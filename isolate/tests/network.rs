@@ -223,7 +223,11 @@ fn none_keeps_only_loopback_and_brings_it_up() {
 fn two_containers_on_the_bridge_reach_each_other() {
     let t = TestNet::new(1);
     let (mut r_out, w_out) = pipe();
-    let server = sh("busybox nc -l -p 7000")
+    // nc's stdin is a FIFO held open by the shell: busybox nc may end the session on stdin EOF
+    // before it has read what the client sent, so it must never see one; it ends when the client
+    // closes the connection.
+    let server = sh("mkfifo /dev/shm/in && { busybox nc -l -p 7000 </dev/shm/in & \
+                     exec 3>/dev/shm/in; wait $!; }")
         .network(t.net())
         .stdout(Stdio::Fd(w_out))
         .build()

@@ -291,15 +291,66 @@ pub(crate) fn add_dnat(
 
 /// Deletes every rule of table `ip <table>` whose comment is `owner`; returns how many.
 /// A missing table counts as nothing to delete.
+///
+/// Other processes change the same table at the same time (their own rules): a dump that the
+/// kernel marks interrupted (`NLM_F_DUMP_INTR`) may list a rule twice or miss one, and a batch
+/// that names a handle which is already gone fails whole with `ENOENT`. Both are retried from
+/// a fresh dump, a few times.
 pub(crate) fn delete_owned(nl: &mut Nl, table: &str, owner: &str) -> Result<usize, Errno> {
+    let mut deleted = 0;
+    for _ in 0..8 {
+        let (found, interrupted) = match owned_rules(nl, table, owner)? {
+            Some(r) => r,
+            None => return Ok(deleted),
+        };
+        if found.is_empty() {
+            if interrupted {
+                continue;
+            }
+            return Ok(deleted);
+        }
+        let mut batch = Batch::new()?;
+        for (chain, handle) in &found {
+            batch.push(NFT_MSG_DELRULE, NlmFlags::empty(), |b| {
+                push_str(b, NFTA_RULE_TABLE, table)?;
+                push_str(b, NFTA_RULE_CHAIN, chain)?;
+                b.push_attr(NFTA_RULE_HANDLE, handle)
+            })?;
+        }
+        match batch.commit(nl) {
+            Ok(()) if !interrupted => return Ok(deleted + found.len()),
+            // Deleted; an interrupted dump may have missed one: look again.
+            Ok(()) => deleted += found.len(),
+            // One of them was gone already and the batch did nothing: look again.
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Errno::EAGAIN)
+}
+
+/// A rule's chain and its 8-byte handle.
+type RuleRef = (String, [u8; 8]);
+
+/// The (chain, handle) of every rule of table `ip <table>` whose comment is `owner`, without
+/// duplicates, and whether the dump was interrupted; `None` if the table does not exist.
+fn owned_rules(
+    nl: &mut Nl,
+    table: &str,
+    owner: &str,
+) -> Result<Option<(Vec<RuleRef>, bool)>, Errno> {
     let req = message(
         nft_msg_type(NFT_MSG_GETRULE),
         NlmFlags::REQUEST | NlmFlags::DUMP,
         &ipv4(),
         |b| push_str(b, NFTA_RULE_TABLE, table),
     )?;
-    let mut found: Vec<(String, [u8; 8])> = Vec::new();
+    let mut found: Vec<RuleRef> = Vec::new();
+    let mut interrupted = false;
     let r = nl.request(req, |m| {
+        if m.flags().contains(NlmFlags::DUMP_INTR) {
+            interrupted = true;
+        }
         if m.header.nlmsg_type != nft_msg_type(NFT_MSG_NEWRULE) {
             return;
         }
@@ -324,19 +375,12 @@ pub(crate) fn delete_owned(nl: &mut Nl, table: &str, owner: &str) -> Result<usiz
     });
     match r {
         Ok(()) => {}
-        Err(Errno::ENOENT) => return Ok(0),
+        Err(Errno::ENOENT) => return Ok(None),
         Err(e) => return Err(e),
     }
-    let mut batch = Batch::new()?;
-    for (chain, handle) in &found {
-        batch.push(NFT_MSG_DELRULE, NlmFlags::empty(), |b| {
-            push_str(b, NFTA_RULE_TABLE, table)?;
-            push_str(b, NFTA_RULE_CHAIN, chain)?;
-            b.push_attr(NFTA_RULE_HANDLE, handle)
-        })?;
-    }
-    batch.commit(nl)?;
-    Ok(found.len())
+    found.sort();
+    found.dedup();
+    Ok(Some((found, interrupted)))
 }
 
 /// The comment in a rule's user data (TLVs of type, length, value), without its NUL.
