@@ -226,12 +226,14 @@ fn two_containers_on_the_bridge_reach_each_other() {
     // nc's stdin is a FIFO held open by the shell: busybox nc may end the session on stdin EOF
     // before it has read what the client sent, so it must never see one; it ends when the client
     // closes the connection.
-    let server = sh("mkfifo /dev/shm/in && { busybox nc -l -p 7000 </dev/shm/in & \
-                     exec 3>/dev/shm/in; wait $!; }")
-        .network(t.net())
-        .stdout(Stdio::Fd(w_out))
-        .build()
-        .unwrap();
+    let server = sh(
+        "mkfifo /dev/shm/in && { busybox nc -l -p 7000 </dev/shm/in & \
+                     exec 3>/dev/shm/in; wait $!; }",
+    )
+    .network(t.net())
+    .stdout(Stdio::Fd(w_out))
+    .build()
+    .unwrap();
     let mut srv = server.spawn().unwrap();
     drop(server);
     let addr = ip_str(srv.address().unwrap());
