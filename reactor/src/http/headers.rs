@@ -54,11 +54,37 @@ impl RawHeader {
         let value = buf
             .get(self.value_start as usize..self.value_end as usize)
             .unwrap_or(&[]);
-        // Names were checked to be token characters (ASCII) when parsed.
         Header {
-            name: core::str::from_utf8(name).unwrap_or(""),
+            name: ascii_str(name),
             value,
         }
+    }
+
+    /// The name's bytes in `buf`; empty when the offsets do not fit (as in
+    /// [`resolve`](Self::resolve)).
+    #[inline]
+    pub(crate) fn name_bytes<'a>(&self, buf: &'a [u8]) -> &'a [u8] {
+        buf.get(self.name_start as usize..self.name_end as usize)
+            .unwrap_or(&[])
+    }
+}
+
+/// `bytes` as a `&str` when they are ASCII, else `""`.
+///
+/// The spans given here (method, target, field names) were checked by the parser to be token
+/// or visible-ASCII characters, so for a caller that keeps the contract of
+/// [`RequestParser::parse`](super::RequestParser::parse) they are always ASCII. That contract
+/// (the same buffer prefix on every call) is not something the parser can verify in safe
+/// code, so the ASCII property is re-checked here with `is_ascii` (word-at-a-time, inlined),
+/// which is cheaper than `core::str::from_utf8`'s general validation and its out-of-line call.
+#[inline]
+pub(crate) fn ascii_str(bytes: &[u8]) -> &str {
+    if bytes.is_ascii() {
+        // SAFETY: every byte was just checked to be ASCII (< 0x80), and a sequence of ASCII
+        // bytes is valid UTF-8.
+        unsafe { core::str::from_utf8_unchecked(bytes) }
+    } else {
+        ""
     }
 }
 
@@ -202,6 +228,20 @@ fn trim_ows(s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_str_keeps_ascii_and_refuses_the_rest() {
+        assert_eq!(ascii_str(b"Content-Length"), "Content-Length");
+        assert_eq!(ascii_str(b""), "");
+        // Valid UTF-8 that is not ASCII is refused too: the parser never accepts it here.
+        assert_eq!(ascii_str("h\u{e9}".as_bytes()), "");
+        assert_eq!(ascii_str(b"\xff\xfe"), "");
+        // A resolved name from unrelated slots (a broken contract) is empty, never invalid.
+        let raw = RawHeader::new((0, 2), (2, 2));
+        assert_eq!(raw.resolve(b"\xc3\xa9").name, "");
+        assert_eq!(raw.name_bytes(b"\xc3\xa9"), b"\xc3\xa9");
+        assert_eq!(raw.name_bytes(b"x"), b"");
+    }
 
     #[test]
     fn trims() {

@@ -2,7 +2,7 @@
 
 use super::chars::{self, ows, valid_host};
 use super::chunked::ChunkedDecoder;
-use super::headers::{FieldState, Header, Headers, RawHeader};
+use super::headers::{FieldState, Headers, RawHeader};
 #[cfg(target_arch = "x86_64")]
 use super::simd;
 use super::simd::{Portable, Scan};
@@ -979,10 +979,10 @@ pub struct Request<'a> {
 
 /// Checked token text: every span was validated as ASCII when parsed (from this buffer, as
 /// long as the caller kept the contract of [`RequestParser::parse`]).
+#[inline]
 fn ascii(buf: &[u8], span: (usize, usize)) -> &str {
     buf.get(span.0..span.1)
-        .and_then(|s| core::str::from_utf8(s).ok())
-        .unwrap_or("")
+        .map_or("", super::headers::ascii_str)
 }
 
 impl<'a> Request<'a> {
@@ -1032,9 +1032,12 @@ impl<'a> Request<'a> {
 
     /// The value of the first field named `name` (compared case-insensitively).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
-        self.headers()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h: Header<'a>| h.value)
+        // Compares the name's bytes: no UTF-8 conversion per field.
+        let name = name.as_bytes();
+        self.headers
+            .iter()
+            .find(|h| h.name_bytes(self.buf).eq_ignore_ascii_case(name))
+            .map(|h| h.resolve(self.buf).value)
     }
 
     /// How many bytes of the buffer the head took, including the empty lines skipped before
