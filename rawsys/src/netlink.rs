@@ -265,6 +265,7 @@ macro_rules! consts {
         pub const $name: $ty = $v;
     )*};
 }
+pub(crate) use consts;
 
 consts! { u16;
     NLMSG_NOOP = 1, "nothing; skip it";

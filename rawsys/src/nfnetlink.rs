@@ -27,6 +27,7 @@
 
 use crate::fd::OwnedFd;
 use crate::net::{self, AddressFamily, Protocol, SocketAddrNl, SocketFlags, SocketType};
+use crate::netlink::consts;
 
 pub use crate::netlink::NfGenMsg;
 
@@ -46,13 +47,6 @@ pub const fn batch_genmsg() -> NfGenMsg {
         version: NFNETLINK_V0,
         res_id: (NFNL_SUBSYS_NFTABLES as u16).to_be(),
     }
-}
-
-macro_rules! consts {
-    ($ty:ty; $($name:ident = $v:expr, $doc:expr;)*) => {$(
-        #[doc = concat!("`", stringify!($name), "`: ", $doc, ".")]
-        pub const $name: $ty = $v;
-    )*};
 }
 
 consts! { u8;
