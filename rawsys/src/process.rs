@@ -1369,7 +1369,7 @@ pub(crate) mod testing {
     fn close_range(lo: u32, hi: u32) {
         // SAFETY: closes descriptors of this (child) process only; nothing in the child uses
         // them afterwards.
-        let _ = unsafe { sys::syscall3(Sysno::close_range, lo as usize, hi as usize, 0) };
+        let _ = unsafe { io::close_range(lo, hi, io::CloseRangeFlags::empty()) };
     }
 
     /// Closes every descriptor from 3 up except those in `keep` (at most 8), so that the child
