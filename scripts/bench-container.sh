@@ -20,7 +20,7 @@ command -v crun >/dev/null || missing="$missing crun"
 command -v runc >/dev/null || missing="$missing runc"
 command -v bwrap >/dev/null || missing="$missing bubblewrap"
 command -v nft >/dev/null || missing="$missing nftables"
-[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && file -L /bin/busybox 2>/dev/null | grep -q static \
+[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && file -L /bin/busybox 2>/dev/null | grep -c static >/dev/null \
     || [ -x /usr/bin/busybox ] || missing="$missing busybox-static"
 if [ -n "$missing" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
@@ -99,8 +99,9 @@ done
 # c-bridge: the container row on a private bridge network (veth, address, route, NAT table),
 # on a 10.213.x.0/24 that no host route uses.
 SUBNET=""
+routes=$(ip -4 route show table all) # read whole: `ip | grep -q` under pipefail can SIGPIPE
 for x in 240 241 242 243 244 245 246 247 248 249; do
-    ip -4 route show table all | grep -q "10\.213\.$x\." || { SUBNET=10.213.$x.0/24; break; }
+    grep -q "10\.213\.$x\." <<<"$routes" || { SUBNET=10.213.$x.0/24; break; }
 done
 [ -n "$SUBNET" ] || { echo "bench-container.sh: no free 10.213.x.0/24 for the bridge row" >&2; exit 1; }
 unshare -m sh -c 'mount -t tmpfs none /sys/fs/cgroup/unified 2>/dev/null || true; exec python3 - "$@"' bench \

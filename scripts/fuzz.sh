@@ -7,7 +7,8 @@ set -euo pipefail
 seconds="${1:-60}"
 cd "$(dirname "$0")/.."
 
-if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+toolchains=$(rustup toolchain list 2>/dev/null || true) # read whole: see .ci/run on pipefail
+if ! grep -q '^nightly' <<<"$toolchains"; then
   echo "fuzz.sh: no nightly toolchain; skipping" >&2
   exit 0
 fi

@@ -115,7 +115,10 @@ tests=$root/scripts/preload-test
 bench=$root/scripts/preload-bench
 
 echo "== the shim is what programs get"
-if LD_PRELOAD=$shim cat /proc/self/maps | grep -qF "$shim_name" &&
+# The maps are read whole before grep looks at them: `cat | grep -q` under pipefail fails
+# whenever grep exits before cat has written everything (SIGPIPE), which CI once hit.
+maps=$(LD_PRELOAD=$shim cat /proc/self/maps)
+if grep -qF "$shim_name" <<<"$maps" &&
     [ -z "$(LD_PRELOAD=$shim true 2>&1)" ]; then
     pass "preloading loads $shim_name without a word on stderr"
 else
