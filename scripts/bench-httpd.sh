@@ -164,25 +164,37 @@ tree_pids() {
 rss_kib() { local sum=0; for p in $(tree_pids "$SERVER_PID"); do
   sum=$((sum + $(awk '/^VmRSS/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0))); done; echo $sum; }
 
-# One wrk row: prints "value p50ms p99ms" (value: requests/s, or GB/s for the 1 MiB row).
+# CPU time (clock ticks, user + system) used so far by the server's processes.
+cpu_ticks() { local sum=0 p f; for p in $(tree_pids "$SERVER_PID"); do
+  f=$(cat /proc/"$p"/stat 2>/dev/null) || continue
+  f=${f##*) }; read -r -a a <<<"$f"; sum=$((sum + a[11] + a[12])); done; echo $sum; }
+TICK=$(getconf CLK_TCK)
+
+# One wrk row: prints "value p50ms p99ms cpu_us" (value: requests/s, or GB/s for the 1 MiB
+# row; cpu_us: the server's CPU time per request in microseconds, user + system, which
+# tells servers apart even where the client is the bottleneck).
 run_wrk() { # conns path extra-kind
-  local c=$1 path=$2 kind=$3 args=() pin=()
+  local c=$1 path=$2 kind=$3 args=() pin=() t0 t1
   [ -n "$CPU_CLIENT" ] && pin=(taskset -c "$CPU_CLIENT")
   case $kind in
     close) args=(-H "Connection: close") ;;
     pipe) args=(-s "$ROOT_DIR/scripts/wrk-pipeline.lua") ;;
   esac
   local out
+  t0=$(cpu_ticks)
   out=$("${pin[@]}" wrk -t2 -c"$c" -d"$DURATION" --latency "${args[@]}" "http://127.0.0.1:$PORT$path" 2>&1) || true
+  t1=$(cpu_ticks)
   echo "$out" >>"$WORK/wrk.log"
-  echo "$out" | awk -v kind="$kind" '
+  echo "$out" | awk -v kind="$kind" -v ticks=$((t1 - t0)) -v hz="$TICK" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     function gb(v) { if (v ~ /GB$/) return v+0; if (v ~ /MB$/) return v/1024; if (v ~ /KB$/) return v/1048576; return v/1073741824 }
     /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
     /^Requests\/sec:/ { rps = $2 } /^Transfer\/sec:/ { tps = gb($2) }
+    / requests in / { n = $1 }
     /Non-2xx|Socket errors/ { err = err " " $0 }
     END { v = (kind == "big") ? sprintf("%.2f", tps) : sprintf("%.0f", rps);
-          printf "%s %.2f %.2f\n", v, p50, p99; if (err != "") print "wrk:" err > "/dev/stderr" }'
+          cpu = (n > 0) ? ticks / hz * 1e6 / n : 0
+          printf "%s %.2f %.2f %.2f\n", v, p50, p99, cpu; if (err != "") print "wrk:" err > "/dev/stderr" }'
 }
 
 ROWS=("1KiB keep-alive c=100|100|/index.html|ka"
@@ -224,7 +236,7 @@ median_cell() { # mode server row
   for ((r = 1; r <= ROUNDS; r++)); do
     [ -n "${R["$1|$2|$3|$r"]:-}" ] && vals+=("${R["$1|$2|$3|$r"]}")
   done
-  [ ${#vals[@]} -eq 0 ] && { echo "- 0 0"; return; }
+  [ ${#vals[@]} -eq 0 ] && { echo "- 0 0 0"; return; }
   printf '%s\n' "${vals[@]}" | sort -g -k1,1 | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
 }
 
@@ -267,7 +279,7 @@ for mode in $MODES; do
     best=0
     for s in $SERVERS; do
       r=$(median_cell "$mode" "$s" "$i")
-      read -r v p50 p99 <<<"$r"
+      read -r v p50 p99 _ <<<"$r"
       printf '%-26s' "$v ($p50/$p99)"
       case $s in httpd*) ;; *) best=$(awk -v a="$v" -v b="$best" 'BEGIN { print (a > b) ? a : b }');; esac
     done
@@ -276,6 +288,27 @@ for mode in $MODES; do
     awk -v h="${h%% *}" -v b="$best" -v p="${p%% *}" 'BEGIN {
       if (b > 0) printf "%-8s", sprintf("%.2fx", h / b); else printf "%-8s", "-"
       if (p > 0 && h > 0) printf "%.2fx\n", p / h; else print "-" }'
+  done
+done
+echo
+echo "== server CPU time per request, microseconds (user + system, all its processes; lower"
+echo "   is better; ratio = httpd / the most frugal peer; same runs as above)"
+for mode in $MODES; do
+  echo "-- $mode"
+  printf '%-30s' "row"
+  for s in $SERVERS; do printf '%-16s' "$s"; done
+  printf '%s\n' "ratio"
+  for i in "${!ROWS[@]}"; do
+    IFS='|' read -r label _ _ _ <<<"${ROWS[$i]}"
+    printf '%-30s' "$label"
+    best=0
+    for s in $SERVERS; do
+      read -r _ _ _ cpu <<<"$(median_cell "$mode" "$s" "$i")"
+      printf '%-16s' "$cpu"
+      case $s in httpd*) ;; *) best=$(awk -v a="$cpu" -v b="$best" 'BEGIN { print (b == 0 || (a > 0 && a < b)) ? a : b }');; esac
+    done
+    read -r _ _ _ h <<<"$(median_cell "$mode" httpd "$i")"
+    awk -v h="$h" -v b="$best" 'BEGIN { if (b > 0 && h > 0) printf "%.2fx\n", h / b; else print "-" }'
   done
 done
 echo
