@@ -240,37 +240,23 @@ fn keep_alive_pipelining_and_http10() {
 
     // Pipelining: 50 requests in one write (mixing small, large, missing, HEAD), answered
     // in order.
-    let paths = [
-        "/style.css",
-        "/index.html",
-        "/big.bin",
-        "/nope",
-        "/sub/",
-        "/data.json",
-    ];
-    let mut burst = Vec::new();
-    let mut expect = Vec::new();
-    for i in 0..50 {
-        let p = paths[i % paths.len()];
-        let m = if i % 7 == 3 { "HEAD" } else { "GET" };
-        burst.extend_from_slice(format!("{m} {p} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
-        expect.push((m, p));
-    }
-    c.write_all(&burst).unwrap();
-    for (m, p) in expect {
-        let resp = read_response(&mut r, m == "HEAD").unwrap();
-        let want = match p {
-            "/nope" => 404,
-            _ => 200,
-        };
-        assert_eq!(resp.status, want, "{m} {p}");
-        if m == "GET" && p == "/big.bin" {
-            assert_eq!(resp.body.len(), 3 * 1024 * 1024 + 17);
-        }
-        if m == "GET" && p == "/sub/" {
-            assert_eq!(resp.body, b"sub index");
-        }
-    }
+    pipelined_burst(
+        &mut c,
+        &mut r,
+        &[
+            "/style.css",
+            "/index.html",
+            "/big.bin",
+            "/nope",
+            "/sub/",
+            "/data.json",
+        ],
+        50,
+        &[
+            ("/big.bin", &pattern(3 * 1024 * 1024 + 17)),
+            ("/sub/", b"sub index"),
+        ],
+    );
 
     // Connection: close is honoured.
     c.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")

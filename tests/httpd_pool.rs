@@ -55,26 +55,17 @@ fn pool_serves_files_keep_alive_and_pipelined_requests_in_order() {
 
     // Pipelining: 40 requests in one write, small, large, missing and HEAD mixed, answered
     // in order.
-    let paths = ["/style.css", "/big.bin", "/nope", "/sub/", "/index.html"];
-    let mut burst = Vec::new();
-    let mut expect = Vec::new();
-    for i in 0..40 {
-        let p = paths[i % paths.len()];
-        let m = if i % 7 == 3 { "HEAD" } else { "GET" };
-        burst.extend_from_slice(format!("{m} {p} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
-        expect.push((m, p));
-    }
-    c.write_all(&burst).unwrap();
-    for (m, p) in expect {
-        let resp = read_response(&mut rd, m == "HEAD").unwrap();
-        assert_eq!(resp.status, if p == "/nope" { 404 } else { 200 }, "{m} {p}");
-        match (m, p) {
-            ("GET", "/big.bin") => assert_eq!(resp.body.len(), 3 * 1024 * 1024 + 17),
-            ("GET", "/sub/") => assert_eq!(resp.body, b"sub index"),
-            ("GET", "/style.css") => assert_eq!(resp.body, b"body{}\n"),
-            _ => {}
-        }
-    }
+    pipelined_burst(
+        &mut c,
+        &mut rd,
+        &["/style.css", "/big.bin", "/nope", "/sub/", "/index.html"],
+        40,
+        &[
+            ("/big.bin", &pattern(3 * 1024 * 1024 + 17)),
+            ("/sub/", b"sub index"),
+            ("/style.css", b"body{}\n"),
+        ],
+    );
 
     // Connection: close is honoured.
     c.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
@@ -107,43 +98,8 @@ fn pool_answers_a_bad_request_with_400_and_closes() {
 
 #[test]
 fn pool_slow_reader_gets_the_whole_file_and_blocks_nobody() {
-    let d = TempDir::new("pool-slow");
-    let big = pattern(8 * 1024 * 1024);
-    d.write("big.bin", &big);
-    d.write("small.txt", b"small");
     // One pool thread: the slow reader and the others share it.
-    let s = Server::start(d.path(), &[POOL, "pool", "--workers", "1"]);
-    let mut slow = s.connect();
-    slow.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    let mut got = Vec::with_capacity(big.len() + 512);
-    let mut buf = vec![0u8; 64 * 1024];
-    let start = Instant::now();
-    let mut others = 0;
-    loop {
-        assert!(start.elapsed() < Duration::from_secs(30), "too slow");
-        let n = slow.read(&mut buf).unwrap();
-        assert!(n > 0, "closed early after {} bytes", got.len());
-        got.extend_from_slice(&buf[..n]);
-        if others < 20 {
-            let t = Instant::now();
-            assert_eq!(get(&s, "/small.txt", "").body, b"small");
-            assert!(t.elapsed() < Duration::from_secs(2));
-            others += 1;
-        }
-        std::thread::sleep(Duration::from_millis(2));
-        if let Some(h) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            if got.len() - (h + 4) >= big.len() {
-                break;
-            }
-        }
-    }
-    let h = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    assert_eq!(got.len() - h, big.len());
-    assert!(got[h..] == big[..], "slowly read body is intact");
-    assert_eq!(others, 20);
+    slow_reader_gets_everything_and_blocks_nobody("pool-slow", &[POOL, "pool", "--workers", "1"]);
 }
 
 #[test]
@@ -202,33 +158,7 @@ fn pool_closes_idle_and_slow_heads_and_leaks_no_descriptor() {
 
 #[test]
 fn pool_sigterm_finishes_in_flight_responses_and_exits_zero() {
-    let d = TempDir::new("pool-shutdown");
-    let big = pattern(16 * 1024 * 1024);
-    d.write("big.bin", &big);
-    let mut s = Server::start(d.path(), &[POOL, "pool"]);
-    let port = s.port;
-    let idle = s.connect();
-    let mut c = s.connect();
-    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
-        .unwrap();
-    let mut first = vec![0u8; 4096];
-    let n = c.read(&mut first).unwrap();
-    assert!(n > 0);
-    rawsys::process::kill(s.pid(), 15).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "still accepting"
-    );
-    let mut rest = Vec::new();
-    c.read_to_end(&mut rest).unwrap();
-    let mut all = first[..n].to_vec();
-    all.extend_from_slice(&rest);
-    let h = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    assert_eq!(all.len() - h, big.len(), "whole body delivered");
-    drop(idle);
-    let code = s.terminate(Duration::from_secs(10));
-    assert_eq!(code, Some(0), "{}", s.stderr());
+    sigterm_finishes_in_flight_responses("pool-shutdown", &[POOL, "pool"]);
 }
 
 #[test]

@@ -281,3 +281,118 @@ pub fn pattern(len: usize) -> Vec<u8> {
         })
         .collect()
 }
+
+// ---- scenarios shared by the tests of both designs (`--design reactor` and `pool`) ------
+
+/// Sends `n` requests in one write, cycling through `paths` (every 7th, from the 4th, a
+/// HEAD), and checks the answers arrive in order: 404 for paths starting with `/nope`, 200
+/// otherwise, and for GETs the body `bodies` names for the path, if any.
+pub fn pipelined_burst(
+    c: &mut TcpStream,
+    r: &mut impl BufRead,
+    paths: &[&str],
+    n: usize,
+    bodies: &[(&str, &[u8])],
+) {
+    let mut burst = Vec::new();
+    let mut expect = Vec::new();
+    for i in 0..n {
+        let p = paths[i % paths.len()];
+        let m = if i % 7 == 3 { "HEAD" } else { "GET" };
+        burst.extend_from_slice(format!("{m} {p} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        expect.push((m, p));
+    }
+    c.write_all(&burst).unwrap();
+    for (i, (m, p)) in expect.into_iter().enumerate() {
+        let resp = read_response(r, m == "HEAD").unwrap_or_else(|| panic!("no answer #{i}"));
+        let want = if p.starts_with("/nope") { 404 } else { 200 };
+        assert_eq!(resp.status, want, "#{i}: {m} {p}");
+        if m == "GET" {
+            if let Some((_, body)) = bodies.iter().find(|(q, _)| *q == p) {
+                assert!(resp.body == *body, "#{i}: GET {p}: body differs");
+            }
+        }
+    }
+}
+
+/// Serves an 8 MiB file to a client that reads it slowly while 20 other requests for
+/// `/small.txt` (which must hold `small`) are answered promptly; checks the slow client gets
+/// every byte. `args` start the server (one worker, so everyone shares one event loop).
+pub fn slow_reader_gets_everything_and_blocks_nobody(tag: &str, args: &[&str]) {
+    let d = TempDir::new(tag);
+    let big = pattern(8 * 1024 * 1024);
+    d.write("big.bin", &big);
+    d.write("small.txt", b"small");
+    let s = Server::start(d.path(), args);
+    let mut slow = s.connect();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::with_capacity(big.len() + 512);
+    let mut buf = vec![0u8; 64 * 1024];
+    let start = Instant::now();
+    let mut others = 0;
+    loop {
+        assert!(start.elapsed() < Duration::from_secs(30), "too slow");
+        let n = slow.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early after {} bytes", got.len());
+        got.extend_from_slice(&buf[..n]);
+        // Meanwhile another client is answered promptly.
+        if others < 20 {
+            let t = Instant::now();
+            assert_eq!(get(&s, "/small.txt", "").body, b"small");
+            assert!(t.elapsed() < Duration::from_secs(2));
+            others += 1;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        if let Some(h) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            if got.len() - (h + 4) >= big.len() {
+                break;
+            }
+        }
+    }
+    let h = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(got.len() - h, big.len());
+    assert!(got[h..] == big[..], "slowly read body is intact");
+    assert_eq!(others, 20);
+}
+
+/// SIGTERM while a 16 MiB response is in flight and another connection idles: the listener
+/// closes at once, the response completes, and the server exits 0. `args` start the server.
+pub fn sigterm_finishes_in_flight_responses(tag: &str, args: &[&str]) {
+    let d = TempDir::new(tag);
+    let big = pattern(16 * 1024 * 1024);
+    d.write("big.bin", &big);
+    let mut s = Server::start(d.path(), args);
+    let port = s.port;
+    let idle = s.connect();
+    let mut c = s.connect();
+    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Read a little so the response is in flight, then signal.
+    let mut first = vec![0u8; 4096];
+    let n = c.read(&mut first).unwrap();
+    assert!(n > 0);
+    rawsys::process::kill(s.pid(), 15).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // New connections are refused once the listener is closed.
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "still accepting"
+    );
+    // The in-flight response completes.
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).unwrap();
+    let mut all = first[..n].to_vec();
+    all.extend_from_slice(&rest);
+    let h = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(
+        all.len() - h,
+        big.len(),
+        "whole body delivered during shutdown"
+    );
+    drop(idle);
+    let code = s.terminate(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{}", s.stderr());
+}
