@@ -50,6 +50,47 @@ static HOST_CLASS: [u8; 256] = {
     t
 };
 
+/// Class bits of [`CLASSES`]: token character.
+pub(crate) const C_TOKEN: u8 = 1;
+/// Class bit: request-target byte (visible ASCII).
+pub(crate) const C_TARGET: u8 = 2;
+/// Class bit: field-value byte (HTAB, SP, VCHAR, obs-text).
+pub(crate) const C_VALUE: u8 = 4;
+/// Class bit: optional whitespace (SP, HTAB).
+pub(crate) const C_OWS: u8 = 8;
+
+/// Every byte's classes as a bit set, so that one load and one test decide membership in
+/// whichever class a caller holds in a register (the byte-at-a-time quick path).
+pub(crate) static CLASSES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if is_tchar(b) {
+            c |= C_TOKEN;
+        }
+        if target_byte(b) {
+            c |= C_TARGET;
+        }
+        if value_byte(b) {
+            c |= C_VALUE;
+        }
+        if ows(b) {
+            c |= C_OWS;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+/// Whether `b` is in one of the classes `class` (bits of [`CLASSES`]).
+#[inline(always)]
+pub(crate) fn in_class(b: u8, class: u8) -> bool {
+    CLASSES[b as usize] & class != 0
+}
+
 /// Whether `b` is a token character.
 #[inline(always)]
 pub(crate) fn token(b: u8) -> bool {
@@ -79,13 +120,10 @@ pub(crate) const fn ows(b: u8) -> bool {
 pub(crate) fn valid_host(s: &[u8]) -> bool {
     // One pass over the bytes; the structure is checked only when a `:`, `[` or `]` shows up
     // (a port or an IP literal).
-    let class = |b: &u8| HOST_CLASS[*b as usize];
-    let mut words = s.chunks_exact(4);
     let mut acc = 0;
-    for w in &mut words {
-        acc |= w.iter().map(class).fold(0, |a, c| a | c);
+    for &b in s {
+        acc |= HOST_CLASS[b as usize];
     }
-    acc |= words.remainder().iter().map(class).fold(0, |a, c| a | c);
     acc == 0 || (acc == 1 && valid_host_structure(s))
 }
 
@@ -184,6 +222,16 @@ mod tests {
             b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
         for b in 0..=255u8 {
             assert_eq!(token(b), expected.contains(&b), "byte {b:#x}");
+        }
+    }
+
+    #[test]
+    fn class_bits_match_the_predicates() {
+        for b in 0..=255u8 {
+            assert_eq!(in_class(b, C_TOKEN), token(b), "{b:#x}");
+            assert_eq!(in_class(b, C_TARGET), target_byte(b), "{b:#x}");
+            assert_eq!(in_class(b, C_VALUE), value_byte(b), "{b:#x}");
+            assert_eq!(in_class(b, C_OWS), ows(b), "{b:#x}");
         }
     }
 

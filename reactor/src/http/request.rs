@@ -1,6 +1,6 @@
 //! The request-head state machine and the parsed [`Request`] view.
 
-use super::chars::{self, ows, valid_host};
+use super::chars::{self, C_OWS, C_TARGET, C_TOKEN, C_VALUE, CLASSES, ows, valid_host};
 use super::chunked::ChunkedDecoder;
 use super::headers::{FieldState, Headers, RawHeader};
 #[cfg(target_arch = "x86_64")]
@@ -96,6 +96,19 @@ enum State {
     /// Parsing failed; the error (in `RequestParser::failure`) is sticky.
     Failed,
 }
+
+/// Per state (by discriminant), the class bits ([`chars::CLASSES`]) of the bytes that only
+/// continue its element: one load and one test per byte on the quick path.
+const CONTINUE_CLASS: [u8; 10] = {
+    let mut t = [0; 10];
+    t[State::Method as usize] = C_TOKEN;
+    t[State::Name as usize] = C_TOKEN;
+    t[State::Target as usize] = C_TARGET;
+    t[State::Value as usize] = C_VALUE;
+    // Whitespace after the colon leaves the state machine where it was too.
+    t[State::ValueStart as usize] = C_OWS;
+    t
+};
 
 /// An incremental, strict, zero-copy HTTP/1.1 request-head parser (RFC 9112).
 ///
@@ -241,13 +254,13 @@ impl RequestParser {
         buf: &'a [u8],
         headers: &'a mut [RawHeader],
     ) -> Result<Status<Request<'a>>, ParseError> {
-        if !matches!(self.state, State::Done) {
-            if self.quick_resume(buf, headers.len()) {
-                return Ok(Status::Partial);
-            }
-            if !self.advance(buf, headers)? {
-                return Ok(Status::Partial);
-            }
+        // `scan_limit` is 0 once done or failed, so a call on a finished parser does not take
+        // the quick path.
+        if self.quick_resume(buf, headers.len()) {
+            return Ok(Status::Partial);
+        }
+        if !matches!(self.state, State::Done) && !self.advance(buf, headers)? {
+            return Ok(Status::Partial);
         }
         let (Some(_), Some(headers)) = (buf.get(..self.pos), headers.get(..self.header_count))
         else {
@@ -282,16 +295,17 @@ impl RequestParser {
         let Some(new) = buf.get(pos..) else {
             return false;
         };
-        // Inline, the common case: the new bytes continue the element.
-        let plain = match self.state {
-            State::Method | State::Name => new.iter().all(|&b| chars::token(b)),
-            State::Target => new.iter().all(|&b| chars::target_byte(b)),
-            State::Value => new.iter().all(|&b| chars::value_byte(b)),
-            _ => false,
-        };
-        if plain {
+        // Inline, the common case: the new bytes continue the element (a table load and a
+        // test per byte; the states without such bytes have class 0).
+        let class = CONTINUE_CLASS[self.state as usize];
+        if new.iter().all(|&b| chars::in_class(b, class)) {
             self.pos = len;
             return true;
+        }
+        // A value's line ending, complete (the quick path stops at its CR): the state
+        // machine's job, with no detour through `quick_step`.
+        if let [b'\r', _, ..] = new {
+            return false;
         }
         self.quick_step(new, header_slots)
     }
@@ -312,28 +326,30 @@ impl RequestParser {
         let (mut state, mut mark, mut name) = (self.state, self.mark, self.name);
         let max_fields = (self.config.limits.max_headers as usize).min(header_slots);
         let mut at = self.pos;
-        for (i, &b) in new.iter().enumerate() {
+        let end = at + new.len();
+        for &b in new {
+            let c = CLASSES[b as usize];
             match state {
-                State::Method | State::Name if chars::token(b) => {}
-                State::Target if chars::target_byte(b) => {}
-                State::Value if chars::value_byte(b) => {}
+                State::Method | State::Name if c & C_TOKEN != 0 => {}
+                State::Target if c & C_TARGET != 0 => {}
+                State::Value if c & C_VALUE != 0 => {}
                 State::Name if b == b':' && at > mark => {
                     name = (mark, at);
                     state = State::ValueStart;
                 }
-                State::ValueStart if ows(b) => {}
-                State::ValueStart if chars::value_byte(b) => {
+                State::ValueStart if c & C_OWS != 0 => {}
+                State::ValueStart if c & C_VALUE != 0 => {
                     mark = at;
                     state = State::Value;
                 }
-                State::Value | State::ValueStart if b == b'\r' && i + 1 == new.len() => {
+                State::Value | State::ValueStart if b == b'\r' && at + 1 == end => {
                     if matches!(state, State::ValueStart) {
                         mark = at;
                         state = State::Value;
                     }
                     break;
                 }
-                State::LineStart if chars::token(b) && self.header_count < max_fields => {
+                State::LineStart if c & C_TOKEN != 0 && self.header_count < max_fields => {
                     mark = at;
                     state = State::Name;
                 }
@@ -909,6 +925,8 @@ impl RequestParser {
         self.head.head_len = pos;
         self.pos = pos;
         self.state = State::Done;
+        // Keeps `quick_resume` off a finished parser.
+        self.scan_limit = 0;
         Ok(true)
     }
 }
