@@ -120,10 +120,13 @@ pub(crate) const fn ows(b: u8) -> bool {
 pub(crate) fn valid_host(s: &[u8]) -> bool {
     // One pass over the bytes; the structure is checked only when a `:`, `[` or `]` shows up
     // (a port or an IP literal).
+    let class = |b: &u8| HOST_CLASS[*b as usize];
+    let mut words = s.chunks_exact(4);
     let mut acc = 0;
-    for &b in s {
-        acc |= HOST_CLASS[b as usize];
+    for w in &mut words {
+        acc |= w.iter().map(class).fold(0, |a, c| a | c);
     }
+    acc |= words.remainder().iter().map(class).fold(0, |a, c| a | c);
     acc == 0 || (acc == 1 && valid_host_structure(s))
 }
 

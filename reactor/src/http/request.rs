@@ -851,9 +851,10 @@ impl RequestParser {
         let mut pos = headers_start;
         let mut count = 0;
         loop {
-            // A name never starts with CR: look for the empty line first, before the field
-            // line scan's set-up.
-            if buf.get(pos) == Some(&b'\r') {
+            // A name never starts with CR. The narrow scanners look for the empty line first,
+            // before a field line scan's set-up; for AVX2, which classifies a whole line at
+            // once, it is among the lines `field_line` declines and looked for only then.
+            if !S::WIDE && buf.get(pos) == Some(&b'\r') {
                 if buf.get(pos + 1) == Some(&b'\n') {
                     self.header_count = count;
                     return Some(self.finish(pos + 2));
@@ -862,6 +863,10 @@ impl RequestParser {
             }
             // SAFETY: the caller's guarantee is passed on.
             let Some((colon, stop)) = (unsafe { S::field_line(buf, pos, field_end) }) else {
+                if S::WIDE && buf.get(pos..pos + 2) == Some(b"\r\n") {
+                    self.header_count = count;
+                    return Some(self.finish(pos + 2));
+                }
                 break;
             };
             // `pos < colon < stop < field_end <= len`.
@@ -889,9 +894,8 @@ impl RequestParser {
                     value_end -= 1;
                 }
             }
-            let Some(slot) = headers.get_mut(count) else {
-                break;
-            };
+            // SAFETY: count < max_fields <= headers.len().
+            let slot = unsafe { headers.get_unchecked_mut(count) };
             *slot = RawHeader::new((pos, colon), (value_start, value_end));
             count += 1;
             // Only four names mean something to the parser; their lengths sort out the rest.

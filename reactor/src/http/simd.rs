@@ -17,6 +17,9 @@ use super::chars;
 
 /// A set of scanners.
 pub(crate) trait Scan {
+    /// Whether one vector load classifies a typical field line (AVX2).
+    const WIDE: bool = false;
+
     /// First byte in `buf[pos..end]` that is not a token character.
     ///
     /// # Safety
@@ -575,6 +578,8 @@ mod x86 {
     pub(crate) struct Avx2;
 
     impl Scan for Avx2 {
+        const WIDE: bool = true;
+
         #[inline(always)]
         unsafe fn token_end(buf: &[u8], pos: usize, end: usize) -> usize {
             // SAFETY: the caller guarantees AVX2.
@@ -636,6 +641,29 @@ mod x86 {
         #[inline(always)]
         unsafe fn field_line(buf: &[u8], pos: usize, end: usize) -> Option<(usize, usize)> {
             let end = end.min(buf.len());
+            if pos + 32 <= end {
+                // The usual case, with no shifting: 32 bytes from `pos`.
+                // SAFETY: pos + 32 <= end <= buf.len().
+                let v = unsafe { load32(buf, pos) };
+                // SAFETY: the caller guarantees AVX2.
+                let name_len = unsafe { token_miss(v) }.trailing_zeros() as usize;
+                if name_len == 0 || name_len == 32 {
+                    return None;
+                }
+                // SAFETY: name_len < 32, so pos + name_len < pos + 32 <= end <= buf.len().
+                if unsafe { *buf.get_unchecked(pos + name_len) } != b':' {
+                    return None;
+                }
+                // SAFETY: the caller guarantees AVX2.
+                let miss = unsafe { value_miss(v) };
+                let stop = if miss != 0 {
+                    pos + miss.trailing_zeros() as usize
+                } else {
+                    // SAFETY: the caller guarantees AVX2.
+                    unsafe { Self::value_end(buf, pos + 32, end) }
+                };
+                return (stop < end).then_some((pos + name_len, stop));
+            }
             // The 32 bytes from `pos`, or, when the line starts in the last 32 bytes, those
             // with the bytes before `pos` shifted out and the bytes past `end` counted as
             // misses.
