@@ -557,6 +557,43 @@ mod x86 {
         unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize {
             scan16(buf, pos, end, value_miss16, short_value_end)
         }
+
+        /// Short request lines (`GET / HTTP/1.1` is 14 bytes) have their method and target in
+        /// the first 16 bytes: one load finds both ends.
+        #[inline(always)]
+        unsafe fn request_line(buf: &[u8], end: usize) -> Option<(usize, usize)> {
+            let end = end.min(buf.len());
+            if end < 16 {
+                // SAFETY: the portable default needs no CPU feature.
+                return unsafe { Portable::request_line(buf, end) };
+            }
+            // SAFETY: 16 <= end <= buf.len().
+            let miss = target_miss16(unsafe { load16(buf, 0) });
+            let method_end = if buf[..4] == *b"GET " {
+                3
+            } else {
+                // A method is made of token characters, which are all target bytes: the
+                // first miss ends it, and the token check runs over the method only.
+                let m = miss.trailing_zeros() as usize;
+                if m == 0 || m >= 16 || buf[m] != b' ' || Portable::token_end(buf, 0, m) != m {
+                    return None;
+                }
+                m
+            };
+            let target = method_end + 1;
+            // The method ended inside the block, but the target may start right after it.
+            let rest = if target < 16 { miss >> target } else { 0 };
+            let target_end = if rest != 0 {
+                target + rest.trailing_zeros() as usize
+            } else {
+                // SAFETY: SSE2 is part of x86_64; 16 <= end.
+                unsafe { Self::target_end(buf, 16, end) }
+            };
+            if target_end == target || target_end >= end || buf[target_end] != b' ' {
+                return None;
+            }
+            Some((method_end, target_end))
+        }
     }
 
     // The portable scanners for spans in buffers too short for one vector load, kept out of
