@@ -62,7 +62,10 @@ pub(crate) struct Entry {
 pub(crate) struct FileCache {
     root: OwnedFd,
     root_canon: Vec<u8>,
-    map: HashMap<Box<[u8]>, Entry, FxBuild>,
+    /// Path -> index into `entries` (one hash lookup per request: the index is `Copy`, so
+    /// a fresh entry is returned without looking the path up a second time).
+    map: HashMap<Box<[u8]>, usize, FxBuild>,
+    entries: Vec<Entry>,
     bytes: usize,
 }
 
@@ -120,37 +123,53 @@ impl FileCache {
             root,
             root_canon,
             map: HashMap::default(),
+            entries: Vec::new(),
             bytes: 0,
         }
     }
 
     /// The entry for the normalised relative path `key` (see `util::normalize_path`).
     pub(crate) fn lookup(&mut self, key: &[u8], now_ms: u64) -> &Entry {
-        let fresh =
-            matches!(self.map.get(key), Some(e) if now_ms.wrapping_sub(e.checked_ms) < TTL_MS);
-        if !fresh {
-            let kind = self.resolve(key);
-            if self.map.len() >= MAX_ENTRIES || self.bytes >= MAX_CACHED_BYTES {
-                self.map.clear();
-                self.bytes = 0;
+        let found = self.map.get(key).copied();
+        if let Some(i) = found {
+            if now_ms.wrapping_sub(self.entries[i].checked_ms) < TTL_MS {
+                return &self.entries[i];
             }
-            if let Kind::File(FileInfo { body: Some(b), .. }) = &kind {
-                self.bytes += b.len();
-            }
-            let entry = Entry {
-                checked_ms: now_ms,
-                kind,
-            };
-            if let Some(old) = self.map.insert(key.into(), entry) {
-                if let Kind::File(FileInfo { body: Some(b), .. }) = old.kind {
-                    self.bytes = self.bytes.saturating_sub(b.len());
+        }
+        let kind = self.resolve(key);
+        let entry = Entry {
+            checked_ms: now_ms,
+            kind,
+        };
+        let added = match &entry.kind {
+            Kind::File(FileInfo { body: Some(b), .. }) => b.len(),
+            _ => 0,
+        };
+        let full = match found {
+            Some(i) => {
+                let old = match &self.entries[i].kind {
+                    Kind::File(FileInfo { body: Some(b), .. }) => b.len(),
+                    _ => 0,
+                };
+                let bytes = self.bytes.saturating_sub(old) + added;
+                if bytes <= MAX_CACHED_BYTES {
+                    self.entries[i] = entry;
+                    self.bytes = bytes;
+                    return &self.entries[i];
                 }
+                true
             }
+            None => self.entries.len() >= MAX_ENTRIES || self.bytes >= MAX_CACHED_BYTES,
+        };
+        if full {
+            self.map.clear();
+            self.entries.clear();
+            self.bytes = 0;
         }
-        match self.map.get(key) {
-            Some(e) => e,
-            None => unreachable!("inserted above"),
-        }
+        self.bytes += added;
+        self.map.insert(key.into(), self.entries.len());
+        self.entries.push(entry);
+        &self.entries[self.entries.len() - 1]
     }
 
     /// Whether the open `fd` really lies below the root (no symlink led outside).
