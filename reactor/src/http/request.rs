@@ -154,6 +154,9 @@ pub struct RequestParser {
     /// bytes stay below it may take the quick path ([`quick_resume`](Self::quick_resume)).
     /// 0 otherwise, which keeps every other call off the quick path.
     scan_limit: usize,
+    /// `CONTINUE_CLASS` of `state`, kept up to date wherever a call may stop with
+    /// `scan_limit` set: the quick path's test without a table lookup.
+    quick_class: u8,
     line_start: usize,
     empty_lines: u32,
     headers_start: usize,
@@ -197,6 +200,7 @@ impl RequestParser {
             pos: 0,
             mark: 0,
             scan_limit: 0,
+            quick_class: 0,
             line_start: 0,
             empty_lines: 0,
             headers_start: 0,
@@ -256,7 +260,7 @@ impl RequestParser {
     ) -> Result<Status<Request<'a>>, ParseError> {
         // `scan_limit` is 0 once done or failed, so a call on a finished parser does not take
         // the quick path.
-        if self.quick_resume(buf, headers.len()) {
+        if self.quick_resume(buf, headers) {
             return Ok(Status::Partial);
         }
         if !matches!(self.state, State::Done) && !self.advance(buf, headers)? {
@@ -284,30 +288,25 @@ impl RequestParser {
     /// parser, or one that stopped anywhere else, has `scan_limit == 0` and pays one
     /// comparison.
     #[inline(always)]
-    fn quick_resume(&mut self, buf: &[u8], header_slots: usize) -> bool {
+    fn quick_resume(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> bool {
         /// Larger increments go to the state machine, whose scanners are faster per byte.
         const QUICK_MAX: usize = 16;
         let (pos, len) = (self.pos, buf.len());
-        if len >= self.scan_limit || len.wrapping_sub(pos) > QUICK_MAX {
+        // A shorter buffer than before wraps around to a large count (left to the state
+        // machine, which reports it).
+        if len.wrapping_sub(pos) > QUICK_MAX || len >= self.scan_limit {
             return false;
         }
-        // `get` also rejects a shorter buffer (left to the state machine, which reports it).
-        let Some(new) = buf.get(pos..) else {
-            return false;
-        };
+        // SAFETY: pos <= len, checked above.
+        let new = unsafe { buf.get_unchecked(pos..) };
         // Inline, the common case: the new bytes continue the element (a table load and a
         // test per byte; the states without such bytes have class 0).
-        let class = CONTINUE_CLASS[self.state as usize];
+        let class = self.quick_class;
         if new.iter().all(|&b| chars::in_class(b, class)) {
             self.pos = len;
             return true;
         }
-        // A value's line ending, complete (the quick path stops at its CR): the state
-        // machine's job, with no detour through `quick_step`.
-        if let [b'\r', _, ..] = new {
-            return false;
-        }
-        self.quick_step(new, header_slots)
+        self.quick_step(buf, headers)
     }
 
     /// The rest of [`quick_resume`](Self::quick_resume), out of line: the new bytes `new`
@@ -315,14 +314,59 @@ impl RequestParser {
     /// of a field line: the first byte of a name, the colon, whitespace before the value,
     /// its first byte, and the CR of the line ending as the last byte (where the state
     /// machine stops too, waiting for the LF); or be fewer than the 8 bytes of a version.
+    /// Also takes the LF that completes a value's line ending after such a CR, when the
+    /// field's name means nothing to the parser ([`quick_line_end`](Self::quick_line_end)).
     /// Returns whether it took all of them.
     #[inline(never)]
-    fn quick_step(&mut self, new: &[u8], header_slots: usize) -> bool {
-        if matches!(self.state, State::Version) {
+    fn quick_step(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> bool {
+        // `quick_resume` checked that `self.pos <= buf.len()`.
+        let Some(new) = buf.get(self.pos..) else {
+            return false;
+        };
+        let at = self.pos;
+        // One new byte (fed a byte at a time): each step directly.
+        match (self.state, new) {
             // The state machine reads the version once it has its 8 bytes, and stays put
             // until then.
-            return new.len() < 8;
+            (State::Version, _) => return new.len() < 8,
+            (State::Value, b"\r\n") => return self.quick_line_end(buf, headers),
+            (State::LineStart, &[b]) => {
+                let max_fields = (self.config.limits.max_headers as usize).min(headers.len());
+                if !chars::in_class(b, C_TOKEN) || self.header_count >= max_fields {
+                    return false;
+                }
+                self.mark = at;
+                self.set_quick_state(State::Name);
+                self.pos = at + 1;
+                return true;
+            }
+            (State::Name, b":") if at > self.mark => {
+                self.name = (self.mark, at);
+                self.set_quick_state(State::ValueStart);
+                self.pos = at + 1;
+                return true;
+            }
+            (State::ValueStart, &[b]) if CLASSES[b as usize] & (C_VALUE | C_OWS) == C_VALUE => {
+                self.mark = at;
+                self.set_quick_state(State::Value);
+                self.pos = at + 1;
+                return true;
+            }
+            // The CR of a line ending, last: the state machine would stop there too.
+            (State::Value | State::ValueStart, b"\r") => {
+                if matches!(self.state, State::ValueStart) {
+                    self.mark = at;
+                    self.set_quick_state(State::Value);
+                }
+                return true;
+            }
+            _ => {}
         }
+        self.quick_steps(new, headers.len())
+    }
+
+    /// The rest of [`quick_step`](Self::quick_step): several new bytes `new`, at `self.pos`.
+    fn quick_steps(&mut self, new: &[u8], header_slots: usize) -> bool {
         let (mut state, mut mark, mut name) = (self.state, self.mark, self.name);
         let max_fields = (self.config.limits.max_headers as usize).min(header_slots);
         let mut at = self.pos;
@@ -358,10 +402,42 @@ impl RequestParser {
             at += 1;
         }
         self.pos = at;
-        self.state = state;
+        self.set_quick_state(state);
         self.mark = mark;
         self.name = name;
         true
+    }
+
+    /// The end of a field line whose CR the quick path stopped at (`self.pos`, in a value
+    /// starting at `self.mark`), with its LF the last byte of `buf`: what the state machine
+    /// does there, for a field it has nothing to check. The checks it would make hold:
+    /// the line ends below `scan_limit`, the header section's limit, and the slot was
+    /// counted against the limits when the name started. Returns whether it took the line.
+    fn quick_line_end(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> bool {
+        let (name, mark, pos) = (self.name, self.mark, self.pos);
+        if FieldState::may_matter(name.1.wrapping_sub(name.0)) || mark > pos {
+            return false;
+        }
+        let mut value_end = pos;
+        while value_end > mark && buf.get(value_end - 1).is_some_and(|&b| ows(b)) {
+            value_end -= 1;
+        }
+        let Some(slot) = headers.get_mut(self.header_count) else {
+            return false;
+        };
+        *slot = RawHeader::new(name, (mark, value_end));
+        self.header_count += 1;
+        self.pos = pos + 2;
+        self.mark = pos + 2;
+        self.set_quick_state(State::LineStart);
+        true
+    }
+
+    /// Sets the state where a call may stop with `scan_limit` set, and its `quick_class`.
+    #[inline(always)]
+    fn set_quick_state(&mut self, state: State) {
+        self.state = state;
+        self.quick_class = CONTINUE_CLASS[state as usize];
     }
 
     fn fail(&mut self, e: ParseError) -> ParseError {
@@ -510,7 +586,7 @@ impl RequestParser {
             (@save) => {{
                 self.pos = pos;
                 self.mark = mark;
-                self.state = state;
+                self.set_quick_state(state);
                 return Ok(false);
             }};
         }
