@@ -958,16 +958,17 @@ impl RequestParser {
             let mut value_start = colon + 1;
             let mut value_end = stop;
             // SAFETY: every index read below is in `colon + 1..=stop`, inside the buffer
-            // (a space at `colon + 1` is a value byte, so then `colon + 1 < stop`).
+            // (a space at `colon + 1` is a value byte, so then `colon + 1 < stop`; the CR at
+            // `stop` is not whitespace and ends the first loop).
             unsafe {
                 if *buf.get_unchecked(value_start) == b' ' {
                     value_start += 1;
                 }
-                while value_start < stop && ows(*buf.get_unchecked(value_start)) {
-                    value_start += 1;
+                if ows(*buf.get_unchecked(value_start)) {
+                    value_start = skip_ows(buf, value_start);
                 }
-                while value_end > value_start && ows(*buf.get_unchecked(value_end - 1)) {
-                    value_end -= 1;
+                if value_end > value_start && ows(*buf.get_unchecked(value_end - 1)) {
+                    value_end = trim_ows_end(buf, value_start, value_end);
                 }
             }
             // SAFETY: count < max_fields <= headers.len().
@@ -1009,6 +1010,25 @@ impl RequestParser {
         self.scan_limit = 0;
         Ok(true)
     }
+}
+
+/// The first byte at or after `pos` that is not whitespace; there is one in `buf` (rare
+/// case of the fast path, kept out of it).
+#[cold]
+fn skip_ows(buf: &[u8], mut pos: usize) -> usize {
+    while buf.get(pos).is_some_and(|&b| ows(b)) {
+        pos += 1;
+    }
+    pos
+}
+
+/// `end` moved back over trailing whitespace, not below `start` (rare case of the fast path).
+#[cold]
+fn trim_ows_end(buf: &[u8], start: usize, mut end: usize) -> usize {
+    while end > start && buf.get(end - 1).is_some_and(|&b| ows(b)) {
+        end -= 1;
+    }
+    end
 }
 
 /// Fresh heads shorter than this take the fast path with the SSE2 scanners, inlined into
