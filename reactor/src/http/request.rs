@@ -250,8 +250,8 @@ impl RequestParser {
     /// Each call costs a small constant plus time linear in the new bytes; a resumed call
     /// with fewer than 64 new bytes uses the portable scanners, where SIMD set-up would not
     /// pay.
-    // Always inlined: small (the quick path and a call), and a resumed call a byte at a time
-    // is mostly this.
+    // Always inlined: a resumed call a byte at a time is mostly the quick path, and a fresh
+    // small head takes the SSE2 fast path inline (`fresh`); the rest is out of line.
     #[inline(always)]
     pub fn parse<'a>(
         &'a mut self,
@@ -470,9 +470,11 @@ impl RequestParser {
 
     /// A fresh parse: the fast path takes a whole, ordinary head in one pass. Small heads use
     /// SSE2, inlined here; larger ones AVX2, where one 32-byte load covers a typical field
-    /// line. (Out of line, so that resumed calls, which may come a byte at a time, do not pay
-    /// for its set-up.)
-    #[inline(never)]
+    /// line. Inlined into `parse` (and so into the caller): for a small request the call and
+    /// its register saves were a sixth of the work (tiny request: 417 -> 351 instructions).
+    /// Resumed calls do not enter it; they pay only for the registers it occupies around the
+    /// caller's loop (a byte at a time: +1.6% instructions).
+    #[inline(always)]
     fn fresh(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         #[cfg(target_arch = "x86_64")]
         if self.config.use_simd {
