@@ -148,11 +148,13 @@ impl FieldState {
 
     /// Whether a field whose name has `len` bytes may mean something to the parser (`Host`,
     /// `Connection`, `Content-Length`, `Transfer-Encoding`); [`on_field`](Self::on_field) has
-    /// nothing to do for the others.
+    /// nothing to do for the others. Names of 32 bytes or more are tested modulo 32 (one shift,
+    /// no range check): a few long names are let through, and `on_field`, which compares the
+    /// whole name, ignores them.
     #[inline(always)]
     pub(crate) const fn may_matter(len: usize) -> bool {
         const LENGTHS: u32 = 1 << 4 | 1 << 10 | 1 << 14 | 1 << 17;
-        len < 32 && LENGTHS >> len & 1 != 0
+        LENGTHS >> (len % 32) & 1 != 0
     }
 
     /// Checks one field. `name` consists of token characters.
