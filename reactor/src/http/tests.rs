@@ -416,6 +416,20 @@ fn field_names() {
 }
 
 #[test]
+fn long_names_with_the_lengths_of_framing_names_modulo_32_mean_nothing() {
+    // The fast paths pick the names to compare by length modulo 32: names of 36, 42, 46 and
+    // 49 bytes pass that filter and must still be plain fields, whole, split or byte by byte.
+    for len in [36, 42, 46, 49, 68] {
+        let name = "X".repeat(len);
+        let req = std::format!("GET / HTTP/1.1\r\nHost: a\r\n{name}: b\r\n{name}: c d \r\n\r\n");
+        let p = complete(req.as_bytes());
+        assert_eq!(p.headers.len(), 3, "{len}");
+        assert_eq!(p.headers[2].1, b"c d", "{len}");
+        assert_eq!(p.body, BodyFraming::None, "{len}");
+    }
+}
+
+#[test]
 fn obs_fold_and_leading_whitespace_are_rejected() {
     assert_eq!(
         rejects(b"GET / HTTP/1.1\r\n Host: a\r\n\r\n", 400),
