@@ -82,12 +82,17 @@ impl Net {
         .to_vec()
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    /// `run`, this network's flags, then `args`.
+    fn run_args(&self, args: &[&str]) -> Vec<String> {
         let mut a = vec!["run".to_string()];
         a.extend(self.flags());
         a.extend(args.iter().map(|s| s.to_string()));
+        a
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
         Command::new(bin())
-            .args(&a)
+            .args(self.run_args(args))
             .stdin(Stdio::null())
             .output()
             .unwrap()
@@ -130,6 +135,15 @@ impl Drop for Net {
     }
 }
 
+/// A loopback TCP port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 #[test]
 fn bridge_gives_eth0_a_default_route_and_the_bridge_answers() {
     let n = Net::new(0);
@@ -157,14 +171,8 @@ fn published_port_answers_on_localhost_and_goes_with_the_container() {
     let www = format!("/tmp/lp-test-netcli-www-{}", std::process::id());
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(format!("{www}/index.html"), "cli dnat ok\n").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut a = vec!["run".to_string()];
-    a.extend(n.flags());
-    for s in [
+    let port = free_port();
+    let a = n.run_args(&[
         "--init",
         "-p",
         &format!("{port}:80/tcp"),
@@ -178,9 +186,7 @@ fn published_port_answers_on_localhost_and_goes_with_the_container() {
         "80",
         "-h",
         "/www",
-    ] {
-        a.push(s.to_string());
-    }
+    ]);
     struct Kill(std::process::Child, String);
     impl Drop for Kill {
         fn drop(&mut self) {
@@ -275,16 +281,8 @@ fn bad_network_flags_give_one_clear_line() {
 #[test]
 fn a_crashed_owner_leaves_nothing_the_next_container_does_not_clean() {
     let n = Net::new(3);
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut a = vec!["run".to_string()];
-    a.extend(n.flags());
-    for s in ["-p", &format!("{port}:80"), "--", "sleep", "60"] {
-        a.push(s.to_string());
-    }
+    let port = free_port();
+    let a = n.run_args(&["-p", &format!("{port}:80"), "--", "sleep", "60"]);
     struct Reap(std::process::Child);
     impl Drop for Reap {
         fn drop(&mut self) {
