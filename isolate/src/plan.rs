@@ -196,6 +196,27 @@ fn path(parts: &[&str]) -> Result<CString, Error> {
     cjoin(parts)
 }
 
+/// A recursive bind of `source` onto `target`, then a remount adding `extra` flags. The
+/// source mount's own locked flags are repeated in the remount (a user namespace may not clear
+/// them, and the remount fails if it tries).
+fn bind(ops: &mut Vec<Op>, source: &str, target: CString, extra: MountFlags) -> Result<(), Error> {
+    ops.push(mount(
+        Some(source),
+        target.clone(),
+        None,
+        MountFlags::BIND | MountFlags::REC,
+        None,
+    )?);
+    ops.push(mount(
+        None,
+        target,
+        None,
+        MountFlags::BIND | MountFlags::REMOUNT | extra | security::source_mount_flags(source),
+        None,
+    )?);
+    Ok(())
+}
+
 fn mount(
     source: Option<&str>,
     target: CString,
@@ -332,24 +353,8 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
                     .into());
                 }
             }
-            ops.push(mount(
-                Some(dir),
-                d.clone(),
-                None,
-                MountFlags::BIND | MountFlags::REC,
-                None,
-            )?);
             // nodev: a device node made inside (CAP_MKNOD is kept) cannot be opened.
-            ops.push(mount(
-                None,
-                d.clone(),
-                None,
-                MountFlags::BIND
-                    | MountFlags::REMOUNT
-                    | MountFlags::NODEV
-                    | security::source_mount_flags(dir),
-                None,
-            )?);
+            bind(&mut ops, dir, d.clone(), MountFlags::NODEV)?;
             dir.clone()
         }
         Rootfs::HostSystem => {
@@ -378,24 +383,12 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
                         path: inside.clone(),
                         mode: 0o755,
                     });
-                    ops.push(mount(
-                        Some(&format!("/{d}")),
-                        inside.clone(),
-                        None,
-                        MountFlags::BIND | MountFlags::REC,
-                        None,
-                    )?);
-                    ops.push(mount(
-                        None,
+                    bind(
+                        &mut ops,
+                        &format!("/{d}"),
                         inside,
-                        None,
-                        MountFlags::BIND
-                            | MountFlags::REMOUNT
-                            | MountFlags::RDONLY
-                            | MountFlags::NOSUID
-                            | security::source_mount_flags(&format!("/{d}")),
-                        None,
-                    )?);
+                        MountFlags::RDONLY | MountFlags::NOSUID,
+                    )?;
                 }
             }
             for (d, mode) in [
@@ -562,24 +555,12 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
     if o.security.userns.is_some() && matches!(o.network, crate::config::NetworkMode::Host) {
         // Only the owner of the network namespace may mount sysfs: in a user namespace
         // sharing the host's network, the host's /sys is bound read-only instead.
-        ops.push(mount(
-            Some("/sys"),
+        bind(
+            &mut ops,
+            "/sys",
             path(&[r, "/sys"])?,
-            None,
-            MountFlags::BIND | MountFlags::REC,
-            None,
-        )?);
-        ops.push(mount(
-            None,
-            path(&[r, "/sys"])?,
-            None,
-            MountFlags::BIND
-                | MountFlags::REMOUNT
-                | nosuid_nodev_noexec
-                | MountFlags::RDONLY
-                | security::source_mount_flags("/sys"),
-            None,
-        )?);
+            nosuid_nodev_noexec | MountFlags::RDONLY,
+        )?;
     } else {
         ops.push(mount(
             Some("sysfs"),
@@ -607,23 +588,12 @@ pub(crate) fn build(c: &Container, cgroup_procs: &[(RawFd, String)]) -> Result<P
                     mkdir_p(&mut ops, r, parent_of(target))?;
                     ops.push(Op::CreateFile { path: t.clone() });
                 }
-                ops.push(mount(
-                    Some(src),
-                    t.clone(),
-                    None,
-                    MountFlags::BIND | MountFlags::REC,
-                    None,
-                )?);
-                // nodev as for the root; the source mount's own flags are repeated (a user
-                // namespace may not clear them).
-                let mut re = MountFlags::BIND
-                    | MountFlags::REMOUNT
-                    | MountFlags::NODEV
-                    | security::source_mount_flags(src);
+                // nodev as for the root.
+                let mut extra = MountFlags::NODEV;
                 if *readonly {
-                    re |= MountFlags::RDONLY;
+                    extra |= MountFlags::RDONLY;
                 }
-                ops.push(mount(None, t, None, re, None)?);
+                bind(&mut ops, src, t, extra)?;
             }
             MountSpec::Tmpfs { target, size } => {
                 mkdir_p(&mut ops, r, target)?;
