@@ -127,6 +127,24 @@ impl DoubleEndedIterator for Headers<'_> {
 impl ExactSizeIterator for Headers<'_> {}
 impl FusedIterator for Headers<'_> {}
 
+/// A quick, partial answer to "is this `Host` value valid" (see
+/// [`FieldState::on_field_with`]). A trait rather than a closure: its `#[inline(always)]`
+/// method is inlined where a closure's call was not.
+pub(crate) trait HostHint {
+    /// Whether the value is made of letters, digits, `.` and `-` only; `false` when unknown.
+    fn plain_host(self) -> bool;
+}
+
+/// No hint: [`valid_host`] decides.
+pub(crate) struct NoHint;
+
+impl HostHint for NoHint {
+    #[inline(always)]
+    fn plain_host(self) -> bool {
+        false
+    }
+}
+
 /// What the fields with a meaning for the parser said so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct FieldState {
@@ -165,17 +183,23 @@ impl FieldState {
         value: &[u8],
         allow_identical_content_lengths: bool,
     ) -> Result<(), ParseError> {
+        self.on_field_with(name, value, allow_identical_content_lengths, NoHint)
+    }
+
+    /// [`on_field`](Self::on_field), where `hint` may vouch for a `Host` value made of
+    /// letters, digits, `.` and `-` only (a quicker test than [`valid_host`] when the caller
+    /// can read the value with SIMD); when it does not, `valid_host` decides.
+    #[inline(always)]
+    pub(crate) fn on_field_with(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        allow_identical_content_lengths: bool,
+        hint: impl HostHint,
+    ) -> Result<(), ParseError> {
         // Dispatch on the length first: most fields need no comparison at all.
         match name.len() {
-            4 if eq_token_lower_words(name, b"host") => {
-                if self.host_count > 0 {
-                    return Err(ParseError::DuplicateHost);
-                }
-                self.host_count = 1;
-                if !valid_host(value) {
-                    return Err(ParseError::InvalidHost);
-                }
-            }
+            4 if eq_token_lower_words(name, b"host") => return self.on_host(value, hint),
             10 if eq_token_lower_words(name, b"connection") => {
                 // The usual single options first, compared a word at a time: a field value
                 // holds no CR, the only byte besides `-` that folds onto `-`.
@@ -204,6 +228,19 @@ impl FieldState {
                 self.framing.transfer_encoding(value)?;
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Checks a `Host` field's value (see [`on_field_with`](Self::on_field_with)).
+    #[inline(always)]
+    pub(crate) fn on_host(&mut self, value: &[u8], hint: impl HostHint) -> Result<(), ParseError> {
+        if self.host_count > 0 {
+            return Err(ParseError::DuplicateHost);
+        }
+        self.host_count = 1;
+        if !(hint.plain_host() || valid_host(value)) {
+            return Err(ParseError::InvalidHost);
         }
         Ok(())
     }

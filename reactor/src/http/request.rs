@@ -2,11 +2,12 @@
 
 use super::chars::{self, C_OWS, C_TARGET, C_TOKEN, C_VALUE, CLASSES, ows, valid_host};
 use super::chunked::ChunkedDecoder;
-use super::headers::{FieldState, Headers, RawHeader};
+use super::headers::{FieldState, Headers, HostHint, RawHeader};
 #[cfg(target_arch = "x86_64")]
 use super::simd;
 use super::simd::{Portable, Scan};
 use super::{BodyFraming, ParseError, ParserConfig};
+use core::marker::PhantomData;
 
 /// The outcome of a parse that did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -928,6 +929,46 @@ impl RequestParser {
         let allow_identical = self.config.allow_identical_content_lengths;
         let mut pos = headers_start;
         let mut count = 0;
+        // A user agent should send Host as the first field (RFC 9110 7.2): an ordinary
+        // `Host: value` line there is taken without the name scan and the name dispatch.
+        // Anything else about it (more whitespace, an empty value, no CRLF, a limit) is left
+        // to the loop below.
+        if let Some(&first) = buf.get(pos..pos + 8).and_then(|w| w.first_chunk::<8>()) {
+            // Bytes 0-3 fold to "host" only from "host" in any case; 4-5 must be ": ".
+            let w = u64::from_le_bytes(first) | 0x2020_2020;
+            // A line that ends inside the limit is at least 9 bytes long.
+            if w & 0xffff_ffff_ffff == HOST_FIELD && max_fields > 0 && pos + 8 <= field_end {
+                let value_start = pos + 6;
+                // SAFETY: the caller's guarantee is passed on.
+                let stop = unsafe { S::value_end(buf, value_start, field_end) };
+                // value_start <= stop and stop + 1 < field_end <= len: `stop - 1` (at least
+                // `pos + 5`), `stop` and `stop + 1` are inside the buffer.
+                let in_line = stop + 1 < field_end && {
+                    // SAFETY: as said above.
+                    let (before, cr, lf) = unsafe {
+                        (
+                            *buf.get_unchecked(stop - 1),
+                            *buf.get_unchecked(stop),
+                            *buf.get_unchecked(stop + 1),
+                        )
+                    };
+                    [cr, lf] == *b"\r\n" && !ows(first[6]) && !ows(before)
+                };
+                if in_line {
+                    // SAFETY: value_start <= stop < len.
+                    let value = unsafe { buf.get_unchecked(value_start..stop) };
+                    let hint = SpanHint::<S>(buf, value_start, stop, PhantomData);
+                    if let Err(e) = self.fields.on_host(value, hint) {
+                        return Some(Err(e));
+                    }
+                    // SAFETY: 0 < max_fields <= headers.len().
+                    let slot = unsafe { headers.get_unchecked_mut(0) };
+                    *slot = RawHeader::new((pos, pos + 4), (value_start, stop));
+                    count = 1;
+                    pos = stop + 2;
+                }
+            }
+        }
         loop {
             // A name never starts with CR. The narrow scanners look for the empty line first,
             // before a field line scan's set-up; for AVX2, which classifies a whole line at
@@ -986,7 +1027,11 @@ impl RequestParser {
                         buf.get_unchecked(value_start..value_end),
                     )
                 };
-                if let Err(e) = self.fields.on_field(name, value, allow_identical) {
+                let hint = SpanHint::<S>(buf, value_start, value_end, PhantomData);
+                if let Err(e) = self
+                    .fields
+                    .on_field_with(name, value, allow_identical, hint)
+                {
                     return Some(Err(e));
                 }
             }
@@ -1011,6 +1056,16 @@ impl RequestParser {
         // Keeps `quick_resume` off a finished parser.
         self.scan_limit = 0;
         Ok(true)
+    }
+}
+
+/// A field value, `buf[start..end]` (fields 0 to 2), that the scanners `S` may vouch for as a plain `Host`.
+struct SpanHint<'a, S>(&'a [u8], usize, usize, PhantomData<S>);
+
+impl<S: Scan> HostHint for SpanHint<'_, S> {
+    #[inline(always)]
+    fn plain_host(self) -> bool {
+        S::plain_host(self.0, self.1, self.2)
     }
 }
 
@@ -1041,6 +1096,8 @@ fn trim_ows_end(buf: &[u8], start: usize, mut end: usize) -> usize {
 const SSE2_HEAD: usize = 128;
 
 const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
+/// `host: ` in the low six bytes.
+const HOST_FIELD: u64 = u64::from_le_bytes(*b"host: \0\0");
 const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
 
 /// Finds the form of a request target (RFC 9112 3.2) and checks it goes with the method.

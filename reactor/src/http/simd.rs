@@ -36,6 +36,16 @@ pub(crate) trait Scan {
     /// The CPU supports the scanner's target features.
     unsafe fn value_end(buf: &[u8], pos: usize, end: usize) -> usize;
 
+    /// Whether every byte of `buf[start..end]` is a letter, a digit, `.` or `-`: a `Host`
+    /// value that needs no closer look (a subset of what
+    /// [`valid_host`](super::chars::valid_host) accepts). `false` means "not known", and the
+    /// caller runs the full check; this default never knows. `start <= end <= buf.len()`.
+    #[inline(always)]
+    fn plain_host(buf: &[u8], start: usize, end: usize) -> bool {
+        let _ = (buf, start, end);
+        false
+    }
+
     /// A whole field line at `pos`, when it looks ordinary: a non-empty token name ending in
     /// `:` at `colon`, then value bytes up to `stop`, the first byte after the colon that may
     /// not appear in a value (normally the CR), with `stop < end`. `None` means "use the
@@ -511,6 +521,69 @@ mod x86 {
         }
     }
 
+    /// The bytes of `v` that are not letters, digits, `.` or `-` (see [`Scan::plain_host`]),
+    /// as a bit mask, with SSE2.
+    #[inline(always)]
+    fn host_miss16(v: __m128i) -> u32 {
+        // SAFETY: every x86_64 CPU has SSE2.
+        unsafe {
+            // `x` is in `lo..=lo + n` when `x - lo`, wrapping, is at most `n` (unsigned min).
+            let within = |x: __m128i, lo: u8, n: u8| {
+                let d = _mm_sub_epi8(x, _mm_set1_epi8(lo as i8));
+                _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(n as i8)), d)
+            };
+            // OR-ing 0x20 folds only A-Z onto a-z (bytes from 0x80 stay above 0x7f).
+            let letter = within(_mm_or_si128(v, _mm_set1_epi8(0x20)), b'a', 25);
+            let digit = within(v, b'0', 9);
+            let dash_dot = within(v, b'-', 1);
+            let hit = _mm_or_si128(_mm_or_si128(letter, digit), dash_dot);
+            !(_mm_movemask_epi8(hit) as u32) & 0xffff
+        }
+    }
+
+    /// [`Scan::plain_host`] with SSE2. A value of at most 16 bytes (most hosts) takes one
+    /// load of the 16 bytes of the buffer around it, with the bytes outside it masked off;
+    /// longer ones go 16 bytes a load, out of line. `false` when the buffer is shorter than
+    /// 16 bytes (the caller's full check decides).
+    #[inline(always)]
+    pub(crate) fn plain_host16(buf: &[u8], start: usize, end: usize) -> bool {
+        let len = buf.len();
+        // `start > end` wraps around to a large count.
+        let n = end.wrapping_sub(start);
+        if n > 16 || len < 16 || end > len {
+            return long_plain_host16(buf, start, end);
+        }
+        // `base <= start` and `end <= base + 16 <= len`.
+        let base = start.min(len - 16);
+        // SAFETY: base + 16 <= len.
+        let miss = host_miss16(unsafe { load16(buf, base) });
+        (miss >> (start - base)) & !(u32::MAX << n) == 0
+    }
+
+    /// [`plain_host16`] for values longer than 16 bytes.
+    #[inline(never)]
+    fn long_plain_host16(buf: &[u8], start: usize, end: usize) -> bool {
+        let len = buf.len();
+        if len < 16 || start > end || end > len {
+            return false;
+        }
+        let mut pos = start;
+        while pos + 16 <= end {
+            // SAFETY: pos + 16 <= end <= buf.len().
+            if host_miss16(unsafe { load16(buf, pos) }) != 0 {
+                return false;
+            }
+            pos += 16;
+        }
+        if pos == end {
+            return true;
+        }
+        // Fewer than 16 bytes left, at `pos < end <= len`: the 16 bytes ending at `end`.
+        // SAFETY: end >= 16 (pos > start, so 16 bytes were scanned), end <= len.
+        let miss = host_miss16(unsafe { load16(buf, end - 16) });
+        miss >> (16 - (end - pos)) == 0
+    }
+
     /// [`target_miss`] on 16 bytes, with SSE2.
     #[inline(always)]
     fn target_miss16(v: __m128i) -> u32 {
@@ -613,6 +686,11 @@ mod x86 {
             }
             Some((method_end, target_end))
         }
+
+        #[inline(always)]
+        fn plain_host(buf: &[u8], start: usize, end: usize) -> bool {
+            plain_host16(buf, start, end)
+        }
     }
 
     // The portable scanners for spans in buffers too short for one vector load, kept out of
@@ -635,6 +713,11 @@ mod x86 {
 
     impl Scan for Avx2 {
         const WIDE: bool = true;
+
+        #[inline(always)]
+        fn plain_host(buf: &[u8], start: usize, end: usize) -> bool {
+            plain_host16(buf, start, end)
+        }
 
         #[inline(always)]
         unsafe fn token_end(buf: &[u8], pos: usize, end: usize) -> usize {
@@ -842,6 +925,52 @@ mod tests {
             // SAFETY: every x86_64 CPU has SSE2.
             unsafe { Sse2::value_end(b, p, e) }
         });
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn plain_host_checks_every_byte_at_every_position() {
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'.';
+        // Every byte value at every position of spans of several lengths, placed at the
+        // start, in the middle and at the end of buffers of several lengths (below 16 bytes
+        // the answer is always "not known").
+        let mut buf = [b'a'; 80];
+        for len in [0usize, 1, 15, 16, 17, 20, 31, 32, 33, 47, 48, 80] {
+            for n in [0usize, 1, 2, 9, 15, 16, 17, 31, 32, 33, 40] {
+                for start in [0, 1, 7, len.saturating_sub(n + 1), len.saturating_sub(n)] {
+                    let end = start + n;
+                    if end > len {
+                        continue;
+                    }
+                    for bad_at in start..end {
+                        for b in 0..=255u8 {
+                            buf[..len].fill(b'x');
+                            buf[bad_at] = b;
+                            let want = len >= 16 && plain(b);
+                            assert_eq!(
+                                x86::plain_host16(&buf[..len], start, end),
+                                want,
+                                "len {len} span {start}..{end} byte {b:#x} at {bad_at}"
+                            );
+                        }
+                    }
+                    // Bytes outside the span do not count, whatever they are.
+                    for outside in [0u8, b' ', b':', b'/', 0xff] {
+                        buf[..len].fill(outside);
+                        buf[start..end].fill(b'Z');
+                        assert_eq!(
+                            x86::plain_host16(&buf[..len], start, end),
+                            len >= 16,
+                            "len {len} span {start}..{end} outside {outside:#x}"
+                        );
+                    }
+                }
+            }
+        }
+        // Spans that do not fit the buffer are never vouched for.
+        assert!(!x86::plain_host16(&[b'a'; 20], 5, 21));
+        assert!(!x86::plain_host16(&[b'a'; 20], 6, 5));
+        assert!(!x86::plain_host16(&[b'a'; 40], 30, 41));
     }
 
     #[cfg(target_arch = "x86_64")]

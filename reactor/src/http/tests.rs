@@ -930,3 +930,118 @@ fn resumed_calls_agree_at_every_limit() {
         }
     }
 }
+
+/// The general path for a whole buffer: one byte first (which keeps the parser off the fast
+/// path), then the rest in one call.
+fn without_the_fast_path(
+    config: ParserConfig,
+    buf: &[u8],
+    slots: usize,
+) -> Result<Option<Parsed>, ParseError> {
+    let mut headers = std::vec![RawHeader::EMPTY; slots];
+    let mut parser = RequestParser::with_config(config);
+    match summary(parser.parse(&buf[..buf.len().min(1)], &mut headers)) {
+        Ok(None) => summary(parser.parse(buf, &mut headers)),
+        other => other,
+    }
+}
+
+#[test]
+fn a_first_host_field_takes_a_shortcut_that_agrees_with_the_general_path() {
+    // The fast path takes `Host: value` as the first field without scanning its name, and
+    // checks the value with SIMD when it is made of letters, digits, `.` and `-`. Every byte
+    // at every position of values of several lengths (one SIMD load, more than one), in
+    // small heads (SSE2) and large ones (AVX2 when the CPU has it), must give what the
+    // general path gives.
+    let padding = std::format!("X-Padding: {}\r\n", "p".repeat(120));
+    for tail in ["\r\n", padding.as_str()] {
+        for n in [1usize, 9, 15, 16, 17, 33] {
+            for at in 0..n {
+                for b in 0..=255u8 {
+                    let mut value = std::vec![b'h'; n];
+                    value[at] = b;
+                    let mut req = b"GET / HTTP/1.1\r\nHost: ".to_vec();
+                    req.extend_from_slice(&value);
+                    req.extend_from_slice(b"\r\n");
+                    req.extend_from_slice(tail.as_bytes());
+                    if !tail.starts_with("\r\n") {
+                        req.extend_from_slice(b"\r\n");
+                    }
+                    let reference = without_the_fast_path(ParserConfig::DEFAULT, &req, 8);
+                    let what = std::format!("{:?}", String::from_utf8_lossy(&req));
+                    assert_eq!(once(ParserConfig::DEFAULT, &req, 8), reference, "{what}");
+                    #[cfg(target_arch = "x86_64")]
+                    assert_eq!(
+                        sse2_fast_path(ParserConfig::DEFAULT, &req, 8),
+                        reference,
+                        "{what} (SSE2)"
+                    );
+                    // The verdict itself, where the value decides it.
+                    if b.is_ascii_graphic() && b != b':' && b != b'[' && b != b']' {
+                        let valid = chars::valid_host(&value);
+                        assert_eq!(reference.is_ok(), valid, "{what}");
+                        if !valid {
+                            assert_eq!(reference, Err(ParseError::InvalidHost), "{what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The shapes of a first Host line that the shortcut leaves to the loop, or must reject
+    // as the loop does; every prefix, whole and byte at a time (`check`).
+    for head in [
+        "Host: a\r\n",
+        "host: a\r\n",
+        "HOST: a\r\n",
+        "hOsT: a\r\n",
+        "Host:a\r\n",
+        "Host:  a\r\n",
+        "Host:\ta\r\n",
+        "Host: \ta\r\n",
+        "Host: a \r\n",
+        "Host: a\t\r\n",
+        "Host: \r\n",
+        "Host:\r\n",
+        "Host: a b\r\n",
+        "Host: a\rb\r\n",
+        "Host: a:80\r\n",
+        "Host: [::1]:80\r\n",
+        "Host : a\r\n",
+        "Hosts: a\r\n",
+        "Hos: a\r\n",
+        "Host: a\r\nHost: a\r\n",
+        "Host: a\r\nhost: b\r\n",
+        "Host: a\r\nX: b\r\n",
+    ] {
+        let req = std::format!("GET / HTTP/1.1\r\n{head}\r\n");
+        for end in 0..=req.len() {
+            check(&req.as_bytes()[..end]).ok();
+        }
+    }
+    // Limits that fall inside or right after the Host line.
+    let req: &[u8] = b"GET / HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n";
+    for bytes in 0..=40u32 {
+        for headers in [0u32, 1, 2] {
+            for slots in [0usize, 1, 2] {
+                let config = ParserConfig {
+                    limits: Limits {
+                        max_header_bytes: bytes,
+                        max_headers: headers,
+                        ..Limits::DEFAULT
+                    },
+                    ..ParserConfig::DEFAULT
+                };
+                let reference = without_the_fast_path(config, req, slots);
+                assert_eq!(
+                    once(config, req, slots),
+                    reference,
+                    "{bytes} bytes, {headers} headers, {slots} slots"
+                );
+                #[cfg(target_arch = "x86_64")]
+                assert_eq!(sse2_fast_path(config, req, slots), reference);
+                check_with(config, req, slots).ok();
+            }
+        }
+    }
+}
