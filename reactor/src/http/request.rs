@@ -928,43 +928,49 @@ impl RequestParser {
         let field_end = len.min(field_limit);
         let allow_identical = self.config.allow_identical_content_lengths;
         let mut pos = headers_start;
-        let mut count = 0;
+        // The slots left to fill: a pointer and an end, one register fewer than an index, its
+        // bound and the slice.
+        let Some(slots) = headers.get_mut(..max_fields) else {
+            return None;
+        };
+        let mut slots = slots.iter_mut();
         // A user agent should send Host as the first field (RFC 9110 7.2): an ordinary
         // `Host: value` line there is taken without the name scan and the name dispatch.
         // Anything else about it (more whitespace, an empty value, no CRLF, a limit) is left
         // to the loop below.
-        if let Some(&first) = buf.get(pos..pos + 8).and_then(|w| w.first_chunk::<8>()) {
-            // Bytes 0-3 fold to "host" only from "host" in any case; 4-5 must be ": ".
-            let w = u64::from_le_bytes(first) | 0x2020_2020;
-            // A line that ends inside the limit is at least 9 bytes long.
-            if w & 0xffff_ffff_ffff == HOST_FIELD && max_fields > 0 && pos + 8 <= field_end {
+        // A line that ends inside the limit is at least 9 bytes long.
+        if pos + 8 <= field_end && slots.len() > 0 {
+            // SAFETY: pos + 8 <= field_end <= len.
+            let w = u64::from_le_bytes(unsafe { *buf.as_ptr().add(pos).cast::<[u8; 8]>() });
+            // Bytes 0-3 fold to "host" only from "host" in any case; 4-5 must be ": " (the
+            // shift drops bytes 6 and 7).
+            if (w | 0x2020_2020) << 16 == HOST_FIELD << 16 {
                 let value_start = pos + 6;
                 // SAFETY: the caller's guarantee is passed on.
                 let stop = unsafe { S::value_end(buf, value_start, field_end) };
-                // value_start <= stop and stop + 1 < field_end <= len: `stop - 1` (at least
-                // `pos + 5`), `stop` and `stop + 1` are inside the buffer.
+                // value_start <= stop and stop + 1 < field_end <= len: `value_start`,
+                // `stop - 1` (at least `pos + 5`), `stop` and `stop + 1` are in the buffer.
                 let in_line = stop + 1 < field_end && {
                     // SAFETY: as said above.
-                    let (before, cr, lf) = unsafe {
+                    let (first, last, cr, lf) = unsafe {
                         (
+                            *buf.get_unchecked(value_start),
                             *buf.get_unchecked(stop - 1),
                             *buf.get_unchecked(stop),
                             *buf.get_unchecked(stop + 1),
                         )
                     };
-                    [cr, lf] == *b"\r\n" && !ows(first[6]) && !ows(before)
+                    [cr, lf] == *b"\r\n"
+                        && (CLASSES[first as usize] | CLASSES[last as usize]) & C_OWS == 0
                 };
-                if in_line {
+                if let (true, Some(slot)) = (in_line, slots.next()) {
                     // SAFETY: value_start <= stop < len.
                     let value = unsafe { buf.get_unchecked(value_start..stop) };
                     let hint = SpanHint::<S>(buf, value_start, stop, PhantomData);
                     if let Err(e) = self.fields.on_host(value, hint) {
                         return Some(Err(e));
                     }
-                    // SAFETY: 0 < max_fields <= headers.len().
-                    let slot = unsafe { headers.get_unchecked_mut(0) };
                     *slot = RawHeader::new((pos, pos + 4), (value_start, stop));
-                    count = 1;
                     pos = stop + 2;
                 }
             }
@@ -975,7 +981,7 @@ impl RequestParser {
             // once, it is among the lines `field_line` declines and looked for only then.
             if !S::WIDE && buf.get(pos) == Some(&b'\r') {
                 if buf.get(pos + 1) == Some(&b'\n') {
-                    self.header_count = count;
+                    self.header_count = max_fields - slots.len();
                     return Some(self.finish(pos + 2));
                 }
                 break;
@@ -983,13 +989,13 @@ impl RequestParser {
             // SAFETY: the caller's guarantee is passed on.
             let Some((colon, stop)) = (unsafe { S::field_line(buf, pos, field_end) }) else {
                 if S::WIDE && buf.get(pos..pos + 2) == Some(b"\r\n") {
-                    self.header_count = count;
+                    self.header_count = max_fields - slots.len();
                     return Some(self.finish(pos + 2));
                 }
                 break;
             };
             // `pos < colon < stop < field_end <= len`.
-            if stop + 1 >= field_end || count >= max_fields {
+            if stop + 1 >= field_end {
                 break;
             }
             // SAFETY: stop + 1 < field_end <= buf.len().
@@ -997,27 +1003,25 @@ impl RequestParser {
             if eol != *b"\r\n" {
                 break;
             }
-            // Usually exactly one space follows the colon and none precedes the CR.
+            // No slot left: the general path reports it.
+            let Some(slot) = slots.next() else {
+                break;
+            };
+            // Usually exactly one space follows the colon and none precedes the CR: one test
+            // of the value's first byte (after that space) and of the byte before the CR.
             let mut value_start = colon + 1;
             let mut value_end = stop;
-            // SAFETY: every index read below is in `colon + 1..=stop`, inside the buffer
-            // (a space at `colon + 1` is a value byte, so then `colon + 1 < stop`; the CR at
-            // `stop` is not whitespace and ends the first loop).
+            // SAFETY: every index read is in `colon..=stop`, inside the buffer (a space at
+            // `colon + 1` is a value byte, so then `colon + 1 < stop`).
             unsafe {
-                if *buf.get_unchecked(value_start) == b' ' {
-                    value_start += 1;
-                }
-                if ows(*buf.get_unchecked(value_start)) {
-                    value_start = skip_ows(buf, value_start);
-                }
-                if value_end > value_start && ows(*buf.get_unchecked(value_end - 1)) {
-                    value_end = trim_ows_end(buf, value_start, value_end);
+                value_start += usize::from(*buf.get_unchecked(value_start) == b' ');
+                let edges = CLASSES[*buf.get_unchecked(value_start) as usize]
+                    | CLASSES[*buf.get_unchecked(stop - 1) as usize];
+                if edges & C_OWS != 0 {
+                    (value_start, value_end) = trim_ows(buf, value_start, stop);
                 }
             }
-            // SAFETY: count < max_fields <= headers.len().
-            let slot = unsafe { headers.get_unchecked_mut(count) };
             *slot = RawHeader::new((pos, colon), (value_start, value_end));
-            count += 1;
             // Only four names mean something to the parser; their lengths sort out the rest.
             if FieldState::may_matter(colon - pos) {
                 // SAFETY: pos <= colon and value_start <= value_end <= stop < buf.len().
@@ -1037,7 +1041,7 @@ impl RequestParser {
             }
             pos = stop + 2;
         }
-        self.header_count = count;
+        self.header_count = max_fields - slots.len();
         self.pos = pos;
         self.mark = pos;
         self.state = State::LineStart;
@@ -1069,23 +1073,17 @@ impl<S: Scan> HostHint for SpanHint<'_, S> {
     }
 }
 
-/// The first byte at or after `pos` that is not whitespace; there is one in `buf` (rare
-/// case of the fast path, kept out of it).
+/// `start..end` without the whitespace at either end (rare case of the fast path, kept out of
+/// it).
 #[cold]
-fn skip_ows(buf: &[u8], mut pos: usize) -> usize {
-    while buf.get(pos).is_some_and(|&b| ows(b)) {
-        pos += 1;
+fn trim_ows(buf: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && buf.get(start).is_some_and(|&b| ows(b)) {
+        start += 1;
     }
-    pos
-}
-
-/// `end` moved back over trailing whitespace, not below `start` (rare case of the fast path).
-#[cold]
-fn trim_ows_end(buf: &[u8], start: usize, mut end: usize) -> usize {
     while end > start && buf.get(end - 1).is_some_and(|&b| ows(b)) {
         end -= 1;
     }
-    end
+    (start, end)
 }
 
 /// Fresh heads shorter than this take the fast path with the SSE2 scanners, inlined into
