@@ -930,10 +930,7 @@ impl RequestParser {
         let mut pos = headers_start;
         // The slots left to fill: a pointer and an end, one register fewer than an index, its
         // bound and the slice.
-        let Some(slots) = headers.get_mut(..max_fields) else {
-            return None;
-        };
-        let mut slots = slots.iter_mut();
+        let mut slots = headers.get_mut(..max_fields)?.iter_mut();
         // A user agent should send Host as the first field (RFC 9110 7.2): an ordinary
         // `Host: value` line there is taken without the name scan and the name dispatch.
         // Anything else about it (more whitespace, an empty value, no CRLF, a limit) is left
@@ -963,7 +960,8 @@ impl RequestParser {
                     [cr, lf] == *b"\r\n"
                         && (CLASSES[first as usize] | CLASSES[last as usize]) & C_OWS == 0
                 };
-                if let (true, Some(slot)) = (in_line, slots.next()) {
+                // `slots.len() > 0`: `next` gives a slot.
+                if let Some(slot) = in_line.then(|| slots.next()).flatten() {
                     // SAFETY: value_start <= stop < len.
                     let value = unsafe { buf.get_unchecked(value_start..stop) };
                     let hint = SpanHint::<S>(buf, value_start, stop, PhantomData);
