@@ -485,7 +485,7 @@ impl RequestParser {
                     return done;
                 }
             } else {
-                // SAFETY: AVX2 was detected.
+                // SAFETY: AVX2, BMI1 and BMI2 were detected (`avx2_available`).
                 if let Some(done) = unsafe { self.fast_avx2(buf, headers) } {
                     return done;
                 }
@@ -506,16 +506,17 @@ impl RequestParser {
         // (both paths give identical results, so they can take turns on one request).
         #[cfg(target_arch = "x86_64")]
         if self.config.use_simd && buf.len() - self.pos >= 64 && simd::avx2_available() {
-            // SAFETY: AVX2 was detected.
+            // SAFETY: AVX2, BMI1 and BMI2 were detected (`avx2_available`).
             return unsafe { self.run_avx2(buf, headers) };
         }
         self.run_portable(buf, headers)
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,bmi1,bmi2")]
     fn run_avx2(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
-        // SAFETY: this function is compiled for and only called on CPUs with AVX2.
+        // SAFETY: this function is compiled for and only called on CPUs with AVX2, BMI1 and
+        // BMI2.
         unsafe { self.run::<simd::Avx2>(buf, headers) }
     }
 
@@ -526,13 +527,14 @@ impl RequestParser {
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,bmi1,bmi2")]
     fn fast_avx2(
         &mut self,
         buf: &[u8],
         headers: &mut [RawHeader],
     ) -> Option<Result<bool, ParseError>> {
-        // SAFETY: this function is compiled for and only called on CPUs with AVX2.
+        // SAFETY: this function is compiled for and only called on CPUs with AVX2, BMI1 and
+        // BMI2.
         unsafe { self.fast_head::<simd::Avx2>(buf, headers) }
     }
 

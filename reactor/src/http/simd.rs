@@ -300,10 +300,16 @@ mod x86 {
     const PRESENT: u8 = 2;
     static AVX2: AtomicU8 = AtomicU8::new(UNKNOWN);
 
-    /// Whether the CPU and the OS support AVX2 (detected once, then cached).
+    /// Whether the CPU and the OS support AVX2, and the CPU BMI1 and BMI2 (which every AVX2
+    /// CPU has, and the AVX2 functions are compiled with: `tzcnt` without a fallback value,
+    /// shifts by any register), detected once, then cached.
     #[inline]
     pub(crate) fn avx2_available() -> bool {
-        if cfg!(target_feature = "avx2") {
+        if cfg!(all(
+            target_feature = "avx2",
+            target_feature = "bmi1",
+            target_feature = "bmi2"
+        )) {
             return true;
         }
         match AVX2.load(Ordering::Relaxed) {
@@ -336,7 +342,9 @@ mod x86 {
         if xcr0 & 0b110 != 0b110 {
             return false;
         }
-        __cpuid_count(7, 0).ebx & (1 << 5) != 0
+        // Bits 3, 5 and 8: BMI1, AVX2, BMI2.
+        let bits = 1 << 3 | 1 << 5 | 1 << 8;
+        __cpuid_count(7, 0).ebx & bits == bits
     }
 
     /// Nibble tables for a class of visible ASCII bytes (tokens, host bytes): a byte `b` is
@@ -795,12 +803,12 @@ mod x86 {
                 }
                 // SAFETY: the caller guarantees AVX2.
                 let miss = unsafe { value_miss(v) };
-                let stop = if miss != 0 {
-                    pos + miss.trailing_zeros() as usize
-                } else {
-                    // SAFETY: the caller guarantees AVX2.
-                    unsafe { Self::value_end(buf, pos + 32, end) }
-                };
+                if miss != 0 {
+                    // Inside the 32 bytes, so before `end`.
+                    return Some((pos + name_len, pos + miss.trailing_zeros() as usize));
+                }
+                // SAFETY: the caller guarantees AVX2.
+                let stop = unsafe { Self::value_end(buf, pos + 32, end) };
                 return (stop < end).then_some((pos + name_len, stop));
             }
             // The 32 bytes from `pos`, or, when the line starts in the last 32 bytes, those
