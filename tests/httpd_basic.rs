@@ -283,6 +283,37 @@ fn keep_alive_pipelining_and_http10() {
     }
 }
 
+/// A file goes out under `TCP_CORK`; the socket must be uncorked once it is sent, or the
+/// next small response on the connection sits in the kernel for the 200 ms cork timeout.
+#[test]
+fn small_response_after_a_file_is_not_held_back() {
+    let d = site();
+    let s = Server::start(d.path(), &[]);
+    let mut c = s.connect();
+    c.set_nodelay(true).unwrap();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        assert_eq!(
+            read_response(&mut r, false).unwrap().body.len(),
+            3 * 1024 * 1024 + 17
+        );
+        let t = std::time::Instant::now();
+        c.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_response(&mut r, false).unwrap().body, b"body{}\n");
+        waits.push(t.elapsed());
+    }
+    waits.sort();
+    // Corked, every wait would be at least 200 ms; the median is far below on any machine.
+    assert!(
+        waits[2] < std::time::Duration::from_millis(100),
+        "small responses after a file waited {waits:?}"
+    );
+}
+
 #[test]
 fn request_bodies_are_skipped_in_the_stream() {
     let d = site();

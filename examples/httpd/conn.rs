@@ -98,6 +98,8 @@ pub(crate) struct Conn {
     /// Responses have been written before (a later batch sets `TCP_NODELAY`).
     answered: bool,
     nodelay: bool,
+    /// `TCP_CORK` is on while a response's head and file go out (see `finish_batch`).
+    corked: bool,
     peer: Peer,
 }
 
@@ -130,6 +132,7 @@ impl Conn {
             eof: false,
             answered: false,
             nodelay: false,
+            corked: false,
             peer,
         }
     }
@@ -392,6 +395,14 @@ fn finish_batch(io: &mut Io, conn: &mut Conn, flow: Flow) {
         conn.nodelay = true;
     }
     conn.answered |= !wbuf.is_empty();
+    // A file goes out with sendfile: cork the socket until all of it is queued (uncorked in
+    // `flush`), so the kernel builds full-sized segments across the head and the file's
+    // pages instead of pushing a partial one at the end of each internal splice round.
+    // Measured on the 1 MiB row (wrk pinned to its own core, its CPU the bottleneck): the
+    // client spends ~8 % less CPU per byte received, as with lighttpd, which corks too.
+    if conn.file.is_some() && !conn.corked {
+        conn.corked = net::set_tcp_cork(&conn.fd, true).is_ok();
+    }
     if !wbuf.is_empty() {
         if conn.out_pos < conn.out.len() {
             conn.out.extend_from_slice(wbuf);
@@ -491,6 +502,11 @@ fn flush(conn: &mut Conn) -> (Flush, bool) {
             }
         }
         conn.file = None;
+        if conn.corked {
+            // Pushes the last partial segment out now.
+            let _ = net::set_tcp_cork(&conn.fd, false);
+            conn.corked = false;
+        }
     }
     (Flush::Done, progressed)
 }
