@@ -978,7 +978,13 @@ impl RequestParser {
         loop {
             // A name never starts with CR. The narrow scanners look for the empty line first,
             // before a field line scan's set-up; for AVX2, which classifies a whole line at
-            // once, it is among the lines `field_line` declines and looked for only then.
+            // once, it is among the lines `field_line` declines and looked for only then,
+            // unless fewer than 32 bytes are left (the usual end of a head, where
+            // `field_line` would shift a vector to decline it).
+            if S::WIDE && pos + 32 > field_end && buf.get(pos..pos + 2) == Some(b"\r\n") {
+                self.header_count = max_fields - slots.len();
+                return Some(self.finish(pos + 2));
+            }
             if !S::WIDE && buf.get(pos) == Some(&b'\r') {
                 if buf.get(pos + 1) == Some(&b'\n') {
                     self.header_count = max_fields - slots.len();
