@@ -170,9 +170,11 @@ cpu_ticks() { local sum=0 p f; for p in $(tree_pids "$SERVER_PID"); do
   f=${f##*) }; read -r -a a <<<"$f"; sum=$((sum + a[11] + a[12])); done; echo $sum; }
 TICK=$(getconf CLK_TCK)
 
-# One wrk row: prints "value p50ms p99ms cpu_us" (value: requests/s, or GB/s for the 1 MiB
-# row; cpu_us: the server's CPU time per request in microseconds, user + system, which
-# tells servers apart even where the client is the bottleneck).
+# One wrk row: prints "value p50ms p99ms cpu_us client_us" (value: requests/s, or GB/s for
+# the 1 MiB row; cpu_us: the server's CPU time per request in microseconds, user + system,
+# which tells servers apart even where the client is the bottleneck; client_us: wrk's own
+# CPU time per response, which shows when the client is the bottleneck: on 2 cores, server
+# plus client CPU per request bounds the rate).
 run_wrk() { # conns path extra-kind
   local c=$1 path=$2 kind=$3 args=() pin=() t0 t1
   [ -n "$CPU_CLIENT" ] && pin=(taskset -c "$CPU_CLIENT")
@@ -180,12 +182,14 @@ run_wrk() { # conns path extra-kind
     close) args=(-H "Connection: close") ;;
     pipe) args=(-s "$ROOT_DIR/scripts/wrk-pipeline.lua") ;;
   esac
-  local out
+  local out client TIMEFORMAT='%3U %3S'
   t0=$(cpu_ticks)
-  out=$("${pin[@]}" wrk -t2 -c"$c" -d"$DURATION" --latency "${args[@]}" "http://127.0.0.1:$PORT$path" 2>&1) || true
+  { time "${pin[@]}" wrk -t2 -c"$c" -d"$DURATION" --latency "${args[@]}" "http://127.0.0.1:$PORT$path" >"$WORK/wrk.out" 2>&1 || true; } 2>"$WORK/wrk.time"
   t1=$(cpu_ticks)
+  out=$(cat "$WORK/wrk.out")
+  client=$(awk '{ print $1 + $2 }' "$WORK/wrk.time")
   echo "$out" >>"$WORK/wrk.log"
-  echo "$out" | awk -v kind="$kind" -v ticks=$((t1 - t0)) -v hz="$TICK" '
+  echo "$out" | awk -v kind="$kind" -v ticks=$((t1 - t0)) -v hz="$TICK" -v client="$client" '
     function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
     function gb(v) { if (v ~ /GB$/) return v+0; if (v ~ /MB$/) return v/1024; if (v ~ /KB$/) return v/1048576; return v/1073741824 }
     /^ +50%/ { p50 = ms($2) } /^ +99%/ { p99 = ms($2) }
@@ -194,7 +198,8 @@ run_wrk() { # conns path extra-kind
     /Non-2xx|Socket errors/ { err = err " " $0 }
     END { v = (kind == "big") ? sprintf("%.2f", tps) : sprintf("%.0f", rps);
           cpu = (n > 0) ? ticks / hz * 1e6 / n : 0
-          printf "%s %.2f %.2f %.2f\n", v, p50, p99, cpu; if (err != "") print "wrk:" err > "/dev/stderr" }'
+          cl = (n > 0) ? client * 1e6 / n : 0
+          printf "%s %.2f %.2f %.2f %.2f\n", v, p50, p99, cpu, cl; if (err != "") print "wrk:" err > "/dev/stderr" }'
 }
 
 ROWS=("1KiB keep-alive c=100|100|/index.html|ka"
@@ -236,7 +241,7 @@ median_cell() { # mode server row
   for ((r = 1; r <= ROUNDS; r++)); do
     [ -n "${R["$1|$2|$3|$r"]:-}" ] && vals+=("${R["$1|$2|$3|$r"]}")
   done
-  [ ${#vals[@]} -eq 0 ] && { echo "- 0 0 0"; return; }
+  [ ${#vals[@]} -eq 0 ] && { echo "- 0 0 0 0"; return; }
   printf '%s\n' "${vals[@]}" | sort -g -k1,1 | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }'
 }
 
@@ -303,12 +308,30 @@ for mode in $MODES; do
     printf '%-30s' "$label"
     best=0
     for s in $SERVERS; do
-      read -r _ _ _ cpu <<<"$(median_cell "$mode" "$s" "$i")"
+      read -r _ _ _ cpu _ <<<"$(median_cell "$mode" "$s" "$i")"
       printf '%-16s' "$cpu"
       case $s in httpd*) ;; *) best=$(awk -v a="$cpu" -v b="$best" 'BEGIN { print (b == 0 || (a > 0 && a < b)) ? a : b }');; esac
     done
-    read -r _ _ _ h <<<"$(median_cell "$mode" httpd "$i")"
+    read -r _ _ _ h _ <<<"$(median_cell "$mode" httpd "$i")"
     awk -v h="$h" -v b="$best" 'BEGIN { if (b > 0 && h > 0) printf "%.2fx\n", h / b; else print "-" }'
+  done
+done
+echo
+echo "== client (wrk) CPU time per response, microseconds (user + system; same runs; where the"
+echo "   server's and the client's CPU per request add up to the 2 cores, the client bounds the rate)"
+for mode in $MODES; do
+  echo "-- $mode"
+  printf '%-30s' "row"
+  for s in $SERVERS; do printf '%-16s' "$s"; done
+  echo
+  for i in "${!ROWS[@]}"; do
+    IFS='|' read -r label _ _ _ <<<"${ROWS[$i]}"
+    printf '%-30s' "$label"
+    for s in $SERVERS; do
+      read -r _ _ _ _ cl <<<"$(median_cell "$mode" "$s" "$i")"
+      printf '%-16s' "$cl"
+    done
+    echo
   done
 done
 echo
