@@ -285,6 +285,9 @@ for mode in $MODES; do
     for s in $SERVERS; do
       r=$(median_cell "$mode" "$s" "$i")
       read -r v p50 p99 _ <<<"$r"
+      # wrk records one latency per pipelined batch and prints a 99th percentile of 0 for
+      # pipelined runs: show that there is none rather than a zero.
+      [ "$p99" = 0.00 ] && p99=n/a
       printf '%-26s' "$v ($p50/$p99)"
       case $s in httpd*) ;; *) best=$(awk -v a="$v" -v b="$best" 'BEGIN { print (a > b) ? a : b }');; esac
     done
