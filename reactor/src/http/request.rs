@@ -293,17 +293,24 @@ impl RequestParser {
         /// Larger increments go to the state machine, whose scanners are faster per byte.
         const QUICK_MAX: usize = 16;
         let (pos, len) = (self.pos, buf.len());
-        // A shorter buffer than before wraps around to a large count (left to the state
-        // machine, which reports it).
-        if len.wrapping_sub(pos) > QUICK_MAX || len >= self.scan_limit {
+        // A fresh or finished parser has `scan_limit == 0`. A shorter buffer than before
+        // wraps around to a large count (left to the state machine, which reports it).
+        if len >= self.scan_limit || len.wrapping_sub(pos) > QUICK_MAX {
             return false;
         }
-        // SAFETY: pos <= len, checked above.
-        let new = unsafe { buf.get_unchecked(pos..) };
         // Inline, the common case: the new bytes continue the element (a table load and a
-        // test per byte; the states without such bytes have class 0).
+        // test per byte; the states without such bytes have class 0). One new byte (fed a
+        // byte at a time) without the loop.
         let class = self.quick_class;
-        if new.iter().all(|&b| chars::in_class(b, class)) {
+        let continues = if len == pos + 1 {
+            // SAFETY: pos < len.
+            chars::in_class(unsafe { *buf.get_unchecked(pos) }, class)
+        } else {
+            // SAFETY: pos <= len, checked above.
+            let new = unsafe { buf.get_unchecked(pos..) };
+            new.iter().all(|&b| chars::in_class(b, class))
+        };
+        if continues {
             self.pos = len;
             return true;
         }
