@@ -293,9 +293,8 @@ impl RequestParser {
         /// Larger increments go to the state machine, whose scanners are faster per byte.
         const QUICK_MAX: usize = 16;
         let (pos, len) = (self.pos, buf.len());
-        // A fresh or finished parser has `scan_limit == 0`. A shorter buffer than before
-        // wraps around to a large count (left to the state machine, which reports it).
-        if len >= self.scan_limit || len.wrapping_sub(pos) > QUICK_MAX {
+        // A fresh or finished parser has `scan_limit == 0`.
+        if len >= self.scan_limit {
             return false;
         }
         // Inline, the common case: the new bytes continue the element (a table load and a
@@ -306,6 +305,11 @@ impl RequestParser {
             // SAFETY: pos < len.
             chars::in_class(unsafe { *buf.get_unchecked(pos) }, class)
         } else {
+            // A shorter buffer than before wraps around to a large count (left to the state
+            // machine, which reports it).
+            if len.wrapping_sub(pos) > QUICK_MAX {
+                return false;
+            }
             // SAFETY: pos <= len, checked above.
             let new = unsafe { buf.get_unchecked(pos..) };
             new.iter().all(|&b| chars::in_class(b, class))
