@@ -1024,18 +1024,17 @@ impl RequestParser {
             let Some(slot) = slots.next() else {
                 break;
             };
-            // Usually exactly one space follows the colon and none precedes the CR: one test
-            // of the value's first byte (after that space) and of the byte before the CR.
-            let mut value_start = colon + 1;
+            // Usually exactly one space follows the colon and none precedes the CR: a test
+            // of that space, of the value's first byte after it and of the byte before the CR
+            // (anything else is trimmed out of line).
+            let mut value_start = colon + 2;
             let mut value_end = stop;
-            // SAFETY: every index read is in `colon..=stop`, inside the buffer (a space at
-            // `colon + 1` is a value byte, so then `colon + 1 < stop`).
+            // SAFETY: every index read is in `colon..=stop + 1`, inside the buffer.
             unsafe {
-                value_start += usize::from(*buf.get_unchecked(value_start) == b' ');
-                let edges = CLASSES[*buf.get_unchecked(value_start) as usize]
+                let edges = CLASSES[*buf.get_unchecked(colon + 2) as usize]
                     | CLASSES[*buf.get_unchecked(stop - 1) as usize];
-                if edges & C_OWS != 0 {
-                    (value_start, value_end) = trim_ows(buf, value_start, stop);
+                if *buf.get_unchecked(colon + 1) != b' ' || edges & C_OWS != 0 {
+                    (value_start, value_end) = trim_ows(buf, colon + 1, stop);
                 }
             }
             *slot = RawHeader::new((pos, colon), (value_start, value_end));
