@@ -986,6 +986,21 @@ impl RequestParser {
                 }
             }
         }
+        // AVX2: the CRs of the 128 bytes from `cr_block`, found ahead of the lines, while 128
+        // bytes of the header section are left (`ahead`), with `pos - cr_block < 64`. The
+        // next line's start then comes from a shift of these bits, not from a load at this
+        // line's start and its classification, which waits for the previous line's end: the
+        // lines are no longer found strictly one after the other. Each line is still
+        // classified whole (`field_line_to`); anything unusual takes the usual way.
+        let mut ahead = S::WIDE && pos + 128 <= field_end;
+        let mut cr_block = pos;
+        let mut crs: u128 = 0;
+        if ahead {
+            // SAFETY: pos + 128 <= field_end <= len; the caller's guarantee is passed on.
+            crs = unsafe {
+                u128::from(S::cr_mask64(buf, pos)) | u128::from(S::cr_mask64(buf, pos + 64)) << 64
+            };
+        }
         loop {
             // A name never starts with CR. The narrow scanners look for the empty line first,
             // before a field line scan's set-up; for AVX2, which classifies a whole line at
@@ -1003,8 +1018,22 @@ impl RequestParser {
                 }
                 break;
             }
-            // SAFETY: the caller's guarantee is passed on.
-            let Some((colon, stop)) = (unsafe { S::field_line(buf, pos, field_end) }) else {
+            let mut line = None;
+            if ahead {
+                let next_crs = (crs >> ((pos - cr_block) & 63)) as u64;
+                if next_crs != 0 {
+                    let cr = pos + next_crs.trailing_zeros() as usize;
+                    // SAFETY: the caller's guarantee is passed on.
+                    if let Some(colon) = unsafe { S::field_line_to(buf, pos, cr, field_end) } {
+                        line = Some((colon, cr));
+                    }
+                }
+            }
+            if line.is_none() {
+                // SAFETY: the caller's guarantee is passed on.
+                line = unsafe { S::field_line(buf, pos, field_end) };
+            }
+            let Some((colon, stop)) = line else {
                 if S::WIDE && buf.get(pos..pos + 2) == Some(b"\r\n") {
                     self.header_count = max_fields - slots.len();
                     return Some(self.finish(pos + 2));
@@ -1056,6 +1085,25 @@ impl RequestParser {
                 }
             }
             pos = stop + 2;
+            if ahead && pos >= cr_block + 64 {
+                if pos < cr_block + 128 && cr_block + 192 <= field_end {
+                    // The next 64 bytes: the address does not wait for this line.
+                    cr_block += 64;
+                    // SAFETY: cr_block + 128 <= field_end <= len.
+                    let next = unsafe { S::cr_mask64(buf, cr_block + 64) };
+                    crs = crs >> 64 | u128::from(next) << 64;
+                } else if pos + 128 <= field_end {
+                    // After a long line.
+                    cr_block = pos;
+                    // SAFETY: pos + 128 <= field_end <= len.
+                    crs = unsafe {
+                        u128::from(S::cr_mask64(buf, pos))
+                            | u128::from(S::cr_mask64(buf, pos + 64)) << 64
+                    };
+                } else {
+                    ahead = false;
+                }
+            }
         }
         self.header_count = max_fields - slots.len();
         self.pos = pos;

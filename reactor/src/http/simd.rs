@@ -65,6 +65,32 @@ pub(crate) trait Scan {
         (stop < end).then_some((colon, stop))
     }
 
+    /// The CRs among the 64 bytes of `buf` from `at`, a bit each (bit `i` for `at + i`):
+    /// where the lines end, found ahead of them. Used only where [`WIDE`](Self::WIDE).
+    ///
+    /// # Safety
+    /// The CPU supports the scanner's target features, and `at + 64 <= buf.len()`.
+    #[inline(always)]
+    unsafe fn cr_mask64(buf: &[u8], at: usize) -> u64 {
+        buf[at..at + 64]
+            .iter()
+            .rev()
+            .fold(0, |m, &b| m << 1 | u64::from(b == b'\r'))
+    }
+
+    /// The field line at `pos` whose first CR is known to be at `cr` (`pos <= cr`,
+    /// `cr < end`), when it is ordinary: returns the colon, as
+    /// [`field_line`](Self::field_line) would with `stop == cr`. Same reading contract.
+    ///
+    /// # Safety
+    /// The CPU supports the scanner's target features.
+    #[inline(always)]
+    unsafe fn field_line_to(buf: &[u8], pos: usize, cr: usize, end: usize) -> Option<usize> {
+        // SAFETY: the caller's guarantee is passed on.
+        let (colon, stop) = unsafe { Self::field_line(buf, pos, end) }?;
+        (stop == cr).then_some(colon)
+    }
+
     /// An ordinary request line's method and target at the start of `buf`: returns
     /// `(method_end, target_end)`, both non-empty and each followed by a space, with
     /// `target_end < end`. `None` means "use the byte-by-byte path", never "invalid". Same
@@ -782,6 +808,50 @@ mod x86 {
                 return None;
             }
             Some((method_end, target_end))
+        }
+
+        #[inline(always)]
+        unsafe fn cr_mask64(buf: &[u8], at: usize) -> u64 {
+            debug_assert!(at + 64 <= buf.len());
+            // SAFETY: at + 64 <= buf.len(); the caller guarantees AVX2.
+            unsafe {
+                let cr = _mm256_set1_epi8(b'\r' as i8);
+                let lo = _mm256_movemask_epi8(_mm256_cmpeq_epi8(load32(buf, at), cr)) as u32;
+                let hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(load32(buf, at + 32), cr)) as u32;
+                u64::from(lo) | u64::from(hi) << 32
+            }
+        }
+
+        /// One load classifies the name and, for a line shorter than 32 bytes, the value,
+        /// which must have no byte outside the class before the CR. Nothing here is on the
+        /// way from this line's start to the next one's: `cr` is known.
+        #[inline(always)]
+        unsafe fn field_line_to(buf: &[u8], pos: usize, cr: usize, end: usize) -> Option<usize> {
+            let end = end.min(buf.len());
+            if pos + 32 > end || cr < pos {
+                return None;
+            }
+            // SAFETY: pos + 32 <= end <= buf.len().
+            let v = unsafe { load32(buf, pos) };
+            // SAFETY: the caller guarantees AVX2.
+            let name_len = unsafe { token_miss(v) }.trailing_zeros() as usize;
+            if name_len == 0 || name_len == 32 {
+                return None;
+            }
+            // SAFETY: name_len < 32, so pos + name_len < pos + 32 <= end <= buf.len().
+            if unsafe { *buf.get_unchecked(pos + name_len) } != b':' {
+                return None;
+            }
+            // SAFETY: the caller guarantees AVX2.
+            let miss = unsafe { value_miss(v) };
+            let to_cr = cr - pos;
+            if to_cr < 32 {
+                // The CR is a miss: the first one.
+                return (miss.trailing_zeros() as usize == to_cr).then_some(pos + name_len);
+            }
+            // SAFETY: the caller guarantees AVX2.
+            let ok = miss == 0 && unsafe { Self::value_end(buf, pos + 32, end) } == cr;
+            ok.then_some(pos + name_len)
         }
 
         /// Most field lines fit in 32 bytes: one load classifies the name and the value.
