@@ -1,12 +1,14 @@
 //! Byte scanners: the three hot loops of the parser (token, request target, field value),
-//! in a portable version (SWAR on `u64` words plus tables) and an AVX2 version.
+//! in a portable version (SWAR on `u64` words plus tables), an SSE2 version (small heads, and
+//! x86_64 CPUs without AVX2) and an AVX2 version.
 //!
 //! # Choosing a scanner
 //! `is_x86_feature_detected!` lives in `std`, so this `no_std` crate detects AVX2 itself:
-//! `cpuid` leaf 7 for AVX2, leaf 1 for OSXSAVE + AVX, and `xgetbv` to check that the OS saves
-//! the YMM registers. The answer is cached in an atomic. A build with `-C target-feature=+avx2`
-//! (or `target-cpu=native` on an AVX2 machine) skips the check. Other architectures and CPUs
-//! without AVX2 use the portable scanners, which are also reachable on purpose through
+//! `cpuid` leaf 7 for AVX2 (and BMI1 and BMI2, which the AVX2 code is compiled with), leaf 1
+//! for OSXSAVE + AVX, and `xgetbv` to check that the OS saves the YMM registers. The answer is
+//! cached in an atomic. A build with `-C target-feature=+avx2,+bmi1,+bmi2` (or
+//! `target-cpu=native` on an AVX2 machine) skips the check. Other architectures use the
+//! portable scanners, which are also reachable on purpose through
 //! [`ParserConfig::use_simd`](super::ParserConfig).
 //!
 //! Every scanner has the same contract: given `pos <= end <= buf.len()`, return the index of
