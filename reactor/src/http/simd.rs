@@ -1055,6 +1055,59 @@ mod tests {
 
     #[cfg(target_arch = "x86_64")]
     #[test]
+    fn avx2_lines_found_ahead_match_the_portable_ones() {
+        if !avx2_available() {
+            std::eprintln!("no AVX2 on this CPU: skipping");
+            return;
+        }
+        // The CR masks: a CR and another byte at every pair of places.
+        let mut buf = [b'x'; 130];
+        for cr_at in 0..130 {
+            for (other_at, b) in [(cr_at * 7 % 130, b'\n'), (cr_at * 3 % 130, 0xff)] {
+                buf.fill(b'x');
+                buf[other_at] = b;
+                buf[cr_at] = b'\r';
+                for start in [0, 1, 31, 33, 66] {
+                    // SAFETY: AVX2 was detected above; start + 64 <= 130.
+                    let (avx2, portable) = unsafe {
+                        (
+                            Avx2::cr_mask64(&buf, start),
+                            Portable::cr_mask64(&buf, start),
+                        )
+                    };
+                    assert_eq!(avx2, portable, "CR at {cr_at}, start {start}");
+                }
+            }
+        }
+        // Field lines of several lengths (one vector, more), every byte value at every
+        // place, classified against their first CR.
+        for len in [4usize, 10, 31, 32, 33, 40, 63, 64, 65, 100] {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut line = std::vec![b'v'; len];
+                    line[..3].copy_from_slice(b"Ab:");
+                    line[len - 2..].copy_from_slice(b"\r\n");
+                    line[at] = b;
+                    line.resize(len + 200, b'z');
+                    let Some(cr) = line.iter().position(|&c| c == b'\r') else {
+                        continue;
+                    };
+                    let end = line.len();
+                    // SAFETY: AVX2 was detected above; 0 + 64 <= end; cr < end.
+                    let (avx2, portable) = unsafe {
+                        (
+                            Avx2::field_line_to(&line, 0, cr, end),
+                            Portable::field_line_to(&line, 0, cr, end),
+                        )
+                    };
+                    assert_eq!(avx2, portable, "len {len}, {b:#x} at {at}");
+                }
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
     fn avx2_scanners_match_the_byte_classes() {
         if !avx2_available() {
             std::eprintln!("no AVX2 on this CPU: skipping");
