@@ -425,6 +425,29 @@ mod x86 {
         unsafe { class_miss(v, TOKEN_NIBBLES) }
     }
 
+    /// The start of a field line whose 32 bytes from `pos` hold its name and colon: the
+    /// name's length and the bytes of those 32 outside the value class (`None` for an empty
+    /// name, one that fills the 32 bytes, or one not ended by a colon).
+    ///
+    /// # Safety
+    /// The CPU supports AVX2 and `pos + 32 <= buf.len()`.
+    #[inline(always)]
+    unsafe fn name_and_value_miss(buf: &[u8], pos: usize) -> Option<(usize, u32)> {
+        // SAFETY: the caller guarantees pos + 32 <= buf.len().
+        let v = unsafe { load32(buf, pos) };
+        // SAFETY: the caller guarantees AVX2.
+        let name_len = unsafe { token_miss(v) }.trailing_zeros() as usize;
+        if name_len == 0 || name_len == 32 {
+            return None;
+        }
+        // SAFETY: name_len < 32, so pos + name_len < pos + 32 <= buf.len().
+        if unsafe { *buf.get_unchecked(pos + name_len) } != b':' {
+            return None;
+        }
+        // SAFETY: the caller guarantees AVX2.
+        Some((name_len, unsafe { value_miss(v) }))
+    }
+
     /// The bytes of `v` outside the class of the nibble tables `tables`, as a bit mask.
     ///
     /// # Safety
@@ -833,19 +856,8 @@ mod x86 {
             if pos + 32 > end || cr < pos {
                 return None;
             }
-            // SAFETY: pos + 32 <= end <= buf.len().
-            let v = unsafe { load32(buf, pos) };
-            // SAFETY: the caller guarantees AVX2.
-            let name_len = unsafe { token_miss(v) }.trailing_zeros() as usize;
-            if name_len == 0 || name_len == 32 {
-                return None;
-            }
-            // SAFETY: name_len < 32, so pos + name_len < pos + 32 <= end <= buf.len().
-            if unsafe { *buf.get_unchecked(pos + name_len) } != b':' {
-                return None;
-            }
-            // SAFETY: the caller guarantees AVX2.
-            let miss = unsafe { value_miss(v) };
+            // SAFETY: pos + 32 <= end <= buf.len(); the caller guarantees AVX2.
+            let (name_len, miss) = unsafe { name_and_value_miss(buf, pos) }?;
             let to_cr = cr - pos;
             if to_cr < 32 {
                 // The CR is a miss: the first one.
@@ -862,19 +874,8 @@ mod x86 {
             let end = end.min(buf.len());
             if pos + 32 <= end {
                 // The usual case, with no shifting: 32 bytes from `pos`.
-                // SAFETY: pos + 32 <= end <= buf.len().
-                let v = unsafe { load32(buf, pos) };
-                // SAFETY: the caller guarantees AVX2.
-                let name_len = unsafe { token_miss(v) }.trailing_zeros() as usize;
-                if name_len == 0 || name_len == 32 {
-                    return None;
-                }
-                // SAFETY: name_len < 32, so pos + name_len < pos + 32 <= end <= buf.len().
-                if unsafe { *buf.get_unchecked(pos + name_len) } != b':' {
-                    return None;
-                }
-                // SAFETY: the caller guarantees AVX2.
-                let miss = unsafe { value_miss(v) };
+                // SAFETY: pos + 32 <= end <= buf.len(); the caller guarantees AVX2.
+                let (name_len, miss) = unsafe { name_and_value_miss(buf, pos) }?;
                 if miss != 0 {
                     // Inside the 32 bytes, so before `end`.
                     return Some((pos + name_len, pos + miss.trailing_zeros() as usize));

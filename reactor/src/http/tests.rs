@@ -890,6 +890,18 @@ Accept-Language: en-US,en;q=0.9\r\n\r\n";
     }
 }
 
+/// The default configuration with the header-section byte and count limits replaced.
+fn header_limits(bytes: u32, headers: u32) -> ParserConfig {
+    ParserConfig {
+        limits: Limits {
+            max_header_bytes: bytes,
+            max_headers: headers,
+            ..Limits::DEFAULT
+        },
+        ..ParserConfig::DEFAULT
+    }
+}
+
 #[test]
 fn resumed_calls_agree_at_every_limit() {
     // The quick path of resumed calls (a few new bytes inside an element, or a simple step of
@@ -911,14 +923,7 @@ fn resumed_calls_agree_at_every_limit() {
     for bytes in 0..=head as u32 {
         for headers in [1u32, 3, 4, 8] {
             for slots in [2usize, 4, 8] {
-                let config = ParserConfig {
-                    limits: Limits {
-                        max_header_bytes: bytes,
-                        max_headers: headers,
-                        ..Limits::DEFAULT
-                    },
-                    ..ParserConfig::DEFAULT
-                };
+                let config = header_limits(bytes, headers);
                 let outcome = check_with(config, req, slots);
                 let fits = bytes as usize >= head - 28 && headers >= 4 && slots >= 4;
                 assert_eq!(
@@ -1024,14 +1029,7 @@ fn a_first_host_field_takes_a_shortcut_that_agrees_with_the_general_path() {
     for bytes in 0..=40u32 {
         for headers in [0u32, 1, 2] {
             for slots in [0usize, 1, 2] {
-                let config = ParserConfig {
-                    limits: Limits {
-                        max_header_bytes: bytes,
-                        max_headers: headers,
-                        ..Limits::DEFAULT
-                    },
-                    ..ParserConfig::DEFAULT
-                };
+                let config = header_limits(bytes, headers);
                 let reference = without_the_fast_path(config, req, slots);
                 assert_eq!(
                     once(config, req, slots),
@@ -1087,14 +1085,7 @@ fn lines_found_ahead_agree_with_the_general_path() {
     }
     // Limits that end the header section at every place near a block's end.
     for bytes in (100..600u32).step_by(3) {
-        let config = ParserConfig {
-            limits: Limits {
-                max_header_bytes: bytes,
-                max_headers: 1000,
-                ..Limits::DEFAULT
-            },
-            ..ParserConfig::DEFAULT
-        };
+        let config = header_limits(bytes, 1000);
         assert_eq!(
             once(config, &head, slots),
             without_the_fast_path(config, &head, slots),
