@@ -58,6 +58,9 @@ pub(crate) const C_TARGET: u8 = 2;
 pub(crate) const C_VALUE: u8 = 4;
 /// Class bit: optional whitespace (SP, HTAB).
 pub(crate) const C_OWS: u8 = 8;
+/// Class bit: every byte (the quick path takes the bytes of a version unexamined, as the state
+/// machine does until it has all eight).
+pub(crate) const C_ANY: u8 = 0x80;
 
 /// Every byte's classes as a bit set, so that one load and one test decide membership in
 /// whichever class a caller holds in a register (the byte-at-a-time quick path).
@@ -66,7 +69,7 @@ pub(crate) static CLASSES: [u8; 256] = {
     let mut i = 0;
     while i < 256 {
         let b = i as u8;
-        let mut c = 0;
+        let mut c = C_ANY;
         if is_tchar(b) {
             c |= C_TOKEN;
         }
@@ -235,6 +238,7 @@ mod tests {
             assert_eq!(in_class(b, C_TARGET), target_byte(b), "{b:#x}");
             assert_eq!(in_class(b, C_VALUE), value_byte(b), "{b:#x}");
             assert_eq!(in_class(b, C_OWS), ows(b), "{b:#x}");
+            assert!(in_class(b, C_ANY), "{b:#x}");
         }
     }
 

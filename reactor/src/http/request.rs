@@ -1,6 +1,6 @@
 //! The request-head state machine and the parsed [`Request`] view.
 
-use super::chars::{self, C_OWS, C_TARGET, C_TOKEN, C_VALUE, CLASSES, ows, valid_host};
+use super::chars::{self, C_ANY, C_OWS, C_TARGET, C_TOKEN, C_VALUE, CLASSES, ows, valid_host};
 use super::chunked::ChunkedDecoder;
 use super::headers::{FieldState, Headers, HostHint, RawHeader};
 #[cfg(target_arch = "x86_64")]
@@ -82,7 +82,7 @@ enum State {
     Method,
     /// In the target, which starts at `mark`.
     Target,
-    /// At the version.
+    /// In the version, which starts at `mark`.
     Version,
     /// At the start of a field line or of the empty line that ends the head.
     LineStart,
@@ -108,6 +108,8 @@ const CONTINUE_CLASS: [u8; 10] = {
     t[State::Value as usize] = C_VALUE;
     // Whitespace after the colon leaves the state machine where it was too.
     t[State::ValueStart as usize] = C_OWS;
+    // Nothing is decided before the version's eight bytes are there (`scan_limit`).
+    t[State::Version as usize] = C_ANY;
     t
 };
 
@@ -149,11 +151,12 @@ pub struct RequestParser {
     pos: usize,
     /// The start of the element being scanned.
     mark: usize,
-    /// When the last call stopped for want of bytes inside a method, target or field line
-    /// (or at its start), the position at which that element reaches its length limit
-    /// (`usize::MAX` in a version, which has its own check): a resumed call whose few new
-    /// bytes stay below it may take the quick path ([`quick_resume`](Self::quick_resume)).
-    /// 0 otherwise, which keeps every other call off the quick path.
+    /// When the last call stopped for want of bytes inside a method, target, version or field
+    /// line (or at its start), the position at which that element reaches its length limit
+    /// (in a version, its eighth byte, where the state machine reads it): a resumed call whose
+    /// few new bytes stay below it may take the quick path
+    /// ([`quick_resume`](Self::quick_resume)). 0 otherwise, which keeps every other call off
+    /// the quick path.
     scan_limit: usize,
     /// `CONTINUE_CLASS` of `state`, kept up to date wherever a call may stop with
     /// `scan_limit` set: the quick path's test without a table lookup.
@@ -279,15 +282,15 @@ impl RequestParser {
     }
 
     /// The cheap way through a resumed call that adds a few bytes (a byte at a time,
-    /// typically) inside a method, target or field line. When every new byte only continues
-    /// the element, or takes one of the simple steps of a field line (see
-    /// [`quick_step`](Self::quick_step)), and everything stays below the element's limit, the
-    /// state machine would do the same and stop at the end of the buffer for want of more,
-    /// so this takes those steps and reports `Partial`, without the state machine's set-up.
-    /// Returns whether it did; anything else (a complete line, a limit, a byte needing a
-    /// verdict) is left to the state machine, which resumes from the unchanged state. A fresh
-    /// parser, or one that stopped anywhere else, has `scan_limit == 0` and pays one
-    /// comparison.
+    /// typically) inside a method, target, version or field line. When every new byte only
+    /// continues the element, or takes one of the simple steps between elements (see
+    /// [`quick_byte`](Self::quick_byte) and [`quick_step`](Self::quick_step)), and everything
+    /// stays below the element's limit, the state machine would do the same and stop at the
+    /// end of the buffer for want of more, so this takes those steps and reports `Partial`,
+    /// without the state machine's set-up. Returns whether it did; anything else (a limit, a
+    /// byte needing a verdict, a line the parser must look into) is left to the state
+    /// machine, which resumes from the state left here. A fresh parser, or one that stopped
+    /// anywhere else, has `scan_limit == 0` and pays one comparison.
     #[inline(always)]
     fn quick_resume(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> bool {
         /// Larger increments go to the state machine, whose scanners are faster per byte.
@@ -301,34 +304,72 @@ impl RequestParser {
         // test per byte; the states without such bytes have class 0). One new byte (fed a
         // byte at a time) without the loop.
         let class = self.quick_class;
-        let continues = if len == pos + 1 {
+        if len == pos + 1 {
             // SAFETY: pos < len.
-            chars::in_class(unsafe { *buf.get_unchecked(pos) }, class)
-        } else {
-            // A shorter buffer than before wraps around to a large count (left to the state
-            // machine, which reports it).
-            if len.wrapping_sub(pos) > QUICK_MAX {
-                return false;
+            let b = unsafe { *buf.get_unchecked(pos) };
+            let c = CLASSES[b as usize];
+            if c & class != 0 {
+                self.pos = len;
+                return true;
             }
-            // SAFETY: pos <= len, checked above.
-            let new = unsafe { buf.get_unchecked(pos..) };
-            new.iter().all(|&b| chars::in_class(b, class))
-        };
-        if continues {
+            return self.quick_byte(b, c, buf, headers);
+        }
+        // A shorter buffer than before wraps around to a large count (left to the state
+        // machine, which reports it).
+        if len.wrapping_sub(pos) > QUICK_MAX {
+            return false;
+        }
+        // SAFETY: pos <= len, checked above.
+        let new = unsafe { buf.get_unchecked(pos..) };
+        if new.iter().all(|&b| chars::in_class(b, class)) {
             self.pos = len;
             return true;
         }
         self.quick_step(buf, headers)
     }
 
+    /// One new byte `b` (of classes `c`) at `self.pos` that does not continue the element:
+    /// inline, the steps of a field line that come once a line each (the first byte of a
+    /// name, the colon, the first byte of a value, the CR ending it, which is left for the
+    /// next call to take with its LF); everything else out of line
+    /// ([`quick_step`](Self::quick_step)).
+    #[inline(always)]
+    fn quick_byte(&mut self, b: u8, c: u8, buf: &[u8], headers: &mut [RawHeader]) -> bool {
+        let at = self.pos;
+        match self.state {
+            State::Name if b == b':' && at > self.mark => {
+                self.name = (self.mark, at);
+                self.set_quick_state(State::ValueStart);
+            }
+            State::ValueStart if c & (C_VALUE | C_OWS) == C_VALUE => {
+                self.mark = at;
+                self.set_quick_state(State::Value);
+            }
+            // The CR of a line ending, last: the state machine would stop there too.
+            State::Value if b == b'\r' => return true,
+            State::LineStart
+                if c & C_TOKEN != 0
+                    && self.header_count
+                        < (self.config.limits.max_headers as usize).min(headers.len()) =>
+            {
+                self.mark = at;
+                self.set_quick_state(State::Name);
+            }
+            _ => return self.quick_step(buf, headers),
+        }
+        self.pos = at + 1;
+        true
+    }
+
     /// The rest of [`quick_resume`](Self::quick_resume), out of line: the new bytes `new`
     /// (at `self.pos`, ending the buffer, below `scan_limit`) may also take the simple steps
-    /// of a field line: the first byte of a name, the colon, whitespace before the value,
-    /// its first byte, and the CR of the line ending as the last byte (where the state
-    /// machine stops too, waiting for the LF); or be fewer than the 8 bytes of a version.
-    /// Also takes the LF that completes a value's line ending after such a CR, when the
-    /// field's name means nothing to the parser ([`quick_line_end`](Self::quick_line_end)).
-    /// Returns whether it took all of them.
+    /// of a request line or field line: the space ending a method or target, the first byte of
+    /// a name, the colon, whitespace before the value, its first byte, and the CR of a line
+    /// ending as the last byte (where the state machine stops too, waiting for the LF).
+    /// Also takes the LF that completes a field line after such a CR
+    /// ([`quick_line_end`](Self::quick_line_end)) and the empty line that ends the head.
+    /// Returns whether it took all of them and the head is still incomplete; on `false` the
+    /// parser may also have completed the head or failed, which the state machine reports.
     #[inline(never)]
     fn quick_step(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> bool {
         // `quick_resume` checked that `self.pos <= buf.len()`.
@@ -338,38 +379,36 @@ impl RequestParser {
         let at = self.pos;
         // One new byte (fed a byte at a time): each step directly.
         match (self.state, new) {
-            // The state machine reads the version once it has its 8 bytes, and stays put
-            // until then.
-            (State::Version, _) => return new.len() < 8,
             (State::Value, b"\r\n") => return self.quick_line_end(buf, headers),
-            (State::LineStart, &[b]) => {
-                let max_fields = (self.config.limits.max_headers as usize).min(headers.len());
-                if !chars::in_class(b, C_TOKEN) || self.header_count >= max_fields {
-                    return false;
+            // The space ending the method, and that ending the target, where the state
+            // machine goes on with the same limit, and with the version's own (its eight
+            // bytes) respectively.
+            (State::Method, b" ") if at > self.mark => {
+                self.head.method = (self.mark, at);
+                self.mark = at + 1;
+                self.set_quick_state(State::Target);
+                self.pos = at + 1;
+                return true;
+            }
+            (State::Target, b" ") if at > self.mark => {
+                self.head.target = (self.mark, at);
+                self.mark = at + 1;
+                self.set_quick_state(State::Version);
+                self.scan_limit = at + 9;
+                self.pos = at + 1;
+                return true;
+            }
+            // The empty line ending the head: its CR first, as in a value.
+            (State::LineStart, b"\r") => return true,
+            (State::LineStart, b"\r\n") => {
+                if let Err(e) = self.finish(at + 2) {
+                    self.fail(e);
                 }
-                self.mark = at;
-                self.set_quick_state(State::Name);
-                self.pos = at + 1;
-                return true;
+                return false;
             }
-            (State::Name, b":") if at > self.mark => {
-                self.name = (self.mark, at);
-                self.set_quick_state(State::ValueStart);
-                self.pos = at + 1;
-                return true;
-            }
-            (State::ValueStart, &[b]) if CLASSES[b as usize] & (C_VALUE | C_OWS) == C_VALUE => {
+            (State::ValueStart, b"\r") => {
                 self.mark = at;
                 self.set_quick_state(State::Value);
-                self.pos = at + 1;
-                return true;
-            }
-            // The CR of a line ending, last: the state machine would stop there too.
-            (State::Value | State::ValueStart, b"\r") => {
-                if matches!(self.state, State::ValueStart) {
-                    self.mark = at;
-                    self.set_quick_state(State::Value);
-                }
                 return true;
             }
             _ => {}
@@ -422,23 +461,34 @@ impl RequestParser {
 
     /// The end of a field line whose CR the quick path stopped at (`self.pos`, in a value
     /// starting at `self.mark`), with its LF the last byte of `buf`: what the state machine
-    /// does there, for a field it has nothing to check. The checks it would make hold:
-    /// the line ends below `scan_limit`, the header section's limit, and the slot was
-    /// counted against the limits when the name started. Returns whether it took the line.
+    /// does there. The limit checks it would make hold: the line ends below `scan_limit`, the
+    /// header section's limit, and the slot was counted against the limits when the name
+    /// started. Returns whether it took the line; on `false` the parser may also have failed
+    /// (a field the parser checks was wrong), which the state machine reports.
     fn quick_line_end(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> bool {
         let (name, mark, pos) = (self.name, self.mark, self.pos);
-        if FieldState::may_matter(name.1.wrapping_sub(name.0)) || mark > pos {
+        let (Some(value), Some(name_bytes)) = (buf.get(mark..pos), buf.get(name.0..name.1)) else {
             return false;
-        }
-        let mut value_end = pos;
-        while value_end > mark && buf.get(value_end - 1).is_some_and(|&b| ows(b)) {
-            value_end -= 1;
-        }
+        };
         let Some(slot) = headers.get_mut(self.header_count) else {
             return false;
         };
-        *slot = RawHeader::new(name, (mark, value_end));
+        let mut value = value;
+        while let Some((&last, rest)) = value.split_last() {
+            if !ows(last) {
+                break;
+            }
+            value = rest;
+        }
+        *slot = RawHeader::new(name, (mark, mark + value.len()));
         self.header_count += 1;
+        if FieldState::may_matter(name_bytes.len()) {
+            let allow_identical = self.config.allow_identical_content_lengths;
+            if let Err(e) = self.fields.on_field(name_bytes, value, allow_identical) {
+                self.fail(e);
+                return false;
+            }
+        }
         self.pos = pos + 2;
         self.mark = pos + 2;
         self.set_quick_state(State::LineStart);
@@ -692,9 +742,12 @@ impl RequestParser {
             }
             self.head.target = (mark, pos);
             pos += 1;
+            mark = pos;
             state = State::Version;
         }
         if matches!(state, State::Version) {
+            // The quick path may have taken some of the version's bytes unexamined.
+            pos = mark;
             let version;
             let line_end = pos + 8;
             if len >= pos + 10 && buf[pos..pos + 10] == *b"HTTP/1.1\r\n" {
@@ -702,9 +755,9 @@ impl RequestParser {
                 pos += 10;
             } else {
                 let Some(v) = buf.get(pos..pos + 8) else {
-                    // Nothing is decided before 8 bytes: `quick_step` waits for them (the
-                    // request-line limit is checked once the version is there).
-                    self.scan_limit = usize::MAX;
+                    // Nothing is decided before 8 bytes: the quick path takes the bytes until
+                    // then (the request-line limit is checked once the version is there).
+                    self.scan_limit = pos + 8;
                     partial!(@save)
                 };
                 if v[..5] != *b"HTTP/"

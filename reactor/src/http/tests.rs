@@ -1093,3 +1093,103 @@ fn lines_found_ahead_agree_with_the_general_path() {
         );
     }
 }
+
+/// Feeds `buf` to one parser in pieces of the sizes `pieces` (taken in turn) and checks every
+/// call against a fresh parser given the same prefix whole: resumed calls, and their quick
+/// path, must answer `Partial`, an error or the complete head exactly when the state machine
+/// (or the fast path) would for the bytes so far.
+fn every_call_agrees(
+    config: ParserConfig,
+    buf: &[u8],
+    slots: usize,
+    pieces: &[usize],
+    what: &dyn core::fmt::Display,
+) {
+    let mut headers = std::vec![RawHeader::EMPTY; slots];
+    let mut parser = RequestParser::with_config(config);
+    let mut end = 0;
+    for &piece in pieces.iter().cycle() {
+        let got = summary(parser.parse(&buf[..end], &mut headers));
+        assert_eq!(
+            got,
+            once(config, &buf[..end], slots),
+            "{what}: pieces {pieces:?}, at {end}"
+        );
+        if end == buf.len() {
+            break;
+        }
+        end = (end + piece).min(buf.len());
+    }
+}
+
+#[test]
+fn every_call_in_small_pieces_agrees_with_the_prefix_whole() {
+    // A byte at a time, and in pieces of 2 and 3 bytes (mixed too), each call's answer must
+    // be the answer for its prefix parsed whole: on ordinary heads, on heads with one byte
+    // replaced anywhere (errors must come at the same byte), and with limits (request line,
+    // header bytes, header count, header slots) falling on every byte.
+    let browser: &[u8] = b"GET /assets/app.js?v=3 HTTP/1.1\r\nHost: www.example.com\r\n\
+Connection: keep-alive\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: */*\r\n\
+Content-Length: 0\r\nX-Empty:\r\nX-Spaces: \t a b \t\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n";
+    let heads: [&[u8]; 6] = [
+        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"\r\nPOST /submit HTTP/1.0\r\nHost: a:80\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\nX:  \t y \t\r\n\r\n",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nA:\r\n\r\n",
+        b"GET http://a/b HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+        browser,
+    ];
+    let piece_sets: [&[usize]; 5] = [&[1], &[2], &[3], &[1, 2], &[2, 1, 3]];
+    let lf = ParserConfig {
+        allow_lf_line_endings: true,
+        allow_identical_content_lengths: true,
+        allow_absolute_form: false,
+        ..ParserConfig::DEFAULT
+    };
+    for config in [ParserConfig::DEFAULT, lf] {
+        for head in heads {
+            for pieces in piece_sets {
+                every_call_agrees(config, head, 8, pieces, &String::from_utf8_lossy(head));
+            }
+            let replacements: &[u8] = if head.len() > 100 {
+                b"\r\n:\0"
+            } else {
+                b"\0\t\n\r :/A\x7f\x80"
+            };
+            for at in 0..head.len() {
+                for &b in replacements {
+                    let mut buf = head.to_vec();
+                    buf[at] = b;
+                    let what =
+                        std::format!("{:?} with {b:#x} at {at}", String::from_utf8_lossy(head));
+                    every_call_agrees(config, &buf, 8, &[1], &what);
+                    if head.len() <= 100 {
+                        every_call_agrees(config, &buf, 8, &[2, 3], &what);
+                    }
+                }
+            }
+        }
+    }
+    let req: &[u8] = b"\r\nPOST /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nX-Long-Name:\t  v a l  \r\nAccept: */*\r\nContent-Length: 3\r\n\r\n";
+    for line in 0..40u32 {
+        let config = ParserConfig {
+            limits: Limits {
+                max_request_line: line,
+                ..Limits::DEFAULT
+            },
+            ..ParserConfig::DEFAULT
+        };
+        for pieces in piece_sets {
+            every_call_agrees(config, req, 8, pieces, &std::format!("request line {line}"));
+        }
+    }
+    for bytes in 0..=req.len() as u32 {
+        for (headers, slots) in [(3u32, 8usize), (8, 3), (4, 4), (8, 8)] {
+            let config = header_limits(bytes, headers);
+            let what = std::format!("{bytes} bytes, {headers} headers, {slots} slots");
+            for pieces in [&[1usize][..], &[2, 3]] {
+                every_call_agrees(config, req, slots, pieces, &what);
+            }
+        }
+    }
+}
