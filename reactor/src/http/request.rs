@@ -319,6 +319,11 @@ impl RequestParser {
         if len.wrapping_sub(pos) > QUICK_MAX {
             return false;
         }
+        // The LF after the CR that ends a value (fed a byte at a time, the CR was taken
+        // alone).
+        if len == pos + 2 && matches!(self.state, State::Value) && buf.get(pos..) == Some(b"\r\n") {
+            return self.quick_line_end(buf, headers);
+        }
         // SAFETY: pos <= len, checked above.
         let new = unsafe { buf.get_unchecked(pos..) };
         if new.iter().all(|&b| chars::in_class(b, class)) {
@@ -365,9 +370,9 @@ impl RequestParser {
     /// (at `self.pos`, ending the buffer, below `scan_limit`) may also take the simple steps
     /// of a request line or field line: the space ending a method or target, the first byte of
     /// a name, the colon, whitespace before the value, its first byte, and the CR of a line
-    /// ending as the last byte (where the state machine stops too, waiting for the LF).
-    /// Also takes the LF that completes a field line after such a CR
-    /// ([`quick_line_end`](Self::quick_line_end)) and the empty line that ends the head.
+    /// ending as the last byte (where the state machine stops too, waiting for the LF), and
+    /// the empty line that ends the head. (The LF after a value's CR goes to
+    /// [`quick_line_end`](Self::quick_line_end) directly.)
     /// Returns whether it took all of them and the head is still incomplete; on `false` the
     /// parser may also have completed the head or failed, which the state machine reports.
     #[inline(never)]
@@ -379,7 +384,6 @@ impl RequestParser {
         let at = self.pos;
         // One new byte (fed a byte at a time): each step directly.
         match (self.state, new) {
-            (State::Value, b"\r\n") => return self.quick_line_end(buf, headers),
             // The space ending the method, and that ending the target, where the state
             // machine goes on with the same limit, and with the version's own (its eight
             // bytes) respectively.
@@ -465,6 +469,7 @@ impl RequestParser {
     /// header section's limit, and the slot was counted against the limits when the name
     /// started. Returns whether it took the line; on `false` the parser may also have failed
     /// (a field the parser checks was wrong), which the state machine reports.
+    #[inline(never)]
     fn quick_line_end(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> bool {
         let (name, mark, pos) = (self.name, self.mark, self.pos);
         let (Some(value), Some(name_bytes)) = (buf.get(mark..pos), buf.get(name.0..name.1)) else {
