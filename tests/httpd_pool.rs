@@ -97,6 +97,14 @@ fn pool_answers_a_bad_request_with_400_and_closes() {
 }
 
 #[test]
+fn pool_request_with_the_clients_fin_is_answered_then_closed_at_once() {
+    a_request_with_the_clients_fin_is_answered_then_closed(
+        "pool-fin",
+        &[POOL, "pool", "--workers", "1"],
+    );
+}
+
+#[test]
 fn pool_slow_reader_gets_the_whole_file_and_blocks_nobody() {
     // One pool thread: the slow reader and the others share it.
     slow_reader_gets_everything_and_blocks_nobody("pool-slow", &[POOL, "pool", "--workers", "1"]);

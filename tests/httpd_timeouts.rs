@@ -73,6 +73,11 @@ fn a_slow_reader_gets_the_whole_file_and_blocks_nobody() {
 }
 
 #[test]
+fn a_request_with_the_clients_fin_is_answered_then_closed_at_once() {
+    a_request_with_the_clients_fin_is_answered_then_closed("fin", &["--workers", "1"]);
+}
+
+#[test]
 fn sigterm_finishes_in_flight_responses_and_exits_zero() {
     sigterm_finishes_in_flight_responses("shutdown", &["--workers", "1"]);
 }

@@ -95,6 +95,10 @@ pub(crate) struct Conn {
     read_stalled: bool,
     /// The peer shut down its sending side.
     eof: bool,
+    /// An event said the peer shut down its sending side (`EPOLLRDHUP`): its FIN may be
+    /// waiting behind the data, and an edge-triggered socket would not signal it again, so
+    /// a short read does not end the reading (set by the caller of [`drive`]).
+    pub(crate) peer_closed: bool,
     /// Responses have been written before (a later batch sets `TCP_NODELAY`).
     answered: bool,
     nodelay: bool,
@@ -130,6 +134,7 @@ impl Conn {
             pending_input: false,
             read_stalled: false,
             eof: false,
+            peer_closed: false,
             answered: false,
             nodelay: false,
             corked: false,
@@ -350,8 +355,9 @@ pub(crate) fn drive(io: &mut Io, conn: &mut Conn, readable: bool) -> Driven {
                 return Driven::Close;
             }
         };
-        // A short read drained the socket: new data will raise a new edge.
-        try_read = n == rbuf.len();
+        // A short read drained the socket: new data will raise a new edge. Not so the FIN
+        // if it came with the data (nginx checks the same): read on to the end of the stream.
+        try_read = n == rbuf.len() || conn.peer_closed;
         progressed = true;
         let flow = if conn.inbuf.is_empty() {
             let (used, flow) = process(io, conn, &rbuf[..n]);

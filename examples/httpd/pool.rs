@@ -91,6 +91,8 @@ struct Slot {
     state: State,
     /// An event came while the connection was busy: dispatch it again when it is back.
     pending: bool,
+    /// One of those events said the peer shut down its sending side.
+    pending_closed: bool,
 }
 
 /// The polling thread.
@@ -324,7 +326,8 @@ impl Pool {
                     Token(t) => {
                         let idx = (t & INDEX_MASK).wrapping_sub(FIRST_CONN);
                         let generation = (t >> GEN_SHIFT) as u32;
-                        self.event(idx, generation, ev.is_readable() || ev.is_error());
+                        let readable = ev.is_readable() || ev.is_error();
+                        self.event(idx, generation, readable, ev.is_read_closed());
                     }
                 }
             }
@@ -349,7 +352,8 @@ impl Pool {
         // Dropping the slots closes every parked connection.
     }
 
-    fn event(&mut self, idx: usize, generation: u32, readable: bool) {
+    /// `peer_closed`: the event said the peer shut down its sending side.
+    fn event(&mut self, idx: usize, generation: u32, readable: bool, peer_closed: bool) {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
         };
@@ -357,13 +361,19 @@ impl Pool {
             return;
         }
         match std::mem::replace(&mut slot.state, State::Busy) {
-            State::Parked(conn) => self.batch.push(Job {
-                idx,
-                conn,
-                readable,
-                fresh: false,
-            }),
-            State::Busy => slot.pending = true,
+            State::Parked(mut conn) => {
+                conn.peer_closed |= peer_closed;
+                self.batch.push(Job {
+                    idx,
+                    conn,
+                    readable,
+                    fresh: false,
+                });
+            }
+            State::Busy => {
+                slot.pending = true;
+                slot.pending_closed |= peer_closed;
+            }
             State::Empty => slot.state = State::Empty,
         }
     }
@@ -397,6 +407,7 @@ impl Pool {
                     if let Some(slot) = self.slots.get_mut(idx) {
                         slot.state = State::Empty;
                         slot.pending = false;
+                        slot.pending_closed = false;
                         self.free.push(idx);
                         self.live -= 1;
                     }
@@ -410,11 +421,13 @@ impl Pool {
                         self.hub.shared.conns.fetch_sub(1, Ordering::AcqRel);
                         slot.state = State::Empty;
                         slot.pending = false;
+                        slot.pending_closed = false;
                         self.free.push(idx);
                         self.live -= 1;
                         continue;
                     }
                     if std::mem::take(&mut slot.pending) {
+                        conn.peer_closed |= std::mem::take(&mut slot.pending_closed);
                         self.batch.push(Job {
                             idx,
                             conn,
@@ -460,6 +473,7 @@ impl Pool {
         if let State::Parked(conn) = std::mem::replace(&mut slot.state, State::Empty) {
             drop(conn);
             slot.pending = false;
+            slot.pending_closed = false;
             self.free.push(idx);
             self.live -= 1;
             self.hub.shared.conns.fetch_sub(1, Ordering::AcqRel);
@@ -516,6 +530,7 @@ impl Pool {
                                 generation: 0,
                                 state: State::Empty,
                                 pending: false,
+                                pending_closed: false,
                             });
                             self.slots.len() - 1
                         }
@@ -524,6 +539,7 @@ impl Pool {
                     slot.generation = slot.generation.wrapping_add(1) & INDEX_MASK as u32;
                     slot.state = State::Busy;
                     slot.pending = false;
+                    slot.pending_closed = false;
                     let deadline = self.now_ms + ms(shared.cfg.header_timeout);
                     let conn = Conn::new(fd, peer_of(&addr), slot.generation, deadline);
                     self.live += 1;

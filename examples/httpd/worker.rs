@@ -122,7 +122,11 @@ impl Worker {
                         self.tick_clock();
                         self.expire_timers();
                     }
-                    Token(t) => self.drive(t - FIRST_CONN, ev.is_readable() || ev.is_error()),
+                    Token(t) => self.drive(
+                        t - FIRST_CONN,
+                        ev.is_readable() || ev.is_error(),
+                        ev.is_read_closed(),
+                    ),
                 }
             }
             if self.accept_retry_at != 0 && self.io.now_ms >= self.accept_retry_at {
@@ -178,7 +182,7 @@ impl Worker {
                     // The request is usually there already: answer it before registering, so
                     // a one-shot `Connection: close` exchange never touches the epoll set.
                     // Registering later loses nothing: EPOLL_CTL_ADD reports what is ready.
-                    self.drive(idx, true);
+                    self.drive(idx, true, false);
                     let registered = match &self.conns[idx] {
                         Some(c) => self
                             .poll
@@ -275,10 +279,12 @@ impl Worker {
 
     /// Makes all the progress possible on a connection, then closes it or sets its
     /// deadline.
-    fn drive(&mut self, idx: usize, readable: bool) {
+    /// `peer_closed`: the event said the peer shut down its sending side.
+    fn drive(&mut self, idx: usize, readable: bool, peer_closed: bool) {
         let Some(Some(conn)) = self.conns.get_mut(idx) else {
             return;
         };
+        conn.peer_closed |= peer_closed;
         match drive(&mut self.io, conn, readable) {
             Driven::Close => self.close(idx),
             Driven::Open { progressed } => {

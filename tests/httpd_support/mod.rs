@@ -396,3 +396,52 @@ pub fn sigterm_finishes_in_flight_responses(tag: &str, args: &[&str]) {
     let code = s.terminate(Duration::from_secs(10));
     assert_eq!(code, Some(0), "{}", s.stderr());
 }
+
+/// A client that sends its last request and its FIN together (a write, then a shutdown of
+/// its sending side) on a connection that is already registered and idle gets the answer
+/// and then the server's close at once, not when a timeout fires: both may arrive before
+/// the server looks, in one readiness event (`EPOLLIN | EPOLLRDHUP`), after which an
+/// edge-triggered socket never signals again, so a short read must not end the reading
+/// then. Repeated, since what the event holds is a matter of timing. `args` start the
+/// server (with long timeouts added, which a missed FIN would wait for).
+pub fn a_request_with_the_clients_fin_is_answered_then_closed(tag: &str, args: &[&str]) {
+    let d = TempDir::new(tag);
+    d.write("index.html", b"hello");
+    let mut all = vec!["--keepalive-timeout", "60", "--header-timeout", "60"];
+    all.extend_from_slice(args);
+    let s = Server::start(d.path(), &all);
+    let fds = s.fd_count();
+    let req = b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n";
+    for round in 0..50 {
+        let mut c = s.connect();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut r = BufReader::new(c.try_clone().unwrap());
+        // A first exchange, so that the second request finds the connection registered and
+        // waiting.
+        c.write_all(req).unwrap();
+        assert_eq!(
+            read_response(&mut r, false).expect("first response").status,
+            200
+        );
+        c.write_all(req).unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        let start = Instant::now();
+        let second = read_response(&mut r, false).expect("second response");
+        assert_eq!(second.body, b"hello");
+        assert!(
+            closed_by_server(&mut r),
+            "round {round}: not closed after the client's FIN"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "round {round}: closed only after {:?} (a timeout), not when the FIN came",
+            start.elapsed()
+        );
+    }
+    // Every connection is gone on the server's side too.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.fd_count() > fds && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(s.fd_count(), fds, "descriptors left open");
+}
