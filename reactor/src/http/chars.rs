@@ -58,6 +58,8 @@ pub(crate) const C_TARGET: u8 = 2;
 pub(crate) const C_VALUE: u8 = 4;
 /// Class bit: optional whitespace (SP, HTAB).
 pub(crate) const C_OWS: u8 = 8;
+/// Class bit: CR (the quick path takes it after a version's eight bytes).
+pub(crate) const C_CR: u8 = 0x10;
 /// Class bit: every byte (the quick path takes the bytes of a version unexamined, as the state
 /// machine does until it has all eight).
 pub(crate) const C_ANY: u8 = 0x80;
@@ -81,6 +83,9 @@ pub(crate) static CLASSES: [u8; 256] = {
         }
         if ows(b) {
             c |= C_OWS;
+        }
+        if b == b'\r' {
+            c |= C_CR;
         }
         t[i] = c;
         i += 1;
@@ -238,6 +243,7 @@ mod tests {
             assert_eq!(in_class(b, C_TARGET), target_byte(b), "{b:#x}");
             assert_eq!(in_class(b, C_VALUE), value_byte(b), "{b:#x}");
             assert_eq!(in_class(b, C_OWS), ows(b), "{b:#x}");
+            assert_eq!(in_class(b, C_CR), b == b'\r', "{b:#x}");
             assert!(in_class(b, C_ANY), "{b:#x}");
         }
     }

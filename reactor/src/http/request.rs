@@ -1,6 +1,8 @@
 //! The request-head state machine and the parsed [`Request`] view.
 
-use super::chars::{self, C_ANY, C_OWS, C_TARGET, C_TOKEN, C_VALUE, CLASSES, ows, valid_host};
+use super::chars::{
+    self, C_ANY, C_CR, C_OWS, C_TARGET, C_TOKEN, C_VALUE, CLASSES, ows, valid_host,
+};
 use super::chunked::ChunkedDecoder;
 use super::headers::{FieldState, Headers, HostHint, RawHeader};
 #[cfg(target_arch = "x86_64")]
@@ -774,7 +776,14 @@ impl RequestParser {
                 }
                 let (major, minor) = (v[5], v[7]);
                 let Some(&eol_byte) = buf.get(pos + 8) else {
-                    partial!()
+                    // The version is checked: the quick path may take a CR after it (and
+                    // nothing else); the line is complete here, with its LF.
+                    self.scan_limit = pos + 10;
+                    self.pos = pos + 8;
+                    self.mark = mark;
+                    self.state = state;
+                    self.quick_class = C_CR;
+                    return Ok(false);
                 };
                 let eol = match eol_byte {
                     b'\r' => match buf.get(pos + 9) {
