@@ -161,7 +161,8 @@ pub struct RequestParser {
     /// the quick path.
     scan_limit: usize,
     /// `CONTINUE_CLASS` of `state`, kept up to date wherever a call may stop with
-    /// `scan_limit` set: the quick path's test without a table lookup.
+    /// `scan_limit` set: the quick path's test without a table lookup. (After a version's
+    /// eight bytes, checked, only a CR: `C_CR`.)
     quick_class: u8,
     line_start: usize,
     empty_lines: u32,
