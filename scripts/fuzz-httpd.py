@@ -15,7 +15,8 @@ their sending side down and read until the server closes. Fails (exit 1) when:
   after is printed: it grows with the connection rate times the timeouts, whose timer
   entries are dropped lazily, then levels off).
 
-Usage: scripts/fuzz-httpd.py [--seconds N] [--seed S] [--binary PATH]
+Usage: scripts/fuzz-httpd.py [--seconds N] [--seed S] [--binary PATH] [-- HTTPD FLAGS...]
+(e.g. `-- --design pool` for the thread-pool design)
 Traffic goes only to 127.0.0.1. The server is stopped (by its PID) at the end, also on error.
 """
 
@@ -180,6 +181,7 @@ def main():
     ap.add_argument(
         "--binary", default=os.path.join(ROOT, "target", "release", "examples", "httpd")
     )
+    ap.add_argument("httpd_flags", nargs="*", help="more httpd flags, after --")
     args = ap.parse_args()
     if not os.access(args.binary, os.X_OK):
         sys.exit(f"{args.binary} not found: cargo build --release --example httpd")
@@ -191,7 +193,8 @@ def main():
         port = free_port()
         server = subprocess.Popen(
             [args.binary, "--port", str(port), "--bind", "127.0.0.1", "--root", site,
-             "--workers", "2", "--header-timeout", "60", "--keepalive-timeout", "60"],
+             "--workers", "2", "--header-timeout", "60", "--keepalive-timeout", "60",
+             *args.httpd_flags],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )

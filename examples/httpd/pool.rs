@@ -10,7 +10,7 @@
 //! connection is dispatched again as soon as it is back.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -68,6 +68,11 @@ struct Hub {
     queue: Mutex<JobQueue>,
     ready: Condvar,
     back: Mutex<Vec<Back>>,
+    /// The polling thread waits for a connection that had an event while it was busy: the
+    /// worker handing a connection back wakes it (`waker`) instead of leaving it asleep
+    /// until the next event or tick.
+    wake_on_back: AtomicBool,
+    waker: Arc<Waker>,
     /// The polling thread's clock, for the workers' deadlines and `Date` header.
     clock_ms: AtomicU64,
     wall_secs: AtomicI64,
@@ -143,6 +148,8 @@ pub(crate) fn start(
         }),
         ready: Condvar::new(),
         back: Mutex::new(Vec::new()),
+        wake_on_back: AtomicBool::new(false),
+        waker: Arc::clone(&waker),
         clock_ms: AtomicU64::new(now),
         wall_secs: AtomicI64::new(0),
     });
@@ -280,6 +287,11 @@ fn work(hub: &Hub, registry: &Registry, mut io: Io, log_tx: Option<&SyncSender<V
             }
         };
         lock(&hub.back).push(back);
+        // After the push: the polling thread sets the flag before it looks at `back` again.
+        if hub.wake_on_back.load(Ordering::SeqCst) && hub.wake_on_back.swap(false, Ordering::SeqCst)
+        {
+            let _ = hub.waker.wake();
+        }
         if io.log.as_ref().is_some_and(|l| l.len() >= 16 * 1024) {
             flush_log(&mut io, log_tx, &hub.shared);
         }
@@ -331,6 +343,11 @@ impl Pool {
                     }
                 }
             }
+            // A connection that had an event while busy may have come back meanwhile; if not,
+            // its worker wakes this thread when it does.
+            if self.hub.wake_on_back.load(Ordering::SeqCst) {
+                self.take_back();
+            }
             if self.accept_retry_at != 0 && self.now_ms >= self.accept_retry_at {
                 self.accept_retry_at = 0;
                 self.accept_all();
@@ -373,6 +390,7 @@ impl Pool {
             State::Busy => {
                 slot.pending = true;
                 slot.pending_closed |= peer_closed;
+                self.hub.wake_on_back.store(true, Ordering::SeqCst);
             }
             State::Empty => slot.state = State::Empty,
         }
