@@ -389,7 +389,9 @@ fn fifty_parallel_containers_get_distinct_addresses_and_leave_nothing() {
 #[test]
 fn overlapping_subnet_is_refused_before_anything_is_created() {
     let pid = std::process::id();
-    let dummy = format!("lp-test-d{}", pid % 1_000_000); // a bridge: no dummy driver here
+    // A bridge (no dummy driver here), named outside every TestNet veth prefix (`lp-test-a`..`f`):
+    // `fifty_parallel_…` (prefix `lp-test-d`) runs beside this test and counts its links.
+    let dummy = format!("lp-test-x{}", pid % 1_000_000);
     let net = free_subnet(4, false);
     struct Del(String);
     impl Drop for Del {
