@@ -270,7 +270,7 @@ done
 
 echo
 echo "httpd vs nginx / lighttpd / h2o: wrk -t2 -d$DURATION, $WORKERS workers each, $(nproc) CPUs"
-echo "(value = requests/s, or GB/s for the 1 MiB row; p50/p99 latency in ms; ratio = httpd / best peer;"
+echo "(value = requests/s, or GB/s for the 1 MiB row in wrk's units, 2^30 bytes; p50/p99 latency in ms; ratio = httpd / best peer;"
 echo " pool/httpd = the pool design over the reactor design; medians of $ROUNDS round(s))"
 for mode in $MODES; do
   echo
