@@ -95,16 +95,14 @@ struct Slot {
     generation: u32,
     state: State,
     /// An event came while the connection was busy: dispatch it again when it is back.
-    pending: bool,
-    /// One of those events said the peer shut down its sending side.
-    pending_closed: bool,
+    /// `Some(true)` when one of those events said the peer shut down its sending side.
+    pending: Option<bool>,
 }
 
 /// The polling thread.
 pub(crate) struct Pool {
     hub: Arc<Hub>,
     poll: Poll,
-    waker: Arc<Waker>,
     tick: Timer,
     listener: Option<OwnedFd>,
     accept_retry_at: u64,
@@ -156,7 +154,6 @@ pub(crate) fn start(
     let mut pool = Pool {
         hub: Arc::clone(&hub),
         poll,
-        waker: Arc::clone(&waker),
         tick,
         listener: Some(listener),
         accept_retry_at: 0,
@@ -328,7 +325,7 @@ impl Pool {
                 match ev.token() {
                     LISTENER => self.accept_all(),
                     WAKER => {
-                        let _ = self.waker.reset();
+                        let _ = self.hub.waker.reset();
                     }
                     TICK => {
                         let _ = self.tick.read();
@@ -388,8 +385,7 @@ impl Pool {
                 });
             }
             State::Busy => {
-                slot.pending = true;
-                slot.pending_closed |= peer_closed;
+                slot.pending = Some(slot.pending == Some(true) || peer_closed);
                 self.hub.wake_on_back.store(true, Ordering::SeqCst);
             }
             State::Empty => slot.state = State::Empty,
@@ -424,8 +420,7 @@ impl Pool {
                 Back::Closed(idx) => {
                     if let Some(slot) = self.slots.get_mut(idx) {
                         slot.state = State::Empty;
-                        slot.pending = false;
-                        slot.pending_closed = false;
+                        slot.pending = None;
                         self.free.push(idx);
                         self.live -= 1;
                     }
@@ -438,14 +433,13 @@ impl Pool {
                         drop(conn);
                         self.hub.shared.conns.fetch_sub(1, Ordering::AcqRel);
                         slot.state = State::Empty;
-                        slot.pending = false;
-                        slot.pending_closed = false;
+                        slot.pending = None;
                         self.free.push(idx);
                         self.live -= 1;
                         continue;
                     }
-                    if std::mem::take(&mut slot.pending) {
-                        conn.peer_closed |= std::mem::take(&mut slot.pending_closed);
+                    if let Some(peer_closed) = slot.pending.take() {
+                        conn.peer_closed |= peer_closed;
                         self.batch.push(Job {
                             idx,
                             conn,
@@ -490,8 +484,7 @@ impl Pool {
         };
         if let State::Parked(conn) = std::mem::replace(&mut slot.state, State::Empty) {
             drop(conn);
-            slot.pending = false;
-            slot.pending_closed = false;
+            slot.pending = None;
             self.free.push(idx);
             self.live -= 1;
             self.hub.shared.conns.fetch_sub(1, Ordering::AcqRel);
@@ -547,8 +540,7 @@ impl Pool {
                             self.slots.push(Slot {
                                 generation: 0,
                                 state: State::Empty,
-                                pending: false,
-                                pending_closed: false,
+                                pending: None,
                             });
                             self.slots.len() - 1
                         }
@@ -556,8 +548,7 @@ impl Pool {
                     let slot = &mut self.slots[idx];
                     slot.generation = slot.generation.wrapping_add(1) & INDEX_MASK as u32;
                     slot.state = State::Busy;
-                    slot.pending = false;
-                    slot.pending_closed = false;
+                    slot.pending = None;
                     let deadline = self.now_ms + ms(shared.cfg.header_timeout);
                     let conn = Conn::new(fd, peer_of(&addr), slot.generation, deadline);
                     self.live += 1;
