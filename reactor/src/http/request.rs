@@ -1054,83 +1054,89 @@ impl RequestParser {
                 }
             }
         }
-        // AVX2: the CRs of the 128 bytes from `cr_block`, found ahead of the lines, while 128
-        // bytes of the header section are left (`ahead`), with `pos - cr_block < 64`. The
-        // next line's start then comes from a shift of these bits, not from a load at this
-        // line's start and its classification, which waits for the previous line's end: the
-        // lines are no longer found strictly one after the other. Each line is still
-        // classified whole (`field_line_to`); anything unusual takes the usual way.
-        let mut ahead = S::WIDE && pos + 128 <= field_end;
-        let mut cr_block = pos;
-        let mut crs: u128 = 0;
-        if ahead {
-            // SAFETY: pos + 128 <= field_end <= len; the caller's guarantee is passed on.
-            crs = unsafe {
-                u128::from(S::cr_mask64(buf, pos)) | u128::from(S::cr_mask64(buf, pos + 64)) << 64
-            };
-        }
-        loop {
-            // A name never starts with CR. The narrow scanners look for the empty line first,
-            // before a field line scan's set-up; for AVX2, which classifies a whole line at
-            // once, it is among the lines `field_line` declines and looked for only then,
-            // unless fewer than 32 bytes are left (the usual end of a head, where
-            // `field_line` would shift a vector to decline it).
-            if S::WIDE && pos + 32 > field_end && buf.get(pos..pos + 2) == Some(b"\r\n") {
-                self.header_count = max_fields - slots.len();
-                return Some(self.finish(pos + 2));
+        // AVX2: the CRs of the 64 bytes before `next_block` (bit `i` for `next_block - 64 + i`)
+        // that are at or after `pos`, found ahead of the lines: no CR lies in `pos..next_block`
+        // other than those. The lowest bit is the CR ending the line at `pos`, so a line's end
+        // comes from the bits (one `tzcnt`; one `blsr` drops it once the line is taken), not
+        // from a load at the line's start that waits for the previous line's end. Every bit
+        // stands for a CR at `cr` with `cr + 1 < field_end`, so its LF can be read. When the
+        // bits run out, the next 64 bytes are read (`next_cr_block`). Each line is still
+        // classified whole (`field_line_to`); anything unusual takes the usual way (where a
+        // line's CR is the first CR after its start too, so the same `blsr` drops it).
+        let mut crs: u64 = 0;
+        let mut next_block = pos;
+        'lines: loop {
+            if S::WIDE && crs == 0 {
+                // SAFETY: the caller's guarantee is passed on.
+                (crs, next_block) = unsafe { next_cr_block::<S>(buf, pos, next_block, field_end) };
             }
-            if !S::WIDE && buf.get(pos) == Some(&b'\r') {
-                if buf.get(pos + 1) == Some(&b'\n') {
-                    self.header_count = max_fields - slots.len();
-                    return Some(self.finish(pos + 2));
-                }
-                break;
-            }
-            let mut line = None;
-            if ahead {
-                let next_crs = (crs >> ((pos - cr_block) & 63)) as u64;
-                if next_crs != 0 {
-                    let cr = pos + next_crs.trailing_zeros() as usize;
+            let (colon, stop) = 'line: {
+                if S::WIDE && crs != 0 {
+                    // At or after `pos` (see above), and `cr + 1 < field_end`. (At `pos`, the
+                    // empty line ending the head, which `field_line_to` declines.)
+                    let cr = next_block - 64 + crs.trailing_zeros() as usize;
                     // SAFETY: the caller's guarantee is passed on.
                     if let Some(colon) = unsafe { S::field_line_to(buf, pos, cr, field_end) } {
-                        line = Some((colon, cr));
+                        // SAFETY: cr + 1 < field_end <= len.
+                        if unsafe { *buf.get_unchecked(cr + 1) } != b'\n' {
+                            break 'lines;
+                        }
+                        break 'line (colon, cr);
                     }
                 }
-            }
-            if line.is_none() {
-                // SAFETY: the caller's guarantee is passed on.
-                line = unsafe { S::field_line(buf, pos, field_end) };
-            }
-            let Some((colon, stop)) = line else {
-                if S::WIDE && buf.get(pos..pos + 2) == Some(b"\r\n") {
+                // A name never starts with CR. The narrow scanners look for the empty line
+                // first, before a field line scan's set-up; for AVX2, which classifies a whole
+                // line at once, it is among the lines `field_line` declines and looked for
+                // only then, unless fewer than 32 bytes are left (the usual end of a head,
+                // where `field_line` would shift a vector to decline it).
+                if S::WIDE && pos + 32 > field_end && buf.get(pos..pos + 2) == Some(b"\r\n") {
                     self.header_count = max_fields - slots.len();
                     return Some(self.finish(pos + 2));
                 }
-                break;
+                if !S::WIDE && buf.get(pos) == Some(&b'\r') {
+                    if buf.get(pos + 1) == Some(&b'\n') {
+                        self.header_count = max_fields - slots.len();
+                        return Some(self.finish(pos + 2));
+                    }
+                    break 'lines;
+                }
+                // SAFETY: the caller's guarantee is passed on.
+                let Some((colon, stop)) = (unsafe { S::field_line(buf, pos, field_end) }) else {
+                    if S::WIDE && buf.get(pos..pos + 2) == Some(b"\r\n") {
+                        self.header_count = max_fields - slots.len();
+                        return Some(self.finish(pos + 2));
+                    }
+                    break 'lines;
+                };
+                // `pos < colon < stop < field_end <= len`.
+                if stop + 1 >= field_end {
+                    break 'lines;
+                }
+                // SAFETY: stop + 1 < field_end <= buf.len().
+                let eol = unsafe { [*buf.get_unchecked(stop), *buf.get_unchecked(stop + 1)] };
+                if eol != *b"\r\n" {
+                    break 'lines;
+                }
+                (colon, stop)
             };
-            // `pos < colon < stop < field_end <= len`.
-            if stop + 1 >= field_end {
-                break;
-            }
-            // SAFETY: stop + 1 < field_end <= buf.len().
-            let eol = unsafe { [*buf.get_unchecked(stop), *buf.get_unchecked(stop + 1)] };
-            if eol != *b"\r\n" {
-                break;
-            }
+            // `pos < colon < stop`, `buf[stop..stop + 2]` is CRLF.
             // No slot left: the general path reports it.
             let Some(slot) = slots.next() else {
-                break;
+                break 'lines;
             };
             // Usually exactly one space follows the colon and none precedes the CR: a test
             // of that space, of the value's first byte after it and of the byte before the CR
-            // (anything else is trimmed out of line).
+            // (anything else is trimmed out of line). Among value bytes, only SP and HTAB are
+            // at most `b' '`; the CR at `stop` is too, for an empty value.
             let mut value_start = colon + 2;
             let mut value_end = stop;
-            // SAFETY: every index read is in `colon..=stop + 1`, inside the buffer.
+            // SAFETY: every index read is in `colon + 1..=stop`, inside the buffer (`colon + 2`
+            // is read only when `colon + 1`, a space, is before the CR).
             unsafe {
-                let edges = CLASSES[*buf.get_unchecked(colon + 2) as usize]
-                    | CLASSES[*buf.get_unchecked(stop - 1) as usize];
-                if *buf.get_unchecked(colon + 1) != b' ' || edges & C_OWS != 0 {
+                if *buf.get_unchecked(colon + 1) != b' '
+                    || *buf.get_unchecked(colon + 2) <= b' '
+                    || *buf.get_unchecked(stop - 1) <= b' '
+                {
                     (value_start, value_end) = trim_ows(buf, colon + 1, stop);
                 }
             }
@@ -1153,25 +1159,8 @@ impl RequestParser {
                 }
             }
             pos = stop + 2;
-            if ahead && pos >= cr_block + 64 {
-                if pos < cr_block + 128 && cr_block + 192 <= field_end {
-                    // The next 64 bytes: the address does not wait for this line.
-                    cr_block += 64;
-                    // SAFETY: cr_block + 128 <= field_end <= len.
-                    let next = unsafe { S::cr_mask64(buf, cr_block + 64) };
-                    crs = crs >> 64 | u128::from(next) << 64;
-                } else if pos + 128 <= field_end {
-                    // After a long line.
-                    cr_block = pos;
-                    // SAFETY: pos + 128 <= field_end <= len.
-                    crs = unsafe {
-                        u128::from(S::cr_mask64(buf, pos))
-                            | u128::from(S::cr_mask64(buf, pos + 64)) << 64
-                    };
-                } else {
-                    ahead = false;
-                }
-            }
+            // The CR at `stop` is the lowest bit, if it is among them (see above).
+            crs &= crs.wrapping_sub(1);
         }
         self.header_count = max_fields - slots.len();
         self.pos = pos;
@@ -1193,6 +1182,39 @@ impl RequestParser {
         self.scan_limit = 0;
         Ok(true)
     }
+}
+
+/// The CR bits for the loop of [`RequestParser::fast_head`] once its bits ran out: those of
+/// the 64 bytes from `max(next_block, pos)` (no CR lies in `pos..next_block`), with the new
+/// `next_block`, the end of those 64 bytes. Only CRs at `cr` with `cr + 1 < field_end` are
+/// given, so that their LF can be read: when 64 bytes and one more are not left, the last 64
+/// bytes before `field_end` are read, shifted to start at `max(next_block, pos)` and without
+/// their last bit; after that, `next_block` is past `field_end` and no bits come any more. No
+/// bits (a long line) leaves that line to the usual way.
+///
+/// # Safety
+/// The CPU supports the target features of `S`.
+#[inline(always)]
+unsafe fn next_cr_block<S: Scan>(
+    buf: &[u8],
+    pos: usize,
+    next_block: usize,
+    field_end: usize,
+) -> (u64, usize) {
+    let field_end = field_end.min(buf.len());
+    let at = next_block.max(pos);
+    if at + 64 < field_end {
+        // SAFETY: at + 64 < field_end <= buf.len(); the caller's guarantee is passed on.
+        return (unsafe { S::cr_mask64(buf, at) }, at + 64);
+    }
+    if at + 1 < field_end && field_end >= 64 {
+        let base = field_end - 64;
+        // SAFETY: base + 64 == field_end <= buf.len(); the caller's guarantee is passed on.
+        let crs = unsafe { S::cr_mask64(buf, base) } & u64::MAX >> 1;
+        // `base < at` (at + 64 >= field_end): the bits from `at` on.
+        return (crs >> (at - base), at + 64);
+    }
+    (0, at)
 }
 
 /// A field value, `buf[start..end]` (fields 0 to 2), that the scanners `S` may vouch for as a plain `Host`.

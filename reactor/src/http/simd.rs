@@ -461,7 +461,9 @@ mod x86 {
             let lo = _mm256_broadcastsi128_si256(_mm_loadu_si128(lo.as_ptr().cast()));
             let hi = _mm256_broadcastsi128_si256(_mm_loadu_si128(hi.as_ptr().cast()));
             let nib = _mm256_set1_epi8(0x0f);
-            let l = _mm256_shuffle_epi8(lo, _mm256_and_si256(v, nib));
+            // The low nibble's lookup needs no mask: `vpshufb` reads bits 0-3 of the index,
+            // and gives 0 (a miss) for the bytes from 0x80, whose bit 7 is set.
+            let l = _mm256_shuffle_epi8(lo, v);
             let h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib));
             let hit = _mm256_and_si256(l, h);
             _mm256_movemask_epi8(_mm256_cmpeq_epi8(hit, _mm256_setzero_si256())) as u32
@@ -853,12 +855,14 @@ mod x86 {
         #[inline(always)]
         unsafe fn field_line_to(buf: &[u8], pos: usize, cr: usize, end: usize) -> Option<usize> {
             let end = end.min(buf.len());
-            if pos + 32 > end || cr < pos {
+            if pos + 32 > end {
                 return None;
             }
             // SAFETY: pos + 32 <= end <= buf.len(); the caller guarantees AVX2.
             let (name_len, miss) = unsafe { name_and_value_miss(buf, pos) }?;
-            let to_cr = cr - pos;
+            // `cr < pos` wraps around to a large count: a long line, whose scan below does
+            // not stop at `cr`.
+            let to_cr = cr.wrapping_sub(pos);
             if to_cr < 32 {
                 // The CR is a miss: the first one.
                 return (miss.trailing_zeros() as usize == to_cr).then_some(pos + name_len);

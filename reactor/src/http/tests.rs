@@ -1046,8 +1046,9 @@ fn a_first_host_field_takes_a_shortcut_that_agrees_with_the_general_path() {
 
 #[test]
 fn lines_found_ahead_agree_with_the_general_path() {
-    // The AVX2 fast path finds the CRs of 128 bytes ahead of the lines, 64 at a time, while
-    // 128 bytes of the header section are left. Field lines of every length from 4 to 150
+    // The AVX2 fast path finds the CRs of 64 bytes ahead of the lines, and the next 64 once
+    // they are used up (the last 64 of the header section at its end). Field lines of every
+    // length from 4 to 150
     // bytes (so that lines start and end at every place in a 64-byte block, and some span
     // one or two blocks), whole and with a CR, an LF, a NUL, a colon or a space put in
     // place of one byte, must give what the general path gives.
@@ -1091,6 +1092,54 @@ fn lines_found_ahead_agree_with_the_general_path() {
             without_the_fast_path(config, &head, slots),
             "{bytes} bytes"
         );
+    }
+}
+
+#[test]
+fn lines_found_ahead_agree_near_the_end_of_the_buffer() {
+    // Near the end of the header section, the AVX2 fast path reads the CRs of its last 64
+    // bytes, shifted, and only those whose LF is inside the section. A head followed by 0 to
+    // 100 bytes of body, cut at every length, and with a CR, LF, colon, space, HTAB, DEL or NUL
+    // put in place of every byte must give what the general path gives.
+    let head: &[u8] = b"GET /x HTTP/1.1\r\nHost: example.com\r\nA: 1\r\n\
+X-Middle-Sized-Name: a value of some forty bytes\r\nB: 22\r\n\
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/1\r\n\
+Accept: */*\r\nC:3\r\nAccept-Language: en-US,en;q=0.9\r\nD:  4  \r\n\r\n";
+    let slots = 32;
+    let config = ParserConfig::DEFAULT;
+    let mut buf = head.to_vec();
+    for extra in 0..=100 {
+        buf.truncate(head.len());
+        buf.extend(core::iter::repeat_n(b'b', extra));
+        let whole = without_the_fast_path(config, &buf, slots);
+        assert!(matches!(whole, Ok(Some(_))), "{extra}: {whole:?}");
+        assert_eq!(
+            once(config, &buf, slots),
+            whole,
+            "{extra} bytes after the head"
+        );
+    }
+    for cut in 0..head.len() {
+        assert_eq!(
+            once(config, &head[..cut], slots),
+            without_the_fast_path(config, &head[..cut], slots),
+            "cut at {cut}"
+        );
+    }
+    for extra in [0, 1, 2, 31, 32, 33, 63, 64, 65] {
+        for at in 17..head.len() {
+            for b in [b'\r', b'\n', b':', b' ', b'\t', 0x7f, 0] {
+                buf.truncate(0);
+                buf.extend_from_slice(head);
+                buf[at] = b;
+                buf.extend(core::iter::repeat_n(b'b', extra));
+                assert_eq!(
+                    once(config, &buf, slots),
+                    without_the_fast_path(config, &buf, slots),
+                    "{b:#x} at {at}, {extra} bytes after the head"
+                );
+            }
+        }
     }
 }
 
