@@ -283,6 +283,35 @@ fn keep_alive_pipelining_and_http10() {
     }
 }
 
+/// A cached file's whole response is kept ready, Date included: the Date must still move on
+/// with the clock, also on one keep-alive connection.
+#[test]
+fn cached_responses_carry_the_current_date() {
+    let d = site();
+    let s = Server::start(d.path(), &["--workers", "1"]);
+    let mut c = s.connect();
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let mut dates = Vec::new();
+    for _ in 0..2 {
+        c.write_all(b"GET /style.css HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        let resp = read_response(&mut r, false).unwrap();
+        assert_eq!(resp.body, b"body{}\n");
+        dates.push(resp.header("date").unwrap().to_string());
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+    }
+    assert_ne!(dates[0], dates[1], "the Date did not move on in 1.1 s");
+    // And it is the date of now, not of when the file was cached.
+    let before = now_http_date();
+    let again = get(&s, "/style.css", "");
+    let after = now_http_date();
+    let date = again.header("date").unwrap();
+    assert!(
+        date == before || date == after,
+        "Date {date}, now {before} .. {after}"
+    );
+}
+
 /// A file goes out under `TCP_CORK`; the socket must be uncorked once it is sent, or the
 /// next small response on the connection sits in the kernel for the 200 ms cork timeout.
 #[test]

@@ -105,6 +105,14 @@ fn pool_request_with_the_clients_fin_is_answered_then_closed_at_once() {
 }
 
 #[test]
+fn pool_late_reader_of_a_pipelined_burst_gets_every_byte_in_order() {
+    late_reader_of_a_pipelined_burst_gets_every_byte(
+        "pool-late",
+        &[POOL, "pool", "--workers", "1"],
+    );
+}
+
+#[test]
 fn pool_slow_reader_gets_the_whole_file_and_blocks_nobody() {
     // One pool thread: the slow reader and the others share it.
     slow_reader_gets_everything_and_blocks_nobody("pool-slow", &[POOL, "pool", "--workers", "1"]);

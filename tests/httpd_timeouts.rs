@@ -73,6 +73,11 @@ fn a_slow_reader_gets_the_whole_file_and_blocks_nobody() {
 }
 
 #[test]
+fn a_late_reader_of_a_pipelined_burst_gets_every_byte_in_order() {
+    late_reader_of_a_pipelined_burst_gets_every_byte("late", &["--workers", "1"]);
+}
+
+#[test]
 fn a_request_with_the_clients_fin_is_answered_then_closed_at_once() {
     a_request_with_the_clients_fin_is_answered_then_closed("fin", &["--workers", "1"]);
 }

@@ -47,10 +47,25 @@ pub(crate) struct FileInfo {
     pub(crate) tail: Box<[u8]>,
     /// `Content-Length: N\r\n` for the whole file.
     pub(crate) length_line: Box<[u8]>,
-    /// The contents, for a small file.
-    pub(crate) body: Option<Box<[u8]>>,
+    /// For a small file: its whole `200` response to an HTTP/1.1 keep-alive `GET`, head and
+    /// contents, copied out in one piece (see `respond`); its `Date` is renewed in place
+    /// when used (at [`DATE_AT`]). The contents are its last `size` bytes.
+    pub(crate) whole: Option<Box<[u8]>>,
     /// An open descriptor, for a large file (shared with responses still being sent).
     pub(crate) fd: Option<Arc<OwnedFd>>,
+}
+
+/// The start of a `200` response's head, up to its `Date` value.
+pub(crate) const HEAD_200: &[u8] = b"HTTP/1.1 200 OK\r\nServer: httpd\r\nDate: ";
+/// Where the 29 bytes of the `Date` value start in [`FileInfo::whole`].
+pub(crate) const DATE_AT: usize = HEAD_200.len();
+
+impl FileInfo {
+    /// The contents of a small file held in memory.
+    pub(crate) fn body(&self) -> Option<&[u8]> {
+        let w = self.whole.as_deref()?;
+        w.get(w.len().checked_sub(usize::try_from(self.size).ok()?)?..)
+    }
 }
 
 pub(crate) struct Entry {
@@ -129,11 +144,11 @@ impl FileCache {
     }
 
     /// The entry for the normalised relative path `key` (see `util::normalize_path`).
-    pub(crate) fn lookup(&mut self, key: &[u8], now_ms: u64) -> &Entry {
+    pub(crate) fn lookup(&mut self, key: &[u8], now_ms: u64) -> &mut Entry {
         let found = self.map.get(key).copied();
         if let Some(i) = found {
             if now_ms.wrapping_sub(self.entries[i].checked_ms) < TTL_MS {
-                return &self.entries[i];
+                return &mut self.entries[i];
             }
         }
         let kind = self.resolve(key);
@@ -142,20 +157,20 @@ impl FileCache {
             kind,
         };
         let added = match &entry.kind {
-            Kind::File(FileInfo { body: Some(b), .. }) => b.len(),
+            Kind::File(FileInfo { whole: Some(b), .. }) => b.len(),
             _ => 0,
         };
         let full = match found {
             Some(i) => {
                 let old = match &self.entries[i].kind {
-                    Kind::File(FileInfo { body: Some(b), .. }) => b.len(),
+                    Kind::File(FileInfo { whole: Some(b), .. }) => b.len(),
                     _ => 0,
                 };
                 let bytes = self.bytes.saturating_sub(old) + added;
                 if bytes <= MAX_CACHED_BYTES {
                     self.entries[i] = entry;
                     self.bytes = bytes;
-                    return &self.entries[i];
+                    return &mut self.entries[i];
                 }
                 true
             }
@@ -169,7 +184,8 @@ impl FileCache {
         self.bytes += added;
         self.map.insert(key.into(), self.entries.len());
         self.entries.push(entry);
-        &self.entries[self.entries.len() - 1]
+        let last = self.entries.len() - 1;
+        &mut self.entries[last]
     }
 
     /// Whether the open `fd` really lies below the root (no symlink led outside).
@@ -248,11 +264,19 @@ impl FileCache {
         let length_line = format!("Content-Length: {size}\r\n")
             .into_bytes()
             .into_boxed_slice();
-        let (body, fd) = if size <= SMALL_FILE {
-            match read_all(&fd, size) {
-                Some(b) => (Some(b), None),
-                None => return Kind::Forbidden,
+        let (whole, fd) = if size <= SMALL_FILE {
+            // The Date is a placeholder until the first response fills it in.
+            let mut w = Vec::with_capacity(HEAD_200.len() + 31 + tail.len() + 24 + size as usize);
+            w.extend_from_slice(HEAD_200);
+            w.extend_from_slice(&last_modified);
+            w.extend_from_slice(b"\r\n");
+            w.extend_from_slice(&tail);
+            w.extend_from_slice(&length_line);
+            w.extend_from_slice(b"\r\n");
+            if !read_all(&fd, size, &mut w) {
+                return Kind::Forbidden;
             }
+            (Some(w.into_boxed_slice()), None)
         } else {
             (None, Some(Arc::new(fd)))
         };
@@ -263,7 +287,7 @@ impl FileCache {
             last_modified,
             tail: tail.into_boxed_slice(),
             length_line,
-            body,
+            whole,
             fd,
         })
     }
@@ -275,18 +299,19 @@ impl FileCache {
     }
 }
 
-/// Reads exactly `size` bytes from the start of `fd` (a file that changes size meanwhile is
-/// refused, and served at the next look).
-fn read_all(fd: &OwnedFd, size: u64) -> Option<Box<[u8]>> {
-    let mut buf = vec![0u8; size as usize];
+/// Appends exactly `size` bytes from the start of `fd` to `out` (a file that shrinks
+/// meanwhile is refused, and served at the next look).
+fn read_all(fd: &OwnedFd, size: u64, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    out.resize(start + size as usize, 0);
     let mut off = 0usize;
-    while off < buf.len() {
-        match io::pread(fd, &mut buf[off..], off as u64) {
-            Ok(0) => return None,
+    while start + off < out.len() {
+        match io::pread(fd, &mut out[start + off..], off as u64) {
+            Ok(0) => return false,
             Ok(n) => off += n,
             Err(Errno::EINTR) => {}
-            Err(_) => return None,
+            Err(_) => return false,
         }
     }
-    Some(buf.into_boxed_slice())
+    true
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rawsys::OwnedFd;
 use reactor::http::{Request, TargetForm, Version};
 
-use crate::files::{FileCache, FileInfo, Kind};
+use crate::files::{DATE_AT, FileCache, FileInfo, Kind};
 use crate::util::{normalize_path, parse_http_date};
 
 /// A file region still to be sent with `sendfile` after the bytes already queued.
@@ -251,7 +251,7 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) ->
         return simple(ctx, 400, false, b"");
     }
     let entry = ctx.cache.lookup(ctx.scratch, ctx.now_ms);
-    let f = match &entry.kind {
+    let f = match &mut entry.kind {
         Kind::File(f) => f,
         Kind::NotFound => return simple(ctx, 404, keep_alive, b""),
         Kind::Forbidden => return simple(ctx, 403, keep_alive, b""),
@@ -324,6 +324,24 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) ->
         _ => RangeReq::Whole,
     };
     let (status, start, end) = match want {
+        RangeReq::Whole if !head_only && keep_alive && version == Version::Http11 => {
+            if let Some(whole) = f.whole.as_deref_mut() {
+                // The file's whole response, kept ready: only its Date may need renewing.
+                if let Some(d) = whole.get_mut(DATE_AT..DATE_AT + 29) {
+                    if d != ctx.date {
+                        d.copy_from_slice(ctx.date);
+                    }
+                }
+                out.extend_from_slice(whole);
+                return Outcome {
+                    status: 200,
+                    body_len: f.size,
+                    keep_alive,
+                    file: None,
+                };
+            }
+            (200, 0, f.size)
+        }
         RangeReq::Whole => (200, 0, f.size),
         RangeReq::Part(a, b) => (206, a, b),
         RangeReq::Unsatisfiable => {
@@ -370,8 +388,8 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) ->
             file: None,
         };
     }
-    if let Some(body) = &f.body {
-        out.extend_from_slice(&body[start as usize..end as usize]);
+    if let Some(body) = f.body() {
+        out.extend_from_slice(body.get(start as usize..end as usize).unwrap_or_default());
         return Outcome {
             status,
             body_len: len,

@@ -269,6 +269,36 @@ pub fn closed_by_server(r: &mut impl Read) -> bool {
     }
 }
 
+/// The current time as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`), computed here
+/// independently of the server's code.
+pub fn now_http_date() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let wday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(month - 1) as usize];
+    format!(
+        "{wday}, {day:02} {mon} {year} {:02}:{:02}:{:02} GMT",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 /// Deterministic pseudo-random bytes.
 pub fn pattern(len: usize) -> Vec<u8> {
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
@@ -294,25 +324,66 @@ pub fn pipelined_burst(
     n: usize,
     bodies: &[(&str, &[u8])],
 ) {
+    pipelined_burst_write(c, paths, n);
+    pipelined_burst_read(r, paths, n, bodies);
+}
+
+/// The requests of [`pipelined_burst`], in one write.
+pub fn pipelined_burst_write(c: &mut TcpStream, paths: &[&str], n: usize) {
     let mut burst = Vec::new();
-    let mut expect = Vec::new();
     for i in 0..n {
         let p = paths[i % paths.len()];
         let m = if i % 7 == 3 { "HEAD" } else { "GET" };
         burst.extend_from_slice(format!("{m} {p} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
-        expect.push((m, p));
     }
     c.write_all(&burst).unwrap();
-    for (i, (m, p)) in expect.into_iter().enumerate() {
+}
+
+/// Reads and checks the answers to [`pipelined_burst_write`].
+pub fn pipelined_burst_read(
+    r: &mut impl BufRead,
+    paths: &[&str],
+    n: usize,
+    bodies: &[(&str, &[u8])],
+) {
+    for i in 0..n {
+        let p = paths[i % paths.len()];
+        let m = if i % 7 == 3 { "HEAD" } else { "GET" };
         let resp = read_response(r, m == "HEAD").unwrap_or_else(|| panic!("no answer #{i}"));
         let want = if p.starts_with("/nope") { 404 } else { 200 };
         assert_eq!(resp.status, want, "#{i}: {m} {p}");
+        assert_eq!(resp.header("date").map(str::len), Some(29), "#{i}: Date");
         if m == "GET" {
             if let Some((_, body)) = bodies.iter().find(|(q, _)| *q == p) {
                 assert!(resp.body == *body, "#{i}: GET {p}: body differs");
             }
         }
     }
+}
+
+/// Pipelines 900 requests for three small (cached) files, one up to the 64 KiB limit, in one
+/// write, and reads nothing for half a second, so the server's socket fills and the rest of
+/// its batches wait in its queue; then checks every answer, in order, byte for byte.
+pub fn late_reader_of_a_pipelined_burst_gets_every_byte(tag: &str, args: &[&str]) {
+    let d = TempDir::new(tag);
+    let big = pattern(64 * 1024);
+    let mid = pattern(3000);
+    d.write("a.bin", &big);
+    d.write("b.txt", b"bee");
+    d.write("c.bin", &mid);
+    let s = Server::start(d.path(), args);
+    let mut c = s.connect();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let paths = ["/a.bin", "/b.txt", "/c.bin", "/b.txt", "/a.bin"];
+    let bodies: [(&str, &[u8]); 3] = [("/a.bin", &big), ("/b.txt", b"bee"), ("/c.bin", &mid)];
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let writer = std::thread::spawn(move || {
+        pipelined_burst_write(&mut c, &paths, 900);
+        c
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    pipelined_burst_read(&mut r, &paths, 900, &bodies);
+    let _c = writer.join().unwrap();
 }
 
 /// Serves an 8 MiB file to a client that reads it slowly while 20 other requests for
