@@ -210,14 +210,15 @@ fn if_range_ok(value: &[u8], f: &FileInfo) -> bool {
 }
 
 /// The path of the request target, for every form the parser accepts.
+/// The path of the target, perhaps followed by `?` and a query (origin-form as it is; the
+/// path and query of an absolute-form target).
 fn target_path<'a>(req: &Request<'a>) -> Option<&'a str> {
     match req.target_form() {
-        TargetForm::Origin => Some(req.path()),
+        TargetForm::Origin => Some(req.target()),
         TargetForm::Absolute => {
             let t = req.target();
             let rest = &t[t.find("://")? + 3..];
-            let path = rest.find('/').map_or("/", |p| &rest[p..]);
-            Some(path.split_once('?').map_or(path, |(p, _)| p))
+            Some(rest.find('/').map_or("/", |p| &rest[p..]))
         }
         _ => None,
     }
@@ -247,6 +248,7 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) ->
     let Some(path) = target_path(req) else {
         return simple(ctx, 400, false, b"");
     };
+    // (The query is left out here.)
     if normalize_path(path.as_bytes(), ctx.scratch).is_err() {
         return simple(ctx, 400, false, b"");
     }
@@ -256,6 +258,7 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) ->
         Kind::NotFound => return simple(ctx, 404, keep_alive, b""),
         Kind::Forbidden => return simple(ctx, 403, keep_alive, b""),
         Kind::Redirect => {
+            let path = path.split_once('?').map_or(path, |(p, _)| p);
             let mut loc = Vec::with_capacity(path.len() + 16);
             loc.extend_from_slice(b"Location: ");
             loc.extend_from_slice(path.as_bytes());

@@ -123,38 +123,57 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// Whether `path` needs neither decoding nor normalising, in one pass over its bytes.
-fn plain_path(path: &[u8]) -> bool {
+/// Byte classes for the scan of a request path: 1 `/`, 2 `.`, 4 needs decoding or is refused
+/// (`%`, `\`, NUL), 8 ends the path (`?`, the query follows); 0 any other byte.
+static PATH_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'/' as usize] = 1;
+    t[b'.' as usize] = 2;
+    t[b'%' as usize] = 4;
+    t[b'\\' as usize] = 4;
+    t[0] = 4;
+    t[b'?' as usize] = 8;
+    t
+};
+
+/// The length of `path` up to its query (`?`) if that part needs neither decoding nor
+/// normalising (no `%`, `\` or NUL, no `/` followed by `.` or `/`); `None` if it does. One
+/// pass over the bytes.
+fn plain_path(path: &[u8]) -> Option<usize> {
     let mut after_slash = false;
-    for &b in path {
-        match b {
-            b'%' | b'\\' | 0 => return false,
-            b'.' if after_slash => return false,
-            b'/' if after_slash => return false,
-            _ => {}
+    for (i, &b) in path.iter().enumerate() {
+        let c = PATH_CLASS[b as usize];
+        if c != 0 {
+            if c >= 4 {
+                return (c == 8).then_some(i);
+            }
+            if after_slash {
+                return None;
+            }
         }
-        after_slash = b == b'/';
+        after_slash = c == 1;
     }
-    true
+    Some(path.len())
 }
 
-/// Percent-decodes `path` (which must start with `/`) and normalises it into `out`: the
-/// relative path below the root, segments joined by `/`, without `.`, `..` or empty
-/// segments, and with a trailing `/` if the request path had one (the root is empty).
+/// Percent-decodes `path` (which must start with `/`; a query after `?` is left out) and
+/// normalises it into `out`: the relative path below the root, segments joined by `/`,
+/// without `.`, `..` or empty segments, and with a trailing `/` if the request path had one
+/// (the root is empty).
 ///
-/// Decoding comes first, so `%2e%2e` is `..` and `%2f` is a separator; `..` that would
-/// climb above the root, a decoded NUL and a backslash are refused.
+/// Decoding comes first, so `%2e%2e` is `..` and `%2f` is a separator (`%3f` is a `?` in a
+/// name); `..` that would climb above the root, a decoded NUL and a backslash are refused.
 pub(crate) fn normalize_path(path: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
     out.clear();
     if path.first() != Some(&b'/') {
         return Err(PathError::Bad);
     }
-    // Fast path: nothing to decode and nothing to normalise (one pass: no `%`, `\\` or NUL,
-    // and no `/` followed by `.` or `/`).
-    if plain_path(path) {
-        out.extend_from_slice(&path[1..]);
+    // Fast path: nothing to decode and nothing to normalise.
+    if let Some(end) = plain_path(path) {
+        out.extend_from_slice(&path[1..end]);
         return Ok(());
     }
+    let path = path.split(|&b| b == b'?').next().unwrap_or_default();
     // Decode first into `out`, then normalise in place.
     let mut i = 0;
     while i < path.len() {
@@ -268,12 +287,18 @@ mod tests {
     #[test]
     fn the_fast_path_check_agrees_with_its_definition() {
         // Every string of up to 6 bytes over the characters that matter.
-        let alphabet = [b'/', b'.', b'%', b'\\', 0, b'a'];
+        let alphabet = [b'/', b'.', b'%', b'\\', 0, b'a', b'?'];
         let mut stack: Vec<Vec<u8>> = vec![Vec::new()];
         while let Some(p) = stack.pop() {
-            let slow = p.iter().any(|&b| b == b'%' || b == b'\\' || b == 0)
-                || p.windows(2).any(|w| w == b"/." || w == b"//");
-            assert_eq!(plain_path(&p), !slow, "{p:?}");
+            let path = p.split(|&b| b == b'?').next().unwrap();
+            let slow = path.iter().any(|&b| b == b'%' || b == b'\\' || b == 0)
+                || path.windows(2).any(|w| w == b"/." || w == b"//");
+            let end = p.iter().position(|&b| b == b'?').unwrap_or(p.len());
+            assert_eq!(plain_path(&p), (!slow).then_some(end), "{p:?}");
+            // Whatever follows a `?` does not matter.
+            let mut q = p.clone();
+            q.extend_from_slice(b"?/./%00");
+            assert_eq!(plain_path(&q), (!slow).then_some(end), "{q:?}");
             if p.len() < 6 {
                 for &c in &alphabet {
                     let mut q = p.clone();
@@ -302,5 +327,11 @@ mod tests {
         assert_eq!(norm("/a%zz"), Err(PathError::Bad));
         assert_eq!(norm("/a%2"), Err(PathError::Bad));
         assert_eq!(norm("relative"), Err(PathError::Bad));
+        // The query is not part of the path, on either path.
+        assert_eq!(norm("/index.html?a=/../b").unwrap(), "index.html");
+        assert_eq!(norm("/a/./b?x=%zz").unwrap(), "a/b");
+        assert_eq!(norm("/a%3fb?c").unwrap(), "a?b");
+        assert_eq!(norm("/?x").unwrap(), "");
+        assert_eq!(norm("/..?x"), Err(PathError::Bad));
     }
 }
