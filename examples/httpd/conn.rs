@@ -13,6 +13,7 @@ use std::time::Duration;
 use rawsys::io::{self, Mode, OFlags};
 use rawsys::net::{self, RecvFlags, SendFlags, SocketAddr};
 use rawsys::{Errno, OwnedFd};
+use reactor::TimerKey;
 use reactor::http::{BodyFraming, ChunkedDecoder, RawHeader, RequestParser, Status, Version};
 
 use crate::config::Config;
@@ -71,6 +72,8 @@ pub(crate) struct Conn {
     pub(crate) deadline: u64,
     /// The deadline of this connection's entry in the timer wheel (0: none).
     pub(crate) armed_at: u64,
+    /// That entry, to cancel when the connection closes or its deadline comes nearer.
+    pub(crate) timer: Option<TimerKey>,
     /// Received bytes not yet consumed: a partial request, or pipelined requests held back
     /// by back-pressure. Empty (and unallocated) while idle.
     inbuf: Vec<u8>,
@@ -122,6 +125,7 @@ impl Conn {
             phase: Phase::Head,
             deadline,
             armed_at: 0,
+            timer: None,
             inbuf: Vec::new(),
             parser: None,
             out: Vec::new(),

@@ -18,7 +18,9 @@ use std::time::Duration;
 use rawsys::net::{self, SocketFlags};
 use rawsys::time::{ClockId, clock_gettime};
 use rawsys::{Errno, OwnedFd};
-use reactor::{Events, Interest, Poll, Registry, Timer, TimerWheel, Token, Waker, monotonic_ms};
+use reactor::{
+    Events, Interest, Poll, Registry, Timer, TimerKey, TimerWheel, Token, Waker, monotonic_ms,
+};
 
 use crate::conn::{Conn, Driven, Io, Shared, TICK_MS, drive, flush_log, ms, peer_of, refuse_busy};
 
@@ -49,8 +51,8 @@ struct Job {
 enum Back {
     /// Re-armed; park it.
     Open(usize, Box<Conn>),
-    /// Closed by the worker; free the slot.
-    Closed(usize),
+    /// Closed by the worker; free the slot (and cancel the connection's timer entry).
+    Closed(usize, Option<TimerKey>),
 }
 
 struct JobQueue {
@@ -255,6 +257,7 @@ fn work(hub: &Hub, registry: &Registry, mut io: Io, log_tx: Option<&SyncSender<V
             readable,
             fresh,
         } = job;
+        let timer = conn.timer;
         let back = match drive(&mut io, &mut conn, readable) {
             Driven::Close => None,
             Driven::Open { progressed } => {
@@ -280,7 +283,7 @@ fn work(hub: &Hub, registry: &Registry, mut io: Io, log_tx: Option<&SyncSender<V
             None => {
                 // Dropping the connection closes its socket (and its epoll registration).
                 hub.shared.conns.fetch_sub(1, Ordering::AcqRel);
-                Back::Closed(idx)
+                Back::Closed(idx, timer)
             }
         };
         lock(&hub.back).push(back);
@@ -417,7 +420,10 @@ impl Pool {
         let back = std::mem::take(&mut *lock(&self.hub.back));
         for b in back {
             match b {
-                Back::Closed(idx) => {
+                Back::Closed(idx, timer) => {
+                    if let Some(k) = timer {
+                        self.wheel.cancel(k);
+                    }
                     if let Some(slot) = self.slots.get_mut(idx) {
                         slot.state = State::Empty;
                         slot.pending = None;
@@ -430,6 +436,9 @@ impl Pool {
                         continue;
                     };
                     if self.draining && conn.is_quiet() {
+                        if let Some(k) = conn.timer {
+                            self.wheel.cancel(k);
+                        }
                         drop(conn);
                         self.hub.shared.conns.fetch_sub(1, Ordering::AcqRel);
                         slot.state = State::Empty;
@@ -453,9 +462,17 @@ impl Pool {
                         conn.armed_at = 0;
                     }
                     if conn.armed_at == 0 || conn.armed_at > conn.deadline {
+                        // One entry per connection: a nearer deadline replaces the entry
+                        // (a key whose entry fired meanwhile cancels nothing).
+                        if let Some(k) = conn.timer.take() {
+                            self.wheel.cancel(k);
+                        }
                         conn.armed_at = conn.deadline;
-                        self.wheel
-                            .insert(conn.deadline, (idx as u32, conn.generation, conn.deadline));
+                        conn.timer =
+                            Some(self.wheel.insert(
+                                conn.deadline,
+                                (idx as u32, conn.generation, conn.deadline),
+                            ));
                     }
                     slot.state = State::Parked(conn);
                 }
@@ -483,6 +500,9 @@ impl Pool {
             return;
         };
         if let State::Parked(conn) = std::mem::replace(&mut slot.state, State::Empty) {
+            if let Some(k) = conn.timer {
+                self.wheel.cancel(k);
+            }
             drop(conn);
             slot.pending = None;
             self.free.push(idx);
@@ -508,13 +528,19 @@ impl Pool {
             }
             if c.armed_at == at {
                 c.armed_at = 0;
+                c.timer = None;
             }
             if self.now_ms >= c.deadline {
                 self.close(idx);
             } else if c.armed_at == 0 || c.armed_at > c.deadline {
+                if let Some(k) = c.timer.take() {
+                    self.wheel.cancel(k);
+                }
                 c.armed_at = c.deadline;
-                self.wheel
-                    .insert(c.deadline, (idx as u32, c.generation, c.deadline));
+                c.timer = Some(
+                    self.wheel
+                        .insert(c.deadline, (idx as u32, c.generation, c.deadline)),
+                );
             }
         }
     }

@@ -235,6 +235,9 @@ impl Worker {
     fn close(&mut self, idx: usize) {
         if let Some(slot) = self.conns.get_mut(idx) {
             if let Some(conn) = slot.take() {
+                if let Some(k) = conn.timer {
+                    self.wheel.cancel(k);
+                }
                 // Closing the last descriptor also removes it from the epoll set.
                 drop(conn);
                 self.free.push(idx);
@@ -249,9 +252,15 @@ impl Worker {
             return;
         };
         if c.armed_at == 0 || c.armed_at > c.deadline {
+            // One entry per connection: a nearer deadline replaces the entry.
+            if let Some(k) = c.timer.take() {
+                self.wheel.cancel(k);
+            }
             c.armed_at = c.deadline;
-            self.wheel
-                .insert(c.deadline, (idx as u32, c.generation, c.deadline));
+            c.timer = Some(
+                self.wheel
+                    .insert(c.deadline, (idx as u32, c.generation, c.deadline)),
+            );
         }
     }
 
@@ -268,6 +277,7 @@ impl Worker {
             }
             if c.armed_at == at {
                 c.armed_at = 0;
+                c.timer = None;
             }
             if self.io.now_ms >= c.deadline {
                 self.close(idx);

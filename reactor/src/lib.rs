@@ -137,6 +137,6 @@ mod waker;
 pub use events::{Event, Events};
 pub use interest::Interest;
 pub use poll::{Poll, Registry};
-pub use timer::{Timer, TimerWheel, monotonic_ms};
+pub use timer::{Timer, TimerKey, TimerWheel, monotonic_ms};
 pub use token::Token;
 pub use waker::Waker;

@@ -111,13 +111,18 @@ impl Timer {
 /// A hashed timing wheel: many deadlines, checked in one pass per tick.
 ///
 /// Deadlines are milliseconds on any monotonic clock (see [`monotonic_ms`]), rounded up to
-/// the wheel's tick. Inserting is O(1); [`expire`](Self::expire) visits only the slots of
-/// the ticks that passed, and an entry further away than one turn of the wheel just stays in
-/// its slot until its turn comes. There is no cancel: deadlines are *lazy*. The owner stores
-/// the real deadline with its connection (moving it costs nothing) and tags entries with a
-/// generation; when an entry fires, the owner checks the generation and the real deadline,
-/// and re-inserts an entry for a deadline that moved. So each connection keeps at most one
-/// entry, however many requests move its deadline.
+/// the wheel's tick. Inserting and cancelling are O(1); [`expire`](Self::expire) visits only
+/// the slots of the ticks that passed, and an entry further away than one turn of the wheel
+/// just stays in its slot until its turn comes. Entries live in one slab, linked into their
+/// slot's list, so the memory is that of the most entries ever waiting at once: an owner
+/// that cancels an entry when its connection closes keeps it at one entry per open
+/// connection, whatever the rate of connections.
+///
+/// [`insert`](Self::insert) returns a [`TimerKey`] for [`cancel`](Self::cancel); a key
+/// whose entry already fired or was cancelled cancels nothing (its slab place may have
+/// been reused: keys carry the entry's insertion stamp). Owners whose deadlines only move later need not
+/// cancel at all: keep the real deadline with the connection, let the entry fire, and
+/// insert a new one for a deadline that moved.
 ///
 /// ```
 /// use reactor::TimerWheel;
@@ -125,16 +130,19 @@ impl Timer {
 /// let mut wheel = TimerWheel::new(10, 64, 0); // 10 ms ticks, 64 slots, now = 0 ms
 /// wheel.insert(25, "a");
 /// wheel.insert(2_000, "b"); // beyond one turn (640 ms): fine
+/// let c = wheel.insert(40, "c");
+/// assert_eq!(wheel.cancel(c), Some("c"));
 /// let mut fired = Vec::new();
 /// wheel.expire(20, |v| fired.push(v));
 /// assert!(fired.is_empty());
-/// wheel.expire(30, |v| fired.push(v));
+/// wheel.expire(50, |v| fired.push(v));
 /// assert_eq!(fired, ["a"]);
 /// wheel.expire(1_999, |v| fired.push(v));
 /// assert_eq!(fired, ["a"]);
 /// wheel.expire(2_000, |v| fired.push(v));
 /// assert_eq!(fired, ["a", "b"]);
 /// assert!(wheel.is_empty());
+/// assert_eq!(wheel.cancel(c), None); // long gone
 /// ```
 #[derive(Debug)]
 pub struct TimerWheel<T> {
@@ -142,8 +150,35 @@ pub struct TimerWheel<T> {
     mask: u64,
     /// The first tick not yet expired.
     next_tick: u64,
-    slots: Vec<Vec<(u64, T)>>,
+    /// The first node of each slot's list.
+    heads: Vec<u32>,
+    nodes: Vec<Node<T>>,
+    /// The first free node (linked through `next`).
+    free: u32,
     len: usize,
+    /// Counts insertions: each entry's stamp, so a key never names a later entry.
+    stamps: u64,
+}
+
+/// The end of a list.
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct Node<T> {
+    tick: u64,
+    prev: u32,
+    next: u32,
+    /// The stamp of the entry in the node (see [`TimerWheel::stamps`]).
+    stamp: u64,
+    /// `None` while the node is free.
+    value: Option<T>,
+}
+
+/// Names one entry of a [`TimerWheel`], for [`TimerWheel::cancel`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerKey {
+    index: u32,
+    stamp: u64,
 }
 
 impl<T> TimerWheel<T> {
@@ -151,15 +186,16 @@ impl<T> TimerWheel<T> {
     /// starting at `now_ms`.
     pub fn new(tick_ms: u64, slots: usize, now_ms: u64) -> TimerWheel<T> {
         let tick_ms = tick_ms.max(1);
-        let n = slots.max(1).next_power_of_two();
-        let mut v = Vec::with_capacity(n);
-        v.resize_with(n, Vec::new);
+        let n = slots.clamp(1, 1 << 24).next_power_of_two();
         TimerWheel {
             tick_ms,
             mask: n as u64 - 1,
             next_tick: now_ms / tick_ms + 1,
-            slots: v,
+            heads: alloc::vec![NIL; n],
+            nodes: Vec::new(),
+            free: NIL,
             len: 0,
+            stamps: 0,
         }
     }
 
@@ -180,12 +216,81 @@ impl<T> TimerWheel<T> {
 
     /// Adds `value`, to be handed out by [`expire`](Self::expire) once the time reaches
     /// `deadline_ms` (rounded up to a tick; a deadline already past fires at the next tick).
-    pub fn insert(&mut self, deadline_ms: u64, value: T) {
+    /// Returns its key for [`cancel`](Self::cancel).
+    ///
+    /// # Panics
+    ///
+    /// If more than 2^32 - 1 entries would be waiting at once.
+    pub fn insert(&mut self, deadline_ms: u64, value: T) -> TimerKey {
         let tick = deadline_ms.div_ceil(self.tick_ms).max(self.next_tick);
         let slot = (tick & self.mask) as usize;
-        if let Some(s) = self.slots.get_mut(slot) {
-            s.push((tick, value));
-            self.len += 1;
+        let head = self.heads[slot];
+        self.stamps += 1;
+        let stamp = self.stamps;
+        let index = if self.free != NIL {
+            let i = self.free;
+            let n = &mut self.nodes[i as usize];
+            self.free = n.next;
+            n.tick = tick;
+            n.prev = NIL;
+            n.next = head;
+            n.stamp = stamp;
+            n.value = Some(value);
+            i
+        } else {
+            let i = u32::try_from(self.nodes.len())
+                .ok()
+                .filter(|&i| i != NIL)
+                .expect("TimerWheel: more than 2^32 - 1 entries");
+            self.nodes.push(Node {
+                tick,
+                prev: NIL,
+                next: head,
+                stamp,
+                value: Some(value),
+            });
+            i
+        };
+        if head != NIL {
+            self.nodes[head as usize].prev = index;
+        }
+        self.heads[slot] = index;
+        self.len += 1;
+        TimerKey { index, stamp }
+    }
+
+    /// Removes the entry `key` names and returns its value; `None` if it already fired or
+    /// was cancelled.
+    pub fn cancel(&mut self, key: TimerKey) -> Option<T> {
+        let n = self.nodes.get(key.index as usize)?;
+        if n.stamp != key.stamp || n.value.is_none() {
+            return None;
+        }
+        Some(self.remove(key.index))
+    }
+
+    /// Unlinks the waiting node `i` from its slot's list, frees it and returns its value.
+    fn remove(&mut self, i: u32) -> T {
+        let (prev, next, tick) = {
+            let n = &self.nodes[i as usize];
+            (n.prev, n.next, n.tick)
+        };
+        if prev != NIL {
+            self.nodes[prev as usize].next = next;
+        } else {
+            self.heads[(tick & self.mask) as usize] = next;
+        }
+        if next != NIL {
+            self.nodes[next as usize].prev = prev;
+        }
+        let n = &mut self.nodes[i as usize];
+        n.next = self.free;
+        self.free = i;
+        self.len -= 1;
+        match n.value.take() {
+            Some(v) => v,
+            // Only waiting nodes (with a value) are ever linked into a slot.
+            None => unreachable!("a free node in a slot list"),
         }
     }
 
@@ -200,28 +305,27 @@ impl<T> TimerWheel<T> {
         // After a long pause every slot is due once; visiting each slot once is enough.
         let ticks = (now_tick - self.next_tick + 1).min(self.mask + 1);
         let mut fired = 0;
-        for i in 0..ticks {
-            let slot = ((self.next_tick + i) & self.mask) as usize;
-            let Some(entries) = self.slots.get_mut(slot) else {
-                continue;
-            };
-            let mut j = 0;
-            while j < entries.len() {
-                if entries[j].0 <= now_tick {
-                    let (_, v) = entries.swap_remove(j);
-                    fire(v);
+        for t in 0..ticks {
+            let slot = ((self.next_tick + t) & self.mask) as usize;
+            let mut i = self.heads[slot];
+            while i != NIL {
+                let (next, due) = {
+                    let n = &self.nodes[i as usize];
+                    (n.next, n.tick <= now_tick)
+                };
+                if due {
+                    fire(self.remove(i));
                     fired += 1;
-                } else {
-                    j += 1;
                 }
-            }
-            if entries.is_empty() && entries.capacity() > 64 {
-                // A burst of deadlines left a large slot behind: give the memory back.
-                entries.shrink_to(8);
+                i = next;
             }
         }
-        self.len -= fired;
         self.next_tick = now_tick + 1;
+        if self.len == 0 && self.nodes.len() > 1024 {
+            // A burst is over: give its memory back.
+            self.nodes = Vec::new();
+            self.free = NIL;
+        }
         fired
     }
 
@@ -274,5 +378,96 @@ mod tests {
         assert_eq!(n, 100);
         assert_eq!(wheel.len(), 1);
         assert_eq!(wheel.next_timeout(5_000), Some(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn cancel_removes_exactly_the_entry_named() {
+        let mut wheel = TimerWheel::new(10, 4, 0);
+        // Several entries in one slot (4 slots of 10 ms: 15, 55 and 95 share slot 2).
+        let a = wheel.insert(15, 'a');
+        let b = wheel.insert(55, 'b');
+        let c = wheel.insert(95, 'c');
+        let d = wheel.insert(25, 'd');
+        assert_eq!(wheel.len(), 4);
+        assert_eq!(wheel.cancel(b), Some('b')); // from the middle of a list
+        assert_eq!(wheel.cancel(b), None);
+        assert_eq!(wheel.cancel(c), Some('c')); // its head
+        assert_eq!(wheel.len(), 2);
+        // The freed places are reused; the old keys still name nothing.
+        let e = wheel.insert(55, 'e');
+        assert_eq!(wheel.cancel(c), None);
+        assert_eq!(wheel.cancel(b), None);
+        assert_eq!(wheel.len(), 3);
+        let mut fired = vec![];
+        wheel.expire(1_000, |v| fired.push(v));
+        fired.sort_unstable();
+        assert_eq!(fired, ['a', 'd', 'e']);
+        for k in [a, b, c, d, e] {
+            assert_eq!(wheel.cancel(k), None, "{k:?}");
+        }
+        assert!(wheel.is_empty());
+    }
+
+    /// The owner's pattern: one entry per connection, cancelled when the connection closes,
+    /// at a high rate of connections: memory is that of the entries waiting at once.
+    #[test]
+    fn memory_follows_the_entries_waiting_not_the_rate() {
+        let mut wheel = TimerWheel::new(50, 2048, 0);
+        let mut open = std::collections::VecDeque::new();
+        for ms in 0..100_000u64 {
+            // A connection per millisecond, each with a 60 s deadline, closed after 100 ms.
+            open.push_back(wheel.insert(ms + 60_000, ms));
+            if open.len() > 100 {
+                let k = open.pop_front().unwrap();
+                assert!(wheel.cancel(k).is_some());
+            }
+            wheel.expire(ms, |_| panic!("nothing is due"));
+        }
+        assert_eq!(wheel.len(), 100);
+        assert!(wheel.nodes.len() <= 101, "{} nodes", wheel.nodes.len());
+    }
+
+    /// Against a plain list of deadlines: random inserts, cancels and expiries agree.
+    #[test]
+    fn agrees_with_a_simple_model() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut wheel = TimerWheel::new(7, 16, 0);
+        let mut model: Vec<(u64, u64, TimerKey)> = vec![];
+        let mut now = 0u64;
+        for id in 0..20_000u64 {
+            match rnd(4) {
+                0 | 1 => {
+                    let at = now + rnd(500);
+                    let k = wheel.insert(at, id);
+                    model.push((at, id, k));
+                }
+                2 if !model.is_empty() => {
+                    let (_, v, k) = model.swap_remove(rnd(model.len() as u64) as usize);
+                    assert_eq!(wheel.cancel(k), Some(v));
+                }
+                _ => {
+                    now += rnd(30);
+                    let mut fired = vec![];
+                    wheel.expire(now, |v| fired.push(v));
+                    fired.sort_unstable();
+                    // Due: a deadline at or before now, rounded up to the tick.
+                    let mut due: Vec<u64> = model
+                        .iter()
+                        .filter(|(at, _, _)| at.div_ceil(7) <= now / 7)
+                        .map(|&(_, v, _)| v)
+                        .collect();
+                    due.sort_unstable();
+                    assert_eq!(fired, due, "at {now}");
+                    model.retain(|(at, _, _)| at.div_ceil(7) > now / 7);
+                }
+            }
+            assert_eq!(wheel.len(), model.len());
+        }
     }
 }
