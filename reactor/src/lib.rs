@@ -6,7 +6,7 @@
 //!   edge-triggered `epoll` reactor (with one-shot registrations,
 //!   [`Registry::register_oneshot`], for handing ready sources to a thread pool);
 //!   [`Waker`] wakes a poll from another thread (eventfd);
-//!   [`Timer`] (timerfd) and [`TimerWheel`] (many lazy deadlines) for per-connection timeouts.
+//!   [`Timer`] (timerfd) and [`TimerWheel`] (many cancellable deadlines) for per-connection timeouts.
 //!   It needs `alloc` only for the event buffer and the wheel's slots.
 //!
 //! # An echo server
