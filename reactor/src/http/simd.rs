@@ -80,9 +80,9 @@ pub(crate) trait Scan {
             .fold(0, |m, &b| m << 1 | u64::from(b == b'\r'))
     }
 
-    /// The field line at `pos` whose first CR is known to be at `cr` (`pos <= cr`,
-    /// `cr < end`), when it is ordinary: returns the colon, as
-    /// [`field_line`](Self::field_line) would with `stop == cr`. Same reading contract.
+    /// The field line at `pos` whose first CR is known to be at `cr` (`cr < end`), when it is
+    /// ordinary: returns the colon, as [`field_line`](Self::field_line) would with
+    /// `stop == cr`; `None` when `cr < pos`. Same reading contract.
     ///
     /// # Safety
     /// The CPU supports the scanner's target features.
