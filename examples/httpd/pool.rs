@@ -111,7 +111,7 @@ pub(crate) struct Pool {
     slots: Vec<Slot>,
     free: Vec<usize>,
     live: usize,
-    wheel: TimerWheel<(u32, u32, u64)>,
+    wheel: TimerWheel<(u32, u32)>,
     now_ms: u64,
     date: [u8; 29],
     date_next_ms: u64,
@@ -468,11 +468,10 @@ impl Pool {
                             self.wheel.cancel(k);
                         }
                         conn.armed_at = conn.deadline;
-                        conn.timer =
-                            Some(self.wheel.insert(
-                                conn.deadline,
-                                (idx as u32, conn.generation, conn.deadline),
-                            ));
+                        conn.timer = Some(
+                            self.wheel
+                                .insert(conn.deadline, (idx as u32, conn.generation)),
+                        );
                     }
                     slot.state = State::Parked(conn);
                 }
@@ -514,7 +513,7 @@ impl Pool {
     fn expire_timers(&mut self) {
         let mut due = Vec::new();
         self.wheel.expire(self.now_ms, |e| due.push(e));
-        for (idx, generation, at) in due {
+        for (idx, generation) in due {
             let idx = idx as usize;
             let Some(slot) = self.slots.get_mut(idx) else {
                 continue;
@@ -526,10 +525,9 @@ impl Pool {
             if c.generation != generation {
                 continue;
             }
-            if c.armed_at == at {
-                c.armed_at = 0;
-                c.timer = None;
-            }
+            // The connection's one entry (an older one is cancelled when replaced).
+            c.armed_at = 0;
+            c.timer = None;
             if self.now_ms >= c.deadline {
                 self.close(idx);
             } else if c.armed_at == 0 || c.armed_at > c.deadline {
@@ -537,10 +535,7 @@ impl Pool {
                     self.wheel.cancel(k);
                 }
                 c.armed_at = c.deadline;
-                c.timer = Some(
-                    self.wheel
-                        .insert(c.deadline, (idx as u32, c.generation, c.deadline)),
-                );
+                c.timer = Some(self.wheel.insert(c.deadline, (idx as u32, c.generation)));
             }
         }
     }

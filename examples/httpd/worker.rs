@@ -34,7 +34,7 @@ pub(crate) struct Worker {
     gens: Vec<u32>,
     free: Vec<usize>,
     live: usize,
-    wheel: TimerWheel<(u32, u32, u64)>,
+    wheel: TimerWheel<(u32, u32)>,
     io: Io,
     date_next_ms: u64,
     drain_deadline: u64,
@@ -257,17 +257,14 @@ impl Worker {
                 self.wheel.cancel(k);
             }
             c.armed_at = c.deadline;
-            c.timer = Some(
-                self.wheel
-                    .insert(c.deadline, (idx as u32, c.generation, c.deadline)),
-            );
+            c.timer = Some(self.wheel.insert(c.deadline, (idx as u32, c.generation)));
         }
     }
 
     fn expire_timers(&mut self) {
         let mut due = Vec::new();
         self.wheel.expire(self.io.now_ms, |e| due.push(e));
-        for (idx, generation, at) in due {
+        for (idx, generation) in due {
             let idx = idx as usize;
             let Some(Some(c)) = self.conns.get_mut(idx) else {
                 continue;
@@ -275,10 +272,9 @@ impl Worker {
             if c.generation != generation {
                 continue;
             }
-            if c.armed_at == at {
-                c.armed_at = 0;
-                c.timer = None;
-            }
+            // The connection's one entry (an older one is cancelled when replaced).
+            c.armed_at = 0;
+            c.timer = None;
             if self.io.now_ms >= c.deadline {
                 self.close(idx);
             } else {
