@@ -5,6 +5,7 @@
 extern crate alloc;
 
 use alloc::vec::Vec;
+use core::num::NonZeroU64;
 use core::time::Duration;
 
 use rawsys::epoll::{self, TimerfdFlags, TimerfdSetFlags};
@@ -120,9 +121,9 @@ impl Timer {
 ///
 /// [`insert`](Self::insert) returns a [`TimerKey`] for [`cancel`](Self::cancel); a key
 /// whose entry already fired or was cancelled cancels nothing (its slab place may have
-/// been reused: keys carry the entry's insertion stamp). Owners whose deadlines only move later need not
-/// cancel at all: keep the real deadline with the connection, let the entry fire, and
-/// insert a new one for a deadline that moved.
+/// been reused: keys carry the entry's insertion stamp). Owners whose deadlines only move
+/// later need not cancel at all: keep the real deadline with the connection, let the entry
+/// fire, and insert a new one for a deadline that moved.
 ///
 /// ```
 /// use reactor::TimerWheel;
@@ -157,7 +158,7 @@ pub struct TimerWheel<T> {
     free: u32,
     len: usize,
     /// Counts insertions: each entry's stamp, so a key never names a later entry.
-    stamps: u64,
+    stamps: NonZeroU64,
 }
 
 /// The end of a list.
@@ -169,7 +170,7 @@ struct Node<T> {
     prev: u32,
     next: u32,
     /// The stamp of the entry in the node (see [`TimerWheel::stamps`]).
-    stamp: u64,
+    stamp: NonZeroU64,
     /// `None` while the node is free.
     value: Option<T>,
 }
@@ -178,7 +179,8 @@ struct Node<T> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerKey {
     index: u32,
-    stamp: u64,
+    /// Not zero, so `Option<TimerKey>` takes no more room than the key.
+    stamp: NonZeroU64,
 }
 
 impl<T> TimerWheel<T> {
@@ -195,7 +197,7 @@ impl<T> TimerWheel<T> {
             nodes: Vec::new(),
             free: NIL,
             len: 0,
-            stamps: 0,
+            stamps: NonZeroU64::MIN,
         }
     }
 
@@ -225,7 +227,7 @@ impl<T> TimerWheel<T> {
         let tick = deadline_ms.div_ceil(self.tick_ms).max(self.next_tick);
         let slot = (tick & self.mask) as usize;
         let head = self.heads[slot];
-        self.stamps += 1;
+        self.stamps = self.stamps.saturating_add(1);
         let stamp = self.stamps;
         let index = if self.free != NIL {
             let i = self.free;
@@ -469,5 +471,13 @@ mod tests {
             }
             assert_eq!(wheel.len(), model.len());
         }
+    }
+
+    #[test]
+    fn an_optional_key_costs_no_more_than_a_key() {
+        assert_eq!(
+            core::mem::size_of::<Option<TimerKey>>(),
+            core::mem::size_of::<TimerKey>()
+        );
     }
 }
