@@ -147,14 +147,12 @@ fn valid_host_structure(s: &[u8]) -> bool {
             None => return false,
         }
     } else {
-        let end = s.iter().rposition(|&b| b == b':').unwrap_or(s.len());
-        if s[..end]
-            .iter()
-            .any(|&b| b == b'[' || b == b']' || b == b':')
-        {
-            return false;
+        // No bracket or colon before the port's colon, none in the port: the first of them
+        // must be that colon, followed by digits only (one pass, stopping there).
+        match s.iter().position(|&b| matches!(b, b':' | b'[' | b']')) {
+            Some(p) => &s[p..],
+            None => &[],
         }
-        &s[end..]
     };
     match rest.split_first() {
         None => true,
@@ -282,6 +280,61 @@ mod tests {
         ] {
             assert!(!valid_host(bad), "{:?}", core::str::from_utf8(bad));
         }
+    }
+
+    /// `uri-host [ ":" port ]` read off its definition: an IP literal in brackets, or a name
+    /// up to the last colon with neither brackets nor colons; then nothing, or a colon and
+    /// digits.
+    fn host_structure_by_definition(s: &[u8]) -> bool {
+        let rest = if s.first() == Some(&b'[') {
+            match s.iter().position(|&b| b == b']') {
+                Some(close) => &s[close + 1..],
+                None => return false,
+            }
+        } else {
+            let end = s.iter().rposition(|&b| b == b':').unwrap_or(s.len());
+            if s[..end].iter().any(|&b| matches!(b, b'[' | b']' | b':')) {
+                return false;
+            }
+            &s[end..]
+        };
+        match rest.split_first() {
+            None => true,
+            Some((b':', port)) => port.iter().all(u8::is_ascii_digit),
+            Some(_) => false,
+        }
+    }
+
+    #[test]
+    fn host_structure_agrees_with_its_definition() {
+        // Every string of up to 6 bytes over the characters that matter.
+        let alphabet = [b'a', b'1', b':', b'[', b']', b'.'];
+        let mut stack: std::vec::Vec<std::vec::Vec<u8>> = std::vec![std::vec::Vec::new()];
+        let mut n = 0;
+        while let Some(s) = stack.pop() {
+            assert_eq!(
+                valid_host_structure(&s),
+                host_structure_by_definition(&s),
+                "{:?}",
+                core::str::from_utf8(&s)
+            );
+            n += 1;
+            if s.len() < 6 {
+                for &c in &alphabet {
+                    let mut t = s.clone();
+                    t.push(c);
+                    stack.push(t);
+                }
+            }
+        }
+        assert_eq!(n, 55_987);
+    }
+
+    #[test]
+    fn long_hosts_with_ports() {
+        assert!(valid_host(b"a-very-long-host-name.example.com:65535"));
+        assert!(!valid_host(b"a-very-long-host-name.exa:mple.com:65535"));
+        assert!(!valid_host(b"a-very-long-host-name.example.com]:65535"));
     }
 
     #[test]
