@@ -28,6 +28,10 @@ const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// The most a partial request head may take before it is refused (431): the parser's own
 /// limits (8 KiB request line, 64 KiB of fields) plus slack.
 const MAX_HEAD: usize = 80 * 1024;
+/// Per-connection tables are sized up front for this many connections (or the connection
+/// cap, if lower): address space only, touched as connections arrive, as nginx sizes its
+/// connection array; growing them later would copy them and leave the old copies behind.
+pub(crate) const PRESIZED_CONNS: usize = 1 << 16;
 /// The clock tick: the event loop reads the clock and expires deadlines on a timerfd tick
 /// instead of calling `clock_gettime` after every wait. Deadlines get one tick of slack.
 pub(crate) const TICK_MS: u64 = 50;

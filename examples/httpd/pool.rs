@@ -22,7 +22,9 @@ use reactor::{
     Events, Interest, Poll, Registry, Timer, TimerKey, TimerWheel, Token, Waker, monotonic_ms,
 };
 
-use crate::conn::{Conn, Driven, Io, Shared, TICK_MS, drive, flush_log, ms, peer_of, refuse_busy};
+use crate::conn::{
+    Conn, Driven, Io, PRESIZED_CONNS, Shared, TICK_MS, drive, flush_log, ms, peer_of, refuse_busy,
+};
 
 const LISTENER: Token = Token(0);
 const WAKER: Token = Token(1);
@@ -139,6 +141,9 @@ pub(crate) fn start(
         .register(&listener, LISTENER, Interest::READABLE)
         .map_err(err)?;
     let now = monotonic_ms().map_err(err)?;
+    let presized = shared.max_conns.min(PRESIZED_CONNS);
+    let mut wheel = TimerWheel::new(TICK_MS, 2048, now);
+    wheel.reserve(presized);
     let hub = Arc::new(Hub {
         shared,
         queue: Mutex::new(JobQueue {
@@ -159,10 +164,10 @@ pub(crate) fn start(
         tick,
         listener: Some(listener),
         accept_retry_at: 0,
-        slots: Vec::new(),
+        slots: Vec::with_capacity(presized),
         free: Vec::new(),
         live: 0,
-        wheel: TimerWheel::new(TICK_MS, 2048, now),
+        wheel,
         now_ms: now,
         date: [b' '; 29],
         date_next_ms: 0,

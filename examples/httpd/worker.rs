@@ -14,7 +14,8 @@ use reactor::{Events, Interest, Poll, Timer, TimerWheel, Token, Waker, monotonic
 
 use crate::config::AcceptMode;
 use crate::conn::{
-    Conn, Driven, Io, Peer, Shared, TICK_MS, drive, flush_log, ms, peer_of, refuse_busy,
+    Conn, Driven, Io, PRESIZED_CONNS, Peer, Shared, TICK_MS, drive, flush_log, ms, peer_of,
+    refuse_busy,
 };
 
 const LISTENER: Token = Token(0);
@@ -63,6 +64,9 @@ impl Worker {
             }
         }
         let now = monotonic_ms()?;
+        let presized = shared.max_conns.min(PRESIZED_CONNS);
+        let mut wheel = TimerWheel::new(TICK_MS, 2048, now);
+        wheel.reserve(presized);
         let io = Io::new(&shared, now, log_tx.is_some())?;
         Ok(Worker {
             shared,
@@ -71,11 +75,11 @@ impl Worker {
             tick,
             listener: Some(listener),
             accept_retry_at: 0,
-            conns: Vec::new(),
-            gens: Vec::new(),
+            conns: Vec::with_capacity(presized),
+            gens: Vec::with_capacity(presized),
             free: Vec::new(),
             live: 0,
-            wheel: TimerWheel::new(TICK_MS, 2048, now),
+            wheel,
             io,
             date_next_ms: 0,
             drain_deadline: 0,

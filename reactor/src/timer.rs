@@ -201,6 +201,14 @@ impl<T> TimerWheel<T> {
         }
     }
 
+    /// Makes room for `additional` more waiting entries without moving the ones there.
+    /// Address space only: pages are touched as entries arrive, so a wheel sized for the most
+    /// connections a server allows costs memory only for the connections it has, and never
+    /// copies its entries to grow.
+    pub fn reserve(&mut self, additional: usize) {
+        self.nodes.reserve(additional);
+    }
+
     /// The tick length in milliseconds.
     pub fn tick_ms(&self) -> u64 {
         self.tick_ms
