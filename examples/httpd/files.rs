@@ -266,7 +266,8 @@ impl FileCache {
             .into_boxed_slice();
         let (whole, fd) = if size <= SMALL_FILE {
             // The Date is a placeholder until the first response fills it in.
-            let mut w = Vec::with_capacity(HEAD_200.len() + 31 + tail.len() + 24 + size as usize);
+            let head = HEAD_200.len() + last_modified.len() + tail.len() + length_line.len() + 4;
+            let mut w = Vec::with_capacity(head + size as usize);
             w.extend_from_slice(HEAD_200);
             w.extend_from_slice(&last_modified);
             w.extend_from_slice(b"\r\n");

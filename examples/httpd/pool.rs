@@ -535,10 +535,8 @@ impl Pool {
             c.timer = None;
             if self.now_ms >= c.deadline {
                 self.close(idx);
-            } else if c.armed_at == 0 || c.armed_at > c.deadline {
-                if let Some(k) = c.timer.take() {
-                    self.wheel.cancel(k);
-                }
+            } else {
+                // The deadline moved later since the entry was made: a new entry for it.
                 c.armed_at = c.deadline;
                 c.timer = Some(self.wheel.insert(c.deadline, (idx as u32, c.generation)));
             }

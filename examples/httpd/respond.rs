@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rawsys::OwnedFd;
 use reactor::http::{Request, TargetForm, Version};
 
-use crate::files::{DATE_AT, FileCache, FileInfo, Kind};
+use crate::files::{DATE_AT, FileCache, FileInfo, HEAD_200, Kind};
 use crate::util::{normalize_path, parse_http_date};
 
 /// A file region still to be sent with `sendfile` after the bytes already queued.
@@ -61,7 +61,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
 
 fn status_line(out: &mut Vec<u8>, status: u16, date: &[u8; 29]) {
     match status {
-        200 => out.extend_from_slice(b"HTTP/1.1 200 OK\r\nServer: httpd\r\nDate: "),
+        200 => out.extend_from_slice(HEAD_200),
         _ => {
             let _ = write!(
                 out,
@@ -209,7 +209,6 @@ fn if_range_ok(value: &[u8], f: &FileInfo) -> bool {
     }
 }
 
-/// The path of the request target, for every form the parser accepts.
 /// The path of the target, perhaps followed by `?` and a query (origin-form as it is; the
 /// path and query of an absolute-form target).
 fn target_path<'a>(req: &Request<'a>) -> Option<&'a str> {
@@ -248,7 +247,7 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) ->
     let Some(path) = target_path(req) else {
         return simple(ctx, 400, false, b"");
     };
-    // (The query is left out here.)
+    // (`normalize_path` leaves the query out.)
     if normalize_path(path.as_bytes(), ctx.scratch).is_err() {
         return simple(ctx, 400, false, b"");
     }
