@@ -331,11 +331,6 @@ impl<T> TimerWheel<T> {
             }
         }
         self.next_tick = now_tick + 1;
-        if self.len == 0 && self.nodes.len() > 1024 {
-            // A burst is over: give its memory back.
-            self.nodes = Vec::new();
-            self.free = NIL;
-        }
         fired
     }
 
