@@ -13,8 +13,8 @@ use std::time::Duration;
 use rawsys::io::{self, Mode, OFlags};
 use rawsys::net::{self, RecvFlags, SendFlags, SocketAddr};
 use rawsys::{Errno, OwnedFd};
-use reactor::TimerKey;
 use reactor::http::{BodyFraming, ChunkedDecoder, RawHeader, RequestParser, Status, Version};
+use reactor::{TimerKey, TimerWheel};
 
 use crate::config::Config;
 use crate::files::FileCache;
@@ -75,9 +75,9 @@ pub(crate) struct Conn {
     phase: Phase,
     pub(crate) deadline: u64,
     /// The deadline of this connection's entry in the timer wheel (0: none).
-    pub(crate) armed_at: u64,
+    armed_at: u64,
     /// That entry, to cancel when the connection closes or its deadline comes nearer.
-    pub(crate) timer: Option<TimerKey>,
+    timer: Option<TimerKey>,
     /// Received bytes not yet consumed: a partial request, or pipelined requests held back
     /// by back-pressure. Empty (and unallocated) while idle.
     inbuf: Vec<u8>,
@@ -151,6 +151,41 @@ impl Conn {
     }
 
     /// Response bytes or a file region wait to be sent.
+    /// Gives the connection an entry in `wheel` (as slot `idx`) for its deadline, unless
+    /// its entry fires no later: one entry per connection, a nearer deadline replacing it;
+    /// a deadline moved later is re-armed when the entry fires.
+    pub(crate) fn arm(&mut self, wheel: &mut TimerWheel<(u32, u32)>, idx: usize) {
+        if self.armed_at == 0 || self.armed_at > self.deadline {
+            if let Some(k) = self.timer.take() {
+                wheel.cancel(k);
+            }
+            self.armed_at = self.deadline;
+            self.timer = Some(wheel.insert(self.deadline, (idx as u32, self.generation)));
+        }
+    }
+
+    /// Forgets the connection's entry if it is due at `now_ms`: it fired, or fired while the
+    /// connection was away (an entry never fires before its deadline).
+    pub(crate) fn entry_fired(&mut self, now_ms: u64) {
+        if self.armed_at != 0 && self.armed_at <= now_ms {
+            self.armed_at = 0;
+            self.timer = None;
+        }
+    }
+
+    /// The key of the connection's entry, for the thread that owns the wheel.
+    pub(crate) fn timer_key(&self) -> Option<TimerKey> {
+        self.timer
+    }
+
+    /// Cancels the connection's entry, before it closes.
+    pub(crate) fn disarm(&mut self, wheel: &mut TimerWheel<(u32, u32)>) {
+        if let Some(k) = self.timer.take() {
+            wheel.cancel(k);
+        }
+        self.armed_at = 0;
+    }
+
     pub(crate) fn has_output(&self) -> bool {
         self.out_pos < self.out.len() || self.file.is_some()
     }

@@ -262,7 +262,7 @@ fn work(hub: &Hub, registry: &Registry, mut io: Io, log_tx: Option<&SyncSender<V
             readable,
             fresh,
         } = job;
-        let timer = conn.timer;
+        let timer = conn.timer_key();
         let back = match drive(&mut io, &mut conn, readable) {
             Driven::Close => None,
             Driven::Open { progressed } => {
@@ -441,9 +441,7 @@ impl Pool {
                         continue;
                     };
                     if self.draining && conn.is_quiet() {
-                        if let Some(k) = conn.timer {
-                            self.wheel.cancel(k);
-                        }
+                        conn.disarm(&mut self.wheel);
                         drop(conn);
                         self.hub.shared.conns.fetch_sub(1, Ordering::AcqRel);
                         slot.state = State::Empty;
@@ -463,21 +461,8 @@ impl Pool {
                         continue;
                     }
                     // Its wheel entry may have fired while it was away.
-                    if conn.armed_at != 0 && conn.armed_at <= self.now_ms {
-                        conn.armed_at = 0;
-                    }
-                    if conn.armed_at == 0 || conn.armed_at > conn.deadline {
-                        // One entry per connection: a nearer deadline replaces the entry
-                        // (a key whose entry fired meanwhile cancels nothing).
-                        if let Some(k) = conn.timer.take() {
-                            self.wheel.cancel(k);
-                        }
-                        conn.armed_at = conn.deadline;
-                        conn.timer = Some(
-                            self.wheel
-                                .insert(conn.deadline, (idx as u32, conn.generation)),
-                        );
-                    }
+                    conn.entry_fired(self.now_ms);
+                    conn.arm(&mut self.wheel, idx);
                     slot.state = State::Parked(conn);
                 }
             }
@@ -503,10 +488,8 @@ impl Pool {
         let Some(slot) = self.slots.get_mut(idx) else {
             return;
         };
-        if let State::Parked(conn) = std::mem::replace(&mut slot.state, State::Empty) {
-            if let Some(k) = conn.timer {
-                self.wheel.cancel(k);
-            }
+        if let State::Parked(mut conn) = std::mem::replace(&mut slot.state, State::Empty) {
+            conn.disarm(&mut self.wheel);
             drop(conn);
             slot.pending = None;
             self.free.push(idx);
@@ -531,14 +514,11 @@ impl Pool {
                 continue;
             }
             // The connection's one entry (an older one is cancelled when replaced).
-            c.armed_at = 0;
-            c.timer = None;
+            c.entry_fired(self.now_ms);
             if self.now_ms >= c.deadline {
                 self.close(idx);
             } else {
-                // The deadline moved later since the entry was made: a new entry for it.
-                c.armed_at = c.deadline;
-                c.timer = Some(self.wheel.insert(c.deadline, (idx as u32, c.generation)));
+                c.arm(&mut self.wheel, idx);
             }
         }
     }

@@ -238,10 +238,8 @@ impl Worker {
 
     fn close(&mut self, idx: usize) {
         if let Some(slot) = self.conns.get_mut(idx) {
-            if let Some(conn) = slot.take() {
-                if let Some(k) = conn.timer {
-                    self.wheel.cancel(k);
-                }
+            if let Some(mut conn) = slot.take() {
+                conn.disarm(&mut self.wheel);
                 // Closing the last descriptor also removes it from the epoll set.
                 drop(conn);
                 self.free.push(idx);
@@ -252,16 +250,8 @@ impl Worker {
     }
 
     fn arm(&mut self, idx: usize) {
-        let Some(Some(c)) = self.conns.get_mut(idx) else {
-            return;
-        };
-        if c.armed_at == 0 || c.armed_at > c.deadline {
-            // One entry per connection: a nearer deadline replaces the entry.
-            if let Some(k) = c.timer.take() {
-                self.wheel.cancel(k);
-            }
-            c.armed_at = c.deadline;
-            c.timer = Some(self.wheel.insert(c.deadline, (idx as u32, c.generation)));
+        if let Some(Some(c)) = self.conns.get_mut(idx) {
+            c.arm(&mut self.wheel, idx);
         }
     }
 
@@ -277,8 +267,7 @@ impl Worker {
                 continue;
             }
             // The connection's one entry (an older one is cancelled when replaced).
-            c.armed_at = 0;
-            c.timer = None;
+            c.entry_fired(self.io.now_ms);
             if self.io.now_ms >= c.deadline {
                 self.close(idx);
             } else {
