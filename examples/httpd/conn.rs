@@ -150,7 +150,6 @@ impl Conn {
         }
     }
 
-    /// Response bytes or a file region wait to be sent.
     /// Gives the connection an entry in `wheel` (as slot `idx`) for its deadline, unless
     /// its entry fires no later: one entry per connection, a nearer deadline replacing it;
     /// a deadline moved later is re-armed when the entry fires.
@@ -186,6 +185,7 @@ impl Conn {
         self.armed_at = 0;
     }
 
+    /// Response bytes or a file region wait to be sent.
     pub(crate) fn has_output(&self) -> bool {
         self.out_pos < self.out.len() || self.file.is_some()
     }
