@@ -766,6 +766,8 @@ pub const TCP_NODELAY: i32 = 1;
 pub const TCP_CORK: i32 = 3;
 /// `TCP_DEFER_ACCEPT`
 pub const TCP_DEFER_ACCEPT: i32 = 9;
+/// `TCP_NOTSENT_LOWAT`
+pub const TCP_NOTSENT_LOWAT: i32 = 25;
 /// `IPV6_V6ONLY`
 pub const IPV6_V6ONLY: i32 = 26;
 
@@ -930,6 +932,27 @@ pub fn set_tcp_defer_accept(fd: impl AsFd, seconds: u32) -> crate::Result<()> {
 /// `getsockopt(2)` `TCP_DEFER_ACCEPT`: the deferral in seconds, as rounded by the kernel.
 pub fn tcp_defer_accept(fd: impl AsFd) -> crate::Result<u32> {
     get_int(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT).map(|v| v as u32)
+}
+
+/// `setsockopt(2)` `TCP_NOTSENT_LOWAT`: keep at most about `bytes` queued on the socket
+/// that TCP has not sent yet. A write stops (short, or `EAGAIN`) once that much waits, and
+/// the socket reports writable only when less does, so the sender hands data over as the
+/// connection can take it rather than filling the whole send buffer ahead (less memory per
+/// slow connection; on loopback, the sender rather than the receiver's acknowledgements
+/// pushes the data out).
+pub fn set_tcp_notsent_lowat(fd: impl AsFd, bytes: u32) -> crate::Result<()> {
+    set_int(
+        fd,
+        IPPROTO_TCP,
+        TCP_NOTSENT_LOWAT,
+        i32::try_from(bytes).map_err(|_| Errno::EINVAL)?,
+    )
+}
+
+/// `getsockopt(2)` `TCP_NOTSENT_LOWAT`: the limit in bytes (`u32::MAX` by default, meaning
+/// the system-wide `net.ipv4.tcp_notsent_lowat`, itself unlimited by default).
+pub fn tcp_notsent_lowat(fd: impl AsFd) -> crate::Result<u32> {
+    get_int(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT).map(|v| v as u32)
 }
 
 /// `struct linger` for `SO_LINGER`.
@@ -1736,6 +1759,55 @@ mod tests {
         assert_eq!(set_ipv6_v6only(&s, true), Err(Errno::ENOPROTOOPT));
         let (p, _q) = io::pipe2(io::PipeFlags::CLOEXEC).unwrap();
         assert_eq!(reuseaddr(&p), Err(Errno::ENOTSOCK));
+    }
+
+    /// Bytes a non-blocking sender gets queued towards a peer that reads nothing (a small
+    /// receive buffer, a large send buffer), with `TCP_NOTSENT_LOWAT` at `lowat` if given.
+    fn queued_before_eagain(lowat: Option<u32>) -> usize {
+        let (l, laddr) = listener_v4(SocketFlags::empty());
+        let c = tcp(AddressFamily::INET, SocketFlags::empty());
+        set_recv_buffer_size(&c, 32 * 1024).unwrap();
+        connect(&c, &laddr).unwrap();
+        let (s, _) = accept4(&l, SocketFlags::CLOEXEC).unwrap();
+        set_send_buffer_size(&s, 2 << 20).unwrap();
+        if let Some(v) = lowat {
+            set_tcp_notsent_lowat(&s, v).unwrap();
+            assert_eq!(tcp_notsent_lowat(&s).unwrap(), v);
+        }
+        let chunk = [7u8; 16 * 1024];
+        let mut queued = 0;
+        loop {
+            match send(&s, &chunk, SendFlags::NOSIGNAL | SendFlags::DONTWAIT) {
+                Ok(n) => queued += n,
+                Err(Errno::EAGAIN) => break,
+                Err(e) => panic!("{e:?}"),
+            }
+            assert!(queued < 64 << 20, "the sender never blocked");
+        }
+        queued
+    }
+
+    #[test]
+    fn notsent_lowat_bounds_what_waits_unsent() {
+        let s = tcp(AddressFamily::INET, SocketFlags::empty());
+        let default = tcp_notsent_lowat(&s).unwrap();
+        set_tcp_notsent_lowat(&s, 128 * 1024).unwrap();
+        assert_eq!(tcp_notsent_lowat(&s).unwrap(), 128 * 1024);
+        assert_ne!(default, 128 * 1024);
+        assert_eq!(
+            set_tcp_notsent_lowat(&s, u32::MAX),
+            Err(Errno::EINVAL),
+            "beyond i32"
+        );
+        // The peer's window (its 64 KiB receive buffer) takes what is in flight; past it,
+        // without the limit the 4 MiB send buffer fills, with it about 16 KiB more waits.
+        let free = queued_before_eagain(None);
+        let bounded = queued_before_eagain(Some(16 * 1024));
+        assert!(free > 1 << 20, "unbounded: {free}");
+        assert!(
+            bounded < 512 * 1024,
+            "bounded: {bounded} (unbounded {free})"
+        );
     }
 
     #[test]

@@ -400,6 +400,12 @@ pub fn slow_reader_gets_everything_and_blocks_nobody(tag: &str, args: &[&str]) {
         .unwrap();
     slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
+    // While the client reads nothing, the server keeps little of the file waiting unsent
+    // in its socket (TCP_NOTSENT_LOWAT 128 KiB, plus what one pass of sendfile adds):
+    // without the limit it would fill the send buffer, megabytes.
+    std::thread::sleep(Duration::from_millis(300));
+    let waiting = unsent_in_server_socket(s.port, slow.local_addr().unwrap().port());
+    assert!(waiting <= 256 * 1024, "{waiting} bytes wait unsent");
     let mut got = Vec::with_capacity(big.len() + 512);
     let mut buf = vec![0u8; 64 * 1024];
     let start = Instant::now();
@@ -427,6 +433,25 @@ pub fn slow_reader_gets_everything_and_blocks_nobody(tag: &str, args: &[&str]) {
     assert_eq!(got.len() - h, big.len());
     assert!(got[h..] == big[..], "slowly read body is intact");
     assert_eq!(others, 20);
+}
+
+/// The bytes queued but not yet sent in the server's socket of the connection from local
+/// port `client` to `port` (`ss -ti`'s `notsent`, absent when nothing waits).
+fn unsent_in_server_socket(port: u16, client: u16) -> u64 {
+    let filter = format!("( sport = :{port} and dport = :{client} )");
+    let out = Command::new("ss")
+        .args(["-tinH", "state", "established", &filter])
+        .output()
+        .expect("run ss (iproute2)");
+    assert!(out.status.success(), "ss failed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(":{client}")),
+        "socket not listed: {text}"
+    );
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("notsent:"))
+        .map_or(0, |v| v.parse().expect("notsent value"))
 }
 
 /// SIGTERM while a 16 MiB response is in flight and another connection idles: the listener
