@@ -109,12 +109,33 @@ impl Worker {
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         self.tick_clock();
+        // After a batch of events, look again without waiting; if nothing came, give the
+        // CPU away once (`sched_yield`) before the wait that may sleep. The clients (on a
+        // loaded machine, sharing the CPUs) often have the next requests written by then,
+        // and the worker takes them without the sleep and the wake-up the writer would pay
+        // for (in a VM an interrupt to another CPU). Two system calls more per sleep on an
+        // idle server. Measured unpinned (wrk and
+        // httpd sharing 2 CPUs, interleaved A/B runs): Connection: close 22.4k -> 26.2k
+        // requests/s (httpd's CPU per request 31 -> 22 us), pipelined +5 %, keep-alive
+        // +2-6 %; pinned to separate CPUs no change beyond the noise.
+        let mut look_again = false;
         loop {
             let timeout = (self.accept_retry_at != 0 || self.io.draining)
                 .then_some(Duration::from_millis(100));
-            if self.poll.poll(&mut events, timeout).is_err() {
+            let wait = if look_again && timeout.is_none() {
+                Some(Duration::ZERO)
+            } else {
+                timeout
+            };
+            if self.poll.poll(&mut events, wait).is_err() {
                 std::thread::sleep(Duration::from_millis(10));
             }
+            if events.is_empty() && look_again {
+                look_again = false;
+                std::thread::yield_now();
+                continue;
+            }
+            look_again = !events.is_empty();
             for ev in events.iter() {
                 match ev.token() {
                     LISTENER => self.accept_all(),
