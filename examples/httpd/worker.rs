@@ -110,14 +110,16 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         self.tick_clock();
         // After a batch of events, look again without waiting; if nothing came, give the
-        // CPU away once (`sched_yield`) before the wait that may sleep. The clients (on a
-        // loaded machine, sharing the CPUs) often have the next requests written by then,
-        // and the worker takes them without the sleep and the wake-up the writer would pay
-        // for (in a VM an interrupt to another CPU). Two system calls more per sleep on an
-        // idle server. Measured unpinned (wrk and
-        // httpd sharing 2 CPUs, interleaved A/B runs): Connection: close 22.4k -> 26.2k
-        // requests/s (httpd's CPU per request 31 -> 22 us), pipelined +5 %, keep-alive
-        // +2-6 %; pinned to separate CPUs no change beyond the noise.
+        // CPU away once (`sched_yield`) before the wait that may sleep. When the clients
+        // share the CPUs and the scheduling group, they often have the next requests
+        // written by then, and the worker takes them without the sleep and the wake-up the
+        // writer would pay for (in a VM an interrupt to another CPU). Measured with wrk in
+        // the same session (interleaved A/B, unpinned): Connection: close 22.4-25.3k ->
+        // 26.1-28.7k requests/s, pipelined 1.01-1.04M -> 1.07-1.11M, keep-alive +2-6 %.
+        // A yield only passes the CPU within the task's own group, so with the server in a
+        // session of its own (an autogroup, as scripts/bench-httpd.sh starts every server)
+        // it changes nothing (pipelined 0.99M, close 23.5-23.9k either way). Two system
+        // calls more per sleep on an idle server.
         let mut look_again = false;
         loop {
             let timeout = (self.accept_retry_at != 0 || self.io.draining)
