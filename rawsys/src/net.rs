@@ -949,8 +949,8 @@ pub fn set_tcp_notsent_lowat(fd: impl AsFd, bytes: u32) -> crate::Result<()> {
     )
 }
 
-/// `getsockopt(2)` `TCP_NOTSENT_LOWAT`: the limit in bytes (`u32::MAX` by default, meaning
-/// the system-wide `net.ipv4.tcp_notsent_lowat`, itself unlimited by default).
+/// `getsockopt(2)` `TCP_NOTSENT_LOWAT`: the socket's own limit in bytes; 0 (the default)
+/// means the system-wide `net.ipv4.tcp_notsent_lowat` applies, itself unlimited by default.
 pub fn tcp_notsent_lowat(fd: impl AsFd) -> crate::Result<u32> {
     get_int(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT).map(|v| v as u32)
 }
@@ -1790,10 +1790,13 @@ mod tests {
     #[test]
     fn notsent_lowat_bounds_what_waits_unsent() {
         let s = tcp(AddressFamily::INET, SocketFlags::empty());
-        let default = tcp_notsent_lowat(&s).unwrap();
+        assert_eq!(
+            tcp_notsent_lowat(&s).unwrap(),
+            0,
+            "the system-wide value applies"
+        );
         set_tcp_notsent_lowat(&s, 128 * 1024).unwrap();
         assert_eq!(tcp_notsent_lowat(&s).unwrap(), 128 * 1024);
-        assert_ne!(default, 128 * 1024);
         assert_eq!(
             set_tcp_notsent_lowat(&s, u32::MAX),
             Err(Errno::EINVAL),
