@@ -391,6 +391,7 @@ fn help_and_bad_options() {
         "--root",
         "--workers",
         "--access-log",
+        "--sched",
         "--help",
     ] {
         assert!(text.contains(flag), "--help mentions {flag}");
@@ -416,4 +417,38 @@ fn a_head_split_across_writes_is_resumed() {
     }
     assert_eq!(read_response(&mut r, false).unwrap().body, b"body{}\n");
     assert_eq!(read_response(&mut r, false).unwrap().body, b"{}");
+}
+
+/// The scheduling policy of every thread of process `pid` (field 41 of each task's `stat`).
+fn thread_policies(pid: i32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let stat = std::fs::read_to_string(t.unwrap().path().join("stat")).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        out.push(after.split(' ').nth(38).unwrap().parse().unwrap());
+    }
+    out
+}
+
+#[test]
+fn threads_run_sched_batch_unless_told_otherwise() {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_BATCH: u32 = 3;
+    let d = site();
+    let s = Server::start(d.path(), &["--workers", "2"]);
+    assert_eq!(get(&s, "/style.css", "").status, 200);
+    let p = thread_policies(s.pid());
+    assert!(p.len() >= 3, "main thread and 2 workers: {p:?}");
+    assert!(p.iter().all(|&x| x == SCHED_BATCH), "{p:?}");
+    drop(s);
+    let s = Server::start(d.path(), &["--workers", "2", "--sched", "normal"]);
+    assert_eq!(get(&s, "/style.css", "").status, 200);
+    let p = thread_policies(s.pid());
+    assert!(p.iter().all(|&x| x == SCHED_OTHER), "{p:?}");
+    let out = std::process::Command::new(binary())
+        .args(["--sched", "fifo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sched: unknown policy fifo"));
 }

@@ -33,6 +33,8 @@ pub(crate) struct Config {
     pub(crate) access_log: Option<String>,
     pub(crate) accept: AcceptMode,
     pub(crate) design: Design,
+    /// Run the server's threads with `SCHED_BATCH` (see the README).
+    pub(crate) sched_batch: bool,
     pub(crate) max_conns: usize,
     pub(crate) header_timeout: Duration,
     pub(crate) keepalive_timeout: Duration,
@@ -60,6 +62,10 @@ OPTIONS:
   --design reactor|pool     one reactor per worker thread (default), or the seed's design:
                            one epoll thread handing ready connections to a pool of
                            --workers threads through a queue (--accept does not apply)
+  --sched batch|normal     scheduling policy of the server's threads: SCHED_BATCH
+                           (default: a woken worker does not preempt the running thread,
+                           fewer context switches under load, a little latency when the
+                           CPUs are contended), or the system's default SCHED_OTHER
   --max-conns N            connection cap; above it new connections get 503 and are closed
                            (default: the open-file limit minus 128)
   --header-timeout SECS    time to receive a complete request head (default 10)
@@ -90,6 +96,7 @@ impl Config {
             access_log: None,
             accept: AcceptMode::ReusePort,
             design: Design::Reactor,
+            sched_batch: true,
             max_conns: 0,
             header_timeout: Duration::from_secs(10),
             keepalive_timeout: Duration::from_secs(15),
@@ -134,6 +141,13 @@ impl Config {
                         "reactor" => Design::Reactor,
                         "pool" => Design::Pool,
                         other => return Err(format!("--design: unknown design {other}")),
+                    }
+                }
+                "--sched" => {
+                    cfg.sched_batch = match value()?.as_str() {
+                        "batch" => true,
+                        "normal" => false,
+                        other => return Err(format!("--sched: unknown policy {other}")),
                     }
                 }
                 "--max-conns" => {
