@@ -4,6 +4,7 @@
 #   scripts/bench-httpd.sh            (DURATION=10s WORKERS=$(nproc) IDLE=10000 by default)
 #   DURATION=5s MODES=unpinned scripts/bench-httpd.sh
 #   SERVERS="httpd" ROUNDS=3 scripts/bench-httpd.sh   (httpd's three variants only, 3 rounds)
+#   PEER_SCHED=batch scripts/bench-httpd.sh   (nginx, lighttpd, h2o under SCHED_BATCH too)
 #
 # httpd runs in three variants: "httpd" (the default reactor-per-core design, alloc-core's
 # GlobalHeap), "httpd-pool" (--design pool: the seed's one epoll thread handing ready
@@ -77,6 +78,9 @@ start_server() { # name variant
   # Its own session: lighttpd signals its whole process group on shutdown.
   local pin=(setsid)
   [ -n "$CPU_SERVER" ] && pin=(setsid taskset -c "$CPU_SERVER")
+  # PEER_SCHED=batch: the peers under SCHED_BATCH too (httpd's default policy, see its
+  # README), to see how much of a difference is the scheduling policy.
+  case $name in httpd*) ;; *) [ "${PEER_SCHED:-}" = batch ] && pin+=(chrt -b 0) ;; esac
   case $name in
     httpd|httpd-sysalloc|httpd-pool)
       local design=reactor
