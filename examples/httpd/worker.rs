@@ -8,6 +8,7 @@ use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
 use rawsys::net::{self, SocketFlags};
+use rawsys::process::sched_yield;
 use rawsys::time::{ClockId, clock_gettime};
 use rawsys::{Errno, OwnedFd};
 use reactor::{Events, Interest, Poll, Timer, TimerWheel, Token, Waker, monotonic_ms};
@@ -134,7 +135,7 @@ impl Worker {
             }
             if events.is_empty() && look_again {
                 look_again = false;
-                std::thread::yield_now();
+                sched_yield();
                 continue;
             }
             look_again = !events.is_empty();
