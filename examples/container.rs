@@ -165,14 +165,24 @@ fn parse_run(argv: &[String]) -> Result<Args, String> {
             "--hostname" => a.hostname = Some(value(&mut i)?),
             "--name" => a.name = Some(value(&mut i)?),
             "--memory" | "-m" => {
-                a.memory = Some(isolate::parse_size(&value(&mut i)?).map_err(|e| e.to_string())?)
+                a.memory = Some(
+                    value(&mut i)?
+                        .parse::<isolate::ByteSize>()
+                        .map_err(|e| e.to_string())?
+                        .get(),
+                )
             }
             "--pids" => {
                 let v = value(&mut i)?;
                 a.pids = Some(v.parse().map_err(|_| format!("bad --pids {v:?}"))?)
             }
             "--cpus" => {
-                a.cpus = Some(isolate::parse_cpus(&value(&mut i)?).map_err(|e| e.to_string())?)
+                a.cpus = Some(
+                    value(&mut i)?
+                        .parse::<isolate::Millicpus>()
+                        .map_err(|e| e.to_string())?
+                        .get(),
+                )
             }
             "-e" | "--env" => a.env.push(value(&mut i)?),
             "-v" | "--volume" => a.volumes.push(parse_volume(&value(&mut i)?)?),

@@ -57,13 +57,15 @@ pub mod net;
 mod plan;
 mod runtime;
 pub mod security;
+mod units;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};
 pub use config::{
     Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, Network, NetworkMode,
-    NoCommand, NoRootfs, Rootfs, Stdio, parse_cpus, parse_size,
+    NoCommand, NoRootfs, Rootfs, Stdio,
 };
 pub use error::{ConfigError, Error, Stage};
 pub use net::{BridgeConfig, Ipv4Net, PortMapping, Proto};
 pub use rawsys::signal::Signal;
 pub use runtime::{ExitStatus, Outcome, Running};
+pub use units::{ByteSize, Millicpus};
