@@ -61,8 +61,8 @@ mod units;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};
 pub use config::{
-    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, Network, NetworkMode,
-    NoCommand, NoRootfs, Rootfs, Stdio,
+    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, Network, NoCommand,
+    NoRootfs, Rootfs, Stdio,
 };
 pub use error::{ConfigError, Error, Stage};
 pub use net::{BridgeConfig, Ipv4Net, PortMapping, Proto};

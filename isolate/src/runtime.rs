@@ -14,7 +14,7 @@ use rawsys::time::{self, ClockId, Timespec};
 use rawsys::{AsFd, Errno, OwnedFd, RawFd};
 
 use crate::cgroup::{Cgroup, CgroupStats};
-use crate::child;
+use crate::child::{self, Report};
 use crate::config::{Container, Network};
 use crate::error::Error;
 use crate::plan;
@@ -142,31 +142,23 @@ impl Container {
             .zip(cgroup.paths())
             .map(|(f, p)| (f.as_raw(), String::from(p)))
             .collect();
-        let mut plan = plan::build(self, &procs)?;
         // In a new user namespace the child waits (right after setting its parent-death
         // signal) until the parent has written its uid/gid maps.
         let userns_sync = match &o.security.userns {
-            Some(ns) => {
-                let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
-                let wait = crate::security::ops::SecOp::WaitForIdMaps {
-                    read: r.as_raw(),
-                    write: w.as_raw(),
-                    drop_groups: !ns.setgroups_denied(),
-                };
-                plan.ops.insert(1, plan::Op::Security(wait));
-                Some((r, w))
-            }
+            Some(_) => Some(io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?),
             None => None,
         };
         // With a bridge the child waits, as its last step, for the parent to connect it.
         let net_go = match net {
-            Some(_) => {
-                let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
-                plan.ops.push(plan::Op::WaitParent { fd: r.as_raw() });
-                Some((r, w))
-            }
+            Some(_) => Some(io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?),
             None => None,
         };
+        let handles = plan::Handles {
+            cgroup_procs: &procs,
+            id_maps: userns_sync.as_ref().map(|(r, w)| (r.as_raw(), w.as_raw())),
+            network_ready: net_go.as_ref().map(|(r, _)| r.as_raw()),
+        };
+        let plan = plan::build(self, &handles)?;
         let (err_r, err_w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
         let (status_r, status_w) = if o.init {
             let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
@@ -234,7 +226,7 @@ impl Container {
             }
         }
         drop(net_go);
-        let mut rec = [0u8; child::REPORT_LEN];
+        let mut rec = [0u8; Report::LEN];
         let n = read_full(&err_r, &mut rec).map_err(|e| Error::host("read the error pipe", e))?;
         if n == 0 {
             if let Some(e) = net_err {
@@ -245,15 +237,19 @@ impl Container {
         }
         // Setup failed: the child has exited (or is about to); reap it and clean up.
         let _ = running.wait();
-        if n < child::REPORT_LEN {
+        if n < Report::LEN {
             return Err(Error::ChildVanished);
         }
-        let word = |i: usize| u32::from_ne_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
-        let (stage, step) = plan.describe(word(0), word(4));
+        let Some(report) = Report::decode(&rec) else {
+            return Err(Error::Unexpected(
+                "a malformed report on the error pipe".into(),
+            ));
+        };
+        let (stage, step) = plan.describe(&report);
         Err(Error::Child {
             stage,
             step,
-            errno: Errno::from_raw(word(8) as i32),
+            errno: report.errno,
         })
     }
 

@@ -59,7 +59,7 @@ impl Lease {
 
     fn parse(line: &str) -> Option<Lease> {
         let mut f = line.split_ascii_whitespace();
-        let ip = super::parse_ipv4(f.next()?)?;
+        let ip = super::addr::parse_ipv4(f.next()?)?;
         let pid = f.next()?.parse().ok()?;
         let start = f.next()?.parse().ok()?;
         let name = String::from(f.next()?);
