@@ -17,7 +17,15 @@ pub(crate) fn cstring(what: &'static str, s: &str) -> Result<CString, ConfigErro
 
 /// Builds a C string from parts known to be NUL-free (checked again, never panics).
 pub(crate) fn cjoin(parts: &[&str]) -> Result<CString, Error> {
-    let mut v = Vec::new();
+    cjoin_below("", parts)
+}
+
+/// [`cjoin`] of `base` followed by `parts` (a path below a directory).
+pub(crate) fn cjoin_below(base: &str, parts: &[&str]) -> Result<CString, Error> {
+    // One allocation: the parts and the NUL that `CString::new` appends.
+    let len = base.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut v = Vec::with_capacity(len + 1);
+    v.extend_from_slice(base.as_bytes());
     for p in parts {
         v.extend_from_slice(p.as_bytes());
     }

@@ -30,7 +30,7 @@ use rawsys::ns::MountFlags;
 use crate::child::{Report, SubStep};
 use crate::config::{Container, Options};
 use crate::error::{Error, Stage};
-use crate::fsutil::cjoin;
+use crate::fsutil::{cjoin, cjoin_below};
 
 pub(crate) use exec::Exec;
 pub(crate) use op::Op;
@@ -132,10 +132,7 @@ impl<'a> PlanBuilder<'a> {
 
     /// The host path of `parts` joined below the new root.
     fn in_root(&self, parts: &[&str]) -> Result<CString, Error> {
-        let mut all = Vec::with_capacity(parts.len() + 1);
-        all.push(self.root.as_str());
-        all.extend_from_slice(parts);
-        cjoin(&all)
+        cjoin_below(&self.root, parts)
     }
 
     /// Appends a `mount(2)`.
