@@ -271,16 +271,7 @@ impl<R> Builder<R, NoCommand> {
 impl<R, C> Builder<R, C> {
     /// Names the container (and its cgroup); default `isolate-<pid>-<n>`.
     pub fn name(mut self, name: &str) -> Result<Self, ConfigError> {
-        let ok = !name.is_empty()
-            && name.len() <= 128
-            && name != "."
-            && name != ".."
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-        if !ok {
-            return Err(ConfigError::BadName(name.into()));
-        }
+        crate::cgroup::check_name(name)?;
         self.opts.name = Some(name.into());
         Ok(self)
     }

@@ -28,7 +28,10 @@
 //! `/etc/hostname`, `/etc/resolv.conf`, the caller's mounts (every path below the new root
 //! resolved inside it), `pivot_root` and detach the old root, mask kernel paths, set the
 //! hostname, drop capabilities, switch user, set `no_new_privs`, mark descriptors
-//! close-on-exec, install the seccomp filter, `execve` (see [`security`]). A failing step is sent to the parent over a close-on-exec pipe as (step, errno) and becomes
+//! close-on-exec, install the seccomp filter, `execve` (see [`security`]). The plan is written
+//! by one planner per area (root filesystem, `/etc`, `/dev`, `/sys`, the caller's mounts,
+//! hardening, ...), each appending its steps. A failing step is sent to the parent over a
+//! close-on-exec pipe as (step, the system call within it, errno) and becomes
 //! [`Error::Child`], e.g. `pivot_root into /x: EINVAL`.
 //!
 //! # Network

@@ -4,6 +4,10 @@
 //!
 //! Only directories this module created are ever written to or removed: creation fails with
 //! `EEXIST` rather than adopting a cgroup that is already there.
+//!
+//! `layout` reads the mounted hierarchies, `v1` and `v2` hold what differs between the two
+//! interfaces (where the directories go, how limits are written, where figures are read),
+//! `stats` the figures, `stale` the clean-up after a crashed parent.
 
 use alloc::ffi::CString;
 use alloc::format;
@@ -156,7 +160,8 @@ pub struct Cgroup {
     removed: bool,
 }
 
-fn check_name(name: &str) -> Result<(), ConfigError> {
+/// Checks that `name` is a single safe directory name (what a container may be called).
+pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 128
         && name != "."

@@ -46,7 +46,8 @@ pub(crate) struct ChildState<'a> {
 }
 
 impl ChildState<'_> {
-    pub(crate) fn new<'a>(err_fd: RawFd, status_fd: RawFd) -> ChildState<'a> {
+    /// The state before the first step: no root opened yet.
+    fn new(err_fd: RawFd, status_fd: RawFd) -> Self {
         ChildState {
             root: None,
             null: -1,

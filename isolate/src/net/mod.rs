@@ -47,6 +47,12 @@
 //! it only before `execve`. Ending costs nothing synchronous without published ports; with
 //! them, closing the nftables socket after deleting the DNAT rules waits for the kernel to
 //! free them (an RCU grace period, a few milliseconds).
+//!
+//! # Layout
+//! `addr` (subnets and published ports), `bridge` (the bridge network's settings, creating
+//! the bridge and its NAT, removing it all), `attach` (a container's lease, veth, address,
+//! route and DNAT rules), `resolv` (its `resolv.conf`); underneath, `lease` (the lease file),
+//! `rtnl` and `nft` (the netlink messages) over `nl` (the sockets).
 
 mod addr;
 mod attach;
