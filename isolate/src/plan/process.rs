@@ -51,7 +51,7 @@ pub(super) fn hostname(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
 pub(super) fn stdio(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     for (i, s) in p.o.stdio.iter().enumerate() {
         if let Stdio::Fd(fd) = s {
-            p.ops.push(Op::Dup {
+            p.push(Op::Dup {
                 from: fd.as_raw(),
                 to: i as RawFd,
             });
