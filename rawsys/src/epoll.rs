@@ -19,6 +19,7 @@
 use core::fmt;
 
 use crate::Errno;
+pub use crate::arch::EpollEvent;
 use crate::fd::{AsFd, OwnedFd};
 use crate::signal::{SIGSET_SIZE, SigSet};
 use crate::sys::{self, Sysno};
@@ -70,34 +71,6 @@ bitflags::bitflags! {
     }
 }
 
-/// `struct epoll_event`: the event bits and the caller's 64-bit token.
-///
-/// The kernel packs it on x86_64 (12 bytes, for compatibility with 32-bit code) and not on
-/// other architectures such as aarch64 (16 bytes).
-#[derive(Clone, Copy, PartialEq, Eq, Default)]
-#[cfg_attr(target_arch = "x86_64", repr(C, packed))]
-#[cfg_attr(not(target_arch = "x86_64"), repr(C))]
-pub struct EpollEvent {
-    events: u32,
-    data: u64,
-}
-
-#[cfg(target_arch = "x86_64")]
-mod epoll_event_layout {
-    use super::EpollEvent;
-    static_assertions::assert_eq_size!(EpollEvent, [u8; 12]);
-    static_assertions::const_assert_eq!(core::mem::offset_of!(EpollEvent, events), 0);
-    static_assertions::const_assert_eq!(core::mem::offset_of!(EpollEvent, data), 4);
-}
-
-#[cfg(target_arch = "aarch64")]
-mod epoll_event_layout {
-    use super::EpollEvent;
-    static_assertions::assert_eq_size!(EpollEvent, [u8; 16]);
-    static_assertions::const_assert_eq!(core::mem::offset_of!(EpollEvent, events), 0);
-    static_assertions::const_assert_eq!(core::mem::offset_of!(EpollEvent, data), 8);
-}
-
 impl EpollEvent {
     /// An event registration for `flags` carrying `token`.
     pub const fn new(flags: EpollFlags, token: u64) -> EpollEvent {
@@ -143,18 +116,9 @@ fn epoll_ctl(
     fd: impl AsFd,
     event: Option<&EpollEvent>,
 ) -> crate::Result<()> {
-    let ev = event.map_or(0, |e| e as *const EpollEvent as usize);
+    let ev = sys::opt_ref(event);
     // SAFETY: `ev` is null (only for EPOLL_CTL_DEL) or a valid epoll_event the kernel reads.
-    unsafe {
-        sys::syscall4(
-            Sysno::epoll_ctl,
-            epfd.as_fd().as_raw() as usize,
-            op,
-            fd.as_fd().as_raw() as usize,
-            ev,
-        )
-    }
-    .map(drop)
+    unsafe { sys::syscall4(Sysno::epoll_ctl, sys::fd_arg(epfd), op, sys::fd_arg(fd), ev) }.map(drop)
 }
 
 /// `epoll_ctl(2)` with `EPOLL_CTL_ADD`: starts watching `fd` for `event`.
@@ -184,13 +148,13 @@ pub fn epoll_pwait(
     sigmask: Option<&SigSet>,
 ) -> crate::Result<usize> {
     let max = i32::try_from(events.len()).unwrap_or(i32::MAX);
-    let mask = sigmask.map_or(0, |s| s as *const SigSet as usize);
+    let mask = sys::opt_ref(sigmask);
     // SAFETY: `events` is writable for `max` entries; `mask` is null or a valid sigset whose
     // size is passed.
     unsafe {
         sys::syscall6(
             Sysno::epoll_pwait,
-            epfd.as_fd().as_raw() as usize,
+            sys::fd_arg(epfd),
             events.as_mut_ptr() as usize,
             max as usize,
             timeout_ms as isize as usize,
@@ -294,10 +258,10 @@ pub fn timerfd_settime(
     unsafe {
         sys::syscall4(
             Sysno::timerfd_settime,
-            fd.as_fd().as_raw() as usize,
+            sys::fd_arg(fd),
             flags.bits() as usize,
-            new as *const Itimerspec as usize,
-            &mut old as *mut Itimerspec as usize,
+            sys::by_ref(new),
+            sys::by_mut(&mut old),
         )
     }?;
     Ok(old)
@@ -310,8 +274,8 @@ pub fn timerfd_gettime(fd: impl AsFd) -> crate::Result<Itimerspec> {
     unsafe {
         sys::syscall2(
             Sysno::timerfd_gettime,
-            fd.as_fd().as_raw() as usize,
-            &mut cur as *mut Itimerspec as usize,
+            sys::fd_arg(fd),
+            sys::by_mut(&mut cur),
         )
     }?;
     Ok(cur)
@@ -415,7 +379,7 @@ pub fn signalfd4(mask: &SigSet, flags: SignalfdFlags) -> crate::Result<OwnedFd> 
         sys::syscall4(
             Sysno::signalfd4,
             -1isize as usize,
-            mask as *const SigSet as usize,
+            sys::by_ref(mask),
             SIGSET_SIZE,
             flags.bits() as usize,
         )
@@ -429,8 +393,8 @@ pub fn signalfd_set_mask(fd: impl AsFd, mask: &SigSet) -> crate::Result<()> {
     unsafe {
         sys::syscall4(
             Sysno::signalfd4,
-            fd.as_fd().as_raw() as usize,
-            mask as *const SigSet as usize,
+            sys::fd_arg(fd),
+            sys::by_ref(mask),
             SIGSET_SIZE,
             0,
         )
@@ -446,7 +410,7 @@ pub fn signalfd_read(fd: impl AsFd, out: &mut [SignalfdSiginfo]) -> crate::Resul
     let n = unsafe {
         sys::syscall3(
             Sysno::read,
-            fd.as_fd().as_raw() as usize,
+            sys::fd_arg(fd),
             out.as_mut_ptr() as usize,
             core::mem::size_of_val(out),
         )

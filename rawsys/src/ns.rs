@@ -5,10 +5,10 @@
 //! child created with [`crate::process::fork_with`], never in a multi-threaded parent:
 //!
 //! ```
-//! use rawsys::{ns, process::{self, CloneFlags, Fork, WaitOptions, WaitStatus}};
+//! use rawsys::{ns, process::{self, CloneFlags, Fork, WaitOptions, WaitStatus}, signal::Signal};
 //!
 //! // SAFETY: the child only issues raw system calls and then exits.
-//! match unsafe { process::fork_with(CloneFlags::NEWUTS, 17) }? {
+//! match unsafe { process::fork_with(CloneFlags::NEWUTS, Some(Signal::SIGCHLD)) }? {
 //!     Fork::Child => {
 //!         let ok = ns::sethostname(b"lp-test-doc").is_ok()
 //!             && ns::uname().is_ok_and(|u| u.nodename() == c"lp-test-doc");
@@ -32,11 +32,6 @@ use crate::fd::AsFd;
 use crate::process::CloneFlags;
 use crate::sys::{self, Sysno};
 
-#[inline(always)]
-fn opt_ptr(s: Option<&CStr>) -> usize {
-    s.map_or(0, |s| s.as_ptr() as usize)
-}
-
 /// `unshare(2)`: moves the caller into new namespaces (`NEW*` flags) and/or stops sharing
 /// `FS`, `FILES`, `SYSVSEM` with other processes.
 ///
@@ -51,14 +46,7 @@ pub fn unshare(flags: CloneFlags) -> Result<()> {
 /// any), or for a pidfd the set of namespaces to join.
 pub fn setns(fd: impl AsFd, nstype: CloneFlags) -> Result<()> {
     // SAFETY: integer arguments; the descriptor is borrowed for the call.
-    unsafe {
-        sys::syscall2(
-            Sysno::setns,
-            fd.as_fd().as_raw() as usize,
-            nstype.bits() as usize,
-        )
-    }
-    .map(drop)
+    unsafe { sys::syscall2(Sysno::setns, sys::fd_arg(fd), nstype.bits() as usize) }.map(drop)
 }
 
 bitflags::bitflags! {
@@ -150,11 +138,11 @@ pub fn mount(
     unsafe {
         sys::syscall5(
             Sysno::mount,
-            opt_ptr(source),
+            sys::opt_c_str(source),
             target.as_ptr() as usize,
-            opt_ptr(fstype),
+            sys::opt_c_str(fstype),
             flags.bits() as usize,
-            opt_ptr(data),
+            sys::opt_c_str(data),
         )
     }
     .map(drop)
@@ -204,7 +192,7 @@ pub fn chdir(path: &CStr) -> Result<()> {
 /// `fchdir(2)`: changes the working directory to the directory `fd` refers to.
 pub fn fchdir(fd: impl AsFd) -> Result<()> {
     // SAFETY: integer argument; the descriptor is borrowed for the call.
-    unsafe { sys::syscall1(Sysno::fchdir, fd.as_fd().as_raw() as usize) }.map(drop)
+    unsafe { sys::syscall1(Sysno::fchdir, sys::fd_arg(fd)) }.map(drop)
 }
 
 /// `sethostname(2)`: sets the host name of the caller's UTS namespace (at most 64 bytes,
@@ -303,7 +291,7 @@ pub fn uname() -> Result<Utsname> {
         domainname: [0; 65],
     };
     // SAFETY: u is a live 390-byte new_utsname for the kernel to fill.
-    unsafe { sys::syscall1(Sysno::uname, &mut u as *mut Utsname as usize) }?;
+    unsafe { sys::syscall1(Sysno::uname, sys::by_mut(&mut u)) }?;
     Ok(u)
 }
 
@@ -312,7 +300,8 @@ mod tests {
     use super::*;
     use crate::Errno;
     use crate::fd::OwnedFd;
-    use crate::io::{self, AtFlags, CWD, Mode, OFlags, PipeFlags};
+    use crate::fs::{self, AtFlags, CWD, Mode, OFlags};
+    use crate::io::{self, PipeFlags};
     use crate::process::testing::*;
     use crate::process::{self, WaitStatus};
     use std::ffi::CString;
@@ -345,11 +334,11 @@ mod tests {
     }
 
     fn exists(path: &CStr) -> Result<()> {
-        io::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).map(drop)
+        fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).map(drop)
     }
 
     fn create(path: &CStr) -> Result<()> {
-        io::openat(
+        fs::openat(
             CWD,
             path,
             OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC,
@@ -359,7 +348,7 @@ mod tests {
     }
 
     fn open_dir(path: &CStr) -> Result<OwnedFd> {
-        io::openat(
+        fs::openat(
             CWD,
             path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -507,7 +496,7 @@ mod tests {
                 2
             );
             ensure!(
-                io::mkdirat(CWD, &old, Mode::RWXU).is_ok() && create(&marker).is_ok(),
+                fs::mkdirat(CWD, &old, Mode::RWXU).is_ok() && create(&marker).is_ok(),
                 3
             );
             ensure!(
@@ -580,7 +569,7 @@ mod tests {
         drop(ready_w);
         let ready = await_poke(&ready_r);
         let path = CString::new(format!("/proc/{holder}/ns/uts")).unwrap();
-        let nsfd = io::openat(CWD, &path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty());
+        let nsfd = fs::openat(CWD, &path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty());
         let pidfd = process::pidfd_open(holder, process::PidfdFlags::empty());
         // `bad` is an nstype the kernel must refuse for this kind of descriptor.
         let check = |fd: &OwnedFd, ty: process::CloneFlags, bad: process::CloneFlags| {
