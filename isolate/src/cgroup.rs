@@ -10,7 +10,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use rawsys::io::{self, AtFlags, CWD, Mode, OFlags};
+use rawsys::fs::{self, AtFlags, CWD, Mode, OFlags};
 use rawsys::{Errno, OwnedFd};
 
 use crate::error::{ConfigError, Error};
@@ -380,7 +380,7 @@ impl Cgroup {
         }
         for (path, controllers) in plan {
             let p = cjoin(&[&path])?;
-            io::mkdirat(CWD, &p, Mode::from_bits_truncate(0o755))
+            fs::mkdirat(CWD, &p, Mode::from_bits_truncate(0o755))
                 .map_err(|e| Error::host(format!("mkdir {path}"), e))?;
             cg.dirs.push(Dir { path, controllers });
         }
@@ -395,7 +395,7 @@ impl Cgroup {
         };
         for d in &cg.dirs {
             let p = cjoin(&[&d.path, "/", join_file])?;
-            let fd = io::openat(CWD, &p, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            let fd = fs::openat(CWD, &p, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
                 .map_err(|e| Error::host(format!("open {}/{join_file}", d.path), e))?;
             cg.procs.push(fd);
         }
@@ -579,7 +579,7 @@ impl Cgroup {
 fn rmdir_cgroup(p: &CString) -> Result<(), Errno> {
     let mut tries = 0;
     loop {
-        match io::unlinkat(CWD, p, AtFlags::REMOVEDIR) {
+        match fs::unlinkat(CWD, p, AtFlags::REMOVEDIR) {
             Err(Errno::EBUSY) if tries < 200 => {
                 tries += 1;
                 let t = rawsys::time::Timespec::from_nanos(500_000);
@@ -618,7 +618,7 @@ pub fn remove_stale(
         let Ok(c) = cjoin(&[&dir]) else { continue };
         let Ok(entries) = list_dir(&c) else { continue };
         for (name, kind) in entries {
-            if kind != io::FileKind::Directory || !name.starts_with(prefix) || !is_stale(&name) {
+            if kind != fs::FileKind::Directory || !name.starts_with(prefix) || !is_stale(&name) {
                 continue;
             }
             let Ok(procs) = cjoin(&[&dir, "/", &name, "/cgroup.procs"]) else {
@@ -629,7 +629,7 @@ pub fn remove_stale(
                 _ => continue,
             }
             if let Ok(p) = cjoin(&[&dir, "/", &name]) {
-                if io::unlinkat(CWD, &p, AtFlags::REMOVEDIR).is_ok() {
+                if fs::unlinkat(CWD, &p, AtFlags::REMOVEDIR).is_ok() {
                     removed += 1;
                 }
             }

@@ -6,7 +6,8 @@
 //! exits; a successful `execve` closes the pipe (it is close-on-exec), which the parent reads
 //! as "started".
 
-use rawsys::io::{self, FdFlags, Mode, OFlags};
+use rawsys::fs::{self, Mode, OFlags};
+use rawsys::io::{self, FdFlags};
 use rawsys::ns::{self, MountFlags, UnmountFlags};
 use rawsys::process::{
     self, CapSet, Capabilities, Capability, CloneFlags, Fork, WaitOptions, WaitStatus,
@@ -69,7 +70,7 @@ fn close(f: OwnedFd) {
 
 fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> OpResult {
     match op {
-        Op::ParentDeathSignal => process::set_pdeathsig(Signal::SIGKILL.raw()).map_err(at(0)),
+        Op::ParentDeathSignal => process::set_pdeathsig(Some(Signal::SIGKILL)).map_err(at(0)),
         Op::JoinCgroup { fd: f, .. } => io::write(fd(*f), b"0").map(drop).map_err(at(0)),
         Op::UnshareCgroupNs => ns::unshare(CloneFlags::NEWCGROUP).map_err(at(0)),
         Op::MakePrivate => ns::mount(
@@ -97,7 +98,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> OpResult {
             .map_err(at(0)),
         Op::Mkdir { path, mode } => {
             match st.at(path, |d, n| {
-                io::mkdirat(d, n, Mode::from_bits_retain(*mode))
+                fs::mkdirat(d, n, Mode::from_bits_retain(*mode))
             }) {
                 Ok(()) | Err(Errno::EEXIST) => Ok(()),
                 Err(e) => Err((0, e)),
@@ -106,7 +107,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> OpResult {
         Op::CreateFile { path } => {
             let f = st
                 .at(path, |d, n| {
-                    io::openat(
+                    fs::openat(
                         d,
                         n,
                         OFlags::RDONLY | OFlags::CREAT | OFlags::NOFOLLOW | OFlags::CLOEXEC,
@@ -120,7 +121,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> OpResult {
         Op::ChmodDir { path, mode } => {
             let f = st
                 .at(path, |d, n| {
-                    io::openat(
+                    fs::openat(
                         d,
                         n,
                         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
@@ -128,18 +129,18 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> OpResult {
                     )
                 })
                 .map_err(at(0))?;
-            let r = io::fchmod(&f, Mode::from_bits_retain(*mode)).map_err(at(1));
+            let r = fs::fchmod(&f, Mode::from_bits_retain(*mode)).map_err(at(1));
             close(f);
             r
         }
-        Op::Symlink { target, link } => match st.at(link, |d, n| io::symlinkat(target, d, n)) {
+        Op::Symlink { target, link } => match st.at(link, |d, n| fs::symlinkat(target, d, n)) {
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err((0, e)),
         },
         Op::WriteFile { path, contents } => {
             let f = st
                 .at(path, |d, n| {
-                    io::openat(
+                    fs::openat(
                         d,
                         n,
                         OFlags::WRONLY
@@ -321,8 +322,11 @@ fn encode(st: WaitStatus) -> (i32, i32) {
         WaitStatus::Signaled {
             signal,
             core_dumped,
-        } => (signal | if core_dumped { 0x80 } else { 0 }, 128 + signal),
-        WaitStatus::Stopped(_) | WaitStatus::Continued => (0, 0),
+        } => (
+            signal.raw() | if core_dumped { 0x80 } else { 0 },
+            128 + signal.raw(),
+        ),
+        WaitStatus::Stopped(_) | WaitStatus::Continued | WaitStatus::Unrecognized(_) => (0, 0),
     }
 }
 
@@ -336,10 +340,10 @@ fn init(plan: &Plan, err_fd: RawFd, status_fd: RawFd) -> ! {
     }
     // SAFETY: the grandchild follows the same rules as this child: raw system calls only,
     // ending in execve or exit_group.
-    let main = match unsafe { process::fork_with(CloneFlags::empty(), Signal::SIGCHLD.raw()) } {
+    let main = match unsafe { process::fork_with(CloneFlags::empty(), Some(Signal::SIGCHLD)) } {
         Err(e) => fail(err_fd, plan.ops.len() as u32, SUB_FORK, e),
         Ok(Fork::Child) => {
-            let _ = process::set_pdeathsig(Signal::SIGKILL.raw());
+            let _ = process::set_pdeathsig(Some(Signal::SIGKILL));
             if let Err(e) = signal::rt_sigprocmask(SigmaskHow::SetMask, Some(&SigSet::empty())) {
                 fail(err_fd, plan.ops.len() as u32, 0, e);
             }
@@ -356,7 +360,7 @@ fn init(plan: &Plan, err_fd: RawFd, status_fd: RawFd) -> ! {
             continue;
         };
         if sig != Signal::SIGCHLD {
-            let _ = process::kill(main, sig.raw());
+            let _ = process::kill_process(main, sig);
             continue;
         }
         loop {

@@ -287,11 +287,11 @@ fn canonical_source(src: &str) -> Result<(String, bool), Error> {
         path: src.into(),
         errno,
     })?;
-    let fd = rawsys::io::openat(
-        rawsys::io::CWD,
+    let fd = rawsys::fs::openat(
+        rawsys::fs::CWD,
         &c,
-        rawsys::io::OFlags::PATH | rawsys::io::OFlags::CLOEXEC,
-        rawsys::io::Mode::empty(),
+        rawsys::fs::OFlags::PATH | rawsys::fs::OFlags::CLOEXEC,
+        rawsys::fs::Mode::empty(),
     )
     .map_err(|errno| ConfigError::BadMountSource {
         path: src.into(),

@@ -58,7 +58,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-use rawsys::io::{CWD, Mode, OFlags};
+use rawsys::fs::{CWD, Mode, OFlags};
 use rawsys::process::CloneFlags;
 use rawsys::{BorrowedFd, Errno};
 
@@ -603,7 +603,7 @@ fn create_bridge(cfg: &BridgeConfig, rt: &mut Nl) -> Result<u32, Error> {
 /// A `NETLINK_ROUTE` socket in the network namespace of the process behind `pidfd` (the
 /// calling thread enters it for the `socket` call only).
 fn socket_in(pidfd: BorrowedFd<'_>) -> Result<Nl, Error> {
-    let own = rawsys::io::openat(
+    let own = rawsys::fs::openat(
         CWD,
         c"/proc/thread-self/ns/net",
         OFlags::RDONLY | OFlags::CLOEXEC,
@@ -784,7 +784,7 @@ pub fn remove_bridge_network(cfg: &BridgeConfig) -> Result<(), Error> {
         Err(e) => return Err(Error::host(format!("delete bridge {}", cfg.name), e)),
     }
     let path = cjoin(&[&cfg.lease_dir, "/", &cfg.name, ".leases"])?;
-    match rawsys::io::unlinkat(CWD, &path, rawsys::io::AtFlags::empty()) {
+    match rawsys::fs::unlinkat(CWD, &path, rawsys::fs::AtFlags::empty()) {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),
         Err(e) => Err(Error::host(
             format!("remove lease file of bridge {}", cfg.name),

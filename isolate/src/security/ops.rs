@@ -7,7 +7,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::CStr;
 
-use rawsys::io::{self, CWD, CloseRangeFlags, Mode, OFlags, ResolveFlags};
+use rawsys::fs::{self, CWD, Mode, OFlags, ResolveFlags};
+use rawsys::io::{self, CloseRangeFlags};
 use rawsys::ns::{self, MountFlags};
 use rawsys::process;
 use rawsys::seccomp::{FilterFlags, SockFilter};
@@ -184,7 +185,7 @@ impl<'a> ChildState<'a> {
         }
         buf[..dir.len()].copy_from_slice(dir);
         let dir = CStr::from_bytes_with_nul(&buf[..=dir.len()]).map_err(|_| Errno::EINVAL)?;
-        let d = io::openat2(
+        let d = fs::openat2(
             bfd(root_fd),
             dir,
             PATH_FLAGS | OFlags::DIRECTORY,
@@ -211,10 +212,10 @@ impl<'a> ChildState<'a> {
             return ns::mount(source, target, fstype, flags, data);
         }
         let t = self.at(target, |dir, name| {
-            io::openat(dir, name, PATH_FLAGS | OFlags::NOFOLLOW, Mode::empty())
+            fs::openat(dir, name, PATH_FLAGS | OFlags::NOFOLLOW, Mode::empty())
         })?;
         let r = (|| {
-            if io::fstat(&t)?.is_symlink() {
+            if fs::fstat(&t)?.is_symlink() {
                 return Err(Errno::ELOOP);
             }
             let mut buf = [0u8; 32];
@@ -252,13 +253,13 @@ impl<'a> ChildState<'a> {
                 process::setresuid(0, 0, 0).map_err(at(3))
             }
             SecOp::OpenRoot { path } => {
-                let fd = io::openat(CWD, path, PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
+                let fd = fs::openat(CWD, path, PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
                     .map_err(at(0))?;
                 self.root = Some((path.as_c_str(), fd.into_raw()));
                 Ok(())
             }
             SecOp::OpenNull => {
-                let fd = io::openat2(
+                let fd = fs::openat2(
                     CWD,
                     c"/dev/null",
                     PATH_FLAGS,
@@ -266,8 +267,8 @@ impl<'a> ChildState<'a> {
                     ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
                 )
                 .map_err(at(0))?;
-                let st = io::fstat(&fd).map_err(at(1))?;
-                if st.file_type() != 0o020000 || st.st_rdev != io::makedev(1, 3) {
+                let st = fs::fstat(&fd).map_err(at(1))?;
+                if st.file_type() != 0o020000 || st.st_rdev != fs::makedev(1, 3) {
                     return Err((1, Errno::ENODEV));
                 }
                 self.null = fd.into_raw();
@@ -279,7 +280,7 @@ impl<'a> ChildState<'a> {
                 };
                 let mut tb = [0u8; 32];
                 let target = fd_path(t.as_raw(), &mut tb);
-                let st = io::fstat(&t).map_err(at(0))?;
+                let st = fs::fstat(&t).map_err(at(0))?;
                 let r = if st.is_dir() {
                     ns::mount(
                         Some(c"tmpfs"),
@@ -386,7 +387,7 @@ impl<'a> ChildState<'a> {
 /// Opens a container path as `O_PATH` refusing every symlink and magic link; `None` when it
 /// does not exist.
 fn open_nofollow(path: &CStr) -> Result<Option<OwnedFd>, Errno> {
-    match io::openat2(
+    match fs::openat2(
         CWD,
         path,
         PATH_FLAGS | OFlags::NOFOLLOW,
@@ -404,8 +405,8 @@ fn open_nofollow(path: &CStr) -> Result<Option<OwnedFd>, Errno> {
 /// a symlink pointing out is refused or stays inside.
 pub(crate) fn chdir_in_root(path: &CStr) -> Result<(), (u32, Errno)> {
     let root =
-        io::openat(CWD, c"/", PATH_FLAGS | OFlags::DIRECTORY, Mode::empty()).map_err(at(0))?;
-    let d = io::openat2(
+        fs::openat(CWD, c"/", PATH_FLAGS | OFlags::DIRECTORY, Mode::empty()).map_err(at(0))?;
+    let d = fs::openat2(
         &root,
         path,
         PATH_FLAGS | OFlags::DIRECTORY,
@@ -452,7 +453,7 @@ mod tests {
         st.run(&op).unwrap();
         // mkdir through an absolute symlink lands in <root>/etc, not the host's /etc.
         let p = CString::new(format!("{}/link/lp-test-made", base.display())).unwrap();
-        st.at(&p, |d, n| io::mkdirat(d, n, Mode::from_bits_retain(0o755)))
+        st.at(&p, |d, n| fs::mkdirat(d, n, Mode::from_bits_retain(0o755)))
             .unwrap();
         assert!(base.join("etc/lp-test-made").is_dir());
         assert!(!std::path::Path::new("/etc/lp-test-made").exists());

@@ -294,7 +294,7 @@ impl SocketAddrUnix {
         })
     }
 
-    /// The address of an unnamed socket (for example either end of a [`socketpair`]).
+    /// The address of an unnamed socket (for example either end of a [`socketpair`](super::socketpair)).
     pub const fn unnamed() -> SocketAddrUnix {
         SocketAddrUnix {
             addr: SockaddrUn {
@@ -373,8 +373,8 @@ impl fmt::Debug for SocketAddrUnix {
     }
 }
 
-/// A socket address of any family, as returned by [`accept4`], [`getsockname`],
-/// [`getpeername`] and [`recvfrom`].
+/// A socket address of any family, as returned by [`accept4`](super::accept4), [`getsockname`](super::getsockname),
+/// [`getpeername`](super::getpeername) and [`recvfrom`](super::recvfrom).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SocketAddr {
     /// No address (for example `recvfrom` on a connected stream socket).
@@ -436,8 +436,8 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A socket address that can be handed to the kernel ([`bind`], [`connect`], [`sendto`],
-/// [`MsgHdr::with_addr`]). Implemented by this module's address types only.
+/// A socket address that can be handed to the kernel ([`bind`](super::bind), [`connect`](super::connect), [`sendto`](super::sendto),
+/// [`MsgHdr::with_addr`](super::MsgHdr::with_addr)). Implemented by this module's address types only.
 pub trait SockAddrArg: sealed::Sealed {
     /// A pointer to the kernel-layout address and its length in bytes.
     fn as_raw(&self) -> (*const u8, u32);

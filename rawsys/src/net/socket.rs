@@ -104,7 +104,7 @@ pub fn bind(fd: impl AsFd, addr: &impl SockAddrArg) -> crate::Result<()> {
 
 /// `connect(2)`: connects to `addr` (for datagram sockets: sets the default destination).
 /// A non-blocking stream socket fails with `EINPROGRESS` and completes later (check
-/// [`take_socket_error`] once writable).
+/// [`take_socket_error`](super::take_socket_error) once writable).
 pub fn connect(fd: impl AsFd, addr: &impl SockAddrArg) -> crate::Result<()> {
     let (p, len) = addr.as_raw();
     // SAFETY: as for bind.

@@ -130,12 +130,12 @@ fn exit_signal_bits(sig: Option<Signal>) -> u64 {
 /// [`clone_on_stack`] or [`clone3_with_pidfd`] for those.
 ///
 /// # Safety
-/// In the child, only async-signal-safe work is allowed until [`execve`] or [`exit_group`]:
+/// In the child, only async-signal-safe work is allowed until [`execve`](super::execve) or [`exit_group`](super::exit_group):
 /// raw system calls, no allocation, no locks, no panics (other threads' locks are copied in
 /// whatever state they were). The child must end in `execve` or `exit_group` and never return
 /// into code that believes it is the parent process.
 ///
-/// See the [module example](self).
+/// See the [module example](super).
 pub unsafe fn fork_with(flags: CloneFlags, exit_signal: Option<Signal>) -> Result<Fork> {
     if flags.intersects(CloneFlags::NOT_FOR_CLONE | CloneFlags::VM) {
         return Err(Errno::EINVAL);

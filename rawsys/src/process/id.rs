@@ -23,6 +23,7 @@ pub fn gettid() -> Pid {
     unsafe { sys::syscall0(Sysno::gettid) }.unwrap_or(0) as Pid
 }
 
+/// `umask(2)`: sets the process's file-mode creation mask and returns the previous one.
 ///
 /// The mask is process-wide: every thread's later `openat`/`mkdirat` sees it.
 pub fn umask(mask: u32) -> u32 {

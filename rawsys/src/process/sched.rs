@@ -80,8 +80,6 @@ pub fn sched_policy(tid: Pid) -> crate::Result<u32> {
     unsafe { sys::syscall1(Sysno::sched_getscheduler, tid as usize) }.map(|v| v as u32)
 }
 
-/// `umask(2)`: sets the process's file-mode creation mask and returns the previous one.
-
 #[cfg(test)]
 mod tests {
     use super::*;
