@@ -21,7 +21,7 @@ use core::fmt;
 use crate::Errno;
 pub use crate::arch::EpollEvent;
 use crate::fd::{AsFd, OwnedFd};
-use crate::signal::{SIGSET_SIZE, SigSet};
+use crate::signal::{SIGSET_SIZE, SigSet, Signal};
 use crate::sys::{self, Sysno};
 use crate::time::{ClockId, Itimerspec};
 
@@ -370,6 +370,13 @@ static_assertions::const_assert_eq!(core::mem::offset_of!(SignalfdSiginfo, ssi_c
 static_assertions::const_assert_eq!(core::mem::offset_of!(SignalfdSiginfo, ssi_arch), 96);
 static_assertions::const_assert_eq!(core::mem::offset_of!(SignalfdSiginfo, __pad), 100);
 
+impl SignalfdSiginfo {
+    /// The signal taken (`ssi_signo`), if it is a valid signal number.
+    pub const fn signal(&self) -> Option<Signal> {
+        Signal::from_raw(self.ssi_signo as i32)
+    }
+}
+
 /// `signalfd4(2)`: a new descriptor from which the signals of `mask` can be read while they
 /// are blocked (block them with [`rt_sigprocmask`](crate::signal::rt_sigprocmask) first, or
 /// they are delivered normally).
@@ -422,8 +429,8 @@ pub fn signalfd_read(fd: impl AsFd, out: &mut [SignalfdSiginfo]) -> crate::Resul
 mod tests {
     use super::*;
     use crate::io;
+    use crate::signal::rt_sigpending;
     use crate::signal::test_util::{BlockGuard, getpid, raise_on_this_thread};
-    use crate::signal::{Signal, rt_sigpending};
     use crate::time::{Timespec, clock_gettime};
     use core::time::Duration;
 
@@ -621,6 +628,7 @@ mod tests {
         assert_eq!(wait(&ep, 5000).len(), 1);
         assert_eq!(signalfd_read(&sfd, &mut infos), Ok(1));
         assert_eq!(infos[0].ssi_signo, sig.raw() as u32);
+        assert_eq!(infos[0].signal(), Some(sig));
         assert_eq!(infos[0].ssi_pid, getpid() as u32);
         assert_eq!(infos[0].ssi_code, -6, "SI_TKILL");
         assert!(

@@ -90,6 +90,16 @@ impl Signal {
     }
 }
 
+impl TryFrom<i32> for Signal {
+    type Error = Errno;
+
+    /// [`Signal::from_raw`], with `EINVAL` (as the kernel answers) for a number outside
+    /// `1..=64`.
+    fn try_from(n: i32) -> crate::Result<Signal> {
+        Signal::from_raw(n).ok_or(Errno::EINVAL)
+    }
+}
+
 impl fmt::Debug for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
@@ -341,30 +351,11 @@ pub fn rt_sigaction(sig: Signal, new: Option<Disposition>) -> crate::Result<Kern
 pub(crate) mod test_util {
     use super::*;
 
-    /// `gettid(2)`.
-    pub(crate) fn gettid() -> i32 {
-        // SAFETY: gettid takes no arguments and cannot fail.
-        unsafe { sys::syscall0(Sysno::gettid) }.unwrap() as i32
-    }
-
-    /// `getpid(2)`.
-    pub(crate) fn getpid() -> i32 {
-        // SAFETY: getpid takes no arguments and cannot fail.
-        unsafe { sys::syscall0(Sysno::getpid) }.unwrap() as i32
-    }
+    pub(crate) use crate::process::{getpid, gettid};
 
     /// `tgkill(2)` on the calling thread.
     pub(crate) fn raise_on_this_thread(sig: Signal) -> crate::Result<()> {
-        // SAFETY: tgkill takes only integers; the target is the calling thread.
-        unsafe {
-            sys::syscall3(
-                Sysno::tgkill,
-                getpid() as usize,
-                gettid() as usize,
-                sig.0 as usize,
-            )
-        }
-        .map(drop)
+        crate::process::tgkill(getpid(), gettid(), sig)
     }
 
     /// Blocks `set` on this thread and, on drop, takes any of its signals still pending (so
@@ -440,6 +431,24 @@ mod tests {
                     .unwrap()
                     .starts_with("SIG")
             );
+        }
+    }
+
+    #[test]
+    fn every_linux_signal_is_representable() {
+        for n in 1..=64 {
+            let s = Signal::from_raw(n).unwrap();
+            assert_eq!(s.raw(), n);
+            assert_eq!(Signal::try_from(n), Ok(s));
+        }
+        // `kill 40`: a real-time signal by number.
+        let forty = Signal::try_from(40).unwrap();
+        assert_eq!(Some(forty), Signal::rt(8));
+        assert_eq!(forty.name(), None);
+        assert_eq!(format!("{forty}"), "SIGRTMIN+8");
+        for bad in [0, -1, 65, i32::MIN, i32::MAX] {
+            assert_eq!(Signal::from_raw(bad), None);
+            assert_eq!(Signal::try_from(bad), Err(Errno::EINVAL));
         }
     }
 
