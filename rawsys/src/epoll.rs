@@ -155,7 +155,7 @@ pub fn epoll_pwait(
         sys::syscall6(
             Sysno::epoll_pwait,
             sys::fd_arg(epfd),
-            events.as_mut_ptr() as usize,
+            sys::by_mut(events),
             max as usize,
             timeout_ms as isize as usize,
             mask,
@@ -418,7 +418,7 @@ pub fn signalfd_read(fd: impl AsFd, out: &mut [SignalfdSiginfo]) -> crate::Resul
         sys::syscall3(
             Sysno::read,
             sys::fd_arg(fd),
-            out.as_mut_ptr() as usize,
+            sys::by_mut(out),
             core::mem::size_of_val(out),
         )
     }?;

@@ -139,7 +139,7 @@ pub fn mount(
         sys::syscall5(
             Sysno::mount,
             sys::opt_c_str(source),
-            target.as_ptr() as usize,
+            sys::c_str(target),
             sys::opt_c_str(fstype),
             flags.bits() as usize,
             sys::opt_c_str(data),
@@ -151,14 +151,7 @@ pub fn mount(
 /// `umount2(2)`: unmounts the filesystem mounted at `target`.
 pub fn umount2(target: &CStr, flags: UnmountFlags) -> Result<()> {
     // SAFETY: target is NUL-terminated and outlives the call.
-    unsafe {
-        sys::syscall2(
-            Sysno::umount2,
-            target.as_ptr() as usize,
-            flags.bits() as usize,
-        )
-    }
-    .map(drop)
+    unsafe { sys::syscall2(Sysno::umount2, sys::c_str(target), flags.bits() as usize) }.map(drop)
 }
 
 /// `pivot_root(2)`: makes the mount at `new_root` the root of the caller's mount namespace and
@@ -166,27 +159,20 @@ pub fn umount2(target: &CStr, flags: UnmountFlags) -> Result<()> {
 /// mount point and neither it nor the old root may have shared propagation.
 pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<()> {
     // SAFETY: both paths are NUL-terminated and outlive the call.
-    unsafe {
-        sys::syscall2(
-            Sysno::pivot_root,
-            new_root.as_ptr() as usize,
-            put_old.as_ptr() as usize,
-        )
-    }
-    .map(drop)
+    unsafe { sys::syscall2(Sysno::pivot_root, sys::c_str(new_root), sys::c_str(put_old)) }.map(drop)
 }
 
 /// `chroot(2)`: changes the caller's root directory (the cwd stays where it is; `chdir("/")`
 /// next).
 pub fn chroot(path: &CStr) -> Result<()> {
     // SAFETY: path is NUL-terminated and outlives the call.
-    unsafe { sys::syscall1(Sysno::chroot, path.as_ptr() as usize) }.map(drop)
+    unsafe { sys::syscall1(Sysno::chroot, sys::c_str(path)) }.map(drop)
 }
 
 /// `chdir(2)`: changes the working directory of the process (all threads share it).
 pub fn chdir(path: &CStr) -> Result<()> {
     // SAFETY: path is NUL-terminated and outlives the call.
-    unsafe { sys::syscall1(Sysno::chdir, path.as_ptr() as usize) }.map(drop)
+    unsafe { sys::syscall1(Sysno::chdir, sys::c_str(path)) }.map(drop)
 }
 
 /// `fchdir(2)`: changes the working directory to the directory `fd` refers to.
@@ -199,14 +185,14 @@ pub fn fchdir(fd: impl AsFd) -> Result<()> {
 /// `EINVAL` beyond).
 pub fn sethostname(name: &[u8]) -> Result<()> {
     // SAFETY: the kernel reads name.len() bytes from the slice.
-    unsafe { sys::syscall2(Sysno::sethostname, name.as_ptr() as usize, name.len()) }.map(drop)
+    unsafe { sys::syscall2(Sysno::sethostname, sys::by_ref(name), name.len()) }.map(drop)
 }
 
 /// `setdomainname(2)`: sets the NIS domain name of the caller's UTS namespace (at most 64
 /// bytes).
 pub fn setdomainname(name: &[u8]) -> Result<()> {
     // SAFETY: the kernel reads name.len() bytes from the slice.
-    unsafe { sys::syscall2(Sysno::setdomainname, name.as_ptr() as usize, name.len()) }.map(drop)
+    unsafe { sys::syscall2(Sysno::setdomainname, sys::by_ref(name), name.len()) }.map(drop)
 }
 
 /// The kernel's `struct new_utsname`: six NUL-terminated fields of 65 bytes.

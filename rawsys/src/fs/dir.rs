@@ -15,7 +15,7 @@ pub fn getdents64(dirfd: impl AsFd, buf: &mut [u8]) -> Result<usize> {
         sys::syscall3(
             Sysno::getdents64,
             sys::fd_arg(dirfd),
-            buf.as_mut_ptr() as usize,
+            sys::by_mut(buf),
             buf.len(),
         )
     }

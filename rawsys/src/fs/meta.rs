@@ -67,7 +67,7 @@ pub fn statat(dirfd: impl AsFd, path: &CStr, flags: AtFlags) -> Result<Stat> {
         sys::syscall4(
             FSTATAT,
             sys::fd_arg(dirfd),
-            path.as_ptr() as usize,
+            sys::c_str(path),
             sys::by_mut(&mut st),
             flags.bits() as usize,
         )
@@ -170,7 +170,7 @@ pub fn statx(dirfd: impl AsFd, path: &CStr, flags: AtFlags, mask: StatxMask) -> 
         sys::syscall5(
             Sysno::statx,
             sys::fd_arg(dirfd),
-            path.as_ptr() as usize,
+            sys::c_str(path),
             flags.bits() as usize,
             mask.bits() as usize,
             sys::by_mut(&mut st),

@@ -112,7 +112,7 @@ pub fn openat(dirfd: impl AsFd, path: &CStr, flags: OFlags, mode: Mode) -> Resul
         sys::syscall4(
             Sysno::openat,
             sys::fd_arg(dirfd),
-            path.as_ptr() as usize,
+            sys::c_str(path),
             flags.bits() as usize,
             mode.bits() as usize,
         )
@@ -189,7 +189,7 @@ pub fn openat2(
         sys::syscall4(
             Sysno::openat2,
             sys::fd_arg(dirfd),
-            path.as_ptr() as usize,
+            sys::c_str(path),
             sys::by_ref(&how),
             core::mem::size_of::<OpenHow>(),
         )

@@ -36,7 +36,7 @@ pub fn mkdirat(dirfd: impl AsFd, path: &CStr, mode: Mode) -> Result<()> {
         sys::syscall3(
             Sysno::mkdirat,
             sys::fd_arg(dirfd),
-            path.as_ptr() as usize,
+            sys::c_str(path),
             mode.bits() as usize,
         )
     }
@@ -50,7 +50,7 @@ pub fn mknodat(dirfd: impl AsFd, path: &CStr, mode: Mode, dev: u64) -> Result<()
         sys::syscall4(
             Sysno::mknodat,
             sys::fd_arg(dirfd),
-            path.as_ptr() as usize,
+            sys::c_str(path),
             mode.bits() as usize,
             dev as usize,
         )
@@ -71,7 +71,7 @@ pub fn unlinkat(dirfd: impl AsFd, path: &CStr, flags: AtFlags) -> Result<()> {
         sys::syscall3(
             Sysno::unlinkat,
             sys::fd_arg(dirfd),
-            path.as_ptr() as usize,
+            sys::c_str(path),
             flags.bits() as usize,
         )
     }
@@ -84,9 +84,9 @@ pub fn symlinkat(target: &CStr, dirfd: impl AsFd, linkpath: &CStr) -> Result<()>
     unsafe {
         sys::syscall3(
             Sysno::symlinkat,
-            target.as_ptr() as usize,
+            sys::c_str(target),
             sys::fd_arg(dirfd),
-            linkpath.as_ptr() as usize,
+            sys::c_str(linkpath),
         )
     }
     .map(drop)
@@ -101,8 +101,8 @@ pub fn readlinkat(dirfd: impl AsFd, path: &CStr, buf: &mut [u8]) -> Result<usize
         sys::syscall4(
             Sysno::readlinkat,
             sys::fd_arg(dirfd),
-            path.as_ptr() as usize,
-            buf.as_mut_ptr() as usize,
+            sys::c_str(path),
+            sys::by_mut(buf),
             buf.len(),
         )
     }
@@ -115,9 +115,9 @@ pub fn renameat(olddir: impl AsFd, old: &CStr, newdir: impl AsFd, new: &CStr) ->
         sys::syscall5(
             Sysno::renameat2,
             sys::fd_arg(olddir),
-            old.as_ptr() as usize,
+            sys::c_str(old),
             sys::fd_arg(newdir),
-            new.as_ptr() as usize,
+            sys::c_str(new),
             0,
         )
     }

@@ -22,13 +22,7 @@ bitflags::bitflags! {
 pub fn pipe2(flags: PipeFlags) -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0i32; 2];
     // SAFETY: fds has room for the two ints the kernel writes.
-    unsafe {
-        sys::syscall2(
-            Sysno::pipe2,
-            fds.as_mut_ptr() as usize,
-            flags.bits() as usize,
-        )
-    }?;
+    unsafe { sys::syscall2(Sysno::pipe2, sys::by_mut(&mut fds), flags.bits() as usize) }?;
     Ok((sys::ret_fd(fds[0] as usize), sys::ret_fd(fds[1] as usize)))
 }
 

@@ -12,27 +12,13 @@ use crate::sys::{self, Sysno};
 /// `read(2)`: reads up to `buf.len()` bytes; `Ok(0)` is end of file.
 pub fn read(fd: impl AsFd, buf: &mut [u8]) -> Result<usize> {
     // SAFETY: buf is valid for writes of buf.len() bytes for the duration of the call.
-    unsafe {
-        sys::syscall3(
-            Sysno::read,
-            sys::fd_arg(fd),
-            buf.as_mut_ptr() as usize,
-            buf.len(),
-        )
-    }
+    unsafe { sys::syscall3(Sysno::read, sys::fd_arg(fd), sys::by_mut(buf), buf.len()) }
 }
 
 /// `write(2)`: writes up to `buf.len()` bytes; a short count is returned as it is.
 pub fn write(fd: impl AsFd, buf: &[u8]) -> Result<usize> {
     // SAFETY: buf is valid for reads of buf.len() bytes.
-    unsafe {
-        sys::syscall3(
-            Sysno::write,
-            sys::fd_arg(fd),
-            buf.as_ptr() as usize,
-            buf.len(),
-        )
-    }
+    unsafe { sys::syscall3(Sysno::write, sys::fd_arg(fd), sys::by_ref(buf), buf.len()) }
 }
 
 /// `pread64(2)`: reads at `offset` without moving the file position.
@@ -42,7 +28,7 @@ pub fn pread(fd: impl AsFd, buf: &mut [u8], offset: u64) -> Result<usize> {
         sys::syscall4(
             Sysno::pread64,
             sys::fd_arg(fd),
-            buf.as_mut_ptr() as usize,
+            sys::by_mut(buf),
             buf.len(),
             offset as usize,
         )
@@ -56,7 +42,7 @@ pub fn pwrite(fd: impl AsFd, buf: &[u8], offset: u64) -> Result<usize> {
         sys::syscall4(
             Sysno::pwrite64,
             sys::fd_arg(fd),
-            buf.as_ptr() as usize,
+            sys::by_ref(buf),
             buf.len(),
             offset as usize,
         )
@@ -135,14 +121,7 @@ impl<'a> IoSliceMut<'a> {
 /// `readv(2)`: scatters one read over several buffers.
 pub fn readv(fd: impl AsFd, bufs: &mut [IoSliceMut<'_>]) -> Result<usize> {
     // SAFETY: IoSliceMut has the layout of struct iovec and each borrows a live mutable buffer.
-    unsafe {
-        sys::syscall3(
-            Sysno::readv,
-            sys::fd_arg(fd),
-            bufs.as_mut_ptr() as usize,
-            bufs.len(),
-        )
-    }
+    unsafe { sys::syscall3(Sysno::readv, sys::fd_arg(fd), sys::by_mut(bufs), bufs.len()) }
 }
 
 /// `writev(2)`: gathers one write from several buffers.
@@ -152,7 +131,7 @@ pub fn writev(fd: impl AsFd, bufs: &[IoSlice<'_>]) -> Result<usize> {
         sys::syscall3(
             Sysno::writev,
             sys::fd_arg(fd),
-            bufs.as_ptr() as usize,
+            sys::by_ref(bufs),
             bufs.len(),
         )
     }

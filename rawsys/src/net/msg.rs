@@ -65,7 +65,7 @@ pub fn send(fd: impl AsFd, buf: &[u8], flags: SendFlags) -> crate::Result<usize>
         sys::syscall6(
             Sysno::sendto,
             sys::fd_arg(fd),
-            buf.as_ptr() as usize,
+            sys::by_ref(buf),
             buf.len(),
             flags.bits() as usize,
             0,
@@ -87,7 +87,7 @@ pub fn sendto(
         sys::syscall6(
             Sysno::sendto,
             sys::fd_arg(fd),
-            buf.as_ptr() as usize,
+            sys::by_ref(buf),
             buf.len(),
             flags.bits() as usize,
             p as usize,
@@ -104,7 +104,7 @@ pub fn recv(fd: impl AsFd, buf: &mut [u8], flags: RecvFlags) -> crate::Result<us
         sys::syscall6(
             Sysno::recvfrom,
             sys::fd_arg(fd),
-            buf.as_mut_ptr() as usize,
+            sys::by_mut(buf),
             buf.len(),
             flags.bits() as usize,
             0,
@@ -127,10 +127,10 @@ pub fn recvfrom(
         sys::syscall6(
             Sysno::recvfrom,
             sys::fd_arg(fd),
-            buf.as_mut_ptr() as usize,
+            sys::by_mut(buf),
             buf.len(),
             flags.bits() as usize,
-            st.0.as_mut_ptr() as usize,
+            sys::by_mut(&mut st.0),
             sys::by_mut(&mut len),
         )
     }?;

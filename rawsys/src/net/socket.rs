@@ -89,7 +89,7 @@ pub fn socketpair(
             family.0 as usize,
             (ty.0 | flags.bits()) as usize,
             protocol.0 as usize,
-            fds.as_mut_ptr() as usize,
+            sys::by_mut(&mut fds),
         )
     }?;
     Ok((sys::ret_fd(fds[0] as usize), sys::ret_fd(fds[1] as usize)))
@@ -127,7 +127,7 @@ pub fn accept4(fd: impl AsFd, flags: SocketFlags) -> crate::Result<(OwnedFd, Soc
         sys::syscall4(
             Sysno::accept4,
             sys::fd_arg(fd),
-            st.0.as_mut_ptr() as usize,
+            sys::by_mut(&mut st.0),
             sys::by_mut(&mut len),
             flags.bits() as usize,
         )
@@ -144,7 +144,7 @@ fn name_call(nr: Sysno, fd: impl AsFd) -> crate::Result<SocketAddr> {
         sys::syscall3(
             nr,
             sys::fd_arg(fd),
-            st.0.as_mut_ptr() as usize,
+            sys::by_mut(&mut st.0),
             sys::by_mut(&mut len),
         )
     }?;

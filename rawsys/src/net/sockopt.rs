@@ -53,7 +53,7 @@ pub fn setsockopt(fd: impl AsFd, level: i32, name: i32, value: &[u8]) -> crate::
             sys::fd_arg(fd),
             level as usize,
             name as usize,
-            value.as_ptr() as usize,
+            sys::by_ref(value),
             len as usize,
         )
     }
@@ -71,7 +71,7 @@ pub fn getsockopt(fd: impl AsFd, level: i32, name: i32, value: &mut [u8]) -> cra
             sys::fd_arg(fd),
             level as usize,
             name as usize,
-            value.as_mut_ptr() as usize,
+            sys::by_mut(value),
             sys::by_mut(&mut len),
         )
     }?;

@@ -173,7 +173,7 @@ pub fn capget(pid: Pid) -> Result<Capabilities> {
         sys::syscall2(
             Sysno::capget,
             sys::by_mut(&mut header),
-            data.as_mut_ptr() as usize,
+            sys::by_mut(&mut data),
         )
     }?;
     let join = |lo: u32, hi: u32| CapSet((hi as u64) << 32 | lo as u64);
@@ -211,14 +211,7 @@ pub fn capset(caps: &Capabilities) -> Result<()> {
     ];
     // SAFETY: header is live (the kernel may write the preferred version into it); the kernel
     // reads two CapUserData from data.
-    unsafe {
-        sys::syscall2(
-            Sysno::capset,
-            sys::by_mut(&mut header),
-            data.as_ptr() as usize,
-        )
-    }
-    .map(drop)
+    unsafe { sys::syscall2(Sysno::capset, sys::by_mut(&mut header), sys::by_ref(&data)) }.map(drop)
 }
 
 /// `prctl(PR_CAPBSET_READ)`: whether `cap` is in the caller's bounding set.

@@ -75,14 +75,14 @@ pub fn getresgid() -> Result<(Gid, Gid, Gid)> {
 /// `setgroups(2)`: replaces the supplementary group list (per thread, as [`setresuid`]).
 pub fn setgroups(groups: &[Gid]) -> Result<()> {
     // SAFETY: the kernel reads groups.len() gids from the slice.
-    unsafe { sys::syscall2(Sysno::setgroups, groups.len(), groups.as_ptr() as usize) }.map(drop)
+    unsafe { sys::syscall2(Sysno::setgroups, groups.len(), sys::by_ref(groups)) }.map(drop)
 }
 
 /// `getgroups(2)`: fills `groups` with the supplementary groups and returns how many there are.
 /// With an empty slice it only returns the count; a too small one gives `EINVAL`.
 pub fn getgroups(groups: &mut [Gid]) -> Result<usize> {
     // SAFETY: the kernel writes at most groups.len() gids into the slice.
-    unsafe { sys::syscall2(Sysno::getgroups, groups.len(), groups.as_mut_ptr() as usize) }
+    unsafe { sys::syscall2(Sysno::getgroups, groups.len(), sys::by_mut(groups)) }
 }
 
 /// `setsid(2)`: starts a new session and process group led by the caller; returns the session

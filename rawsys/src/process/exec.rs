@@ -31,9 +31,9 @@ pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Er
     match unsafe {
         sys::syscall3(
             Sysno::execve,
-            path.as_ptr() as usize,
-            argv.as_ptr() as usize,
-            envp.as_ptr() as usize,
+            sys::c_str(path),
+            sys::by_ref(argv),
+            sys::by_ref(envp),
         )
     } {
         Err(e) => e,

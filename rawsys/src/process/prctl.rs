@@ -82,14 +82,14 @@ impl core::fmt::Debug for TaskName {
 /// `prctl(PR_SET_NAME)`: names the calling thread; the kernel keeps the first 15 bytes.
 pub fn set_name(name: &CStr) -> Result<()> {
     // SAFETY: the kernel reads at most 16 bytes up to the NUL, which `name` contains.
-    unsafe { prctl(PR_SET_NAME, name.as_ptr() as usize, 0, 0, 0) }.map(drop)
+    unsafe { prctl(PR_SET_NAME, sys::c_str(name), 0, 0, 0) }.map(drop)
 }
 
 /// `prctl(PR_GET_NAME)`: the calling thread's name.
 pub fn get_name() -> Result<TaskName> {
     let mut buf = [0u8; 16];
     // SAFETY: the kernel writes at most 16 bytes (NUL-terminated) into buf, which has 16.
-    unsafe { prctl(PR_GET_NAME, buf.as_mut_ptr() as usize, 0, 0, 0) }?;
+    unsafe { prctl(PR_GET_NAME, sys::by_mut(&mut buf), 0, 0, 0) }?;
     Ok(TaskName(buf))
 }
 
