@@ -277,7 +277,6 @@ pub fn mode() -> Result<u32> {
 mod tests {
     use super::*;
     use crate::process::{self, CloneFlags, Fork, WaitOptions, WaitStatus};
-
     use crate::signal::Signal;
 
     const SIGCHLD: Signal = Signal::SIGCHLD;

@@ -31,7 +31,6 @@ pub fn flock(fd: impl AsFd, op: FlockOp) -> Result<()> {
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::fs::testing::TempDir;
     use crate::fs::*;
 

@@ -201,7 +201,6 @@ pub fn openat2(
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::fs::testing::TempDir;
     use crate::fs::*;
 

@@ -131,7 +131,6 @@ mod tests {
     use crate::fd::OwnedFd;
     use crate::fs::testing::TempDir;
     use crate::fs::*;
-
     use crate::io::write;
     use std::string::String;
     use std::vec::Vec;

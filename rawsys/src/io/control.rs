@@ -130,7 +130,6 @@ mod tests {
     use super::*;
     use crate::Errno;
     use crate::fd::OwnedFd;
-
     use crate::fs::*;
     use crate::io::*;
 

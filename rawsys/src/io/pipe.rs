@@ -30,7 +30,6 @@ pub fn pipe2(flags: PipeFlags) -> Result<(OwnedFd, OwnedFd)> {
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::fs::OFlags;
     use crate::io::*;
 

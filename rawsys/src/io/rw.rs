@@ -191,7 +191,6 @@ pub fn sendfile(
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::fs::testing::TempDir;
     use crate::fs::*;
     use crate::io::*;

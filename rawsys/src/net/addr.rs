@@ -531,7 +531,6 @@ mod std_conv {
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::net::testing::*;
     use crate::net::*;
 

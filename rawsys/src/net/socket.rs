@@ -183,7 +183,6 @@ pub fn shutdown(fd: impl AsFd, how: Shutdown) -> crate::Result<()> {
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::epoll::{self, EpollEvent, EpollFlags};
     use crate::io;
     use crate::net::testing::*;

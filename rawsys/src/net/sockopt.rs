@@ -272,7 +272,6 @@ pub fn linger(fd: impl AsFd) -> crate::Result<Option<u32>> {
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::io;
     use crate::net::testing::*;
     use crate::net::*;

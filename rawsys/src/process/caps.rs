@@ -256,7 +256,6 @@ pub fn ambient_clear_all() -> Result<()> {
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::process::testing::*;
     use crate::process::*;
 

@@ -102,7 +102,6 @@ pub fn getsid(pid: Pid) -> Result<Pid> {
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::process::testing::*;
     use crate::process::*;
 

@@ -55,7 +55,6 @@ pub fn exit_group(code: i32) -> ! {
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::process::testing::*;
     use crate::process::*;
 

@@ -65,10 +65,8 @@ pub fn getegid() -> Gid {
 #[cfg(test)]
 mod tests {
     use super::*;
-
     use crate::process::testing::*;
     use crate::process::*;
-
     use std::format;
     use std::vec::Vec;
 

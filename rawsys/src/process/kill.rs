@@ -97,7 +97,6 @@ pub fn test_tgkill(tgid: Pid, tid: Pid) -> Result<()> {
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::io;
     use crate::process::testing::*;
     use crate::process::*;

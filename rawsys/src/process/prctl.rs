@@ -97,7 +97,6 @@ pub fn get_name() -> Result<TaskName> {
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::io;
     use crate::process::testing::*;
     use crate::process::*;

@@ -84,10 +84,8 @@ pub fn sched_policy(tid: Pid) -> crate::Result<u32> {
 mod tests {
     use super::*;
     use crate::Errno;
-
-    use crate::process::*;
-
     use crate::process::gettid;
+    use crate::process::*;
 
     /// The policy of thread `tid` of this process as /proc shows it (field 41 of `stat`).
     fn proc_policy(tid: Pid) -> u32 {

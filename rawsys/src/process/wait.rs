@@ -244,7 +244,6 @@ pub fn waitid(id: WaitId<'_>, options: WaitOptions) -> Result<Option<WaitIdStatu
 mod tests {
     use super::*;
     use crate::Errno;
-
     use crate::process::testing::*;
     use crate::process::*;
 
