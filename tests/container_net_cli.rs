@@ -226,7 +226,7 @@ fn published_port_answers_on_localhost_and_goes_with_the_container() {
     assert_eq!(n.lease_lines(), 1);
     // SIGTERM to `container` is forwarded to init, which forwards it to httpd.
     let pid = guard.0.id() as i32;
-    rawsys::process::kill(pid, rawsys::signal::Signal::SIGTERM.raw()).unwrap();
+    rawsys::process::kill_process(pid, rawsys::signal::Signal::SIGTERM).unwrap();
     let st = guard.0.wait().unwrap();
     let mut err = String::new();
     guard

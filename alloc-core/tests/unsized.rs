@@ -268,6 +268,7 @@ fn lock_all_stops_other_threads_until_unlock_all() {
 #[test]
 fn fork_while_threads_allocate_leaves_a_usable_heap_in_the_child() {
     use rawsys::process::{self, CloneFlags, Fork, WaitOptions, WaitStatus};
+    use rawsys::signal::Signal;
     let heap = new_heap();
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicUsize::new(0));
@@ -312,7 +313,8 @@ fn fork_while_threads_allocate_leaves_a_usable_heap_in_the_child() {
             heap.lock_all();
             // SAFETY: the child only runs heap code (raw syscalls, no std locks) and ends in
             // exit_group.
-            match unsafe { process::fork_with(CloneFlags::empty(), 17) }.unwrap() {
+            match unsafe { process::fork_with(CloneFlags::empty(), Some(Signal::SIGCHLD)) }.unwrap()
+            {
                 Fork::Child => {
                     // SAFETY: the child's copy of this thread took every lock.
                     unsafe { heap.unlock_all() };
@@ -340,7 +342,7 @@ fn fork_while_threads_allocate_leaves_a_usable_heap_in_the_child() {
                             break st;
                         }
                         if Instant::now() > deadline {
-                            let _ = process::kill(pid, 9);
+                            let _ = process::kill_process(pid, Signal::SIGKILL);
                             let _ = process::wait4(pid, WaitOptions::empty());
                             panic!("child {pid} hung: a lock was inherited held");
                         }

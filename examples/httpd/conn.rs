@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::Duration;
 
-use rawsys::io::{self, Mode, OFlags};
+use rawsys::fs::{self, Mode, OFlags};
+use rawsys::io;
 use rawsys::net::{self, RecvFlags, SendFlags, SocketAddr};
 use rawsys::{Errno, OwnedFd};
 use reactor::http::{BodyFraming, ChunkedDecoder, RawHeader, RequestParser, Status, Version};
@@ -290,8 +291,8 @@ pub(crate) struct Io {
 impl Io {
     /// Buffers, parser and a file cache over its own descriptor of the root directory.
     pub(crate) fn new(shared: &Shared, now_ms: u64, log: bool) -> Result<Io, Errno> {
-        let root = io::openat(
-            io::CWD,
+        let root = fs::openat(
+            fs::CWD,
             &shared.root_path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),

@@ -11,7 +11,8 @@ use std::ffi::CString;
 use std::io::Write as _;
 use std::sync::Arc;
 
-use rawsys::io::{self, Mode, OFlags};
+use rawsys::fs::{self, Mode, OFlags};
+use rawsys::io;
 use rawsys::{AsFd, Errno, OwnedFd};
 
 use crate::util::{FxBuild, http_date};
@@ -195,7 +196,7 @@ impl FileCache {
             return false;
         };
         let mut buf = [0u8; 4096];
-        let Ok(n) = io::readlinkat(io::CWD, &link, &mut buf) else {
+        let Ok(n) = fs::readlinkat(fs::CWD, &link, &mut buf) else {
             return false;
         };
         let real = &buf[..n];
@@ -205,14 +206,14 @@ impl FileCache {
                 && (root.ends_with(b"/") || real.get(root.len()) == Some(&b'/')))
     }
 
-    fn open_below(&self, rel: &[u8]) -> Result<(OwnedFd, io::Stat), Kind> {
+    fn open_below(&self, rel: &[u8]) -> Result<(OwnedFd, fs::Stat), Kind> {
         let rel = if rel.is_empty() { &b"."[..] } else { rel };
         let Ok(path) = CString::new(rel) else {
             return Err(Kind::Forbidden);
         };
         // NONBLOCK: opening a FIFO must not block the event loop.
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
-        let fd = match io::openat(&self.root, &path, flags, Mode::empty()) {
+        let fd = match fs::openat(&self.root, &path, flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ENAMETOOLONG) => {
                 return Err(Kind::NotFound);
@@ -222,7 +223,7 @@ impl FileCache {
         if !self.is_below_root(&fd) {
             return Err(Kind::Forbidden);
         }
-        let st = io::fstat(&fd).map_err(|_| Kind::Forbidden)?;
+        let st = fs::fstat(&fd).map_err(|_| Kind::Forbidden)?;
         Ok((fd, st))
     }
 

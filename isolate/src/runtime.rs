@@ -174,7 +174,7 @@ impl Container {
         if o.security.userns.is_some() {
             flags |= CloneFlags::NEWUSER;
         }
-        let args = CloneArgs::new(flags, Signal::SIGCHLD.raw() as u32);
+        let args = CloneArgs::new(flags, Some(Signal::SIGCHLD));
         // SAFETY: the child runs only `child::run`, which issues raw system calls over the
         // prepared plan without allocating, and ends in execve or exit_group.
         let forked = unsafe { process::clone3_with_pidfd(&args) };
@@ -195,7 +195,7 @@ impl Container {
             });
             drop((r, w));
             if let Err(e) = res {
-                let _ = process::pidfd_send_signal(&pidfd, Signal::SIGKILL.raw());
+                let _ = process::pidfd_send_signal(&pidfd, Signal::SIGKILL);
                 let _ = process::waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED);
                 return Err(e);
             }
@@ -221,7 +221,7 @@ impl Container {
                     .map_err(|e| Error::host("release the child", e))
             });
             if let Err(e) = r {
-                let _ = process::pidfd_send_signal(&running.pidfd, Signal::SIGKILL.raw());
+                let _ = process::pidfd_send_signal(&running.pidfd, Signal::SIGKILL);
                 net_err = Some(e);
             }
         }
@@ -334,7 +334,7 @@ impl Running {
         if self.finished.is_some() {
             return Ok(());
         }
-        match process::pidfd_send_signal(&self.pidfd, sig.raw()) {
+        match process::pidfd_send_signal(&self.pidfd, sig) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
             Err(e) => Err(Error::host(
                 format!("signal {sig:?} to pid {}", self.pid),
@@ -401,13 +401,13 @@ impl Running {
             }
             WaitStatus::Exited(c) => ExitStatus::Exited(c),
             WaitStatus::Signaled { signal, .. } => {
-                if signal == Signal::SIGKILL.raw() && stats.oom_kills.is_some_and(|n| n > 0) {
+                if signal == Signal::SIGKILL && stats.oom_kills.is_some_and(|n| n > 0) {
                     ExitStatus::OutOfMemory
                 } else {
-                    ExitStatus::Signaled(signal)
+                    ExitStatus::Signaled(signal.raw())
                 }
             }
-            WaitStatus::Stopped(_) | WaitStatus::Continued => {
+            WaitStatus::Stopped(_) | WaitStatus::Continued | WaitStatus::Unrecognized(_) => {
                 return Err(Error::Unexpected("stopped container".into()));
             }
         };
@@ -426,7 +426,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if self.finished.is_none() {
-            let _ = process::pidfd_send_signal(&self.pidfd, Signal::SIGKILL.raw());
+            let _ = process::pidfd_send_signal(&self.pidfd, Signal::SIGKILL);
             let _ = self.wait();
         }
     }

@@ -25,11 +25,13 @@
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod arch;
 mod sys;
 
 pub mod epoll;
 pub mod errno;
 pub mod fd;
+pub mod fs;
 pub mod io;
 pub mod mm;
 pub mod net;

@@ -163,7 +163,8 @@ impl Server {
 
     /// Sends SIGTERM and waits (bounded) for the exit; returns the exit code.
     pub fn terminate(&mut self, within: Duration) -> Option<i32> {
-        rawsys::process::kill(self.pid(), 15).expect("kill SIGTERM");
+        rawsys::process::kill_process(self.pid(), rawsys::signal::Signal::SIGTERM)
+            .expect("kill SIGTERM");
         let deadline = Instant::now() + within;
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
@@ -470,7 +471,7 @@ pub fn sigterm_finishes_in_flight_responses(tag: &str, args: &[&str]) {
     let mut first = vec![0u8; 4096];
     let n = c.read(&mut first).unwrap();
     assert!(n > 0);
-    rawsys::process::kill(s.pid(), 15).unwrap();
+    rawsys::process::kill_process(s.pid(), rawsys::signal::Signal::SIGTERM).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     // New connections are refused once the listener is closed.
     assert!(

@@ -14,7 +14,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use rawsys::io::{self, AtFlags, CWD, Mode, OFlags};
+use rawsys::fs::{self, AtFlags, CWD, Mode, OFlags};
 use rawsys::{Errno, OwnedFd};
 
 use crate::error::{ConfigError, Error};
@@ -227,7 +227,7 @@ impl Cgroup {
         };
         for (path, controllers) in dirs {
             let p = cjoin(&[&path])?;
-            io::mkdirat(CWD, &p, Mode::from_bits_truncate(0o755))
+            fs::mkdirat(CWD, &p, Mode::from_bits_truncate(0o755))
                 .map_err(|e| Error::host(format!("mkdir {path}"), e))?;
             cg.dirs.push(Dir { path, controllers });
         }
@@ -247,7 +247,7 @@ impl Cgroup {
         };
         for d in &cg.dirs {
             let p = cjoin(&[&d.path, "/", join_file])?;
-            let fd = io::openat(CWD, &p, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            let fd = fs::openat(CWD, &p, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
                 .map_err(|e| Error::host(format!("open {}/{join_file}", d.path), e))?;
             cg.procs.push(fd);
         }
@@ -335,7 +335,7 @@ impl Cgroup {
 fn rmdir_cgroup(p: &CString) -> Result<(), Errno> {
     let mut tries = 0;
     loop {
-        match io::unlinkat(CWD, p, AtFlags::REMOVEDIR) {
+        match fs::unlinkat(CWD, p, AtFlags::REMOVEDIR) {
             Err(Errno::EBUSY) if tries < 200 => {
                 tries += 1;
                 let t = rawsys::time::Timespec::from_nanos(500_000);

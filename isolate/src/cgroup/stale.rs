@@ -3,7 +3,7 @@
 use alloc::string::ToString;
 
 use rawsys::Errno;
-use rawsys::io::{self, AtFlags, CWD};
+use rawsys::fs::{self, AtFlags, CWD};
 
 use super::CgroupParent;
 use super::layout::{discover, parent_path};
@@ -30,7 +30,7 @@ pub fn remove_stale(
         let Ok(c) = cjoin(&[&dir]) else { continue };
         let Ok(entries) = list_dir(&c) else { continue };
         for (name, kind) in entries {
-            if kind != io::FileKind::Directory || !name.starts_with(prefix) || !is_stale(&name) {
+            if kind != fs::FileKind::Directory || !name.starts_with(prefix) || !is_stale(&name) {
                 continue;
             }
             let Ok(procs) = cjoin(&[&dir, "/", &name, "/cgroup.procs"]) else {
@@ -41,7 +41,7 @@ pub fn remove_stale(
                 _ => continue,
             }
             if let Ok(p) = cjoin(&[&dir, "/", &name]) {
-                if io::unlinkat(CWD, &p, AtFlags::REMOVEDIR).is_ok() {
+                if fs::unlinkat(CWD, &p, AtFlags::REMOVEDIR).is_ok() {
                     removed += 1;
                 }
             }

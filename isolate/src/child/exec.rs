@@ -32,8 +32,11 @@ fn encode(st: WaitStatus) -> (i32, i32) {
         WaitStatus::Signaled {
             signal,
             core_dumped,
-        } => (signal | if core_dumped { 0x80 } else { 0 }, 128 + signal),
-        WaitStatus::Stopped(_) | WaitStatus::Continued => (0, 0),
+        } => (
+            signal.raw() | if core_dumped { 0x80 } else { 0 },
+            128 + signal.raw(),
+        ),
+        WaitStatus::Stopped(_) | WaitStatus::Continued | WaitStatus::Unrecognized(_) => (0, 0),
     }
 }
 
@@ -48,10 +51,10 @@ pub(super) fn init(plan: &Plan, err_fd: RawFd, status_fd: RawFd) -> ! {
     }
     // SAFETY: the grandchild follows the same rules as this child: raw system calls only,
     // ending in execve or exit_group.
-    let main = match unsafe { process::fork_with(CloneFlags::empty(), Signal::SIGCHLD.raw()) } {
+    let main = match unsafe { process::fork_with(CloneFlags::empty(), Some(Signal::SIGCHLD)) } {
         Err(e) => fail(err_fd, index, (SubStep::Fork, e)),
         Ok(Fork::Child) => {
-            let _ = process::set_pdeathsig(Signal::SIGKILL.raw());
+            let _ = process::set_pdeathsig(Some(Signal::SIGKILL));
             if let Err(e) = signal::rt_sigprocmask(SigmaskHow::SetMask, Some(&SigSet::empty())) {
                 fail(err_fd, index, (SubStep::Exec, e));
             }
@@ -68,7 +71,7 @@ pub(super) fn init(plan: &Plan, err_fd: RawFd, status_fd: RawFd) -> ! {
             continue;
         };
         if sig != Signal::SIGCHLD {
-            let _ = process::kill(main, sig.raw());
+            let _ = process::kill_process(main, sig);
             continue;
         }
         loop {

@@ -3,7 +3,8 @@
 
 use core::ffi::CStr;
 
-use rawsys::io::{self, CWD, Mode, OFlags, ResolveFlags};
+use rawsys::fs::{self, CWD, Mode, OFlags, ResolveFlags};
+use rawsys::io;
 use rawsys::ns::{self, MountFlags, UnmountFlags};
 use rawsys::{AsFd, BorrowedFd, Errno, OwnedFd};
 
@@ -13,7 +14,7 @@ use super::helpers::{PATH_FLAGS, StepResult, SubStep, at, borrowed, close, fd_pa
 impl<'a> ChildState<'a> {
     /// Opens the new root (after its mount): later paths below it are resolved inside it.
     pub(super) fn open_root(&mut self, path: &'a CStr) -> StepResult {
-        let fd = io::openat(CWD, path, PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
+        let fd = fs::openat(CWD, path, PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
             .map_err(at(SubStep::Call))?;
         self.root = Some((path, fd.into_raw()));
         Ok(())
@@ -60,7 +61,7 @@ impl<'a> ChildState<'a> {
         }
         buf[..dir.len()].copy_from_slice(dir);
         let dir = CStr::from_bytes_with_nul(&buf[..=dir.len()]).map_err(|_| Errno::EINVAL)?;
-        let d = io::openat2(
+        let d = fs::openat2(
             borrowed(root_fd),
             dir,
             PATH_FLAGS | OFlags::DIRECTORY,
@@ -87,10 +88,10 @@ impl<'a> ChildState<'a> {
             return ns::mount(source, target, fstype, flags, data);
         }
         let t = self.at(target, |dir, name| {
-            io::openat(dir, name, PATH_FLAGS | OFlags::NOFOLLOW, Mode::empty())
+            fs::openat(dir, name, PATH_FLAGS | OFlags::NOFOLLOW, Mode::empty())
         })?;
         let r = (|| {
-            if io::fstat(&t)?.is_symlink() {
+            if fs::fstat(&t)?.is_symlink() {
                 return Err(Errno::ELOOP);
             }
             let mut buf = [0u8; 32];
@@ -102,7 +103,7 @@ impl<'a> ChildState<'a> {
 
     /// `mkdirat(2)`; an existing entry is fine.
     pub(super) fn mkdir(&self, path: &CStr, mode: u32) -> StepResult {
-        match self.at(path, |d, n| io::mkdirat(d, n, Mode::from_bits_retain(mode))) {
+        match self.at(path, |d, n| fs::mkdirat(d, n, Mode::from_bits_retain(mode))) {
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err((SubStep::Call, e)),
         }
@@ -112,7 +113,7 @@ impl<'a> ChildState<'a> {
     pub(super) fn create_file(&self, path: &CStr) -> StepResult {
         let f = self
             .at(path, |d, n| {
-                io::openat(
+                fs::openat(
                     d,
                     n,
                     OFlags::RDONLY | OFlags::CREAT | OFlags::NOFOLLOW | OFlags::CLOEXEC,
@@ -128,7 +129,7 @@ impl<'a> ChildState<'a> {
     pub(super) fn chmod_dir(&self, path: &CStr, mode: u32) -> StepResult {
         let f = self
             .at(path, |d, n| {
-                io::openat(
+                fs::openat(
                     d,
                     n,
                     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
@@ -136,14 +137,14 @@ impl<'a> ChildState<'a> {
                 )
             })
             .map_err(at(SubStep::Open))?;
-        let r = io::fchmod(&f, Mode::from_bits_retain(mode)).map_err(at(SubStep::Chmod));
+        let r = fs::fchmod(&f, Mode::from_bits_retain(mode)).map_err(at(SubStep::Chmod));
         close(f);
         r
     }
 
     /// `symlinkat(2)`; an existing entry is fine.
     pub(super) fn symlink(&self, target: &CStr, link: &CStr) -> StepResult {
-        match self.at(link, |d, n| io::symlinkat(target, d, n)) {
+        match self.at(link, |d, n| fs::symlinkat(target, d, n)) {
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err((SubStep::Call, e)),
         }
@@ -153,7 +154,7 @@ impl<'a> ChildState<'a> {
     pub(super) fn write_file(&self, path: &CStr, contents: &[u8]) -> StepResult {
         let f = self
             .at(path, |d, n| {
-                io::openat(
+                fs::openat(
                     d,
                     n,
                     OFlags::WRONLY
@@ -202,9 +203,9 @@ impl<'a> ChildState<'a> {
 /// directory such as `/proc/self/fd/7` (a descriptor leaked from the host, CVE-2024-21626) or
 /// a symlink pointing out is refused or stays inside.
 pub(super) fn chdir_in_root(path: &CStr) -> StepResult {
-    let root = io::openat(CWD, c"/", PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
+    let root = fs::openat(CWD, c"/", PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
         .map_err(at(SubStep::Open))?;
-    let d = io::openat2(
+    let d = fs::openat2(
         &root,
         path,
         PATH_FLAGS | OFlags::DIRECTORY,
@@ -244,7 +245,7 @@ mod tests {
         st.open_root(&root).unwrap();
         // mkdir through an absolute symlink lands in <root>/etc, not the host's /etc.
         let p = CString::new(format!("{}/link/lp-test-made", base.display())).unwrap();
-        st.at(&p, |d, n| io::mkdirat(d, n, Mode::from_bits_retain(0o755)))
+        st.at(&p, |d, n| fs::mkdirat(d, n, Mode::from_bits_retain(0o755)))
             .unwrap();
         assert!(base.join("etc/lp-test-made").is_dir());
         assert!(!std::path::Path::new("/etc/lp-test-made").exists());

@@ -6,7 +6,8 @@
 
 use core::ffi::CStr;
 
-use rawsys::io::{self, CWD, Mode, OFlags, ResolveFlags};
+use rawsys::fs::{self, CWD, Mode, OFlags, ResolveFlags};
+use rawsys::io;
 use rawsys::{BorrowedFd, Errno, OwnedFd, RawFd};
 
 /// Which system call of a setup step failed. Steps of one call report [`SubStep::Call`]; the
@@ -269,7 +270,7 @@ pub(crate) fn fd_path(fd: RawFd, buf: &mut [u8; 32]) -> &CStr {
 /// Opens a container path as `O_PATH` refusing every symlink and magic link; `None` when it
 /// does not exist.
 pub(crate) fn open_nofollow(path: &CStr) -> Result<Option<OwnedFd>, Errno> {
-    match io::openat2(
+    match fs::openat2(
         CWD,
         path,
         PATH_FLAGS | OFlags::NOFOLLOW,

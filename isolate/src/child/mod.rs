@@ -78,7 +78,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
     let call = at(SubStep::Call);
     match op {
         Op::ParentDeathSignal => {
-            rawsys::process::set_pdeathsig(Signal::SIGKILL.raw()).map_err(call)
+            rawsys::process::set_pdeathsig(Some(Signal::SIGKILL)).map_err(call)
         }
         Op::WaitForIdMaps {
             read,

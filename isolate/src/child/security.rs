@@ -1,7 +1,8 @@
 //! The child's hardening steps (see [`crate::security`]): the user namespace's ids,
 //! capabilities, masked and read-only kernel paths, and which descriptors survive `execve`.
 
-use rawsys::io::{self, CWD, CloseRangeFlags, Mode, ResolveFlags};
+use rawsys::fs::{self, CWD, Mode, ResolveFlags};
+use rawsys::io::{self, CloseRangeFlags};
 use rawsys::ns::{self, MountFlags};
 use rawsys::process::{self, CapSet, Capabilities, Capability};
 use rawsys::{Errno, OwnedFd, RawFd};
@@ -76,7 +77,7 @@ pub(super) fn set_capabilities(keep: u64) -> StepResult {
 impl ChildState<'_> {
     /// Opens `/dev/null` without following links and checks that it is the null device.
     pub(super) fn open_null(&mut self) -> StepResult {
-        let fd = io::openat2(
+        let fd = fs::openat2(
             CWD,
             c"/dev/null",
             PATH_FLAGS,
@@ -84,8 +85,8 @@ impl ChildState<'_> {
             ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
         )
         .map_err(at(SubStep::Open))?;
-        let st = io::fstat(&fd).map_err(at(SubStep::Verify))?;
-        if st.file_type() != 0o020000 || st.st_rdev != io::makedev(1, 3) {
+        let st = fs::fstat(&fd).map_err(at(SubStep::Verify))?;
+        if st.file_type() != 0o020000 || st.st_rdev != fs::makedev(1, 3) {
             return Err((SubStep::Verify, Errno::ENODEV));
         }
         self.null = fd.into_raw();
@@ -100,7 +101,7 @@ impl ChildState<'_> {
         };
         let mut tb = [0u8; 32];
         let target = fd_path(t.as_raw(), &mut tb);
-        let st = io::fstat(&t).map_err(at(SubStep::Open))?;
+        let st = fs::fstat(&t).map_err(at(SubStep::Open))?;
         let r = if st.is_dir() {
             ns::mount(
                 Some(c"tmpfs"),

@@ -6,7 +6,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use rawsys::io::{CWD, Mode, OFlags};
+use rawsys::fs::{CWD, Mode, OFlags};
 use rawsys::process::CloneFlags;
 use rawsys::{BorrowedFd, Errno};
 
@@ -133,7 +133,7 @@ fn reclaim(cfg: &BridgeConfig, rt: &mut Nl, nf: &mut Nl, bridge: u32, l: &Lease)
 /// A `NETLINK_ROUTE` socket in the network namespace of the process behind `pidfd` (the
 /// calling thread enters it for the `socket` call only).
 fn socket_in(pidfd: BorrowedFd<'_>) -> Result<Nl, Error> {
-    let own = rawsys::io::openat(
+    let own = rawsys::fs::openat(
         CWD,
         c"/proc/thread-self/ns/net",
         OFlags::RDONLY | OFlags::CLOEXEC,

@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::String;
 
 use rawsys::Errno;
-use rawsys::io::CWD;
+use rawsys::fs::CWD;
 
 use super::addr::{Ipv4Net, show_ip};
 use super::nl::Nl;
@@ -240,7 +240,7 @@ pub fn remove_bridge_network(cfg: &BridgeConfig) -> Result<(), Error> {
         Err(e) => return Err(Error::host(format!("delete bridge {}", cfg.name), e)),
     }
     let path = cjoin(&[&cfg.lease_dir, "/", &cfg.name, ".leases"])?;
-    match rawsys::io::unlinkat(CWD, &path, rawsys::io::AtFlags::empty()) {
+    match rawsys::fs::unlinkat(CWD, &path, rawsys::fs::AtFlags::empty()) {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),
         Err(e) => Err(Error::host(
             format!("remove lease file of bridge {}", cfg.name),

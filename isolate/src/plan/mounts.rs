@@ -5,7 +5,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use rawsys::io::{self, Mode, OFlags};
+use rawsys::fs::{self, Mode, OFlags};
 use rawsys::ns::MountFlags;
 
 use super::{Op, PlanBuilder};
@@ -32,7 +32,7 @@ fn canonical_source(src: &str) -> Result<(String, bool), Error> {
     };
     let c = cstring("mount source", src)?;
     let st = stat(&c).map_err(bad)?;
-    let fd = io::openat(io::CWD, &c, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(bad)?;
+    let fd = fs::openat(fs::CWD, &c, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(bad)?;
     let link = cjoin(&["/proc/self/fd/", &format!("{}", fd.as_raw())])?;
     let real = readlink(&link).map_err(|e| Error::host(format!("readlink {src}"), e))?;
     let real = String::from_utf8(real)
