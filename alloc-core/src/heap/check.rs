@@ -100,3 +100,84 @@ impl<S: PageSource> Heap<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use core::alloc::Layout;
+
+    use crate::size_class::{PAGE_SHIFT, class_for};
+    use crate::{Heap, MmapSource, ThreadCache};
+
+    fn heap() -> &'static Heap<MmapSource> {
+        std::boxed::Box::leak(std::boxed::Box::new(Heap::new(MmapSource::new())))
+    }
+
+    /// A heap with a few blocks allocated through `cache` (the first returned) and freed.
+    fn used(cache: &mut ThreadCache) -> (&'static Heap<MmapSource>, *mut u8) {
+        let heap = heap();
+        let l = Layout::from_size_align(48, 8).unwrap();
+        // SAFETY: the cache is used with this heap only; blocks are freed once.
+        unsafe {
+            let p = heap.allocate_in(cache, l);
+            let q = heap.allocate_in(cache, l);
+            let big = heap.allocate_in(cache, Layout::from_size_align(100_000, 8).unwrap());
+            heap.deallocate_in(cache, q, l);
+            heap.deallocate_in(cache, big, Layout::from_size_align(100_000, 8).unwrap());
+            (heap, p)
+        }
+    }
+
+    #[test]
+    fn a_consistent_heap_passes() {
+        let mut cache = ThreadCache::new();
+        let (heap, p) = used(&mut cache);
+        heap.check_invariants_with(&cache);
+        // SAFETY: p is live, freed once.
+        unsafe { heap.deallocate_unsized_in(&mut cache, p) };
+        heap.flush_thread_cache(&mut cache);
+        heap.check_invariants_with(&cache);
+    }
+
+    #[test]
+    #[should_panic(expected = "the thread cache: list 6 has length")]
+    fn a_wrong_list_length_is_found() {
+        let mut cache = ThreadCache::new();
+        let (heap, _) = used(&mut cache);
+        let cls = class_for(48, 8).unwrap();
+        assert_eq!(cls.index(), 6);
+        cache.lists[cls.index()].len += 1;
+        heap.check_invariants_with(&cache);
+    }
+
+    #[test]
+    #[should_panic(expected = "allocated 33 carved 32")]
+    fn a_wrong_span_count_is_found() {
+        let mut cache = ThreadCache::new();
+        let (heap, p) = used(&mut cache);
+        let span = heap.page_map.get(p as usize >> PAGE_SHIFT);
+        // SAFETY: the span of a live block; no other thread uses this heap.
+        unsafe { (*span).allocated += 1 };
+        heap.check_invariants();
+    }
+
+    #[test]
+    #[should_panic(expected = "page heap: lists hold")]
+    fn wrong_free_bytes_are_found() {
+        let mut cache = ThreadCache::new();
+        let (heap, _) = used(&mut cache);
+        heap.page_heap.lock().stats.free += 4096;
+        heap.check_invariants();
+    }
+
+    #[test]
+    fn the_locks_are_released_after_a_violation() {
+        let mut cache = ThreadCache::new();
+        let (heap, _) = used(&mut cache);
+        heap.page_heap.lock().stats.free += 4096;
+        let caught =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| heap.check_invariants()));
+        assert!(caught.is_err());
+        heap.page_heap.lock().stats.free -= 4096;
+        heap.check_invariants_with(&cache);
+    }
+}
