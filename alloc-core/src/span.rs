@@ -105,15 +105,21 @@ impl Span {
     #[inline]
     pub(crate) unsafe fn put_block(&mut self, obj: *mut u8) {
         debug_assert!(self.allocated > 0, "more blocks returned than handed out");
-        debug_assert!({
-            let off = obj as usize - self.base() as usize;
-            let size = self.class.map_or(1, SizeClass::size);
-            off % size == 0 && off / size < self.carved as usize
-        });
+        debug_assert!(
+            self.class.is_some_and(|c| self.is_carved_block(c, obj)),
+            "not a carved block of this class span"
+        );
         // SAFETY: obj is free; it joins the span's free list.
         unsafe { obj.cast::<*mut u8>().write(self.free_list) };
         self.free_list = obj;
         self.allocated -= 1;
+    }
+
+    /// Whether `obj` is a block of this span, carved for class `cls` (inside the span, on a
+    /// block boundary, below `carved`).
+    pub(crate) fn is_carved_block(&self, cls: SizeClass, obj: *const u8) -> bool {
+        let off = (obj as usize).wrapping_sub(self.base() as usize);
+        off < self.bytes() && off % cls.size() == 0 && off / cls.size() < self.carved as usize
     }
 
     /// Whether no block is left to hand out (free list empty, everything carved).

@@ -292,7 +292,7 @@ pub(crate) fn check_class_span(
             "class {c}: span at page {at:#x}: free list longer than carved - allocated"
         );
         ensure!(
-            is_carved_block(s, cls, obj),
+            s.is_carved_block(cls, obj),
             "class {c}: span at page {at:#x}: free block {obj:?} is not a carved block of it"
         );
         // SAFETY: blocks on a span's free list are free and linked through their first word.
@@ -316,11 +316,6 @@ pub(crate) fn check_class_span(
     Ok(())
 }
 
-fn is_carved_block(s: &Span, cls: SizeClass, obj: *mut u8) -> bool {
-    let off = (obj as usize).wrapping_sub(s.base() as usize);
-    off < s.bytes() && off % cls.size() == 0 && off / cls.size() < s.carved as usize
-}
-
 /// Checks that `obj` is a carved block of an in-use span of class `cls`.
 pub(crate) fn check_block(map: &PageMap, cls: SizeClass, obj: *mut u8) -> Checked {
     let c = cls.index();
@@ -338,7 +333,7 @@ pub(crate) fn check_block(map: &PageMap, cls: SizeClass, obj: *mut u8) -> Checke
         "class {c}: block {obj:?} in a free span"
     );
     ensure!(
-        is_carved_block(s, cls, obj),
+        s.is_carved_block(cls, obj),
         "class {c}: {obj:?} is not a carved block of its span"
     );
     Ok(())
