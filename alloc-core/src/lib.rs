@@ -8,6 +8,10 @@
 //! 3. the page heap: spans of 4 KiB pages from a [`PageSource`] (the real one is
 //!    [`MmapSource`]), a radix page map, coalescing, release to the OS after idling.
 //!
+//! [`Heap::check_invariants`] (and `GlobalHeap::check_invariants`) walk every shared
+//! structure and panic on the first invariant of `INTERNALS.md` that does not hold: the model
+//! and stress tests run it, and it is there for debugging.
+//!
 //! With the `std` feature, [`GlobalHeap`] is ready to install:
 //!
 //! ```ignore
