@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use alloc_core::size_class::{MAX_SMALL_SIZE, PAGE_SIZE, class_for, class_size};
-use alloc_core::{Heap, MmapSource, ThreadCache, TlsHook};
+use alloc_core::{Heap, MAX_SMALL_SIZE, MmapSource, PAGE_SIZE, ThreadCache, TlsHook, block_size};
 
 thread_local! {
     static CACHE: UnsafeCell<ThreadCache> = const { UnsafeCell::new(ThreadCache::new()) };
@@ -27,9 +26,11 @@ unsafe impl TlsHook for Hook {
     }
 }
 
+/// Flushes this thread's cache into `heap`, then checks the heap's invariants.
 fn flush(heap: &Heap<MmapSource>) {
     // SAFETY: this thread's cache, used with `heap` only in this test.
     CACHE.with(|c| heap.flush_thread_cache(unsafe { &mut *c.get() }));
+    heap.check_invariants();
 }
 
 fn new_heap() -> &'static Heap<MmapSource> {
@@ -58,9 +59,11 @@ fn usable_size_is_the_class_or_the_span_and_none_for_foreign_pointers() {
             assert!(!p.is_null());
             // SAFETY: p is live.
             let usable = unsafe { heap.usable_size(p) }.unwrap();
+            // The class's block size (block_size is the class table's, checked against it by
+            // the crate's unit tests).
             assert_eq!(
                 usable,
-                class_size(class_for(size, align)),
+                block_size(layout(size, align)),
                 "size {size} align {align}"
             );
             // SAFETY: the whole usable size may be written.
