@@ -379,12 +379,11 @@ pub(crate) fn describe(e: &clap::Error) -> String {
         _ => String::new(),
     };
     match e.kind() {
-        ErrorKind::UnknownArgument => {
-            format!(
-                "unknown option {flag}{}",
-                suggestion(ContextKind::SuggestedArg)
-            )
-        }
+        ErrorKind::UnknownArgument if flag.starts_with('-') => format!(
+            "unknown option {flag}{}",
+            suggestion(ContextKind::SuggestedArg)
+        ),
+        ErrorKind::UnknownArgument => format!("unexpected argument {flag:?}"),
         ErrorKind::InvalidSubcommand => format!(
             "unknown command {:?}{}",
             text(ContextKind::InvalidSubcommand),
@@ -555,5 +554,7 @@ mod tests {
         }
         let e = parse(["container", "frobnicate"]).unwrap_err();
         assert_eq!(describe(&e), "unknown command \"frobnicate\"");
+        let e = parse(["container", "cleanup", "now"]).unwrap_err();
+        assert_eq!(describe(&e), "unexpected argument \"now\"");
     }
 }

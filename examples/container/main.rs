@@ -172,6 +172,7 @@ fn main() -> ExitCode {
     }
     let help = match argv.get(1).and_then(|a| a.to_str()) {
         Some("run") => "container run --help",
+        Some("cleanup") => "container cleanup --help",
         _ => "container --help",
     };
     let args = match cli::parse(argv) {
