@@ -218,6 +218,48 @@ fn privileged_and_unconfined_lift_exactly_their_part() {
     assert_eq!(p["keyctl"], "EPERM");
 }
 
+/// `--privileged=false` is the default container (it once meant privileged: the value was
+/// ignored), `--privileged=true` the privileged one, any other value an error.
+#[test]
+fn privileged_takes_true_or_false() {
+    let root = rootfs("privileged-value");
+    for extra in [
+        &["--privileged=false"][..],
+        &["--privileged", "--privileged=false"],
+    ] {
+        let p = run_probe(&root.0, extra);
+        assert_eq!(p["CapEff"], "00000000a80425fb", "{extra:?}");
+        assert_eq!(p["CapBnd"], "00000000a80425fb", "{extra:?}");
+        assert_eq!(p["Seccomp"], "2", "{extra:?}");
+        assert_eq!(p["mount tmpfs"], "EPERM", "{extra:?}");
+        assert!(
+            p["/proc/keys"] == "0 bytes" || p["/proc/keys"] == "ENOENT",
+            "{extra:?}: /proc/keys not masked: {}",
+            p["/proc/keys"]
+        );
+    }
+    for extra in [
+        &["--privileged=true"][..],
+        &["--privileged=false", "--privileged"],
+    ] {
+        let p = run_probe(&root.0, extra);
+        assert_ne!(p["CapEff"], "00000000a80425fb", "{extra:?}");
+        assert_eq!(p["Seccomp"], "0", "{extra:?}");
+        assert_eq!(p["mount tmpfs"], "ok", "{extra:?}");
+    }
+    let r = root.0.to_str().unwrap();
+    for bad in ["--privileged=no", "--privileged=0", "--privileged="] {
+        let o = container(&["run", "--net", "none", "--rootfs", r, bad, "--", "/probe"]);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(125), "{bad}: {err}");
+        assert!(
+            err.starts_with("container: ") && err.contains("--privileged"),
+            "{bad}: {err}"
+        );
+        assert_eq!(text(&o.stdout), "", "{bad}: the probe ran");
+    }
+}
+
 #[test]
 fn a_setuid_binary_does_not_escalate() {
     let root = rootfs("suid");
