@@ -8,13 +8,14 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write as _;
 use std::sync::Arc;
 
 use rawsys::io::{self, Mode, OFlags};
 use rawsys::{AsFd, Errno, OwnedFd};
 
-use crate::util::{FxBuild, http_date};
+use crate::dates::http_date;
 
 /// How long an entry is served without looking at the file system again.
 pub(crate) const TTL_MS: u64 = 1000;
@@ -72,6 +73,30 @@ pub(crate) struct Entry {
     checked_ms: u64,
     pub(crate) kind: Kind,
 }
+
+/// FxHash (rustc's hasher): much faster than SipHash for short keys, and the cache keys are
+/// normalised paths that an attacker can choose only within the cache's size bound.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// The cache of one worker.
 pub(crate) struct FileCache {
@@ -143,7 +168,7 @@ impl FileCache {
         }
     }
 
-    /// The entry for the normalised relative path `key` (see `util::normalize_path`).
+    /// The entry for the normalised relative path `key` (see `paths::normalize_path`).
     pub(crate) fn lookup(&mut self, key: &[u8], now_ms: u64) -> &mut Entry {
         let found = self.map.get(key).copied();
         if let Some(i) = found {
