@@ -8,7 +8,7 @@ use std::time::Duration;
 use rawsys::net::{self, SocketFlags};
 use rawsys::time::{ClockId, clock_gettime};
 use rawsys::{Errno, OwnedFd};
-use reactor::{Interest, Poll, Timer, TimerWheel, Token, Waker, monotonic_ms};
+use reactor::{Events, Interest, Poll, Timer, TimerWheel, Token, Waker, monotonic_ms};
 
 use crate::ServerState;
 use crate::config::Config;
@@ -43,7 +43,7 @@ pub(crate) fn conn_token(idx: usize, generation: u32) -> Token {
 }
 
 /// What an event's token names.
-pub(crate) enum Source {
+enum Source {
     Listener,
     Waker,
     Tick,
@@ -56,7 +56,7 @@ pub(crate) enum Source {
 
 impl Source {
     /// The source of an event with token `t`.
-    pub(crate) fn of(t: Token) -> Source {
+    fn of(t: Token) -> Source {
         match t {
             LISTENER => Source::Listener,
             WAKER => Source::Waker,
@@ -65,6 +65,49 @@ impl Source {
                 idx: (t & INDEX_MASK).wrapping_sub(FIRST_CONN),
                 generation: (t >> GEN_SHIFT) as u32,
             },
+        }
+    }
+}
+
+/// What a design does with each kind of event; [`handle_events`] dispatches them.
+pub(crate) trait EventHandler {
+    /// What the design keeps per connection slot.
+    type Slot: ConnSlot;
+    /// The design's event loop.
+    fn event_loop(&mut self) -> &mut EventLoop<Self::Slot>;
+    /// Reads the clock (on a tick and when shutting down).
+    fn read_clock(&mut self);
+    /// Accepts what the listener has queued.
+    fn accept_all(&mut self);
+    /// Closes the connection in slot `idx` (its deadline passed).
+    fn close(&mut self, idx: usize);
+    /// An event for the connection in slot `idx`, if the slot still holds `generation`.
+    /// `readable`: input (or an error) to read; `client_closing`: the client shut down
+    /// its sending side.
+    fn conn_event(&mut self, idx: usize, generation: u32, readable: bool, client_closing: bool);
+}
+
+/// Handles one round of events.
+pub(crate) fn handle_events<H: EventHandler>(handler: &mut H, events: &Events) {
+    for ev in events.iter() {
+        match Source::of(ev.token()) {
+            Source::Listener => handler.accept_all(),
+            Source::Waker => {
+                let _ = handler.event_loop().waker.reset();
+            }
+            Source::Tick => {
+                handler.event_loop().take_tick();
+                handler.read_clock();
+                for idx in handler.event_loop().expire_deadlines() {
+                    handler.close(idx);
+                }
+            }
+            Source::Conn { idx, generation } => handler.conn_event(
+                idx,
+                generation,
+                ev.is_readable() || ev.is_error(),
+                ev.is_read_closed(),
+            ),
         }
     }
 }
@@ -242,7 +285,7 @@ impl<S: ConnSlot> EventLoop<S> {
     }
 
     /// Takes the tick's expirations (the caller then reads the clock and expires deadlines).
-    pub(crate) fn take_tick(&self) {
+    fn take_tick(&self) {
         let _ = self.tick.read();
     }
 

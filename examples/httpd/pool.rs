@@ -21,7 +21,7 @@ use reactor::{Events, Interest, Registry, TimerKey, Waker};
 use crate::ServerState;
 use crate::conn::{Conn, Disposition, LOG_BATCH, ThreadState, drive, flush_log};
 use crate::dates::http_date;
-use crate::event_loop::{ConnSlot, EventLoop, Source, conn_token};
+use crate::event_loop::{ConnSlot, EventHandler, EventLoop, conn_token, handle_events};
 
 /// A ready connection on its way to a pool thread.
 struct Job {
@@ -280,17 +280,6 @@ fn serve_jobs(
 }
 
 impl Poller {
-    fn read_clock(&mut self) {
-        let secs = self.event_loop.read_clock();
-        self.handoff
-            .clock_ms
-            .store(self.event_loop.now_ms, Ordering::Relaxed);
-        if let Some(secs) = secs {
-            self.handoff.wall_secs.store(secs, Ordering::Relaxed);
-            self.date = http_date(secs);
-        }
-    }
-
     /// The event loop of the polling thread; returns when shutdown is complete.
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
@@ -300,25 +289,7 @@ impl Poller {
                 std::thread::sleep(Duration::from_millis(10));
             }
             self.take_returned();
-            for ev in events.iter() {
-                match Source::of(ev.token()) {
-                    Source::Listener => self.accept_all(),
-                    Source::Waker => {
-                        let _ = self.handoff.waker.reset();
-                    }
-                    Source::Tick => {
-                        self.event_loop.take_tick();
-                        self.read_clock();
-                        for idx in self.event_loop.expire_deadlines() {
-                            self.close(idx);
-                        }
-                    }
-                    Source::Conn { idx, generation } => {
-                        let readable = ev.is_readable() || ev.is_error();
-                        self.event(idx, generation, readable, ev.is_read_closed());
-                    }
-                }
-            }
+            handle_events(&mut self, &events);
             // A connection that had an event while busy may have come back meanwhile; if not,
             // its pool thread wakes this thread when it does.
             if self.handoff.wake_on_return.load(Ordering::SeqCst) {
@@ -342,31 +313,6 @@ impl Poller {
         }
         close_queue(&self.handoff);
         // Dropping the slots closes every parked connection.
-    }
-
-    /// `client_closing`: the event said the client shut down its sending side.
-    fn event(&mut self, idx: usize, generation: u32, readable: bool, client_closing: bool) {
-        let Some(slot) = self.event_loop.conns.current(idx, generation) else {
-            return;
-        };
-        match std::mem::replace(&mut slot.conn, Whereabouts::Busy) {
-            Whereabouts::Parked(mut conn) => {
-                if client_closing {
-                    conn.client_closing();
-                }
-                self.batch.push(Job {
-                    idx,
-                    conn,
-                    readable,
-                    fresh: false,
-                });
-            }
-            Whereabouts::Busy => {
-                slot.pending = Some(slot.pending == Some(true) || client_closing);
-                self.handoff.wake_on_return.store(true, Ordering::SeqCst);
-            }
-            Whereabouts::Empty => slot.conn = Whereabouts::Empty,
-        }
     }
 
     /// Queues the gathered jobs under one lock and wakes as many pool threads.
@@ -441,18 +387,23 @@ impl Poller {
             self.close(idx);
         }
     }
+}
 
-    /// Closes a parked connection.
-    fn close(&mut self, idx: usize) {
-        let Some(slot) = self.event_loop.conns.get_mut(idx) else {
-            return;
-        };
-        if let Whereabouts::Parked(mut conn) = std::mem::replace(&mut slot.conn, Whereabouts::Empty)
-        {
-            conn.disarm(&mut self.event_loop.wheel);
-            drop(conn);
-            self.event_loop.conns.release(idx, PoolSlot::EMPTY);
-            self.handoff.server.release_conns(1);
+impl EventHandler for Poller {
+    type Slot = PoolSlot;
+
+    fn event_loop(&mut self) -> &mut EventLoop<PoolSlot> {
+        &mut self.event_loop
+    }
+
+    fn read_clock(&mut self) {
+        let secs = self.event_loop.read_clock();
+        self.handoff
+            .clock_ms
+            .store(self.event_loop.now_ms, Ordering::Relaxed);
+        if let Some(secs) = secs {
+            self.handoff.wall_secs.store(secs, Ordering::Relaxed);
+            self.date = http_date(secs);
         }
     }
 
@@ -477,6 +428,44 @@ impl Poller {
                     fresh: true,
                 });
             }
+        }
+    }
+
+    /// Closes a parked connection.
+    fn close(&mut self, idx: usize) {
+        let Some(slot) = self.event_loop.conns.get_mut(idx) else {
+            return;
+        };
+        if let Whereabouts::Parked(mut conn) = std::mem::replace(&mut slot.conn, Whereabouts::Empty)
+        {
+            conn.disarm(&mut self.event_loop.wheel);
+            drop(conn);
+            self.event_loop.conns.release(idx, PoolSlot::EMPTY);
+            self.handoff.server.release_conns(1);
+        }
+    }
+
+    fn conn_event(&mut self, idx: usize, generation: u32, readable: bool, client_closing: bool) {
+        let Some(slot) = self.event_loop.conns.current(idx, generation) else {
+            return;
+        };
+        match std::mem::replace(&mut slot.conn, Whereabouts::Busy) {
+            Whereabouts::Parked(mut conn) => {
+                if client_closing {
+                    conn.client_closing();
+                }
+                self.batch.push(Job {
+                    idx,
+                    conn,
+                    readable,
+                    fresh: false,
+                });
+            }
+            Whereabouts::Busy => {
+                slot.pending = Some(slot.pending == Some(true) || client_closing);
+                self.handoff.wake_on_return.store(true, Ordering::SeqCst);
+            }
+            Whereabouts::Empty => slot.conn = Whereabouts::Empty,
         }
     }
 }

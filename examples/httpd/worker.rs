@@ -14,7 +14,7 @@ use reactor::{Events, Interest, Waker};
 use crate::ServerState;
 use crate::config::AcceptMode;
 use crate::conn::{Conn, Disposition, ThreadState, drive, flush_log};
-use crate::event_loop::{EventLoop, Source, conn_token};
+use crate::event_loop::{EventHandler, EventLoop, conn_token, handle_events};
 
 /// One reactor thread.
 pub(crate) struct Worker {
@@ -47,13 +47,6 @@ impl Worker {
         Arc::clone(&self.event_loop.waker)
     }
 
-    fn read_clock(&mut self) {
-        if let Some(secs) = self.event_loop.read_clock() {
-            self.ts.set_wall_clock(secs);
-        }
-        self.ts.now_ms = self.event_loop.now_ms;
-    }
-
     /// The event loop; returns when shutdown is complete.
     pub(crate) fn run(mut self) {
         let mut events = Events::with_capacity(1024);
@@ -79,27 +72,7 @@ impl Worker {
                 continue;
             }
             look_again = !events.is_empty();
-            for ev in events.iter() {
-                match Source::of(ev.token()) {
-                    Source::Listener => self.accept_all(),
-                    Source::Waker => {
-                        let _ = self.event_loop.waker.reset();
-                    }
-                    Source::Tick => {
-                        self.event_loop.take_tick();
-                        self.read_clock();
-                        for idx in self.event_loop.expire_deadlines() {
-                            self.close(idx);
-                        }
-                    }
-                    Source::Conn { idx, generation } => self.drive(
-                        idx,
-                        generation,
-                        ev.is_readable() || ev.is_error(),
-                        ev.is_read_closed(),
-                    ),
-                }
-            }
+            handle_events(&mut self, &events);
             if self.event_loop.accept_retry_due() {
                 self.accept_all();
             }
@@ -129,6 +102,27 @@ impl Worker {
         }
     }
 
+    fn arm(&mut self, idx: usize) {
+        if let Some(Some(c)) = self.event_loop.conns.get_mut(idx) {
+            c.arm(&mut self.event_loop.wheel, idx);
+        }
+    }
+}
+
+impl EventHandler for Worker {
+    type Slot = Option<Conn>;
+
+    fn event_loop(&mut self) -> &mut EventLoop<Option<Conn>> {
+        &mut self.event_loop
+    }
+
+    fn read_clock(&mut self) {
+        if let Some(secs) = self.event_loop.read_clock() {
+            self.ts.set_wall_clock(secs);
+        }
+        self.ts.now_ms = self.event_loop.now_ms;
+    }
+
     fn accept_all(&mut self) {
         while let Some((fd, peer)) = self.event_loop.accept_next(&self.server, &self.ts.date) {
             let (idx, generation) = self.event_loop.insert(&self.server.cfg, fd, peer, Some);
@@ -136,7 +130,7 @@ impl Worker {
             // The request is usually there already: answer it before registering, so a
             // one-shot `Connection: close` exchange never touches the epoll set.
             // Registering later loses nothing: EPOLL_CTL_ADD reports what is ready.
-            self.drive(idx, generation, true, false);
+            self.conn_event(idx, generation, true, false);
             let registered = match self.event_loop.conns.get_mut(idx) {
                 Some(Some(c)) => self
                     .event_loop
@@ -169,16 +163,10 @@ impl Worker {
         }
     }
 
-    fn arm(&mut self, idx: usize) {
-        if let Some(Some(c)) = self.event_loop.conns.get_mut(idx) {
-            c.arm(&mut self.event_loop.wheel, idx);
-        }
-    }
-
     /// Makes all the progress possible on a connection, then closes it or sets its
     /// deadline.
     /// `client_closing`: the event said the client shut down its sending side.
-    fn drive(&mut self, idx: usize, generation: u32, readable: bool, client_closing: bool) {
+    fn conn_event(&mut self, idx: usize, generation: u32, readable: bool, client_closing: bool) {
         let Some(Some(conn)) = self.event_loop.conns.current(idx, generation) else {
             return;
         };

@@ -7,7 +7,7 @@ use reactor::http::{BodyFraming, ChunkedDecoder, RequestParser, Status, Version}
 use super::access_log::{log_line, request_line};
 use super::driver::ThreadState;
 use super::state::{Conn, DeferredResponse};
-use crate::respond::{Responder, respond, simple_response};
+use crate::respond::{FileSend, Responder, respond, simple_response};
 
 /// Stop answering pipelined requests and write once this much is queued.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
@@ -30,13 +30,19 @@ fn error_response(ts: &mut ThreadState, status: u16, version: Version) {
     simple_response(&mut ts.wbuf, &ts.date, status, false, version, b"", false);
 }
 
-/// What a response that sends a file, or closes, makes of the batch.
-fn end_after(keep_alive: bool) -> BatchEnd {
-    if keep_alive {
-        BatchEnd::Paused
-    } else {
-        BatchEnd::Close
+/// Where the batch goes after a response is queued: on to the next request (`None`),
+/// paused while its file goes out, or closing.
+fn after_response(conn: &mut Conn, file: Option<FileSend>, keep_alive: bool) -> Option<BatchEnd> {
+    if let Some(f) = file {
+        conn.file = Some(f);
+        conn.close_when_sent |= !keep_alive;
+        return Some(if keep_alive {
+            BatchEnd::Paused
+        } else {
+            BatchEnd::Close
+        });
     }
+    (!keep_alive).then_some(BatchEnd::Close)
 }
 
 /// Answers every complete request at the front of `buf`. Returns the bytes consumed and
@@ -85,13 +91,8 @@ pub(super) fn answer_requests(
         }
         if let Some(d) = conn.deferred.take() {
             ts.wbuf.extend_from_slice(&d.bytes);
-            if let Some(f) = d.file {
-                conn.file = Some(f);
-                conn.close_when_sent |= !d.keep_alive;
-                return (pos, end_after(d.keep_alive));
-            }
-            if !d.keep_alive {
-                return (pos, BatchEnd::Close);
+            if let Some(end) = after_response(conn, d.file, d.keep_alive) {
+                return (pos, end);
             }
         }
         if pos >= buf.len() {
@@ -170,13 +171,8 @@ pub(super) fn answer_requests(
             }));
             continue;
         }
-        if let Some(f) = outcome.file {
-            conn.file = Some(f);
-            conn.close_when_sent |= !outcome.keep_alive;
-            return (pos, end_after(outcome.keep_alive));
-        }
-        if !outcome.keep_alive {
-            return (pos, BatchEnd::Close);
+        if let Some(end) = after_response(conn, outcome.file, outcome.keep_alive) {
+            return (pos, end);
         }
     }
 }
