@@ -1,6 +1,6 @@
 //! What the event loops of both designs share: the token layout, the connection table with
-//! generations, the clock tick, accepting and admitting connections, deadline expiry, and
-//! the start of a drain.
+//! generations, the clock tick, accepting and admitting connections, deadline expiry, the
+//! start of a drain, and the dispatch of a round of events to the design ([`EventHandler`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -387,5 +387,48 @@ impl<S: ConnSlot> EventLoop<S> {
             }
         }
         expired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_names_its_slot_and_generation() {
+        let last = INDEX_MASK - FIRST_CONN - 1;
+        for (idx, generation) in [(0, 1), (5, 7), (last, INDEX_MASK as u32)] {
+            match Source::of(conn_token(idx, generation)) {
+                Source::Conn {
+                    idx: i,
+                    generation: g,
+                } => assert_eq!((i, g), (idx, generation)),
+                _ => panic!("slot {idx} read as another source"),
+            }
+        }
+        assert!(matches!(Source::of(LISTENER), Source::Listener));
+        assert!(matches!(Source::of(WAKER), Source::Waker));
+        assert!(matches!(Source::of(TICK), Source::Tick));
+    }
+
+    #[test]
+    fn a_reused_slot_has_a_new_generation_and_the_old_one_is_stale() {
+        let mut table: ConnTable<Option<Conn>> = ConnTable::with_capacity(4);
+        let (a, gen_a) = table.insert(|_| None);
+        let (b, _) = table.insert(|_| None);
+        assert_ne!(a, b);
+        assert_eq!(table.live(), 2);
+        table.release(a, None);
+        assert_eq!(table.live(), 1);
+        let (c, gen_c) = table.insert(|_| None);
+        assert_eq!(c, a, "a freed slot is taken again");
+        assert_ne!(gen_c, gen_a);
+        assert!(
+            table.current(a, gen_a).is_none(),
+            "the old generation is stale"
+        );
+        assert!(table.current(c, gen_c).is_some());
+        assert!(table.current(99, 1).is_none());
+        assert!(!table.is_full());
     }
 }

@@ -408,8 +408,8 @@ impl EventHandler for Poller {
     }
 
     fn accept_all(&mut self) {
-        let server = Arc::clone(&self.handoff.server);
-        while let Some((fd, peer)) = self.event_loop.accept_next(&server, &self.date) {
+        let server = &*self.handoff.server;
+        while let Some((fd, peer)) = self.event_loop.accept_next(server, &self.date) {
             let mut fresh = None;
             let (idx, _) = self.event_loop.insert(&server.cfg, fd, peer, |conn| {
                 fresh = Some(Box::new(conn));
