@@ -77,7 +77,7 @@ pub(crate) struct Entry {
 /// FxHash (rustc's hasher): much faster than SipHash for short keys, and the cache keys are
 /// normalised paths that an attacker can choose only within the cache's size bound.
 #[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
+struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
@@ -96,9 +96,9 @@ impl Hasher for FxHasher {
     }
 }
 
-pub(crate) type FxBuild = BuildHasherDefault<FxHasher>;
+type FxBuild = BuildHasherDefault<FxHasher>;
 
-/// The cache of one worker.
+/// The cache of one serving thread.
 pub(crate) struct FileCache {
     root: OwnedFd,
     root_canon: Vec<u8>,
