@@ -1,25 +1,14 @@
 //! Black-box tests of the `container` example binary (run as root). `cargo test` builds the
 //! examples before running tests; the binary is found next to this test's own directory.
 
+mod example_bin;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // <target>/<profile>/deps/container_cli-<hash> -> <target>/<profile>/examples/container
-    let p = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/container");
-    assert!(
-        p.exists(),
-        "{} missing: build it with `cargo build --example container`",
-        p.display()
-    );
-    p
+    example_bin::example_binary("container")
 }
 
 /// These tests are not about networking: `CONTAINER_NET=none` keeps them off the default

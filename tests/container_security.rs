@@ -3,6 +3,8 @@
 //! container is compared by scripts/compare-runc.sh; a rootless run uses a fresh
 //! unprivileged user.
 
+mod example_bin;
+
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -11,19 +13,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 fn target_dir() -> PathBuf {
-    // <target>/<profile>/deps/container_security-<hash>
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    example_bin::profile_dir()
 }
 
 fn bin() -> PathBuf {
-    let p = target_dir().join("examples/container");
-    assert!(
-        p.exists(),
-        "{} missing: cargo build --example container",
-        p.display()
-    );
-    p
+    example_bin::example_binary("container")
 }
 
 /// A directory removed (recursively) on drop.
