@@ -22,7 +22,7 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use linux_primitives::bench::median;
+use benchmarks::median;
 use rawsys::time::{ClockId, clock_gettime};
 
 static CORE: alloc_core::GlobalHeap = alloc_core::GlobalHeap::new();

@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use std::os::raw::c_char;
 
-use linux_primitives::bench::median;
+use benchmarks::median;
 use picohttpparser_sys::{phr_header, phr_parse_request};
 use reactor::http::{ParserConfig, RawHeader, RequestParser, Status};
 
