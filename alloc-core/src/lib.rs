@@ -8,13 +8,25 @@
 //! 3. the page heap: spans of 4 KiB pages from a [`PageSource`] (the real one is
 //!    [`MmapSource`]), a radix page map, coalescing, release to the OS after idling.
 //!
-//! With the `std` feature, [`GlobalHeap`] is ready to install:
+//! With the `std` feature, `GlobalHeap` is a ready `#[global_allocator]`:
 //!
-//! ```ignore
+//! ```
+//! # #[cfg(feature = "std")] mod with_std {
 //! #[global_allocator]
 //! static A: alloc_core::GlobalHeap = alloc_core::GlobalHeap::new();
+//! # }
 //! ```
+//!
+//! Without it, build a [`Heap`] over a [`PageSource`] and implement [`TlsHook`] for your own
+//! thread-local storage.
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The README's examples, compiled and run as doctests so that they cannot fall out of date
+/// (they use `GlobalHeap`, hence `std`).
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(any(feature = "std", test))]
 extern crate std;
@@ -34,6 +46,7 @@ mod thread_cache;
 mod global;
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use global::GlobalHeap;
 pub use heap::{DEFAULT_RELEASE_DELAY_NS, Heap, TlsHook};
 pub use source::{MmapSource, PageSource};

@@ -2,7 +2,7 @@
 //! all called through `GlobalAlloc` in one process.
 //!
 //! ```text
-//! cargo run --release --example alloc_bench [-- --json] [--runs N] [--quick] [--only WORKLOAD]
+//! cargo run --release -p benchmarks --example alloc_bench [-- --json] [--runs N] [--quick] [--only WORKLOAD]
 //!     [--alloc ALLOCATOR] [--threads N]   (filters: with --alloc, the ratio is to itself)
 //! ```
 //!
