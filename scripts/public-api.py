@@ -335,11 +335,10 @@ class Printer:
                 else:
                     fields.append(self.ty(f["inner"]["struct_field"]))
             return "(" + ", ".join(fields) + ")"
-        if "plain" in kind:
-            self.fields(full, kind["plain"]["fields"], variant)
-            if kind["plain"].get("has_stripped_fields"):
-                return " { .. }"
-            return ""
+        body = kind.get("plain") or kind.get("struct")  # a struct's / a variant's named fields
+        if body is not None:
+            self.fields(full, body["fields"], variant)
+            return " { .. }" if body.get("has_stripped_fields") else ""
         return ""
 
     def fields(self, full, ids, variant=False):
