@@ -56,10 +56,16 @@ class Printer:
     # ---- types -------------------------------------------------------------------------
     def path_name(self, p):
         # This crate's items by name (each is listed with its full path); other crates' items
-        # by their full path (`std::os::fd::OwnedFd` is not `rawsys::OwnedFd`).
+        # with a path (`std::os::fd::OwnedFd` is not `rawsys::OwnedFd`): as the source writes
+        # it when that is a path, else as CRATE::Name (the defining path is often private to
+        # std, e.g. core::iter::traits::collect, and moves between toolchains).
         known = self.doc["paths"].get(str(p.get("id")))
         if known and known["crate_id"] != 0:
-            name = "::".join(known["path"])
+            written = p["path"].removeprefix("$crate::__private::")
+            if "::" in written and not written.startswith(("crate::", "$crate::", "self::", "super::")):
+                name = written
+            else:
+                name = known["path"][0] + "::" + known["path"][-1]
         else:
             name = p["path"].split("::")[-1]
         return name + self.generic_args(p.get("args"))
@@ -102,7 +108,9 @@ class Printer:
         k, v = next(iter(t.items()))
         if k == "resolved_path":
             return self.path_name(v)
-        if k in ("generic", "primitive"):
+        if k == "primitive":
+            return "!" if v == "never" else v
+        if k == "generic":
             return v
         if k == "borrowed_ref":
             lt = v["lifetime"] + " " if v["lifetime"] else ""
