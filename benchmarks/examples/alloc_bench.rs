@@ -274,7 +274,7 @@ fn larson<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
         for _ in 0..n {
             let r = xorshift(&mut rng);
             // One replacement in ten lands in another thread's array.
-            let owner = if threads > 1 && r % 10 == 0 {
+            let owner = if threads > 1 && r.is_multiple_of(10) {
                 (t + 1 + (r >> 8) as usize % (threads - 1)) % threads
             } else {
                 t
