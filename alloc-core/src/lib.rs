@@ -12,13 +12,25 @@
 //! structure and panic on the first invariant of `INTERNALS.md` that does not hold: the model
 //! and stress tests run it, and it is there for debugging.
 //!
-//! With the `std` feature, [`GlobalHeap`] is ready to install:
+//! With the `std` feature, `GlobalHeap` is a ready `#[global_allocator]`:
 //!
-//! ```ignore
+//! ```
+//! # #[cfg(feature = "std")] mod with_std {
 //! #[global_allocator]
 //! static A: alloc_core::GlobalHeap = alloc_core::GlobalHeap::new();
+//! # }
 //! ```
+//!
+//! Without it, build a [`Heap`] over a [`PageSource`] and implement [`TlsHook`] for your own
+//! thread-local storage.
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The README's examples, compiled and run as doctests so that they cannot fall out of date
+/// (they use `GlobalHeap`, hence `std`).
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(any(feature = "std", test))]
 extern crate std;
@@ -39,6 +51,7 @@ mod transfer_cache;
 mod global;
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use global::GlobalHeap;
 pub use heap::{DEFAULT_RELEASE_DELAY_NS, Heap, TlsHook};
 pub use source::{MmapSource, PageSource};

@@ -46,6 +46,12 @@
 //! parent is an empty cgroup directory named after the container: [`cgroup::remove_stale`]
 //! removes such leftovers (the `container` example does so for its own names on start).
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The README's examples, compiled and run as doctests so that they cannot fall out of date.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 extern crate alloc;
 #[cfg(any(feature = "std", test))]

@@ -2,7 +2,7 @@
 //! loaded with `LD_PRELOAD`.
 //!
 //! ```text
-//! cargo build --release --example malloc_shim
+//! cargo build --release -p benchmarks --example malloc_shim
 //! LD_PRELOAD=$CARGO_TARGET_DIR/release/examples/libmalloc_shim.so python3 ...
 //! ```
 //!

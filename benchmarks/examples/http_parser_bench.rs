@@ -1,6 +1,6 @@
 //! Side-by-side benchmark of `reactor::http::RequestParser`, `httparse` and picohttpparser.
 //!
-//! `cargo run --release --example http_parser_bench [ROUNDS]`
+//! `cargo run --release -p benchmarks --example http_parser_bench [ROUNDS]`
 //!
 //! Each case is parsed by the three parsers in the same run; every number is the median over
 //! ROUNDS (default 21) rounds of a timed loop, the parsers alternating round by round.
@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use std::os::raw::c_char;
 
-use linux_primitives::bench::median;
+use benchmarks::median;
 use picohttpparser_sys::{phr_header, phr_parse_request};
 use reactor::http::{ParserConfig, RawHeader, RequestParser, Status};
 

@@ -1,10 +1,16 @@
-//! Helpers shared by the benchmark examples: medians, percentiles and ratios.
+//! The `benchmarks` package: the side-by-side benchmarks of the library crates against the
+//! tools they replace (`benchmarks/examples/alloc_bench.rs`, `http_parser_bench.rs`) and
+//! alloc-core as an `LD_PRELOAD` malloc (`malloc_shim.rs`). It is a workspace member
+//! of its own so that the comparison peers (jemalloc, mimalloc, picohttpparser, httparse) are
+//! built only for the benchmarks, never for `httpd` or `container`.
+//!
+//! This library holds the statistics the benchmark binaries share.
 
 /// The median of `samples` (sorted in place); `None` when empty.
 ///
 /// ```
 /// let mut v = vec![3.0, 1.0, 2.0];
-/// assert_eq!(linux_primitives::bench::median(&mut v), Some(2.0));
+/// assert_eq!(benchmarks::median(&mut v), Some(2.0));
 /// ```
 pub fn median(samples: &mut [f64]) -> Option<f64> {
     percentile(samples, 50.0)

@@ -2,7 +2,7 @@
 //! all called through `GlobalAlloc` in one process.
 //!
 //! ```text
-//! cargo run --release --example alloc_bench [-- --json] [--runs N] [--quick] [--only WORKLOAD]
+//! cargo run --release -p benchmarks --example alloc_bench [-- --json] [--runs N] [--quick] [--only WORKLOAD]
 //!     [--alloc ALLOCATOR] [--threads N]   (filters: with --alloc, the ratio is to itself)
 //! ```
 //!
@@ -22,7 +22,7 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use linux_primitives::bench::median;
+use benchmarks::median;
 use rawsys::time::{ClockId, clock_gettime};
 
 static CORE: alloc_core::GlobalHeap = alloc_core::GlobalHeap::new();
@@ -274,7 +274,7 @@ fn larson<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
         for _ in 0..n {
             let r = xorshift(&mut rng);
             // One replacement in ten lands in another thread's array.
-            let owner = if threads > 1 && r % 10 == 0 {
+            let owner = if threads > 1 && r.is_multiple_of(10) {
                 (t + 1 + (r >> 8) as usize % (threads - 1)) % threads
             } else {
                 t
