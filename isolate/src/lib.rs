@@ -62,6 +62,7 @@ mod child;
 mod config;
 pub mod error;
 mod fsutil;
+pub mod lifecycle;
 pub mod net;
 mod plan;
 mod runtime;
@@ -74,6 +75,7 @@ pub use config::{
     NoRootfs, Rootfs, Stdio,
 };
 pub use error::{ConfigError, Error, Stage};
+pub use lifecycle::{ContainerState, DEFAULT_STATE_ROOT, StateRoot, Status};
 pub use net::{BridgeConfig, Ipv4Net, PortMapping, Proto};
 pub use rawsys::signal::Signal;
 pub use runtime::{ExitStatus, Outcome, Running};

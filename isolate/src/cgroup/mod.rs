@@ -305,6 +305,12 @@ impl Cgroup {
         self.remove_dirs()
     }
 
+    /// Keeps the directories for a container that outlives this value; their paths.
+    pub(crate) fn keep(mut self) -> Vec<String> {
+        self.removed = true;
+        self.dirs.drain(..).map(|d| d.path).collect()
+    }
+
     fn remove_dirs(&mut self) -> Result<(), Error> {
         self.removed = true;
         self.procs.clear();
@@ -332,7 +338,7 @@ impl Cgroup {
 
 /// `rmdir` of a cgroup whose last process has just been reaped: the kernel can still be
 /// finishing that task's exit in the cgroup for a moment, which shows as `EBUSY`.
-fn rmdir_cgroup(p: &CString) -> Result<(), Errno> {
+pub(crate) fn rmdir_cgroup(p: &CString) -> Result<(), Errno> {
     let mut tries = 0;
     loop {
         match fs::unlinkat(CWD, p, AtFlags::REMOVEDIR) {

@@ -13,6 +13,10 @@ const PR_SET_PDEATHSIG: usize = 1;
 const PR_GET_PDEATHSIG: usize = 2;
 const PR_SET_NAME: usize = 15;
 const PR_GET_NAME: usize = 16;
+const PR_SET_DUMPABLE: usize = 4;
+const PR_GET_DUMPABLE: usize = 3;
+const PR_SET_CHILD_SUBREAPER: usize = 36;
+const PR_GET_CHILD_SUBREAPER: usize = 37;
 const PR_SET_NO_NEW_PRIVS: usize = 38;
 const PR_GET_NO_NEW_PRIVS: usize = 39;
 
@@ -60,6 +64,35 @@ pub fn get_pdeathsig() -> Result<Option<Signal>> {
         // The kernel only stores valid signals; anything else would be a broken ABI.
         n => Signal::from_raw(n).map(Some).ok_or(Errno::EINVAL),
     }
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER)`: whether the calling process adopts its orphaned
+/// descendants (instead of init), as conmon and containerd's shim do for containers.
+pub fn set_child_subreaper(on: bool) -> Result<()> {
+    // SAFETY: integer argument.
+    unsafe { prctl(PR_SET_CHILD_SUBREAPER, usize::from(on), 0, 0, 0) }.map(drop)
+}
+
+/// `prctl(PR_GET_CHILD_SUBREAPER)`: whether the calling process is a subreaper.
+pub fn get_child_subreaper() -> Result<bool> {
+    let mut on: i32 = 0;
+    // SAFETY: the kernel writes one int through the pointer, which is live.
+    unsafe { prctl(PR_GET_CHILD_SUBREAPER, sys::by_mut(&mut on), 0, 0, 0) }?;
+    Ok(on != 0)
+}
+
+/// `prctl(PR_SET_DUMPABLE)`: whether the process can be core-dumped and, more to the point,
+/// be ptraced or have its `/proc/PID` files opened by other processes of the same user. A
+/// process joining a container clears it before the container can see it.
+pub fn set_dumpable(on: bool) -> Result<()> {
+    // SAFETY: integer argument.
+    unsafe { prctl(PR_SET_DUMPABLE, usize::from(on), 0, 0, 0) }.map(drop)
+}
+
+/// `prctl(PR_GET_DUMPABLE)`: whether the process is dumpable.
+pub fn get_dumpable() -> Result<bool> {
+    // SAFETY: no pointers; the answer is the return value.
+    unsafe { prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) }.map(|r| r != 0)
 }
 
 /// A thread name as the kernel keeps it (`comm`): at most 15 bytes plus a NUL.
@@ -137,6 +170,20 @@ mod tests {
             before,
             "the harness is unchanged"
         );
+    }
+
+    #[test]
+    fn subreaper_and_dumpable_in_a_child() {
+        let st = run(CloneFlags::empty(), &[], || {
+            ensure!(get_child_subreaper() == Ok(false), 1);
+            ensure!(set_child_subreaper(true).is_ok(), 2);
+            ensure!(get_child_subreaper() == Ok(true), 3);
+            ensure!(get_dumpable() == Ok(true), 4);
+            ensure!(set_dumpable(false).is_ok(), 5);
+            ensure!(get_dumpable() == Ok(false), 6);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
     }
 
     #[test]
