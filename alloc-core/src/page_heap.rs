@@ -344,6 +344,9 @@ impl PageHeap {
         s.in_nonempty = false;
         self.insert_coalescing(map, span);
         self.maybe_scavenge(source, now);
+        if self.stats.free > self.stats.released {
+            source.free_memory_pending();
+        }
     }
 
     /// Shrinks or grows an in-use span in place to `pages` pages; false when it cannot.
@@ -418,7 +421,19 @@ impl PageHeap {
     /// Releases free spans idle for the release delay (all free spans when `force`).
     /// Returns the bytes released.
     pub(crate) fn scavenge<S: PageSource>(&mut self, source: &S, now: u64, force: bool) -> usize {
+        self.scavenge_until(source, now, force).0
+    }
+
+    /// [`scavenge`](Self::scavenge), also returning how long (ns from `now`) until the next
+    /// free span left unreleased becomes due, or `None` when every free span is released.
+    pub(crate) fn scavenge_until<S: PageSource>(
+        &mut self,
+        source: &S,
+        now: u64,
+        force: bool,
+    ) -> (usize, Option<u64>) {
         let mut total = 0;
+        let mut next_due: Option<u64> = None;
         for n in 0..=MAX_PAGES + 1 {
             let mut s = if n <= MAX_PAGES {
                 self.free[n].first()
@@ -442,10 +457,14 @@ impl PageHeap {
                         total += span.bytes();
                     }
                 }
+                if !span.released {
+                    let due = (span.freed_at + self.release_delay_ns).saturating_sub(now);
+                    next_due = Some(next_due.map_or(due, |d| d.min(due)));
+                }
                 s = span.next;
             }
         }
-        total
+        (total, next_due)
     }
 }
 

@@ -31,6 +31,13 @@ pub unsafe trait PageSource: Sync {
 
     /// A monotonic clock in nanoseconds: free spans are released after idling this long.
     fn now_ns(&self) -> u64;
+
+    /// Called, under the page heap lock, whenever a span is freed while the heap holds free
+    /// memory not yet released to the OS: a source with a background purger wakes it here
+    /// (the purger then calls [`Heap::purge_idle_memory`](crate::Heap::purge_idle_memory)).
+    /// It must not block, allocate or call into the heap. The default does nothing (idle
+    /// spans are then released only when the heap frees a span after the release delay).
+    fn free_memory_pending(&self) {}
 }
 
 /// 2 MiB: the x86_64 (and 4 KiB-granule aarch64) transparent huge page.
