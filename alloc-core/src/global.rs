@@ -239,19 +239,28 @@ fn alloc_slow(heap: &GlobalHeap, layout: Layout) -> *mut u8 {
     if !CONFIGURED.load(Ordering::Relaxed) {
         heap.configure();
     }
-    // SAFETY: StdTls is the only hook used with HEAP.
-    let p = unsafe { HEAP.allocate(&StdTls, layout) };
+    let p = if class_for(layout.size(), layout.align()).is_none() {
+        // A large object: straight to the page heap, not through the hook.
+        HEAP.allocate_large(layout)
+    } else {
+        // SAFETY: StdTls is the only hook used with HEAP.
+        unsafe { HEAP.allocate(&StdTls, layout) }
+    };
     maybe_start_purger();
     p
 }
 
 /// # Safety
-/// `ptr` is a live block of HEAP allocated with `layout`, not used again.
+/// `ptr` is a live large object of HEAP (no size class) allocated with `layout`, not used
+/// again.
 #[cold]
 #[inline(never)]
 unsafe fn dealloc_slow(ptr: *mut u8, layout: Layout) {
-    // SAFETY: the caller's contract.
-    unsafe { HEAP.deallocate(&StdTls, ptr, layout) };
+    // `dealloc` found no class: a large object, freed straight to the page heap (not
+    // through the hook and the class lookup again).
+    debug_assert!(class_for(layout.size(), layout.align()).is_none());
+    // SAFETY: the caller's contract: a live large object of HEAP.
+    unsafe { HEAP.deallocate_large(ptr) };
     maybe_start_purger();
 }
 
