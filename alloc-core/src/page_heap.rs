@@ -198,7 +198,7 @@ impl PageHeap {
 
     /// Maps more memory holding at least `pages` pages and adds it as a free span.
     fn grow<S: PageSource>(&mut self, source: &S, map: &PageMap, pages: usize) -> bool {
-        let want = (self.stats.mapped / 8 / PAGE_SIZE).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
+        let want = (self.stats.mapped / 4 / PAGE_SIZE).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
         let pages = pages.max(want);
         let Some(bytes) = pages.checked_mul(PAGE_SIZE) else {
             return false;
@@ -285,8 +285,8 @@ impl PageHeap {
         span
     }
 
-    /// Inserts an unlisted free span, merging it with free neighbours.
-    fn insert_coalescing(&mut self, map: &PageMap, mut span: *mut Span) {
+    /// Inserts an unlisted free span, merging it with free neighbours; returns the merged span.
+    fn insert_coalescing(&mut self, map: &PageMap, mut span: *mut Span) -> *mut Span {
         // SAFETY: span is live and owned by us (lock held).
         let start = unsafe { (*span).start };
         if start > 0 {
@@ -325,6 +325,7 @@ impl PageHeap {
         }
         self.map_ends(map, span);
         self.link_free(span);
+        span
     }
 
     /// Returns an in-use span to the free lists, coalescing, and releases idle spans when
@@ -347,6 +348,27 @@ impl PageHeap {
         if self.stats.free > self.stats.released {
             source.free_memory_pending();
         }
+    }
+
+    /// Releases the pages of the free, listed `span` to the OS (if not released already);
+    /// returns the bytes released.
+    fn release_span<S: PageSource>(&mut self, source: &S, span: *mut Span) -> usize {
+        // SAFETY: span is a live free span on our lists (lock held).
+        let s = unsafe { &mut *span };
+        if s.released {
+            return 0;
+        }
+        // SAFETY: a span's base is a non-null address inside our mappings.
+        let base = unsafe { NonNull::new_unchecked(s.base()) };
+        // SAFETY: the span is free: nobody uses its contents.
+        if !unsafe { source.release(base, s.bytes()) } {
+            return 0;
+        }
+        s.released = true;
+        self.stats.released += s.bytes();
+        self.stats.returned_total += s.bytes() as u64;
+        self.stats.os_releases += 1;
+        s.bytes()
     }
 
     /// Shrinks or grows an in-use span in place to `pages` pages; false when it cannot.
@@ -446,16 +468,7 @@ impl PageHeap {
                 if !span.released
                     && (force || now.saturating_sub(span.freed_at) >= self.release_delay_ns)
                 {
-                    // SAFETY: the span is free: nobody uses its contents.
-                    let base = unsafe { NonNull::new_unchecked(span.base()) };
-                    // SAFETY: the pages are free and ours.
-                    if unsafe { source.release(base, span.bytes()) } {
-                        span.released = true;
-                        self.stats.released += span.bytes();
-                        self.stats.returned_total += span.bytes() as u64;
-                        self.stats.os_releases += 1;
-                        total += span.bytes();
-                    }
+                    total += self.release_span(source, s);
                 }
                 if !span.released {
                     let due = (span.freed_at + self.release_delay_ns).saturating_sub(now);
