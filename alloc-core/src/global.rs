@@ -264,6 +264,17 @@ unsafe fn dealloc_slow(ptr: *mut u8, layout: Layout) {
     maybe_start_purger();
 }
 
+/// # Safety
+/// As [`GlobalAlloc::realloc`].
+#[cold]
+#[inline(never)]
+unsafe fn realloc_slow(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    // SAFETY: the caller's contract; StdTls is the only hook used with HEAP.
+    let p = unsafe { HEAP.reallocate(&StdTls, ptr, layout, new_size) };
+    maybe_start_purger();
+    p
+}
+
 /// The fast path pushed a block of class `cls` and the cache is over a bound (or unarmed,
 /// or finished: bounds 0).
 #[cold]
@@ -467,7 +478,31 @@ unsafe impl GlobalAlloc for GlobalHeap {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let align = layout.align();
+        // Small to small (a growing String or Vec): the same fast paths as alloc and
+        // dealloc, not the hook and the class lookups again in `Heap::reallocate`.
+        if let (Some(old), Some(new)) =
+            (class_for(layout.size(), align), class_for(new_size, align))
+        {
+            if old == new {
+                return ptr;
+            }
+            // SAFETY: as in `alloc`; an unarmed or finished cache pops nothing.
+            let cache = unsafe { &mut *local().cache.get() };
+            let p = cache.pop(new);
+            if !p.is_null() {
+                // SAFETY: both blocks hold the smaller size and are distinct; then the old
+                // block (of class `old`, the caller's contract) is freed as in `dealloc`.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                    if cache.push(ptr, old) {
+                        overflow_slow(old);
+                    }
+                }
+                return p;
+            }
+        }
         // SAFETY: the caller's realloc contract.
-        unsafe { HEAP.reallocate(&StdTls, ptr, layout, new_size) }
+        unsafe { realloc_slow(ptr, layout, new_size) }
     }
 }
