@@ -16,6 +16,9 @@ pub(crate) const MAX_PAGES: usize = 128;
 const MIN_GROW_PAGES: usize = 256;
 /// ... and by at most this many (32 MiB) unless a single request needs more.
 const MAX_GROW_PAGES: usize = 8192;
+/// Growth beyond this many pages (2 MiB, a transparent huge page) is rounded up to a multiple
+/// of it.
+const HUGE_GROW_PAGES: usize = 512;
 
 /// Page heap counters (bytes unless named otherwise).
 #[derive(Clone, Copy, Debug, Default)]
@@ -198,8 +201,13 @@ impl PageHeap {
 
     /// Maps more memory holding at least `pages` pages and adds it as a free span.
     fn grow<S: PageSource>(&mut self, source: &S, map: &PageMap, pages: usize) -> bool {
-        let want = (self.stats.mapped / 4 / PAGE_SIZE).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
-        let pages = pages.max(want);
+        let want = (self.stats.mapped / 2 / PAGE_SIZE).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
+        let mut pages = pages.max(want);
+        if pages > HUGE_GROW_PAGES {
+            // Whole 2 MiB units: a mapping this long gets huge pages (`MmapSource`), and a
+            // tail beyond the last 2 MiB boundary would take 4 KiB page faults.
+            pages = pages.next_multiple_of(HUGE_GROW_PAGES);
+        }
         let Some(bytes) = pages.checked_mul(PAGE_SIZE) else {
             return false;
         };

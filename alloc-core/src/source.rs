@@ -43,12 +43,12 @@ pub unsafe trait PageSource: Sync {
 /// 2 MiB: the x86_64 (and 4 KiB-granule aarch64) transparent huge page.
 const HUGE_PAGE: usize = 2 << 20;
 /// Mappings longer than 2 MiB are 2 MiB aligned and advised `MADV_HUGEPAGE`. The page heap
-/// maps more than that at a time once it holds about 10 MiB (it grows by 1/4 of its size), so
-/// small heaps keep 4 KiB granularity (and a small resident set) while big ones take one page
-/// fault per 2 MiB instead of 512: allocating and touching a fresh 500 MiB costs about a third
-/// of the time then (the `seed-batch` benchmark), and a Rust program building a 200k-entry
-/// `HashMap` of vectors takes 5.1k page faults instead of 8.2-9.0k (`std-hashmap`, when the
-/// heap waited for 32 MiB). The page map's tables (exactly 2 MiB each) stay below the
+/// maps more than that at a time once it holds about 4.5 MiB (it grows by half its size, in
+/// whole 2 MiB units beyond 2 MiB), so small heaps keep 4 KiB granularity (and a small
+/// resident set) while big ones take one page fault per 2 MiB instead of 512: allocating and
+/// touching a fresh 500 MiB costs about a third of the time then (the `seed-batch`
+/// benchmark), and a Rust program building a 200k-entry `HashMap` of vectors takes 1.3-1.7k
+/// page faults instead of 8.2-9.0k (`std-hashmap`, when the heap waited for 32 MiB). The page map's tables (exactly 2 MiB each) stay below the
 /// threshold: they are touched sparsely.
 const HUGE_MAP_MIN: usize = HUGE_PAGE + 4096;
 
