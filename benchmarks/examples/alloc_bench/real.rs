@@ -73,29 +73,44 @@ pub(super) fn small_mixed<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scal
                 _ => 512 + (r >> 8) as usize % 3585,
             };
             let i = (r >> 32) as usize % SLOTS;
-            let (old, old_size) = slots[i];
-            if !old.is_null() {
-                // SAFETY: allocated below with this layout.
-                unsafe { a.dealloc(old, layout(old_size as usize)) };
-                ops += 1;
-            }
-            // SAFETY: non-zero size; both ends lie inside the block.
-            unsafe {
-                let p = must(a.alloc(layout(size)));
-                p.write(1);
-                p.add(size - 1).write(1);
-                slots[i] = (p, size as u32);
-            }
-            ops += 1;
+            ops += replace(a, &mut slots[i], size, true);
         }
-        for (p, size) in slots {
-            if !p.is_null() {
-                // SAFETY: as above.
-                unsafe { a.dealloc(p, layout(size as usize)) };
-            }
-        }
+        free_all(a, &slots);
         ops
     })
+}
+
+/// Frees the block in `slot` (if any) and puts a new one of `size` bytes there, writing its
+/// first and last byte when `touch`; returns the operations done (1 or 2).
+#[inline(always)]
+fn replace<A: GlobalAlloc>(a: &A, slot: &mut (*mut u8, u32), size: usize, touch: bool) -> usize {
+    let mut ops = 1;
+    let (old, old_size) = *slot;
+    if !old.is_null() {
+        // SAFETY: every slot holds null or a block allocated here with its size.
+        unsafe { a.dealloc(old, layout(old_size as usize)) };
+        ops += 1;
+    }
+    // SAFETY: non-zero size; both ends lie inside the block.
+    unsafe {
+        let p = must(a.alloc(layout(size)));
+        if touch {
+            p.write(1);
+            p.add(size - 1).write(1);
+        }
+        *slot = (p, size as u32);
+    }
+    ops
+}
+
+/// Frees every block left in `slots`.
+fn free_all<A: GlobalAlloc>(a: &A, slots: &[(*mut u8, u32)]) {
+    for &(p, size) in slots {
+        if !p.is_null() {
+            // SAFETY: as in `replace`.
+            unsafe { a.dealloc(p, layout(size as usize)) };
+        }
+    }
 }
 
 /// glibc's `bench-malloc-thread`: each thread replaces blocks at random in a working set of
@@ -111,23 +126,9 @@ pub(super) fn glibc_thread<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Sca
         for _ in 0..n {
             let size = log_uniform(&mut rng, 4, 32 << 10);
             let i = (xorshift(&mut rng) >> 20) as usize % SLOTS;
-            let (old, old_size) = slots[i];
-            if !old.is_null() {
-                // SAFETY: allocated below with this layout.
-                unsafe { a.dealloc(old, layout(old_size as usize)) };
-                ops += 1;
-            }
-            // SAFETY: non-zero size.
-            let p = unsafe { must(a.alloc(layout(size))) };
-            slots[i] = (p, size as u32);
-            ops += 1;
+            ops += replace(a, &mut slots[i], size, false);
         }
-        for (p, size) in slots {
-            if !p.is_null() {
-                // SAFETY: as above.
-                unsafe { a.dealloc(p, layout(size as usize)) };
-            }
-        }
+        free_all(a, &slots);
         ops
     })
 }
