@@ -52,7 +52,7 @@ enum State {
     Failed,
 }
 
-/// Per state (by discriminant), the class bits ([`chars::CLASSES`]) of the bytes that only
+/// Per state (by discriminant), the class bits ([`CLASSES`](super::chars::CLASSES)) of the bytes that only
 /// continue its element: one load and one test per byte on the quick path.
 const CONTINUE_CLASS: [u8; 10] = {
     let mut t = [0; 10];

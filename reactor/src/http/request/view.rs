@@ -35,7 +35,7 @@ impl<T> Status<T> {
 }
 
 /// The HTTP versions this parser accepts; any other well-formed version is
-/// [`ParseError::UnsupportedVersion`] (505).
+/// [`ParseError::UnsupportedVersion`](crate::http::ParseError::UnsupportedVersion) (505).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Version {
     /// HTTP/1.0
@@ -77,7 +77,7 @@ pub struct Request<'a> {
 }
 
 /// Checked token text: every span was validated as ASCII when parsed (from this buffer, as
-/// long as the caller kept the contract of [`RequestParser::parse`]).
+/// long as the caller kept the contract of [`RequestParser::parse`](super::RequestParser::parse)).
 #[inline]
 fn ascii(buf: &[u8], span: (usize, usize)) -> &str {
     buf.get(span.0..span.1)
