@@ -29,7 +29,7 @@ impl RequestParser {
 
         macro_rules! partial {
             () => {{
-                self.scan_limit = 0;
+                self.quick_last = 0;
                 partial!(@save)
             }};
             (@save) => {{
@@ -69,7 +69,7 @@ impl RequestParser {
                     if end == limit {
                         return Err(err);
                     }
-                    self.scan_limit = limit;
+                    self.set_scan_limit(limit);
                     partial!(@save);
                 }
             }};
@@ -138,7 +138,7 @@ impl RequestParser {
                 let Some(v) = buf.get(pos..pos + 8) else {
                     // Nothing is decided before 8 bytes: the quick path takes the bytes until
                     // then (the request-line limit is checked once the version is there).
-                    self.scan_limit = pos + 8;
+                    self.set_scan_limit(pos + 8);
                     partial!(@save)
                 };
                 if v[..5] != *b"HTTP/"
@@ -152,7 +152,7 @@ impl RequestParser {
                 let Some(&eol_byte) = buf.get(pos + 8) else {
                     // The version is checked: the quick path may take a CR after it (and
                     // nothing else); the line is complete here, with its LF.
-                    self.scan_limit = pos + 10;
+                    self.set_scan_limit(pos + 10);
                     self.pos = pos + 8;
                     self.mark = mark;
                     self.state = state;
@@ -238,7 +238,7 @@ impl RequestParser {
                 }
                 if pos >= len {
                     // Resumable by `quick_resume` (at the start of a field line).
-                    self.scan_limit = field_limit;
+                    self.set_scan_limit(field_limit);
                     partial!(@save);
                 }
                 match buf[pos] {

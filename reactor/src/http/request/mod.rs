@@ -62,7 +62,7 @@ const CONTINUE_CLASS: [u8; 10] = {
     t[State::Value as usize] = C_VALUE;
     // Whitespace after the colon leaves the state machine where it was too.
     t[State::ValueStart as usize] = C_OWS;
-    // Nothing is decided before the version's eight bytes are there (`scan_limit`).
+    // Nothing is decided before the version's eight bytes are there (`set_scan_limit`).
     t[State::Version as usize] = C_ANY;
     t
 };
@@ -109,11 +109,13 @@ pub struct RequestParser {
     /// line (or at its start), the position at which that element reaches its length limit
     /// (in a version, its eighth byte, where the state machine reads it): a resumed call whose
     /// few new bytes stay below it may take the quick path
-    /// ([`quick_resume`](Self::quick_resume)). 0 otherwise, which keeps every other call off
-    /// the quick path.
-    scan_limit: usize,
+    /// ([`quick_resume`](Self::quick_resume)). Kept as that limit minus one (see
+    /// [`set_scan_limit`](Self::set_scan_limit)), so that the quick path's one test of the
+    /// buffer's last index also proves the buffer non-empty. 0 otherwise, which keeps every
+    /// other call off the quick path.
+    quick_last: usize,
     /// `CONTINUE_CLASS` of `state`, kept up to date wherever a call may stop with
-    /// `scan_limit` set: the quick path's test without a table lookup. (After a version's
+    /// `quick_last` set: the quick path's test without a table lookup. (After a version's
     /// eight bytes, checked, only a CR: `C_CR`.)
     quick_class: u8,
     line_start: usize,
@@ -158,7 +160,7 @@ impl RequestParser {
             failure: ParseError::ResumeMismatch,
             pos: 0,
             mark: 0,
-            scan_limit: 0,
+            quick_last: 0,
             quick_class: 0,
             line_start: 0,
             empty_lines: 0,
@@ -217,7 +219,7 @@ impl RequestParser {
         buf: &'a [u8],
         headers: &'a mut [RawHeader],
     ) -> Result<Status<Request<'a>>, ParseError> {
-        // `scan_limit` is 0 once done or failed, so a call on a finished parser does not take
+        // `quick_last` is 0 once done or failed, so a call on a finished parser does not take
         // the quick path.
         if self.quick_resume(buf, headers) {
             return Ok(Status::Partial);
@@ -236,7 +238,15 @@ impl RequestParser {
         }))
     }
 
-    /// Sets the state where a call may stop with `scan_limit` set, and its `quick_class`.
+    /// Lets the quick path take resumed calls whose buffer stays shorter than `limit`
+    /// (`quick_last` is `limit - 1`; a `limit` of 0 or 1 admits no non-empty buffer, and an
+    /// empty one goes to the state machine).
+    #[inline(always)]
+    fn set_scan_limit(&mut self, limit: usize) {
+        self.quick_last = limit.saturating_sub(1);
+    }
+
+    /// Sets the state where a call may stop with `quick_last` set, and its `quick_class`.
     #[inline(always)]
     fn set_quick_state(&mut self, state: State) {
         self.state = state;
@@ -245,7 +255,7 @@ impl RequestParser {
 
     fn fail(&mut self, e: ParseError) -> ParseError {
         // `quick_resume` must not answer for a failed parser.
-        self.scan_limit = 0;
+        self.quick_last = 0;
         self.state = State::Failed;
         self.failure = e;
         e
@@ -360,7 +370,7 @@ impl RequestParser {
         self.pos = pos;
         self.state = State::Done;
         // Keeps `quick_resume` off a finished parser.
-        self.scan_limit = 0;
+        self.quick_last = 0;
         Ok(true)
     }
 }

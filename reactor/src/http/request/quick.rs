@@ -15,23 +15,26 @@ impl RequestParser {
     /// without the state machine's set-up. Returns whether it did; anything else (a limit, a
     /// byte needing a verdict, a line the parser must look into) is left to the state
     /// machine, which resumes from the state left here. A fresh parser, or one that stopped
-    /// anywhere else, has `scan_limit == 0` and pays one comparison.
+    /// anywhere else, has `quick_last == 0` and pays one comparison.
     #[inline(always)]
     pub(super) fn quick_resume(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> bool {
         /// Larger increments go to the state machine, whose scanners are faster per byte.
         const QUICK_MAX: usize = 16;
         let (pos, len) = (self.pos, buf.len());
-        // A fresh or finished parser has `scan_limit == 0`.
-        if len >= self.scan_limit {
+        // `len < limit`, as `len - 1 < limit - 1`: an empty buffer wraps around to the
+        // largest count and fails it, so `last` is the buffer's last index. A fresh or
+        // finished parser has `quick_last == 0`.
+        let last = len.wrapping_sub(1);
+        if last >= self.quick_last {
             return false;
         }
         // Inline, the common case: the new bytes continue the element (a table load and a
         // test per byte; the states without such bytes have class 0). One new byte (fed a
         // byte at a time) without the loop.
         let class = self.quick_class;
-        if len == pos + 1 {
-            // The new byte is the last: `buf` is not empty.
-            let Some(&b) = buf.last() else {
+        if last == pos {
+            // `last < len` (see above): the optimiser drops the bounds check.
+            let Some(&b) = buf.get(last) else {
                 return false;
             };
             let c = CLASSES[b as usize];
@@ -95,7 +98,7 @@ impl RequestParser {
     }
 
     /// The rest of [`quick_resume`](Self::quick_resume), out of line: the new bytes `new`
-    /// (at `self.pos`, ending the buffer, below `scan_limit`) may also take the simple steps
+    /// (at `self.pos`, ending the buffer, below the limit `quick_last` stands for) may also take the simple steps
     /// of a request line or field line: the space ending a method or target, the first byte of
     /// a name, the colon, whitespace before the value, its first byte, and the CR of a line
     /// ending as the last byte (where the state machine stops too, waiting for the LF), and
@@ -126,7 +129,7 @@ impl RequestParser {
                 self.head.target = (self.mark, at);
                 self.mark = at + 1;
                 self.set_quick_state(State::Version);
-                self.scan_limit = at + 9;
+                self.set_scan_limit(at + 9);
                 self.pos = at + 1;
                 return true;
             }
@@ -193,7 +196,7 @@ impl RequestParser {
 
     /// The end of a field line whose CR the quick path stopped at (`self.pos`, in a value
     /// starting at `self.mark`), with its LF the last byte of `buf`: what the state machine
-    /// does there. The limit checks it would make hold: the line ends below `scan_limit`, the
+    /// does there. The limit checks it would make hold: the line ends below the limit `quick_last` stands for, the
     /// header section's limit, and the slot was counted against the limits when the name
     /// started. Returns whether it took the line; on `false` the parser may also have failed
     /// (a field the parser checks was wrong), which the state machine reports.
