@@ -2,9 +2,8 @@
 //! ending in CRLF, in one pass with no state dispatch.
 
 use super::{RequestParser, State, classify_target};
-use crate::http::chars::{C_OWS, CLASSES, ows};
 use crate::http::headers::{FieldState, HostHint, RawHeader};
-use crate::http::simd::Scanner;
+use crate::http::simd::{FieldLine, Scanner};
 use crate::http::{ParseError, TargetForm, Version};
 
 const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
@@ -100,22 +99,10 @@ impl RequestParser {
                 let stop = scan.value_end(buf, value_start, field_end);
                 // The value and its CRLF, inside the limit; its first and last bytes are not
                 // whitespace (an empty value is left to the loop).
-                let line = if stop + 1 < field_end {
-                    buf.get(value_start..stop + 2)
-                } else {
-                    None
-                };
-                let value = match line {
-                    Some([first, .., last, b'\r', b'\n'])
-                        if (CLASSES[*first as usize] | CLASSES[*last as usize]) & C_OWS == 0 =>
-                    {
-                        line.and_then(|l| l.get(..l.len() - 2))
-                    }
-                    Some([only, b'\r', b'\n']) if CLASSES[*only as usize] & C_OWS == 0 => {
-                        line.and_then(|l| l.get(..1))
-                    }
-                    _ => None,
-                };
+                let value = FieldLine::new(buf, pos, pos + 4, stop, field_end)
+                    .filter(|line| line.ends_in_crlf())
+                    .and_then(FieldLine::plain_value)
+                    .and_then(|(start, end)| buf.get(start..end));
                 // `slots.len() > 0`: `next` gives a slot.
                 if let Some((value, slot)) = value.and_then(|v| Some((v, slots.next()?))) {
                     let hint = SpanHint(scan, buf, value_start, stop);
@@ -142,17 +129,16 @@ impl RequestParser {
             if S::WIDE && crs == 0 {
                 (crs, next_block) = next_cr_block(scan, buf, pos, next_block, field_end);
             }
-            let (colon, stop) = 'line: {
+            let line = 'line: {
                 if S::WIDE && crs != 0 {
                     // At or after `pos` (see above), and `cr + 1 < field_end`. (At `pos`, the
                     // empty line ending the head, which `field_line_to` declines.)
                     let cr = next_block - 64 + crs.trailing_zeros() as usize;
-                    if let Some(colon) = scan.field_line_to(buf, pos, cr, field_end) {
-                        // cr + 1 < field_end <= len.
-                        if buf.get(cr + 1) != Some(&b'\n') {
+                    if let Some(line) = scan.field_line_to(buf, pos, cr, field_end) {
+                        if !line.lf_follows() {
                             break 'lines;
                         }
-                        break 'line (colon, cr);
+                        break 'line line;
                     }
                 }
                 // A name never starts with CR. The narrow scanners look for the empty line
@@ -171,66 +157,46 @@ impl RequestParser {
                     }
                     break 'lines;
                 }
-                let Some((colon, stop)) = scan.field_line(buf, pos, field_end) else {
+                // A line with room for its LF before `field_end`: inside the buffer and the
+                // limit.
+                let Some(line) = scan.field_line(buf, pos, field_end) else {
                     if S::WIDE && buf.get(pos..pos + 2) == Some(b"\r\n") {
                         self.header_count = max_fields - slots.len();
                         return Some(self.finish(pos + 2));
                     }
                     break 'lines;
                 };
-                // `pos < colon < stop < field_end <= len`.
-                if stop + 1 >= field_end {
+                if !line.ends_in_crlf() {
                     break 'lines;
                 }
-                // stop + 1 < field_end <= buf.len().
-                if buf.get(stop..stop + 2) != Some(b"\r\n") {
-                    break 'lines;
-                }
-                (colon, stop)
+                line
             };
-            // `pos < colon < stop`, `buf[stop..stop + 2]` is CRLF.
-            // No slot left: the general path reports it.
+            // `buf[stop..stop + 2]` is CRLF. No slot left: the general path reports it.
             if slots.len() == 0 {
                 break 'lines;
             }
-            // Usually exactly one space follows the colon and none precedes the CR: a test
-            // of that space, of the value's first byte after it and of the byte before the CR
-            // (anything else is trimmed out of line). Among value bytes, only SP and HTAB are
-            // at most `b' '`; the CR at `stop` is too, for an empty value.
-            let mut value_start = colon + 2;
-            let mut value_end = stop;
-            // The bytes from the colon to the CR (`colon + 2` is read only when `colon + 1`, a
-            // space, is before the CR).
-            let plain = match buf.get(colon..=stop) {
-                Some([_, b' ', second, .., last, _]) => *second > b' ' && *last > b' ',
-                Some([_, b' ', only, _]) => *only > b' ',
-                _ => false,
-            };
-            if !plain {
-                (value_start, value_end) = trim_ows(buf, colon + 1, stop);
-            }
+            let field = line.field();
+            let (value_start, value_end) = field.value_span;
             // Only four names mean something to the parser; their lengths sort out the rest.
-            if FieldState::may_matter(colon - pos) {
-                // pos <= colon and value_start <= value_end <= stop < buf.len(): always
-                // there. (Were they not, the line would be left to the state machine, with
-                // its slot not taken.)
-                let (Some(name), Some(value)) =
-                    (buf.get(pos..colon), buf.get(value_start..value_end))
-                else {
+            if FieldState::may_matter(field.name.len()) {
+                // value_start <= value_end <= stop < buf.len(): always there. (Were it not, the
+                // line would be left to the state machine, with its slot not taken.)
+                let Some(value) = buf.get(value_start..value_end) else {
                     break 'lines;
                 };
                 let hint = SpanHint(scan, buf, value_start, value_end);
                 if let Err(e) = self
                     .fields
-                    .on_field_with(name, value, allow_identical, hint)
+                    .on_field_with(field.name, value, allow_identical, hint)
                 {
                     return Some(Err(e));
                 }
             }
             // `slots.len() > 0`: `next` gives a slot.
             if let Some(slot) = slots.next() {
-                *slot = RawHeader::new((pos, colon), (value_start, value_end));
+                *slot = RawHeader::new(field.name_span, field.value_span);
             }
+            let stop = line.stop();
             pos = stop + 2;
             // The CR at `stop` is the lowest bit, if it is among them (see above).
             crs &= crs.wrapping_sub(1);
@@ -284,17 +250,4 @@ impl<S: Scanner> HostHint for SpanHint<'_, S> {
     fn plain_host(self) -> bool {
         self.0.plain_host(self.1, self.2, self.3)
     }
-}
-
-/// `start..end` without the whitespace at either end (rare case of the fast path, kept out of
-/// it).
-#[cold]
-fn trim_ows(buf: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
-    while start < end && buf.get(start).is_some_and(|&b| ows(b)) {
-        start += 1;
-    }
-    while end > start && buf.get(end - 1).is_some_and(|&b| ows(b)) {
-        end -= 1;
-    }
-    (start, end)
 }

@@ -204,9 +204,9 @@ impl RequestParser {
                 // Anything else (incomplete, over a limit, malformed, the end of the head)
                 // goes through the byte-by-byte states below, which give the verdict.
                 if self.header_count < max_fields {
-                    if let Some((colon, stop)) = scan.field_line(buf, pos, field_end) {
-                        if buf[stop] == b'\r'
-                            && buf.get(stop + 1) == Some(&b'\n')
+                    if let Some(line) = scan.field_line(buf, pos, field_end) {
+                        let (colon, stop) = (line.colon(), line.stop());
+                        if line.ends_in_crlf()
                             && (!near_limit || stop + 2 - self.headers_start <= max_field_bytes)
                         {
                             // Usually exactly one space follows the colon.

@@ -296,16 +296,24 @@ impl RequestParser {
             } else {
                 Avx2::detect()
             };
-            let fast = match avx2 {
+            // Each arm returns on its own: one answer merged from both would be a value to
+            // build and test again.
+            match avx2 {
                 // A call into a function compiled with AVX2 (`Avx2::enabled`).
-                Some(avx2) => avx2.enabled(
-                    #[inline(always)]
-                    |avx2| self.fast_head(avx2, buf, headers),
-                ),
-                None => self.fast_head(Sse2, buf, headers),
-            };
-            if let Some(done) = fast {
-                return done;
+                Some(avx2) => {
+                    let fast = avx2.enabled(
+                        #[inline(always)]
+                        |avx2| self.fast_head(avx2, buf, headers),
+                    );
+                    if let Some(done) = fast {
+                        return done;
+                    }
+                }
+                None => {
+                    if let Some(done) = self.fast_head(Sse2, buf, headers) {
+                        return done;
+                    }
+                }
             }
             return self.resume(buf, headers);
         }

@@ -9,10 +9,10 @@
 
 use core::arch::x86_64::*;
 
-use super::Scanner;
 use super::runtime::avx2_available;
 use super::sse2::plain_host16;
 use super::swar::{Portable, short_target_end, short_token_end, short_value_end};
+use super::{FieldLine, Scanner};
 use crate::http::chars;
 
 /// The AVX2 scanners; a value proves that the CPU supports AVX2, BMI1 and BMI2.
@@ -275,11 +275,11 @@ impl Scanner for Avx2 {
         }
     }
 
-    /// One load classifies the name and, for a line shorter than 32 bytes, the value,
+    /// One load classifies the name and, for a line shorter than 31 bytes, the value,
     /// which must have no byte outside the class before the CR. Nothing here is on the
     /// way from this line's start to the next one's: `cr` is known.
     #[inline(always)]
-    fn field_line_to(self, buf: &[u8], pos: usize, cr: usize, end: usize) -> Option<usize> {
+    fn field_line_to(self, buf: &[u8], pos: usize, cr: usize, end: usize) -> Option<FieldLine<'_>> {
         let end = end.min(buf.len());
         // `None` for `pos > end` too, as `field_line` would answer.
         if end.checked_sub(pos)? < 32 {
@@ -290,17 +290,30 @@ impl Scanner for Avx2 {
         // `cr < pos` wraps around to a large count: a long line, whose scan below does
         // not stop at `cr`.
         let to_cr = cr.wrapping_sub(pos);
-        if to_cr < 32 {
-            // The CR is a miss: the first one.
-            return (miss.trailing_zeros() as usize == to_cr).then_some(pos + name_len);
+        if to_cr < 31 {
+            // The CR is a miss: the first one. (It comes after the name and the colon, which
+            // are value bytes; the test of `name_len` is for the reads' sake.)
+            if miss.trailing_zeros() as usize != to_cr || name_len >= to_cr {
+                return None;
+            }
+            // SAFETY: 0 < name_len < to_cr, so pos < pos + name_len < cr, and
+            // cr + 1 = pos + to_cr + 1 < pos + 32 <= end <= buf.len().
+            return Some(unsafe { FieldLine::new_unchecked(buf, pos, pos + name_len, cr) });
         }
-        let ok = miss == 0 && self.value_end(buf, pos + 32, end) == cr;
-        ok.then_some(pos + name_len)
+        let stop = if miss != 0 {
+            pos + miss.trailing_zeros() as usize
+        } else {
+            self.value_end(buf, pos + 32, end)
+        };
+        if stop != cr {
+            return None;
+        }
+        FieldLine::new(buf, pos, pos + name_len, stop, end)
     }
 
     /// Most field lines fit in 32 bytes: one load classifies the name and the value.
     #[inline(always)]
-    fn field_line(self, buf: &[u8], pos: usize, end: usize) -> Option<(usize, usize)> {
+    fn field_line(self, buf: &[u8], pos: usize, end: usize) -> Option<FieldLine<'_>> {
         let end = end.min(buf.len());
         // From here `pos <= end <= buf.len() <= isize::MAX`: none of the sums below wraps.
         let left = end.checked_sub(pos)?;
@@ -308,12 +321,13 @@ impl Scanner for Avx2 {
             // The usual case, with no shifting: 32 bytes from `pos`.
             // SAFETY: pos + 32 <= end <= buf.len().
             let (name_len, miss) = unsafe { self.name_and_value_miss(buf, pos) }?;
-            if miss != 0 {
+            let stop = if miss != 0 {
                 // Inside the 32 bytes, so before `end`.
-                return Some((pos + name_len, pos + miss.trailing_zeros() as usize));
-            }
-            let stop = self.value_end(buf, pos + 32, end);
-            return (stop < end).then_some((pos + name_len, stop));
+                pos + miss.trailing_zeros() as usize
+            } else {
+                self.value_end(buf, pos + 32, end)
+            };
+            return FieldLine::new(buf, pos, pos + name_len, stop, end);
         }
         // The line starts in the last 32 bytes: those, with the bytes before `pos` shifted
         // out and the bytes past `end` counted as misses.
@@ -339,6 +353,6 @@ impl Scanner for Avx2 {
             // Only a whole 32-byte block can be free of misses.
             self.value_end(buf, pos + 32, end)
         };
-        (stop < end).then_some((pos + name_len, stop))
+        FieldLine::new(buf, pos, pos + name_len, stop, end)
     }
 }

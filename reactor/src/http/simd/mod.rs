@@ -29,6 +29,7 @@
 //! outside `pos <= end <= buf.len()` the answer is unspecified but within `buf`'s bounds or
 //! equal to `pos` or `end`.
 
+mod line;
 pub(crate) mod swar;
 
 #[cfg(target_arch = "x86_64")]
@@ -42,6 +43,7 @@ mod tests;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::Avx2;
+pub(crate) use line::FieldLine;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use sse2::Sse2;
 pub(crate) use swar::Portable;
@@ -72,16 +74,16 @@ pub(crate) trait Scanner: Copy {
 
     /// A whole field line at `pos`, when it looks ordinary: a non-empty token name ending in
     /// `:` at `colon`, then value bytes up to `stop`, the first byte after the colon that may
-    /// not appear in a value (normally the CR), with `stop < end`. `None` means "use the
-    /// byte-by-byte path", never "invalid".
+    /// not appear in a value (normally the CR), with `stop + 1 < end` (room for the LF).
+    /// `None` means "use the byte-by-byte path", never "invalid".
     #[inline(always)]
-    fn field_line(self, buf: &[u8], pos: usize, end: usize) -> Option<(usize, usize)> {
+    fn field_line(self, buf: &[u8], pos: usize, end: usize) -> Option<FieldLine<'_>> {
         let colon = self.token_end(buf, pos, end);
         if colon == pos || colon >= end || buf.get(colon) != Some(&b':') {
             return None;
         }
         let stop = self.value_end(buf, colon + 1, end);
-        (stop < end).then_some((colon, stop))
+        FieldLine::new(buf, pos, colon, stop, end)
     }
 
     /// The CRs among the 64 bytes of `buf` from `at`, a bit each (bit `i` for `at + i`):
@@ -97,13 +99,13 @@ pub(crate) trait Scanner: Copy {
         })
     }
 
-    /// The field line at `pos` whose first CR is known to be at `cr` (`cr < end`), when it is
-    /// ordinary: returns the colon, as [`field_line`](Self::field_line) would with
+    /// The field line at `pos` whose first CR is known to be at `cr` (`cr + 1 < end`), when
+    /// it is ordinary: the line [`field_line`](Self::field_line) would give, with
     /// `stop == cr`; `None` when `cr < pos`.
     #[inline(always)]
-    fn field_line_to(self, buf: &[u8], pos: usize, cr: usize, end: usize) -> Option<usize> {
-        let (colon, stop) = self.field_line(buf, pos, end)?;
-        (stop == cr).then_some(colon)
+    fn field_line_to(self, buf: &[u8], pos: usize, cr: usize, end: usize) -> Option<FieldLine<'_>> {
+        let line = self.field_line(buf, pos, end)?;
+        (line.stop() == cr).then_some(line)
     }
 
     /// An ordinary request line's method and target at the start of `buf`: returns
