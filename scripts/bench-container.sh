@@ -6,7 +6,7 @@
 # (same limits), `bwrap --unshare-all` and plain `unshare` as the floor. Runs are interleaved
 # (one of each per round) and each tool's median and p95 are printed with the ratio to crun.
 #
-#   sudo scripts/bench-container.sh [ROUNDS]      (default 200)
+#   sudo scripts/bench-container.sh [ROUNDS]      (default 200; CI runs 2)
 #
 # Installs crun, runc, bubblewrap and busybox-static from Debian when missing. Needs root.
 # Everything it creates (rootfs, bundles, cgroups) is removed at the end, also on failure.
@@ -99,9 +99,9 @@ done
 # c-bridge: the container row on a private bridge network (veth, address, route, NAT table),
 # on a 10.213.x.0/24 that no host route uses.
 SUBNET=""
-routes=$(ip -4 route show table all) # read whole: `ip | grep -q` under pipefail can SIGPIPE
+routes=$(ip -4 route show table all) # read whole, then match with `case` (POSIX sh: no <<<)
 for x in 240 241 242 243 244 245 246 247 248 249; do
-    grep -q "10\.213\.$x\." <<<"$routes" || { SUBNET=10.213.$x.0/24; break; }
+    case $routes in *"10.213.$x."*) ;; *) SUBNET=10.213.$x.0/24; break ;; esac
 done
 [ -n "$SUBNET" ] || { echo "bench-container.sh: no free 10.213.x.0/24 for the bridge row" >&2; exit 1; }
 unshare -m sh -c 'mount -t tmpfs none /sys/fs/cgroup/unified 2>/dev/null || true; exec python3 - "$@"' bench \

@@ -5,6 +5,7 @@
 #   DURATION=5s MODES=unpinned scripts/bench-httpd.sh
 #   SERVERS="httpd" ROUNDS=3 scripts/bench-httpd.sh   (httpd's three variants only, 3 rounds)
 #   PEER_SCHED=batch scripts/bench-httpd.sh   (nginx, lighttpd, h2o under SCHED_BATCH too)
+#   DURATION=1s MODES=unpinned IDLE=200 scripts/bench-httpd.sh   (CI's short mode, ~1 min)
 #
 # httpd runs in three variants: "httpd" (the default reactor-per-core design, alloc-core's
 # GlobalHeap), "httpd-pool" (--design pool: the seed's one epoll thread handing ready
@@ -158,7 +159,14 @@ stop_server() {
   SERVER_PID=
   sleep 0.5
 }
-trap 'stop_server; exit 130' INT TERM
+# On any exit: the server stopped (by PID), the served tree and the copied binaries removed
+# (KEEP_WORK=1 keeps them, e.g. to read the servers' logs in $WORK/run).
+cleanup() {
+  stop_server
+  [ "${KEEP_WORK:-0}" = 1 ] || rm -rf "$WORK" "$WORK".*.bin
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # The server's processes: the started one and its descendants.
 tree_pids() {

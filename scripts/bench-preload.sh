@@ -33,7 +33,7 @@ trap 'rm -rf "$work"' EXIT
 echo "== building the shim and the benchmarks"
 # SHIM=/path/to/libmalloc_shim.so uses a shim built before instead.
 if [ -z "${SHIM:-}" ]; then
-    (cd "$root" && cargo build --quiet --release --example malloc_shim)
+    (cd "$root" && cargo build --quiet --release -p benchmarks --example malloc_shim)
 fi
 shim=${SHIM:-$target/release/examples/libmalloc_shim.so}
 bench=$root/scripts/preload-bench

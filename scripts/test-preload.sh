@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Proof on programs nobody here wrote: alloc-core's malloc shim (examples/malloc_shim.rs) is
-# preloaded into python3, sort, git, gcc/g++ and their output, stderr and exit status must be
-# byte for byte those of a run on glibc's malloc. Plus self-checking C programs: the C API
+# Proof on programs nobody here wrote: alloc-core's malloc shim
+# (benchmarks/examples/malloc_shim.rs) is preloaded into python3, sort, git, gcc/g++ and their
+# output, stderr and exit status must be byte for byte those of a run on glibc's malloc. Plus self-checking C programs: the C API
 # (errno, alignment, realloc, thread churn) and fork while threads allocate.
 #
 # Any crash, hang (timeout) or difference fails the script (exit 1) with a message naming it.
@@ -22,8 +22,8 @@ trap 'rm -rf "$work"' EXIT
 
 # SHIM=/path/to/libmalloc_shim.so tests a shim built before instead of building it.
 if [ -z "${SHIM:-}" ]; then
-    echo "== building the shim (cargo build --release --example malloc_shim)"
-    (cd "$root" && cargo build --quiet --release --example malloc_shim)
+    echo "== building the shim (cargo build --release -p benchmarks --example malloc_shim)"
+    (cd "$root" && cargo build --quiet --release -p benchmarks --example malloc_shim)
 fi
 shim=${SHIM:-$target/release/examples/libmalloc_shim.so}
 shim_name=$(basename "$shim")

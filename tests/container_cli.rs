@@ -1,25 +1,14 @@
 //! Black-box tests of the `container` example binary (run as root). `cargo test` builds the
 //! examples before running tests; the binary is found next to this test's own directory.
 
+mod example_bin;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // <target>/<profile>/deps/container_cli-<hash> -> <target>/<profile>/examples/container
-    let p = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/container");
-    assert!(
-        p.exists(),
-        "{} missing: build it with `cargo build --example container`",
-        p.display()
-    );
-    p
+    example_bin::example_binary("container")
 }
 
 /// These tests are not about networking: `CONTAINER_NET=none` keeps them off the default
@@ -37,7 +26,8 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// One clear line on stderr, no panic, a non-zero exit.
+/// One clear line on stderr (a bad flag adds a second one, the hint to `--help`), no panic, a
+/// non-zero exit.
 fn assert_clear_failure(o: &Output, code: i32, needle: &str) {
     let err = text(&o.stderr);
     assert_eq!(o.status.code(), Some(code), "{err}");
@@ -273,4 +263,182 @@ fn a_rootfs_directory_is_used_as_root() {
     assert_eq!(text(&o.stdout), "in-rootfs\nisolate\nproc\n");
     // The rootfs's own file was only a mount target: the host copy stays empty.
     assert_eq!(etc_hostname, "");
+}
+
+/// `container run` with `args`; its exit code, stdout and stderr.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    let o = container(&all);
+    (o.status.code(), text(&o.stdout), text(&o.stderr))
+}
+
+#[test]
+fn boolean_flags_take_true_or_false_after_an_equals_sign() {
+    // --init: the command is PID 1 without it, a child of the init with it.
+    for (flag, init) in [
+        ("--init", true),
+        ("--init=true", true),
+        ("--init=false", false),
+    ] {
+        let (code, out, err) = run(&[flag, "--", "sh", "-c", "echo $$"]);
+        assert_eq!(code, Some(0), "{flag}: {err}");
+        assert_eq!(out.trim() == "1", !init, "{flag}: {out}");
+    }
+    // --stats: the status line on stderr.
+    for (flag, stats) in [
+        ("--stats", true),
+        ("--stats=true", true),
+        ("--stats=false", false),
+    ] {
+        let (code, _, err) = run(&[flag, "true"]);
+        assert_eq!(code, Some(0), "{flag}: {err}");
+        assert_eq!(
+            err.contains("container: status Exited(0)"),
+            stats,
+            "{flag}: {err}"
+        );
+    }
+    // --userns: root inside is the caller (root) only, not the whole range.
+    for (flag, userns) in [
+        ("--userns", true),
+        ("--userns=true", true),
+        ("--userns=false", false),
+    ] {
+        let (code, out, err) = run(&[flag, "cat", "/proc/self/uid_map"]);
+        assert_eq!(code, Some(0), "{flag}: {err}");
+        let map: Vec<&str> = out.split_whitespace().collect();
+        let want = if userns { "1" } else { "4294967295" };
+        assert_eq!(map, ["0", "0", want], "{flag}");
+    }
+    // Anything but true or false is refused, before anything runs.
+    for flag in ["--init", "--stats", "--userns", "--privileged"] {
+        for bad in ["maybe", "1", "yes", "TRUE"] {
+            let arg = format!("{flag}={bad}");
+            let o = container(&["run", &arg, "--", "sh", "-c", "echo ran"]);
+            assert_clear_failure(
+                &o,
+                125,
+                &format!("bad {flag} \"{bad}\" (want true or false)"),
+            );
+            assert_eq!(text(&o.stdout), "", "{arg}");
+        }
+    }
+    // The value only follows `=`: a separate word is the command.
+    let (code, out, err) = run(&["--init", "echo", "ran"]);
+    assert_eq!((code, out.as_str()), (Some(0), "ran\n"), "{err}");
+}
+
+#[test]
+fn help_lists_the_commands_and_every_flag() {
+    let o = container(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let top = text(&o.stdout);
+    for cmd in ["run", "cleanup"] {
+        assert!(
+            top.lines().any(|l| l.trim_start().starts_with(cmd)),
+            "{cmd}: {top}"
+        );
+    }
+    for args in [&["run", "--help"][..], &["run", "-h"], &["help", "run"]] {
+        let o = container(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}");
+        assert_eq!(text(&o.stderr), "", "{args:?}");
+        let help = text(&o.stdout);
+        for flag in [
+            "--rootfs",
+            "--hostname",
+            "--name",
+            "-m, --memory",
+            "--pids",
+            "--cpus",
+            "-e, --env",
+            "-v, --volume",
+            "--tmpfs",
+            "-w, --workdir",
+            "-u, --user",
+            "--init[=<BOOL>]",
+            "--net",
+            "-p, --publish",
+            "--bridge",
+            "--subnet",
+            "--nft-table",
+            "--veth-prefix",
+            "--lease-dir",
+            "--privileged[=<BOOL>]",
+            "--cap-add",
+            "--cap-drop",
+            "--seccomp",
+            "--system-paths",
+            "--preserve-fds",
+            "--userns[=<BOOL>]",
+            "--uidmap",
+            "--gidmap",
+            "--cgroup-parent",
+            "--stats[=<BOOL>]",
+        ] {
+            let lines: Vec<&str> = help
+                .lines()
+                .filter(|l| l.trim_start().starts_with(&format!("{flag} ")))
+                .collect();
+            assert_eq!(lines.len(), 1, "{flag}:\n{help}");
+            // The flag and its value, then (past the gap) some words of explanation.
+            let words = lines[0]
+                .trim()
+                .split_once("  ")
+                .map_or(0, |(_, why)| why.split_whitespace().count());
+            assert!(words >= 2, "{}", lines[0]);
+        }
+        assert!(help.contains("CONTAINER_NET"), "{help}");
+        assert!(help.contains("125"), "{help}");
+    }
+}
+
+#[test]
+fn a_bad_flag_is_one_line_and_a_hint_to_help() {
+    let o = container(&["run", "--bogus", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(
+        text(&o.stderr),
+        "container: unknown option --bogus\nSee 'container run --help'.\n"
+    );
+    let o = container(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert_eq!(
+        text(&o.stderr),
+        "container: unknown command \"frobnicate\"\nSee 'container --help'.\n"
+    );
+}
+
+#[test]
+fn a_mistyped_container_net_is_an_error_not_the_bridge() {
+    let o = Command::new(bin())
+        .env("CONTAINER_NET", "brigde")
+        .args(["run", "true"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_clear_failure(
+        &o,
+        125,
+        "bad CONTAINER_NET \"brigde\" (want bridge, none or host)",
+    );
+    // An explicit --net does not read it.
+    let o = Command::new(bin())
+        .env("CONTAINER_NET", "brigde")
+        .args(["run", "--net", "none", "true"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // host is taken from it: the host's network namespace.
+    let o = Command::new(bin())
+        .env("CONTAINER_NET", "host")
+        .args(["run", "readlink", "/proc/self/ns/net"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout).trim_end(), host.to_str().unwrap());
 }

@@ -4,6 +4,8 @@
 //! `lp_test_c<pid>_<k>`, veth prefix `lp-test-z`/`y`/`x` and lease directory under /tmp, all
 //! removed at the end, also on failure.
 
+mod example_bin;
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -11,15 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn bin() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let p = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples/container");
-    assert!(p.exists(), "{} missing: build the example", p.display());
-    p
+    example_bin::example_binary("container")
 }
 
 fn text(b: &[u8]) -> String {
@@ -226,7 +220,7 @@ fn published_port_answers_on_localhost_and_goes_with_the_container() {
     assert_eq!(n.lease_lines(), 1);
     // SIGTERM to `container` is forwarded to init, which forwards it to httpd.
     let pid = guard.0.id() as i32;
-    rawsys::process::kill(pid, rawsys::signal::Signal::SIGTERM.raw()).unwrap();
+    rawsys::process::kill_process(pid, rawsys::signal::Signal::SIGTERM).unwrap();
     let st = guard.0.wait().unwrap();
     let mut err = String::new();
     guard

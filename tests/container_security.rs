@@ -3,6 +3,8 @@
 //! container is compared by scripts/compare-runc.sh; a rootless run uses a fresh
 //! unprivileged user.
 
+mod example_bin;
+
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -11,19 +13,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 fn target_dir() -> PathBuf {
-    // <target>/<profile>/deps/container_security-<hash>
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
+    example_bin::profile_dir()
 }
 
 fn bin() -> PathBuf {
-    let p = target_dir().join("examples/container");
-    assert!(
-        p.exists(),
-        "{} missing: cargo build --example container",
-        p.display()
-    );
-    p
+    example_bin::example_binary("container")
 }
 
 /// A directory removed (recursively) on drop.
@@ -216,6 +210,48 @@ fn privileged_and_unconfined_lift_exactly_their_part() {
     // With CAP_SYS_ADMIN kept the filter lets mount through, as Docker's profile does.
     assert_eq!(p["mount tmpfs"], "ok");
     assert_eq!(p["keyctl"], "EPERM");
+}
+
+/// `--privileged=false` is the default container (it once meant privileged: the value was
+/// ignored), `--privileged=true` the privileged one, any other value an error.
+#[test]
+fn privileged_takes_true_or_false() {
+    let root = rootfs("privileged-value");
+    for extra in [
+        &["--privileged=false"][..],
+        &["--privileged", "--privileged=false"],
+    ] {
+        let p = run_probe(&root.0, extra);
+        assert_eq!(p["CapEff"], "00000000a80425fb", "{extra:?}");
+        assert_eq!(p["CapBnd"], "00000000a80425fb", "{extra:?}");
+        assert_eq!(p["Seccomp"], "2", "{extra:?}");
+        assert_eq!(p["mount tmpfs"], "EPERM", "{extra:?}");
+        assert!(
+            p["/proc/keys"] == "0 bytes" || p["/proc/keys"] == "ENOENT",
+            "{extra:?}: /proc/keys not masked: {}",
+            p["/proc/keys"]
+        );
+    }
+    for extra in [
+        &["--privileged=true"][..],
+        &["--privileged=false", "--privileged"],
+    ] {
+        let p = run_probe(&root.0, extra);
+        assert_ne!(p["CapEff"], "00000000a80425fb", "{extra:?}");
+        assert_eq!(p["Seccomp"], "0", "{extra:?}");
+        assert_eq!(p["mount tmpfs"], "ok", "{extra:?}");
+    }
+    let r = root.0.to_str().unwrap();
+    for bad in ["--privileged=no", "--privileged=0", "--privileged="] {
+        let o = container(&["run", "--net", "none", "--rootfs", r, bad, "--", "/probe"]);
+        let err = text(&o.stderr);
+        assert_eq!(o.status.code(), Some(125), "{bad}: {err}");
+        assert!(
+            err.starts_with("container: ") && err.contains("--privileged"),
+            "{bad}: {err}"
+        );
+        assert_eq!(text(&o.stdout), "", "{bad}: the probe ran");
+    }
 }
 
 #[test]

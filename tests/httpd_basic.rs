@@ -401,6 +401,23 @@ fn help_and_bad_options() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // The one flag without a value refuses one; a value after `=` is checked like any other;
+    // either way one line on stderr, exit 2.
+    for (bad, says) in [
+        ("--help=yes", "--help"),
+        ("--sched=fifo", "--sched: unknown policy fifo"),
+        ("--workers=0", "--workers: between 1 and 1024"),
+    ] {
+        let out = std::process::Command::new(binary())
+            .arg(bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{bad}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{bad}: {stderr}");
+        assert!(out.stdout.is_empty(), "{bad}");
+    }
 }
 
 #[test]

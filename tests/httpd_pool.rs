@@ -184,7 +184,7 @@ fn design_flag_is_documented_and_checked() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("--design reactor|pool"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--design <reactor|pool>"));
     for bad in [&["--design", "threads"][..], &["--design"]] {
         let out = std::process::Command::new(binary())
             .args(bad)

@@ -5,7 +5,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::cell::{Cell, UnsafeCell};
 
 use crate::heap::{Heap, TlsHook};
-use crate::size_class::{MAX_BATCH, NUM_CLASSES, class_for};
+use crate::size_class::{MAX_BATCH, SizeClass, class_for};
 use crate::source::MmapSource;
 use crate::stats::Stats;
 use crate::thread_cache::ThreadCache;
@@ -45,27 +45,15 @@ impl Drop for ExitGuard {
         // calls no allocating code), so this is the only reference to the cache.
         let cache = unsafe { &mut *c.cache.get() };
         HEAP.flush_thread_cache(cache);
-        for list in &mut cache.lists {
-            list.max_len = 0;
-        }
+        cache.set_bounds(0);
     }
-}
-
-const fn unarmed_cache() -> ThreadCache {
-    let mut c = ThreadCache::new();
-    let mut i = 0;
-    while i < NUM_CLASSES {
-        c.lists[i].max_len = 0;
-        i += 1;
-    }
-    c
 }
 
 std::thread_local! {
     // Const-initialised and without a destructor: no initialiser can allocate, and access is
     // a plain thread-pointer offset.
     static CACHE: LocalCache = const {
-        LocalCache { cache: UnsafeCell::new(unarmed_cache()), state: Cell::new(UNARMED) }
+        LocalCache { cache: UnsafeCell::new(ThreadCache::with_bounds(0)), state: Cell::new(UNARMED) }
     };
     // Registered on a cache's first slow path (glibc's `__cxa_thread_atexit_impl`, which does
     // not call Rust's allocator).
@@ -93,9 +81,7 @@ fn ensure_armed(c: &LocalCache) -> bool {
                 // SAFETY: only this thread reaches its cache, and no other reference to it is
                 // live while the allocator runs a slow path.
                 let cache = unsafe { &mut *c.cache.get() };
-                for list in &mut cache.lists {
-                    list.max_len = MAX_BATCH as u32;
-                }
+                cache.set_bounds(MAX_BATCH as u32);
                 true
             } else {
                 c.state.set(FINISHED);
@@ -145,7 +131,7 @@ unsafe fn dealloc_slow(ptr: *mut u8, layout: Layout) {
 /// or finished: bounds 0).
 #[cold]
 #[inline(never)]
-fn overflow_slow(cls: usize) {
+fn overflow_slow(cls: SizeClass) {
     let c = local();
     ensure_armed(c);
     // SAFETY: as in `StdTls`; a finished cache has bounds 0, so `overflow` hands the block
@@ -195,6 +181,15 @@ impl GlobalHeap {
         HEAP.release_idle_memory()
     }
 
+    /// Checks the invariants of the process-wide heap and of the calling thread's cache (see
+    /// [`Heap::check_invariants`]); panics on a violation. For tests and debugging: it holds
+    /// every lock of the heap while it walks its structures.
+    pub fn check_invariants() {
+        // SAFETY: only this thread reaches its cache, and the allocator does not run on this
+        // thread while the check does (it does not allocate), so nothing changes the cache.
+        HEAP.check_invariants_with(unsafe { &*local().cache.get() });
+    }
+
     /// Returns the calling thread's cached blocks to the shared tiers now (the thread keeps
     /// allocating normally afterwards).
     pub fn flush_thread_cache() {
@@ -207,11 +202,10 @@ impl GlobalHeap {
 unsafe impl GlobalAlloc for GlobalHeap {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let cls = class_for(layout.size(), layout.align());
-        if cls != 0 {
+        if let Some(cls) = class_for(layout.size(), layout.align()) {
             // SAFETY: only this thread reaches its cache and nothing else holds a reference
             // to it now; an unarmed or finished cache has empty lists, so this pops nothing.
-            let p = Heap::<MmapSource>::pop_cached(unsafe { &mut *local().cache.get() }, cls);
+            let p = unsafe { &mut *local().cache.get() }.pop(cls);
             if !p.is_null() {
                 return p;
             }
@@ -221,11 +215,10 @@ unsafe impl GlobalAlloc for GlobalHeap {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let cls = class_for(layout.size(), layout.align());
-        if cls != 0 {
+        if let Some(cls) = class_for(layout.size(), layout.align()) {
             // SAFETY: as in `alloc`; the caller passes a block of this allocator with its
             // layout, so it is a block of class `cls`.
-            if unsafe { Heap::<MmapSource>::push_cached(&mut *local().cache.get(), ptr, cls) } {
+            if unsafe { (*local().cache.get()).push(ptr, cls) } {
                 overflow_slow(cls);
             }
             return;

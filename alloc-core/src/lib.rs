@@ -3,39 +3,82 @@
 //!
 //! Three tiers (see `INTERNALS.md`):
 //! 1. [`ThreadCache`]: per size class free lists, no lock, reached through a [`TlsHook`];
-//! 2. the transfer cache: per size class, batches of (by default) 32 blocks move under a small
-//!    lock, over the central free list of the class's spans;
+//! 2. the `TransferCache`: per size class, batches of (by default) 32 blocks move under a
+//!    small lock, over the central free list of the class's spans;
 //! 3. the page heap: spans of 4 KiB pages from a [`PageSource`] (the real one is
 //!    [`MmapSource`]), a radix page map, coalescing, release to the OS after idling.
 //!
-//! With the `std` feature, [`GlobalHeap`] is ready to install:
+//! [`Heap::check_invariants`] (and `GlobalHeap::check_invariants`) walk every shared
+//! structure and panic on the first invariant of `INTERNALS.md` that does not hold: the model
+//! and stress tests run it, and it is there for debugging.
 //!
-//! ```ignore
+//! With the `std` feature, `GlobalHeap` is a ready `#[global_allocator]`:
+//!
+//! ```
+//! # #[cfg(feature = "std")] mod with_std {
 //! #[global_allocator]
 //! static A: alloc_core::GlobalHeap = alloc_core::GlobalHeap::new();
+//! # }
 //! ```
+//!
+//! Without it, build a [`Heap`] over a [`PageSource`] and implement [`TlsHook`] for your own
+//! thread-local storage.
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The README's examples, compiled and run as doctests so that they cannot fall out of date
+/// (they use `GlobalHeap`, hence `std`).
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
-mod central;
+mod check;
 mod heap;
 mod lock;
 mod page_heap;
 mod page_map;
-pub mod size_class;
+mod size_class;
 mod source;
 mod span;
 mod stats;
 mod thread_cache;
+mod transfer_cache;
 
 #[cfg(feature = "std")]
 mod global;
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use global::GlobalHeap;
 pub use heap::{DEFAULT_RELEASE_DELAY_NS, Heap, TlsHook};
 pub use source::{MmapSource, PageSource};
 pub use stats::Stats;
 pub use thread_cache::ThreadCache;
+
+use core::alloc::Layout;
+
+/// The page size the heap manages (4 KiB): large objects are whole pages, so this is the
+/// granularity of their [`Heap::usable_size`].
+pub const PAGE_SIZE: usize = size_class::PAGE_SIZE;
+
+/// The largest request (32 KiB, at an alignment up to [`PAGE_SIZE`]) served from size-class
+/// blocks through the thread cache; larger ones are whole spans from the page heap (a lock,
+/// and [`PAGE_SIZE`] granularity).
+pub const MAX_SMALL_SIZE: usize = size_class::MAX_SMALL_SIZE;
+
+/// The bytes a block allocated for `layout` has: what [`Heap::usable_size`] reports for it
+/// (jemalloc's `nallocx`). A request can use this to ask for exactly what it will get
+/// anyway. The size-class table itself stays private.
+///
+/// ```
+/// use core::alloc::Layout;
+///
+/// assert_eq!(alloc_core::block_size(Layout::from_size_align(100, 8).unwrap()), 112);
+/// assert_eq!(alloc_core::block_size(Layout::from_size_align(40_000, 8).unwrap()), 40_960);
+/// ```
+pub fn block_size(layout: Layout) -> usize {
+    size_class::block_size(layout.size(), layout.align())
+}

@@ -42,6 +42,17 @@ impl<T> SpinLock<T> {
         core::mem::forget(self.lock());
     }
 
+    /// The value, while the calling thread holds the lock through
+    /// [`lock_raw`](Self::lock_raw).
+    ///
+    /// # Safety
+    /// The calling thread holds the lock (taken with `lock_raw`, no guard alive) for as long
+    /// as the reference lives.
+    pub(crate) unsafe fn get_locked(&self) -> &T {
+        // SAFETY: the caller holds the lock, so nobody else reaches the value.
+        unsafe { &*self.value.get() }
+    }
+
     /// Releases a lock taken with [`lock_raw`](Self::lock_raw), or one a forked child
     /// inherited in the locked state.
     ///

@@ -3,6 +3,7 @@
 
 use core::ptr::{self, NonNull};
 
+use crate::check::{Checked, ensure};
 use crate::page_map::PageMap;
 use crate::size_class::{PAGE_SHIFT, PAGE_SIZE};
 use crate::source::PageSource;
@@ -81,6 +82,7 @@ impl PageHeap {
         // SAFETY: span is live and owned by the page heap (caller holds the lock).
         let s = unsafe { &mut *span };
         debug_assert_eq!(s.state, SpanState::Free);
+        debug_assert!(s.pages >= 1 && s.class.is_none() && !s.in_nonempty);
         self.stats.free += s.bytes();
         if s.released {
             self.stats.released += s.bytes();
@@ -99,6 +101,8 @@ impl PageHeap {
     fn unlink_free(&mut self, span: *mut Span) {
         // SAFETY: span is live, free and on the list for its length.
         let s = unsafe { &mut *span };
+        debug_assert_eq!(s.state, SpanState::Free);
+        debug_assert!(self.stats.free >= s.bytes());
         self.stats.free -= s.bytes();
         if s.released {
             self.stats.released -= s.bytes();
@@ -274,7 +278,7 @@ impl PageHeap {
         s.state = SpanState::InUse;
         self.last_alloc_zeroed = s.released;
         s.released = false;
-        s.class = 0;
+        s.class = None;
         self.stats.in_use += s.bytes();
         self.stats.span_allocs += 1;
         self.map_ends(map, span);
@@ -296,6 +300,7 @@ impl PageHeap {
                 self.unlink_free(prev);
                 // SAFETY: both records are live and ours.
                 unsafe {
+                    debug_assert_eq!((*prev).start + (*prev).pages, (*span).start);
                     (*prev).pages += (*span).pages;
                     (*prev).released &= (*span).released;
                     (*prev).freed_at = (*prev).freed_at.max((*span).freed_at);
@@ -332,7 +337,7 @@ impl PageHeap {
         self.stats.in_use -= s.bytes();
         self.stats.span_frees += 1;
         s.state = SpanState::Free;
-        s.class = 0;
+        s.class = None;
         s.released = false;
         s.freed_at = now;
         s.free_list = ptr::null_mut();
@@ -441,6 +446,104 @@ impl PageHeap {
             }
         }
         total
+    }
+}
+
+impl PageHeap {
+    /// Checks the page heap's invariants (INTERNALS.md, "Page heap free lists", "Page map",
+    /// "Coalescing"): every free list holds free spans of its length (the large list longer
+    /// ones) and bit `n` of `nonempty` is set iff `free[n]` is not empty; each free span's
+    /// first and last pages map to it; no free span touches another (coalescing is
+    /// complete); `stats.free` / `stats.released` are the bytes on the lists / of the
+    /// released ones, and in-use plus free bytes are everything mapped.
+    pub(crate) fn check(&self, map: &PageMap) -> Checked {
+        ensure!(self.free[0].is_empty(), "page heap: free[0] is not empty");
+        let mut free = 0usize;
+        let mut released = 0usize;
+        for n in 1..=MAX_PAGES + 1 {
+            let (list, what) = if n <= MAX_PAGES {
+                let bit = self.nonempty[n / 64] & (1 << (n % 64)) != 0;
+                ensure!(
+                    bit != self.free[n].is_empty(),
+                    "page heap: bit {n} of nonempty is {bit} for a list of {} spans",
+                    self.free[n].len
+                );
+                (&self.free[n], n)
+            } else {
+                (&self.large, 0)
+            };
+            list.check(&format_args!("page heap free list {what}"), |span, s| {
+                let at = s.start;
+                ensure!(
+                    s.state == SpanState::Free,
+                    "page heap: span at page {at:#x} on free list {what} is in use"
+                );
+                ensure!(
+                    s.class.is_none() && !s.in_nonempty,
+                    "page heap: free span at page {at:#x} still has a class"
+                );
+                ensure!(
+                    if n <= MAX_PAGES {
+                        s.pages == n
+                    } else {
+                        s.pages > MAX_PAGES
+                    },
+                    "page heap: span of {} pages at page {at:#x} on free list {what}",
+                    s.pages
+                );
+                ensure!(
+                    map.get(s.start) == span && map.get(s.last_page()) == span,
+                    "page heap: the first or last page of the free span at page {at:#x} \
+                     does not map to it"
+                );
+                let end = s.start + s.pages;
+                for (page, neighbour) in [(s.start.wrapping_sub(1), true), (end, false)] {
+                    let other = map.get(page);
+                    if other.is_null() || other == span {
+                        continue;
+                    }
+                    // SAFETY: the page before a span is the last page of its own span, the
+                    // page after it the first (or never set): such entries are current, and
+                    // records are never unmapped.
+                    let o = unsafe { &*other };
+                    let touches = if neighbour {
+                        o.start + o.pages == s.start
+                    } else {
+                        o.start == end
+                    };
+                    ensure!(
+                        !(touches && o.state == SpanState::Free),
+                        "page heap: free spans at pages {at:#x} and {:#x} were not coalesced",
+                        o.start
+                    );
+                }
+                free += s.bytes();
+                if s.released {
+                    released += s.bytes();
+                }
+                Ok(())
+            })?;
+        }
+        ensure!(
+            free == self.stats.free && released == self.stats.released,
+            "page heap: lists hold {free} free bytes ({released} released), stats say {} ({})",
+            self.stats.free,
+            self.stats.released
+        );
+        ensure!(
+            self.stats.in_use + self.stats.free == self.stats.mapped,
+            "page heap: in use {} + free {} != mapped {}",
+            self.stats.in_use,
+            self.stats.free,
+            self.stats.mapped
+        );
+        ensure!(
+            self.stats.large_in_use <= self.stats.in_use,
+            "page heap: large objects {} exceed the bytes in use {}",
+            self.stats.large_in_use,
+            self.stats.in_use
+        );
+        Ok(())
     }
 }
 

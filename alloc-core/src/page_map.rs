@@ -9,6 +9,7 @@
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, Ordering};
 
+use crate::size_class::SizeClass;
 use crate::source::PageSource;
 use crate::span::Span;
 
@@ -47,12 +48,14 @@ impl PageMap {
         self.lookup(page).0
     }
 
-    /// The span registered for `page` (or null) and the class it was registered with (0 for
-    /// large objects and free spans).
+    /// The span registered for `page` (or null) and the class it was registered with (none
+    /// for large objects and free spans).
     #[inline]
-    pub(crate) fn lookup(&self, page: usize) -> (*mut Span, usize) {
+    pub(crate) fn lookup(&self, page: usize) -> (*mut Span, Option<SizeClass>) {
         let e = self.entry(page);
-        (e.map_addr(|a| a & ADDR_MASK), e.addr() >> CLASS_SHIFT)
+        // SAFETY: the top byte of an entry is only ever written by `set_class`, from a class.
+        let cls = unsafe { SizeClass::from_bits((e.addr() >> CLASS_SHIFT) as u8) };
+        (e.map_addr(|a| a & ADDR_MASK), cls)
     }
 
     #[inline]
@@ -104,18 +107,20 @@ impl PageMap {
         true
     }
 
-    /// Points `page` at `span` with class 0. The entry must exist ([`ensure`](Self::ensure));
+    /// Points `page` at `span` with no class. The entry must exist ([`ensure`](Self::ensure));
     /// caller holds the page heap lock.
     #[inline]
     pub(crate) fn set(&self, page: usize, span: *mut Span) {
-        self.set_class(page, span, 0);
+        self.set_class(page, span, None);
     }
 
-    /// Points `page` at `span`, a span carved into blocks of class `cls`. As [`set`](Self::set).
+    /// Points `page` at `span`, a span carved into blocks of class `cls` (or, with `None`, a
+    /// free span or a large object). As [`set`](Self::set).
     #[inline]
-    pub(crate) fn set_class(&self, page: usize, span: *mut Span, cls: usize) {
-        debug_assert!(span.addr() <= ADDR_MASK && cls < 256);
-        let span = span.map_addr(|a| (a & ADDR_MASK) | (cls << CLASS_SHIFT));
+    pub(crate) fn set_class(&self, page: usize, span: *mut Span, cls: Option<SizeClass>) {
+        debug_assert!(span.addr() <= ADDR_MASK);
+        let bits = cls.map_or(0, SizeClass::bits) as usize;
+        let span = span.map_addr(|a| (a & ADDR_MASK) | (bits << CLASS_SHIFT));
         let root = self.root.load(Ordering::Acquire);
         debug_assert!(!root.is_null() && page < PAGE_LIMIT);
         if root.is_null() || page >= PAGE_LIMIT {
@@ -152,11 +157,13 @@ mod tests {
         assert!(map.get(first + 1).is_null());
         assert!(map.get(PAGE_LIMIT + 5).is_null());
         assert!(!map.ensure(&src, PAGE_LIMIT - 1, 2));
-        map.set_class(first + 1, b, 76);
+        let c76 = SizeClass::new(76);
+        assert!(c76.is_some());
+        map.set_class(first + 1, b, c76);
         assert_eq!(map.get(first + 1), b);
-        assert_eq!(map.lookup(first + 1), (b, 76));
-        assert_eq!(map.lookup(first), (a, 0));
-        assert_eq!(map.lookup(PAGE_LIMIT + 5), (ptr::null_mut(), 0));
+        assert_eq!(map.lookup(first + 1), (b, c76));
+        assert_eq!(map.lookup(first), (a, None));
+        assert_eq!(map.lookup(PAGE_LIMIT + 5), (ptr::null_mut(), None));
         assert_eq!(
             map.bytes.load(Ordering::Relaxed),
             size_of::<Root>() + 2 * size_of::<Leaf>()

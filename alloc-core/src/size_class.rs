@@ -1,7 +1,9 @@
 //! The size-class table: which block size serves a request, how many pages a span of each
 //! class spans, and how many objects move between tiers at once.
 //!
-//! Classes (bytes), 76 of them, index 0 is reserved for "not a small object":
+//! Classes (bytes), 76 of them, as [`SizeClass`] indices 1..=76. A request served by a whole
+//! span has no class: [`class_for`] returns `None` (index 0 is never a class, which gives
+//! `Option<SizeClass>` its one-byte niche).
 //!
 //! | range           | step           | classes |
 //! |-----------------|----------------|---------|
@@ -14,16 +16,18 @@
 //! above 128 bytes (2^k + 1 -> 2^k + 2^(k-3)). Each span of a class also wastes its tail, which
 //! the table keeps at or under 12.5 % of the span.
 
+use core::num::NonZeroU8;
+
 /// log2 of the page size the heap manages.
-pub const PAGE_SHIFT: usize = 12;
+pub(crate) const PAGE_SHIFT: usize = 12;
 /// The page size the heap manages (4 KiB); spans are whole pages.
-pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
+pub(crate) const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
 /// The largest request served from size classes; larger ones get whole spans.
-pub const MAX_SMALL_SIZE: usize = 32 * 1024;
-/// Number of class indices, including the reserved index 0.
-pub const NUM_CLASSES: usize = 77;
+pub(crate) const MAX_SMALL_SIZE: usize = 32 * 1024;
+/// Number of class indices, including index 0, which is no class.
+pub(crate) const NUM_CLASSES: usize = 77;
 /// Default and largest number of objects moved between a thread cache and the transfer cache.
-pub const MAX_BATCH: usize = 32;
+pub(crate) const MAX_BATCH: usize = 32;
 
 const fn build_sizes() -> [u32; NUM_CLASSES] {
     let mut s = [0u32; NUM_CLASSES];
@@ -56,7 +60,8 @@ const fn build_sizes() -> [u32; NUM_CLASSES] {
 }
 
 /// Block size of each class (index 0: 0).
-pub static CLASS_SIZE: [u32; NUM_CLASSES] = build_sizes();
+#[cfg(test)]
+static CLASS_SIZE: [u32; NUM_CLASSES] = build_sizes();
 
 const fn smallest_class_at_least(sizes: &[u32; NUM_CLASSES], size: u32) -> u8 {
     let mut c = 1;
@@ -69,24 +74,34 @@ const fn smallest_class_at_least(sizes: &[u32; NUM_CLASSES], size: u32) -> u8 {
     0
 }
 
-const fn build_small_lookup() -> [u8; 129] {
+/// The class of a table index found by [`smallest_class_at_least`] (never 0 for sizes up to
+/// `MAX_SMALL_SIZE`: the build fails otherwise).
+const fn class_at(c: u8) -> SizeClass {
+    match NonZeroU8::new(c) {
+        Some(c) if (c.get() as usize) < NUM_CLASSES => SizeClass(c),
+        _ => panic!("no class for a size up to MAX_SMALL_SIZE"),
+    }
+}
+
+const fn build_small_lookup() -> [SizeClass; 129] {
     let sizes = build_sizes();
-    let mut t = [0u8; 129];
+    let mut t = [SizeClass::SMALLEST; 129];
     let mut i = 0;
     while i < 129 {
         let size = if i == 0 { 1 } else { i as u32 * 8 };
-        t[i] = smallest_class_at_least(&sizes, size);
+        t[i] = class_at(smallest_class_at_least(&sizes, size));
         i += 1;
     }
     t
 }
 
-const fn build_large_lookup() -> [u8; 257] {
+/// Entries 0..=8 (sizes up to 1 KiB, served by the small table) are unused.
+const fn build_large_lookup() -> [SizeClass; 257] {
     let sizes = build_sizes();
-    let mut t = [0u8; 257];
+    let mut t = [SizeClass::SMALLEST; 257];
     let mut i = 9;
     while i < 257 {
-        t[i] = smallest_class_at_least(&sizes, i as u32 * 128);
+        t[i] = class_at(smallest_class_at_least(&sizes, i as u32 * 128));
         i += 1;
     }
     t
@@ -97,9 +112,9 @@ const fn build_large_lookup() -> [u8; 257] {
 // crate is reached through the GOT (one more dependent load per lookup) in a PIE binary.
 
 /// Class of sizes 0..=1024 by `(size + 7) / 8` (all those classes are multiples of 8).
-const SMALL_LOOKUP: [u8; 129] = build_small_lookup();
+const SMALL_LOOKUP: [SizeClass; 129] = build_small_lookup();
 /// Class of sizes 1025..=32768 by `(size + 127) / 128` (all those classes are multiples of 128).
-const LARGE_LOOKUP: [u8; 257] = build_large_lookup();
+const LARGE_LOOKUP: [SizeClass; 257] = build_large_lookup();
 
 const fn build_align() -> [u16; NUM_CLASSES] {
     let sizes = build_sizes();
@@ -121,8 +136,8 @@ const fn build_align() -> [u16; NUM_CLASSES] {
 /// the class size, so a block is aligned to the largest power of two dividing the size (capped
 /// at the page).
 ///
-/// 256 entries (those past the classes are unused) so that indexing by a `u8` class from the
-/// lookup tables needs no bounds check.
+/// 256 entries (those past the classes are unused) so that indexing by a class's `u8` needs no
+/// bounds check.
 const CLASS_ALIGN: [u16; 256] = {
     let a = build_align();
     let mut t = [0u16; 256];
@@ -134,7 +149,8 @@ const CLASS_ALIGN: [u16; 256] = {
     t
 };
 
-/// `CLASS_SIZE` as a `const` of 256 entries, for [`class_size`] (see `CLASS_ALIGN`).
+/// The block size of each class as a `const` of 256 entries, for [`SizeClass::size`] (see
+/// `CLASS_ALIGN`).
 const CLASS_SIZE_256: [u32; 256] = {
     let a = build_sizes();
     let mut t = [0u32; 256];
@@ -185,7 +201,7 @@ const fn build_pages() -> [u8; NUM_CLASSES] {
 }
 
 /// Pages in a span carved into blocks of each class.
-pub static CLASS_PAGES: [u8; NUM_CLASSES] = build_pages();
+static CLASS_PAGES: [u8; NUM_CLASSES] = build_pages();
 
 const fn build_batch() -> [u8; NUM_CLASSES] {
     let sizes = build_sizes();
@@ -207,45 +223,121 @@ const fn build_batch() -> [u8; NUM_CLASSES] {
 
 /// Objects moved per batch between a thread cache and the transfer cache: 32 by default, fewer
 /// for large classes so that a batch stays near 64 KiB.
-pub static CLASS_BATCH: [u8; NUM_CLASSES] = build_batch();
+static CLASS_BATCH: [u8; NUM_CLASSES] = build_batch();
 
-/// The class serving `size` bytes at `align`, or 0 when the request needs a whole span (too big
-/// or aligned beyond the page).
+/// A size class: an index 1..NUM_CLASSES into the class tables.
+///
+/// The index is below `NUM_CLASSES` by construction (only the tables, [`SizeClass::all`] and
+/// the page map, which stores classes made here, produce one), so lists indexed by a class
+/// need no bounds check. A request served by a whole span has no class: it is `None` in an
+/// `Option<SizeClass>`, which is one byte (the `NonZeroU8` niche) and is tested like the old
+/// "class 0".
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(transparent)]
+pub(crate) struct SizeClass(NonZeroU8);
+
+impl SizeClass {
+    /// The 8-byte class (index 1).
+    pub(crate) const SMALLEST: SizeClass = SizeClass(NonZeroU8::MIN);
+
+    /// The class with index `index`, if there is one (1..NUM_CLASSES).
+    #[inline]
+    pub(crate) const fn new(index: usize) -> Option<SizeClass> {
+        if index == 0 || index >= NUM_CLASSES {
+            return None;
+        }
+        match NonZeroU8::new(index as u8) {
+            Some(c) => Some(SizeClass(c)),
+            None => None,
+        }
+    }
+
+    /// The class stored as `bits` by [`bits`](Self::bits) (0 for no class).
+    ///
+    /// # Safety
+    /// `bits` is 0 or came from [`bits`](Self::bits) (it is below `NUM_CLASSES`).
+    #[inline(always)]
+    pub(crate) unsafe fn from_bits(bits: u8) -> Option<SizeClass> {
+        debug_assert!((bits as usize) < NUM_CLASSES);
+        NonZeroU8::new(bits).map(SizeClass)
+    }
+
+    /// The class's index as a byte (never 0), for the page map.
+    #[inline(always)]
+    pub(crate) const fn bits(self) -> u8 {
+        self.0.get()
+    }
+
+    /// The class's index (1..NUM_CLASSES) into per-class arrays.
+    #[inline(always)]
+    pub(crate) const fn index(self) -> usize {
+        self.0.get() as usize
+    }
+
+    /// Block size of the class.
+    #[inline(always)]
+    pub(crate) const fn size(self) -> usize {
+        // A `u8` index into a 256-entry table: no bounds check.
+        CLASS_SIZE_256[self.0.get() as usize] as usize
+    }
+
+    /// The alignment every block of the class has.
+    #[inline(always)]
+    const fn align(self) -> usize {
+        CLASS_ALIGN[self.0.get() as usize] as usize
+    }
+
+    /// Pages in a span carved into blocks of the class.
+    #[inline]
+    pub(crate) fn pages(self) -> usize {
+        CLASS_PAGES[self.index()] as usize
+    }
+
+    /// Blocks moved per batch between a thread cache and the transfer cache.
+    #[inline]
+    pub(crate) fn batch(self) -> u32 {
+        CLASS_BATCH[self.index()] as u32
+    }
+
+    /// Every class, smallest first.
+    pub(crate) fn all() -> impl Iterator<Item = SizeClass> {
+        (1..NUM_CLASSES).filter_map(SizeClass::new)
+    }
+}
+
+/// The class serving `size` bytes at `align`, or `None` when the request needs a whole span
+/// (too big or aligned beyond the page).
 #[inline]
-pub fn class_for(size: usize, align: usize) -> usize {
+pub(crate) fn class_for(size: usize, align: usize) -> Option<SizeClass> {
     let c = if size <= 1024 {
-        SMALL_LOOKUP[(size + 7) >> 3] as usize
+        SMALL_LOOKUP[(size + 7) >> 3]
     } else if size <= MAX_SMALL_SIZE {
-        LARGE_LOOKUP[(size + 127) >> 7] as usize
+        LARGE_LOOKUP[(size + 127) >> 7]
     } else {
-        return 0;
+        return None;
     };
-    if align <= CLASS_ALIGN[c & 0xff] as usize {
-        return c;
+    if align <= c.align() {
+        return Some(c);
     }
     class_for_aligned(c, align)
 }
 
 #[cold]
-fn class_for_aligned(mut c: usize, align: usize) -> usize {
+fn class_for_aligned(c: SizeClass, align: usize) -> Option<SizeClass> {
     if align > PAGE_SIZE {
-        return 0;
+        return None;
     }
-    while c < NUM_CLASSES {
-        if CLASS_ALIGN[c] as usize >= align {
-            return c;
-        }
-        c += 1;
-    }
-    0
+    SizeClass::all().find(|k| k.index() >= c.index() && k.align() >= align)
 }
 
-/// Block size of class `c`.
-#[inline]
-pub fn class_size(c: usize) -> usize {
-    // Class indices are below 256 (they come from `u8` tables); the mask replaces a bounds
-    // check and maps any other index to some entry, 0 past the classes.
-    CLASS_SIZE_256[c & 0xff] as usize
+/// The bytes a block for `size` bytes at `align` spans: its class's block size, or whole
+/// pages for an object that gets its own span. Saturates for absurd sizes (those are refused
+/// anyway).
+pub(crate) fn block_size(size: usize, align: usize) -> usize {
+    match class_for(size, align) {
+        Some(c) => c.size(),
+        None => size.max(1).div_ceil(PAGE_SIZE).saturating_mul(PAGE_SIZE),
+    }
 }
 
 #[cfg(test)]
@@ -263,6 +355,14 @@ mod tests {
         }
     }
 
+    fn class_for(size: usize, align: usize) -> usize {
+        super::class_for(size, align).map_or(0, SizeClass::index)
+    }
+
+    fn class_size(c: usize) -> usize {
+        SizeClass::new(c).map_or(0, SizeClass::size)
+    }
+
     #[test]
     fn every_size_gets_the_smallest_fitting_class() {
         for size in 0..=MAX_SMALL_SIZE {
@@ -272,6 +372,31 @@ mod tests {
             assert!(c == 1 || class_size(c - 1) < size, "size {size} got {c}");
         }
         assert_eq!(class_for(MAX_SMALL_SIZE + 1, 1), 0);
+    }
+
+    #[test]
+    fn size_class_is_one_byte_with_its_option() {
+        assert_eq!(size_of::<Option<SizeClass>>(), 1);
+        assert_eq!(SizeClass::new(0), None);
+        assert_eq!(SizeClass::new(NUM_CLASSES), None);
+        assert_eq!(SizeClass::all().count(), NUM_CLASSES - 1);
+        for c in SizeClass::all() {
+            // SAFETY: bits of a class.
+            assert_eq!(unsafe { SizeClass::from_bits(c.bits()) }, Some(c));
+            assert_eq!(c.size(), CLASS_SIZE[c.index()] as usize);
+        }
+    }
+
+    #[test]
+    fn block_size_is_the_class_or_whole_pages() {
+        for size in [0, 1, 8, 9, 100, 1000, 1025, 4096, 20_000, MAX_SMALL_SIZE] {
+            for align in [1, 8, 16, 64, 4096] {
+                assert_eq!(block_size(size, align), class_size(class_for(size, align)));
+            }
+        }
+        assert_eq!(block_size(MAX_SMALL_SIZE + 1, 8), 9 * PAGE_SIZE);
+        assert_eq!(block_size(100, 2 * PAGE_SIZE), PAGE_SIZE);
+        assert_eq!(block_size(usize::MAX, 8), usize::MAX, "saturates");
     }
 
     #[test]

@@ -1,8 +1,14 @@
 //! Spans (runs of pages) and the intrusive lists that hold them.
+//!
+//! Invariants (INTERNALS.md, "Span"): a class span hands blocks out of its free list first,
+//! then carves them in address order; `free_list` + uncarved blocks + `allocated` ==
+//! `capacity`, i.e. the free list holds `carved - allocated` blocks. A free span has no class,
+//! no blocks and is on no class list.
 
 use core::ptr::{self, NonNull};
 
-use crate::size_class::PAGE_SIZE;
+use crate::check::{Checked, ensure};
+use crate::size_class::{PAGE_SHIFT, PAGE_SIZE, SizeClass};
 use crate::source::PageSource;
 
 /// Where a span is.
@@ -25,8 +31,8 @@ pub(crate) struct Span {
     pub(crate) state: SpanState,
     /// Free and its pages were given back with `madvise` (they read as zero if touched).
     pub(crate) released: bool,
-    /// Size class of its blocks, 0 for a large object or a free span.
-    pub(crate) class: u8,
+    /// Size class of its blocks; `None` for a large object or a free span.
+    pub(crate) class: Option<SizeClass>,
     /// Whether the span is on its class's list of spans with free blocks.
     pub(crate) in_nonempty: bool,
     /// Blocks handed out of the span (to thread caches, the transfer cache or the user).
@@ -43,7 +49,7 @@ pub(crate) struct Span {
 
 impl Span {
     pub(crate) fn base(&self) -> *mut u8 {
-        (self.start << crate::size_class::PAGE_SHIFT) as *mut u8
+        (self.start << PAGE_SHIFT) as *mut u8
     }
 
     pub(crate) fn bytes(&self) -> usize {
@@ -51,7 +57,74 @@ impl Span {
     }
 
     pub(crate) fn last_page(&self) -> usize {
+        debug_assert!(self.pages >= 1, "span of no pages");
         self.start + self.pages - 1
+    }
+
+    /// Turns a fresh in-use span into one carved into blocks of `cls`: nothing carved,
+    /// nothing allocated, an empty free list.
+    pub(crate) fn init_class(&mut self, cls: SizeClass) {
+        debug_assert_eq!(self.state, SpanState::InUse);
+        self.class = Some(cls);
+        self.capacity = (self.bytes() / cls.size()) as u32;
+        self.carved = 0;
+        self.allocated = 0;
+        self.free_list = ptr::null_mut();
+    }
+
+    /// Takes one block from the span (free list first, then carving); null when exhausted.
+    #[inline]
+    pub(crate) fn take_block(&mut self, size: usize) -> *mut u8 {
+        debug_assert!(self.allocated <= self.carved && self.carved <= self.capacity);
+        let obj = self.free_list;
+        if !obj.is_null() {
+            // SAFETY: blocks on a span's free list are free and linked through their first word.
+            self.free_list = unsafe { obj.cast::<*mut u8>().read() };
+        } else if self.carved < self.capacity {
+            // SAFETY: carved < capacity keeps the block inside the span.
+            let p = unsafe { self.base().add(self.carved as usize * size) };
+            self.carved += 1;
+            self.allocated += 1;
+            return p;
+        } else {
+            return ptr::null_mut();
+        }
+        debug_assert!(
+            self.allocated < self.carved,
+            "a free block beyond the carved ones"
+        );
+        self.allocated += 1;
+        obj
+    }
+
+    /// Puts the free block `obj` of this span back on its free list.
+    ///
+    /// # Safety
+    /// `obj` is a block of this span, handed out by [`take_block`](Self::take_block), no
+    /// longer used.
+    #[inline]
+    pub(crate) unsafe fn put_block(&mut self, obj: *mut u8) {
+        debug_assert!(self.allocated > 0, "more blocks returned than handed out");
+        debug_assert!(
+            self.class.is_some_and(|c| self.is_carved_block(c, obj)),
+            "not a carved block of this class span"
+        );
+        // SAFETY: obj is free; it joins the span's free list.
+        unsafe { obj.cast::<*mut u8>().write(self.free_list) };
+        self.free_list = obj;
+        self.allocated -= 1;
+    }
+
+    /// Whether `obj` is a block of this span, carved for class `cls` (inside the span, on a
+    /// block boundary, below `carved`).
+    pub(crate) fn is_carved_block(&self, cls: SizeClass, obj: *const u8) -> bool {
+        let off = (obj as usize).wrapping_sub(self.base() as usize);
+        off < self.bytes() && off % cls.size() == 0 && off / cls.size() < self.carved as usize
+    }
+
+    /// Whether no block is left to hand out (free list empty, everything carved).
+    pub(crate) fn is_exhausted(&self) -> bool {
+        self.free_list.is_null() && self.carved == self.capacity
     }
 }
 
@@ -77,9 +150,42 @@ impl SpanList {
         self.head.is_null()
     }
 
+    /// Walks the list, checking its links (`prev` of each member is the one before it, the
+    /// count is `len`), and calls `f` on each member; `what` names the list in a violation.
+    /// For [`Heap::check_invariants`](crate::Heap::check_invariants).
+    pub(crate) fn check(
+        &self,
+        what: &dyn core::fmt::Display,
+        mut f: impl FnMut(*mut Span, &Span) -> Checked,
+    ) -> Checked {
+        let mut prev: *mut Span = ptr::null_mut();
+        let mut s = self.head;
+        let mut n = 0usize;
+        while !s.is_null() {
+            ensure!(
+                n < self.len,
+                "{what}: more members than its length {}",
+                self.len
+            );
+            // SAFETY: members of a span list are live records (the caller holds its lock).
+            let span = unsafe { &*s };
+            ensure!(
+                span.prev == prev,
+                "{what}: member {n} has a wrong prev link"
+            );
+            f(s, span)?;
+            prev = s;
+            s = span.next;
+            n += 1;
+        }
+        ensure!(n == self.len, "{what}: length {} but {n} members", self.len);
+        Ok(())
+    }
+
     /// # Safety
     /// `span` is live and on no list.
     pub(crate) unsafe fn push_front(&mut self, span: *mut Span) {
+        debug_assert!(span != self.head, "span pushed twice");
         // SAFETY: span is live and unlinked; head, if any, is a live member of this list.
         unsafe {
             (*span).prev = ptr::null_mut();
@@ -176,7 +282,7 @@ impl SpanArena {
                 pages,
                 state: SpanState::Free,
                 released: false,
-                class: 0,
+                class: None,
                 in_nonempty: false,
                 allocated: 0,
                 carved: 0,

@@ -1,7 +1,8 @@
 //! Random sequences of allocate / reallocate / free against a model: every block is aligned,
 //! inside a span the heap has in use, disjoint from every live block, and keeps its bytes.
 //! Operations randomly take the thread-cache path or the cache-less path (as during thread
-//! exit), so both are checked against each other.
+//! exit), so both are checked against each other. After every operation the heap's
+//! invariants (INTERNALS.md) are checked with `Heap::check_invariants_with`.
 
 use std::alloc::Layout;
 use std::cell::{Cell, UnsafeCell};
@@ -102,6 +103,12 @@ fn check_placement(live: &BTreeMap<usize, Block>, p: *mut u8, layout: Layout) {
     }
 }
 
+/// Checks the heap's invariants and this thread's cache.
+fn check_heap() {
+    // SAFETY: this thread's cache; nothing else uses it during the check.
+    CACHE.with(|c| HEAP.check_invariants_with(unsafe { &*c.get() }));
+}
+
 fn run(ops: Vec<Op>, cacheless: Vec<bool>) {
     let mut live: BTreeMap<usize, Block> = BTreeMap::new();
     let mut seed = 1u8;
@@ -148,6 +155,7 @@ fn run(ops: Vec<Op>, cacheless: Vec<bool>) {
             }
             _ => {}
         }
+        check_heap();
     }
     CACHE_OFF.with(|c| c.set(false));
     for (key, b) in std::mem::take(&mut live) {
@@ -157,6 +165,7 @@ fn run(ops: Vec<Op>, cacheless: Vec<bool>) {
     }
     // SAFETY: this thread's cache, used with HEAP only.
     CACHE.with(|c| HEAP.flush_thread_cache(unsafe { &mut *c.get() }));
+    check_heap();
     let st = HEAP.stats();
     assert_eq!(st.bytes_in_use, 0, "{st:?}");
     assert_eq!(st.bytes_thread_caches, 0, "{st:?}");

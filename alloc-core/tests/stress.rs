@@ -2,9 +2,11 @@
 //! global allocator: threads swap objects through a shared slot array (so most frees are
 //! cross-thread), end and are replaced while their objects live on, and every object's pattern
 //! is checked when it is freed. Plus a thread-churn test whose mapped bytes must stay bounded.
+//! The heap's invariants (`GlobalHeap::check_invariants`) are checked after every round and
+//! wave, and continuously by a checker thread while the workers run.
 
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
 use alloc_core::GlobalHeap;
 
@@ -85,51 +87,69 @@ fn stress(threads: usize, rounds: usize, iters: usize, slots: usize) {
     );
     let local_frees = AtomicUsize::new(0);
     for round in 0..rounds {
+        let running = AtomicBool::new(true);
         std::thread::scope(|s| {
-            for t in 0..threads {
-                let shared = &shared;
-                let local_frees = &local_frees;
-                s.spawn(move || {
-                    let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ ((round * 131 + t) as u64 + 1);
-                    let mut mine: Vec<*mut u8> = Vec::new();
-                    for _ in 0..iters {
-                        let r = xorshift(&mut rng);
-                        match r % 10 {
-                            // Publish a new object; whatever was in the slot (usually another
-                            // thread's, possibly a dead thread's) is checked and freed here.
-                            0..=5 => {
-                                let i = (r >> 16) as usize % shared.0.len();
-                                let old = shared.0[i].swap(make(&mut rng), Ordering::AcqRel);
+            // The invariants hold whenever no thread is inside the heap: the check takes every
+            // lock, so it sees the shared tiers between operations, whatever the workers do.
+            let running = &running;
+            s.spawn(move || {
+                while running.load(Ordering::Relaxed) {
+                    GlobalHeap::check_invariants();
+                    std::thread::yield_now();
+                }
+            });
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let shared = &shared;
+                    let local_frees = &local_frees;
+                    s.spawn(move || {
+                        let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ ((round * 131 + t) as u64 + 1);
+                        let mut mine: Vec<*mut u8> = Vec::new();
+                        for _ in 0..iters {
+                            let r = xorshift(&mut rng);
+                            match r % 10 {
+                                // Publish a new object; whatever was in the slot (usually another
+                                // thread's, possibly a dead thread's) is checked and freed here.
+                                0..=5 => {
+                                    let i = (r >> 16) as usize % shared.0.len();
+                                    let old = shared.0[i].swap(make(&mut rng), Ordering::AcqRel);
+                                    if !old.is_null() {
+                                        check_and_free(old);
+                                    }
+                                }
+                                6..=7 => mine.push(make(&mut rng)),
+                                _ => {
+                                    if let Some(p) = mine.pop() {
+                                        check_and_free(p);
+                                        local_frees.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                }
+                            }
+                        }
+                        // Half of the private objects outlive the thread through the slots.
+                        for (k, p) in mine.into_iter().enumerate() {
+                            if k % 2 == 0 {
+                                let i = (xorshift(&mut rng) >> 16) as usize % shared.0.len();
+                                let old = shared.0[i].swap(p, Ordering::AcqRel);
                                 if !old.is_null() {
                                     check_and_free(old);
                                 }
-                            }
-                            6..=7 => mine.push(make(&mut rng)),
-                            _ => {
-                                if let Some(p) = mine.pop() {
-                                    check_and_free(p);
-                                    local_frees.fetch_add(1, Ordering::Relaxed);
-                                }
+                            } else {
+                                check_and_free(p);
                             }
                         }
-                    }
-                    // Half of the private objects outlive the thread through the slots.
-                    for (k, p) in mine.into_iter().enumerate() {
-                        if k % 2 == 0 {
-                            let i = (xorshift(&mut rng) >> 16) as usize % shared.0.len();
-                            let old = shared.0[i].swap(p, Ordering::AcqRel);
-                            if !old.is_null() {
-                                check_and_free(old);
-                            }
-                        } else {
-                            check_and_free(p);
-                        }
-                    }
-                });
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join().unwrap();
             }
+            running.store(false, Ordering::Relaxed);
         });
+        GlobalHeap::check_invariants();
     }
     shared.drain();
+    GlobalHeap::check_invariants();
 }
 
 #[test]
@@ -164,6 +184,7 @@ fn thread_churn_keeps_mapped_bytes_bounded() {
         for h in handles {
             assert_eq!(h.join().unwrap(), 50);
         }
+        GlobalHeap::check_invariants();
         let st = GlobalHeap::stats();
         peak_mapped = peak_mapped.max(st.bytes_mapped);
         if wave == 20 {

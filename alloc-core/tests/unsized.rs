@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use alloc_core::size_class::{MAX_SMALL_SIZE, PAGE_SIZE, class_for, class_size};
-use alloc_core::{Heap, MmapSource, ThreadCache, TlsHook};
+use alloc_core::{Heap, MAX_SMALL_SIZE, MmapSource, PAGE_SIZE, ThreadCache, TlsHook, block_size};
 
 thread_local! {
     static CACHE: UnsafeCell<ThreadCache> = const { UnsafeCell::new(ThreadCache::new()) };
@@ -27,9 +26,11 @@ unsafe impl TlsHook for Hook {
     }
 }
 
+/// Flushes this thread's cache into `heap`, then checks the heap's invariants.
 fn flush(heap: &Heap<MmapSource>) {
     // SAFETY: this thread's cache, used with `heap` only in this test.
     CACHE.with(|c| heap.flush_thread_cache(unsafe { &mut *c.get() }));
+    heap.check_invariants();
 }
 
 fn new_heap() -> &'static Heap<MmapSource> {
@@ -58,9 +59,11 @@ fn usable_size_is_the_class_or_the_span_and_none_for_foreign_pointers() {
             assert!(!p.is_null());
             // SAFETY: p is live.
             let usable = unsafe { heap.usable_size(p) }.unwrap();
+            // The class's block size (block_size is the class table's, checked against it by
+            // the crate's unit tests).
             assert_eq!(
                 usable,
-                class_size(class_for(size, align)),
+                block_size(layout(size, align)),
                 "size {size} align {align}"
             );
             // SAFETY: the whole usable size may be written.
@@ -268,6 +271,7 @@ fn lock_all_stops_other_threads_until_unlock_all() {
 #[test]
 fn fork_while_threads_allocate_leaves_a_usable_heap_in_the_child() {
     use rawsys::process::{self, CloneFlags, Fork, WaitOptions, WaitStatus};
+    use rawsys::signal::Signal;
     let heap = new_heap();
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicUsize::new(0));
@@ -312,7 +316,8 @@ fn fork_while_threads_allocate_leaves_a_usable_heap_in_the_child() {
             heap.lock_all();
             // SAFETY: the child only runs heap code (raw syscalls, no std locks) and ends in
             // exit_group.
-            match unsafe { process::fork_with(CloneFlags::empty(), 17) }.unwrap() {
+            match unsafe { process::fork_with(CloneFlags::empty(), Some(Signal::SIGCHLD)) }.unwrap()
+            {
                 Fork::Child => {
                     // SAFETY: the child's copy of this thread took every lock.
                     unsafe { heap.unlock_all() };
@@ -340,7 +345,7 @@ fn fork_while_threads_allocate_leaves_a_usable_heap_in_the_child() {
                             break st;
                         }
                         if Instant::now() > deadline {
-                            let _ = process::kill(pid, 9);
+                            let _ = process::kill_process(pid, Signal::SIGKILL);
                             let _ = process::wait4(pid, WaitOptions::empty());
                             panic!("child {pid} hung: a lock was inherited held");
                         }

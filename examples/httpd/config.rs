@@ -1,6 +1,11 @@
-//! Command-line options.
+//! Command-line options, parsed with clap's derive API: each flag's help line is its doc
+//! comment, and a bad flag ends the program with one line on stderr and exit code 2.
 
+use std::ffi::OsString;
 use std::time::Duration;
+
+use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 
 /// How the workers share the listening port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,62 +23,109 @@ pub(crate) enum Design {
     /// One reactor per worker thread, each accepting and serving its own connections (the
     /// default: measured fastest, see the README).
     Reactor,
-    /// The seed's design: one epoll thread accepts and polls, a pool of worker threads serves
-    /// the ready connections handed over through a queue.
+    /// One epoll thread accepts and polls, a pool of worker threads serves the ready
+    /// connections handed over through a queue.
     Pool,
 }
 
-/// Everything the server is told on its command line.
-#[derive(Clone, Debug)]
+/// The scheduling policy of the server's threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SchedPolicy {
+    /// `SCHED_BATCH`: a woken worker does not preempt the running thread (the default; see
+    /// the README).
+    Batch,
+    /// The system's default, `SCHED_OTHER`.
+    Normal,
+}
+
+/// httpd: a static file server on an edge-triggered epoll reactor
+#[derive(Parser, Clone, Debug)]
+#[command(name = "httpd", disable_version_flag = true, args_override_self = true)]
 pub(crate) struct Config {
+    /// TCP port (0 picks a free one, printed at start)
+    #[arg(long, value_name = "N", default_value_t = 8080, value_parser = port)]
     pub(crate) port: u16,
+    /// IPv4 or IPv6 address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
     pub(crate) bind: String,
+    /// Directory to serve (the default one is created with an index.html and a style.css)
+    #[arg(long, value_name = "DIR", default_value = "./public_html")]
     pub(crate) root: String,
+    /// Worker threads [default: the CPU count]
+    #[arg(long, value_name = "N", value_parser = workers, default_value_t = cpu_count(), hide_default_value = true)]
     pub(crate) workers: usize,
+    /// Access log (common log format) to PATH or stdout; written by its own thread, lines dropped if it falls behind
+    #[arg(long, value_name = "PATH|-")]
     pub(crate) access_log: Option<String>,
+    /// One SO_REUSEPORT listener per worker, or one shared listener with EPOLLEXCLUSIVE
+    #[arg(long, value_name = "reuseport|exclusive", default_value = "reuseport", value_parser = accept_mode)]
     pub(crate) accept: AcceptMode,
+    /// One reactor per worker thread, or one epoll thread feeding a pool of --workers threads
+    #[arg(long, value_name = "reactor|pool", default_value = "reactor", value_parser = design)]
     pub(crate) design: Design,
-    /// Run the server's threads with `SCHED_BATCH` (see the README).
-    pub(crate) sched_batch: bool,
+    /// Scheduling policy of the server's threads: SCHED_BATCH, or the system's SCHED_OTHER
+    #[arg(long, value_name = "batch|normal", default_value = "batch", value_parser = sched_policy)]
+    pub(crate) sched: SchedPolicy,
+    /// Connection cap; above it new connections get 503 [default: the open-file limit minus 128]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true, value_parser = count::<usize>)]
     pub(crate) max_conns: usize,
+    /// Seconds to receive a complete request head
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = secs)]
     pub(crate) header_timeout: Duration,
+    /// Idle seconds allowed between requests
+    #[arg(long, value_name = "SECS", default_value = "15", value_parser = secs)]
     pub(crate) keepalive_timeout: Duration,
+    /// Seconds a response may make no progress
+    #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs)]
     pub(crate) send_timeout: Duration,
+    /// Largest request body accepted and discarded, in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = count::<u64>)]
     pub(crate) max_body: u64,
 }
 
-pub(crate) const USAGE: &str = "\
-httpd: a static file server on an edge-triggered epoll reactor
+fn cpu_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
 
-USAGE: httpd [OPTIONS]
+fn port(v: &str) -> Result<u16, String> {
+    v.parse().map_err(|_| "not a port number".to_string())
+}
 
-OPTIONS:
-  --port N                 TCP port (default 8080; 0 picks a free one, printed at start)
-  --bind ADDR              IPv4 or IPv6 address to listen on (default 0.0.0.0)
-  --root DIR               directory to serve (default ./public_html, created with an
-                           index.html and a style.css if missing)
-  --workers N              reactor threads (default: the CPU count)
-  --access-log PATH|-      write an access log (common log format) to PATH or stdout;
-                           off by default; written by a separate thread, never blocking
-                           the event loops (lines are dropped if it falls behind)
-  --accept reuseport|exclusive
-                           one SO_REUSEPORT listener per worker (default), or one shared
-                           listener registered with EPOLLEXCLUSIVE
-  --design reactor|pool     one reactor per worker thread (default), or the seed's design:
-                           one epoll thread handing ready connections to a pool of
-                           --workers threads through a queue (--accept does not apply)
-  --sched batch|normal     scheduling policy of the server's threads: SCHED_BATCH
-                           (default: a woken worker does not preempt the running thread,
-                           fewer context switches under load, a little latency when the
-                           CPUs are contended), or the system's default SCHED_OTHER
-  --max-conns N            connection cap; above it new connections get 503 and are closed
-                           (default: the open-file limit minus 128)
-  --header-timeout SECS    time to receive a complete request head (default 10)
-  --keepalive-timeout SECS idle time allowed between requests (default 15)
-  --send-timeout SECS      time a response may make no progress (default 30)
-  --max-body BYTES         largest request body accepted and discarded (default 1048576)
-  --help                   print this help
-";
+fn workers(v: &str) -> Result<usize, String> {
+    match v.parse() {
+        Ok(n @ 1..=1024) => Ok(n),
+        Ok(_) => Err("between 1 and 1024".into()),
+        Err(_) => Err("not a number".into()),
+    }
+}
+
+fn count<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+    v.parse().map_err(|_| "not a number".to_string())
+}
+
+fn accept_mode(v: &str) -> Result<AcceptMode, String> {
+    match v {
+        "reuseport" => Ok(AcceptMode::ReusePort),
+        "exclusive" => Ok(AcceptMode::Exclusive),
+        other => Err(format!("unknown mode {other}")),
+    }
+}
+
+fn design(v: &str) -> Result<Design, String> {
+    match v {
+        "reactor" => Ok(Design::Reactor),
+        "pool" => Ok(Design::Pool),
+        other => Err(format!("unknown design {other}")),
+    }
+}
+
+fn sched_policy(v: &str) -> Result<SchedPolicy, String> {
+    match v {
+        "batch" => Ok(SchedPolicy::Batch),
+        "normal" => Ok(SchedPolicy::Normal),
+        other => Err(format!("unknown policy {other}")),
+    }
+}
 
 fn secs(v: &str) -> Result<Duration, String> {
     let f: f64 = v
@@ -85,83 +137,175 @@ fn secs(v: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(f))
 }
 
+/// What the command line asked for.
+pub(crate) enum Command {
+    /// Serve with this configuration.
+    Serve(Box<Config>),
+    /// Print this text on stdout and exit 0 (`--help`).
+    Help(String),
+}
+
 impl Config {
-    /// Parses the arguments after the program name. `Ok(None)` means `--help` was asked.
-    pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Config>, String> {
-        let mut cfg = Config {
-            port: 8080,
-            bind: "0.0.0.0".into(),
-            root: "./public_html".into(),
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            access_log: None,
-            accept: AcceptMode::ReusePort,
-            design: Design::Reactor,
-            sched_batch: true,
-            max_conns: 0,
-            header_timeout: Duration::from_secs(10),
-            keepalive_timeout: Duration::from_secs(15),
-            send_timeout: Duration::from_secs(30),
-            max_body: 1 << 20,
-        };
-        let mut it = args.into_iter();
-        while let Some(arg) = it.next() {
-            let (name, inline) = match arg.split_once('=') {
-                Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-                _ => (arg.clone(), None),
-            };
-            if name == "--help" || name == "-h" {
-                return Ok(None);
-            }
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| it.next())
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
-            match name.as_str() {
-                "--port" => cfg.port = value()?.parse().map_err(|_| "--port: not a port number")?,
-                "--bind" => cfg.bind = value()?,
-                "--root" => cfg.root = value()?,
-                "--workers" => {
-                    cfg.workers = value()?.parse().map_err(|_| "--workers: not a number")?;
-                    if cfg.workers == 0 || cfg.workers > 1024 {
-                        return Err("--workers: between 1 and 1024".into());
-                    }
-                }
-                "--access-log" => cfg.access_log = Some(value()?),
-                "--accept" => {
-                    cfg.accept = match value()?.as_str() {
-                        "reuseport" => AcceptMode::ReusePort,
-                        "exclusive" => AcceptMode::Exclusive,
-                        other => return Err(format!("--accept: unknown mode {other}")),
-                    }
-                }
-                "--design" => {
-                    cfg.design = match value()?.as_str() {
-                        "reactor" => Design::Reactor,
-                        "pool" => Design::Pool,
-                        other => return Err(format!("--design: unknown design {other}")),
-                    }
-                }
-                "--sched" => {
-                    cfg.sched_batch = match value()?.as_str() {
-                        "batch" => true,
-                        "normal" => false,
-                        other => return Err(format!("--sched: unknown policy {other}")),
-                    }
-                }
-                "--max-conns" => {
-                    cfg.max_conns = value()?.parse().map_err(|_| "--max-conns: not a number")?
-                }
-                "--header-timeout" => cfg.header_timeout = secs(&value()?)?,
-                "--keepalive-timeout" => cfg.keepalive_timeout = secs(&value()?)?,
-                "--send-timeout" => cfg.send_timeout = secs(&value()?)?,
-                "--max-body" => {
-                    cfg.max_body = value()?.parse().map_err(|_| "--max-body: not a number")?
-                }
-                other => return Err(format!("unknown option {other} (try --help)")),
-            }
+    /// Parses the arguments after the program name. An error is one line, naming the flag.
+    pub(crate) fn parse_args<T: Into<OsString>>(
+        args: impl IntoIterator<Item = T>,
+    ) -> Result<Command, String> {
+        let argv = std::iter::once(OsString::from("httpd")).chain(args.into_iter().map(Into::into));
+        match Config::try_parse_from(argv) {
+            Ok(cfg) => Ok(Command::Serve(Box::new(cfg))),
+            Err(e) if e.kind() == ErrorKind::DisplayHelp => Ok(Command::Help(e.to_string())),
+            Err(e) => Err(one_line(&e)),
         }
-        Ok(Some(cfg))
+    }
+}
+
+/// A clap error as one line: `--flag: what is wrong` where a flag is to blame.
+fn one_line(e: &clap::Error) -> String {
+    let text = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => Some(s.as_str()),
+        _ => None,
+    };
+    // "--sched <batch|normal>" -> "--sched"
+    let flag = text(ContextKind::InvalidArg).map(|a| a.split([' ', '=']).next().unwrap_or(a));
+    let value = text(ContextKind::InvalidValue);
+    match (e.kind(), flag) {
+        (ErrorKind::UnknownArgument, Some(f)) => format!("unknown option {f} (try --help)"),
+        (ErrorKind::InvalidValue, Some(f)) if value.is_none_or(str::is_empty) => {
+            format!("{f} needs a value")
+        }
+        (ErrorKind::ValueValidation, Some(f)) => match std::error::Error::source(e) {
+            Some(why) => format!("{f}: {why}"),
+            None => format!("{f}: invalid value {}", value.unwrap_or("")),
+        },
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("bad arguments");
+            first.strip_prefix("error: ").unwrap_or(first).to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Command, String> {
+        Config::parse_args(args.iter().copied())
+    }
+
+    fn config(args: &[&str]) -> Config {
+        match parse(args) {
+            Ok(Command::Serve(c)) => *c,
+            Ok(Command::Help(_)) => panic!("help for {args:?}"),
+            Err(e) => panic!("{args:?}: {e}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]);
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.bind, "0.0.0.0");
+        assert_eq!(c.root, "./public_html");
+        assert_eq!(c.workers, cpu_count());
+        assert_eq!(c.access_log, None);
+        assert_eq!(c.accept, AcceptMode::ReusePort);
+        assert_eq!(c.design, Design::Reactor);
+        assert_eq!(c.sched, SchedPolicy::Batch);
+        assert_eq!(c.max_conns, 0);
+        assert_eq!(c.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.keepalive_timeout, Duration::from_secs(15));
+        assert_eq!(c.send_timeout, Duration::from_secs(30));
+        assert_eq!(c.max_body, 1 << 20);
+    }
+
+    #[test]
+    fn a_value_may_follow_the_flag_or_an_equals_sign() {
+        for args in [
+            &["--port", "0", "--design", "pool", "--sched", "normal"][..],
+            &["--port=0", "--design=pool", "--sched=normal"],
+        ] {
+            let c = config(args);
+            assert_eq!(
+                (c.port, c.design, c.sched),
+                (0, Design::Pool, SchedPolicy::Normal)
+            );
+        }
+        let c = config(&["--header-timeout=0.5", "--workers=3", "--accept=exclusive"]);
+        assert_eq!(c.header_timeout, Duration::from_millis(500));
+        assert_eq!((c.workers, c.accept), (3, AcceptMode::Exclusive));
+        assert_eq!(config(&["--access-log=-"]).access_log.as_deref(), Some("-"));
+        // A flag given again overrides the earlier value.
+        assert_eq!(config(&["--workers", "2", "--workers=1"]).workers, 1);
+    }
+
+    /// The only flag without a value is `--help`: given one, it is refused, not ignored.
+    #[test]
+    fn the_boolean_flag_refuses_a_value() {
+        assert!(matches!(parse(&["--help"]), Ok(Command::Help(_))));
+        assert!(matches!(parse(&["-h"]), Ok(Command::Help(_))));
+        for bad in ["--help=yes", "--help=false", "--help="] {
+            let e = parse(&[bad])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(e.contains("--help"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn bad_flags_are_one_line_naming_the_flag() {
+        let err = |args: &[&str]| {
+            parse(args)
+                .err()
+                .unwrap_or_else(|| panic!("{args:?} accepted"))
+        };
+        assert_eq!(err(&["--sched", "fifo"]), "--sched: unknown policy fifo");
+        assert_eq!(
+            err(&["--design", "threads"]),
+            "--design: unknown design threads"
+        );
+        assert_eq!(err(&["--design"]), "--design needs a value");
+        assert_eq!(err(&["--accept=x"]), "--accept: unknown mode x");
+        assert_eq!(err(&["--bogus"]), "unknown option --bogus (try --help)");
+        assert_eq!(err(&["--workers", "0"]), "--workers: between 1 and 1024");
+        assert_eq!(err(&["--workers", "1025"]), "--workers: between 1 and 1024");
+        assert_eq!(err(&["--port", "65536"]), "--port: not a port number");
+        assert_eq!(err(&["--max-body=-1"]), "--max-body: not a number");
+        assert_eq!(
+            err(&["--send-timeout", "90000"]),
+            "--send-timeout: out of range: 90000"
+        );
+        assert_eq!(
+            err(&["--keepalive-timeout", "soon"]),
+            "--keepalive-timeout: not a number of seconds: soon"
+        );
+        let not_utf8: OsString = std::os::unix::ffi::OsStringExt::from_vec(vec![0xff]);
+        let e = Config::parse_args([OsString::from("--root"), not_utf8]).err();
+        assert!(e.is_some_and(|e| !e.contains('\n')));
+        for args in [
+            &["--sched", "fifo"][..],
+            &["--bogus"],
+            &["--port"],
+            &["stray"],
+        ] {
+            assert!(!err(args).contains('\n'), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn help_has_one_line_per_flag() {
+        let Ok(Command::Help(text)) = parse(&["--help"]) else {
+            panic!("no help");
+        };
+        assert!(!text.contains("seed"), "{text}");
+        // Thirteen flags and --help, each on one line of its own.
+        let flags = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with('-'))
+            .count();
+        assert_eq!(flags, 14, "{text}");
+        assert_eq!(text.lines().count(), 5 + 14, "{text}");
+        assert!(text.contains("--design <reactor|pool>"), "{text}");
+        <Config as clap::CommandFactory>::command().debug_assert();
     }
 }

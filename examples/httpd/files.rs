@@ -8,13 +8,15 @@
 
 use std::collections::HashMap;
 use std::ffi::CString;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Write as _;
 use std::sync::Arc;
 
-use rawsys::io::{self, Mode, OFlags};
+use rawsys::fs::{self, Mode, OFlags};
+use rawsys::io;
 use rawsys::{AsFd, Errno, OwnedFd};
 
-use crate::util::{FxBuild, http_date};
+use crate::dates::http_date;
 
 /// How long an entry is served without looking at the file system again.
 pub(crate) const TTL_MS: u64 = 1000;
@@ -73,7 +75,31 @@ pub(crate) struct Entry {
     pub(crate) kind: Kind,
 }
 
-/// The cache of one worker.
+/// FxHash (rustc's hasher): much faster than SipHash for short keys, and the cache keys are
+/// normalised paths that an attacker can choose only within the cache's size bound.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = BuildHasherDefault<FxHasher>;
+
+/// The cache of one serving thread.
 pub(crate) struct FileCache {
     root: OwnedFd,
     root_canon: Vec<u8>,
@@ -143,7 +169,7 @@ impl FileCache {
         }
     }
 
-    /// The entry for the normalised relative path `key` (see `util::normalize_path`).
+    /// The entry for the normalised relative path `key` (see `paths::normalize_path`).
     pub(crate) fn lookup(&mut self, key: &[u8], now_ms: u64) -> &mut Entry {
         let found = self.map.get(key).copied();
         if let Some(i) = found {
@@ -195,7 +221,7 @@ impl FileCache {
             return false;
         };
         let mut buf = [0u8; 4096];
-        let Ok(n) = io::readlinkat(io::CWD, &link, &mut buf) else {
+        let Ok(n) = fs::readlinkat(fs::CWD, &link, &mut buf) else {
             return false;
         };
         let real = &buf[..n];
@@ -205,14 +231,14 @@ impl FileCache {
                 && (root.ends_with(b"/") || real.get(root.len()) == Some(&b'/')))
     }
 
-    fn open_below(&self, rel: &[u8]) -> Result<(OwnedFd, io::Stat), Kind> {
+    fn open_below(&self, rel: &[u8]) -> Result<(OwnedFd, fs::Stat), Kind> {
         let rel = if rel.is_empty() { &b"."[..] } else { rel };
         let Ok(path) = CString::new(rel) else {
             return Err(Kind::Forbidden);
         };
         // NONBLOCK: opening a FIFO must not block the event loop.
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
-        let fd = match io::openat(&self.root, &path, flags, Mode::empty()) {
+        let fd = match fs::openat(&self.root, &path, flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ENAMETOOLONG) => {
                 return Err(Kind::NotFound);
@@ -222,7 +248,7 @@ impl FileCache {
         if !self.is_below_root(&fd) {
             return Err(Kind::Forbidden);
         }
-        let st = io::fstat(&fd).map_err(|_| Kind::Forbidden)?;
+        let st = fs::fstat(&fd).map_err(|_| Kind::Forbidden)?;
         Ok((fd, st))
     }
 

@@ -1,7 +1,7 @@
 //! `httpd`: a static file server on the `reactor` crate, one edge-triggered epoll reactor per
-//! core (`worker`), or with `--design pool` the seed's design: one epoll thread handing ready
-//! connections to a worker pool through a queue (`pool`). Both serve connections with the
-//! same code (`conn`, `respond`, `files`).
+//! core (`worker`), or with `--design pool` one epoll thread handing ready connections to a
+//! worker pool through a queue (`pool`). Both run the same event-loop pieces (`event_loop`)
+//! and serve connections with the same code (`conn`, `respond`, `files`).
 //!
 //! `cargo run --release --example httpd -- --help`
 //!
@@ -12,10 +12,12 @@
 
 mod config;
 mod conn;
+mod dates;
+mod event_loop;
 mod files;
+mod paths;
 mod pool;
 mod respond;
-mod util;
 mod worker;
 
 use std::ffi::CString;
@@ -32,8 +34,7 @@ use rawsys::process::{self, Resource, Rlimit};
 use rawsys::signal::{self, SigSet, SigmaskHow, Signal};
 use rawsys::{Errno, OwnedFd};
 
-use config::{AcceptMode, Config, Design};
-use conn::Shared;
+use config::{AcceptMode, Command, Config, Design, SchedPolicy};
 use worker::Worker;
 
 /// alloc-core's thread-caching allocator, unless built with `--features system-alloc`.
@@ -74,6 +75,34 @@ fn parse_bind(bind: &str, port: u16) -> Result<Addr, String> {
     }
 }
 
+/// State shared by the main thread and every serving thread.
+pub(crate) struct ServerState {
+    pub(crate) cfg: Config,
+    pub(crate) root_path: CString,
+    pub(crate) root_canon: Vec<u8>,
+    /// Open connections, against `max_conns`.
+    conns: AtomicUsize,
+    pub(crate) max_conns: usize,
+    pub(crate) shutdown: AtomicBool,
+    pub(crate) log_dropped: AtomicU64,
+}
+
+impl ServerState {
+    /// Counts a new connection in, unless the cap is reached.
+    pub(crate) fn admit(&self) -> bool {
+        if self.conns.fetch_add(1, Ordering::AcqRel) >= self.max_conns {
+            self.conns.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// Counts `n` closed connections out.
+    pub(crate) fn release_conns(&self, n: usize) {
+        self.conns.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
 /// `TCP_QUICKACK` (linux/tcp.h).
 const TCP_QUICKACK: i32 = 12;
 
@@ -95,9 +124,8 @@ fn listener(addr: &Addr, reuseport: bool) -> Result<OwnedFd, Errno> {
     net::listen(&fd, 4096)?;
     // Delayed-ACK mode from the start, inherited by accepted connections: a new connection
     // otherwise acknowledges its first request with a packet of its own just before the
-    // response (which carries the acknowledgement anyway). 8 TCP segments per
-    // `Connection: close` exchange instead of 9 (nstat); keep-alive traffic is unchanged
-    // (2 segments per request either way). Best effort: the kernel may refuse it.
+    // response (which carries the acknowledgement anyway). Measured: see the README ("Fewer
+    // packets per short connection"). Best effort: the kernel may refuse it.
     let _ = net::setsockopt(&fd, net::IPPROTO_TCP, TCP_QUICKACK, &0i32.to_ne_bytes());
     Ok(fd)
 }
@@ -110,7 +138,7 @@ fn bound_port(fd: &OwnedFd) -> u16 {
     }
 }
 
-/// Creates the default site if it is missing (what the seed's server did).
+/// Creates the default site if it is missing.
 fn prepare_root(cfg: &Config) -> std::io::Result<()> {
     let root = std::path::Path::new(&cfg.root);
     let existed = root.exists();
@@ -218,14 +246,10 @@ fn run(cfg: Config) -> Result<(), String> {
 
     // SCHED_BATCH before any thread starts, so every thread inherits it: a worker woken by
     // a client's data waits for the running thread's slice to end instead of preempting it,
-    // and then finds more ready. Measured with wrk on the same 2 CPUs, the server in a
-    // session of its own as in scripts/bench-httpd.sh (5 s runs, A/B): pipelined
-    // 0.98M -> 1.07M requests/s (httpd's system time per request 570-590 -> 470-480 ns),
-    // Connection: close 23.3k -> 28.1k (CPU per request 32 -> 21 us), keep-alive +1-4 %,
-    // 1 MiB 4.59 -> 4.81 GB/s; p50 latency up ~10 %, p99 level or lower.
+    // and then finds more ready. Measured: see the README ("Threads run SCHED_BATCH").
     // Where the policy cannot be set (a seccomp profile refusing sched_setscheduler), the
     // server runs on with the default and says so.
-    if cfg.sched_batch {
+    if cfg.sched == SchedPolicy::Batch {
         if let Err(e) = process::set_sched_policy(0, process::SchedPolicy::Batch) {
             eprintln!("httpd: cannot set SCHED_BATCH ({e}); running with the default policy");
         }
@@ -240,7 +264,7 @@ fn run(cfg: Config) -> Result<(), String> {
     };
 
     let workers_n = cfg.workers;
-    let shared = Arc::new(Shared {
+    let server = Arc::new(ServerState {
         cfg: cfg.clone(),
         root_path,
         root_canon: canon.as_os_str().as_bytes().to_vec(),
@@ -252,10 +276,10 @@ fn run(cfg: Config) -> Result<(), String> {
     let mut wakers = Vec::new();
     let mut threads = Vec::new();
     if cfg.design == Design::Pool {
-        let Some(l) = listeners.pop().and_then(|l| Arc::try_unwrap(l).ok()) else {
+        let Some(l) = listeners.pop() else {
             return Err("no listener".into());
         };
-        let (w, t) = pool::start(Arc::clone(&shared), l, workers_n, log_tx.clone())?;
+        let (w, t) = pool::start(Arc::clone(&server), l, workers_n, log_tx.clone())?;
         wakers.push(w);
         threads = t;
     }
@@ -263,7 +287,7 @@ fn run(cfg: Config) -> Result<(), String> {
         // A worker holds non-Send state (its file cache), so it is built on its own thread;
         // the waker comes back over a channel.
         let (tx, rx) = std::sync::mpsc::channel();
-        let sh = Arc::clone(&shared);
+        let sh = Arc::clone(&server);
         let log = log_tx.clone();
         let t = std::thread::Builder::new()
             .name(format!("httpd-{i}"))
@@ -302,7 +326,7 @@ fn run(cfg: Config) -> Result<(), String> {
         }
     }
     eprintln!("httpd: shutting down: finishing in-flight responses");
-    shared.shutdown.store(true, Ordering::Release);
+    server.shutdown.store(true, Ordering::Release);
     for w in &wakers {
         let _ = w.wake();
     }
@@ -312,7 +336,7 @@ fn run(cfg: Config) -> Result<(), String> {
     if let Some(h) = log_thread {
         let _ = h.join();
     }
-    let dropped = shared.log_dropped.load(Ordering::Relaxed);
+    let dropped = server.log_dropped.load(Ordering::Relaxed);
     if dropped > 0 {
         eprintln!("httpd: {dropped} access log lines dropped (the log could not keep up)");
     }
@@ -320,10 +344,10 @@ fn run(cfg: Config) -> Result<(), String> {
 }
 
 fn main() {
-    let cfg = match Config::parse(std::env::args().skip(1)) {
-        Ok(Some(cfg)) => cfg,
-        Ok(None) => {
-            print!("{}", config::USAGE);
+    let cfg = match Config::parse_args(std::env::args().skip(1)) {
+        Ok(Command::Serve(cfg)) => *cfg,
+        Ok(Command::Help(text)) => {
+            print!("{text}");
             return;
         }
         Err(e) => {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use rawsys::OwnedFd;
 use reactor::http::{Request, TargetForm, Version};
 
+use crate::dates::parse_http_date;
 use crate::files::{DATE_AT, FileCache, FileInfo, HEAD_200, Kind};
-use crate::util::{normalize_path, parse_http_date};
+use crate::paths::normalize_path;
 
 /// A file region still to be sent with `sendfile` after the bytes already queued.
 pub(crate) struct FileSend {
@@ -27,8 +28,9 @@ pub(crate) struct Outcome {
     pub(crate) file: Option<FileSend>,
 }
 
-/// The per-worker state a response needs.
-pub(crate) struct Ctx<'a> {
+/// What answering a request needs of its thread: the file cache, the `Date` value, the
+/// clock, and the buffers the response goes to.
+pub(crate) struct Responder<'a> {
     pub(crate) cache: &'a mut FileCache,
     pub(crate) date: &'a [u8; 29],
     pub(crate) now_ms: u64,
@@ -225,22 +227,23 @@ fn target_path<'a>(req: &Request<'a>) -> Option<&'a str> {
 
 /// Answers `req`, appending the response head (and a small body) to `ctx.out`.
 /// `keep_alive` says whether the server still allows the connection to continue.
-pub(crate) fn respond(req: &Request<'_>, ctx: &mut Ctx<'_>, keep_alive: bool) -> Outcome {
+pub(crate) fn respond(req: &Request<'_>, ctx: &mut Responder<'_>, keep_alive: bool) -> Outcome {
     let version = req.version();
     let keep_alive = keep_alive && req.keep_alive();
     let method = req.method();
     let head_only = method == "HEAD";
-    let simple = |ctx: &mut Ctx<'_>, status: u16, keep_alive: bool, extra: &[u8]| -> Outcome {
-        let body_len = simple_response(
-            ctx.out, ctx.date, status, keep_alive, version, extra, head_only,
-        );
-        Outcome {
-            status,
-            body_len,
-            keep_alive,
-            file: None,
-        }
-    };
+    let simple =
+        |ctx: &mut Responder<'_>, status: u16, keep_alive: bool, extra: &[u8]| -> Outcome {
+            let body_len = simple_response(
+                ctx.out, ctx.date, status, keep_alive, version, extra, head_only,
+            );
+            Outcome {
+                status,
+                body_len,
+                keep_alive,
+                file: None,
+            }
+        };
     if method != "GET" && !head_only {
         return simple(ctx, 405, keep_alive, b"Allow: GET, HEAD\r\n");
     }

@@ -23,6 +23,7 @@ pub struct NoCommand;
 
 /// The container's root filesystem.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Rootfs {
     /// A fresh tmpfs with the host's `/usr`, `/bin`, `/sbin` and `/lib*` bind-mounted
     /// read-only, plus `/etc` (hostname, resolv.conf, passwd, group), `/tmp` and `/root`.
@@ -38,10 +39,11 @@ pub struct Command {
     pub(crate) args: Vec<String>,
 }
 
-pub use crate::net::{Network, NetworkMode};
+pub use crate::net::Network;
 
 /// A mount added inside the container.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MountSpec {
     /// A host file or directory bind-mounted at `target`.
     Bind {
@@ -72,6 +74,7 @@ impl MountSpec {
 
 /// Where a standard stream of the container goes.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub enum Stdio {
     /// The caller's own descriptor.
     #[default]
@@ -268,16 +271,7 @@ impl<R> Builder<R, NoCommand> {
 impl<R, C> Builder<R, C> {
     /// Names the container (and its cgroup); default `isolate-<pid>-<n>`.
     pub fn name(mut self, name: &str) -> Result<Self, ConfigError> {
-        let ok = !name.is_empty()
-            && name.len() <= 128
-            && name != "."
-            && name != ".."
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-        if !ok {
-            return Err(ConfigError::BadName(name.into()));
-        }
+        crate::cgroup::check_name(name)?;
         self.opts.name = Some(name.into());
         Ok(self)
     }
@@ -484,7 +478,7 @@ impl<R, C> Builder<R, C> {
     /// Passes `fd` to the command, as descriptor 3 for the first call, 4 for the second, ...
     /// Every other descriptor above 2 is closed at `execve`.
     pub fn pass_fd(mut self, fd: OwnedFd) -> Result<Self, ConfigError> {
-        if self.opts.security.pass_fds.len() >= crate::security::ops::MAX_PASSED_FDS {
+        if self.opts.security.pass_fds.len() >= crate::child::MAX_PASSED_FDS {
             return Err(ConfigError::TooMany("passed descriptors"));
         }
         self.opts.security.pass_fds.push(fd);

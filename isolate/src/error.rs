@@ -1,12 +1,17 @@
 //! The error type: what failed, where, and the kernel's errno.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use core::fmt;
 
 use rawsys::Errno;
 
 /// Everything that can go wrong building, starting or tearing down a container.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Display` is the message for a person (`pivot_root into /x: EINVAL`); `Debug` names the
+/// variant with its errno and that message, so a `main` returning this error prints something
+/// useful too.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// A configuration value was rejected before anything was created.
     Config(ConfigError),
@@ -76,6 +81,34 @@ impl fmt::Display for Error {
     }
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let message = self.to_string();
+        match self {
+            Error::Config(c) => f.debug_tuple("Config").field(c).finish(),
+            Error::Host { errno, .. } => f
+                .debug_struct("Host")
+                .field("errno", errno)
+                .field("message", &message)
+                .finish(),
+            Error::Child { stage, errno, .. } => f
+                .debug_struct("Child")
+                .field("stage", stage)
+                .field("errno", errno)
+                .field("message", &message)
+                .finish(),
+            Error::ChildVanished => debug_message(f, "ChildVanished", &message),
+            Error::NotRoot => debug_message(f, "NotRoot", &message),
+            Error::Unexpected(_) => debug_message(f, "Unexpected", &message),
+        }
+    }
+}
+
+/// `Name { message: "..." }`.
+fn debug_message(f: &mut fmt::Formatter<'_>, name: &str, message: &str) -> fmt::Result {
+    f.debug_struct(name).field("message", &message).finish()
+}
+
 impl core::error::Error for Error {}
 
 impl From<ConfigError> for Error {
@@ -85,7 +118,10 @@ impl From<ConfigError> for Error {
 }
 
 /// A configuration value the builder or [`crate::Container::spawn`] rejected.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Debug` shows the variant's name and the `Display` message.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The command has no program name.
     EmptyCommand,
@@ -186,11 +222,43 @@ impl fmt::Display for ConfigError {
     }
 }
 
+impl ConfigError {
+    /// The variant's name, for `Debug`.
+    fn name(&self) -> &'static str {
+        match self {
+            ConfigError::EmptyCommand => "EmptyCommand",
+            ConfigError::InteriorNul { .. } => "InteriorNul",
+            ConfigError::NotAbsolute { .. } => "NotAbsolute",
+            ConfigError::BadPath { .. } => "BadPath",
+            ConfigError::BadRootfs { .. } => "BadRootfs",
+            ConfigError::BadMountSource { .. } => "BadMountSource",
+            ConfigError::BadHostname(_) => "BadHostname",
+            ConfigError::BadEnv(_) => "BadEnv",
+            ConfigError::BadName(_) => "BadName",
+            ConfigError::BadLimit(_) => "BadLimit",
+            ConfigError::BadSize(_) => "BadSize",
+            ConfigError::NoController(_) => "NoController",
+            ConfigError::TooMany(_) => "TooMany",
+            ConfigError::BadCapability(_) => "BadCapability",
+            ConfigError::BadIdMap(_) => "BadIdMap",
+            ConfigError::LimitsNeedRoot => "LimitsNeedRoot",
+            ConfigError::Network(_) => "Network",
+        }
+    }
+}
+
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_message(f, self.name(), &self.to_string())
+    }
+}
+
 impl core::error::Error for ConfigError {}
 
-/// The kind of setup step the child was taking when it failed; travels over the error pipe.
+/// The kind of setup step the child was taking when it failed (see [`Error::Child`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
+#[non_exhaustive]
 pub enum Stage {
     /// Writing to the container cgroup's `cgroup.procs`.
     JoinCgroup = 1,
@@ -250,7 +318,7 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in discriminant order.
-    pub const ALL: [Stage; 27] = [
+    pub const ALL: &'static [Stage] = &[
         Stage::JoinCgroup,
         Stage::ParentDeathSignal,
         Stage::MakePrivate,
@@ -289,7 +357,6 @@ impl Stage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::string::ToString;
 
     #[test]
     fn child_errors_name_the_step_and_errno() {
@@ -304,8 +371,36 @@ mod tests {
     }
 
     #[test]
+    fn debug_shows_the_variant_and_the_message() {
+        assert_eq!(
+            alloc::format!("{:?}", Error::NotRoot),
+            "NotRoot { message: \"containers need root (run as root, or use a user namespace: \
+             --userns)\" }"
+        );
+        let e = Error::Child {
+            stage: Stage::PivotRoot,
+            step: "pivot_root into /x".into(),
+            errno: Errno::EINVAL,
+        };
+        assert_eq!(
+            alloc::format!("{e:?}"),
+            "Child { stage: PivotRoot, errno: EINVAL, message: \"pivot_root into /x: EINVAL\" }"
+        );
+        let e = Error::from(ConfigError::BadHostname("a b".into()));
+        assert_eq!(
+            alloc::format!("{e:?}"),
+            "Config(BadHostname { message: \"bad hostname: \\\"a b\\\"\" })"
+        );
+        let e = Error::host("mkdir /sys/fs/cgroup/x", Errno::EACCES);
+        assert_eq!(
+            alloc::format!("{e:?}"),
+            "Host { errno: EACCES, message: \"mkdir /sys/fs/cgroup/x: EACCES\" }"
+        );
+    }
+
+    #[test]
     fn stages_round_trip_through_their_number() {
-        for s in Stage::ALL {
+        for &s in Stage::ALL {
             assert_eq!(Stage::from_raw(s as u32), Some(s));
         }
         assert_eq!(Stage::from_raw(0), None);

@@ -6,7 +6,8 @@ use alloc::vec::Vec;
 use core::ffi::CStr;
 
 use rawsys::Errno;
-use rawsys::io::{self, AtFlags, CWD, Mode, OFlags};
+use rawsys::fs::{self, AtFlags, CWD, Mode, OFlags};
+use rawsys::io;
 
 use crate::error::{ConfigError, Error};
 
@@ -17,7 +18,15 @@ pub(crate) fn cstring(what: &'static str, s: &str) -> Result<CString, ConfigErro
 
 /// Builds a C string from parts known to be NUL-free (checked again, never panics).
 pub(crate) fn cjoin(parts: &[&str]) -> Result<CString, Error> {
-    let mut v = Vec::new();
+    cjoin_below("", parts)
+}
+
+/// [`cjoin`] of `base` followed by `parts` (a path below a directory).
+pub(crate) fn cjoin_below(base: &str, parts: &[&str]) -> Result<CString, Error> {
+    // One allocation: the parts and the NUL that `CString::new` appends.
+    let len = base.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+    let mut v = Vec::with_capacity(len + 1);
+    v.extend_from_slice(base.as_bytes());
     for p in parts {
         v.extend_from_slice(p.as_bytes());
     }
@@ -26,7 +35,7 @@ pub(crate) fn cjoin(parts: &[&str]) -> Result<CString, Error> {
 
 /// Reads a whole (small, virtual) file.
 pub(crate) fn read_file(path: &CStr) -> Result<Vec<u8>, Errno> {
-    let fd = io::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = fs::openat(CWD, path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -46,7 +55,7 @@ pub(crate) fn read_string(path: &CStr) -> Result<String, Errno> {
 
 /// Writes `data` to an existing file (a control file: one write is one command).
 pub(crate) fn write_existing(path: &CStr, data: &[u8]) -> Result<(), Errno> {
-    let fd = io::openat(CWD, path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = fs::openat(CWD, path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
     let mut off = 0;
     while off < data.len() {
         match io::write(&fd, &data[off..]) {
@@ -60,19 +69,19 @@ pub(crate) fn write_existing(path: &CStr, data: &[u8]) -> Result<(), Errno> {
 }
 
 /// `stat`s `path`, following symlinks.
-pub(crate) fn stat(path: &CStr) -> Result<io::Stat, Errno> {
-    io::statat(CWD, path, AtFlags::empty())
+pub(crate) fn stat(path: &CStr) -> Result<fs::Stat, Errno> {
+    fs::statat(CWD, path, AtFlags::empty())
 }
 
 /// `lstat`s `path`.
-pub(crate) fn lstat(path: &CStr) -> Result<io::Stat, Errno> {
-    io::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW)
+pub(crate) fn lstat(path: &CStr) -> Result<fs::Stat, Errno> {
+    fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW)
 }
 
 /// Reads a symlink's target.
 pub(crate) fn readlink(path: &CStr) -> Result<Vec<u8>, Errno> {
     let mut buf = alloc::vec![0u8; 4096];
-    let n = io::readlinkat(CWD, path, &mut buf)?;
+    let n = fs::readlinkat(CWD, path, &mut buf)?;
     if n >= buf.len() {
         return Err(Errno::ENAMETOOLONG);
     }
@@ -81,8 +90,8 @@ pub(crate) fn readlink(path: &CStr) -> Result<Vec<u8>, Errno> {
 }
 
 /// Lists the names in a directory (without `.` and `..`), with their kinds.
-pub(crate) fn list_dir(path: &CStr) -> Result<Vec<(String, io::FileKind)>, Errno> {
-    let fd = io::openat(
+pub(crate) fn list_dir(path: &CStr) -> Result<Vec<(String, fs::FileKind)>, Errno> {
+    let fd = fs::openat(
         CWD,
         path,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -91,11 +100,11 @@ pub(crate) fn list_dir(path: &CStr) -> Result<Vec<(String, io::FileKind)>, Errno
     let mut out = Vec::new();
     let mut buf = alloc::vec![0u8; 8192];
     loop {
-        let n = io::getdents64(&fd, &mut buf)?;
+        let n = fs::getdents64(&fd, &mut buf)?;
         if n == 0 {
             return Ok(out);
         }
-        for e in io::DirEntries::new(&buf[..n]) {
+        for e in fs::DirEntries::new(&buf[..n]) {
             let name = e.name.to_bytes();
             if name == b"." || name == b".." {
                 continue;

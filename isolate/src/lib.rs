@@ -28,7 +28,10 @@
 //! `/etc/hostname`, `/etc/resolv.conf`, the caller's mounts (every path below the new root
 //! resolved inside it), `pivot_root` and detach the old root, mask kernel paths, set the
 //! hostname, drop capabilities, switch user, set `no_new_privs`, mark descriptors
-//! close-on-exec, install the seccomp filter, `execve` (see [`security`]). A failing step is sent to the parent over a close-on-exec pipe as (step, errno) and becomes
+//! close-on-exec, install the seccomp filter, `execve` (see [`security`]). The plan is written
+//! by one planner per area (root filesystem, `/etc`, `/dev`, `/sys`, the caller's mounts,
+//! hardening, ...), each appending its steps. A failing step is sent to the parent over a
+//! close-on-exec pipe as (step, the system call within it, errno) and becomes
 //! [`Error::Child`], e.g. `pivot_root into /x: EINVAL`.
 //!
 //! # Network
@@ -43,6 +46,12 @@
 //! parent is an empty cgroup directory named after the container: [`cgroup::remove_stale`]
 //! removes such leftovers (the `container` example does so for its own names on start).
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The README's examples, compiled and run as doctests so that they cannot fall out of date.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 extern crate alloc;
 #[cfg(any(feature = "std", test))]
@@ -61,8 +70,8 @@ mod units;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};
 pub use config::{
-    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, Network, NetworkMode,
-    NoCommand, NoRootfs, Rootfs, Stdio,
+    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, Network, NoCommand,
+    NoRootfs, Rootfs, Stdio,
 };
 pub use error::{ConfigError, Error, Stage};
 pub use net::{BridgeConfig, Ipv4Net, PortMapping, Proto};

@@ -14,7 +14,7 @@ use rawsys::time::{self, ClockId, Timespec};
 use rawsys::{AsFd, Errno, OwnedFd, RawFd};
 
 use crate::cgroup::{Cgroup, CgroupStats};
-use crate::child;
+use crate::child::{self, Report};
 use crate::config::{Container, Network};
 use crate::error::Error;
 use crate::plan;
@@ -142,31 +142,23 @@ impl Container {
             .zip(cgroup.paths())
             .map(|(f, p)| (f.as_raw(), String::from(p)))
             .collect();
-        let mut plan = plan::build(self, &procs)?;
         // In a new user namespace the child waits (right after setting its parent-death
         // signal) until the parent has written its uid/gid maps.
         let userns_sync = match &o.security.userns {
-            Some(ns) => {
-                let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
-                let wait = crate::security::ops::SecOp::WaitForIdMaps {
-                    read: r.as_raw(),
-                    write: w.as_raw(),
-                    drop_groups: !ns.setgroups_denied(),
-                };
-                plan.ops.insert(1, plan::Op::Security(wait));
-                Some((r, w))
-            }
+            Some(_) => Some(io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?),
             None => None,
         };
         // With a bridge the child waits, as its last step, for the parent to connect it.
         let net_go = match net {
-            Some(_) => {
-                let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
-                plan.ops.push(plan::Op::WaitParent { fd: r.as_raw() });
-                Some((r, w))
-            }
+            Some(_) => Some(io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?),
             None => None,
         };
+        let handles = plan::Handles {
+            cgroup_procs: &procs,
+            id_maps: userns_sync.as_ref().map(|(r, w)| (r.as_raw(), w.as_raw())),
+            network_ready: net_go.as_ref().map(|(r, _)| r.as_raw()),
+        };
+        let plan = plan::build(self, &handles)?;
         let (err_r, err_w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
         let (status_r, status_w) = if o.init {
             let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
@@ -182,7 +174,7 @@ impl Container {
         if o.security.userns.is_some() {
             flags |= CloneFlags::NEWUSER;
         }
-        let args = CloneArgs::new(flags, Signal::SIGCHLD.raw() as u32);
+        let args = CloneArgs::new(flags, Some(Signal::SIGCHLD));
         // SAFETY: the child runs only `child::run`, which issues raw system calls over the
         // prepared plan without allocating, and ends in execve or exit_group.
         let forked = unsafe { process::clone3_with_pidfd(&args) };
@@ -203,7 +195,7 @@ impl Container {
             });
             drop((r, w));
             if let Err(e) = res {
-                let _ = process::pidfd_send_signal(&pidfd, Signal::SIGKILL.raw());
+                let _ = process::pidfd_send_signal(&pidfd, Signal::SIGKILL);
                 let _ = process::waitid(WaitId::Pidfd(pidfd.as_fd()), WaitOptions::EXITED);
                 return Err(e);
             }
@@ -229,12 +221,12 @@ impl Container {
                     .map_err(|e| Error::host("release the child", e))
             });
             if let Err(e) = r {
-                let _ = process::pidfd_send_signal(&running.pidfd, Signal::SIGKILL.raw());
+                let _ = process::pidfd_send_signal(&running.pidfd, Signal::SIGKILL);
                 net_err = Some(e);
             }
         }
         drop(net_go);
-        let mut rec = [0u8; child::REPORT_LEN];
+        let mut rec = [0u8; Report::LEN];
         let n = read_full(&err_r, &mut rec).map_err(|e| Error::host("read the error pipe", e))?;
         if n == 0 {
             if let Some(e) = net_err {
@@ -245,15 +237,19 @@ impl Container {
         }
         // Setup failed: the child has exited (or is about to); reap it and clean up.
         let _ = running.wait();
-        if n < child::REPORT_LEN {
+        if n < Report::LEN {
             return Err(Error::ChildVanished);
         }
-        let word = |i: usize| u32::from_ne_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
-        let (stage, step) = plan.describe(word(0), word(4));
+        let Some(report) = Report::decode(&rec) else {
+            return Err(Error::Unexpected(
+                "a malformed report on the error pipe".into(),
+            ));
+        };
+        let (stage, step) = plan.describe(&report);
         Err(Error::Child {
             stage,
             step,
-            errno: Errno::from_raw(word(8) as i32),
+            errno: report.errno,
         })
     }
 
@@ -338,7 +334,7 @@ impl Running {
         if self.finished.is_some() {
             return Ok(());
         }
-        match process::pidfd_send_signal(&self.pidfd, sig.raw()) {
+        match process::pidfd_send_signal(&self.pidfd, sig) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
             Err(e) => Err(Error::host(
                 format!("signal {sig:?} to pid {}", self.pid),
@@ -405,13 +401,13 @@ impl Running {
             }
             WaitStatus::Exited(c) => ExitStatus::Exited(c),
             WaitStatus::Signaled { signal, .. } => {
-                if signal == Signal::SIGKILL.raw() && stats.oom_kills.is_some_and(|n| n > 0) {
+                if signal == Signal::SIGKILL && stats.oom_kills.is_some_and(|n| n > 0) {
                     ExitStatus::OutOfMemory
                 } else {
-                    ExitStatus::Signaled(signal)
+                    ExitStatus::Signaled(signal.raw())
                 }
             }
-            WaitStatus::Stopped(_) | WaitStatus::Continued => {
+            WaitStatus::Stopped(_) | WaitStatus::Continued | WaitStatus::Unrecognized(_) => {
                 return Err(Error::Unexpected("stopped container".into()));
             }
         };
@@ -430,7 +426,7 @@ impl Running {
 impl Drop for Running {
     fn drop(&mut self) {
         if self.finished.is_none() {
-            let _ = process::pidfd_send_signal(&self.pidfd, Signal::SIGKILL.raw());
+            let _ = process::pidfd_send_signal(&self.pidfd, Signal::SIGKILL);
             let _ = self.wait();
         }
     }

@@ -22,14 +22,21 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The README's examples, compiled and run as doctests so that they cannot fall out of date.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+mod arch;
 mod sys;
 
 pub mod epoll;
 pub mod errno;
 pub mod fd;
+pub mod fs;
 pub mod io;
 pub mod mm;
 pub mod net;

@@ -203,9 +203,10 @@ pub unsafe fn mremap(
 /// The kernel's page size, read from the auxiliary vector through `/proc/self/auxv`, falling
 /// back to [`PAGE_SIZE`] if it cannot be read.
 pub fn page_size() -> usize {
-    use crate::io::{self, CWD, Mode, OFlags};
+    use crate::fs::{self, CWD, Mode, OFlags};
+    use crate::io;
     const AT_PAGESZ: usize = 6;
-    let Ok(fd) = io::openat(
+    let Ok(fd) = fs::openat(
         CWD,
         c"/proc/self/auxv",
         OFlags::RDONLY | OFlags::CLOEXEC,
@@ -319,8 +320,8 @@ mod tests {
 
     #[test]
     fn file_mapping_sees_file_bytes() {
-        use crate::io::{self, CWD, Mode, OFlags};
-        let fd = io::openat(
+        use crate::fs::{self, CWD, Mode, OFlags};
+        let fd = fs::openat(
             CWD,
             c"/proc/self/exe",
             OFlags::RDONLY | OFlags::CLOEXEC,

@@ -5,10 +5,10 @@
 //! child created with [`crate::process::fork_with`], never in a multi-threaded parent:
 //!
 //! ```
-//! use rawsys::{ns, process::{self, CloneFlags, Fork, WaitOptions, WaitStatus}};
+//! use rawsys::{ns, process::{self, CloneFlags, Fork, WaitOptions, WaitStatus}, signal::Signal};
 //!
 //! // SAFETY: the child only issues raw system calls and then exits.
-//! match unsafe { process::fork_with(CloneFlags::NEWUTS, 17) }? {
+//! match unsafe { process::fork_with(CloneFlags::NEWUTS, Some(Signal::SIGCHLD)) }? {
 //!     Fork::Child => {
 //!         let ok = ns::sethostname(b"lp-test-doc").is_ok()
 //!             && ns::uname().is_ok_and(|u| u.nodename() == c"lp-test-doc");
@@ -32,11 +32,6 @@ use crate::fd::AsFd;
 use crate::process::CloneFlags;
 use crate::sys::{self, Sysno};
 
-#[inline(always)]
-fn opt_ptr(s: Option<&CStr>) -> usize {
-    s.map_or(0, |s| s.as_ptr() as usize)
-}
-
 /// `unshare(2)`: moves the caller into new namespaces (`NEW*` flags) and/or stops sharing
 /// `FS`, `FILES`, `SYSVSEM` with other processes.
 ///
@@ -51,14 +46,7 @@ pub fn unshare(flags: CloneFlags) -> Result<()> {
 /// any), or for a pidfd the set of namespaces to join.
 pub fn setns(fd: impl AsFd, nstype: CloneFlags) -> Result<()> {
     // SAFETY: integer arguments; the descriptor is borrowed for the call.
-    unsafe {
-        sys::syscall2(
-            Sysno::setns,
-            fd.as_fd().as_raw() as usize,
-            nstype.bits() as usize,
-        )
-    }
-    .map(drop)
+    unsafe { sys::syscall2(Sysno::setns, sys::fd_arg(fd), nstype.bits() as usize) }.map(drop)
 }
 
 bitflags::bitflags! {
@@ -150,11 +138,11 @@ pub fn mount(
     unsafe {
         sys::syscall5(
             Sysno::mount,
-            opt_ptr(source),
-            target.as_ptr() as usize,
-            opt_ptr(fstype),
+            sys::opt_c_str(source),
+            sys::c_str(target),
+            sys::opt_c_str(fstype),
             flags.bits() as usize,
-            opt_ptr(data),
+            sys::opt_c_str(data),
         )
     }
     .map(drop)
@@ -163,14 +151,7 @@ pub fn mount(
 /// `umount2(2)`: unmounts the filesystem mounted at `target`.
 pub fn umount2(target: &CStr, flags: UnmountFlags) -> Result<()> {
     // SAFETY: target is NUL-terminated and outlives the call.
-    unsafe {
-        sys::syscall2(
-            Sysno::umount2,
-            target.as_ptr() as usize,
-            flags.bits() as usize,
-        )
-    }
-    .map(drop)
+    unsafe { sys::syscall2(Sysno::umount2, sys::c_str(target), flags.bits() as usize) }.map(drop)
 }
 
 /// `pivot_root(2)`: makes the mount at `new_root` the root of the caller's mount namespace and
@@ -178,47 +159,40 @@ pub fn umount2(target: &CStr, flags: UnmountFlags) -> Result<()> {
 /// mount point and neither it nor the old root may have shared propagation.
 pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> Result<()> {
     // SAFETY: both paths are NUL-terminated and outlive the call.
-    unsafe {
-        sys::syscall2(
-            Sysno::pivot_root,
-            new_root.as_ptr() as usize,
-            put_old.as_ptr() as usize,
-        )
-    }
-    .map(drop)
+    unsafe { sys::syscall2(Sysno::pivot_root, sys::c_str(new_root), sys::c_str(put_old)) }.map(drop)
 }
 
 /// `chroot(2)`: changes the caller's root directory (the cwd stays where it is; `chdir("/")`
 /// next).
 pub fn chroot(path: &CStr) -> Result<()> {
     // SAFETY: path is NUL-terminated and outlives the call.
-    unsafe { sys::syscall1(Sysno::chroot, path.as_ptr() as usize) }.map(drop)
+    unsafe { sys::syscall1(Sysno::chroot, sys::c_str(path)) }.map(drop)
 }
 
 /// `chdir(2)`: changes the working directory of the process (all threads share it).
 pub fn chdir(path: &CStr) -> Result<()> {
     // SAFETY: path is NUL-terminated and outlives the call.
-    unsafe { sys::syscall1(Sysno::chdir, path.as_ptr() as usize) }.map(drop)
+    unsafe { sys::syscall1(Sysno::chdir, sys::c_str(path)) }.map(drop)
 }
 
 /// `fchdir(2)`: changes the working directory to the directory `fd` refers to.
 pub fn fchdir(fd: impl AsFd) -> Result<()> {
     // SAFETY: integer argument; the descriptor is borrowed for the call.
-    unsafe { sys::syscall1(Sysno::fchdir, fd.as_fd().as_raw() as usize) }.map(drop)
+    unsafe { sys::syscall1(Sysno::fchdir, sys::fd_arg(fd)) }.map(drop)
 }
 
 /// `sethostname(2)`: sets the host name of the caller's UTS namespace (at most 64 bytes,
 /// `EINVAL` beyond).
 pub fn sethostname(name: &[u8]) -> Result<()> {
     // SAFETY: the kernel reads name.len() bytes from the slice.
-    unsafe { sys::syscall2(Sysno::sethostname, name.as_ptr() as usize, name.len()) }.map(drop)
+    unsafe { sys::syscall2(Sysno::sethostname, sys::by_ref(name), name.len()) }.map(drop)
 }
 
 /// `setdomainname(2)`: sets the NIS domain name of the caller's UTS namespace (at most 64
 /// bytes).
 pub fn setdomainname(name: &[u8]) -> Result<()> {
     // SAFETY: the kernel reads name.len() bytes from the slice.
-    unsafe { sys::syscall2(Sysno::setdomainname, name.as_ptr() as usize, name.len()) }.map(drop)
+    unsafe { sys::syscall2(Sysno::setdomainname, sys::by_ref(name), name.len()) }.map(drop)
 }
 
 /// The kernel's `struct new_utsname`: six NUL-terminated fields of 65 bytes.
@@ -303,7 +277,7 @@ pub fn uname() -> Result<Utsname> {
         domainname: [0; 65],
     };
     // SAFETY: u is a live 390-byte new_utsname for the kernel to fill.
-    unsafe { sys::syscall1(Sysno::uname, &mut u as *mut Utsname as usize) }?;
+    unsafe { sys::syscall1(Sysno::uname, sys::by_mut(&mut u)) }?;
     Ok(u)
 }
 
@@ -312,7 +286,8 @@ mod tests {
     use super::*;
     use crate::Errno;
     use crate::fd::OwnedFd;
-    use crate::io::{self, AtFlags, CWD, Mode, OFlags, PipeFlags};
+    use crate::fs::{self, AtFlags, CWD, Mode, OFlags};
+    use crate::io::{self, PipeFlags};
     use crate::process::testing::*;
     use crate::process::{self, WaitStatus};
     use std::ffi::CString;
@@ -345,11 +320,11 @@ mod tests {
     }
 
     fn exists(path: &CStr) -> Result<()> {
-        io::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).map(drop)
+        fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).map(drop)
     }
 
     fn create(path: &CStr) -> Result<()> {
-        io::openat(
+        fs::openat(
             CWD,
             path,
             OFlags::WRONLY | OFlags::CREAT | OFlags::CLOEXEC,
@@ -359,7 +334,7 @@ mod tests {
     }
 
     fn open_dir(path: &CStr) -> Result<OwnedFd> {
-        io::openat(
+        fs::openat(
             CWD,
             path,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -507,7 +482,7 @@ mod tests {
                 2
             );
             ensure!(
-                io::mkdirat(CWD, &old, Mode::RWXU).is_ok() && create(&marker).is_ok(),
+                fs::mkdirat(CWD, &old, Mode::RWXU).is_ok() && create(&marker).is_ok(),
                 3
             );
             ensure!(
@@ -580,7 +555,7 @@ mod tests {
         drop(ready_w);
         let ready = await_poke(&ready_r);
         let path = CString::new(format!("/proc/{holder}/ns/uts")).unwrap();
-        let nsfd = io::openat(CWD, &path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty());
+        let nsfd = fs::openat(CWD, &path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty());
         let pidfd = process::pidfd_open(holder, process::PidfdFlags::empty());
         // `bad` is an nstype the kernel must refuse for this kind of descriptor.
         let check = |fd: &OwnedFd, ty: process::CloneFlags, bad: process::CloneFlags| {

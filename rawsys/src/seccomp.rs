@@ -174,12 +174,9 @@ pub const AUDIT_ARCH_AARCH64: u32 = 0xc000_00b7;
 /// `AUDIT_ARCH_ARM` (32-bit compat calls on an aarch64 kernel).
 pub const AUDIT_ARCH_ARM: u32 = 0x4000_0028;
 
-/// The audit architecture of the native 64-bit calling convention of this build.
-#[cfg(target_arch = "x86_64")]
-pub const AUDIT_ARCH_NATIVE: u32 = AUDIT_ARCH_X86_64;
-/// The audit architecture of the native 64-bit calling convention of this build.
-#[cfg(target_arch = "aarch64")]
-pub const AUDIT_ARCH_NATIVE: u32 = AUDIT_ARCH_AARCH64;
+/// The audit architecture of the native 64-bit calling convention of this build
+/// ([`AUDIT_ARCH_X86_64`] or [`AUDIT_ARCH_AARCH64`]).
+pub const AUDIT_ARCH_NATIVE: u32 = crate::arch::AUDIT_ARCH_NATIVE;
 
 /// On x86_64, x32 system calls carry this bit in their number (with [`AUDIT_ARCH_X86_64`]).
 pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -246,7 +243,7 @@ pub fn set_mode_filter(prog: &[SockFilter], flags: FilterFlags) -> Result<()> {
             Sysno::seccomp,
             SECCOMP_SET_MODE_FILTER,
             flags.bits() as usize,
-            &fprog as *const SockFprog as usize,
+            sys::by_ref(&fprog),
         )
     }
     .map(drop)
@@ -260,7 +257,7 @@ pub fn action_available(action: u32) -> Result<bool> {
             Sysno::seccomp,
             SECCOMP_GET_ACTION_AVAIL,
             0,
-            &action as *const u32 as usize,
+            sys::by_ref(&action),
         )
     } {
         Ok(_) => Ok(true),
@@ -280,14 +277,15 @@ pub fn mode() -> Result<u32> {
 mod tests {
     use super::*;
     use crate::process::{self, CloneFlags, Fork, WaitOptions, WaitStatus};
+    use crate::signal::Signal;
 
-    const SIGCHLD: i32 = 17;
-    const SIGSYS: i32 = 31;
+    const SIGCHLD: Signal = Signal::SIGCHLD;
+    const SIGSYS: Signal = Signal::SIGSYS;
 
     /// Runs `f` in a forked child and returns how it ended. The child only issues raw calls.
     fn in_child(f: fn() -> i32) -> WaitStatus {
         // SAFETY: the child runs `f`, which issues raw system calls only, then exit_group.
-        match unsafe { process::fork_with(CloneFlags::empty(), SIGCHLD) }.unwrap() {
+        match unsafe { process::fork_with(CloneFlags::empty(), Some(SIGCHLD)) }.unwrap() {
             Fork::Child => process::exit_group(f()),
             Fork::Parent(pid) => {
                 process::wait4(pid, WaitOptions::empty())

@@ -90,6 +90,16 @@ impl Signal {
     }
 }
 
+impl TryFrom<i32> for Signal {
+    type Error = Errno;
+
+    /// [`Signal::from_raw`], with `EINVAL` (as the kernel answers) for a number outside
+    /// `1..=64`.
+    fn try_from(n: i32) -> crate::Result<Signal> {
+        Signal::from_raw(n).ok_or(Errno::EINVAL)
+    }
+}
+
 impl fmt::Debug for Signal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.name() {
@@ -207,14 +217,14 @@ pub enum SigmaskHow {
 /// `SIGKILL` and `SIGSTOP` are silently never blocked.
 pub fn rt_sigprocmask(how: SigmaskHow, set: Option<&SigSet>) -> crate::Result<SigSet> {
     let mut old = SigSet::empty();
-    let set_ptr = set.map_or(0, |s| s as *const SigSet as usize);
+    let set_ptr = sys::opt_ref(set);
     // SAFETY: `set_ptr` is null or a valid sigset; `old` is writable; the size matches.
     unsafe {
         sys::syscall4(
             Sysno::rt_sigprocmask,
             how as i32 as usize,
             set_ptr,
-            &mut old as *mut SigSet as usize,
+            sys::by_mut(&mut old),
             SIGSET_SIZE,
         )
     }?;
@@ -226,13 +236,7 @@ pub fn rt_sigprocmask(how: SigmaskHow, set: Option<&SigSet>) -> crate::Result<Si
 pub fn rt_sigpending() -> crate::Result<SigSet> {
     let mut set = SigSet::empty();
     // SAFETY: `set` is a writable sigset of the size passed.
-    unsafe {
-        sys::syscall2(
-            Sysno::rt_sigpending,
-            &mut set as *mut SigSet as usize,
-            SIGSET_SIZE,
-        )
-    }?;
+    unsafe { sys::syscall2(Sysno::rt_sigpending, sys::by_mut(&mut set), SIGSET_SIZE) }?;
     Ok(set)
 }
 
@@ -240,18 +244,10 @@ pub fn rt_sigpending() -> crate::Result<SigSet> {
 /// returns it, waiting up to `timeout` (`None` waits forever; a zero timeout polls and fails
 /// with `EAGAIN` when none is pending).
 pub fn rt_sigtimedwait(set: &SigSet, timeout: Option<&Timespec>) -> crate::Result<Signal> {
-    let t = timeout.map_or(0, |t| t as *const Timespec as usize);
+    let t = sys::opt_ref(timeout);
     // SAFETY: `set` is a valid sigset of the size passed; `t` is null or a valid timespec;
     // a null siginfo pointer asks the kernel not to report details.
-    let n = unsafe {
-        sys::syscall4(
-            Sysno::rt_sigtimedwait,
-            set as *const SigSet as usize,
-            0,
-            t,
-            SIGSET_SIZE,
-        )
-    }?;
+    let n = unsafe { sys::syscall4(Sysno::rt_sigtimedwait, sys::by_ref(set), 0, t, SIGSET_SIZE) }?;
     Signal::from_raw(n as i32).ok_or(Errno::EINVAL)
 }
 
@@ -329,9 +325,7 @@ pub fn rt_sigaction(sig: Signal, new: Option<Disposition>) -> crate::Result<Kern
         sa_restorer: 0,
         sa_mask: SigSet::empty(),
     });
-    let act_ptr = act
-        .as_ref()
-        .map_or(0, |a| a as *const KernelSigaction as usize);
+    let act_ptr = sys::opt_ref(act.as_ref());
     let mut old = KernelSigaction {
         sa_handler: 0,
         sa_flags: 0,
@@ -345,7 +339,7 @@ pub fn rt_sigaction(sig: Signal, new: Option<Disposition>) -> crate::Result<Kern
             Sysno::rt_sigaction,
             sig.0 as usize,
             act_ptr,
-            &mut old as *mut KernelSigaction as usize,
+            sys::by_mut(&mut old),
             SIGSET_SIZE,
         )
     }?;
@@ -357,30 +351,11 @@ pub fn rt_sigaction(sig: Signal, new: Option<Disposition>) -> crate::Result<Kern
 pub(crate) mod test_util {
     use super::*;
 
-    /// `gettid(2)`.
-    pub(crate) fn gettid() -> i32 {
-        // SAFETY: gettid takes no arguments and cannot fail.
-        unsafe { sys::syscall0(Sysno::gettid) }.unwrap() as i32
-    }
-
-    /// `getpid(2)`.
-    pub(crate) fn getpid() -> i32 {
-        // SAFETY: getpid takes no arguments and cannot fail.
-        unsafe { sys::syscall0(Sysno::getpid) }.unwrap() as i32
-    }
+    pub(crate) use crate::process::{getpid, gettid};
 
     /// `tgkill(2)` on the calling thread.
     pub(crate) fn raise_on_this_thread(sig: Signal) -> crate::Result<()> {
-        // SAFETY: tgkill takes only integers; the target is the calling thread.
-        unsafe {
-            sys::syscall3(
-                Sysno::tgkill,
-                getpid() as usize,
-                gettid() as usize,
-                sig.0 as usize,
-            )
-        }
-        .map(drop)
+        crate::process::tgkill(getpid(), gettid(), sig)
     }
 
     /// Blocks `set` on this thread and, on drop, takes any of its signals still pending (so
@@ -423,7 +398,7 @@ pub(crate) mod test_util {
         }
         let mut status = 0i32;
         // SAFETY: `status` is writable; rusage is null; we wait only for the child we created.
-        let r = unsafe { sys::syscall4(Sysno::wait4, pid, &mut status as *mut i32 as usize, 0, 0) };
+        let r = unsafe { sys::syscall4(Sysno::wait4, pid, sys::by_mut(&mut status), 0, 0) };
         assert_eq!(r, Ok(pid));
         status
     }
@@ -456,6 +431,24 @@ mod tests {
                     .unwrap()
                     .starts_with("SIG")
             );
+        }
+    }
+
+    #[test]
+    fn every_linux_signal_is_representable() {
+        for n in 1..=64 {
+            let s = Signal::from_raw(n).unwrap();
+            assert_eq!(s.raw(), n);
+            assert_eq!(Signal::try_from(n), Ok(s));
+        }
+        // `kill 40`: a real-time signal by number.
+        let forty = Signal::try_from(40).unwrap();
+        assert_eq!(Some(forty), Signal::rt(8));
+        assert_eq!(forty.name(), None);
+        assert_eq!(format!("{forty}"), "SIGRTMIN+8");
+        for bad in [0, -1, 65, i32::MIN, i32::MAX] {
+            assert_eq!(Signal::from_raw(bad), None);
+            assert_eq!(Signal::try_from(bad), Err(Errno::EINVAL));
         }
     }
 

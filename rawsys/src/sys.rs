@@ -1,7 +1,12 @@
 //! The single doorway to the kernel: thin wrappers over the `syscalls` crate that convert its
-//! error type into ours. Every other module calls these; none calls `syscalls` directly.
+//! error type into ours, and the conversions of typed arguments (descriptors, references,
+//! slices, C strings) into the machine words the kernel takes. Every other module calls these;
+//! none calls `syscalls` directly or spells out its own pointer or descriptor casts.
+
+use core::ffi::CStr;
 
 use crate::errno::{Errno, Result};
+use crate::fd::AsFd;
 pub(crate) use syscalls::Sysno;
 
 #[inline(always)]
@@ -78,6 +83,51 @@ pub(crate) unsafe fn syscall6(
 ) -> Result<usize> {
     // SAFETY: forwarded from the caller.
     conv(unsafe { syscalls::syscall6(nr, a, b, c, d, e, f) })
+}
+
+/// A descriptor as an argument. The kernel reads an `int`, so a negative value such as
+/// `AT_FDCWD` (sign-extended here) arrives intact.
+#[inline(always)]
+pub(crate) fn fd_arg(fd: impl AsFd) -> usize {
+    fd.as_fd().as_raw() as usize
+}
+
+/// The address of what `r` refers to, for the kernel to read. For a slice it is the address of
+/// the first element; pass the length separately.
+#[inline(always)]
+pub(crate) fn by_ref<T: ?Sized>(r: &T) -> usize {
+    r as *const T as *const u8 as usize
+}
+
+/// The address of what `r` refers to, for the kernel to write (or read and write). For a slice
+/// it is the address of the first element; pass the length separately.
+#[inline(always)]
+pub(crate) fn by_mut<T: ?Sized>(r: &mut T) -> usize {
+    r as *mut T as *mut u8 as usize
+}
+
+/// [`by_ref`], or a null pointer for `None`.
+#[inline(always)]
+pub(crate) fn opt_ref<T: ?Sized>(r: Option<&T>) -> usize {
+    r.map_or(0, by_ref)
+}
+
+/// [`by_mut`], or a null pointer for `None`.
+#[inline(always)]
+pub(crate) fn opt_mut<T: ?Sized>(r: Option<&mut T>) -> usize {
+    r.map_or(0, by_mut)
+}
+
+/// The address of a NUL-terminated string.
+#[inline(always)]
+pub(crate) fn c_str(s: &CStr) -> usize {
+    s.as_ptr() as usize
+}
+
+/// [`c_str`], or a null pointer for `None`.
+#[inline(always)]
+pub(crate) fn opt_c_str(s: Option<&CStr>) -> usize {
+    s.map_or(0, c_str)
 }
 
 /// Converts a syscall return that is known to be a file descriptor.

@@ -181,7 +181,7 @@ pub fn clock_gettime(clock: ClockId) -> crate::Result<Timespec> {
         sys::syscall2(
             Sysno::clock_gettime,
             clock as i32 as usize,
-            &mut ts as *mut Timespec as usize,
+            sys::by_mut(&mut ts),
         )
     }?;
     Ok(ts)
@@ -195,7 +195,7 @@ pub fn clock_getres(clock: ClockId) -> crate::Result<Timespec> {
         sys::syscall2(
             Sysno::clock_getres,
             clock as i32 as usize,
-            &mut ts as *mut Timespec as usize,
+            sys::by_mut(&mut ts),
         )
     }?;
     Ok(ts)
@@ -213,14 +213,14 @@ pub fn clock_nanosleep(
     request: &Timespec,
     remaining: Option<&mut Timespec>,
 ) -> crate::Result<()> {
-    let rem = remaining.map_or(0, |r| r as *mut Timespec as usize);
+    let rem = sys::opt_mut(remaining);
     // SAFETY: `request` is a valid timespec; `rem` is null or a valid, writable timespec.
     unsafe {
         sys::syscall4(
             Sysno::clock_nanosleep,
             clock as i32 as usize,
             flags.bits() as usize,
-            request as *const Timespec as usize,
+            sys::by_ref(request),
             rem,
         )
     }
@@ -231,9 +231,9 @@ pub fn clock_nanosleep(
 ///
 /// On `EINTR` the time left is stored in `remaining` when given.
 pub fn nanosleep(request: &Timespec, remaining: Option<&mut Timespec>) -> crate::Result<()> {
-    let rem = remaining.map_or(0, |r| r as *mut Timespec as usize);
+    let rem = sys::opt_mut(remaining);
     // SAFETY: `request` is a valid timespec; `rem` is null or a valid, writable timespec.
-    unsafe { sys::syscall2(Sysno::nanosleep, request as *const Timespec as usize, rem) }.map(drop)
+    unsafe { sys::syscall2(Sysno::nanosleep, sys::by_ref(request), rem) }.map(drop)
 }
 
 #[cfg(test)]

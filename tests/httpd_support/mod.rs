@@ -1,43 +1,21 @@
 //! Shared helpers of the httpd integration tests: build and start the real example binary
 //! on a free loopback port, speak raw TCP to it, stop it.
+
 #![allow(dead_code, unreachable_pub)]
+
+#[path = "../example_bin/mod.rs"]
+mod example_bin;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-static BUILD: Once = Once::new();
-
-/// The httpd example binary of this build profile, built once if `cargo test` did not.
+/// The httpd example binary of this build profile, built if out of date.
 pub fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe path");
-    // target/<profile>/deps/<test> -> target/<profile>/examples/httpd
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("profile dir")
-        .to_path_buf();
-    let bin = profile_dir.join("examples").join("httpd");
-    BUILD.call_once(|| {
-        if !bin.exists() {
-            let target_dir = profile_dir.parent().expect("target dir");
-            let mut cmd = Command::new(env!("CARGO"));
-            cmd.args(["build", "--example", "httpd"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .env("CARGO_TARGET_DIR", target_dir);
-            if profile_dir.file_name().is_some_and(|n| n == "release") {
-                cmd.arg("--release");
-            }
-            let st = cmd.status().expect("run cargo build");
-            assert!(st.success(), "cargo build --example httpd failed");
-        }
-    });
-    assert!(bin.exists(), "{} missing", bin.display());
-    bin
+    example_bin::example_binary("httpd")
 }
 
 static DIRS: AtomicUsize = AtomicUsize::new(0);
@@ -163,7 +141,8 @@ impl Server {
 
     /// Sends SIGTERM and waits (bounded) for the exit; returns the exit code.
     pub fn terminate(&mut self, within: Duration) -> Option<i32> {
-        rawsys::process::kill(self.pid(), 15).expect("kill SIGTERM");
+        rawsys::process::kill_process(self.pid(), rawsys::signal::Signal::SIGTERM)
+            .expect("kill SIGTERM");
         let deadline = Instant::now() + within;
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
@@ -470,7 +449,7 @@ pub fn sigterm_finishes_in_flight_responses(tag: &str, args: &[&str]) {
     let mut first = vec![0u8; 4096];
     let n = c.read(&mut first).unwrap();
     assert!(n > 0);
-    rawsys::process::kill(s.pid(), 15).unwrap();
+    rawsys::process::kill_process(s.pid(), rawsys::signal::Signal::SIGTERM).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     // New connections are refused once the listener is closed.
     assert!(

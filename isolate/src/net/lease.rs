@@ -17,7 +17,8 @@ use alloc::vec::Vec;
 
 use rawsys::Errno;
 use rawsys::OwnedFd;
-use rawsys::io::{self, CWD, FlockOp, Mode, OFlags};
+use rawsys::fs::{self, CWD, FlockOp, Mode, OFlags};
+use rawsys::io;
 
 use crate::fsutil::{cjoin, read_string};
 
@@ -59,7 +60,7 @@ impl Lease {
 
     fn parse(line: &str) -> Option<Lease> {
         let mut f = line.split_ascii_whitespace();
-        let ip = super::parse_ipv4(f.next()?)?;
+        let ip = super::addr::parse_ipv4(f.next()?)?;
         let pid = f.next()?.parse().ok()?;
         let start = f.next()?.parse().ok()?;
         let name = String::from(f.next()?);
@@ -117,7 +118,7 @@ fn mkdir_p(dir: &str) -> Result<(), Errno> {
         cur.push('/');
         cur.push_str(comp);
         let c = cjoin(&[&cur]).map_err(|_| Errno::EINVAL)?;
-        match io::mkdirat(CWD, &c, Mode::from_bits_retain(0o755)) {
+        match fs::mkdirat(CWD, &c, Mode::from_bits_retain(0o755)) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(e) => return Err(e),
         }
@@ -131,7 +132,7 @@ impl LeaseFile {
         let path = format!("{dir}/{bridge}.leases");
         let c = cjoin(&[&path]).map_err(|_| (path.clone(), Errno::EINVAL))?;
         let open = || {
-            io::openat(
+            fs::openat(
                 CWD,
                 &c,
                 OFlags::RDWR | OFlags::CREAT | OFlags::CLOEXEC | OFlags::NOFOLLOW,
@@ -148,7 +149,7 @@ impl LeaseFile {
         }
         .map_err(|e| (format!("open lease file {path}"), e))?;
         loop {
-            match io::flock(&fd, FlockOp::EXCLUSIVE) {
+            match fs::flock(&fd, FlockOp::EXCLUSIVE) {
                 Ok(()) => break,
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err((format!("lock lease file {path}"), e)),
@@ -196,7 +197,7 @@ impl LeaseFile {
                 Err(e) => return Err(e),
             }
         }
-        io::ftruncate(&self.fd, bytes.len() as u64)
+        fs::ftruncate(&self.fd, bytes.len() as u64)
     }
 
     /// Removes and returns the leases whose owner is gone.

@@ -2,6 +2,7 @@
 
 /// Whether `/proc` and `/sys` get the masked and read-only paths below.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SystemPaths {
     /// [`MASKED_PATHS`] hidden, [`READONLY_PATHS`] read-only.
     #[default]

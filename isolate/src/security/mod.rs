@@ -28,7 +28,6 @@ use rawsys::process::CapSet;
 
 pub mod caps;
 pub mod masks;
-pub(crate) mod ops;
 pub mod seccomp;
 pub mod userns;
 

@@ -32,6 +32,7 @@ use rawsys::seccomp::{
 
 /// Whether the container gets the default filter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Seccomp {
     /// The default filter (see the [module docs](self)).
     #[default]

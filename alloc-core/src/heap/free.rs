@@ -1,0 +1,172 @@
+//! The free path: through a hook or an explicit cache, without a cache, without a layout,
+//! and the overflow of a thread cache into the transfer cache.
+
+use core::alloc::Layout;
+use core::ptr;
+use core::sync::atomic::Ordering;
+
+use super::{Heap, TlsHook};
+use crate::size_class::{PAGE_SHIFT, SizeClass, class_for};
+use crate::source::PageSource;
+use crate::thread_cache::{MAX_CACHE_BYTES, ThreadCache};
+
+impl<S: PageSource> Heap<S> {
+    /// Frees through the calling thread's cache.
+    ///
+    /// # Safety
+    /// As [`allocate`](Self::allocate), and `ptr` was allocated by this heap with `layout` and
+    /// is not used again.
+    #[inline]
+    pub unsafe fn deallocate<H: TlsHook>(&self, hook: &H, ptr: *mut u8, layout: Layout) {
+        let freed = hook.with_thread_cache(|c| {
+            // SAFETY: caller's contract: the hook's caches belong to this heap, ptr is ours.
+            unsafe { self.deallocate_in(c, ptr, layout) }
+        });
+        if freed.is_none() {
+            // SAFETY: caller's contract.
+            unsafe { self.deallocate_uncached(ptr, layout) }
+        }
+    }
+
+    /// Frees `ptr` into `cache`.
+    ///
+    /// # Safety
+    /// `cache` is used with this heap only; `ptr` came from this heap with `layout` and is not
+    /// used again.
+    #[inline]
+    pub unsafe fn deallocate_in(&self, cache: &mut ThreadCache, ptr: *mut u8, layout: Layout) {
+        let Some(cls) = class_for(layout.size(), layout.align()) else {
+            // SAFETY: caller's contract.
+            return unsafe { self.deallocate_large(ptr) };
+        };
+        // SAFETY: caller's contract; cls is the block's class.
+        unsafe { self.free_class_in(cache, ptr, cls) }
+    }
+
+    /// Pushes the free block `ptr` of class `cls` on the cache's list.
+    ///
+    /// # Safety
+    /// `cache` belongs to this heap; `ptr` is a block of class `cls` of this heap, no longer
+    /// used.
+    #[inline]
+    unsafe fn free_class_in(&self, cache: &mut ThreadCache, ptr: *mut u8, cls: SizeClass) {
+        // SAFETY: the caller's contract.
+        if unsafe { cache.push(ptr, cls) } {
+            self.overflow(cache, cls);
+        }
+    }
+
+    /// Frees without a thread cache.
+    ///
+    /// # Safety
+    /// `ptr` came from this heap with `layout` and is not used again.
+    pub unsafe fn deallocate_uncached(&self, ptr: *mut u8, layout: Layout) {
+        let Some(cls) = class_for(layout.size(), layout.align()) else {
+            // SAFETY: caller's contract.
+            return unsafe { self.deallocate_large(ptr) };
+        };
+        // SAFETY: caller's contract; cls is the block's class.
+        unsafe { self.free_class_uncached(ptr, cls) }
+    }
+
+    /// # Safety
+    /// `ptr` is a block of class `cls` of this heap, no longer used.
+    unsafe fn free_class_uncached(&self, ptr: *mut u8, cls: SizeClass) {
+        self.uncached.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the block is free and at least 8 bytes long.
+        unsafe { ptr.cast::<*mut u8>().write(ptr::null_mut()) };
+        self.insert_range(cls, ptr, 1);
+    }
+
+    /// Frees `ptr` without its layout: the page map gives its span, the span its class.
+    /// Returns false (and frees nothing) when `ptr` is not in memory of this heap.
+    ///
+    /// # Safety
+    /// As [`allocate`](Self::allocate) for `hook`; `ptr` is a live block of this heap that is
+    /// not used again, or lies outside every mapping of this heap.
+    #[inline]
+    pub unsafe fn deallocate_unsized<H: TlsHook>(&self, hook: &H, ptr: *mut u8) -> bool {
+        let (span, cls) = self.page_map.lookup(ptr as usize >> PAGE_SHIFT);
+        if span.is_null() {
+            return false;
+        }
+        let Some(cls) = cls else {
+            // SAFETY: a live large object (caller's contract).
+            unsafe { self.deallocate_large(ptr) };
+            return true;
+        };
+        let freed = hook.with_thread_cache(|c| {
+            // SAFETY: the hook's caches belong to this heap; ptr is a block of class cls.
+            unsafe { self.free_class_in(c, ptr, cls) }
+        });
+        if freed.is_none() {
+            // SAFETY: as above.
+            unsafe { self.free_class_uncached(ptr, cls) };
+        }
+        true
+    }
+
+    /// [`deallocate_unsized`](Self::deallocate_unsized) with an explicit cache.
+    ///
+    /// # Safety
+    /// `cache` is used with this heap only; `ptr` as for `deallocate_unsized`.
+    pub unsafe fn deallocate_unsized_in(&self, cache: &mut ThreadCache, ptr: *mut u8) -> bool {
+        struct One<'a>(core::cell::Cell<Option<&'a mut ThreadCache>>);
+        // SAFETY: hands out the one cache once, which belongs to this heap (caller's contract).
+        unsafe impl TlsHook for One<'_> {
+            fn with_thread_cache<R>(&self, f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R> {
+                self.0.take().map(f)
+            }
+        }
+        // SAFETY: caller's contract.
+        unsafe { self.deallocate_unsized(&One(core::cell::Cell::new(Some(cache))), ptr) }
+    }
+
+    /// The free slow path, after a push put the cache over a bound: gives a batch back when
+    /// list `cls` is over its bound, and scavenges when the whole cache is over
+    /// [`MAX_CACHE_BYTES`].
+    #[cold]
+    pub(crate) fn overflow(&self, cache: &mut ThreadCache, cls: SizeClass) {
+        if cache.over_bound(cls) {
+            let (head, n) = cache.take_front(cls, cls.batch());
+            self.insert_range(cls, head, n);
+            cache.overflows += 1;
+        }
+        if cache.bytes > MAX_CACHE_BYTES {
+            // Halve every list and its bound: the thread holds more than it reuses.
+            for c in SizeClass::all() {
+                let list = &mut cache.lists[c.index()];
+                list.max_len = (list.max_len / 2).max(c.batch());
+                let drop = list.len.div_ceil(2);
+                self.release_from_cache(cache, c, drop);
+            }
+            cache.scavenges += 1;
+        }
+        self.publish(cache);
+    }
+
+    /// Moves `n` blocks of list `cls` to the transfer cache, in whole batches where possible.
+    fn release_from_cache(&self, cache: &mut ThreadCache, cls: SizeClass, mut n: u32) {
+        let batch = cls.batch();
+        while n > 0 {
+            let (head, got) = cache.take_front(cls, n.min(batch));
+            if got == 0 {
+                break;
+            }
+            self.insert_range(cls, head, got);
+            n -= got;
+        }
+    }
+
+    /// Gives every block of `cache` back (thread exit). The cache is empty afterwards and may
+    /// be reused.
+    pub fn flush_thread_cache(&self, cache: &mut ThreadCache) {
+        for cls in SizeClass::all() {
+            let len = cache.lists[cls.index()].len;
+            self.release_from_cache(cache, cls, len);
+            cache.lists[cls.index()].max_len = cls.batch();
+        }
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        self.publish(cache);
+    }
+}

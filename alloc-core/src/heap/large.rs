@@ -1,0 +1,72 @@
+//! Large objects: whole spans of the page heap.
+
+use core::alloc::Layout;
+use core::ptr;
+use core::sync::atomic::Ordering;
+
+use super::{Heap, MAX_REQUEST};
+use crate::page_map::PAGE_LIMIT;
+use crate::size_class::{MAX_SMALL_SIZE, PAGE_SHIFT, PAGE_SIZE};
+use crate::source::PageSource;
+use crate::span::{Span, SpanState};
+
+impl<S: PageSource> Heap<S> {
+    pub(super) fn allocate_large(&self, layout: Layout) -> *mut u8 {
+        self.allocate_large_info(layout).0
+    }
+
+    /// A large object, and whether its memory is known to read as zeros.
+    pub(super) fn allocate_large_info(&self, layout: Layout) -> (*mut u8, bool) {
+        let size = layout.size();
+        if size > MAX_REQUEST || layout.align() > MAX_REQUEST {
+            return (ptr::null_mut(), false);
+        }
+        debug_assert!(size > MAX_SMALL_SIZE || layout.align() > PAGE_SIZE);
+        let pages = size.div_ceil(PAGE_SIZE).max(1);
+        let align_pages = (layout.align() / PAGE_SIZE).max(1);
+        if pages + align_pages >= PAGE_LIMIT {
+            return (ptr::null_mut(), false);
+        }
+        let mut ph = self.page_heap.lock();
+        let span = ph.allocate(&self.source, &self.page_map, pages, align_pages);
+        if span.is_null() {
+            return (ptr::null_mut(), false);
+        }
+        // SAFETY: fresh in-use span.
+        let s = unsafe { &*span };
+        ph.stats.large_in_use += s.bytes();
+        self.large_allocs.fetch_add(1, Ordering::Relaxed);
+        (s.base(), ph.last_alloc_zeroed)
+    }
+
+    /// # Safety
+    /// `ptr` is a live large object of this heap.
+    pub(super) unsafe fn deallocate_large(&self, ptr: *mut u8) {
+        let page = ptr as usize >> PAGE_SHIFT;
+        let span = self.page_map.get(page);
+        // SAFETY: the span of a live large object is a live record (checked defensively).
+        if span.is_null() || unsafe { (*span).start != page || (*span).state != SpanState::InUse } {
+            debug_assert!(false, "free of a pointer this heap did not allocate");
+            return;
+        }
+        let mut ph = self.page_heap.lock();
+        // SAFETY: as above.
+        ph.stats.large_in_use -= unsafe { (*span).bytes() };
+        ph.deallocate(&self.source, &self.page_map, span);
+    }
+
+    /// Shrinks or grows the span of a live large object in place to `pages` pages.
+    pub(super) fn resize_large_in_place(&self, span: *mut Span, pages: usize) -> bool {
+        let mut ph = self.page_heap.lock();
+        // SAFETY: span belongs to a live large object, so the record is live and in use.
+        let old = unsafe { (*span).bytes() };
+        if ph.resize_in_place(&self.source, &self.page_map, span, pages) {
+            // SAFETY: as above.
+            let now = unsafe { (*span).bytes() };
+            ph.stats.large_in_use = ph.stats.large_in_use - old + now;
+            true
+        } else {
+            false
+        }
+    }
+}

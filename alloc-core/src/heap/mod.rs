@@ -1,0 +1,241 @@
+//! The heap: the three tiers wired together, generic over the page source.
+//!
+//! Split by path, like mimalloc's `alloc.c` / `free.c` / `page.c`: `allocate` (the allocation
+//! path and resizing), `free` (the free path and the overflow of thread caches), `large`
+//! (whole-span objects), `parked` (caches of ended threads), `fork` (the `fork` protocol),
+//! `check` (the invariants of INTERNALS.md). The per-tier operations live on the types that
+//! own the data: [`ThreadCache`], `TransferCache`, `Span`, `PageHeap`.
+
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::lock::SpinLock;
+use crate::page_heap::PageHeap;
+use crate::page_map::PageMap;
+use crate::size_class::{NUM_CLASSES, PAGE_SHIFT, PAGE_SIZE, SizeClass};
+use crate::source::PageSource;
+use crate::span::SpanState;
+use crate::stats::Stats;
+use crate::thread_cache::ThreadCache;
+use crate::transfer_cache::TransferCache;
+
+mod allocate;
+mod check;
+mod fork;
+mod free;
+mod large;
+mod parked;
+
+use parked::Parked;
+
+/// How a thread reaches its [`ThreadCache`].
+///
+/// # Safety
+/// Implementations guarantee that:
+/// - every cache passed to `f` belongs to exactly one [`Heap`] (the one this hook is used
+///   with) and is reached by one thread at a time;
+/// - `with_thread_cache` never allocates through the heap, never re-enters itself, and
+///   returns `None` (without calling `f`) when the calling thread has no usable cache, e.g.
+///   while its thread-local storage is being destroyed;
+/// - a cache that will not be used again is first given to
+///   [`Heap::flush_thread_cache`] (or its blocks are leaked, never reused elsewhere).
+pub unsafe trait TlsHook {
+    /// Runs `f` on the calling thread's cache, or returns `None` when there is none.
+    fn with_thread_cache<R>(&self, f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R>;
+}
+
+/// Objects larger than this (2^46 bytes) are refused outright.
+const MAX_REQUEST: usize = 1 << 46;
+/// Zeroed large objects of at least this many bytes are zeroed by releasing their pages.
+const ZERO_BY_RELEASE: usize = 256 << 10;
+
+/// A tcmalloc-style heap: thread caches (through a [`TlsHook`]) over per-class transfer caches
+/// over a page heap fed by a [`PageSource`].
+///
+/// ```
+/// use alloc_core::{Heap, MmapSource, ThreadCache};
+/// use core::alloc::Layout;
+///
+/// static HEAP: Heap<MmapSource> = Heap::new(MmapSource::new());
+/// let mut cache = ThreadCache::new();
+/// let layout = Layout::from_size_align(100, 8).unwrap();
+/// // SAFETY: the cache is used with this heap only, on this thread.
+/// unsafe {
+///     let p = HEAP.allocate_in(&mut cache, layout);
+///     assert!(!p.is_null());
+///     p.write_bytes(1, 100);
+///     HEAP.deallocate_in(&mut cache, p, layout);
+///     HEAP.flush_thread_cache(&mut cache);
+/// }
+/// assert_eq!(HEAP.stats().bytes_in_use, 0);
+/// ```
+pub struct Heap<S: PageSource> {
+    source: S,
+    page_map: PageMap,
+    page_heap: SpinLock<PageHeap>,
+    /// Tier 2, one lock per class (index 0, no class, unused).
+    transfer: [SpinLock<TransferCache>; NUM_CLASSES],
+    /// Parked caches of ended threads (a leaf lock: never held while taking another).
+    parked: SpinLock<Parked>,
+    /// Sum over thread caches of their last reported byte counts (wrapping arithmetic).
+    thread_cache_bytes: AtomicUsize,
+    refills: AtomicU64,
+    overflows: AtomicU64,
+    scavenges: AtomicU64,
+    flushes: AtomicU64,
+    uncached: AtomicU64,
+    large_allocs: AtomicU64,
+}
+
+/// Default time a free span idles before its pages are released (500 ms).
+pub const DEFAULT_RELEASE_DELAY_NS: u64 = 500_000_000;
+
+impl<S: PageSource> Heap<S> {
+    /// A heap with nothing mapped yet; usable in a `static`.
+    pub const fn new(source: S) -> Self {
+        Self::with_release_delay(source, DEFAULT_RELEASE_DELAY_NS)
+    }
+
+    /// Like [`new`](Self::new), releasing free spans after `delay_ns` of idling.
+    pub const fn with_release_delay(source: S, delay_ns: u64) -> Self {
+        Heap {
+            source,
+            page_map: PageMap::new(),
+            page_heap: SpinLock::new(PageHeap::new(delay_ns)),
+            transfer: [const { SpinLock::new(TransferCache::new()) }; NUM_CLASSES],
+            parked: SpinLock::new(Parked::new()),
+            thread_cache_bytes: AtomicUsize::new(0),
+            refills: AtomicU64::new(0),
+            overflows: AtomicU64::new(0),
+            scavenges: AtomicU64::new(0),
+            flushes: AtomicU64::new(0),
+            uncached: AtomicU64::new(0),
+            large_allocs: AtomicU64::new(0),
+        }
+    }
+
+    /// The page source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// The transfer cache of class `cls`.
+    #[inline]
+    fn transfer(&self, cls: SizeClass) -> &SpinLock<TransferCache> {
+        &self.transfer[cls.index()]
+    }
+
+    /// Takes up to `want` blocks of class `cls` from its transfer cache (a whole batch when it
+    /// has one), carving new spans of the page heap as needed. Returns a null-terminated list
+    /// and its length; (null, 0) when out of memory.
+    fn remove_range(&self, cls: SizeClass, want: u32) -> (*mut u8, u32) {
+        self.transfer(cls)
+            .lock()
+            .remove_range(cls, want, || self.new_class_span(cls))
+    }
+
+    /// Hands `n` blocks of class `cls` (a null-terminated list) to its transfer cache: a whole
+    /// batch is kept while there is room, anything else goes back to its span, and spans left
+    /// empty go back to the page heap (class lock, then page heap lock).
+    fn insert_range(&self, cls: SizeClass, head: *mut u8, n: u32) {
+        self.transfer(cls)
+            .lock()
+            .insert_range(cls, head, n, &self.page_map, |span| {
+                self.page_heap
+                    .lock()
+                    .deallocate(&self.source, &self.page_map, span)
+            });
+    }
+
+    /// Publishes the cache's byte count and counters to the heap statistics.
+    fn publish(&self, cache: &mut ThreadCache) {
+        let delta = cache.bytes.wrapping_sub(cache.reported);
+        if delta != 0 {
+            self.thread_cache_bytes.fetch_add(delta, Ordering::Relaxed);
+            cache.reported = cache.bytes;
+        }
+        for (counter, local) in [
+            (&self.refills, &mut cache.refills),
+            (&self.overflows, &mut cache.overflows),
+            (&self.scavenges, &mut cache.scavenges),
+        ] {
+            if *local != 0 {
+                counter.fetch_add(*local, Ordering::Relaxed);
+                *local = 0;
+            }
+        }
+    }
+
+    // ---- maintenance ------------------------------------------------------------------------
+
+    /// Releases every free span's pages to the OS now (after flushing parked thread caches);
+    /// returns the bytes released.
+    pub fn release_free_memory(&self) -> usize {
+        self.flush_parked();
+        let now = self.source.now_ns();
+        self.page_heap.lock().scavenge(&self.source, now, true)
+    }
+
+    /// Releases free spans that have idled for the release delay; returns the bytes released.
+    /// (The heap also does this by itself whenever a span is freed.)
+    pub fn release_idle_memory(&self) -> usize {
+        let now = self.source.now_ns();
+        self.page_heap.lock().scavenge(&self.source, now, false)
+    }
+
+    /// Whether `ptr` lies inside a span this heap currently has in use.
+    pub fn owns(&self, ptr: *const u8) -> bool {
+        let span = self.page_map.get(ptr as usize >> PAGE_SHIFT);
+        if span.is_null() {
+            return false;
+        }
+        let _ph = self.page_heap.lock();
+        // SAFETY: under the lock, a mapped record is live (records are recycled, never unmapped).
+        let s = unsafe { &*span };
+        let addr = ptr as usize;
+        s.state == SpanState::InUse
+            && addr >= s.base() as usize
+            && addr < s.base() as usize + s.bytes()
+    }
+
+    /// A snapshot of the heap's counters. Thread-cache figures are as each thread last
+    /// published them (on its last slow-path operation).
+    pub fn stats(&self) -> Stats {
+        let mut st = Stats::default();
+        let mut class_out = 0usize;
+        for cls in SizeClass::all() {
+            let c = self.transfer(cls).lock();
+            let size = cls.size();
+            let in_batches = c.blocks_in_batches(cls);
+            st.bytes_transfer_cache += in_batches * size;
+            st.bytes_central_free += c.spans * cls.pages() * PAGE_SIZE - c.allocated * size;
+            class_out += (c.allocated - in_batches) * size;
+            st.transfer_batch_hits += c.batch_hits;
+            st.transfer_batch_stores += c.batch_stores;
+            st.central_span_refills += c.span_refills;
+            st.central_span_returns += c.span_returns;
+            st.class_spans += c.spans;
+        }
+        st.bytes_thread_caches =
+            (self.thread_cache_bytes.load(Ordering::Relaxed) as isize).max(0) as usize;
+        let ph = self.page_heap.lock();
+        st.bytes_in_use =
+            (class_out + ph.stats.large_in_use).saturating_sub(st.bytes_thread_caches);
+        st.bytes_large = ph.stats.large_in_use;
+        st.bytes_mapped = ph.stats.mapped;
+        st.bytes_metadata = ph.arena.bytes + self.page_map.bytes.load(Ordering::Relaxed);
+        st.bytes_page_heap_free = ph.stats.free - ph.stats.released;
+        st.bytes_released = ph.stats.released;
+        st.bytes_returned_total = ph.stats.returned_total;
+        st.page_heap_span_allocs = ph.stats.span_allocs;
+        st.page_heap_span_frees = ph.stats.span_frees;
+        st.os_maps = ph.stats.os_maps;
+        st.os_releases = ph.stats.os_releases;
+        st.thread_cache_refills = self.refills.load(Ordering::Relaxed);
+        st.thread_cache_overflows = self.overflows.load(Ordering::Relaxed);
+        st.thread_cache_scavenges = self.scavenges.load(Ordering::Relaxed);
+        st.thread_cache_flushes = self.flushes.load(Ordering::Relaxed);
+        st.uncached_ops = self.uncached.load(Ordering::Relaxed);
+        st.large_allocs = self.large_allocs.load(Ordering::Relaxed);
+        st
+    }
+}

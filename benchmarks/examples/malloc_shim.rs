@@ -1,0 +1,403 @@
+//! alloc-core as a drop-in `malloc` for any program: a `cdylib` exporting the C allocation API,
+//! loaded with `LD_PRELOAD`.
+//!
+//! ```text
+//! cargo build --release -p benchmarks --example malloc_shim
+//! LD_PRELOAD=$CARGO_TARGET_DIR/release/examples/libmalloc_shim.so python3 ...
+//! ```
+//!
+//! Exported: `malloc`, `free`, `calloc`, `realloc`, `reallocarray`, `posix_memalign`,
+//! `aligned_alloc`, `memalign`, `valloc`, `pvalloc`, `malloc_usable_size`, `malloc_trim`
+//! (glibc's list of functions a replacement malloc provides). `free` and `realloc` find a
+//! block's size through alloc-core's page map; no header precedes a block.
+//!
+//! # C++
+//! The shim does not export `operator new` / `operator delete`. libstdc++'s versions call
+//! `malloc` / `aligned_alloc` / `free`, which resolve to the shim, and keep C++'s contract
+//! (a throwing `new` calls the new-handler and throws `std::bad_alloc` when `malloc` returns
+//! null; `nothrow` forms return null). Exporting them from Rust could not throw.
+//!
+//! # Thread caches
+//! A thread's alloc-core cache lives in a const-initialised `thread_local!` with no
+//! destructor (reaching it never allocates and never registers anything). The thread's first
+//! allocation marks it live in a `pthread_key_create` key whose destructor retires the cache
+//! when the thread ends (`Heap::retire_thread_cache`: parked for the next new thread, which
+//! adopts it warm, or flushed to the shared tiers); after that the thread allocates through the shared tiers (the
+//! "uncached" path) until it is gone, so allocations made by later thread-exit code (other
+//! keys' destructors, glibc's own teardown) neither leak nor touch a dead cache.
+//!
+//! Re-entrancy: while a thread is inside its cache (state `BUSY`), or is registering its key,
+//! a nested call (a signal handler, or glibc allocating inside `pthread_setspecific`) takes
+//! the uncached path, which needs no thread-local state and no initialisation: the heap is a
+//! `static` ready at load time, so there is no bootstrap arena and nothing to call `dlsym` for.
+//!
+//! # fork
+//! The first thread to activate a cache registers `pthread_atfork` handlers: before `fork`
+//! every lock of the heap is taken (`Heap::lock_all`), and after it they are released in the
+//! parent and the child (`Heap::unlock_all`), so a child forked while other threads allocate
+//! finds a consistent, unlocked heap. Other threads' caches are simply lost in the child.
+//!
+//! # Errors
+//! As C expects: null and `errno = ENOMEM` when memory runs out (or `calloc` / `reallocarray`
+//! / `pvalloc` sizes overflow); `posix_memalign` returns `EINVAL` for an alignment that is not
+//! a power of two multiple of `sizeof(void *)` and `ENOMEM` without touching `*memptr`.
+//! `realloc(p, 0)` frees `p` and returns null, as glibc does. `free` of a pointer that is not
+//! in the heap's memory is ignored; `realloc` of one aborts with a message (its size cannot be
+//! known).
+
+use core::cell::{Cell, UnsafeCell};
+use core::ffi::{c_int, c_void};
+use core::ptr;
+use core::sync::atomic::{AtomicU8, Ordering};
+use std::alloc::Layout;
+
+use alloc_core::{Heap, MmapSource, ThreadCache, TlsHook};
+
+/// The process-wide heap: const-initialised, usable from the very first call.
+static HEAP: Heap<MmapSource> = Heap::new(MmapSource::new());
+
+/// No cache yet: the next call registers the thread (and the process, the first time).
+const FRESH: u8 = 0;
+/// The cache is registered and idle.
+const ACTIVE: u8 = 1;
+/// The thread is inside its cache or registering it: nested calls go uncached.
+const BUSY: u8 = 2;
+/// The thread's key destructor retired the cache: the thread is ending, go uncached.
+const DEAD: u8 = 3;
+
+struct Local {
+    state: Cell<u8>,
+    cache: UnsafeCell<ThreadCache>,
+}
+
+std::thread_local! {
+    // No destructor and a const initialiser: access is a plain TLS address computation.
+    static LOCAL: Local = const {
+        Local { state: Cell::new(FRESH), cache: UnsafeCell::new(ThreadCache::new()) }
+    };
+}
+
+/// Process-wide set-up: 0 not started, 1 in progress, 2 done, 3 failed (caches disabled).
+static INIT: AtomicU8 = AtomicU8::new(0);
+/// The key whose destructor retires a thread's cache (valid once `INIT` is 2).
+static mut KEY: libc::pthread_key_t = 0;
+
+struct ShimTls;
+
+// SAFETY: LOCAL's caches are used only with HEAP, one per thread; a cache is reached only in
+// state ACTIVE, which is set to BUSY for the duration of `f`, so no nested call reaches it;
+// this function never allocates (the key registration it may trigger runs with the state BUSY,
+// so a nested allocation goes uncached); a cache is retired (parked or flushed, either way
+// emptied) by the key destructor before the thread's state becomes DEAD, and the thread never
+// reaches it again.
+unsafe impl TlsHook for ShimTls {
+    #[inline(always)]
+    fn with_thread_cache<R>(&self, f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R> {
+        LOCAL.with(|l| {
+            let state = l.state.get();
+            if state != ACTIVE && (state != FRESH || !activate(l)) {
+                return None;
+            }
+            l.state.set(BUSY);
+            // SAFETY: the state was ACTIVE and is BUSY now: this is the only reference to the
+            // thread's cache until it is set back.
+            let r = f(unsafe { &mut *l.cache.get() });
+            l.state.set(ACTIVE);
+            Some(r)
+        })
+    }
+}
+
+/// Registers the calling thread (its key value makes glibc call `thread_exit` when it ends).
+/// Returns whether the thread's cache may be used now.
+#[cold]
+fn activate(l: &Local) -> bool {
+    l.state.set(BUSY);
+    if !init_process() {
+        l.state.set(FRESH);
+        return false;
+    }
+    // SAFETY: KEY was created (INIT is 2). A non-null value makes the destructor run at thread
+    // exit. For keys above 31 glibc allocates here; the nested call sees BUSY and goes uncached.
+    let ok = unsafe { libc::pthread_setspecific(KEY, ptr::dangling::<c_void>()) } == 0;
+    if ok {
+        // SAFETY: state BUSY: the only reference to the thread's (empty) cache.
+        HEAP.adopt_parked_cache(unsafe { &mut *l.cache.get() });
+    }
+    l.state.set(if ok { ACTIVE } else { FRESH });
+    ok
+}
+
+/// Creates the thread-exit key and registers the fork handlers, once. A thread that finds the
+/// set-up in progress on another thread goes uncached this time.
+#[cold]
+fn init_process() -> bool {
+    match INIT.compare_exchange(0, 1, Ordering::Acquire, Ordering::Acquire) {
+        Ok(_) => {}
+        Err(2) => return true,
+        Err(_) => return false,
+    }
+    let mut key: libc::pthread_key_t = 0;
+    // SAFETY: key is a valid out-pointer; the destructor is an extern "C" fn of the right type.
+    if unsafe { libc::pthread_key_create(&mut key, Some(thread_exit)) } != 0 {
+        INIT.store(3, Ordering::Release);
+        return false;
+    }
+    // SAFETY: written once, before INIT becomes 2 (Release), and read only after seeing 2.
+    unsafe { KEY = key };
+    // SAFETY: the handlers are extern "C" fns taking no arguments. A failure (ENOMEM) only
+    // leaves fork without protection, as with no handlers at all.
+    let _ =
+        unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
+    INIT.store(2, Ordering::Release);
+    true
+}
+
+/// The key destructor: hands the ending thread's cache back (parked for the next new thread,
+/// or flushed) and sends the thread's remaining calls (other destructors, glibc's teardown)
+/// to the shared tiers.
+extern "C" fn thread_exit(_: *mut c_void) {
+    LOCAL.with(|l| {
+        if l.state.get() == ACTIVE {
+            l.state.set(BUSY);
+            // SAFETY: state ACTIVE -> BUSY: the only reference to the cache.
+            HEAP.retire_thread_cache(unsafe { &mut *l.cache.get() });
+            l.state.set(DEAD);
+        }
+    });
+}
+
+extern "C" fn fork_prepare() {
+    HEAP.lock_all();
+}
+
+extern "C" fn fork_parent() {
+    // SAFETY: fork_prepare took every lock on this thread.
+    unsafe { HEAP.unlock_all() };
+}
+
+extern "C" fn fork_child() {
+    // SAFETY: the child's only thread is the copy of the one that took every lock.
+    unsafe { HEAP.unlock_all() };
+}
+
+fn set_errno(e: c_int) {
+    // SAFETY: glibc's errno location is the calling thread's errno.
+    unsafe { *libc::__errno_location() = e };
+}
+
+/// The alignment `malloc` guarantees: 16 bytes (glibc's `MALLOC_ALIGNMENT`, `max_align_t`),
+/// except that blocks of at most 8 bytes, which no 16-byte-aligned type fits in, get 8.
+#[inline(always)]
+fn malloc_align(size: usize) -> usize {
+    if size <= 8 { 8 } else { 16 }
+}
+
+#[inline(always)]
+fn alloc_aligned(size: usize, align: usize) -> *mut c_void {
+    let p = match Layout::from_size_align(size, align) {
+        // SAFETY: ShimTls is the only hook used with HEAP.
+        Ok(layout) => unsafe { HEAP.allocate(&ShimTls, layout) },
+        Err(_) => ptr::null_mut(),
+    };
+    if p.is_null() {
+        set_errno(libc::ENOMEM);
+    }
+    p.cast()
+}
+
+/// `memalign` semantics shared by `aligned_alloc`, `valloc`, `pvalloc`: an alignment under
+/// 16 is `malloc`'s; one that is not a power of two is rounded up to the next (as glibc does).
+fn memalign_impl(align: usize, size: usize) -> *mut c_void {
+    if align <= 16 {
+        return alloc_aligned(size, malloc_align(size));
+    }
+    let Some(align) = align.checked_next_power_of_two() else {
+        set_errno(libc::EINVAL);
+        return ptr::null_mut();
+    };
+    alloc_aligned(size, align)
+}
+
+fn abort_with(msg: &str) -> ! {
+    // SAFETY: writes a static message to stderr; abort never returns.
+    unsafe {
+        libc::write(2, msg.as_ptr().cast(), msg.len());
+        libc::abort()
+    }
+}
+
+/// C `malloc`: `size` bytes aligned to 16 (8 for at most 8 bytes); null and `ENOMEM` on
+/// failure.
+///
+/// # Safety
+/// Callable from C at any time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+    alloc_aligned(size, malloc_align(size))
+}
+
+/// C `free`: null is ignored, as is a pointer outside the heap's memory.
+///
+/// # Safety
+/// `p` is null or a live block from this allocator, not used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn free(p: *mut c_void) {
+    if !p.is_null() {
+        // SAFETY: the caller's contract; a foreign pointer is refused by the page map.
+        unsafe { HEAP.deallocate_unsized(&ShimTls, p.cast()) };
+    }
+}
+
+/// C `calloc`: `n * size` zeroed bytes; null and `ENOMEM` when the product overflows or
+/// memory runs out. Fresh pages from the OS are not written.
+///
+/// # Safety
+/// Callable from C at any time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
+    let Some(total) = n.checked_mul(size) else {
+        set_errno(libc::ENOMEM);
+        return ptr::null_mut();
+    };
+    let p = match Layout::from_size_align(total, malloc_align(total)) {
+        // SAFETY: ShimTls is the only hook used with HEAP.
+        Ok(layout) => unsafe { HEAP.allocate_zeroed(&ShimTls, layout) },
+        Err(_) => ptr::null_mut(),
+    };
+    if p.is_null() {
+        set_errno(libc::ENOMEM);
+    }
+    p.cast()
+}
+
+/// C `realloc`: `realloc(NULL, n)` is `malloc(n)`, `realloc(p, 0)` frees `p` and returns null
+/// (glibc's behaviour); otherwise resizes in place when possible, else moves. Null and
+/// `ENOMEM` on failure, the old block left untouched.
+///
+/// # Safety
+/// `p` is null or a live block from this allocator; on success it is not used again.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
+    if p.is_null() {
+        return alloc_aligned(size, malloc_align(size));
+    }
+    if size == 0 {
+        // SAFETY: the caller's contract.
+        unsafe { free(p) };
+        return ptr::null_mut();
+    }
+    // SAFETY: the caller's contract.
+    let q = unsafe { HEAP.reallocate_unsized(&ShimTls, p.cast(), size, malloc_align(size)) };
+    if q.is_null() {
+        // SAFETY: p is live or foreign (caller's contract).
+        if unsafe { HEAP.usable_size(p.cast()) }.is_none() {
+            abort_with("malloc_shim: realloc() of a pointer this allocator did not return\n");
+        }
+        set_errno(libc::ENOMEM);
+    }
+    q.cast()
+}
+
+/// C `reallocarray`: `realloc(p, n * size)` with the product checked (`ENOMEM` on overflow,
+/// `p` untouched).
+///
+/// # Safety
+/// As [`realloc`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn reallocarray(p: *mut c_void, n: usize, size: usize) -> *mut c_void {
+    match n.checked_mul(size) {
+        // SAFETY: the caller's contract.
+        Some(total) => unsafe { realloc(p, total) },
+        None => {
+            set_errno(libc::ENOMEM);
+            ptr::null_mut()
+        }
+    }
+}
+
+/// POSIX `posix_memalign`: `EINVAL` unless `align` is a power of two multiple of
+/// `sizeof(void *)`, `ENOMEM` when memory runs out (`*out` untouched on either), else 0.
+///
+/// # Safety
+/// `out` is valid for a pointer write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn posix_memalign(out: *mut *mut c_void, align: usize, size: usize) -> c_int {
+    if !align.is_power_of_two() || align < size_of::<*mut c_void>() {
+        return libc::EINVAL;
+    }
+    let align = align.max(malloc_align(size));
+    let p = match Layout::from_size_align(size, align) {
+        // SAFETY: ShimTls is the only hook used with HEAP.
+        Ok(layout) => unsafe { HEAP.allocate(&ShimTls, layout) },
+        Err(_) => ptr::null_mut(),
+    };
+    if p.is_null() {
+        return libc::ENOMEM;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { out.write(p.cast()) };
+    0
+}
+
+/// C11 `aligned_alloc` (as glibc 2.36: `memalign`).
+///
+/// # Safety
+/// Callable from C at any time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
+    memalign_impl(align, size)
+}
+
+/// Obsolete `memalign`: an alignment that is not a power of two is rounded up.
+///
+/// # Safety
+/// Callable from C at any time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
+    memalign_impl(align, size)
+}
+
+/// Obsolete `valloc`: page-aligned.
+///
+/// # Safety
+/// Callable from C at any time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
+    memalign_impl(4096, size)
+}
+
+/// Obsolete `pvalloc`: page-aligned, size rounded up to whole pages (one page for 0).
+///
+/// # Safety
+/// Callable from C at any time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
+    match size.max(1).checked_next_multiple_of(4096) {
+        Some(size) => memalign_impl(4096, size),
+        None => {
+            set_errno(libc::ENOMEM);
+            ptr::null_mut()
+        }
+    }
+}
+
+/// glibc `malloc_usable_size`: the bytes usable at `p` (0 for null or a foreign pointer).
+///
+/// # Safety
+/// `p` is null or a live block from this allocator.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn malloc_usable_size(p: *mut c_void) -> usize {
+    // SAFETY: the caller's contract (null and foreign pointers give None).
+    unsafe { HEAP.usable_size(p.cast()) }.unwrap_or(0)
+}
+
+/// glibc `malloc_trim`: releases every free span to the OS now; 1 when something was
+/// released.
+///
+/// # Safety
+/// Callable from C at any time.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn malloc_trim(_pad: usize) -> c_int {
+    c_int::from(HEAP.release_free_memory() > 0)
+}

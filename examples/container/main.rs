@@ -1,0 +1,259 @@
+//! `container`: a tiny `docker run` on the `isolate` crate.
+//!
+//! `container --help` lists the commands, `container run --help` every flag with one line
+//! each, the exit codes and the environment; the text is the doc comments in `cli.rs`, the one
+//! place it is written. With no arguments: an interactive `/bin/sh` as PID 1 in a fresh
+//! container.
+
+mod cli;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use cli::{Command, Net, RunArgs};
+use isolate::{BridgeConfig, CgroupParent, Container, Error, ExitStatus, Network, Rootfs};
+
+/// Applies capabilities, descriptors and the user namespace to the builder.
+fn secure<R, C>(
+    mut b: isolate::Builder<R, C>,
+    s: &cli::SecurityArgs,
+) -> Result<isolate::Builder<R, C>, isolate::ConfigError> {
+    for c in &s.cap_drop {
+        b = b.cap_drop(c)?;
+    }
+    for c in &s.cap_add {
+        b = b.cap_add(c)?;
+    }
+    for fd in 3..3 + s.preserve_fds as i32 {
+        // SAFETY: the parser checked that the descriptor is open; nothing else in this program
+        // owns it (the caller handed it over with --preserve-fds), and build runs once.
+        let owned = unsafe { rawsys::OwnedFd::from_raw(fd) };
+        b = b.pass_fd(owned)?;
+    }
+    if !s.uidmap.is_empty() || !s.gidmap.is_empty() {
+        let ns = isolate::security::UserNamespace::new(s.uidmap.clone(), s.gidmap.clone())?;
+        b = b.user_namespace(ns);
+    } else if s.userns {
+        b = b.user_namespace(isolate::security::UserNamespace::rootless());
+    }
+    Ok(b)
+}
+
+/// The bridge network the flags describe (each was checked by the parser already).
+fn bridge(n: &cli::NetArgs) -> Result<BridgeConfig, isolate::ConfigError> {
+    let mut c = BridgeConfig::default();
+    if let Some(name) = &n.bridge {
+        c = c.with_name(name)?;
+    }
+    if let Some(subnet) = n.subnet {
+        c = c.with_subnet(subnet);
+    }
+    if let Some(t) = &n.nft_table {
+        c = c.with_table(t)?;
+    }
+    if let Some(p) = &n.veth_prefix {
+        c = c.with_veth_prefix(p)?;
+    }
+    if let Some(d) = &n.lease_dir {
+        c = c.with_lease_dir(d)?;
+    }
+    Ok(c)
+}
+
+fn build(a: &RunArgs, net: Net) -> Result<Container, isolate::ConfigError> {
+    let b = Container::builder();
+    let b = match &a.rootfs {
+        Some(dir) => {
+            // Relative rootfs paths are taken from the current directory.
+            let abs = if dir.starts_with('/') {
+                dir.clone()
+            } else {
+                let cwd = std::env::current_dir()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                format!("{cwd}/{dir}")
+            };
+            b.rootfs(&abs)?
+        }
+        None => b.host_rootfs(),
+    };
+    let mut b = b.command(&a.command[0], &a.command[1..])?;
+    if let Some(h) = &a.hostname {
+        b = b.hostname(h)?;
+    }
+    if let Some(n) = &a.name {
+        b = b.name(n)?;
+    }
+    if let Some(m) = a.memory {
+        b = b.memory_limit(m.get())?;
+    }
+    if let Some(p) = a.pids {
+        b = b.pids_limit(p)?;
+    }
+    if let Some(c) = a.cpus {
+        b = b.cpu_limit(c.get())?;
+    }
+    for e in &a.env {
+        b = b.env_pair(e)?;
+    }
+    for v in &a.volumes {
+        b = b.bind_mount(&v.source, &v.target, v.read_only)?;
+    }
+    for t in &a.tmpfs {
+        b = b.tmpfs(t, None)?;
+    }
+    if let Some(w) = &a.workdir {
+        b = b.working_dir(w)?;
+    }
+    if let Some(u) = a.user {
+        b = b.user(u.uid, u.gid);
+    }
+    if let Some(p) = &a.cgroup_parent {
+        b = b.cgroup_parent(CgroupParent::Path(p.clone()));
+    }
+    let b = secure(b, &a.security)?;
+    let net = match net {
+        Net::None => Network::None,
+        Net::Host => Network::Host,
+        Net::Bridge => Network::Bridge(bridge(&a.net)?),
+    };
+    let mut b = b.network(net);
+    for p in &a.net.ports {
+        b = b.publish(*p)?;
+    }
+    b.init(a.init)
+        .privileged(a.security.privileged)
+        .seccomp(a.security.seccomp.into())
+        .system_paths(a.security.system_paths.into())
+        .build()
+}
+
+fn human(bytes: u64) -> String {
+    if bytes % (1 << 30) == 0 {
+        format!("{} GiB", bytes >> 30)
+    } else if bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes % (1 << 10) == 0 {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("container: {msg}");
+    ExitCode::from(code)
+}
+
+/// A bad invocation: one line, then where the flags are explained (as docker).
+fn usage_error(msg: impl std::fmt::Display, help: &str) -> ExitCode {
+    eprintln!("container: {msg}\nSee '{help}'.");
+    ExitCode::from(125)
+}
+
+/// The command line of the no-argument form: an interactive shell, as `run` would start it.
+fn interactive() -> Vec<OsString> {
+    let mut argv: Vec<OsString> = ["container", "run", "--memory", "100M"]
+        .map(OsString::from)
+        .to_vec();
+    if let Some(term) = std::env::var_os("TERM") {
+        let mut kv = OsString::from("TERM=");
+        kv.push(term);
+        argv.extend([OsString::from("-e"), kv]);
+    }
+    argv.extend(["--", "/bin/sh"].map(OsString::from));
+    argv
+}
+
+fn main() -> ExitCode {
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    if argv.len() <= 1 {
+        argv = interactive();
+    }
+    let help = match argv.get(1).and_then(|a| a.to_str()) {
+        Some("run") => "container run --help",
+        Some("cleanup") => "container cleanup --help",
+        _ => "container --help",
+    };
+    let args = match cli::parse(argv) {
+        Ok(cli::Cli {
+            command: Some(Command::Run(a)),
+        }) => a,
+        Ok(cli::Cli {
+            command: Some(Command::Cleanup),
+        }) => {
+            return match isolate::cgroup::remove_stale_default(&CgroupParent::Own) {
+                Ok(n) => {
+                    println!("removed {n} stale cgroup directories");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e, 125),
+            };
+        }
+        // `container` alone was made `run` above; flags without a command land here.
+        Ok(cli::Cli { command: None }) => return usage_error("no command given", help),
+        // --help: the text on stdout, success.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return usage_error(cli::describe(&e), help),
+    };
+    // Bridge by default, as docker; CONTAINER_NET overrides the default (not an explicit --net).
+    let net = match args.net.net.map_or_else(Net::from_env, Ok) {
+        Ok(n) => n,
+        Err(e) => return usage_error(e, help),
+    };
+    // Leftovers of crashed earlier runs (their owner process is gone) are removed first.
+    let _ = isolate::cgroup::remove_stale_default(&CgroupParent::Own);
+    let container = match build(&args, net) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 125),
+    };
+    if let Rootfs::Dir(d) = container.rootfs() {
+        if !std::path::Path::new(d).is_dir() {
+            return fail(format_args!("rootfs {d}: no such directory"), 125);
+        }
+    }
+    let out = match container.run() {
+        Ok(o) => o,
+        Err(e) if e.is_command_not_found() => {
+            let code = if e.errno() == Some(rawsys::Errno::EACCES) {
+                126
+            } else {
+                127
+            };
+            let what = if code == 126 {
+                "command not executable"
+            } else {
+                "command not found"
+            };
+            return fail(
+                format_args!("{what} inside the container: {} ({e})", args.command[0]),
+                code,
+            );
+        }
+        Err(e @ Error::Child { .. }) => {
+            return fail(format_args!("container setup failed: {e}"), 125);
+        }
+        Err(e) => return fail(e, 125),
+    };
+    if args.stats {
+        eprintln!(
+            "container: status {:?}, peak memory {}, cpu {}, wall {:.3} ms",
+            out.status,
+            out.memory_peak()
+                .map(human)
+                .unwrap_or_else(|| "unknown".into()),
+            out.cpu_time()
+                .map(|d| format!("{:.3} ms", d.as_secs_f64() * 1e3))
+                .unwrap_or_else(|| "unknown".into()),
+            out.elapsed.as_secs_f64() * 1e3
+        );
+    }
+    if out.status == ExitStatus::OutOfMemory {
+        let limit = out.memory_limit.map(human).unwrap_or_else(|| "none".into());
+        eprintln!("killed: out of memory (limit {limit})");
+    }
+    ExitCode::from(out.status.code().clamp(0, 255) as u8)
+}

@@ -1,0 +1,124 @@
+//! HTTP dates (IMF-fixdate) and the access log's date, from and to Unix time.
+
+const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+
+/// (year, month 1-12, day 1-31) of a count of days since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Days since 1970-01-01 of a civil date (`days_from_civil`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn two(out: &mut [u8], v: u32) {
+    out[0] = b'0' + (v / 10 % 10) as u8;
+    out[1] = b'0' + (v % 10) as u8;
+}
+
+/// The IMF-fixdate of a Unix time: `Sun, 06 Nov 1994 08:49:37 GMT` (29 bytes).
+pub(crate) fn http_date(unix: i64) -> [u8; 29] {
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400) as u32;
+    let (y, m, d) = civil_from_days(days);
+    out[..3].copy_from_slice(DAYS[days.rem_euclid(7) as usize]);
+    two(&mut out[5..], d);
+    out[8..11].copy_from_slice(MONTHS[(m - 1) as usize]);
+    let y = y.clamp(0, 9999) as u32;
+    two(&mut out[12..], y / 100);
+    two(&mut out[14..], y % 100);
+    two(&mut out[17..], secs / 3600);
+    two(&mut out[20..], secs / 60 % 60);
+    two(&mut out[23..], secs % 60);
+    out
+}
+
+/// The common-log-format time of a Unix time: `10/Oct/2000:13:55:36 +0000` (26 bytes).
+pub(crate) fn clf_date(unix: i64) -> [u8; 26] {
+    let mut out = *b"01/Jan/1970:00:00:00 +0000";
+    let (y, m, d) = civil_from_days(unix.div_euclid(86_400));
+    let secs = unix.rem_euclid(86_400) as u32;
+    two(&mut out[0..], d);
+    out[3..6].copy_from_slice(MONTHS[(m - 1) as usize]);
+    let y = y.clamp(0, 9999) as u32;
+    two(&mut out[7..], y / 100);
+    two(&mut out[9..], y % 100);
+    two(&mut out[12..], secs / 3600);
+    two(&mut out[15..], secs / 60 % 60);
+    two(&mut out[18..], secs % 60);
+    out
+}
+
+fn digits(s: &[u8]) -> Option<u32> {
+    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    s.iter().try_fold(0u32, |a, &b| {
+        a.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
+}
+
+/// Parses an IMF-fixdate (the only format a sender may generate, RFC 9110 5.6.7) into a
+/// Unix time. Anything else is `None`, and a conditional with an invalid date is ignored.
+pub(crate) fn parse_http_date(s: &[u8]) -> Option<i64> {
+    if s.len() != 29 || &s[3..5] != b", " || &s[25..] != b" GMT" {
+        return None;
+    }
+    if s[7] != b' ' || s[11] != b' ' || s[16] != b' ' || s[19] != b':' || s[22] != b':' {
+        return None;
+    }
+    DAYS.iter().position(|d| &s[..3] == *d)?;
+    let d = digits(&s[5..7])?;
+    let m = MONTHS.iter().position(|m| &s[8..11] == *m)? as u32 + 1;
+    let y = digits(&s[12..16])?;
+    let (hh, mm, ss) = (
+        digits(&s[17..19])?,
+        digits(&s[20..22])?,
+        digits(&s[23..25])?,
+    );
+    if !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let days = days_from_civil(i64::from(y), m, d);
+    Some(days * 86_400 + i64::from(hh * 3600 + mm * 60 + ss))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(&http_date(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            parse_http_date(b"Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(&clf_date(971_186_136), b"10/Oct/2000:13:55:36 +0000");
+        for t in [0i64, 951_782_400, 1_709_210_096, 4_102_444_800] {
+            assert_eq!(parse_http_date(&http_date(t)), Some(t));
+        }
+        assert_eq!(parse_http_date(b"Sunday, 06-Nov-94 08:49:37 GMT"), None);
+    }
+}

@@ -1,0 +1,267 @@
+//! Files and mounts in the child: creating what the root needs, mounting, `pivot_root`, and
+//! resolving paths below the new root inside it.
+
+use core::ffi::CStr;
+
+use rawsys::fs::{self, CWD, Mode, OFlags, ResolveFlags};
+use rawsys::io;
+use rawsys::ns::{self, MountFlags, UnmountFlags};
+use rawsys::{AsFd, BorrowedFd, Errno, OwnedFd};
+
+use super::ChildState;
+use super::helpers::{PATH_FLAGS, StepResult, SubStep, at, borrowed, close, fd_path};
+
+impl<'a> ChildState<'a> {
+    /// Opens the new root (after its mount): later paths below it are resolved inside it.
+    pub(super) fn open_root(&mut self, path: &'a CStr) -> StepResult {
+        let fd = fs::openat(CWD, path, PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
+            .map_err(at(SubStep::Call))?;
+        self.root = Some((path, fd.into_raw()));
+        Ok(())
+    }
+
+    /// Forgets the root descriptor (at `pivot_root`: paths are container paths from then on).
+    pub(super) fn leave_root(&mut self) {
+        if let Some((_, fd)) = self.root.take() {
+            // SAFETY: the descriptor was opened by open_root and is owned by this state only.
+            close(unsafe { OwnedFd::from_raw(fd) });
+        }
+    }
+
+    /// Runs `f` on (directory, last component) of `path`. Below the opened root, the
+    /// directory is resolved with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: symlinks in the
+    /// rootfs (absolute ones included) and `..` cannot lead out of it. Elsewhere `path` is a
+    /// host path prepared by the parent and is used as it is.
+    pub(super) fn at<T>(
+        &self,
+        path: &CStr,
+        f: impl FnOnce(BorrowedFd<'_>, &CStr) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        let Some((root, root_fd)) = self.root else {
+            return f(CWD, path);
+        };
+        let p = path.to_bytes_with_nul();
+        let r = root.to_bytes();
+        if p.len() <= r.len() + 1 || !p.starts_with(r) || p[r.len()] != b'/' {
+            return f(CWD, path);
+        }
+        let rel = &p[r.len() + 1..];
+        let name_start = rel[..rel.len() - 1]
+            .iter()
+            .rposition(|b| *b == b'/')
+            .map_or(0, |i| i + 1);
+        let name = CStr::from_bytes_with_nul(&rel[name_start..]).map_err(|_| Errno::EINVAL)?;
+        if name_start == 0 {
+            return f(borrowed(root_fd), name);
+        }
+        let mut buf = [0u8; 4096];
+        let dir = &rel[..name_start - 1];
+        if dir.len() >= buf.len() {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        buf[..dir.len()].copy_from_slice(dir);
+        let dir = CStr::from_bytes_with_nul(&buf[..=dir.len()]).map_err(|_| Errno::EINVAL)?;
+        let d = fs::openat2(
+            borrowed(root_fd),
+            dir,
+            PATH_FLAGS | OFlags::DIRECTORY,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        let r = f(d.as_fd(), name);
+        close(d);
+        r
+    }
+
+    /// `mount(2)` with the target resolved by [`ChildState::at`]; a target that is itself a
+    /// symlink is refused (`ELOOP`), and the mount goes through `/proc/self/fd/N` so nothing
+    /// is resolved again by path.
+    pub(super) fn mount(
+        &self,
+        source: Option<&CStr>,
+        target: &CStr,
+        fstype: Option<&CStr>,
+        flags: MountFlags,
+        data: Option<&CStr>,
+    ) -> Result<(), Errno> {
+        if self.root.is_none() {
+            return ns::mount(source, target, fstype, flags, data);
+        }
+        let t = self.at(target, |dir, name| {
+            fs::openat(dir, name, PATH_FLAGS | OFlags::NOFOLLOW, Mode::empty())
+        })?;
+        let r = (|| {
+            if fs::fstat(&t)?.is_symlink() {
+                return Err(Errno::ELOOP);
+            }
+            let mut buf = [0u8; 32];
+            ns::mount(source, fd_path(t.as_raw(), &mut buf), fstype, flags, data)
+        })();
+        close(t);
+        r
+    }
+
+    /// `mkdirat(2)`; an existing entry is fine.
+    pub(super) fn mkdir(&self, path: &CStr, mode: u32) -> StepResult {
+        match self.at(path, |d, n| fs::mkdirat(d, n, Mode::from_bits_retain(mode))) {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err((SubStep::Call, e)),
+        }
+    }
+
+    /// Creates an empty file (a bind mount target) unless one exists.
+    pub(super) fn create_file(&self, path: &CStr) -> StepResult {
+        let f = self
+            .at(path, |d, n| {
+                fs::openat(
+                    d,
+                    n,
+                    OFlags::RDONLY | OFlags::CREAT | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::from_bits_retain(0o644),
+                )
+            })
+            .map_err(at(SubStep::Call))?;
+        close(f);
+        Ok(())
+    }
+
+    /// `fchmod` of an existing directory.
+    pub(super) fn chmod_dir(&self, path: &CStr, mode: u32) -> StepResult {
+        let f = self
+            .at(path, |d, n| {
+                fs::openat(
+                    d,
+                    n,
+                    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+            })
+            .map_err(at(SubStep::Open))?;
+        let r = fs::fchmod(&f, Mode::from_bits_retain(mode)).map_err(at(SubStep::Chmod));
+        close(f);
+        r
+    }
+
+    /// `symlinkat(2)`; an existing entry is fine.
+    pub(super) fn symlink(&self, target: &CStr, link: &CStr) -> StepResult {
+        match self.at(link, |d, n| fs::symlinkat(target, d, n)) {
+            Ok(()) | Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err((SubStep::Call, e)),
+        }
+    }
+
+    /// Creates or truncates a file and writes `contents`.
+    pub(super) fn write_file(&self, path: &CStr, contents: &[u8]) -> StepResult {
+        let f = self
+            .at(path, |d, n| {
+                fs::openat(
+                    d,
+                    n,
+                    OFlags::WRONLY
+                        | OFlags::CREAT
+                        | OFlags::TRUNC
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_bits_retain(0o644),
+                )
+            })
+            .map_err(at(SubStep::Open))?;
+        let mut off = 0;
+        let mut r = Ok(());
+        while off < contents.len() {
+            match io::write(&f, contents.get(off..).unwrap_or(&[])) {
+                Ok(0) => {
+                    r = Err((SubStep::Write, Errno::EIO));
+                    break;
+                }
+                Ok(n) => off += n,
+                Err(Errno::EINTR) => {}
+                Err(e) => {
+                    r = Err((SubStep::Write, e));
+                    break;
+                }
+            }
+        }
+        close(f);
+        r
+    }
+
+    /// Makes `root` the root: `chdir(root)`, `pivot_root(".", ".")`, detach the old root,
+    /// `chdir("/")`.
+    pub(super) fn pivot_root(&mut self, root: &CStr) -> StepResult {
+        self.leave_root();
+        ns::chdir(root).map_err(at(SubStep::EnterRoot))?;
+        // pivot_root(".", ".") stacks the old root on top of the new one at the same
+        // place; detaching "." then removes the old root, no put_old directory needed.
+        ns::pivot_root(c".", c".").map_err(at(SubStep::PivotRoot))?;
+        ns::umount2(c".", UnmountFlags::DETACH).map_err(at(SubStep::DetachOldRoot))?;
+        ns::chdir(c"/").map_err(at(SubStep::EnterNewRoot))
+    }
+}
+
+/// `chdir` into `path` resolved inside the current root without magic links: a working
+/// directory such as `/proc/self/fd/7` (a descriptor leaked from the host, CVE-2024-21626) or
+/// a symlink pointing out is refused or stays inside.
+pub(super) fn chdir_in_root(path: &CStr) -> StepResult {
+    let root = fs::openat(CWD, c"/", PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
+        .map_err(at(SubStep::Open))?;
+    let d = fs::openat2(
+        &root,
+        path,
+        PATH_FLAGS | OFlags::DIRECTORY,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(at(SubStep::Open));
+    close(root);
+    let d = d?;
+    let r = ns::fchdir(&d).map_err(at(SubStep::Fchdir));
+    close(d);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::ffi::CString;
+    use alloc::format;
+
+    #[test]
+    fn paths_below_the_root_resolve_inside_it() {
+        let base = std::env::temp_dir().join(format!("lp-test-inroot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(base.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc", base.join("link")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", base.join("pw")).unwrap();
+        struct Rm(std::path::PathBuf);
+        impl Drop for Rm {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let _rm = Rm(base.clone());
+        let root = CString::new(base.to_str().unwrap()).unwrap();
+        let mut st = ChildState::new(-1, -1);
+        st.open_root(&root).unwrap();
+        // mkdir through an absolute symlink lands in <root>/etc, not the host's /etc.
+        let p = CString::new(format!("{}/link/lp-test-made", base.display())).unwrap();
+        st.at(&p, |d, n| fs::mkdirat(d, n, Mode::from_bits_retain(0o755)))
+            .unwrap();
+        assert!(base.join("etc/lp-test-made").is_dir());
+        assert!(!std::path::Path::new("/etc/lp-test-made").exists());
+        // A symlink as the final component of a mount target is refused.
+        let p = CString::new(format!("{}/pw", base.display())).unwrap();
+        assert_eq!(
+            st.mount(None, &p, None, MountFlags::BIND, None),
+            Err(Errno::ELOOP)
+        );
+        // Host paths outside the root are used as given.
+        let seen = st.at(c"/proc/self", |d, n| {
+            assert_eq!(d.as_raw(), -100);
+            assert_eq!(n, c"/proc/self");
+            Ok(())
+        });
+        assert_eq!(seen, Ok(()));
+        st.leave_root();
+    }
+}

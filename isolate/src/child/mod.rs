@@ -1,0 +1,143 @@
+//! The child side: after `clone`, walk the prepared [`Plan`] issuing raw system calls only.
+//!
+//! Nothing here allocates, takes a lock or can panic: the child is a copy of a possibly
+//! multi-threaded parent whose other threads' locks are frozen in whatever state they were.
+//! A failure is written to the error pipe as a [`Report`] (step index, [`SubStep`], errno) and
+//! the child exits; a successful `execve` closes the pipe (it is close-on-exec), which the
+//! parent reads as "started".
+//!
+//! [`run_op`] maps each [`Op`] to its system calls, grouped by area: files and mounts
+//! ([`fs`]), hardening ([`security`]), the process ([`process`]), the network ([`net`]), and
+//! the final `execve` ([`exec`]). [`helpers`] holds what they share.
+
+mod exec;
+mod fs;
+mod helpers;
+mod net;
+mod process;
+mod security;
+
+use core::ffi::CStr;
+
+use rawsys::RawFd;
+use rawsys::io;
+use rawsys::ns::{self, MountFlags};
+use rawsys::process::CloneFlags;
+use rawsys::signal::Signal;
+
+use crate::plan::{Op, Plan};
+
+pub(crate) use helpers::{Report, SubStep};
+pub(crate) use security::MAX_PASSED_FDS;
+
+use helpers::{StepResult, at, borrowed, fail};
+
+/// What the child keeps between steps.
+#[derive(Debug)]
+pub(crate) struct ChildState<'a> {
+    /// The new root's path and an `O_PATH` descriptor for it, once opened.
+    root: Option<(&'a CStr, RawFd)>,
+    /// The verified `/dev/null`.
+    null: RawFd,
+    /// Where failures are reported (moved out of the way of passed descriptors).
+    err_fd: RawFd,
+    /// The init's status pipe (-1 without init).
+    status_fd: RawFd,
+}
+
+impl ChildState<'_> {
+    /// The state before the first step: no root opened yet.
+    fn new(err_fd: RawFd, status_fd: RawFd) -> Self {
+        ChildState {
+            root: None,
+            null: -1,
+            err_fd,
+            status_fd,
+        }
+    }
+}
+
+/// Runs the plan and execs the command; never returns.
+pub(crate) fn run(plan: &Plan, err_fd: RawFd, status_fd: RawFd) -> ! {
+    // The state can move the pipes (out of the way of passed descriptors).
+    let mut st = ChildState::new(err_fd, status_fd);
+    for (i, op) in plan.ops.iter().enumerate() {
+        if let Err(f) = run_op(op, &mut st) {
+            fail(st.err_fd, i as u32, f);
+        }
+    }
+    if plan.exec.init {
+        exec::init(plan, st.err_fd, st.status_fd)
+    } else {
+        exec::exec(plan, st.err_fd)
+    }
+}
+
+/// One step's system calls.
+fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
+    let call = at(SubStep::Call);
+    match op {
+        Op::ParentDeathSignal => {
+            rawsys::process::set_pdeathsig(Some(Signal::SIGKILL)).map_err(call)
+        }
+        Op::WaitForIdMaps {
+            read,
+            write,
+            drop_groups,
+        } => security::wait_for_id_maps(*read, *write, *drop_groups),
+        Op::LoopbackUp => net::loopback_up(),
+        Op::JoinCgroup { fd, .. } => io::write(borrowed(*fd), b"0").map(drop).map_err(call),
+        Op::UnshareCgroupNs => ns::unshare(CloneFlags::NEWCGROUP).map_err(call),
+        Op::MakePrivate => ns::mount(
+            None,
+            c"/",
+            None,
+            MountFlags::REC | MountFlags::PRIVATE,
+            None,
+        )
+        .map_err(call),
+        Op::Mount {
+            source,
+            target,
+            fstype,
+            flags,
+            data,
+        } => st
+            .mount(
+                source.as_deref(),
+                target,
+                fstype.as_deref(),
+                *flags,
+                data.as_deref(),
+            )
+            .map_err(call),
+        Op::Mkdir { path, mode } => st.mkdir(path, *mode),
+        Op::CreateFile { path } => st.create_file(path),
+        Op::ChmodDir { path, mode } => st.chmod_dir(path, *mode),
+        Op::Symlink { target, link } => st.symlink(target, link),
+        Op::WriteFile { path, contents } => st.write_file(path, contents),
+        Op::OpenRoot { path } => st.open_root(path),
+        Op::PivotRoot { root } => st.pivot_root(root),
+        Op::OpenNull => st.open_null(),
+        Op::Mask { path } => st.mask(path),
+        Op::ReadOnly { path } => security::read_only(path),
+        Op::SetHostname { name } => ns::sethostname(name).map_err(call),
+        Op::Dup { from, to } => process::dup(*from, *to),
+        Op::DropBoundingSet { keep } => security::drop_bounding_set(*keep),
+        Op::SetGroups { .. } => rawsys::process::setgroups(&[]).map_err(call),
+        Op::SetGid { gid } => rawsys::process::setresgid(*gid, *gid, *gid).map_err(call),
+        Op::SetUid { uid } => rawsys::process::setresuid(*uid, *uid, *uid).map_err(call),
+        Op::SetCapabilities { keep } => security::set_capabilities(*keep),
+        Op::NoNewPrivs => rawsys::process::set_no_new_privs().map_err(call),
+        // Resolved inside the new root without magic links (CVE-2024-21626).
+        Op::Chdir { path } => fs::chdir_in_root(path),
+        Op::ResetSignals => process::reset_signals(),
+        Op::PassFds { fds } => st.pass_fds(fds),
+        Op::CloseFds { first } => security::close_fds(*first),
+        Op::Seccomp { prog } => {
+            rawsys::seccomp::set_mode_filter(prog, rawsys::seccomp::FilterFlags::empty())
+                .map_err(call)
+        }
+        Op::WaitParent { fd } => net::wait_parent(*fd),
+    }
+}

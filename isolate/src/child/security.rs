@@ -1,0 +1,204 @@
+//! The child's hardening steps (see [`crate::security`]): the user namespace's ids,
+//! capabilities, masked and read-only kernel paths, and which descriptors survive `execve`.
+
+use rawsys::fs::{self, CWD, Mode, ResolveFlags};
+use rawsys::io::{self, CloseRangeFlags};
+use rawsys::ns::{self, MountFlags};
+use rawsys::process::{self, CapSet, Capabilities, Capability};
+use rawsys::{Errno, OwnedFd, RawFd};
+
+use super::ChildState;
+use super::helpers::{
+    PATH_FLAGS, StepResult, SubStep, at, borrowed, close, fd_path, open_nofollow,
+};
+
+/// At most this many descriptors can be passed to the command.
+pub(crate) const MAX_PASSED_FDS: usize = 64;
+
+/// Closes our copy of `write`, waits for the parent's byte on `read` (the id maps are
+/// written), then becomes root of the namespace.
+pub(super) fn wait_for_id_maps(read: RawFd, write: RawFd, drop_groups: bool) -> StepResult {
+    // SAFETY: the child's copy of the write end is owned by nobody else here.
+    close(unsafe { OwnedFd::from_raw(write) });
+    let mut b = [0u8; 1];
+    loop {
+        match io::read(borrowed(read), &mut b) {
+            Ok(1) => break,
+            Ok(_) => return Err((SubStep::WaitForParent, Errno::EPIPE)),
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err((SubStep::WaitForParent, e)),
+        }
+    }
+    // The caller's ids may be unmapped inside (a range map run by root): become root of the
+    // namespace, which every map has.
+    if drop_groups {
+        process::setgroups(&[]).map_err(at(SubStep::SetGroups))?;
+    }
+    process::setresgid(0, 0, 0).map_err(at(SubStep::SetGid))?;
+    process::setresuid(0, 0, 0).map_err(at(SubStep::SetUid))
+}
+
+/// Drops every capability outside `keep` from the bounding set.
+pub(super) fn drop_bounding_set(keep: u64) -> StepResult {
+    for n in 0..64u8 {
+        if keep & (1u64 << n) != 0 {
+            continue;
+        }
+        let Some(cap) = Capability::from_raw(n.into()) else {
+            break;
+        };
+        match process::capbset_drop(cap) {
+            Ok(()) => {}
+            // Past the running kernel's last capability.
+            Err(Errno::EINVAL) => break,
+            Err(e) => return Err((SubStep::DropBounding(n), e)),
+        }
+    }
+    Ok(())
+}
+
+/// Leaves `keep` (of what is permitted) effective and permitted, nothing inheritable or
+/// ambient.
+pub(super) fn set_capabilities(keep: u64) -> StepResult {
+    match process::ambient_clear_all() {
+        Ok(()) | Err(Errno::EINVAL) => {}
+        Err(e) => return Err((SubStep::ClearAmbient, e)),
+    }
+    let cur = process::capget(0).map_err(at(SubStep::ReadCapabilities))?;
+    let set = CapSet::from_bits(cur.permitted.bits() & keep);
+    process::capset(&Capabilities {
+        effective: set,
+        permitted: set,
+        inheritable: CapSet::empty(),
+    })
+    .map_err(at(SubStep::SetCapabilities))
+}
+
+impl ChildState<'_> {
+    /// Opens `/dev/null` without following links and checks that it is the null device.
+    pub(super) fn open_null(&mut self) -> StepResult {
+        let fd = fs::openat2(
+            CWD,
+            c"/dev/null",
+            PATH_FLAGS,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )
+        .map_err(at(SubStep::Open))?;
+        let st = fs::fstat(&fd).map_err(at(SubStep::Verify))?;
+        if st.file_type() != 0o020000 || st.st_rdev != fs::makedev(1, 3) {
+            return Err((SubStep::Verify, Errno::ENODEV));
+        }
+        self.null = fd.into_raw();
+        Ok(())
+    }
+
+    /// Hides `path`: the verified `/dev/null` over a file, an empty read-only tmpfs over a
+    /// directory. A missing path is skipped.
+    pub(super) fn mask(&self, path: &core::ffi::CStr) -> StepResult {
+        let Some(t) = open_nofollow(path).map_err(at(SubStep::Open))? else {
+            return Ok(());
+        };
+        let mut tb = [0u8; 32];
+        let target = fd_path(t.as_raw(), &mut tb);
+        let st = fs::fstat(&t).map_err(at(SubStep::Open))?;
+        let r = if st.is_dir() {
+            ns::mount(
+                Some(c"tmpfs"),
+                target,
+                Some(c"tmpfs"),
+                MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+                Some(c"size=0,mode=000"),
+            )
+        } else {
+            let mut nb = [0u8; 32];
+            ns::mount(
+                Some(fd_path(self.null, &mut nb)),
+                target,
+                None,
+                MountFlags::BIND,
+                None,
+            )
+        };
+        close(t);
+        r.map_err(at(SubStep::Mount))
+    }
+
+    /// Places `fds` at 3, 4, ... (without close-on-exec), first moving the child's own pipes
+    /// out of the way.
+    pub(super) fn pass_fds(&mut self, fds: &[RawFd]) -> StepResult {
+        let n = fds.len();
+        if n > MAX_PASSED_FDS {
+            return Err((SubStep::PassFd(0), Errno::EMFILE));
+        }
+        let above = 3 + n as i32;
+        // Our own pipes must not be overwritten by the passed descriptors.
+        for slot in [&mut self.err_fd, &mut self.status_fd] {
+            if *slot >= 0 && *slot < above {
+                let moved = io::fcntl_dupfd_cloexec(borrowed(*slot), above)
+                    .map_err(at(SubStep::MovePipes))?;
+                *slot = moved.into_raw();
+            }
+        }
+        // First copy every source above the target range, then place the copies.
+        let mut tmp = [-1; MAX_PASSED_FDS];
+        for (i, f) in fds.iter().enumerate() {
+            tmp[i] = io::fcntl_dupfd_cloexec(borrowed(*f), above)
+                .map_err(at(SubStep::PassFd(i as u8)))?
+                .into_raw();
+        }
+        for (i, t) in tmp.iter().take(n).enumerate() {
+            io::dup3(borrowed(*t), 3 + i as i32, io::DupFlags::empty())
+                .map(|f| {
+                    let _ = f.into_raw();
+                })
+                .map_err(at(SubStep::PassFd(i as u8)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Makes `path` read-only: bound onto itself, then remounted read-only (and nosuid, nodev,
+/// noexec). A missing path is skipped.
+pub(super) fn read_only(path: &core::ffi::CStr) -> StepResult {
+    let Some(t) = open_nofollow(path).map_err(at(SubStep::Open))? else {
+        return Ok(());
+    };
+    let mut tb = [0u8; 32];
+    let target = fd_path(t.as_raw(), &mut tb);
+    let r = ns::mount(
+        Some(target),
+        target,
+        None,
+        MountFlags::BIND | MountFlags::REC,
+        None,
+    );
+    close(t);
+    r.map_err(at(SubStep::BindOntoItself))?;
+    // The bind is on top now: open the path again to reach it.
+    let Some(t) = open_nofollow(path).map_err(at(SubStep::Reopen))? else {
+        return Err((SubStep::Reopen, Errno::ENOENT));
+    };
+    let target = fd_path(t.as_raw(), &mut tb);
+    let r = ns::mount(
+        None,
+        target,
+        None,
+        MountFlags::BIND
+            | MountFlags::REMOUNT
+            | MountFlags::RDONLY
+            | MountFlags::NOSUID
+            | MountFlags::NODEV
+            | MountFlags::NOEXEC,
+        None,
+    );
+    close(t);
+    r.map_err(at(SubStep::Remount))
+}
+
+/// Marks every descriptor from `first` on close-on-exec.
+pub(super) fn close_fds(first: u32) -> StepResult {
+    // SAFETY: with CLOEXEC nothing is closed now; the descriptors close at execve, when
+    // nothing of this process uses them any more.
+    unsafe { io::close_range(first, u32::MAX, CloseRangeFlags::CLOEXEC) }.map_err(at(SubStep::Call))
+}

@@ -1,0 +1,272 @@
+//! A container on the bridge: leasing its address before `clone` ([`prepare`]), connecting
+//! it after ([`Attachment::attach`]: veth into the bridge, address, route, published ports),
+//! and giving everything back ([`Attachment::release`]).
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rawsys::fs::{CWD, Mode, OFlags};
+use rawsys::process::CloneFlags;
+use rawsys::{BorrowedFd, Errno};
+
+use super::addr::{PortMapping, show_ip};
+use super::bridge::{BridgeConfig, ensure_bridge};
+use super::lease::{self, Lease, LeaseFile};
+use super::nl::Nl;
+use super::{host_err, nft, rtnl};
+use crate::error::{ConfigError, Error};
+
+/// The comment that marks a container's DNAT rules.
+fn owner_tag(name: &str, ip: [u8; 4]) -> String {
+    format!("{name} {}", show_ip(ip))
+}
+
+/// What a container holds on the bridge network; [`Attachment::release`] (or drop) gives it
+/// back.
+#[derive(Debug)]
+pub(crate) struct Attachment {
+    cfg: BridgeConfig,
+    bridge_index: u32,
+    ip: [u8; 4],
+    name: String,
+    veth: String,
+    ports: Vec<PortMapping>,
+    released: bool,
+    /// The nftables socket, kept from `prepare` to `release`: closing one waits for the
+    /// kernel to free rules deleted by anyone (an RCU grace period), which must not happen
+    /// on the way to starting a container.
+    nf: Option<Nl>,
+}
+
+impl Attachment {
+    /// The container's address.
+    pub(crate) fn ip(&self) -> [u8; 4] {
+        self.ip
+    }
+}
+
+/// Before `clone`: makes sure the bridge and NAT exist and leases an address.
+pub(crate) fn prepare(
+    cfg: &BridgeConfig,
+    name: &str,
+    ports: &[PortMapping],
+) -> Result<Attachment, Error> {
+    if rawsys::process::geteuid() != 0 {
+        return Err(ConfigError::Network(
+            "the bridge network needs root (a rootless container can use none or host)".into(),
+        )
+        .into());
+    }
+    let mut file =
+        LeaseFile::lock(&cfg.lease_dir, &cfg.name).map_err(|(s, e)| Error::host(s, e))?;
+    let mut rt = Nl::route().map_err(host_err("open a NETLINK_ROUTE socket"))?;
+    let mut nf = Nl::netfilter().map_err(host_err("open a NETLINK_NETFILTER socket"))?;
+    let bridge_index = ensure_bridge(cfg, &mut rt, &mut nf)?;
+    let stale = file.take_stale();
+    for l in &stale {
+        reclaim(cfg, &mut rt, &mut nf, bridge_index, l);
+    }
+    if !stale.is_empty() {
+        file.store()
+            .map_err(host_err(format!("write lease file of bridge {}", cfg.name)))?;
+    }
+    for p in ports {
+        if let Some(l) = file.leases.iter().find(|l| {
+            l.ports
+                .iter()
+                .any(|q| q.host_port == p.host_port && q.proto == p.proto)
+        }) {
+            return Err(ConfigError::Network(format!(
+                "port {}/{} is already published by container {}",
+                p.host_port,
+                p.proto.name(),
+                l.name
+            ))
+            .into());
+        }
+    }
+    let Some(ip) = file.free_address(cfg.subnet) else {
+        return Err(ConfigError::Network(format!(
+            "no free address left in {} on bridge {}",
+            cfg.subnet, cfg.name
+        ))
+        .into());
+    };
+    let me = rawsys::process::getpid();
+    let start = lease::start_time(me)
+        .ok_or_else(|| Error::Unexpected("cannot read our own /proc/self/stat".into()))?;
+    file.leases.push(Lease {
+        ip,
+        pid: me,
+        start,
+        name: name.into(),
+        ports: ports.to_vec(),
+    });
+    file.store()
+        .map_err(host_err(format!("write lease file of bridge {}", cfg.name)))?;
+    Ok(Attachment {
+        veth: cfg.veth_name(ip),
+        cfg: cfg.clone(),
+        bridge_index,
+        ip,
+        name: name.into(),
+        ports: ports.to_vec(),
+        released: false,
+        nf: Some(nf),
+    })
+}
+
+/// Removes what a crashed owner left: its DNAT rules, and its veth if still on our bridge.
+fn reclaim(cfg: &BridgeConfig, rt: &mut Nl, nf: &mut Nl, bridge: u32, l: &Lease) {
+    if !l.ports.is_empty() {
+        let _ = nft::delete_owned(nf, &cfg.table, &owner_tag(&l.name, l.ip));
+    }
+    let veth = cfg.veth_name(l.ip);
+    if let Ok(Some((_, Some(master)))) = rtnl::link(rt, &veth) {
+        if master == bridge {
+            let _ = rtnl::delete_link(rt, &veth);
+        }
+    }
+}
+
+/// A `NETLINK_ROUTE` socket in the network namespace of the process behind `pidfd` (the
+/// calling thread enters it for the `socket` call only).
+fn socket_in(pidfd: BorrowedFd<'_>) -> Result<Nl, Error> {
+    let own = rawsys::fs::openat(
+        CWD,
+        c"/proc/thread-self/ns/net",
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(host_err("open /proc/thread-self/ns/net"))?;
+    rawsys::ns::setns(pidfd, CloneFlags::NEWNET)
+        .map_err(host_err("enter the container's network namespace"))?;
+    let sock = Nl::route();
+    rawsys::ns::setns(&own, CloneFlags::NEWNET)
+        .map_err(host_err("return to our own network namespace"))?;
+    sock.map_err(host_err(
+        "open a NETLINK_ROUTE socket in the container's namespace",
+    ))
+}
+
+impl Attachment {
+    /// After `clone`: connects the container (`pid`, `pidfd`) to the bridge and publishes
+    /// its ports.
+    pub(crate) fn attach(&mut self, pid: i32, pidfd: BorrowedFd<'_>) -> Result<(), Error> {
+        let mut rt = Nl::route().map_err(host_err("open a NETLINK_ROUTE socket"))?;
+        let step = || format!("create veth {} on bridge {}", self.veth, self.cfg.name);
+        match rtnl::create_veth(&mut rt, &self.veth, self.bridge_index, "eth0", pid) {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => {
+                // A veth of this name on our bridge belongs to a lease that is gone (its
+                // namespace is still being torn down): remove it. Anything else is not ours.
+                match rtnl::link(&mut rt, &self.veth).map_err(host_err(step()))? {
+                    Some((_, Some(m))) if m == self.bridge_index => {
+                        let _ = rtnl::delete_link(&mut rt, &self.veth);
+                    }
+                    _ => return Err(Error::host(step(), Errno::EEXIST)),
+                }
+                rtnl::create_veth(&mut rt, &self.veth, self.bridge_index, "eth0", pid)
+                    .map_err(host_err(step()))?;
+            }
+            Err(e) => return Err(Error::host(step(), e)),
+        }
+        let mut inside = socket_in(pidfd)?;
+        let eth0 = rtnl::link_index(&mut inside, "eth0")
+            .map_err(host_err("look up eth0 in the container"))?
+            .ok_or_else(|| Error::host("look up eth0 in the container", Errno::ENODEV))?;
+        let build = || -> Result<Vec<u8>, Errno> {
+            let mut m = rtnl::add_addr_msg(eth0, self.ip, self.cfg.subnet.prefix)?;
+            m.extend(rtnl::link_up_msg(eth0)?);
+            m.extend(rtnl::default_route_msg(eth0, self.cfg.subnet.gateway())?);
+            Ok(m)
+        };
+        let msgs = build().map_err(host_err("build eth0 configuration"))?;
+        inside.transact(msgs, 3).map_err(host_err(format!(
+            "configure eth0 {}/{} via {} in the container",
+            show_ip(self.ip),
+            self.cfg.subnet.prefix,
+            show_ip(self.cfg.subnet.gateway())
+        )))?;
+        if !self.ports.is_empty() {
+            let nf = match &mut self.nf {
+                Some(nf) => nf,
+                None => self
+                    .nf
+                    .insert(Nl::netfilter().map_err(host_err("open a NETLINK_NETFILTER socket"))?),
+            };
+            nft::add_dnat(
+                nf,
+                &self.cfg.table,
+                &self.ports,
+                self.ip,
+                &owner_tag(&self.name, self.ip),
+            )
+            .map_err(host_err(format!(
+                "add DNAT rules to nftables table ip {}",
+                self.cfg.table
+            )))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the DNAT rules and gives the address back. Idempotent; the
+    /// first failure is reported after every step was tried.
+    pub(crate) fn release(&mut self) -> Result<(), Error> {
+        if self.released {
+            return Ok(());
+        }
+        self.released = true;
+        let mut first: Option<Error> = None;
+        let mut note = |r: Result<(), Error>| {
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        };
+        if !self.ports.is_empty() {
+            let owner = owner_tag(&self.name, self.ip);
+            let table = &self.cfg.table;
+            let r = match &mut self.nf {
+                Some(nf) => nft::delete_owned(nf, table, &owner),
+                None => {
+                    Nl::netfilter().and_then(|mut nf| nft::delete_owned(&mut nf, table, &owner))
+                }
+            };
+            note(r.map(drop).map_err(host_err(format!(
+                "delete DNAT rules of {} from table ip {}",
+                self.name, self.cfg.table
+            ))));
+        }
+        // The veth pair is not deleted here: it goes with the container's network namespace,
+        // which the kernel tears down in the background once the last process has exited.
+        // Deleting it by hand would make the caller wait for that teardown (an RCU grace
+        // period and more: tens of milliseconds). The address just freed is not handed out
+        // again right away (the search is round-robin), and a veth still in the way then is
+        // removed at that point.
+        note(
+            LeaseFile::lock(&self.cfg.lease_dir, &self.cfg.name)
+                .map_err(|(s, e)| Error::host(s, e))
+                .and_then(|mut f| {
+                    f.leases
+                        .retain(|l| !(l.ip == self.ip && l.name == self.name));
+                    f.store().map_err(host_err(format!(
+                        "write lease file of bridge {}",
+                        self.cfg.name
+                    )))
+                }),
+        );
+        // Last, with the lease already given back: closing may wait (see the field).
+        self.nf = None;
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Attachment {
+    fn drop(&mut self) {
+        let _ = self.release();
+    }
+}

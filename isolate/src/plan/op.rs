@@ -1,0 +1,204 @@
+//! The steps of the child's setup: what each does ([`Op`]), the [`Stage`] it reports and how
+//! the parent names a failure of it.
+//!
+//! Adding a step: a variant here (with its stage and description), a planner that pushes it
+//! (see [`crate::plan`]), and its system calls in [`crate::child`].
+
+use alloc::ffi::CString;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rawsys::RawFd;
+use rawsys::ns::MountFlags;
+use rawsys::seccomp::SockFilter;
+
+use crate::child::SubStep;
+use crate::error::Stage;
+
+/// One step of the child's setup.
+#[derive(Debug)]
+pub(crate) enum Op {
+    /// `prctl(PR_SET_PDEATHSIG, SIGKILL)`.
+    ParentDeathSignal,
+    /// Close our copy of `write`, then wait until the parent has written the id maps and sends
+    /// one byte on `read`; then become root inside (and drop the supplementary groups when
+    /// `setgroups` is allowed).
+    WaitForIdMaps {
+        read: RawFd,
+        write: RawFd,
+        drop_groups: bool,
+    },
+    /// Set `lo` up over rtnetlink (in the container's fresh network namespace).
+    LoopbackUp,
+    /// Write `0` to an open `cgroup.procs`.
+    JoinCgroup { fd: RawFd, path: String },
+    /// `unshare(CLONE_NEWCGROUP)` after joining, so the container sees its cgroup as the root.
+    UnshareCgroupNs,
+    /// `mount(NULL, "/", NULL, MS_REC | MS_PRIVATE)`.
+    MakePrivate,
+    /// `mount(2)`.
+    Mount {
+        source: Option<CString>,
+        target: CString,
+        fstype: Option<CString>,
+        flags: MountFlags,
+        data: Option<CString>,
+    },
+    /// `mkdirat(2)`; `EEXIST` is fine.
+    Mkdir { path: CString, mode: u32 },
+    /// Create an empty file (bind mount target) if missing.
+    CreateFile { path: CString },
+    /// `fchmod` of an existing directory (mkdir's mode is subject to the umask).
+    ChmodDir { path: CString, mode: u32 },
+    /// `symlinkat(2)`.
+    Symlink { target: CString, link: CString },
+    /// Create or truncate a file and write `contents`.
+    WriteFile { path: CString, contents: Vec<u8> },
+    /// Open the new root (after its mount): later paths below it are resolved inside it.
+    OpenRoot { path: CString },
+    /// `chdir(root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`, `chdir("/")`.
+    PivotRoot { root: CString },
+    /// Open `/dev/null` (inside, after `pivot_root`) without following links and check that
+    /// it is the null device (character device 1:3).
+    OpenNull,
+    /// Hide a path: `/dev/null` over a file, an empty read-only tmpfs over a directory.
+    Mask { path: CString },
+    /// Bind a path onto itself and remount it read-only.
+    ReadOnly { path: CString },
+    /// `sethostname(2)`.
+    SetHostname { name: Vec<u8> },
+    /// `dup3(from, to)` (or clearing close-on-exec when equal).
+    Dup { from: RawFd, to: RawFd },
+    /// Drop every capability outside `keep` from the bounding set.
+    DropBoundingSet { keep: u64 },
+    /// `setgroups(2)` to just `gid`.
+    SetGroups { gid: u32 },
+    /// `setresgid(2)`.
+    SetGid { gid: u32 },
+    /// `setresuid(2)`.
+    SetUid { uid: u32 },
+    /// `capset(2)` leaving `keep` effective and permitted, nothing inheritable or ambient.
+    SetCapabilities { keep: u64 },
+    /// `prctl(PR_SET_NO_NEW_PRIVS)`.
+    NoNewPrivs,
+    /// `chdir(2)` resolved inside the root without magic links.
+    Chdir { path: CString },
+    /// Default dispositions for ignored signals and an empty signal mask.
+    ResetSignals,
+    /// Place these descriptors at 3, 4, ... (without close-on-exec).
+    PassFds { fds: Vec<RawFd> },
+    /// Mark every descriptor from `first` on close-on-exec.
+    CloseFds { first: u32 },
+    /// Install the seccomp filter.
+    Seccomp { prog: Vec<SockFilter> },
+    /// Block until the parent has connected the network: one byte on this pipe.
+    WaitParent { fd: RawFd },
+}
+
+impl Op {
+    /// The kind of step, for [`crate::Error::Child`].
+    pub(crate) fn stage(&self) -> Stage {
+        match self {
+            Op::ParentDeathSignal => Stage::ParentDeathSignal,
+            Op::WaitForIdMaps { .. } => Stage::UserNamespace,
+            Op::JoinCgroup { .. } | Op::UnshareCgroupNs => Stage::JoinCgroup,
+            Op::MakePrivate => Stage::MakePrivate,
+            Op::Mount { .. } | Op::OpenRoot { .. } => Stage::Mount,
+            Op::Mkdir { .. } | Op::ChmodDir { .. } => Stage::Mkdir,
+            Op::CreateFile { .. } => Stage::CreateFile,
+            Op::Symlink { .. } => Stage::Symlink,
+            Op::WriteFile { .. } => Stage::WriteFile,
+            Op::PivotRoot { .. } => Stage::PivotRoot,
+            Op::OpenNull | Op::Mask { .. } | Op::ReadOnly { .. } => Stage::MaskPaths,
+            Op::SetHostname { .. } => Stage::SetHostname,
+            Op::Dup { .. } => Stage::ResetSignals,
+            Op::DropBoundingSet { .. } | Op::SetCapabilities { .. } => Stage::DropCapabilities,
+            Op::SetGroups { .. } => Stage::SetGroups,
+            Op::SetGid { .. } => Stage::SetGid,
+            Op::SetUid { .. } => Stage::SetUid,
+            Op::NoNewPrivs => Stage::NoNewPrivs,
+            Op::Chdir { .. } => Stage::Chdir,
+            Op::ResetSignals => Stage::ResetSignals,
+            Op::PassFds { .. } | Op::CloseFds { .. } => Stage::Descriptors,
+            Op::Seccomp { .. } => Stage::Seccomp,
+            Op::LoopbackUp | Op::WaitParent { .. } => Stage::Network,
+        }
+    }
+
+    /// The step as a person would name it, with its arguments; `sub` is the call that failed.
+    pub(crate) fn describe(&self, sub: SubStep) -> String {
+        let s = |c: &CString| String::from_utf8_lossy(c.to_bytes()).into_owned();
+        match self {
+            Op::ParentDeathSignal => "set the parent-death signal".into(),
+            Op::WaitForIdMaps { .. } => match sub {
+                SubStep::WaitForParent => "wait for the uid/gid maps".into(),
+                SubStep::SetGroups => "setgroups [] in the user namespace".into(),
+                _ => "become root (0:0) in the user namespace".into(),
+            },
+            Op::JoinCgroup { path, .. } => format!("join cgroup {path}"),
+            Op::UnshareCgroupNs => "unshare the cgroup namespace".into(),
+            Op::MakePrivate => "make mount propagation private".into(),
+            Op::Mount {
+                source,
+                target,
+                fstype,
+                flags,
+                ..
+            } => {
+                if flags.contains(MountFlags::REMOUNT) {
+                    format!("remount {} read-only", s(target))
+                } else if flags.contains(MountFlags::BIND) {
+                    let src = source.as_ref().map(s).unwrap_or_default();
+                    format!("bind-mount {src} on {}", s(target))
+                } else {
+                    let t = fstype.as_ref().map(s).unwrap_or_default();
+                    format!("mount {t} on {}", s(target))
+                }
+            }
+            Op::Mkdir { path, .. } => format!("mkdir {}", s(path)),
+            Op::CreateFile { path } => format!("create {}", s(path)),
+            Op::ChmodDir { path, mode } => format!("chmod {mode:o} {}", s(path)),
+            Op::Symlink { target, link } => format!("symlink {} -> {}", s(link), s(target)),
+            Op::WriteFile { path, .. } => format!("write {}", s(path)),
+            Op::OpenRoot { path } => format!("open the new root {}", s(path)),
+            Op::PivotRoot { root } => match sub {
+                SubStep::EnterRoot => format!("chdir into {}", s(root)),
+                SubStep::PivotRoot => format!("pivot_root into {}", s(root)),
+                SubStep::DetachOldRoot => "detach the old root".into(),
+                _ => "chdir to the new root".into(),
+            },
+            Op::OpenNull => match sub {
+                SubStep::Open => "open /dev/null inside without following links".into(),
+                _ => "verify /dev/null inside is the null device (char 1:3)".into(),
+            },
+            Op::Mask { path } => format!("mask {}", s(path)),
+            Op::ReadOnly { path } => format!("make {} read-only", s(path)),
+            Op::SetHostname { name } => {
+                format!("sethostname {}", String::from_utf8_lossy(name))
+            }
+            Op::Dup { from, to } => format!("dup fd {from} to {to}"),
+            Op::DropBoundingSet { .. } => match sub {
+                SubStep::DropBounding(n) => format!("drop capability {n} from the bounding set"),
+                _ => "drop capabilities from the bounding set".into(),
+            },
+            Op::SetGroups { gid } => format!("setgroups [{gid}]"),
+            Op::SetGid { gid } => format!("setresgid {gid}"),
+            Op::SetUid { uid } => format!("setresuid {uid}"),
+            Op::SetCapabilities { .. } => "capset".into(),
+            Op::NoNewPrivs => "set no_new_privs".into(),
+            Op::Chdir { path } => format!("chdir into {}", s(path)),
+            Op::ResetSignals => "reset signal dispositions and mask".into(),
+            Op::PassFds { .. } => match sub {
+                SubStep::PassFd(i) => format!("pass descriptor {}", 3 + u32::from(i)),
+                _ => "move the setup pipes above the passed descriptors".into(),
+            },
+            Op::CloseFds { first } => format!("mark descriptors from {first} close-on-exec"),
+            Op::Seccomp { prog } => {
+                format!("install the seccomp filter ({} instructions)", prog.len())
+            }
+            Op::LoopbackUp => "set lo up".into(),
+            Op::WaitParent { .. } => "wait for the parent to connect the network".into(),
+        }
+    }
+}
