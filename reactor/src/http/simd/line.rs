@@ -55,6 +55,7 @@ impl<'a> FieldLine<'a> {
     ///
     /// # Safety
     /// `pos < colon < stop` and `stop + 1 < buf.len()` (without wrapping around).
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     pub(super) unsafe fn new_unchecked(
         buf: &'a [u8],
