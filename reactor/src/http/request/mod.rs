@@ -302,8 +302,11 @@ impl RequestParser {
                 // A call into a function compiled with AVX2 (`Avx2::enabled`).
                 Some(avx2) => {
                     let fast = avx2.enabled(
+                        &mut *self,
+                        buf,
+                        &mut *headers,
                         #[inline(always)]
-                        |avx2| self.fast_head(avx2, buf, headers),
+                        |avx2, this: &mut Self, buf, headers| this.fast_head(avx2, buf, headers),
                     );
                     if let Some(done) = fast {
                         return done;
@@ -333,8 +336,11 @@ impl RequestParser {
         if self.config.use_simd && buf.len() - self.pos >= 64 {
             if let Some(avx2) = Avx2::detect() {
                 return avx2.enabled(
+                    self,
+                    buf,
+                    headers,
                     #[inline(always)]
-                    |avx2| self.run(avx2, buf, headers),
+                    |avx2, this: &mut Self, buf, headers| this.run(avx2, buf, headers),
                 );
             }
         }
