@@ -134,3 +134,22 @@ pub(crate) trait Scanner: Copy {
         Some((method_end, target_end))
     }
 }
+
+/// `bytes` as a `&str` when they are ASCII, else `""`.
+///
+/// The spans given here (method, target, field names) were checked by the parser to be token
+/// or visible-ASCII characters, so for a caller that keeps the contract of
+/// [`RequestParser::parse`](crate::http::RequestParser::parse) they are always ASCII. That contract
+/// (the same buffer prefix on every call) is not something the parser can verify in safe
+/// code, so the ASCII property is re-checked here with `is_ascii` (word-at-a-time, inlined),
+/// which is cheaper than `core::str::from_utf8`'s general validation and its out-of-line call.
+#[inline]
+pub(crate) fn ascii_str(bytes: &[u8]) -> &str {
+    if bytes.is_ascii() {
+        // SAFETY: every byte was just checked to be ASCII (< 0x80), and a sequence of ASCII
+        // bytes is valid UTF-8.
+        unsafe { core::str::from_utf8_unchecked(bytes) }
+    } else {
+        ""
+    }
+}
