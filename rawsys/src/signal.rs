@@ -378,36 +378,14 @@ pub(crate) mod test_util {
             rt_sigprocmask(SigmaskHow::SetMask, Some(&self.old)).unwrap();
         }
     }
-
-    /// Runs `child` in a fork-like child (raw `clone` with only `SIGCHLD`, no shared memory)
-    /// that exits with the code `child` returns, and returns the raw wait status.
-    ///
-    /// `child` must use only raw system calls: no allocation, no locks, no panics.
-    pub(crate) fn in_child(child: impl FnOnce() -> i32) -> i32 {
-        // SAFETY: a clone without CLONE_VM and with a null stack behaves like fork: the child
-        // runs on a private copy of this stack and memory.
-        let pid =
-            unsafe { sys::syscall5(Sysno::clone, Signal::SIGCHLD.0 as usize, 0, 0, 0, 0) }.unwrap();
-        if pid == 0 {
-            let code = child();
-            // SAFETY: exit_group ends the child process and never returns.
-            unsafe {
-                let _ = sys::syscall1(Sysno::exit_group, code as usize);
-            }
-            unreachable!("exit_group returned");
-        }
-        let mut status = 0i32;
-        // SAFETY: `status` is writable; rusage is null; we wait only for the child we created.
-        let r = unsafe { sys::syscall4(Sysno::wait4, pid, sys::by_mut(&mut status), 0, 0) };
-        assert_eq!(r, Ok(pid));
-        status
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::test_util::*;
     use super::*;
+    use crate::process::testing::run;
+    use crate::process::{CloneFlags, WaitStatus};
     use std::format;
 
     #[test]
@@ -535,7 +513,7 @@ mod tests {
         // Dispositions are process-wide, so they change only in a forked child. Exit codes
         // name the step that failed.
         let sig = Signal::SIGUSR1;
-        let status = in_child(|| {
+        let status = run(CloneFlags::empty(), &[], || {
             let Ok(old) = rt_sigaction(sig, Some(Disposition::Ignore)) else {
                 return 10;
             };
@@ -566,7 +544,13 @@ mod tests {
             let _ = raise_on_this_thread(sig);
             18
         });
-        // Terminated by SIGUSR1 (low 7 bits of the status are the signal, no exit code).
-        assert_eq!(status & 0x7f, sig.raw(), "child status {status:#x}");
+        // Terminated by SIGUSR1, not an exit code.
+        assert_eq!(
+            status,
+            WaitStatus::Signaled {
+                signal: sig,
+                core_dumped: false
+            }
+        );
     }
 }
