@@ -1,10 +1,10 @@
 //! Attributes: the `rtattr`/`nlattr` header and [`AttrIter`], which walks the attributes of a
 //! payload (nested ones too, through [`Attr::nested`]).
 
-use core::mem::{offset_of, size_of};
+use core::mem::offset_of;
 
-use super::{NlStruct, nl_align, nl_struct};
-use crate::Errno;
+use super::message::next_record;
+use super::nl_struct;
 
 /// `struct rtattr` (the same layout as `struct nlattr`): an attribute header.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -77,7 +77,7 @@ impl<'a> Attr<'a> {
 }
 
 /// Iterates over attributes (`RTA_OK`/`RTA_NEXT`), with the same checks and the same single
-/// `Err(Errno::EBADMSG)` on malformed input as [`NlMsgIter`](super::NlMsgIter).
+/// `Err(EBADMSG)` on malformed input as [`NlMsgIter`](super::NlMsgIter).
 #[derive(Clone, Debug)]
 pub struct AttrIter<'a> {
     rest: &'a [u8],
@@ -94,20 +94,8 @@ impl<'a> Iterator for AttrIter<'a> {
     type Item = crate::Result<Attr<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let rest = core::mem::take(&mut self.rest);
-        let Some(hdr) = RtAttr::read_from(rest) else {
-            return Some(Err(Errno::EBADMSG));
-        };
-        let len = hdr.rta_len as usize;
-        if len < size_of::<RtAttr>() || len > rest.len() {
-            return Some(Err(Errno::EBADMSG));
-        }
-        let payload = &rest[size_of::<RtAttr>()..len];
-        self.rest = rest.get(nl_align(len)..).unwrap_or(&[]);
-        Some(Ok(Attr {
+        let r = next_record(&mut self.rest, |h: &RtAttr| h.rta_len as usize)?;
+        Some(r.map(|(hdr, payload)| Attr {
             raw_type: hdr.rta_type,
             payload,
         }))

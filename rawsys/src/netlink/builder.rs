@@ -61,7 +61,8 @@ impl<'a> MsgBuilder<'a> {
         Ok(start)
     }
 
-    /// Appends a fixed struct such as [`IfInfoMsg`](super::IfInfoMsg) (normally right after the header).
+    /// Appends a fixed struct such as [`IfInfoMsg`](super::IfInfoMsg) (normally right after
+    /// the header).
     pub fn push_struct<T: NlStruct>(&mut self, value: &T) -> crate::Result<()> {
         self.append(&[value.as_bytes()]).map(drop)
     }
@@ -103,9 +104,9 @@ impl<'a> MsgBuilder<'a> {
         self.push_attr(ty, s.to_bytes_with_nul())
     }
 
-    /// Opens a nested attribute of type `ty` (with [`NLA_F_NESTED`](super::NLA_F_NESTED) or'ed in by the caller if
-    /// the family wants it); attributes pushed until [`end_nested`](Self::end_nested) go
-    /// inside.
+    /// Opens a nested attribute of type `ty` (with [`NLA_F_NESTED`](super::NLA_F_NESTED) or'ed
+    /// in by the caller if the family wants it); attributes pushed until
+    /// [`end_nested`](Self::end_nested) go inside.
     pub fn begin_nested(&mut self, ty: u16) -> crate::Result<Nest> {
         let hdr = RtAttr {
             rta_len: size_of::<RtAttr>() as u16,

@@ -181,7 +181,7 @@ impl<'a> NlMsg<'a> {
 /// Iterates over the netlink messages in a received buffer (`NLMSG_OK`/`NLMSG_NEXT`).
 ///
 /// Every length is checked against what remains: a header that is short, or that claims less
-/// than a header or more than the buffer, yields one `Err(Errno::EBADMSG)` and ends the iteration.
+/// than a header or more than the buffer, yields one `Err(EBADMSG)` and ends the iteration.
 #[derive(Clone, Debug)]
 pub struct NlMsgIter<'a> {
     rest: &'a [u8],
@@ -198,21 +198,33 @@ impl<'a> Iterator for NlMsgIter<'a> {
     type Item = crate::Result<NlMsg<'a>>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let rest = core::mem::take(&mut self.rest);
-        let Some(header) = NlMsgHdr::read_from(rest) else {
-            return Some(Err(Errno::EBADMSG));
-        };
-        let len = header.nlmsg_len as usize;
-        if len < size_of::<NlMsgHdr>() || len > rest.len() {
-            return Some(Err(Errno::EBADMSG));
-        }
-        let payload = &rest[size_of::<NlMsgHdr>()..len];
-        self.rest = rest.get(nl_align(len)..).unwrap_or(&[]);
-        Some(Ok(NlMsg { header, payload }))
+        let r = next_record(&mut self.rest, |h: &NlMsgHdr| h.nlmsg_len as usize)?;
+        Some(r.map(|(header, payload)| NlMsg { header, payload }))
     }
+}
+
+/// Takes one length-prefixed record (a message or an attribute: `NLMSG_OK`/`NLMSG_NEXT`,
+/// `RTA_OK`/`RTA_NEXT`) from the front of `rest`: its header `H`, whose length field `len`
+/// reads, and the payload after the header up to that length; `rest` moves past the record and
+/// its padding. `None` when `rest` is empty. A header that is short, or that claims less than
+/// a header or more than `rest`, gives `Err(EBADMSG)` and empties `rest`, which ends the walk.
+pub(super) fn next_record<'a, H: NlStruct>(
+    rest: &mut &'a [u8],
+    len: impl FnOnce(&H) -> usize,
+) -> Option<crate::Result<(H, &'a [u8])>> {
+    if rest.is_empty() {
+        return None;
+    }
+    let buf = core::mem::take(rest);
+    let Some(header) = H::read_from(buf) else {
+        return Some(Err(Errno::EBADMSG));
+    };
+    let n = len(&header);
+    if n < size_of::<H>() || n > buf.len() {
+        return Some(Err(Errno::EBADMSG));
+    }
+    *rest = buf.get(nl_align(n)..).unwrap_or(&[]);
+    Some(Ok((header, &buf[size_of::<H>()..n])))
 }
 
 #[cfg(test)]
