@@ -45,6 +45,12 @@
 //! so a crashed parent takes the container with it. What can remain after a crash of the
 //! parent is an empty cgroup directory named after the container: [`cgroup::remove_stale`]
 //! removes such leftovers (the `container` example does so for its own names on start).
+//!
+//! # A lifecycle beyond the caller
+//! [`StateRoot`] keeps containers by id under a state directory: `create` leaves the
+//! container's process waiting before `execve` (without the parent-death signal, so that it
+//! outlives its creator), and `start`, `state`, `kill`, `pause`, `resume`, `delete` act on
+//! it from later processes; see [`lifecycle`].
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

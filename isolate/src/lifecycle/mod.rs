@@ -23,7 +23,7 @@
 //!   commands on one id never interleave. A command that waited for the lock while the
 //!   container was deleted finds the file unlinked (`st_nlink == 0`) and answers "does not
 //!   exist".
-//! - `state`: the [record](record) (pid and its start time, cgroup and freezer directories,
+//! - `state`: the record (pid and its start time, cgroup and freezer directories,
 //!   the caller's annotations), written to `state.tmp` and renamed over `state`.
 //! - `start.fifo` while the container is created and not yet started.
 //!
@@ -60,8 +60,22 @@
 //! `create` that crashed); only `delete` with `force` removes it.
 //!
 //! # Not yet
-//! `exec` (joining a running container's namespaces) and the bridge network for created
-//! containers (its address lease names the creator's pid as owner).
+//! - `exec`, joining a running container. The plan: a child of the caller makes itself
+//!   non-dumpable (`rawsys::process::set_dumpable(false)`, so the container cannot open its
+//!   `/proc/PID/{mem,fd,cwd}` or ptrace it: CVE-2016-9962), closes every host descriptor but
+//!   the ones it passes (`close_range`), joins the cgroup (the record's directories), then
+//!   the namespaces through one `setns` on a pidfd checked against the start time, forks
+//!   once more to enter the PID namespace, and in that grandchild applies the container's
+//!   security (bounding set, ids, capabilities, `no_new_privs`, seccomp) and a working
+//!   directory resolved inside the container's root only (`openat2` with
+//!   `RESOLVE_IN_ROOT`, never an inherited descriptor: CVE-2024-21626) before `execve`.
+//!   The runtime's own binary must not be reachable as `/proc/PID/exe` of a process in the
+//!   container while writable (CVE-2019-5736): the joining process `execve`s the command
+//!   directly (it never runs the runtime's code inside after `setns` but the raw steps), and
+//!   a front end whose init stays the runtime binary (`init(true)`) should re-exec from a
+//!   sealed `memfd` copy.
+//! - the bridge network for created containers (its address lease names the creator's pid
+//!   as owner, which exits).
 
 mod freezer;
 mod proc;
