@@ -375,3 +375,31 @@ fn the_container_outlives_its_creator_under_a_subreaper() {
     root.delete(&id, false).unwrap();
     remove_root(&root);
 }
+
+#[test]
+fn a_created_container_under_init_starts_its_command() {
+    let (root, id) = fresh("init");
+    let _cleanup = Cleanup(&root, id.clone());
+    let (r, w) = pipe();
+    let c = sh("echo pid $$; exec sleep 100")
+        .init(true)
+        .stdout(Stdio::Fd(w))
+        .build()
+        .unwrap();
+    let st = root.create(&c, &id, &[]).unwrap();
+    drop(c);
+    root.start(&id).unwrap();
+    let mut line = String::new();
+    BufReader::new(r).read_line(&mut line).unwrap();
+    // The command is PID 2 under the init.
+    assert_eq!(line, "pid 2\n");
+    assert_eq!(root.state(&id).unwrap().status, Status::Running);
+    // The init forwards SIGTERM to the command, which dies of it; the init then exits.
+    root.kill(&id, Signal::SIGTERM, false).unwrap();
+    let info = process::waitid(WaitId::Pid(st.pid), WaitOptions::EXITED)
+        .unwrap()
+        .unwrap();
+    assert_eq!(info.status, process::WaitStatus::Exited(128 + 15));
+    root.delete(&id, false).unwrap();
+    remove_root(&root);
+}
