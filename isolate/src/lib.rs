@@ -66,6 +66,7 @@ pub mod net;
 mod plan;
 mod runtime;
 pub mod security;
+pub mod spec;
 mod units;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};

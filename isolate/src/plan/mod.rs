@@ -17,6 +17,7 @@ mod op;
 mod process;
 mod rootfs;
 mod security;
+mod spec;
 mod sys;
 
 use alloc::ffi::CString;
@@ -47,10 +48,14 @@ const PLANNERS: &[Planner] = &[
     dev::dev,
     sys::sysfs,
     mounts::caller_mounts,
+    spec::devices,
     rootfs::pivot_root,
+    spec::sysctls,
     security::mask_system_paths,
     process::hostname,
     process::stdio,
+    spec::rlimits,
+    security::seccomp_before_credentials,
     security::credentials,
     process::working_dir,
     process::reset_signals,

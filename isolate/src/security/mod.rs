@@ -28,6 +28,7 @@ use rawsys::process::CapSet;
 
 pub mod caps;
 pub mod masks;
+pub mod profile;
 pub mod seccomp;
 pub mod userns;
 
@@ -36,6 +37,7 @@ pub use caps::{
     parse_capability,
 };
 pub use masks::{MASKED_PATHS, READONLY_PATHS, SystemPaths};
+pub use profile::{ArgCondition, ArgOp, SeccompAction, SeccompProfile, SyscallRule};
 pub use seccomp::{Seccomp, default_filter, denied_syscalls};
 pub use userns::{IdMap, UserNamespace};
 
