@@ -104,6 +104,7 @@ pub(crate) struct Options {
     pub(crate) stdio: [Stdio; 3],
     pub(crate) security: crate::security::Security,
     pub(crate) spec: crate::spec::SpecOptions,
+    pub(crate) hooks: crate::hooks::Hooks,
 }
 
 impl Default for Options {
@@ -124,6 +125,7 @@ impl Default for Options {
             stdio: [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit],
             security: crate::security::Security::default(),
             spec: crate::spec::SpecOptions::default(),
+            hooks: crate::hooks::Hooks::default(),
         }
     }
 }

@@ -323,6 +323,8 @@ pub enum Stage {
     Rlimits,
     /// Writing a sysctl below `/proc/sys`.
     Sysctl,
+    /// Joining an existing namespace by path.
+    JoinNamespace,
 }
 
 impl Stage {
@@ -357,6 +359,7 @@ impl Stage {
         Stage::Network,
         Stage::Rlimits,
         Stage::Sysctl,
+        Stage::JoinNamespace,
     ];
 
     /// The stage with discriminant `n`.

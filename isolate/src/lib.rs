@@ -62,6 +62,7 @@ mod child;
 mod config;
 pub mod error;
 mod fsutil;
+pub mod hooks;
 pub mod net;
 mod plan;
 mod runtime;

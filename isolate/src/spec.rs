@@ -397,6 +397,64 @@ const DEV_RESERVED: [&str; 8] = [
     "fd", "stdin", "stdout", "stderr", "ptmx", "pts", "shm", "mqueue",
 ];
 
+/// A kind of namespace (OCI `linux.namespaces[].type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NamespaceKind {
+    /// `network`.
+    Network,
+    /// `uts`.
+    Uts,
+    /// `ipc`.
+    Ipc,
+    /// `cgroup`.
+    Cgroup,
+    /// `mount`.
+    Mount,
+    /// `pid`.
+    Pid,
+    /// `user`.
+    User,
+    /// `time`.
+    Time,
+}
+
+impl NamespaceKind {
+    /// Parses the OCI name (`network`, `uts`, `ipc`, `cgroup`, `mount`, `pid`, `user`,
+    /// `time`).
+    pub fn parse(s: &str) -> Result<NamespaceKind, ConfigError> {
+        Ok(match s {
+            "network" => NamespaceKind::Network,
+            "uts" => NamespaceKind::Uts,
+            "ipc" => NamespaceKind::Ipc,
+            "cgroup" => NamespaceKind::Cgroup,
+            "mount" => NamespaceKind::Mount,
+            "pid" => NamespaceKind::Pid,
+            "user" => NamespaceKind::User,
+            "time" => NamespaceKind::Time,
+            _ => {
+                return Err(ConfigError::BadOption(format!(
+                    "unknown namespace type {s:?}"
+                )));
+            }
+        })
+    }
+
+    /// The `CLONE_NEW*` flag `setns` checks the file against.
+    pub fn clone_flag(self) -> rawsys::process::CloneFlags {
+        use rawsys::process::CloneFlags as F;
+        match self {
+            NamespaceKind::Network => F::NEWNET,
+            NamespaceKind::Uts => F::NEWUTS,
+            NamespaceKind::Ipc => F::NEWIPC,
+            NamespaceKind::Cgroup => F::NEWCGROUP,
+            NamespaceKind::Mount => F::NEWNS,
+            NamespaceKind::Pid => F::NEWPID,
+            NamespaceKind::User => F::NEWUSER,
+            NamespaceKind::Time => F::from_bits_retain(0x80),
+        }
+    }
+}
+
 /// The OCI options of a container (all empty by default: nothing changes).
 #[derive(Clone, Debug)]
 pub(crate) struct SpecOptions {
@@ -408,6 +466,7 @@ pub(crate) struct SpecOptions {
     pub(crate) readonly_paths: Option<Vec<String>>,
     pub(crate) seccomp_profile: Option<SeccompProfile>,
     pub(crate) devices: Vec<Device>,
+    pub(crate) join_namespaces: Vec<(NamespaceKind, String)>,
 }
 
 impl Default for SpecOptions {
@@ -421,6 +480,7 @@ impl Default for SpecOptions {
             readonly_paths: None,
             seccomp_profile: None,
             devices: Vec::new(),
+            join_namespaces: Vec::new(),
         }
     }
 }
@@ -550,6 +610,30 @@ impl<R, C> Builder<R, C> {
         Ok(self)
     }
 
+    /// Joins the existing namespace at `path` (a `/proc/PID/ns/*` file or a bind mount of
+    /// one, such as `/run/netns/NAME`) instead of a new one, as the first step in the child
+    /// (OCI `linux.namespaces[].path`). Network, UTS, IPC and cgroup namespaces can be joined;
+    /// mount, PID, user and time namespaces by path are refused for now (they must be joined
+    /// before the container's process is created). The file is opened when the container
+    /// starts, and checked by `setns` to be of the kind given.
+    pub fn join_namespace(mut self, kind: NamespaceKind, path: &str) -> Result<Self, ConfigError> {
+        let path = check_abs("namespace path", path)?;
+        if !matches!(
+            kind,
+            NamespaceKind::Network
+                | NamespaceKind::Uts
+                | NamespaceKind::Ipc
+                | NamespaceKind::Cgroup
+        ) {
+            return Err(ConfigError::BadOption(format!(
+                "joining an existing {kind:?} namespace by path ({path}) is not supported"
+            )));
+        }
+        self.opts.spec.join_namespaces.retain(|(k, _)| *k != kind);
+        self.opts.spec.join_namespaces.push((kind, path));
+        Ok(self)
+    }
+
     /// Limits memory plus swap to `bytes` (OCI `memory.swap`); needs a memory limit no larger.
     pub fn memory_swap(mut self, bytes: u64) -> Result<Self, ConfigError> {
         self.opts.limits.memory_swap = Some(bytes);
@@ -604,6 +688,17 @@ pub(crate) fn check(o: &crate::config::Options) -> Result<(), ConfigError> {
                 "memory+swap needs a memory limit no larger than it",
             ));
         }
+    }
+    let joins_net = o
+        .spec
+        .join_namespaces
+        .iter()
+        .any(|(k, _)| *k == NamespaceKind::Network);
+    if joins_net && !matches!(o.network, crate::net::Network::None) {
+        return Err(ConfigError::BadOption(
+            "joining a network namespace by path needs Network::None (no bridge, not the host's)"
+                .into(),
+        ));
     }
     let own_net = !matches!(o.network, crate::net::Network::Host);
     for (k, _) in &o.spec.sysctls {

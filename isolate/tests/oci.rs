@@ -319,3 +319,122 @@ fn resources_reach_the_cgroup_files() {
     assert!(matches!(e, ConfigError::BadLimit(_)), "{e}");
     assert!(sh("true").cpu_shares(1).is_err());
 }
+
+/// A network namespace made with `ip netns add`, deleted on drop.
+struct NetNs(String);
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "delete", &self.0])
+            .status();
+    }
+}
+
+#[test]
+fn a_network_namespace_joined_by_path() {
+    use isolate::spec::NamespaceKind;
+    let name = format!("lp-test-ns-{}", std::process::id());
+    let ok = std::process::Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let ns = NetNs(name);
+    let path = format!("/run/netns/{}", ns.0);
+    let ino = std::os::linux::fs::MetadataExt::st_ino(&std::fs::metadata(&path).unwrap());
+    let want = format!("net:[{ino}]");
+    let b = sh("readlink /proc/self/ns/net")
+        .join_namespace(NamespaceKind::parse("network").unwrap(), &path)
+        .unwrap();
+    let (res, out, err) = run_capture(b);
+    assert_eq!(res.unwrap().status, ExitStatus::Exited(0), "{err}");
+    assert_eq!(out.trim(), want);
+    // Without it the container has a namespace of its own.
+    let (res, out, _) = run_capture(sh("readlink /proc/self/ns/net"));
+    assert_eq!(res.unwrap().status, ExitStatus::Exited(0));
+    assert_ne!(out.trim(), want);
+    // A file of another kind is refused by setns; pid namespaces by path are refused early.
+    let c = sh("true")
+        .join_namespace(NamespaceKind::Uts, &path)
+        .unwrap()
+        .build()
+        .unwrap();
+    match c.run() {
+        Err(isolate::Error::Child { stage, errno, .. }) => {
+            assert_eq!(stage, isolate::Stage::JoinNamespace);
+            assert_eq!(errno, rawsys::Errno::EINVAL);
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = sh("true")
+        .join_namespace(NamespaceKind::Pid, "/proc/1/ns/pid")
+        .unwrap_err();
+    assert!(e.to_string().contains("not supported"), "{e}");
+    let e = sh("true")
+        .join_namespace(NamespaceKind::Network, &path)
+        .unwrap()
+        .network(Network::Host)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("Network::None"), "{e}");
+}
+
+#[test]
+fn hooks_get_the_state_on_stdin_and_their_failures_are_told() {
+    use isolate::hooks::{Hook, HookError, Hooks, run_hook};
+    let out = std::env::temp_dir().join(format!("lp-test-hook-{}", std::process::id()));
+    let script = format!(
+        "cat > {}; echo \"$LP_TEST\" >> {}",
+        out.display(),
+        out.display()
+    );
+    let h = Hook::new(
+        "/bin/sh",
+        vec!["sh".into(), "-c".into(), script],
+        vec!["LP_TEST=from-env".into()],
+        Some(10),
+    )
+    .unwrap();
+    let state = br#"{"ociVersion":"1.2.0","id":"lp-test","status":"creating"}"#;
+    run_hook(&h, state).unwrap();
+    let got = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert_eq!(
+        got,
+        format!("{}from-env\n", std::str::from_utf8(state).unwrap())
+    );
+
+    let sh_hook = |script: &str, timeout| {
+        Hook::new(
+            "/bin/sh",
+            vec!["sh".into(), "-c".into(), script.into()],
+            vec![],
+            timeout,
+        )
+        .unwrap()
+    };
+    match run_hook(&sh_hook("exit 3", None), b"{}") {
+        Err(HookError::Exited { code: 3, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    match run_hook(&sh_hook("exec sleep 5", Some(1)), b"{}") {
+        Err(HookError::TimedOut { secs: 1, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let missing = Hook::new("/lp-test-no-such-hook", vec![], vec![], None).unwrap();
+    match run_hook(&missing, b"{}") {
+        Err(HookError::Exited { code: 127, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(Hook::new("relative", vec![], vec![], None).is_err());
+    assert!(Hook::new("/bin/true", vec![], vec!["NOEQUALS".into()], None).is_err());
+    // The builder keeps them per point for the lifecycle.
+    let hooks = Hooks {
+        poststart: vec![h.clone()],
+        ..Hooks::default()
+    };
+    let c = sh("true").hooks(hooks.clone()).build().unwrap();
+    assert_eq!(c.hooks(), &hooks);
+}

@@ -150,6 +150,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
             uid,
             gid,
         } => st.make_device(path, *mode, *dev, *uid, *gid),
+        Op::JoinNamespace { fd, kind, .. } => ns::setns(borrowed(*fd), *kind).map_err(call),
         Op::KeepCaps => rawsys::process::set_keepcaps(true).map_err(call),
         Op::SetCapabilitySets { sets } => security::set_capability_sets(sets),
     }

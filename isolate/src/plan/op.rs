@@ -108,6 +108,12 @@ pub(crate) enum Op {
         uid: u32,
         gid: u32,
     },
+    /// `setns(2)` into the namespace open at `fd` (of kind `kind`; `path` for messages).
+    JoinNamespace {
+        fd: RawFd,
+        kind: rawsys::process::CloneFlags,
+        path: String,
+    },
     /// `prctl(PR_SET_KEEPCAPS, 1)` before switching to a non-root user that keeps
     /// capabilities.
     KeepCaps,
@@ -147,6 +153,7 @@ impl Op {
             Op::SetRlimit { .. } => Stage::Rlimits,
             Op::Sysctl { .. } => Stage::Sysctl,
             Op::Device { .. } => Stage::Mknod,
+            Op::JoinNamespace { .. } => Stage::JoinNamespace,
             Op::KeepCaps | Op::SetCapabilitySets { .. } => Stage::DropCapabilities,
             Op::LoopbackUp | Op::WaitParent { .. } => Stage::Network,
         }
@@ -243,6 +250,7 @@ impl Op {
                 };
                 format!("{what} {} (mode {mode:o}, dev {dev:#x})", s(path))
             }
+            Op::JoinNamespace { path, .. } => format!("join the namespace {path}"),
             Op::KeepCaps => "keep capabilities across setuid (PR_SET_KEEPCAPS)".into(),
             Op::SetCapabilitySets { .. } => match sub {
                 SubStep::RaiseAmbient(n) => format!("raise ambient capability {n}"),

@@ -115,3 +115,24 @@ pub(super) fn devices(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Right after the parent-death signal: the namespaces joined by path. Their files are
+/// opened here, in the parent, and kept open in the plan until the child has started.
+pub(super) fn join_namespaces(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
+    use rawsys::fs::{self, Mode, OFlags};
+    for (kind, path) in &p.o.spec.join_namespaces {
+        let c = cjoin(&[path])?;
+        let fd = fs::openat(fs::CWD, &c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(
+            |e| {
+                crate::error::ConfigError::BadOption(alloc::format!("namespace path {path}: {e:?}"))
+            },
+        )?;
+        p.push(Op::JoinNamespace {
+            fd: fd.as_raw(),
+            kind: kind.clone_flag(),
+            path: path.clone(),
+        });
+        p.keep.push(fd);
+    }
+    Ok(())
+}
