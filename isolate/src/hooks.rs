@@ -194,7 +194,9 @@ pub fn run_hook(hook: &Hook, state: &[u8]) -> Result<(), HookError> {
                 }
                 Err(_) => process::exit_group(126),
             }
-            let _ = process::execve(&path, &argv, &envp);
+            // SAFETY: argv and envp are null-terminated arrays of pointers into `args` and
+            // `env`, CStrings alive (and unchanged) in this copy of the caller's memory.
+            let _ = unsafe { process::execve(&path, &argv, &envp) };
             process::exit_group(127)
         }
         ForkPidfd::Parent { pidfd, .. } => pidfd,
