@@ -26,6 +26,8 @@ use alloc::vec::Vec;
 use rawsys::OwnedFd;
 use rawsys::process::CapSet;
 
+#[cfg(test)]
+mod bpf_eval;
 pub mod caps;
 pub mod masks;
 pub mod profile;
