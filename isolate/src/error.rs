@@ -210,6 +210,9 @@ pub enum ConfigError {
     Network(String),
     /// A lifecycle annotation key that is not one word of printable characters.
     BadAnnotation(String),
+    /// An option of the OCI kind (mount, rlimit, sysctl, device, seccomp rule, namespace
+    /// path, hook) is unusable; the message names the value and why.
+    BadOption(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -247,6 +250,7 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::Network(w) => write!(f, "network: {w}"),
             ConfigError::BadAnnotation(k) => write!(f, "bad annotation key: {k:?}"),
+            ConfigError::BadOption(w) => f.write_str(w),
         }
     }
 }
@@ -273,6 +277,7 @@ impl ConfigError {
             ConfigError::LimitsNeedRoot => "LimitsNeedRoot",
             ConfigError::Network(_) => "Network",
             ConfigError::BadAnnotation(_) => "BadAnnotation",
+            ConfigError::BadOption(_) => "BadOption",
         }
     }
 }
@@ -344,6 +349,12 @@ pub enum Stage {
     Seccomp,
     /// Bringing up `lo`, or waiting for the parent to connect the network.
     Network,
+    /// Setting a resource limit (`prlimit64`).
+    Rlimits,
+    /// Writing a sysctl below `/proc/sys`.
+    Sysctl,
+    /// Joining an existing namespace by path.
+    JoinNamespace,
 }
 
 impl Stage {
@@ -376,6 +387,9 @@ impl Stage {
         Stage::Descriptors,
         Stage::Seccomp,
         Stage::Network,
+        Stage::Rlimits,
+        Stage::Sysctl,
+        Stage::JoinNamespace,
     ];
 
     /// The stage with discriminant `n`.

@@ -68,11 +68,13 @@ mod child;
 mod config;
 pub mod error;
 mod fsutil;
+pub mod hooks;
 pub mod lifecycle;
 pub mod net;
 mod plan;
 mod runtime;
 pub mod security;
+pub mod spec;
 mod units;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};
