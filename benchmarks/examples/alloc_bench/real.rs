@@ -150,7 +150,7 @@ pub(super) fn leak<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> S
             // SAFETY: p holds at least 16 bytes.
             unsafe { p.write(1) };
             ops += 1;
-            if (r >> 32) % 16 == 0 {
+            if (r >> 32).is_multiple_of(16) {
                 kept.push((p, size as u32));
             } else {
                 // SAFETY: allocated just above with this layout.

@@ -120,13 +120,13 @@ impl RequestParser {
         let mut lines = CrLines::new(buf, pos, field_end);
         'lines: loop {
             let line = 'line: {
-                if S::WIDE {
-                    if let Some(line) = lines.line(scan, pos) {
-                        if !line.lf_follows() {
-                            break 'lines;
-                        }
-                        break 'line line;
+                if S::WIDE
+                    && let Some(line) = lines.line(scan, pos)
+                {
+                    if !line.lf_follows() {
+                        break 'lines;
                     }
+                    break 'line line;
                 }
                 // A name never starts with CR. The narrow scanners look for the empty line
                 // first, before a field line scan's set-up; for AVX2, which classifies a whole
