@@ -78,6 +78,12 @@ pub(crate) struct Config {
     /// Seconds a response may make no progress
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs)]
     pub(crate) send_timeout: Duration,
+    /// Serve HTTPS: the certificate chain, PEM (the server's certificate first); needs --tls-key. Reloaded on SIGHUP
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<String>,
+    /// The private key of --tls-cert, PEM (RSA, ECDSA or Ed25519; PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<String>,
     /// Largest request body accepted and discarded, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = count::<u64>)]
     pub(crate) max_body: u64,

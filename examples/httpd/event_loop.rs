@@ -42,6 +42,9 @@ pub(crate) fn conn_token(idx: usize, generation: u32) -> Token {
     Token(((generation as usize & INDEX_MASK) << GEN_SHIFT) | (idx + FIRST_CONN))
 }
 
+/// An accepted connection: its socket, its peer, its TLS session if the listener serves TLS.
+pub(crate) type Accepted = (OwnedFd, Peer, Option<Box<rustls::ServerConnection>>);
+
 /// What an event's token names.
 enum Source {
     Listener,
@@ -304,22 +307,35 @@ impl<S: ConnSlot> EventLoop<S> {
     }
 
     /// The next connection to admit from the listener's queue: a connection above the cap
-    /// (or with no slot left) is answered 503 and closed here. `None` when the queue is
+    /// (or with no slot left) is answered 503 (plain HTTP) and closed here. `None` when the queue is
     /// empty or accepting must wait (out of descriptors or memory).
     pub(crate) fn accept_next(
         &mut self,
         server: &ServerState,
         date: &[u8; 29],
-    ) -> Option<(OwnedFd, Peer)> {
+    ) -> Option<Accepted> {
         let listener = self.listener.as_ref()?;
         loop {
             match net::accept4(&**listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
                 Ok((fd, addr)) => {
                     if self.conns.is_full() || !server.admit() {
-                        refuse_busy(&fd, date);
+                        // A TLS client would not read a plain 503: it is only closed.
+                        if server.tls.is_none() {
+                            refuse_busy(&fd, date);
+                        }
                         continue;
                     }
-                    return Some((fd, Peer::of(&addr)));
+                    let tls = match &server.tls {
+                        None => None,
+                        Some(tls) => match tls.session() {
+                            Some(session) => Some(session),
+                            None => {
+                                server.release_conns(1);
+                                continue;
+                            }
+                        },
+                    };
+                    return Some((fd, Peer::of(&addr), tls));
                 }
                 Err(Errno::EAGAIN) => return None,
                 Err(Errno::EINTR | Errno::ECONNABORTED) => {}
@@ -339,13 +355,12 @@ impl<S: ConnSlot> EventLoop<S> {
     pub(crate) fn insert(
         &mut self,
         cfg: &Config,
-        fd: OwnedFd,
-        peer: Peer,
+        (fd, peer, tls): Accepted,
         state: impl FnOnce(Conn) -> S,
     ) -> (usize, u32) {
         let deadline = self.now_ms + timeout_ms(cfg.header_timeout);
         self.conns
-            .insert(|generation| state(Conn::new(fd, peer, generation, deadline)))
+            .insert(|generation| state(Conn::new(fd, peer, tls, generation, deadline)))
     }
 
     /// Stops accepting (after the caller accepted what was queued) and sets the time by

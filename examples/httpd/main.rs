@@ -18,6 +18,7 @@ mod files;
 mod paths;
 mod pool;
 mod respond;
+mod tls;
 mod worker;
 
 use std::ffi::CString;
@@ -85,6 +86,8 @@ pub(crate) struct ServerState {
     pub(crate) max_conns: usize,
     pub(crate) shutdown: AtomicBool,
     pub(crate) log_dropped: AtomicU64,
+    /// HTTPS: every connection is served over TLS with this configuration.
+    pub(crate) tls: Option<tls::Tls>,
 }
 
 impl ServerState {
@@ -188,7 +191,7 @@ fn spawn_logger(
     Ok((tx, handle))
 }
 
-fn run(cfg: Config) -> Result<(), String> {
+fn run(cfg: Config, tls: Option<tls::Tls>) -> Result<(), String> {
     prepare_root(&cfg).map_err(|e| format!("cannot prepare {}: {e}", cfg.root))?;
     let canon = std::fs::canonicalize(&cfg.root).map_err(|e| format!("{}: {e}", cfg.root))?;
     if !canon.is_dir() {
@@ -215,9 +218,9 @@ fn run(cfg: Config) -> Result<(), String> {
         n => n,
     };
 
-    // SIGINT and SIGTERM are read from a signalfd; block them before any thread starts so
-    // every thread inherits the mask. SIGPIPE is ignored (sendfile could raise it).
-    let sigs = SigSet::from_signals(&[Signal::SIGINT, Signal::SIGTERM]);
+    // SIGINT, SIGTERM and SIGHUP are read from a signalfd; block them before any thread
+    // starts so every thread inherits the mask. SIGPIPE is ignored (sendfile could raise it).
+    let sigs = SigSet::from_signals(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]);
     signal::rt_sigprocmask(SigmaskHow::Block, Some(&sigs)).map_err(|e| e.to_string())?;
     let _ = signal::rt_sigaction(Signal::SIGPIPE, Some(signal::Disposition::Ignore));
     let sfd = epoll::signalfd4(&sigs, SignalfdFlags::CLOEXEC).map_err(|e| e.to_string())?;
@@ -272,6 +275,7 @@ fn run(cfg: Config) -> Result<(), String> {
         max_conns,
         shutdown: AtomicBool::new(false),
         log_dropped: AtomicU64::new(0),
+        tls,
     });
     let mut wakers = Vec::new();
     let mut threads = Vec::new();
@@ -316,10 +320,11 @@ fn run(cfg: Config) -> Result<(), String> {
     );
     let _ = std::io::stdout().flush();
 
-    // Wait for SIGINT or SIGTERM.
+    // Wait for SIGINT or SIGTERM; SIGHUP reloads the certificate and key.
     let mut info = [SignalfdSiginfo::default(); 1];
     loop {
         match epoll::signalfd_read(&sfd, &mut info) {
+            Ok(n) if n > 0 && info[0].signal() == Some(Signal::SIGHUP) => reload(&server),
             Ok(n) if n > 0 => break,
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(format!("signalfd: {e}")),
@@ -343,6 +348,18 @@ fn run(cfg: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Reloads the certificate and key (SIGHUP): new handshakes get the new ones, open
+/// connections go on; a failure keeps the old ones and says why.
+fn reload(server: &ServerState) {
+    let Some(tls) = &server.tls else {
+        return;
+    };
+    match tls.certs.reload() {
+        Ok(()) => eprintln!("httpd: SIGHUP: certificate and key reloaded"),
+        Err(e) => eprintln!("httpd: SIGHUP: reload failed, keeping the old certificate: {e}"),
+    }
+}
+
 fn main() {
     let cfg = match Config::parse_args(std::env::args().skip(1)) {
         Ok(Command::Serve(cfg)) => *cfg,
@@ -355,7 +372,18 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = run(cfg) {
+    // A bad certificate or key is a bad argument: one line, exit 2, before anything starts.
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => match tls::Tls::load(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("httpd: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => None,
+    };
+    if let Err(e) = run(cfg, tls) {
         eprintln!("httpd: {e}");
         std::process::exit(1);
     }

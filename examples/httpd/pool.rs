@@ -409,9 +409,9 @@ impl EventHandler for Poller {
 
     fn accept_all(&mut self) {
         let server = &*self.handoff.server;
-        while let Some((fd, peer)) = self.event_loop.accept_next(server, &self.date) {
+        while let Some(accepted) = self.event_loop.accept_next(server, &self.date) {
             let mut fresh = None;
-            let (idx, _) = self.event_loop.insert(&server.cfg, fd, peer, |conn| {
+            let (idx, _) = self.event_loop.insert(&server.cfg, accepted, |conn| {
                 fresh = Some(Box::new(conn));
                 PoolSlot {
                     conn: Whereabouts::Busy,

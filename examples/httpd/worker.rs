@@ -124,8 +124,8 @@ impl EventHandler for Worker {
     }
 
     fn accept_all(&mut self) {
-        while let Some((fd, peer)) = self.event_loop.accept_next(&self.server, &self.ts.date) {
-            let (idx, generation) = self.event_loop.insert(&self.server.cfg, fd, peer, Some);
+        while let Some(accepted) = self.event_loop.accept_next(&self.server, &self.ts.date) {
+            let (idx, generation) = self.event_loop.insert(&self.server.cfg, accepted, Some);
             self.arm(idx);
             // The request is usually there already: answer it before registering, so a
             // one-shot `Connection: close` exchange never touches the epoll set.
