@@ -98,14 +98,14 @@ impl<'a> Pki<'a> {
         Pki { dir }
     }
 
-    /// A server certificate for `localhost` and 127.0.0.1 named `name` (`NAME.key`,
+    /// A server certificate for `localhost`, 127.0.0.1 and ::1 named `name` (`NAME.key`,
     /// `NAME.pem` with the chain: server certificate, then the intermediate), with an `ec`
     /// (P-256) or `rsa` (2048) key.
     fn server(&self, name: &str, kind: &str) -> (PathBuf, PathBuf) {
         let dir = self.dir;
         std::fs::write(
             dir.join("srv.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n",
         )
         .unwrap();
         let key = format!("{name}.key");
@@ -583,4 +583,54 @@ fn sighup_reloads_the_certificate_and_a_failed_reload_keeps_the_old_one() {
     );
     drop(open_in);
     let _ = open.wait();
+}
+
+#[test]
+fn plain_and_tls_listeners_side_by_side_on_ipv4_and_ipv6() {
+    let d = TempDir::new("tls-listen");
+    let pki = Pki::new(d.path());
+    let (cert, key) = pki.server("multi", "ec");
+    let site = TempDir::new("tls-listen-site");
+    site.write("index.html", b"hello listeners\n");
+    let mut child = Command::new(binary())
+        .args(["--workers", "2", "--root"])
+        .arg(site.path())
+        .args(["--listen", "127.0.0.1:0", "--listen", "[::1]:0"])
+        .args(["--tls-listen", "127.0.0.1:0", "--tls-listen", "[::1]:0"])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next().unwrap().unwrap();
+    assert!(banner.starts_with("Server listening on port "), "{banner}");
+    let listening = lines.next().unwrap().unwrap();
+    let urls: Vec<&str> = listening
+        .strip_prefix("Listening on ")
+        .expect("the listeners line")
+        .split(' ')
+        .collect();
+    assert_eq!(urls.len(), 4, "{listening}");
+    assert!(urls[0].starts_with("http://127.0.0.1:") && urls[1].starts_with("http://[::1]:"));
+    assert!(urls[2].starts_with("https://127.0.0.1:") && urls[3].starts_with("https://[::1]:"));
+    for url in &urls {
+        let (head, body, _) = curl(&pki.ca(), &["-g", &format!("{url}/index.html")]);
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{url}: {head}");
+        assert_eq!(body, b"hello listeners\n", "{url}");
+    }
+    // Each port speaks only its own protocol.
+    let plain_as_tls = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(pki.ca())
+        .arg(urls[0].replace("http://", "https://"))
+        .output()
+        .unwrap();
+    assert!(!plain_as_tls.status.success());
+    let _ = child.kill();
+    let _ = child.wait();
 }

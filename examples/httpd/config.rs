@@ -78,6 +78,12 @@ pub(crate) struct Config {
     /// Seconds a response may make no progress
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs)]
     pub(crate) send_timeout: Duration,
+    /// Listen on ADDR:PORT for plain HTTP (repeatable; with --listen or --tls-listen, --bind and --port are not used)
+    #[arg(long, value_name = "ADDR:PORT", value_parser = listen_addr)]
+    pub(crate) listen: Vec<std::net::SocketAddr>,
+    /// Listen on ADDR:PORT for HTTPS (repeatable; needs --tls-cert)
+    #[arg(long, value_name = "ADDR:PORT", value_parser = listen_addr, requires = "tls_cert")]
+    pub(crate) tls_listen: Vec<std::net::SocketAddr>,
     /// Serve HTTPS: the certificate chain, PEM (the server's certificate first); needs --tls-key. Reloaded on SIGHUP
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub(crate) tls_cert: Option<String>,
@@ -131,6 +137,11 @@ fn sched_policy(v: &str) -> Result<SchedPolicy, String> {
         "normal" => Ok(SchedPolicy::Normal),
         other => Err(format!("unknown policy {other}")),
     }
+}
+
+fn listen_addr(v: &str) -> Result<std::net::SocketAddr, String> {
+    v.parse()
+        .map_err(|_| format!("not an address and port (127.0.0.1:8080, [::1]:8443): {v}"))
 }
 
 fn secs(v: &str) -> Result<Duration, String> {

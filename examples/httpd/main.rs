@@ -36,6 +36,7 @@ use rawsys::signal::{self, SigSet, SigmaskHow, Signal};
 use rawsys::{Errno, OwnedFd};
 
 use config::{AcceptMode, Command, Config, Design, SchedPolicy};
+use event_loop::{Listener, MAX_LISTENERS};
 use worker::Worker;
 
 /// alloc-core's thread-caching allocator, unless built with `--features system-alloc`.
@@ -67,13 +68,37 @@ enum Addr {
     V6(SocketAddrV6),
 }
 
-fn parse_bind(bind: &str, port: u16) -> Result<Addr, String> {
+impl Addr {
+    fn new(ip: std::net::IpAddr, port: u16) -> Addr {
+        match ip {
+            std::net::IpAddr::V4(a) => Addr::V4(SocketAddrV4::new(a.octets(), port)),
+            std::net::IpAddr::V6(a) => Addr::V6(SocketAddrV6::new(a.segments(), port)),
+        }
+    }
+}
+
+fn parse_bind(bind: &str, port: u16) -> Result<std::net::SocketAddr, String> {
     let s = bind.trim_start_matches('[').trim_end_matches(']');
     match s.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(a)) => Ok(Addr::V4(SocketAddrV4::new(a.octets(), port))),
-        Ok(std::net::IpAddr::V6(a)) => Ok(Addr::V6(SocketAddrV6::new(a.segments(), port))),
+        Ok(ip) => Ok(std::net::SocketAddr::new(ip, port)),
         Err(_) => Err(format!("--bind: not an IP address: {bind}")),
     }
+}
+
+/// Where to listen, and whether with TLS: `--listen` and `--tls-listen`, or else `--bind`
+/// and `--port` (with TLS when a certificate is given).
+fn listen_specs(cfg: &Config) -> Result<Vec<(std::net::SocketAddr, bool)>, String> {
+    let mut specs: Vec<_> = cfg.listen.iter().map(|a| (*a, false)).collect();
+    specs.extend(cfg.tls_listen.iter().map(|a| (*a, true)));
+    if specs.is_empty() {
+        specs.push((parse_bind(&cfg.bind, cfg.port)?, cfg.tls_cert.is_some()));
+    }
+    if specs.len() > MAX_LISTENERS {
+        return Err(format!(
+            "at most {MAX_LISTENERS} --listen and --tls-listen addresses"
+        ));
+    }
+    Ok(specs)
 }
 
 /// State shared by the main thread and every serving thread.
@@ -225,12 +250,21 @@ fn run(cfg: Config, tls: Option<tls::Tls>) -> Result<(), String> {
     let _ = signal::rt_sigaction(Signal::SIGPIPE, Some(signal::Disposition::Ignore));
     let sfd = epoll::signalfd4(&sigs, SignalfdFlags::CLOEXEC).map_err(|e| e.to_string())?;
 
-    let addr = parse_bind(&cfg.bind, cfg.port)?;
+    let mut specs = listen_specs(&cfg)?;
     let reuseport = cfg.design == Design::Reactor && cfg.accept == AcceptMode::ReusePort;
-    let first = listener(&addr, reuseport)
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", cfg.bind, cfg.port))?;
-    let port = bound_port(&first);
-    let mut listeners = vec![Arc::new(first)];
+    // The first worker's sockets; a port 0 becomes the port bound, for the other workers.
+    let mut first = Vec::new();
+    for (addr, tls) in &mut specs {
+        let fd = listener(&Addr::new(addr.ip(), addr.port()), reuseport)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        addr.set_port(bound_port(&fd));
+        first.push(Listener {
+            fd: Arc::new(fd),
+            tls: *tls,
+        });
+    }
+    let port = specs[0].0.port();
+    let mut listeners = vec![first];
     let per_worker = if cfg.design == Design::Reactor {
         cfg.workers
     } else {
@@ -239,11 +273,18 @@ fn run(cfg: Config, tls: Option<tls::Tls>) -> Result<(), String> {
     for _ in 1..per_worker {
         match cfg.accept {
             AcceptMode::ReusePort => {
-                let a = parse_bind(&cfg.bind, port)?;
-                let l = listener(&a, true).map_err(|e| format!("cannot listen: {e}"))?;
-                listeners.push(Arc::new(l));
+                let mut set = Vec::new();
+                for (addr, tls) in &specs {
+                    let fd = listener(&Addr::new(addr.ip(), addr.port()), true)
+                        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                    set.push(Listener {
+                        fd: Arc::new(fd),
+                        tls: *tls,
+                    });
+                }
+                listeners.push(set);
             }
-            AcceptMode::Exclusive => listeners.push(Arc::clone(&listeners[0])),
+            AcceptMode::Exclusive => listeners.push(listeners[0].clone()),
         }
     }
 
@@ -318,6 +359,13 @@ fn run(cfg: Config, tls: Option<tls::Tls>) -> Result<(), String> {
         "Server listening on port {port} with {workers_n} workers, serving files from {}...",
         cfg.root
     );
+    if !cfg.listen.is_empty() || !cfg.tls_listen.is_empty() {
+        let urls: Vec<String> = specs
+            .iter()
+            .map(|(a, tls)| format!("{}://{a}", if *tls { "https" } else { "http" }))
+            .collect();
+        println!("Listening on {}", urls.join(" "));
+    }
     let _ = std::io::stdout().flush();
 
     // Wait for SIGINT or SIGTERM; SIGHUP reloads the certificate and key.
