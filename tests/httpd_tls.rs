@@ -634,3 +634,25 @@ fn plain_and_tls_listeners_side_by_side_on_ipv4_and_ipv6() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn the_pool_design_serves_tls_too() {
+    let d = TempDir::new("tls-pool");
+    let pki = Pki::new(d.path());
+    let (cert, key) = pki.server("pool", "rsa");
+    let site = TempDir::new("tls-pool-site");
+    site.write("index.html", b"hello python\n");
+    let s = start_tls(site.path(), &cert, &key, &["--design", "pool"]);
+    let out = Command::new("python3")
+        .args(["-c", PY_CLIENT, &s.port.to_string()])
+        .arg(pki.ca())
+        .arg("50")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "TLSv1.3 None 50 50",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

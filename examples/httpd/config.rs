@@ -324,13 +324,13 @@ mod tests {
             panic!("no help");
         };
         assert!(!text.contains("seed"), "{text}");
-        // Thirteen flags and --help, each on one line of its own.
+        // Seventeen flags and --help, each on one line of its own.
         let flags = text
             .lines()
             .filter(|l| l.trim_start().starts_with('-'))
             .count();
-        assert_eq!(flags, 14, "{text}");
-        assert_eq!(text.lines().count(), 5 + 14, "{text}");
+        assert_eq!(flags, 18, "{text}");
+        assert_eq!(text.lines().count(), 5 + 18, "{text}");
         assert!(text.contains("--design <reactor|pool>"), "{text}");
         <Config as clap::CommandFactory>::command().debug_assert();
     }

@@ -166,20 +166,22 @@ fn bound_port(fd: &OwnedFd) -> u16 {
     }
 }
 
-/// Creates the default site if it is missing.
+/// Creates the default site if it is missing. An explicit `--root` must exist: a typo must
+/// not become a new directory with the demo site in it.
 fn prepare_root(cfg: &Config) -> std::io::Result<()> {
     let root = std::path::Path::new(&cfg.root);
     let existed = root.exists();
     let default = cfg.root == "./public_html" || cfg.root == "public_html";
+    if !default {
+        return Ok(());
+    }
     if !existed {
         std::fs::create_dir_all(root)?;
     }
-    if default || !existed {
-        for (name, body) in [("index.html", INDEX_HTML), ("style.css", STYLE_CSS)] {
-            let p = root.join(name);
-            if !p.exists() {
-                std::fs::write(p, body)?;
-            }
+    for (name, body) in [("index.html", INDEX_HTML), ("style.css", STYLE_CSS)] {
+        let p = root.join(name);
+        if !p.exists() {
+            std::fs::write(p, body)?;
         }
     }
     Ok(())
@@ -420,6 +422,15 @@ fn main() {
             std::process::exit(2);
         }
     };
+    // A missing --root is a bad argument too (only the default one is created).
+    let default_root = cfg.root == "./public_html" || cfg.root == "public_html";
+    if !default_root && !std::path::Path::new(&cfg.root).is_dir() {
+        eprintln!(
+            "httpd: --root {}: no such directory (only the default ./public_html is created)",
+            cfg.root
+        );
+        std::process::exit(2);
+    }
     // A bad certificate or key is a bad argument: one line, exit 2, before anything starts.
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(cert), Some(key)) => match tls::Tls::load(cert, key) {
