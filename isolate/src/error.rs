@@ -182,6 +182,9 @@ pub enum ConfigError {
     /// A network setting is unusable (bad subnet or port, subnet overlapping a host route,
     /// port already published, address pool exhausted).
     Network(String),
+    /// An option of the OCI kind (mount, rlimit, sysctl, device, seccomp rule, namespace
+    /// path, hook) is unusable; the message names the value and why.
+    BadOption(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -218,6 +221,7 @@ impl fmt::Display for ConfigError {
                  a rootless container runs without them",
             ),
             ConfigError::Network(w) => write!(f, "network: {w}"),
+            ConfigError::BadOption(w) => f.write_str(w),
         }
     }
 }
@@ -243,6 +247,7 @@ impl ConfigError {
             ConfigError::BadIdMap(_) => "BadIdMap",
             ConfigError::LimitsNeedRoot => "LimitsNeedRoot",
             ConfigError::Network(_) => "Network",
+            ConfigError::BadOption(_) => "BadOption",
         }
     }
 }
@@ -314,6 +319,12 @@ pub enum Stage {
     Seccomp,
     /// Bringing up `lo`, or waiting for the parent to connect the network.
     Network,
+    /// Setting a resource limit (`prlimit64`).
+    Rlimits,
+    /// Writing a sysctl below `/proc/sys`.
+    Sysctl,
+    /// Joining an existing namespace by path.
+    JoinNamespace,
 }
 
 impl Stage {
@@ -346,6 +357,9 @@ impl Stage {
         Stage::Descriptors,
         Stage::Seccomp,
         Stage::Network,
+        Stage::Rlimits,
+        Stage::Sysctl,
+        Stage::JoinNamespace,
     ];
 
     /// The stage with discriminant `n`.

@@ -62,10 +62,12 @@ mod child;
 mod config;
 pub mod error;
 mod fsutil;
+pub mod hooks;
 pub mod net;
 mod plan;
 mod runtime;
 pub mod security;
+pub mod spec;
 mod units;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};

@@ -139,5 +139,19 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
                 .map_err(call)
         }
         Op::WaitParent { fd } => net::wait_parent(*fd),
+        Op::SetRlimit { resource, limit } => {
+            rawsys::process::setrlimit(*resource, limit).map_err(call)
+        }
+        Op::Sysctl { path, value } => fs::write_sysctl(path, value),
+        Op::Device {
+            path,
+            mode,
+            dev,
+            uid,
+            gid,
+        } => st.make_device(path, *mode, *dev, *uid, *gid),
+        Op::JoinNamespace { fd, kind, .. } => ns::setns(borrowed(*fd), *kind).map_err(call),
+        Op::KeepCaps => rawsys::process::set_keepcaps(true).map_err(call),
+        Op::SetCapabilitySets { sets } => security::set_capability_sets(sets),
     }
 }

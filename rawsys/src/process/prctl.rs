@@ -11,6 +11,7 @@ use crate::sys::{self, Sysno};
 
 const PR_SET_PDEATHSIG: usize = 1;
 const PR_GET_PDEATHSIG: usize = 2;
+const PR_SET_KEEPCAPS: usize = 8;
 const PR_SET_NAME: usize = 15;
 const PR_GET_NAME: usize = 16;
 const PR_SET_NO_NEW_PRIVS: usize = 38;
@@ -34,6 +35,14 @@ pub(super) unsafe fn prctl(
 pub fn set_no_new_privs() -> Result<()> {
     // SAFETY: integer arguments; the unused ones must be zero.
     unsafe { prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.map(drop)
+}
+
+/// `prctl(PR_SET_KEEPCAPS)`: whether the permitted capabilities survive a change of every uid
+/// from 0 to non-zero (`setresuid`); the effective set is cleared either way. Cleared at
+/// `execve`.
+pub fn set_keepcaps(keep: bool) -> Result<()> {
+    // SAFETY: integer arguments; the unused ones must be zero.
+    unsafe { prctl(PR_SET_KEEPCAPS, usize::from(keep), 0, 0, 0) }.map(drop)
 }
 
 /// `prctl(PR_GET_NO_NEW_PRIVS)`: whether `no_new_privs` is set.
@@ -137,6 +146,23 @@ mod tests {
             before,
             "the harness is unchanged"
         );
+    }
+
+    #[test]
+    fn keepcaps_keeps_the_permitted_set_across_setuid() {
+        if getuid() != 0 {
+            return;
+        }
+        let st = run(CloneFlags::empty(), &[], || {
+            ensure!(set_keepcaps(true).is_ok(), 1);
+            let before = capget(0).map(|c| c.permitted.bits()).unwrap_or(0);
+            ensure!(setresuid(1000, 1000, 1000).is_ok(), 2);
+            let after = capget(0);
+            ensure!(matches!(after, Ok(c) if c.permitted.bits() == before), 3);
+            ensure!(matches!(after, Ok(c) if c.effective.bits() == 0), 4);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
     }
 
     #[test]
