@@ -368,9 +368,10 @@ fn request_bodies_are_skipped_in_the_stream() {
 
 #[test]
 fn default_site_is_created() {
+    // The default root, ./public_html, is the one created (an explicit --root must exist).
     let d = TempDir::new("default");
-    let root = d.path().join("public_html");
-    let s = Server::start(&root, &[]);
+    let s = Server::start_in(Some(d.path()), std::path::Path::new("./public_html"), &[]);
+    assert!(d.path().join("public_html/index.html").exists());
     let r = get(&s, "/", "");
     assert_eq!(r.status, 200);
     assert!(String::from_utf8_lossy(&r.body).contains("Hello from"));
@@ -468,4 +469,24 @@ fn threads_run_sched_batch_unless_told_otherwise() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--sched: unknown policy fifo"));
+}
+
+#[test]
+fn an_explicit_root_that_does_not_exist_is_refused_not_created() {
+    let d = TempDir::new("noroot");
+    let missing = d.path().join("typo/site");
+    let out = std::process::Command::new(binary())
+        .args(["--port", "0", "--bind", "127.0.0.1", "--root"])
+        .arg(&missing)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--root") && err.contains("no such directory"),
+        "{err}"
+    );
+    assert!(!d.path().join("typo").exists(), "the directory was created");
 }

@@ -78,6 +78,18 @@ pub(crate) struct Config {
     /// Seconds a response may make no progress
     #[arg(long, value_name = "SECS", default_value = "30", value_parser = secs)]
     pub(crate) send_timeout: Duration,
+    /// Listen on ADDR:PORT for plain HTTP (repeatable; with --listen or --tls-listen, --bind and --port are not used)
+    #[arg(long, value_name = "ADDR:PORT", value_parser = listen_addr)]
+    pub(crate) listen: Vec<std::net::SocketAddr>,
+    /// Listen on ADDR:PORT for HTTPS (repeatable; needs --tls-cert)
+    #[arg(long, value_name = "ADDR:PORT", value_parser = listen_addr, requires = "tls_cert")]
+    pub(crate) tls_listen: Vec<std::net::SocketAddr>,
+    /// Serve HTTPS: the certificate chain, PEM (the server's certificate first); needs --tls-key. Reloaded on SIGHUP
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<String>,
+    /// The private key of --tls-cert, PEM (RSA, ECDSA or Ed25519; PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<String>,
     /// Largest request body accepted and discarded, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20, value_parser = count::<u64>)]
     pub(crate) max_body: u64,
@@ -127,6 +139,11 @@ fn sched_policy(v: &str) -> Result<SchedPolicy, String> {
     }
 }
 
+fn listen_addr(v: &str) -> Result<std::net::SocketAddr, String> {
+    v.parse()
+        .map_err(|_| format!("not an address and port (127.0.0.1:8080, [::1]:8443): {v}"))
+}
+
 fn secs(v: &str) -> Result<Duration, String> {
     let f: f64 = v
         .parse()
@@ -168,6 +185,15 @@ fn one_line(e: &clap::Error) -> String {
     // "--sched <batch|normal>" -> "--sched"
     let flag = text(ContextKind::InvalidArg).map(|a| a.split([' ', '=']).next().unwrap_or(a));
     let value = text(ContextKind::InvalidValue);
+    if e.kind() == ErrorKind::MissingRequiredArgument {
+        if let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg) {
+            let names: Vec<&str> = missing
+                .iter()
+                .map(|a| a.split([' ', '=']).next().unwrap_or(a))
+                .collect();
+            return format!("{} is needed too", names.join(", "));
+        }
+    }
     match (e.kind(), flag) {
         (ErrorKind::UnknownArgument, Some(f)) => format!("unknown option {f} (try --help)"),
         (ErrorKind::InvalidValue, Some(f)) if value.is_none_or(str::is_empty) => {
@@ -298,13 +324,13 @@ mod tests {
             panic!("no help");
         };
         assert!(!text.contains("seed"), "{text}");
-        // Thirteen flags and --help, each on one line of its own.
+        // Seventeen flags and --help, each on one line of its own.
         let flags = text
             .lines()
             .filter(|l| l.trim_start().starts_with('-'))
             .count();
-        assert_eq!(flags, 14, "{text}");
-        assert_eq!(text.lines().count(), 5 + 14, "{text}");
+        assert_eq!(flags, 18, "{text}");
+        assert_eq!(text.lines().count(), 5 + 18, "{text}");
         assert!(text.contains("--design <reactor|pool>"), "{text}");
         <Config as clap::CommandFactory>::command().debug_assert();
     }

@@ -27,10 +27,13 @@ const ACCEPT_RETRY_MS: u64 = 100;
 /// How long a loop waits at most while an accept retry is due or it drains.
 const SHORT_WAIT: Duration = Duration::from_millis(100);
 
-const LISTENER: Token = Token(0);
-const WAKER: Token = Token(1);
-const TICK: Token = Token(2);
-const FIRST_CONN: usize = 3;
+const WAKER: Token = Token(0);
+const TICK: Token = Token(1);
+/// The listeners' tokens: `FIRST_LISTENER + i` for the `i`th.
+const FIRST_LISTENER: usize = 2;
+/// The most listening addresses (`--listen`, `--tls-listen`).
+pub(crate) const MAX_LISTENERS: usize = 16;
+const FIRST_CONN: usize = FIRST_LISTENER + MAX_LISTENERS;
 /// A connection's token: its slot index (plus `FIRST_CONN`) in the low half, the slot's
 /// generation in the high half, so an event for a closed connection never reaches the next
 /// one in its slot.
@@ -41,6 +44,18 @@ const INDEX_MASK: usize = (1 << GEN_SHIFT) - 1;
 pub(crate) fn conn_token(idx: usize, generation: u32) -> Token {
     Token(((generation as usize & INDEX_MASK) << GEN_SHIFT) | (idx + FIRST_CONN))
 }
+
+/// A listening socket, shared by the workers (`EPOLLEXCLUSIVE`, the pool) or one per worker
+/// (`SO_REUSEPORT`).
+#[derive(Clone)]
+pub(crate) struct Listener {
+    pub(crate) fd: Arc<OwnedFd>,
+    /// Its connections speak TLS.
+    pub(crate) tls: bool,
+}
+
+/// An accepted connection: its socket, its peer, its TLS session if the listener serves TLS.
+pub(crate) type Accepted = (OwnedFd, Peer, Option<Box<rustls::ServerConnection>>);
 
 /// What an event's token names.
 enum Source {
@@ -58,9 +73,9 @@ impl Source {
     /// The source of an event with token `t`.
     fn of(t: Token) -> Source {
         match t {
-            LISTENER => Source::Listener,
             WAKER => Source::Waker,
             TICK => Source::Tick,
+            Token(t) if (FIRST_LISTENER..FIRST_CONN).contains(&t) => Source::Listener,
             Token(t) => Source::Conn {
                 idx: (t & INDEX_MASK).wrapping_sub(FIRST_CONN),
                 generation: (t >> GEN_SHIFT) as u32,
@@ -77,7 +92,7 @@ pub(crate) trait EventHandler {
     fn event_loop(&mut self) -> &mut EventLoop<Self::Slot>;
     /// Reads the clock (on a tick and when shutting down).
     fn read_clock(&mut self);
-    /// Accepts what the listener has queued.
+    /// Accepts what the listeners have queued.
     fn accept_all(&mut self);
     /// Closes the connection in slot `idx` (its deadline passed).
     fn close(&mut self, idx: usize);
@@ -213,12 +228,15 @@ impl<S: ConnSlot> ConnTable<S> {
 }
 
 /// What the event loop of either design owns besides its connections: the epoll set, its
-/// waker and clock tick, the listener, the timer wheel of the connections' deadlines.
+/// waker and clock tick, the listeners, the timer wheel of the connections' deadlines.
 pub(crate) struct EventLoop<S> {
     pub(crate) poll: Poll,
     pub(crate) waker: Arc<Waker>,
     tick: Timer,
-    listener: Option<Arc<OwnedFd>>,
+    listeners: Vec<Listener>,
+    /// The listener [`EventLoop::accept_next`] takes from: a round of accepting goes over
+    /// each once, until its queue is empty.
+    accept_cursor: usize,
     accept_retry_at: u64,
     pub(crate) conns: ConnTable<S>,
     /// Deadlines, keyed by (slot, generation).
@@ -232,23 +250,29 @@ pub(crate) struct EventLoop<S> {
 }
 
 impl<S: ConnSlot> EventLoop<S> {
-    /// An epoll set with `listener` (shared with `EPOLLEXCLUSIVE` if `exclusive`), a waker
-    /// and the clock tick registered; tables sized for the connection cap.
+    /// An epoll set with the `listeners` (shared with `EPOLLEXCLUSIVE` if `exclusive`), a
+    /// waker and the clock tick registered; tables sized for the connection cap.
     pub(crate) fn new(
         server: &ServerState,
-        listener: Arc<OwnedFd>,
+        listeners: Vec<Listener>,
         exclusive: bool,
     ) -> Result<EventLoop<S>, Errno> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let tick = Timer::new(poll.registry(), TICK)?;
         tick.set_interval(Duration::from_millis(TICK_MS))?;
-        if exclusive {
-            poll.registry()
-                .register_exclusive(&*listener, LISTENER, Interest::READABLE)?;
-        } else {
-            poll.registry()
-                .register(&*listener, LISTENER, Interest::READABLE)?;
+        if listeners.len() > MAX_LISTENERS {
+            return Err(Errno::EINVAL);
+        }
+        for (i, l) in listeners.iter().enumerate() {
+            let token = Token(FIRST_LISTENER + i);
+            if exclusive {
+                poll.registry()
+                    .register_exclusive(&*l.fd, token, Interest::READABLE)?;
+            } else {
+                poll.registry()
+                    .register(&*l.fd, token, Interest::READABLE)?;
+            }
         }
         let now = monotonic_ms()?;
         let presized = server.max_conns.min(PRESIZED_CONNS);
@@ -258,7 +282,8 @@ impl<S: ConnSlot> EventLoop<S> {
             poll,
             waker,
             tick,
-            listener: Some(listener),
+            listeners,
+            accept_cursor: 0,
             accept_retry_at: 0,
             conns: ConnTable::with_capacity(presized),
             wheel,
@@ -304,30 +329,47 @@ impl<S: ConnSlot> EventLoop<S> {
     }
 
     /// The next connection to admit from the listener's queue: a connection above the cap
-    /// (or with no slot left) is answered 503 and closed here. `None` when the queue is
+    /// (or with no slot left) is answered 503 (plain HTTP) and closed here. `None` when the queue is
     /// empty or accepting must wait (out of descriptors or memory).
     pub(crate) fn accept_next(
         &mut self,
         server: &ServerState,
         date: &[u8; 29],
-    ) -> Option<(OwnedFd, Peer)> {
-        let listener = self.listener.as_ref()?;
+    ) -> Option<Accepted> {
         loop {
-            match net::accept4(&**listener, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
+            let Some(listener) = self.listeners.get(self.accept_cursor) else {
+                self.accept_cursor = 0;
+                return None;
+            };
+            match net::accept4(&*listener.fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
                 Ok((fd, addr)) => {
                     if self.conns.is_full() || !server.admit() {
-                        refuse_busy(&fd, date);
+                        // A TLS client would not read a plain 503: it is only closed.
+                        if !listener.tls {
+                            refuse_busy(&fd, date);
+                        }
                         continue;
                     }
-                    return Some((fd, Peer::of(&addr)));
+                    let tls = match (&server.tls, listener.tls) {
+                        (Some(tls), true) => match tls.session() {
+                            Some(session) => Some(session),
+                            None => {
+                                server.release_conns(1);
+                                continue;
+                            }
+                        },
+                        _ => None,
+                    };
+                    return Some((fd, Peer::of(&addr), tls));
                 }
-                Err(Errno::EAGAIN) => return None,
+                Err(Errno::EAGAIN) => self.accept_cursor += 1,
                 Err(Errno::EINTR | Errno::ECONNABORTED) => {}
                 Err(_) => {
                     // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) or
                     // another failure: the listener stays readable without a new edge, so
                     // come back on a timer.
                     self.accept_retry_at = self.now_ms + ACCEPT_RETRY_MS;
+                    self.accept_cursor = 0;
                     return None;
                 }
             }
@@ -339,21 +381,21 @@ impl<S: ConnSlot> EventLoop<S> {
     pub(crate) fn insert(
         &mut self,
         cfg: &Config,
-        fd: OwnedFd,
-        peer: Peer,
+        (fd, peer, tls): Accepted,
         state: impl FnOnce(Conn) -> S,
     ) -> (usize, u32) {
         let deadline = self.now_ms + timeout_ms(cfg.header_timeout);
         self.conns
-            .insert(|generation| state(Conn::new(fd, peer, generation, deadline)))
+            .insert(|generation| state(Conn::new(fd, peer, tls, generation, deadline)))
     }
 
     /// Stops accepting (after the caller accepted what was queued) and sets the time by
     /// which the drain ends whatever is left.
     pub(crate) fn close_listener(&mut self, cfg: &Config) {
-        if let Some(l) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&*l);
+        for l in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&*l.fd);
         }
+        self.accept_cursor = 0;
         self.drain_deadline = self.now_ms + timeout_ms(cfg.send_timeout.max(cfg.header_timeout));
     }
 
@@ -406,7 +448,14 @@ mod tests {
                 _ => panic!("slot {idx} read as another source"),
             }
         }
-        assert!(matches!(Source::of(LISTENER), Source::Listener));
+        assert!(matches!(
+            Source::of(Token(FIRST_LISTENER)),
+            Source::Listener
+        ));
+        assert!(matches!(
+            Source::of(Token(FIRST_CONN - 1)),
+            Source::Listener
+        ));
         assert!(matches!(Source::of(WAKER), Source::Waker));
         assert!(matches!(Source::of(TICK), Source::Tick));
     }

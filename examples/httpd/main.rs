@@ -18,6 +18,7 @@ mod files;
 mod paths;
 mod pool;
 mod respond;
+mod tls;
 mod worker;
 
 use std::ffi::CString;
@@ -35,6 +36,7 @@ use rawsys::signal::{self, SigSet, SigmaskHow, Signal};
 use rawsys::{Errno, OwnedFd};
 
 use config::{AcceptMode, Command, Config, Design, SchedPolicy};
+use event_loop::{Listener, MAX_LISTENERS};
 use worker::Worker;
 
 /// alloc-core's thread-caching allocator, unless built with `--features system-alloc`.
@@ -66,13 +68,37 @@ enum Addr {
     V6(SocketAddrV6),
 }
 
-fn parse_bind(bind: &str, port: u16) -> Result<Addr, String> {
+impl Addr {
+    fn new(ip: std::net::IpAddr, port: u16) -> Addr {
+        match ip {
+            std::net::IpAddr::V4(a) => Addr::V4(SocketAddrV4::new(a.octets(), port)),
+            std::net::IpAddr::V6(a) => Addr::V6(SocketAddrV6::new(a.segments(), port)),
+        }
+    }
+}
+
+fn parse_bind(bind: &str, port: u16) -> Result<std::net::SocketAddr, String> {
     let s = bind.trim_start_matches('[').trim_end_matches(']');
     match s.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V4(a)) => Ok(Addr::V4(SocketAddrV4::new(a.octets(), port))),
-        Ok(std::net::IpAddr::V6(a)) => Ok(Addr::V6(SocketAddrV6::new(a.segments(), port))),
+        Ok(ip) => Ok(std::net::SocketAddr::new(ip, port)),
         Err(_) => Err(format!("--bind: not an IP address: {bind}")),
     }
+}
+
+/// Where to listen, and whether with TLS: `--listen` and `--tls-listen`, or else `--bind`
+/// and `--port` (with TLS when a certificate is given).
+fn listen_specs(cfg: &Config) -> Result<Vec<(std::net::SocketAddr, bool)>, String> {
+    let mut specs: Vec<_> = cfg.listen.iter().map(|a| (*a, false)).collect();
+    specs.extend(cfg.tls_listen.iter().map(|a| (*a, true)));
+    if specs.is_empty() {
+        specs.push((parse_bind(&cfg.bind, cfg.port)?, cfg.tls_cert.is_some()));
+    }
+    if specs.len() > MAX_LISTENERS {
+        return Err(format!(
+            "at most {MAX_LISTENERS} --listen and --tls-listen addresses"
+        ));
+    }
+    Ok(specs)
 }
 
 /// State shared by the main thread and every serving thread.
@@ -85,6 +111,8 @@ pub(crate) struct ServerState {
     pub(crate) max_conns: usize,
     pub(crate) shutdown: AtomicBool,
     pub(crate) log_dropped: AtomicU64,
+    /// HTTPS: every connection is served over TLS with this configuration.
+    pub(crate) tls: Option<tls::Tls>,
 }
 
 impl ServerState {
@@ -138,20 +166,22 @@ fn bound_port(fd: &OwnedFd) -> u16 {
     }
 }
 
-/// Creates the default site if it is missing.
+/// Creates the default site if it is missing. An explicit `--root` must exist: a typo must
+/// not become a new directory with the demo site in it.
 fn prepare_root(cfg: &Config) -> std::io::Result<()> {
     let root = std::path::Path::new(&cfg.root);
     let existed = root.exists();
     let default = cfg.root == "./public_html" || cfg.root == "public_html";
+    if !default {
+        return Ok(());
+    }
     if !existed {
         std::fs::create_dir_all(root)?;
     }
-    if default || !existed {
-        for (name, body) in [("index.html", INDEX_HTML), ("style.css", STYLE_CSS)] {
-            let p = root.join(name);
-            if !p.exists() {
-                std::fs::write(p, body)?;
-            }
+    for (name, body) in [("index.html", INDEX_HTML), ("style.css", STYLE_CSS)] {
+        let p = root.join(name);
+        if !p.exists() {
+            std::fs::write(p, body)?;
         }
     }
     Ok(())
@@ -188,7 +218,7 @@ fn spawn_logger(
     Ok((tx, handle))
 }
 
-fn run(cfg: Config) -> Result<(), String> {
+fn run(cfg: Config, tls: Option<tls::Tls>) -> Result<(), String> {
     prepare_root(&cfg).map_err(|e| format!("cannot prepare {}: {e}", cfg.root))?;
     let canon = std::fs::canonicalize(&cfg.root).map_err(|e| format!("{}: {e}", cfg.root))?;
     if !canon.is_dir() {
@@ -215,19 +245,28 @@ fn run(cfg: Config) -> Result<(), String> {
         n => n,
     };
 
-    // SIGINT and SIGTERM are read from a signalfd; block them before any thread starts so
-    // every thread inherits the mask. SIGPIPE is ignored (sendfile could raise it).
-    let sigs = SigSet::from_signals(&[Signal::SIGINT, Signal::SIGTERM]);
+    // SIGINT, SIGTERM and SIGHUP are read from a signalfd; block them before any thread
+    // starts so every thread inherits the mask. SIGPIPE is ignored (sendfile could raise it).
+    let sigs = SigSet::from_signals(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]);
     signal::rt_sigprocmask(SigmaskHow::Block, Some(&sigs)).map_err(|e| e.to_string())?;
     let _ = signal::rt_sigaction(Signal::SIGPIPE, Some(signal::Disposition::Ignore));
     let sfd = epoll::signalfd4(&sigs, SignalfdFlags::CLOEXEC).map_err(|e| e.to_string())?;
 
-    let addr = parse_bind(&cfg.bind, cfg.port)?;
+    let mut specs = listen_specs(&cfg)?;
     let reuseport = cfg.design == Design::Reactor && cfg.accept == AcceptMode::ReusePort;
-    let first = listener(&addr, reuseport)
-        .map_err(|e| format!("cannot listen on {}:{}: {e}", cfg.bind, cfg.port))?;
-    let port = bound_port(&first);
-    let mut listeners = vec![Arc::new(first)];
+    // The first worker's sockets; a port 0 becomes the port bound, for the other workers.
+    let mut first = Vec::new();
+    for (addr, tls) in &mut specs {
+        let fd = listener(&Addr::new(addr.ip(), addr.port()), reuseport)
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        addr.set_port(bound_port(&fd));
+        first.push(Listener {
+            fd: Arc::new(fd),
+            tls: *tls,
+        });
+    }
+    let port = specs[0].0.port();
+    let mut listeners = vec![first];
     let per_worker = if cfg.design == Design::Reactor {
         cfg.workers
     } else {
@@ -236,11 +275,18 @@ fn run(cfg: Config) -> Result<(), String> {
     for _ in 1..per_worker {
         match cfg.accept {
             AcceptMode::ReusePort => {
-                let a = parse_bind(&cfg.bind, port)?;
-                let l = listener(&a, true).map_err(|e| format!("cannot listen: {e}"))?;
-                listeners.push(Arc::new(l));
+                let mut set = Vec::new();
+                for (addr, tls) in &specs {
+                    let fd = listener(&Addr::new(addr.ip(), addr.port()), true)
+                        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                    set.push(Listener {
+                        fd: Arc::new(fd),
+                        tls: *tls,
+                    });
+                }
+                listeners.push(set);
             }
-            AcceptMode::Exclusive => listeners.push(Arc::clone(&listeners[0])),
+            AcceptMode::Exclusive => listeners.push(listeners[0].clone()),
         }
     }
 
@@ -272,6 +318,7 @@ fn run(cfg: Config) -> Result<(), String> {
         max_conns,
         shutdown: AtomicBool::new(false),
         log_dropped: AtomicU64::new(0),
+        tls,
     });
     let mut wakers = Vec::new();
     let mut threads = Vec::new();
@@ -314,12 +361,20 @@ fn run(cfg: Config) -> Result<(), String> {
         "Server listening on port {port} with {workers_n} workers, serving files from {}...",
         cfg.root
     );
+    if !cfg.listen.is_empty() || !cfg.tls_listen.is_empty() {
+        let urls: Vec<String> = specs
+            .iter()
+            .map(|(a, tls)| format!("{}://{a}", if *tls { "https" } else { "http" }))
+            .collect();
+        println!("Listening on {}", urls.join(" "));
+    }
     let _ = std::io::stdout().flush();
 
-    // Wait for SIGINT or SIGTERM.
+    // Wait for SIGINT or SIGTERM; SIGHUP reloads the certificate and key.
     let mut info = [SignalfdSiginfo::default(); 1];
     loop {
         match epoll::signalfd_read(&sfd, &mut info) {
+            Ok(n) if n > 0 && info[0].signal() == Some(Signal::SIGHUP) => reload(&server),
             Ok(n) if n > 0 => break,
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(format!("signalfd: {e}")),
@@ -343,6 +398,18 @@ fn run(cfg: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// Reloads the certificate and key (SIGHUP): new handshakes get the new ones, open
+/// connections go on; a failure keeps the old ones and says why.
+fn reload(server: &ServerState) {
+    let Some(tls) = &server.tls else {
+        return;
+    };
+    match tls.certs.reload() {
+        Ok(()) => eprintln!("httpd: SIGHUP: certificate and key reloaded"),
+        Err(e) => eprintln!("httpd: SIGHUP: reload failed, keeping the old certificate: {e}"),
+    }
+}
+
 fn main() {
     let cfg = match Config::parse_args(std::env::args().skip(1)) {
         Ok(Command::Serve(cfg)) => *cfg,
@@ -355,7 +422,27 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = run(cfg) {
+    // A missing --root is a bad argument too (only the default one is created).
+    let default_root = cfg.root == "./public_html" || cfg.root == "public_html";
+    if !default_root && !std::path::Path::new(&cfg.root).is_dir() {
+        eprintln!(
+            "httpd: --root {}: no such directory (only the default ./public_html is created)",
+            cfg.root
+        );
+        std::process::exit(2);
+    }
+    // A bad certificate or key is a bad argument: one line, exit 2, before anything starts.
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => match tls::Tls::load(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("httpd: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => None,
+    };
+    if let Err(e) = run(cfg, tls) {
         eprintln!("httpd: {e}");
         std::process::exit(1);
     }

@@ -15,13 +15,13 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rawsys::{Errno, OwnedFd};
+use rawsys::Errno;
 use reactor::{Events, Interest, Registry, TimerKey, Waker};
 
 use crate::ServerState;
 use crate::conn::{Conn, Disposition, LOG_BATCH, ThreadState, drive, flush_log};
 use crate::dates::http_date;
-use crate::event_loop::{ConnSlot, EventHandler, EventLoop, conn_token, handle_events};
+use crate::event_loop::{ConnSlot, EventHandler, EventLoop, Listener, conn_token, handle_events};
 
 /// A ready connection on its way to a pool thread.
 struct Job {
@@ -117,12 +117,12 @@ struct Poller {
 /// waker (to notice shutdown) and every thread to join.
 pub(crate) fn start(
     server: Arc<ServerState>,
-    listener: Arc<OwnedFd>,
+    listeners: Vec<Listener>,
     workers: usize,
     log_tx: Option<SyncSender<Vec<u8>>>,
 ) -> Result<(Arc<Waker>, Vec<std::thread::JoinHandle<()>>), String> {
     let err = |e: Errno| e.to_string();
-    let event_loop = EventLoop::new(&server, listener, false).map_err(err)?;
+    let event_loop = EventLoop::new(&server, listeners, false).map_err(err)?;
     let waker = Arc::clone(&event_loop.waker);
     let handoff = Arc::new(Handoff {
         server,
@@ -409,9 +409,9 @@ impl EventHandler for Poller {
 
     fn accept_all(&mut self) {
         let server = &*self.handoff.server;
-        while let Some((fd, peer)) = self.event_loop.accept_next(server, &self.date) {
+        while let Some(accepted) = self.event_loop.accept_next(server, &self.date) {
             let mut fresh = None;
-            let (idx, _) = self.event_loop.insert(&server.cfg, fd, peer, |conn| {
+            let (idx, _) = self.event_loop.insert(&server.cfg, accepted, |conn| {
                 fresh = Some(Box::new(conn));
                 PoolSlot {
                     conn: Whereabouts::Busy,

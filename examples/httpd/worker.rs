@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
+use rawsys::Errno;
 use rawsys::process::sched_yield;
-use rawsys::{Errno, OwnedFd};
 use reactor::{Events, Interest, Waker};
 
 use crate::ServerState;
 use crate::config::AcceptMode;
 use crate::conn::{Conn, Disposition, ThreadState, drive, flush_log};
-use crate::event_loop::{EventHandler, EventLoop, conn_token, handle_events};
+use crate::event_loop::{EventHandler, EventLoop, Listener, conn_token, handle_events};
 
 /// One reactor thread.
 pub(crate) struct Worker {
@@ -25,14 +25,14 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
-    /// A worker with its poll, waker and listener registered.
+    /// A worker with its poll, waker and listeners registered.
     pub(crate) fn new(
         server: Arc<ServerState>,
-        listener: Arc<OwnedFd>,
+        listeners: Vec<Listener>,
         log_tx: Option<SyncSender<Vec<u8>>>,
     ) -> Result<Worker, Errno> {
         let exclusive = server.cfg.accept == AcceptMode::Exclusive;
-        let event_loop = EventLoop::new(&server, listener, exclusive)?;
+        let event_loop = EventLoop::new(&server, listeners, exclusive)?;
         let ts = ThreadState::new(&server, event_loop.now_ms, log_tx.is_some())?;
         Ok(Worker {
             server,
@@ -124,8 +124,8 @@ impl EventHandler for Worker {
     }
 
     fn accept_all(&mut self) {
-        while let Some((fd, peer)) = self.event_loop.accept_next(&self.server, &self.ts.date) {
-            let (idx, generation) = self.event_loop.insert(&self.server.cfg, fd, peer, Some);
+        while let Some(accepted) = self.event_loop.accept_next(&self.server, &self.ts.date) {
+            let (idx, generation) = self.event_loop.insert(&self.server.cfg, accepted, Some);
             self.arm(idx);
             // The request is usually there already: answer it before registering, so a
             // one-shot `Connection: close` exchange never touches the epoll set.

@@ -60,12 +60,21 @@ pub struct Server {
 impl Server {
     /// Starts httpd on 127.0.0.1 with a free port, serving `root`, with extra `args`.
     pub fn start(root: &Path, args: &[&str]) -> Server {
+        Server::start_in(None, root, args)
+    }
+
+    /// [`Server::start`] in the working directory `cwd` (a relative `root` is under it).
+    pub fn start_in(cwd: Option<&Path>, root: &Path, args: &[&str]) -> Server {
         let log = std::env::temp_dir().join(format!(
             "lp-test-httpd-stderr-{}-{}",
             std::process::id(),
             DIRS.fetch_add(1, Ordering::Relaxed)
         ));
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        if let Some(dir) = cwd {
+            command.current_dir(dir);
+        }
+        let mut child = command
             .args([
                 "--port",
                 "0",

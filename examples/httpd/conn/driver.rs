@@ -1,8 +1,8 @@
 //! Driving a connection: on an event, make all the progress possible: send what is queued,
 //! answer what is buffered, read what arrived, until the socket is drained or the output
 //! is blocked. The socket's input side is here (`recv`); the HTTP code (`requests`) sees
-//! only received bytes and the output side (`output`) owns the sending, so a TLS layer can
-//! later sit between the two.
+//! only received bytes (decrypted by `tls` on a TLS connection) and the output side
+//! (`output`) owns the sending.
 
 use std::mem;
 
@@ -15,6 +15,7 @@ use super::access_log::LOG_BATCH;
 use super::output::{Flushed, finish_batch, flush};
 use super::requests::{BatchEnd, answer_requests};
 use super::state::{ClientSends, Conn};
+use super::tls::{Decrypted, decrypt};
 use crate::ServerState;
 use crate::dates::{clf_date, http_date};
 use crate::files::FileCache;
@@ -30,6 +31,8 @@ pub(crate) struct ThreadState {
     pub(super) cache: FileCache,
     pub(super) rbuf: Vec<u8>,
     pub(super) wbuf: Vec<u8>,
+    /// The plaintext of a TLS connection's last read (empty, unallocated, without TLS).
+    pub(super) plain: Vec<u8>,
     pub(super) scratch: Vec<u8>,
     pub(super) headers: Box<[RawHeader; 100]>,
     pub(super) parser: RequestParser,
@@ -56,6 +59,7 @@ impl ThreadState {
             cache: FileCache::new(root, server.root_canon.clone()),
             rbuf: vec![0; READ_BUF],
             wbuf: Vec::with_capacity(WRITE_BUF),
+            plain: Vec::new(),
             scratch: Vec::with_capacity(256),
             headers: Box::new([RawHeader::EMPTY; 100]),
             parser: RequestParser::new(),
@@ -96,7 +100,7 @@ pub(crate) fn drive(ts: &mut ThreadState, conn: &mut Conn, readable: bool) -> Di
     let mut try_read = readable;
     loop {
         if conn.has_output() {
-            match flush(conn) {
+            match flush(conn, &mut ts.wbuf) {
                 (Flushed::All, _) => progressed = true,
                 (Flushed::Blocked, p) => {
                     progressed |= p;
@@ -155,6 +159,25 @@ pub(crate) fn drive(ts: &mut ThreadState, conn: &mut Conn, readable: bool) -> Di
         // if it came with the data (nginx checks the same): read on to the end of the stream.
         try_read = n == rbuf.len() || conn.client_sends == ClientSends::Closing;
         progressed = true;
+        // Over TLS the HTTP code reads the plaintext: it takes the read buffer's place
+        // until the batch is answered.
+        let mut cipher = None;
+        let mut n = n;
+        if conn.tls.is_some() {
+            let mut plain = mem::take(&mut ts.plain);
+            plain.clear();
+            match decrypt(conn, &rbuf[..n], &mut plain) {
+                Decrypted::Data => {}
+                Decrypted::Ended => conn.client_sends = ClientSends::Ended,
+                Decrypted::Failed => {
+                    ts.rbuf = rbuf;
+                    ts.plain = plain;
+                    return Disposition::Close;
+                }
+            }
+            n = plain.len();
+            cipher = Some(mem::replace(&mut rbuf, plain));
+        }
         let end = if conn.inbuf.is_empty() {
             let (used, end) = answer_requests(ts, conn, &rbuf[..n]);
             if !matches!(end, BatchEnd::Close) && used < n {
@@ -171,6 +194,9 @@ pub(crate) fn drive(ts: &mut ThreadState, conn: &mut Conn, readable: bool) -> Di
             keep_rest(conn, buf, used, &end);
             end
         };
+        if let Some(cipher) = cipher {
+            ts.plain = mem::replace(&mut rbuf, cipher);
+        }
         ts.rbuf = rbuf;
         finish_batch(&mut ts.wbuf, conn, end);
     }

@@ -10,6 +10,7 @@ use reactor::http::Version;
 
 use super::requests::BatchEnd;
 use super::state::{Conn, Nagle};
+use super::tls::{FileProgress, encrypt_batch, send_file};
 use crate::respond::simple_response;
 
 /// The most of a file waiting unsent in a connection's socket (`TCP_NOTSENT_LOWAT`, set at
@@ -31,7 +32,7 @@ pub(super) enum Flushed {
 
 /// Sends `buf` until done or the socket is full; returns the bytes sent. `more`: more
 /// follows at once (`MSG_MORE`).
-fn send_all_or_block(fd: &OwnedFd, buf: &[u8], more: bool) -> Result<usize, Errno> {
+pub(super) fn send_all_or_block(fd: &OwnedFd, buf: &[u8], more: bool) -> Result<usize, Errno> {
     let flags = if more {
         SendFlags::NOSIGNAL | SendFlags::MORE
     } else {
@@ -64,6 +65,11 @@ pub(super) fn finish_batch(wbuf: &mut Vec<u8>, conn: &mut Conn, end: BatchEnd) {
         conn.close_when_sent = true;
         conn.inbuf = Vec::new();
         conn.requests_waiting = false;
+    }
+    if let Some(tls) = conn.tls.as_deref_mut() {
+        // What goes out is the batch's ciphertext (and the handshake's records, if any).
+        let closing = conn.close_when_sent && conn.file.is_none();
+        encrypt_batch(tls, wbuf, closing);
     }
     if conn.nagle != Nagle::Off && (conn.nagle == Nagle::OnAnswered || conn.file.is_some()) {
         let _ = net::set_tcp_nodelay(&conn.fd, true);
@@ -121,9 +127,9 @@ pub(super) fn finish_batch(wbuf: &mut Vec<u8>, conn: &mut Conn, end: BatchEnd) {
     }
 }
 
-/// Sends queued bytes, then the file region. Returns how far it got, and whether anything
-/// went.
-pub(super) fn flush(conn: &mut Conn) -> (Flushed, bool) {
+/// Sends queued bytes, then the file region (over TLS read and encrypted in chunks, in
+/// `scratch`). Returns how far it got, and whether anything went.
+pub(super) fn flush(conn: &mut Conn, scratch: &mut Vec<u8>) -> (Flushed, bool) {
     let mut progressed = false;
 
     if conn.out_pos < conn.out.len() {
@@ -138,6 +144,25 @@ pub(super) fn flush(conn: &mut Conn) -> (Flushed, bool) {
                 conn.out_pos = 0;
             }
             Err(_) => return (Flushed::Failed, progressed),
+        }
+    }
+    if conn.tls.is_some() && conn.file.is_some() {
+        match send_file(conn, scratch) {
+            (FileProgress::Done, p) => progressed |= p,
+            (FileProgress::Blocked, p) => return (Flushed::Blocked, progressed | p),
+            (FileProgress::Failed, p) => return (Flushed::Failed, progressed | p),
+        }
+        conn.file = None;
+        if conn.close_when_sent {
+            if let Some(tls) = conn.tls.as_deref_mut() {
+                let mut notify = Vec::new();
+                encrypt_batch(tls, &mut notify, true);
+                let _ = send_all_or_block(&conn.fd, &notify, false);
+            }
+        }
+        if conn.corked {
+            let _ = net::set_tcp_cork(&conn.fd, false);
+            conn.corked = false;
         }
     }
     if let Some(f) = conn.file.as_mut() {

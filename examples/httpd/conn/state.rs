@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use rawsys::OwnedFd;
-use rawsys::net::SocketAddr;
+use rawsys::net::{self, SocketAddr};
 use reactor::http::{ChunkedDecoder, RequestParser};
 use reactor::{TimerKey, TimerWheel};
 
@@ -115,11 +115,26 @@ pub(crate) struct Conn {
     /// `TCP_NOTSENT_LOWAT` is set (at the connection's first file, see `output`).
     pub(super) paced: bool,
     pub(super) peer: Peer,
+    /// The TLS session of a connection to a TLS listener (`None`: plain HTTP).
+    pub(super) tls: Option<Box<rustls::ServerConnection>>,
 }
 
 impl Conn {
     /// A fresh connection, waiting for its first request head.
-    pub(crate) fn new(fd: OwnedFd, peer: Peer, generation: u32, deadline: u64) -> Conn {
+    /// `tls`: the session of a connection to a TLS listener.
+    pub(crate) fn new(
+        fd: OwnedFd,
+        peer: Peer,
+        tls: Option<Box<rustls::ServerConnection>>,
+        generation: u32,
+        deadline: u64,
+    ) -> Conn {
+        // TLS sends the handshake's flights as soon as they are written: Nagle's algorithm
+        // would hold the server's second flight (TLS 1.2) behind an unacknowledged first.
+        let nagle = match tls {
+            Some(_) if net::set_tcp_nodelay(&fd, true).is_ok() => Nagle::Off,
+            _ => Nagle::OnUnanswered,
+        };
         Conn {
             fd,
             generation,
@@ -139,10 +154,11 @@ impl Conn {
             requests_waiting: false,
             unread_input: false,
             client_sends: ClientSends::Open,
-            nagle: Nagle::OnUnanswered,
+            nagle,
             corked: false,
             paced: false,
             peer,
+            tls,
         }
     }
 

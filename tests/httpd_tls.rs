@@ -1,0 +1,658 @@
+//! httpd over HTTPS with real clients: curl, openssl s_client, Python's ssl module. The test
+//! makes its own CA, an intermediate CA and server certificates (ECDSA P-256, RSA 2048) with
+//! the `openssl` command.
+
+mod httpd_support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use httpd_support::*;
+
+/// Runs `openssl` with `args` in `dir`, panicking with its output on failure.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A test PKI in `dir`: `ca.pem` (root), `int.pem` (intermediate, signed by the root), and
+/// server certificates made by [`Pki::server`].
+struct Pki<'a> {
+    dir: &'a Path,
+}
+
+impl<'a> Pki<'a> {
+    fn new(dir: &'a Path) -> Pki<'a> {
+        std::fs::write(
+            dir.join("ca.ext"),
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=lp-test root CA",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "int.key",
+                "-out",
+                "int.csr",
+                "-subj",
+                "/CN=lp-test intermediate CA",
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "int.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "int.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "ca.ext",
+            ],
+        );
+        Pki { dir }
+    }
+
+    /// A server certificate for `localhost`, 127.0.0.1 and ::1 named `name` (`NAME.key`,
+    /// `NAME.pem` with the chain: server certificate, then the intermediate), with an `ec`
+    /// (P-256) or `rsa` (2048) key.
+    fn server(&self, name: &str, kind: &str) -> (PathBuf, PathBuf) {
+        let dir = self.dir;
+        std::fs::write(
+            dir.join("srv.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let leaf = format!("{name}.leaf");
+        let subj = format!("/CN={name}");
+        let opt = if kind == "rsa" {
+            "rsa_keygen_bits:2048"
+        } else {
+            "ec_paramgen_curve:P-256"
+        };
+        openssl(
+            dir,
+            &[
+                "req", "-newkey", kind, "-pkeyopt", opt, "-nodes", "-keyout", &key, "-out", &csr,
+                "-subj", &subj,
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "int.pem",
+                "-CAkey",
+                "int.key",
+                "-CAcreateserial",
+                "-out",
+                &leaf,
+                "-days",
+                "2",
+                "-extfile",
+                "srv.ext",
+            ],
+        );
+        let mut chain = std::fs::read(dir.join(&leaf)).unwrap();
+        chain.extend(std::fs::read(dir.join("int.pem")).unwrap());
+        let pem = dir.join(format!("{name}.pem"));
+        std::fs::write(&pem, chain).unwrap();
+        (pem, dir.join(key))
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+}
+
+/// Starts httpd serving `root` over TLS with `cert` and `key`.
+fn start_tls(root: &Path, cert: &Path, key: &Path, extra: &[&str]) -> Server {
+    let (c, k) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let mut args = vec!["--tls-cert", c, "--tls-key", k];
+    args.extend_from_slice(extra);
+    Server::start(root, &args)
+}
+
+fn curl(ca: &Path, args: &[&str]) -> (String, Vec<u8>, String) {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-v",
+            "--max-time",
+            "20",
+            "-D",
+            "-",
+            "-o",
+            "-",
+            "--cacert",
+        ])
+        .arg(ca)
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    let verbose = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "curl {args:?}: {verbose}");
+    let split = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(out.stdout.len(), |p| p + 4);
+    (
+        String::from_utf8_lossy(&out.stdout[..split]).into_owned(),
+        out.stdout[split..].to_vec(),
+        verbose,
+    )
+}
+
+#[test]
+fn curl_over_tls_with_a_chain_keep_alive_range_and_304() {
+    let d = TempDir::new("tls-curl");
+    let pki = Pki::new(d.path());
+    let (cert, key) = pki.server("ecdsa", "ec");
+    let site = TempDir::new("tls-curl-site");
+    site.write("index.html", b"<p>hello tls</p>\n");
+    site.write("big.bin", &pattern(3_000_000));
+    let s = start_tls(site.path(), &cert, &key, &[]);
+    let base = format!("https://localhost:{}", s.port);
+
+    // Two requests on one connection: keep-alive over TLS, ALPN http/1.1.
+    let (head, body, verbose) = curl(
+        &pki.ca(),
+        &[&format!("{base}/"), &format!("{base}/index.html")],
+    );
+    // curl writes both responses, each with its head, one after the other.
+    let all = head + &String::from_utf8_lossy(&body);
+    assert!(all.starts_with("HTTP/1.1 200 OK\r\n"), "{all}");
+    assert_eq!(all.matches("HTTP/1.1 200 OK\r\n").count(), 2, "{all}");
+    assert_eq!(all.matches("<p>hello tls</p>\n").count(), 2, "{all}");
+    assert!(
+        verbose.contains("ALPN: server accepted http/1.1"),
+        "{verbose}"
+    );
+    assert!(
+        verbose.contains("Re-using existing connection"),
+        "{verbose}"
+    );
+
+    // A large file is read and encrypted in chunks: every byte arrives.
+    let (head, body, _) = curl(&pki.ca(), &[&format!("{base}/big.bin")]);
+    assert!(head.contains("Content-Length: 3000000"), "{head}");
+    assert!(body == pattern(3_000_000), "big.bin differs over TLS");
+
+    let (head, body, _) = curl(&pki.ca(), &["-r", "100-199", &format!("{base}/big.bin")]);
+    assert!(
+        head.starts_with("HTTP/1.1 206 Partial Content\r\n"),
+        "{head}"
+    );
+    assert!(body == pattern(3_000_000)[100..200]);
+
+    let etag = head
+        .lines()
+        .find_map(|l| l.strip_prefix("ETag: "))
+        .expect("etag")
+        .trim()
+        .to_string();
+    let (head, body, _) = curl(
+        &pki.ca(),
+        &[
+            "-H",
+            &format!("If-None-Match: {etag}"),
+            &format!("{base}/big.bin"),
+        ],
+    );
+    assert!(head.starts_with("HTTP/1.1 304 Not Modified\r\n"), "{head}");
+    assert!(body.is_empty());
+}
+
+/// `openssl s_client` with `args`, sending one `Connection: close` request; its output.
+fn s_client(port: u16, ca: &Path, args: &[&str]) -> String {
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-CAfile",
+        ])
+        .arg(ca)
+        .args(["-servername", "localhost", "-ign_eof"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl is installed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn tls12_and_tls13_alpn_and_resumption_with_rsa_and_ecdsa() {
+    let d = TempDir::new("tls-sclient");
+    let pki = Pki::new(d.path());
+    let site = TempDir::new("tls-sclient-site");
+    site.write("index.html", b"hello s_client\n");
+    for kind in ["rsa", "ec"] {
+        let (cert, key) = pki.server(&format!("srv-{kind}"), kind);
+        let s = start_tls(site.path(), &cert, &key, &[]);
+        for (version, name) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
+            let sess = d.path().join(format!("sess-{kind}{version}"));
+            let sess = sess.to_str().unwrap();
+            let first = s_client(
+                s.port,
+                &pki.ca(),
+                &[version, "-alpn", "http/1.1", "-sess_out", sess],
+            );
+            assert!(
+                first.contains("Verify return code: 0 (ok)"),
+                "{kind} {version}: {first}"
+            );
+            assert!(
+                first.contains(&format!("Protocol  : {name}"))
+                    || first.contains(&format!(", {name},")),
+                "{kind} {version}: {first}"
+            );
+            assert!(
+                first.contains("ALPN protocol: http/1.1"),
+                "{kind} {version}: {first}"
+            );
+            assert!(
+                first.contains("HTTP/1.1 200 OK"),
+                "{kind} {version}: {first}"
+            );
+            assert!(
+                first.contains("hello s_client"),
+                "{kind} {version}: {first}"
+            );
+            let again = s_client(s.port, &pki.ca(), &[version, "-sess_in", sess]);
+            assert!(
+                again.contains(&format!("Reused, {name}")),
+                "{kind} {version} resumption: {again}"
+            );
+            assert!(
+                again.contains("HTTP/1.1 200 OK"),
+                "{kind} {version}: {again}"
+            );
+        }
+    }
+}
+
+/// A Python client (its ssl module) that pipelines requests on one connection.
+const PY_CLIENT: &str = r#"
+import socket, ssl, sys
+port, ca, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+s.settimeout(20)
+reqs = b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n" * (n - 1)
+reqs += b"GET /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+s.sendall(reqs)
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(s.version(), s.selected_alpn_protocol(), data.count(b"HTTP/1.1 200 OK"), data.count(b"hello python"))
+"#;
+
+#[test]
+fn python_ssl_pipelines_over_tls_and_plain_still_works_without_tls() {
+    let d = TempDir::new("tls-python");
+    let pki = Pki::new(d.path());
+    let (cert, key) = pki.server("py", "ec");
+    let site = TempDir::new("tls-python-site");
+    site.write("index.html", b"hello python\n");
+    let s = start_tls(site.path(), &cert, &key, &[]);
+    let out = Command::new("python3")
+        .args(["-c", PY_CLIENT, &s.port.to_string()])
+        .arg(pki.ca())
+        .arg("100")
+        .output()
+        .expect("python3 is installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ALPN is None: this client offers none; 100 pipelined responses, then the close.
+    assert_eq!(text.trim(), "TLSv1.3 None 100 100");
+
+    // A plain request to the TLS port is a TLS error (an alert at most), not an answer;
+    // the connection is closed and the server lives.
+    let mut c = s.connect();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut got = Vec::new();
+    let end = std::io::Read::read_to_end(&mut c, &mut got);
+    assert!(
+        end.is_ok() || end.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "not closed"
+    );
+    assert!(got.len() < 16 && !got.starts_with(b"HTTP/"), "{got:?}");
+    let out = Command::new("python3")
+        .args(["-c", PY_CLIENT, &s.port.to_string()])
+        .arg(pki.ca())
+        .arg("1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "TLSv1.3 None 1 1"
+    );
+}
+
+/// Starts httpd with `args` expecting it to refuse: returns its stderr.
+fn refused(root: &Path, args: &[&str]) -> String {
+    let out = Command::new(binary())
+        .args(["--port", "0", "--bind", "127.0.0.1", "--root"])
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "it did not start: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    err
+}
+
+#[test]
+fn bad_certificate_or_key_files_exit_2_with_one_line() {
+    let d = TempDir::new("tls-bad");
+    let pki = Pki::new(d.path());
+    let (cert, key) = pki.server("good", "ec");
+    let (_, other_key) = pki.server("other", "rsa");
+    let site = TempDir::new("tls-bad-site");
+    let garbage = d.path().join("garbage.pem");
+    std::fs::write(&garbage, "this is not PEM\n").unwrap();
+    let missing = d.path().join("missing.pem");
+    // Root reads any file whatever its mode: a directory is the file nobody can read.
+    let unreadable = d.path().join("a-directory");
+    std::fs::create_dir(&unreadable).unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+
+    let err = refused(
+        site.path(),
+        &["--tls-cert", &s(&missing), "--tls-key", &s(&key)],
+    );
+    assert!(
+        err.contains("--tls-cert") && err.contains("missing.pem") && err.contains("cannot read"),
+        "{err}"
+    );
+    let err = refused(
+        site.path(),
+        &["--tls-cert", &s(&garbage), "--tls-key", &s(&key)],
+    );
+    assert!(
+        err.contains("--tls-cert") && err.contains("no certificate"),
+        "{err}"
+    );
+    let err = refused(
+        site.path(),
+        &["--tls-cert", &s(&cert), "--tls-key", &s(&garbage)],
+    );
+    assert!(
+        err.contains("--tls-key") && err.contains("no private key"),
+        "{err}"
+    );
+    let err = refused(
+        site.path(),
+        &["--tls-cert", &s(&cert), "--tls-key", &s(&cert)],
+    );
+    assert!(
+        err.contains("--tls-key") && err.contains("no private key"),
+        "{err}"
+    );
+    let err = refused(
+        site.path(),
+        &["--tls-cert", &s(&cert), "--tls-key", &s(&other_key)],
+    );
+    assert!(err.contains("does not match"), "{err}");
+    let err = refused(
+        site.path(),
+        &["--tls-cert", &s(&unreadable), "--tls-key", &s(&key)],
+    );
+    assert!(
+        err.contains("--tls-cert") && err.contains("cannot read"),
+        "{err}"
+    );
+    let err = refused(site.path(), &["--tls-cert", &s(&cert)]);
+    assert!(err.contains("--tls-key"), "{err}");
+}
+
+/// A Python client that keeps one connection open: prints the server certificate's
+/// common name and the answer of a request, then, at each line on its stdin, another
+/// request's answer on the same connection.
+const PY_KEEP: &str = r#"
+import socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+s.settimeout(20)
+cn = dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+f = s.makefile("rb")
+def ask():
+    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    status = f.readline().decode().strip()
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    body = f.read(length).decode().strip()
+    print(cn, status, body, flush=True)
+ask()
+for _ in sys.stdin:
+    ask()
+"#;
+
+fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sighup_reloads_the_certificate_and_a_failed_reload_keeps_the_old_one() {
+    let d = TempDir::new("tls-reload");
+    let pki = Pki::new(d.path());
+    let (cert_a, key_a) = pki.server("first", "ec");
+    let (cert_b, key_b) = pki.server("second", "rsa");
+    let cert = d.path().join("live.pem");
+    let key = d.path().join("live.key");
+    std::fs::copy(&cert_a, &cert).unwrap();
+    std::fs::copy(&key_a, &key).unwrap();
+    let site = TempDir::new("tls-reload-site");
+    site.write("index.html", b"hello reload\n");
+    let s = start_tls(site.path(), &cert, &key, &[]);
+
+    let mut open = Command::new("python3")
+        .args(["-c", PY_KEEP, &s.port.to_string()])
+        .arg(pki.ca())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut open_in = open.stdin.take().unwrap();
+    let mut open_out = BufReader::new(open.stdout.take().unwrap()).lines();
+    let line = open_out.next().unwrap().unwrap();
+    assert_eq!(line, "first HTTP/1.1 200 OK hello reload");
+
+    let fresh = || {
+        let out = Command::new("python3")
+            .args(["-c", PY_KEEP, &s.port.to_string()])
+            .arg(pki.ca())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+
+    std::fs::copy(&cert_b, &cert).unwrap();
+    std::fs::copy(&key_b, &key).unwrap();
+    rawsys::process::kill_process(s.pid(), rawsys::signal::Signal::SIGHUP).unwrap();
+    wait_for("the reload", Duration::from_secs(10), || {
+        s.stderr().contains("certificate and key reloaded")
+    });
+    assert_eq!(fresh(), "second HTTP/1.1 200 OK hello reload");
+    // The connection opened before the reload goes on.
+    writeln!(open_in).unwrap();
+    let line = open_out.next().unwrap().unwrap();
+    assert_eq!(line, "first HTTP/1.1 200 OK hello reload");
+
+    // A broken certificate file: the reload fails, says why, and the last good one stays.
+    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nnot base64 !!\n").unwrap();
+    rawsys::process::kill_process(s.pid(), rawsys::signal::Signal::SIGHUP).unwrap();
+    wait_for("the failed reload", Duration::from_secs(10), || {
+        s.stderr()
+            .contains("reload failed, keeping the old certificate")
+    });
+    assert!(s.stderr().contains("live.pem"), "{}", s.stderr());
+    assert_eq!(fresh(), "second HTTP/1.1 200 OK hello reload");
+    writeln!(open_in).unwrap();
+    assert_eq!(
+        open_out.next().unwrap().unwrap(),
+        "first HTTP/1.1 200 OK hello reload"
+    );
+    drop(open_in);
+    let _ = open.wait();
+}
+
+#[test]
+fn plain_and_tls_listeners_side_by_side_on_ipv4_and_ipv6() {
+    let d = TempDir::new("tls-listen");
+    let pki = Pki::new(d.path());
+    let (cert, key) = pki.server("multi", "ec");
+    let site = TempDir::new("tls-listen-site");
+    site.write("index.html", b"hello listeners\n");
+    let mut child = Command::new(binary())
+        .args(["--workers", "2", "--root"])
+        .arg(site.path())
+        .args(["--listen", "127.0.0.1:0", "--listen", "[::1]:0"])
+        .args(["--tls-listen", "127.0.0.1:0", "--tls-listen", "[::1]:0"])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let banner = lines.next().unwrap().unwrap();
+    assert!(banner.starts_with("Server listening on port "), "{banner}");
+    let listening = lines.next().unwrap().unwrap();
+    let urls: Vec<&str> = listening
+        .strip_prefix("Listening on ")
+        .expect("the listeners line")
+        .split(' ')
+        .collect();
+    assert_eq!(urls.len(), 4, "{listening}");
+    assert!(urls[0].starts_with("http://127.0.0.1:") && urls[1].starts_with("http://[::1]:"));
+    assert!(urls[2].starts_with("https://127.0.0.1:") && urls[3].starts_with("https://[::1]:"));
+    for url in &urls {
+        let (head, body, _) = curl(&pki.ca(), &["-g", &format!("{url}/index.html")]);
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{url}: {head}");
+        assert_eq!(body, b"hello listeners\n", "{url}");
+    }
+    // Each port speaks only its own protocol.
+    let plain_as_tls = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(pki.ca())
+        .arg(urls[0].replace("http://", "https://"))
+        .output()
+        .unwrap();
+    assert!(!plain_as_tls.status.success());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn the_pool_design_serves_tls_too() {
+    let d = TempDir::new("tls-pool");
+    let pki = Pki::new(d.path());
+    let (cert, key) = pki.server("pool", "rsa");
+    let site = TempDir::new("tls-pool-site");
+    site.write("index.html", b"hello python\n");
+    let s = start_tls(site.path(), &cert, &key, &["--design", "pool"]);
+    let out = Command::new("python3")
+        .args(["-c", PY_CLIENT, &s.port.to_string()])
+        .arg(pki.ca())
+        .arg("50")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "TLSv1.3 None 50 50",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
