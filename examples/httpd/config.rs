@@ -185,14 +185,14 @@ fn one_line(e: &clap::Error) -> String {
     // "--sched <batch|normal>" -> "--sched"
     let flag = text(ContextKind::InvalidArg).map(|a| a.split([' ', '=']).next().unwrap_or(a));
     let value = text(ContextKind::InvalidValue);
-    if e.kind() == ErrorKind::MissingRequiredArgument {
-        if let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg) {
-            let names: Vec<&str> = missing
-                .iter()
-                .map(|a| a.split([' ', '=']).next().unwrap_or(a))
-                .collect();
-            return format!("{} is needed too", names.join(", "));
-        }
+    if e.kind() == ErrorKind::MissingRequiredArgument
+        && let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg)
+    {
+        let names: Vec<&str> = missing
+            .iter()
+            .map(|a| a.split([' ', '=']).next().unwrap_or(a))
+            .collect();
+        return format!("{} is needed too", names.join(", "));
     }
     match (e.kind(), flag) {
         (ErrorKind::UnknownArgument, Some(f)) => format!("unknown option {f} (try --help)"),

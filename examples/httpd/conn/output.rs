@@ -153,12 +153,12 @@ pub(super) fn flush(conn: &mut Conn, scratch: &mut Vec<u8>) -> (Flushed, bool) {
             (FileProgress::Failed, p) => return (Flushed::Failed, progressed | p),
         }
         conn.file = None;
-        if conn.close_when_sent {
-            if let Some(tls) = conn.tls.as_deref_mut() {
-                let mut notify = Vec::new();
-                encrypt_batch(tls, &mut notify, true);
-                let _ = send_all_or_block(&conn.fd, &notify, false);
-            }
+        if conn.close_when_sent
+            && let Some(tls) = conn.tls.as_deref_mut()
+        {
+            let mut notify = Vec::new();
+            encrypt_batch(tls, &mut notify, true);
+            let _ = send_all_or_block(&conn.fd, &notify, false);
         }
         if conn.corked {
             let _ = net::set_tcp_cork(&conn.fd, false);
