@@ -13,7 +13,7 @@ pub enum SystemPaths {
 
 /// Paths hidden inside the container: a file gets `/dev/null` bound over it (verified to be
 /// the null device first), a directory an empty read-only tmpfs. Missing ones are skipped.
-pub const MASKED_PATHS: [&str; 11] = [
+pub const MASKED_PATHS: &[&str] = &[
     "/proc/acpi",
     "/proc/asound",
     "/proc/kcore",
@@ -28,7 +28,7 @@ pub const MASKED_PATHS: [&str; 11] = [
 ];
 
 /// Paths made read-only inside the container (bound onto themselves, remounted read-only).
-pub const READONLY_PATHS: [&str; 5] = [
+pub const READONLY_PATHS: &[&str] = &[
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",

@@ -123,7 +123,7 @@ pub const DENIED: &[(&str, Option<Capability>)] = &[
 pub const CLONE_NAMESPACE_FLAGS: u32 = 0x7E02_0000;
 
 /// The `personality` values allowed (Docker's list).
-pub const ALLOWED_PERSONALITIES: [u32; 5] = [0, 0x8, 0x2_0000, 0x2_0008, 0xffff_ffff];
+pub const ALLOWED_PERSONALITIES: &[u32] = &[0, 0x8, 0x2_0000, 0x2_0008, 0xffff_ffff];
 
 /// The names of the calls the filter refuses for a container keeping `keep`, present on this
 /// architecture.
