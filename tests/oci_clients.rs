@@ -12,7 +12,7 @@ use oci_support::containerd::Containerd;
 use oci_support::image::image;
 use oci_support::podman::Podman;
 use oci_support::runtimes::{Runtime, runtimes};
-use oci_support::{Check, Scenario, TestDir, ensure, run_matrix, serial};
+use oci_support::{Check, Out, Scenario, TestDir, ensure, run_matrix, serial};
 
 /// The script each detached container runs: it answers SIGTERM with exit 42 (a shell as PID 1
 /// has no default action for it), so a stop that returns 42 quickly was a SIGTERM, not the
@@ -20,8 +20,50 @@ use oci_support::{Check, Scenario, TestDir, ensure, run_matrix, serial};
 const TERM_42: &str =
     "trap 'echo got-term; exit 42' TERM; echo started; while :; do sleep 0.1; done";
 
+/// Output on both streams and an exit code of its own.
+const OUT_AND_ERR: &[&str] = &["sh", "-c", "echo out; echo err >&2; exit 3"];
+
+fn expect_out_and_err(o: &Out) -> Check {
+    o.expect_code(3)?;
+    ensure!(o.stdout == "out\n", "stdout\n{}", o.describe());
+    ensure!(o.stderr.contains("err"), "stderr\n{}", o.describe());
+    Ok(())
+}
+
 /// Allocates enough memory in the shell itself (PID 1) to pass a 32 MiB limit.
-const EAT_MEMORY: &str = "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived";
+const EAT_MEMORY: &[&str] = &[
+    "sh",
+    "-c",
+    "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived",
+];
+
+fn expect_oom_killed(o: &Out) -> Check {
+    o.expect_code(137)?;
+    ensure!(
+        !o.stdout.contains("survived"),
+        "the limit held\n{}",
+        o.describe()
+    );
+    Ok(())
+}
+
+/// Reports whether stdin and stdout are a terminal, and which.
+const TTY_CHECK: &[&str] = &[
+    "sh",
+    "-c",
+    "tty; [ -t 0 ] && [ -t 1 ] && echo both-tty; exit 3",
+];
+
+fn expect_tty(o: &Out) -> Check {
+    o.expect_code(3)?;
+    // A terminal's line discipline turns \n into \r\n (ctr under script(1) adds a second \r).
+    ensure!(
+        o.stdout.contains("/dev/pts/0\r") && o.stdout.contains("both-tty\r"),
+        "a pty on stdin and stdout\n{}",
+        o.describe()
+    );
+    Ok(())
+}
 
 /// A directory with one file, the source of the bind mounts.
 fn bind_source(dir: std::path::PathBuf) -> std::path::PathBuf {
@@ -54,15 +96,7 @@ fn podman_runs_containers_through_each_runtime() {
 }
 
 fn p_output_and_exit_codes(p: &Podman, rt: &Runtime) -> Check {
-    let o = p.container(
-        "run",
-        rt,
-        &["--rm"],
-        &["sh", "-c", "echo out; echo err >&2; exit 3"],
-    )?;
-    o.expect_code(3)?;
-    ensure!(o.stdout == "out\n", "stdout\n{}", o.describe());
-    ensure!(o.stderr.contains("err"), "stderr\n{}", o.describe());
+    expect_out_and_err(&p.container("run", rt, &["--rm"], OUT_AND_ERR)?)?;
     p.container("run", rt, &["--rm"], &["true"])?
         .expect_code(0)?;
     // podman turns the runtime's error into 127 (no such command) and 126 (not executable):
@@ -150,40 +184,12 @@ fn p_read_only_bind_mount(p: &Podman, rt: &Runtime) -> Check {
 }
 
 fn p_memory_limit_oom_kill(p: &Podman, rt: &Runtime) -> Check {
-    let o = p.container(
-        "run",
-        rt,
-        &["--rm", "--memory", "32m", "--memory-swap", "32m"],
-        &["sh", "-c", EAT_MEMORY],
-    )?;
-    o.expect_code(137)?;
-    ensure!(
-        !o.stdout.contains("survived"),
-        "the limit held\n{}",
-        o.describe()
-    );
-    Ok(())
+    let opts = ["--rm", "--memory", "32m", "--memory-swap", "32m"];
+    expect_oom_killed(&p.container("run", rt, &opts, EAT_MEMORY)?)
 }
 
 fn p_tty(p: &Podman, rt: &Runtime) -> Check {
-    let o = p.container(
-        "run",
-        rt,
-        &["--rm", "-t"],
-        &[
-            "sh",
-            "-c",
-            "tty; [ -t 0 ] && [ -t 1 ] && echo both-tty; exit 3",
-        ],
-    )?;
-    o.expect_code(3)?;
-    // A terminal's line discipline turns \n into \r\n.
-    ensure!(
-        o.stdout.starts_with("/dev/pts/0\r\nboth-tty\r\n"),
-        "a pty on stdin and stdout\n{}",
-        o.describe()
-    );
-    Ok(())
+    expect_tty(&p.container("run", rt, &["--rm", "-t"], TTY_CHECK)?)
 }
 
 fn p_detached_exec_ps_stop(p: &Podman, rt: &Runtime) -> Check {
@@ -338,15 +344,7 @@ fn cid(rt: &Runtime, what: &str) -> String {
 }
 
 fn c_output_and_exit_codes(c: &Containerd, rt: &Runtime) -> Check {
-    let o = c.run_image(
-        rt,
-        &["--rm"],
-        &cid(rt, "out"),
-        &["sh", "-c", "echo out; echo err >&2; exit 3"],
-    )?;
-    o.expect_code(3)?;
-    ensure!(o.stdout == "out\n", "stdout\n{}", o.describe());
-    ensure!(o.stderr.contains("err"), "stderr\n{}", o.describe());
+    expect_out_and_err(&c.run_image(rt, &["--rm"], &cid(rt, "out"), OUT_AND_ERR)?)?;
     c.run_image(rt, &["--rm"], &cid(rt, "true"), &["true"])?
         .expect_code(0)?;
     // The shim reads the runtime's last JSON error line from --log and ctr prints it.
@@ -488,19 +486,8 @@ fn c_read_only_bind_mount(c: &Containerd, rt: &Runtime) -> Check {
 }
 
 fn c_memory_limit_oom_kill(c: &Containerd, rt: &Runtime) -> Check {
-    let o = c.run_image(
-        rt,
-        &["--rm", "--memory-limit", "33554432"],
-        &cid(rt, "oom"),
-        &["sh", "-c", EAT_MEMORY],
-    )?;
-    o.expect_code(137)?;
-    ensure!(
-        !o.stdout.contains("survived"),
-        "the limit held\n{}",
-        o.describe()
-    );
-    Ok(())
+    let opts = ["--rm", "--memory-limit", "33554432"];
+    expect_oom_killed(&c.run_image(rt, &opts, &cid(rt, "oom"), EAT_MEMORY)?)
 }
 
 fn c_tty(c: &Containerd, rt: &Runtime) -> Check {
@@ -509,26 +496,15 @@ fn c_tty(c: &Containerd, rt: &Runtime) -> Check {
     cmd.arg("run")
         .args(c.run_flags(rt))
         .args(["--rm", "-t", oci_support::image::IMAGE, &cid(rt, "tty")])
-        .args([
-            "sh",
-            "-c",
-            "tty; [ -t 0 ] && [ -t 1 ] && echo both-tty; exit 3",
-        ]);
+        .args(TTY_CHECK);
     let line: Vec<String> = std::iter::once(cmd.get_program())
         .chain(cmd.get_args())
         .map(|a| oci_support::shell_quote(&a.to_string_lossy()))
         .collect();
-    let o = oci_support::run(
+    expect_tty(&oci_support::run(
         std::process::Command::new("script").args(["-qec", &line.join(" "), "/dev/null"]),
         oci_support::COMMAND_LIMIT,
-    )?;
-    o.expect_code(3)?;
-    ensure!(
-        o.stdout.contains("/dev/pts/0\r") && o.stdout.contains("both-tty\r"),
-        "a pty on stdin and stdout\n{}",
-        o.describe()
-    );
-    Ok(())
+    )?)
 }
 
 fn c_detached_exec_ps_stop(c: &Containerd, rt: &Runtime) -> Check {

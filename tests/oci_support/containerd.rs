@@ -158,12 +158,9 @@ impl Containerd {
         run(&mut c, COMMAND_LIMIT)
     }
 
-    /// A scratch directory (bind-mount sources, specs, logs).
+    /// An empty scratch directory of this environment.
     pub(crate) fn scratch(&self, name: &str) -> PathBuf {
-        let p = self.dir.path(&format!("scratch/{name}"));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        p
+        self.dir.scratch(name)
     }
 
     /// Lines of `ctr ARGS` output after the header.

@@ -66,6 +66,14 @@ impl TestDir {
         self.0.join(rel)
     }
 
+    /// An empty directory `scratch/NAME` below this one (bind-mount sources, specs, logs).
+    pub(crate) fn scratch(&self, name: &str) -> PathBuf {
+        let p = self.path(&format!("scratch/{name}"));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
     fn clear(&self) {
         for m in leftovers::mounts_under(&self.0).into_iter().rev() {
             let _ = Command::new("umount").arg("-l").arg(&m).status();

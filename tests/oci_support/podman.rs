@@ -132,12 +132,9 @@ impl Podman {
         run(&mut c, COMMAND_LIMIT)
     }
 
-    /// A scratch directory of this store (bind-mount sources).
+    /// An empty scratch directory of this environment.
     pub(crate) fn scratch(&self, name: &str) -> PathBuf {
-        let p = self.dir.path(&format!("scratch/{name}"));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        p
+        self.dir.scratch(name)
     }
 }
 
