@@ -8,7 +8,7 @@
 //! order (`u32::to_be_bytes`).
 //!
 //! ```
-//! use rawsys::netlink::{MsgBuilder, NfGenMsg, NlmFlags};
+//! use rawsys::netlink::{MsgBuilder, NlmFlags};
 //! use rawsys::nfnetlink::*;
 //!
 //! // "nft add table ip t" as the middle message of a batch.
@@ -25,11 +25,31 @@
 //! # Ok::<(), rawsys::Errno>(())
 //! ```
 
-use crate::fd::OwnedFd;
-use crate::net::{self, AddressFamily, Protocol, SocketAddrNl, SocketFlags, SocketType};
-use crate::netlink::consts;
+use core::mem::offset_of;
 
-pub use crate::netlink::NfGenMsg;
+use crate::fd::OwnedFd;
+use crate::net::Protocol;
+use crate::netlink::{bound_socket, consts, nl_struct};
+
+/// `struct nfgenmsg`: the fixed part of every nfnetlink (netfilter) message, right after the
+/// netlink header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct NfGenMsg {
+    /// `NFPROTO_*` family the message is about (`NFPROTO_IPV4`, `NFPROTO_INET`, ...).
+    pub nfgen_family: u8,
+    /// `NFNETLINK_V0`.
+    pub version: u8,
+    /// Resource id in network byte order (the subsystem for batch begin/end messages).
+    pub res_id: u16,
+}
+
+static_assertions::assert_eq_size!(NfGenMsg, [u8; 4]);
+static_assertions::const_assert_eq!(offset_of!(NfGenMsg, nfgen_family), 0);
+static_assertions::const_assert_eq!(offset_of!(NfGenMsg, version), 1);
+static_assertions::const_assert_eq!(offset_of!(NfGenMsg, res_id), 2);
+
+nl_struct!(NfGenMsg);
 
 /// `NETLINK_NETFILTER`: the netlink family of netfilter (nftables, conntrack, ...).
 pub const NETLINK_NETFILTER: Protocol = Protocol(12);
@@ -151,21 +171,14 @@ consts! { u32;
 /// `socket(2)` + `bind(2)`: a close-on-exec `NETLINK_NETFILTER` socket bound to a port id the
 /// kernel chooses.
 pub fn netfilter_socket() -> crate::Result<OwnedFd> {
-    let fd = net::socket(
-        AddressFamily::NETLINK,
-        SocketType::RAW,
-        SocketFlags::CLOEXEC,
-        NETLINK_NETFILTER,
-    )?;
-    net::bind(&fd, &SocketAddrNl::new(0, 0))?;
-    Ok(fd)
+    bound_socket(NETLINK_NETFILTER)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Errno;
-    use crate::net::{RecvFlags, SendFlags};
+    use crate::net::{self, RecvFlags, SendFlags, SocketAddrNl};
     use crate::netlink::{MsgBuilder, NLMSG_ERROR, NlMsgIter, NlmFlags};
     use std::vec::Vec;
 

@@ -14,7 +14,9 @@ pub(super) fn exec(plan: &Plan, err_fd: RawFd) -> ! {
     let x = &plan.exec;
     let mut err = Errno::ENOENT;
     for cand in &x.candidates {
-        match process::execve(cand, &x.argv, &x.envp) {
+        // SAFETY: plan::exec::prepare built argv and envp as null-terminated arrays of pointers
+        // into the CStrings the plan owns, and `plan` is borrowed (alive) for the whole call.
+        match unsafe { process::execve(cand, &x.argv, &x.envp) } {
             Errno::ENOENT | Errno::ENOTDIR => {}
             Errno::EACCES => err = Errno::EACCES,
             e => {

@@ -9,25 +9,37 @@ use crate::sys::{self, Sysno};
 ///
 /// `argv` and `envp` are the kernel's null-terminated arrays of pointers to C strings: each
 /// slice must end with a null pointer, otherwise `EINVAL` is returned without calling the
-/// kernel. The kernel validates every pointer (a bad one fails with `EFAULT`), so this call
-/// cannot corrupt the caller's memory.
+/// kernel.
+///
+/// The arrays are raw pointers, not `&CStr`s, because a fork-like child must not allocate: the
+/// parent builds them before `clone` and the child passes them on as they are.
+///
+/// # Safety
+///
+/// Every pointer in `argv` and `envp` before the final null must point to a NUL-terminated
+/// string that stays alive and unchanged for the duration of the call. (The kernel copies the
+/// strings with checked accesses, but a dangling pointer may land in memory that has been
+/// reused and is being written, and the new program would receive whatever is there.)
 ///
 /// ```
 /// use core::ptr::null;
 /// use rawsys::{process, Errno};
 ///
 /// let argv = [c"true".as_ptr(), null()];
-/// // Not null-terminated: refused before the kernel sees it.
-/// assert_eq!(process::execve(c"/bin/true", &argv[..1], &[null()]), Errno::EINVAL);
-/// assert_eq!(process::execve(c"/nonexistent/lp-test", &argv, &[null()]), Errno::ENOENT);
+/// // SAFETY: every pointer before the final null is a string literal.
+/// unsafe {
+///     // Not null-terminated: refused before the kernel sees it.
+///     assert_eq!(process::execve(c"/bin/true", &argv[..1], &[null()]), Errno::EINVAL);
+///     assert_eq!(process::execve(c"/nonexistent/lp-test", &argv, &[null()]), Errno::ENOENT);
+/// }
 /// ```
-pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
+pub unsafe fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
     let terminated = |v: &[*const c_char]| v.last().is_some_and(|p| p.is_null());
     if !terminated(argv) || !terminated(envp) {
         return Errno::EINVAL;
     }
     // SAFETY: path is NUL-terminated; both arrays end with a null pointer, so the kernel's walk
-    // stays inside them; it copies the strings with checked user-memory accesses.
+    // stays inside them, and the caller guarantees every other pointer is a live C string.
     match unsafe {
         sys::syscall3(
             Sysno::execve,
@@ -70,6 +82,11 @@ mod tests {
             null(),
         ];
         let envp = [c"LP_TEST=yes".as_ptr(), null()];
+        let execve = |path: &CStr, argv: &[*const c_char], envp: &[*const c_char]| {
+            // SAFETY: this test passes only the arrays above, whose pointers are string
+            // literals, and slices of them.
+            unsafe { execve(path, argv, envp) }
+        };
         let st = run(CloneFlags::empty(), &[], || {
             execve(sh, &argv, &envp).raw() + 100
         });

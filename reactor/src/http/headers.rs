@@ -69,24 +69,8 @@ impl RawHeader {
     }
 }
 
-/// `bytes` as a `&str` when they are ASCII, else `""`.
-///
-/// The spans given here (method, target, field names) were checked by the parser to be token
-/// or visible-ASCII characters, so for a caller that keeps the contract of
-/// [`RequestParser::parse`](super::RequestParser::parse) they are always ASCII. That contract
-/// (the same buffer prefix on every call) is not something the parser can verify in safe
-/// code, so the ASCII property is re-checked here with `is_ascii` (word-at-a-time, inlined),
-/// which is cheaper than `core::str::from_utf8`'s general validation and its out-of-line call.
-#[inline]
-pub(crate) fn ascii_str(bytes: &[u8]) -> &str {
-    if bytes.is_ascii() {
-        // SAFETY: every byte was just checked to be ASCII (< 0x80), and a sequence of ASCII
-        // bytes is valid UTF-8.
-        unsafe { core::str::from_utf8_unchecked(bytes) }
-    } else {
-        ""
-    }
-}
+// `ascii_str` lives in `simd`, with the crate's other `unsafe`.
+pub(crate) use super::simd::ascii_str;
 
 /// A header field borrowed from the request buffer. The value has no leading or trailing
 /// whitespace; it may hold obs-text (bytes >= 0x80), hence `&[u8]`.

@@ -1,0 +1,372 @@
+//! The AVX2 scanners: 32 bytes a load, for CPUs that have AVX2 (and BMI1 and BMI2).
+//!
+//! The [`Avx2`] token is made only by [`Avx2::detect`], so holding one proves the CPU has
+//! those instruction sets: its methods are safe, and the intrinsics they call are sound
+//! because of it. The helpers are `#[inline(always)]` without `#[target_feature]`: they
+//! inline into the code that runs inside [`Avx2::enabled`] (compiled with AVX2 enabled), and
+//! so do the intrinsics they call. A `#[target_feature]` function could only be `#[inline]`,
+//! and the compiler kept the scanners out of line, a call per field line.
+
+use core::arch::x86_64::*;
+
+use super::runtime::avx2_available;
+use super::sse2::plain_host16;
+use super::swar::{Portable, short_target_end, short_token_end, short_value_end};
+use super::{FieldLine, Scanner};
+use crate::http::chars;
+
+/// The AVX2 scanners; a value proves that the CPU supports AVX2, BMI1 and BMI2.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Avx2(());
+
+impl Avx2 {
+    /// The token, when the CPU and the OS support AVX2, BMI1 and BMI2 (detected once, then
+    /// cached).
+    #[inline]
+    pub(crate) fn detect() -> Option<Self> {
+        avx2_available().then_some(Self(()))
+    }
+
+    /// Runs `f(self, a, b, c)` inside a function compiled with AVX2, BMI1 and BMI2 enabled, so
+    /// that the scanners' intrinsics inline into `f`'s code (mark the closure
+    /// `#[inline(always)]`). The arguments go separately, not captured by the closure, so that
+    /// they travel in registers rather than in a closure built in memory.
+    #[inline(always)]
+    pub(crate) fn enabled<A, B, C, R>(
+        self,
+        a: A,
+        b: B,
+        c: C,
+        f: impl FnOnce(Self, A, B, C) -> R,
+    ) -> R {
+        #[target_feature(enable = "avx2,bmi1,bmi2")]
+        fn with_avx2<A, B, C, R>(
+            avx2: Avx2,
+            a: A,
+            b: B,
+            c: C,
+            f: impl FnOnce(Avx2, A, B, C) -> R,
+        ) -> R {
+            f(avx2, a, b, c)
+        }
+        // SAFETY: `self` exists only on a CPU with AVX2, BMI1 and BMI2 (`detect`).
+        unsafe { with_avx2(self, a, b, c, f) }
+    }
+
+    /// Loads 32 bytes of `buf` at `pos`.
+    ///
+    /// # Safety
+    /// `pos + 32 <= buf.len()` (without wrapping around).
+    #[inline(always)]
+    unsafe fn load32(self, buf: &[u8], pos: usize) -> __m256i {
+        debug_assert!(pos + 32 <= buf.len());
+        // SAFETY: the caller guarantees 32 readable bytes at `pos`; loadu has no alignment
+        // requirement; `self` proves AVX.
+        unsafe { _mm256_loadu_si256(buf.as_ptr().add(pos).cast()) }
+    }
+
+    /// The bytes of `v` outside the token class, as a bit mask.
+    #[inline(always)]
+    fn token_miss(self, v: __m256i) -> u32 {
+        self.class_miss(v, TOKEN_NIBBLES)
+    }
+
+    /// The start of a field line whose 32 bytes from `pos` hold its name and colon: the
+    /// name's length and the bytes of those 32 outside the value class (`None` for an empty
+    /// name, one that fills the 32 bytes, or one not ended by a colon).
+    ///
+    /// # Safety
+    /// `pos + 32 <= buf.len()` (without wrapping around).
+    #[inline(always)]
+    unsafe fn name_and_value_miss(self, buf: &[u8], pos: usize) -> Option<(usize, u32)> {
+        // SAFETY: the caller guarantees pos + 32 <= buf.len().
+        let v = unsafe { self.load32(buf, pos) };
+        let name_len = self.token_miss(v).trailing_zeros() as usize;
+        if name_len == 0 || name_len == 32 {
+            return None;
+        }
+        // SAFETY: name_len < 32, so pos + name_len < pos + 32 <= buf.len().
+        if unsafe { *buf.get_unchecked(pos + name_len) } != b':' {
+            return None;
+        }
+        Some((name_len, self.value_miss(v)))
+    }
+
+    /// The bytes of `v` outside the class of the nibble tables `tables`, as a bit mask.
+    #[inline(always)]
+    fn class_miss(self, v: __m256i, tables: ([u8; 16], [u8; 16])) -> u32 {
+        let (lo, hi) = tables;
+        // SAFETY: both tables are 16 bytes (loadu has no alignment requirement); `self`
+        // proves AVX2.
+        unsafe {
+            let lo = _mm256_broadcastsi128_si256(_mm_loadu_si128(lo.as_ptr().cast()));
+            let hi = _mm256_broadcastsi128_si256(_mm_loadu_si128(hi.as_ptr().cast()));
+            let nib = _mm256_set1_epi8(0x0f);
+            // The low nibble's lookup needs no mask: `vpshufb` reads bits 0-3 of the index,
+            // and gives 0 (a miss) for the bytes from 0x80, whose bit 7 is set.
+            let l = _mm256_shuffle_epi8(lo, v);
+            let h = _mm256_shuffle_epi8(hi, _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib));
+            let hit = _mm256_and_si256(l, h);
+            _mm256_movemask_epi8(_mm256_cmpeq_epi8(hit, _mm256_setzero_si256())) as u32
+        }
+    }
+
+    /// The bytes of `v` outside visible ASCII (0x21..=0x7e), as a bit mask.
+    #[inline(always)]
+    fn target_miss(self, v: __m256i) -> u32 {
+        // SAFETY: `self` proves AVX2.
+        unsafe {
+            // Signed compares: bytes >= 0x80 are negative, so they fail `> 0x20`.
+            let above_space = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(0x20));
+            let below_del = _mm256_cmpgt_epi8(_mm256_set1_epi8(0x7f), v);
+            !(_mm256_movemask_epi8(_mm256_and_si256(above_space, below_del)) as u32)
+        }
+    }
+
+    /// The bytes of `v` that may not appear in a field value (controls but HTAB, and DEL).
+    #[inline(always)]
+    fn value_miss(self, v: __m256i) -> u32 {
+        // SAFETY: `self` proves AVX2.
+        unsafe {
+            let ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
+            let tab = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\t' as i8));
+            let del = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f));
+            _mm256_movemask_epi8(_mm256_or_si256(_mm256_andnot_si256(tab, ctl), del)) as u32
+        }
+    }
+
+    /// Runs `miss` over `buf[pos..end]` 32 bytes at a time. The last, partial block is read
+    /// as the 32 bytes ending at `end` with the already-scanned bytes masked off, so short
+    /// tails need no byte loop as long as the buffer holds 32 bytes before `end`.
+    #[inline(always)]
+    fn scan(
+        self,
+        buf: &[u8],
+        mut pos: usize,
+        end: usize,
+        miss: fn(Self, __m256i) -> u32,
+        portable: fn(&[u8], usize, usize) -> usize,
+    ) -> usize {
+        let end = end.min(buf.len());
+        // From here `pos <= end <= buf.len() <= isize::MAX`: none of the sums below wraps.
+        pos = pos.min(end);
+        // Most spans end in their first 32 bytes; longer ones (a cookie) go on 64 bytes at a
+        // time, one branch per two loads.
+        if pos + 32 <= end {
+            // SAFETY: pos + 32 <= end <= buf.len().
+            let m = miss(self, unsafe { self.load32(buf, pos) });
+            if m != 0 {
+                return pos + m.trailing_zeros() as usize;
+            }
+            pos += 32;
+        }
+        while pos + 64 <= end {
+            // SAFETY: pos + 64 <= end <= buf.len().
+            let (lo, hi) = unsafe { (self.load32(buf, pos), self.load32(buf, pos + 32)) };
+            let m = u64::from(miss(self, lo)) | u64::from(miss(self, hi)) << 32;
+            if m != 0 {
+                return pos + m.trailing_zeros() as usize;
+            }
+            pos += 64;
+        }
+        while pos + 32 <= end {
+            // SAFETY: pos + 32 <= end <= buf.len().
+            let m = miss(self, unsafe { self.load32(buf, pos) });
+            if m != 0 {
+                return pos + m.trailing_zeros() as usize;
+            }
+            pos += 32;
+        }
+        if pos >= end {
+            return end;
+        }
+        if end >= 32 {
+            let start = end - 32;
+            // SAFETY: start + 32 == end <= buf.len().
+            let m = miss(self, unsafe { self.load32(buf, start) }) >> (pos - start);
+            return if m != 0 {
+                pos + m.trailing_zeros() as usize
+            } else {
+                end
+            };
+        }
+        portable(buf, pos, end)
+    }
+}
+
+/// Nibble tables for a class of visible ASCII bytes (tokens, host bytes): a byte `b` is
+/// in the class when `LO[b & 15] & HI[b >> 4] != 0`. Bit `h - 2` of `LO[l]` says whether
+/// `h << 4 | l` is in the class for the high nibbles 2..=7 (the others hold no visible
+/// ASCII).
+const fn nibble_tables(class: &[bool; 256]) -> ([u8; 16], [u8; 16]) {
+    let mut lo = [0u8; 16];
+    let mut hi = [0u8; 16];
+    let mut h = 2;
+    while h <= 7 {
+        hi[h] = 1 << (h - 2);
+        let mut l = 0;
+        while l < 16 {
+            if class[h << 4 | l] {
+                lo[l] |= 1 << (h - 2);
+            }
+            l += 1;
+        }
+        h += 1;
+    }
+    (lo, hi)
+}
+const TOKEN_NIBBLES: ([u8; 16], [u8; 16]) = nibble_tables(&chars::TOKEN);
+
+impl Scanner for Avx2 {
+    const WIDE: bool = true;
+
+    #[inline(always)]
+    fn plain_host(self, buf: &[u8], start: usize, end: usize) -> bool {
+        plain_host16(buf, start, end)
+    }
+
+    #[inline(always)]
+    fn token_end(self, buf: &[u8], pos: usize, end: usize) -> usize {
+        self.scan(buf, pos, end, Self::token_miss, short_token_end)
+    }
+    #[inline(always)]
+    fn target_end(self, buf: &[u8], pos: usize, end: usize) -> usize {
+        self.scan(buf, pos, end, Self::target_miss, short_target_end)
+    }
+    #[inline(always)]
+    fn value_end(self, buf: &[u8], pos: usize, end: usize) -> usize {
+        self.scan(buf, pos, end, Self::value_miss, short_value_end)
+    }
+
+    /// Most request lines have their method and target in the first 32 bytes: one load
+    /// finds both.
+    #[inline(always)]
+    fn request_line(self, buf: &[u8], end: usize) -> Option<(usize, usize)> {
+        let end = end.min(buf.len());
+        if end < 32 {
+            return Portable.request_line(buf, end);
+        }
+        // SAFETY: 32 <= end <= buf.len().
+        let v = unsafe { self.load32(buf, 0) };
+        let method_end = if buf[..4] == *b"GET " {
+            3
+        } else {
+            let m = self.token_miss(v).trailing_zeros() as usize;
+            if m == 0 || m == 32 || buf[m] != b' ' {
+                return None;
+            }
+            m
+        };
+        let target = method_end + 1;
+        // The method ended inside the block, but the target may start right after it.
+        let miss = if target < 32 {
+            self.target_miss(v) >> target
+        } else {
+            0
+        };
+        let target_end = if miss != 0 {
+            target + miss.trailing_zeros() as usize
+        } else {
+            self.target_end(buf, 32, end)
+        };
+        if target_end == target || target_end >= end || buf[target_end] != b' ' {
+            return None;
+        }
+        Some((method_end, target_end))
+    }
+
+    #[inline(always)]
+    fn cr_mask64(self, buf: &[u8], at: usize) -> u64 {
+        let Some(block) = buf.get(at..at.wrapping_add(64)) else {
+            return 0;
+        };
+        // SAFETY: `block` holds 64 bytes; `self` proves AVX2.
+        unsafe {
+            let cr = _mm256_set1_epi8(b'\r' as i8);
+            let lo = _mm256_movemask_epi8(_mm256_cmpeq_epi8(self.load32(block, 0), cr)) as u32;
+            let hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(self.load32(block, 32), cr)) as u32;
+            u64::from(lo) | u64::from(hi) << 32
+        }
+    }
+
+    /// One load classifies the name and, for a line shorter than 31 bytes, the value,
+    /// which must have no byte outside the class before the CR. Nothing here is on the
+    /// way from this line's start to the next one's: `cr` is known.
+    #[inline(always)]
+    fn field_line_to(self, buf: &[u8], pos: usize, cr: usize, end: usize) -> Option<FieldLine<'_>> {
+        let end = end.min(buf.len());
+        // `None` for `pos > end` too, as `field_line` would answer.
+        if end.checked_sub(pos)? < 32 {
+            return None;
+        }
+        // SAFETY: pos + 32 <= end <= buf.len(), without wrapping (pos <= end).
+        let (name_len, miss) = unsafe { self.name_and_value_miss(buf, pos) }?;
+        // `cr < pos` wraps around to a large count: a long line, whose scan below does
+        // not stop at `cr`.
+        let to_cr = cr.wrapping_sub(pos);
+        if to_cr < 31 {
+            // The CR is a miss: the first one. (It comes after the name and the colon, which
+            // are value bytes; the test of `name_len` is for the reads' sake.)
+            if miss.trailing_zeros() as usize != to_cr || name_len >= to_cr {
+                return None;
+            }
+            // SAFETY: 0 < name_len < to_cr, so pos < pos + name_len < cr, and
+            // cr + 1 = pos + to_cr + 1 < pos + 32 <= end <= buf.len().
+            return Some(unsafe { FieldLine::new_unchecked(buf, pos, pos + name_len, cr) });
+        }
+        let stop = if miss != 0 {
+            pos + miss.trailing_zeros() as usize
+        } else {
+            self.value_end(buf, pos + 32, end)
+        };
+        if stop != cr {
+            return None;
+        }
+        FieldLine::new(buf, pos, pos + name_len, stop, end)
+    }
+
+    /// Most field lines fit in 32 bytes: one load classifies the name and the value.
+    #[inline(always)]
+    fn field_line(self, buf: &[u8], pos: usize, end: usize) -> Option<FieldLine<'_>> {
+        let end = end.min(buf.len());
+        // From here `pos <= end <= buf.len() <= isize::MAX`: none of the sums below wraps.
+        let left = end.checked_sub(pos)?;
+        if left >= 32 {
+            // The usual case, with no shifting: 32 bytes from `pos`.
+            // SAFETY: pos + 32 <= end <= buf.len().
+            let (name_len, miss) = unsafe { self.name_and_value_miss(buf, pos) }?;
+            let stop = if miss != 0 {
+                // Inside the 32 bytes, so before `end`.
+                pos + miss.trailing_zeros() as usize
+            } else {
+                self.value_end(buf, pos + 32, end)
+            };
+            return FieldLine::new(buf, pos, pos + name_len, stop, end);
+        }
+        // The line starts in the last 32 bytes: those, with the bytes before `pos` shifted
+        // out and the bytes past `end` counted as misses.
+        let (v, shift) = if left > 0 && end >= 32 {
+            // SAFETY: (end - 32) + 32 == end <= buf.len().
+            (unsafe { self.load32(buf, end - 32) }, pos - (end - 32))
+        } else {
+            return Portable.field_line(buf, pos, end);
+        };
+        let past_end = !(u32::MAX >> shift);
+        let token = self.token_miss(v) >> shift | past_end;
+        let name_len = token.trailing_zeros() as usize;
+        if name_len == 0 || name_len == 32 || pos + name_len >= end || buf[pos + name_len] != b':' {
+            return None;
+        }
+        // Token characters and the colon are value bytes too, so the first byte from
+        // `pos` that is not a value byte ends the line: finding it does not wait for the
+        // name's classification, which only has to confirm the colon.
+        let miss = self.value_miss(v) >> shift | past_end;
+        let stop = if miss != 0 {
+            pos + miss.trailing_zeros() as usize
+        } else {
+            // Only a whole 32-byte block can be free of misses.
+            self.value_end(buf, pos + 32, end)
+        };
+        FieldLine::new(buf, pos, pos + name_len, stop, end)
+    }
+}
