@@ -185,7 +185,16 @@ fn p_read_only_bind_mount(p: &Podman, rt: &Runtime) -> Check {
 
 fn p_memory_limit_oom_kill(p: &Podman, rt: &Runtime) -> Check {
     let opts = ["--rm", "--memory", "32m", "--memory-swap", "32m"];
-    expect_oom_killed(&p.container("run", rt, &opts, EAT_MEMORY)?)
+    let oom_file = p.workdir().join("oom");
+    let _ = std::fs::remove_file(&oom_file);
+    expect_oom_killed(&p.container("run", rt, &opts, EAT_MEMORY)?)?;
+    // conmon watches the memory cgroup the runtime put the container in.
+    ensure!(
+        oom_file.exists(),
+        "conmon saw no OOM event (no `oom` file in its directory)"
+    );
+    let _ = std::fs::remove_file(&oom_file);
+    Ok(())
 }
 
 fn p_tty(p: &Podman, rt: &Runtime) -> Check {

@@ -105,7 +105,8 @@ impl Containerd {
     /// `ctr --address SOCK --namespace NS`.
     pub(crate) fn cmd(&self) -> Command {
         let mut c = Command::new("ctr");
-        c.arg("--address")
+        c.current_dir(&self.dir.0)
+            .arg("--address")
             .arg(&self.sock)
             .arg("--namespace")
             .arg(&self.ns);

@@ -74,7 +74,9 @@ impl Podman {
     /// `podman` with this store's global flags and configuration.
     pub(crate) fn cmd(&self) -> Command {
         let mut c = Command::new("podman");
-        c.env("CONTAINERS_CONF", self.dir.path("containers.conf"))
+        // conmon inherits the working directory and writes an `oom` file there on an OOM kill.
+        c.current_dir(&self.dir.0)
+            .env("CONTAINERS_CONF", self.dir.path("containers.conf"))
             .env("CONTAINERS_STORAGE_CONF", self.dir.path("storage.conf"))
             .arg("--root")
             .arg(self.dir.path("root"))
@@ -84,6 +86,11 @@ impl Podman {
             .arg(self.dir.path("tmp"))
             .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"]);
         c
+    }
+
+    /// The working directory of podman and so of conmon (where conmon's `oom` file lands).
+    pub(crate) fn workdir(&self) -> &Path {
+        &self.dir.0
     }
 
     /// Runs `podman ARGS`.
