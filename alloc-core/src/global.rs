@@ -3,15 +3,137 @@
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::{Cell, UnsafeCell};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use core::time::Duration;
+use std::sync::OnceLock;
 
-use crate::heap::{Heap, TlsHook};
+use crate::heap::{DEFAULT_RELEASE_DELAY_NS, Heap, TlsHook};
 use crate::size_class::{MAX_BATCH, SizeClass, class_for};
-use crate::source::MmapSource;
+use crate::source::{MmapSource, PageSource};
 use crate::stats::Stats;
 use crate::thread_cache::ThreadCache;
 
 /// The process-wide heap behind every [`GlobalHeap`] value.
-static HEAP: Heap<MmapSource> = Heap::new(MmapSource::new());
+static HEAP: Heap<PurgingSource> = Heap::new(PurgingSource(MmapSource::new()));
+
+// ---- background purge ---------------------------------------------------------------------
+//
+// A thread that releases free spans once they idled for the release delay, so that memory goes
+// back to the OS also when the program makes no further allocator call. It costs nothing when
+// idle: it parks with no timeout while every free span is released, and the page heap wakes it
+// (`free_memory_pending`, under its lock, only on the idle -> pending transition) when a span
+// is freed. It is started on a slow path (never under a lock, never inside the hook) the first
+// time a span is freed, so programs that never free a span never get it.
+
+/// Nothing unreleased is known: the purger parks without a timeout.
+const PURGE_IDLE: u8 = 0;
+/// Free memory waits for release: the purger runs or is woken.
+const PURGE_PENDING: u8 = 1;
+static PURGE_STATE: AtomicU8 = AtomicU8::new(PURGE_IDLE);
+/// The purger thread, once started.
+static PURGER: OnceLock<std::thread::Thread> = OnceLock::new();
+/// A span was freed and the purger does not exist yet: the next slow path starts it.
+static PURGER_WANTED: AtomicBool = AtomicBool::new(false);
+/// 0: may start; 1: started (or starting); 2: disabled (by the builder, or the spawn failed).
+static PURGER_START: AtomicU8 = AtomicU8::new(0);
+/// Whether a `GlobalHeap`'s settings were applied (the first slow path does it).
+static CONFIGURED: AtomicBool = AtomicBool::new(false);
+
+/// `MmapSource` plus the purger's wake-up.
+struct PurgingSource(MmapSource);
+
+// SAFETY: delegates to MmapSource; `free_memory_pending` only touches atomics and
+// `Thread::unpark` (a futex wake), which neither allocates, blocks nor enters the heap.
+unsafe impl PageSource for PurgingSource {
+    fn map(&self, len: usize) -> Option<NonNull<u8>> {
+        self.0.map(len)
+    }
+
+    unsafe fn release(&self, ptr: NonNull<u8>, len: usize) -> bool {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.0.release(ptr, len) }
+    }
+
+    unsafe fn unmap(&self, ptr: NonNull<u8>, len: usize) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.0.unmap(ptr, len) }
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.0.now_ns()
+    }
+
+    #[inline]
+    fn free_memory_pending(&self) {
+        if PURGE_STATE.load(Ordering::Relaxed) == PURGE_PENDING
+            || PURGE_STATE.swap(PURGE_PENDING, Ordering::AcqRel) == PURGE_PENDING
+        {
+            return;
+        }
+        match PURGER.get() {
+            Some(t) => t.unpark(),
+            None => PURGER_WANTED.store(true, Ordering::Relaxed),
+        }
+    }
+}
+
+/// The purger's loop: release what is due, sleep until the next span is due, park when
+/// everything free is released.
+fn purge_loop() {
+    loop {
+        while let Some(wait) = HEAP.purge_idle_memory() {
+            // At least 1 ms: a span freed just now is due a full delay later anyway.
+            std::thread::park_timeout(Duration::from_nanos(wait.max(1_000_000)));
+        }
+        PURGE_STATE.store(PURGE_IDLE, Ordering::SeqCst);
+        // A span freed between the scan above and the store saw PURGE_PENDING and did not
+        // wake us: look once more before parking.
+        if HEAP.purge_idle_memory().is_some() {
+            PURGE_STATE.store(PURGE_PENDING, Ordering::SeqCst);
+            continue;
+        }
+        while PURGE_STATE.load(Ordering::Acquire) == PURGE_IDLE {
+            std::thread::park();
+        }
+    }
+}
+
+/// Starts the purger if a freed span asked for it. Runs on slow paths only, outside every
+/// heap lock and outside the hook, on a thread whose cache is armed (spawning allocates).
+#[inline]
+fn maybe_start_purger() {
+    if PURGER_WANTED.load(Ordering::Relaxed) {
+        start_purger();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn start_purger() {
+    if local().state.get() != ARMED {
+        return;
+    }
+    PURGER_WANTED.store(false, Ordering::Relaxed);
+    if PURGER_START
+        .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+        .is_err()
+    {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("alloc-core-purge".into())
+        .stack_size(64 << 10)
+        .spawn(purge_loop);
+    match spawned {
+        Ok(handle) => {
+            let _ = PURGER.set(handle.thread().clone());
+            // The purger may have parked before PURGER was set: wake it to look again.
+            handle.thread().unpark();
+        }
+        Err(_) => PURGER_START.store(2, Ordering::Release),
+    }
+}
 
 /// The cache was never used: the exit guard is not registered yet.
 const UNARMED: u8 = 0;
@@ -113,18 +235,44 @@ unsafe impl TlsHook for StdTls {
 
 #[cold]
 #[inline(never)]
-fn alloc_slow(layout: Layout) -> *mut u8 {
-    // SAFETY: StdTls is the only hook used with HEAP.
-    unsafe { HEAP.allocate(&StdTls, layout) }
+fn alloc_slow(heap: &GlobalHeap, layout: Layout) -> *mut u8 {
+    if !CONFIGURED.load(Ordering::Relaxed) {
+        heap.configure();
+    }
+    let p = if class_for(layout.size(), layout.align()).is_none() {
+        // A large object: straight to the page heap, not through the hook.
+        HEAP.allocate_large(layout)
+    } else {
+        // SAFETY: StdTls is the only hook used with HEAP.
+        unsafe { HEAP.allocate(&StdTls, layout) }
+    };
+    maybe_start_purger();
+    p
 }
 
 /// # Safety
-/// `ptr` is a live block of HEAP allocated with `layout`, not used again.
+/// `ptr` is a live large object of HEAP (no size class) allocated with `layout`, not used
+/// again.
 #[cold]
 #[inline(never)]
 unsafe fn dealloc_slow(ptr: *mut u8, layout: Layout) {
-    // SAFETY: the caller's contract.
-    unsafe { HEAP.deallocate(&StdTls, ptr, layout) }
+    // `dealloc` found no class: a large object, freed straight to the page heap (not
+    // through the hook and the class lookup again).
+    debug_assert!(class_for(layout.size(), layout.align()).is_none());
+    // SAFETY: the caller's contract: a live large object of HEAP.
+    unsafe { HEAP.deallocate_large(ptr) };
+    maybe_start_purger();
+}
+
+/// # Safety
+/// As [`GlobalAlloc::realloc`].
+#[cold]
+#[inline(never)]
+unsafe fn realloc_slow(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    // SAFETY: the caller's contract; StdTls is the only hook used with HEAP.
+    let p = unsafe { HEAP.reallocate(&StdTls, ptr, layout, new_size) };
+    maybe_start_purger();
+    p
 }
 
 /// The fast path pushed a block of class `cls` and the cache is over a bound (or unarmed,
@@ -137,6 +285,7 @@ fn overflow_slow(cls: SizeClass) {
     // SAFETY: as in `StdTls`; a finished cache has bounds 0, so `overflow` hands the block
     // just pushed straight back.
     HEAP.overflow(unsafe { &mut *c.cache.get() }, cls);
+    maybe_start_purger();
 }
 
 /// The allocator as a `#[global_allocator]`.
@@ -157,13 +306,107 @@ fn overflow_slow(cls: SizeClass) {
 /// }
 /// assert!(GlobalHeap::stats().bytes_mapped > 0);
 /// ```
-#[derive(Debug, Default, Clone, Copy)]
-pub struct GlobalHeap;
+///
+/// # Giving memory back
+/// A free span (the pages of freed large objects, or of a size class's span once every block
+/// in it is free) is released to the OS with `madvise(MADV_DONTNEED)` once it has been free
+/// for the release delay (500 ms by default): by the heap itself when it frees another span,
+/// and by a background thread (`alloc-core-purge`) when the program makes no further call.
+/// That thread is started the first time a span is freed, parks without a timeout whenever
+/// everything free is released, and is woken by the heap only when a span is freed after such
+/// a pause, so it costs nothing while idle and the allocation and free fast paths never look
+/// at it. [`GlobalHeap::builder`] sets the delay and can turn the thread off (a program that
+/// must stay single-threaded, e.g. to `unshare` a user namespace later). A forked child has no
+/// purger: it releases idle spans only when it frees spans itself.
+#[derive(Debug, Clone, Copy)]
+pub struct GlobalHeap {
+    release_delay_ns: u64,
+    background_purge: bool,
+}
+
+impl Default for GlobalHeap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Settings of the process-wide heap behind a [`GlobalHeap`] (see
+/// [`GlobalHeap::builder`]).
+#[derive(Debug, Clone, Copy)]
+pub struct GlobalHeapBuilder {
+    heap: GlobalHeap,
+}
+
+impl GlobalHeapBuilder {
+    /// How long a free span idles before its pages go back to the OS (default 500 ms). A
+    /// shorter delay gives memory back sooner and costs more page faults when the program
+    /// allocates again; `Duration::ZERO` releases spans whenever the heap scans.
+    pub const fn release_delay(mut self, delay: Duration) -> Self {
+        let ns = delay.as_nanos();
+        self.heap.release_delay_ns = if ns > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            ns as u64
+        };
+        self
+    }
+
+    /// Whether a background thread releases idle spans when the program makes no further
+    /// allocator call (default true). Off, idle spans are released only when the heap frees
+    /// another span after the delay (or on [`GlobalHeap::release_idle_memory`]).
+    pub const fn background_purge(mut self, on: bool) -> Self {
+        self.heap.background_purge = on;
+        self
+    }
+
+    /// The allocator with these settings.
+    pub const fn build(self) -> GlobalHeap {
+        self.heap
+    }
+}
 
 impl GlobalHeap {
-    /// The allocator (const, for `static A: GlobalHeap = GlobalHeap::new();`).
+    /// The allocator with the default settings (const, for
+    /// `static A: GlobalHeap = GlobalHeap::new();`).
     pub const fn new() -> Self {
-        GlobalHeap
+        GlobalHeap {
+            release_delay_ns: DEFAULT_RELEASE_DELAY_NS,
+            background_purge: true,
+        }
+    }
+
+    /// Settings for the process-wide heap, applied on the first allocation (all values share
+    /// one heap: the first `GlobalHeap` to allocate sets them).
+    ///
+    /// ```
+    /// use alloc_core::GlobalHeap;
+    /// use std::time::Duration;
+    ///
+    /// #[global_allocator]
+    /// static A: GlobalHeap = GlobalHeap::builder()
+    ///     .release_delay(Duration::from_millis(200))
+    ///     .background_purge(true)
+    ///     .build();
+    /// # fn main() { let _ = vec![1u8; 10]; }
+    /// ```
+    pub const fn builder() -> GlobalHeapBuilder {
+        GlobalHeapBuilder {
+            heap: GlobalHeap::new(),
+        }
+    }
+
+    /// Applies this value's settings to the process-wide heap, once.
+    #[cold]
+    fn configure(&self) {
+        if CONFIGURED.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if self.release_delay_ns != DEFAULT_RELEASE_DELAY_NS {
+            HEAP.set_release_delay(self.release_delay_ns);
+        }
+        if !self.background_purge {
+            let _ = PURGER_START.compare_exchange(0, 2, Ordering::AcqRel, Ordering::Relaxed);
+        }
     }
 
     /// Statistics of the process-wide heap.
@@ -210,7 +453,7 @@ unsafe impl GlobalAlloc for GlobalHeap {
                 return p;
             }
         }
-        alloc_slow(layout)
+        alloc_slow(self, layout)
     }
 
     #[inline]
@@ -235,7 +478,31 @@ unsafe impl GlobalAlloc for GlobalHeap {
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let align = layout.align();
+        // Small to small (a growing String or Vec): the same fast paths as alloc and
+        // dealloc, not the hook and the class lookups again in `Heap::reallocate`.
+        if let (Some(old), Some(new)) =
+            (class_for(layout.size(), align), class_for(new_size, align))
+        {
+            if old == new {
+                return ptr;
+            }
+            // SAFETY: as in `alloc`; an unarmed or finished cache pops nothing.
+            let cache = unsafe { &mut *local().cache.get() };
+            let p = cache.pop(new);
+            if !p.is_null() {
+                // SAFETY: both blocks hold the smaller size and are distinct; then the old
+                // block (of class `old`, the caller's contract) is freed as in `dealloc`.
+                unsafe {
+                    core::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
+                    if cache.push(ptr, old) {
+                        overflow_slow(old);
+                    }
+                }
+                return p;
+            }
+        }
         // SAFETY: the caller's realloc contract.
-        unsafe { HEAP.reallocate(&StdTls, ptr, layout, new_size) }
+        unsafe { realloc_slow(ptr, layout, new_size) }
     }
 }

@@ -52,7 +52,7 @@ mod global;
 
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub use global::GlobalHeap;
+pub use global::{GlobalHeap, GlobalHeapBuilder};
 pub use heap::{DEFAULT_RELEASE_DELAY_NS, Heap, TlsHook};
 pub use source::{MmapSource, PageSource};
 pub use stats::Stats;

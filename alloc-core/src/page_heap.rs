@@ -16,6 +16,9 @@ pub(crate) const MAX_PAGES: usize = 128;
 const MIN_GROW_PAGES: usize = 256;
 /// ... and by at most this many (32 MiB) unless a single request needs more.
 const MAX_GROW_PAGES: usize = 8192;
+/// Growth beyond this many pages (2 MiB, a transparent huge page) is rounded up to a multiple
+/// of it.
+const HUGE_GROW_PAGES: usize = 512;
 
 /// Page heap counters (bytes unless named otherwise).
 #[derive(Clone, Copy, Debug, Default)]
@@ -198,8 +201,13 @@ impl PageHeap {
 
     /// Maps more memory holding at least `pages` pages and adds it as a free span.
     fn grow<S: PageSource>(&mut self, source: &S, map: &PageMap, pages: usize) -> bool {
-        let want = (self.stats.mapped / 8 / PAGE_SIZE).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
-        let pages = pages.max(want);
+        let want = (self.stats.mapped / 2 / PAGE_SIZE).clamp(MIN_GROW_PAGES, MAX_GROW_PAGES);
+        let mut pages = pages.max(want);
+        if pages > HUGE_GROW_PAGES {
+            // Whole 2 MiB units: a mapping this long gets huge pages (`MmapSource`), and a
+            // tail beyond the last 2 MiB boundary would take 4 KiB page faults.
+            pages = pages.next_multiple_of(HUGE_GROW_PAGES);
+        }
         let Some(bytes) = pages.checked_mul(PAGE_SIZE) else {
             return false;
         };
@@ -285,8 +293,8 @@ impl PageHeap {
         span
     }
 
-    /// Inserts an unlisted free span, merging it with free neighbours.
-    fn insert_coalescing(&mut self, map: &PageMap, mut span: *mut Span) {
+    /// Inserts an unlisted free span, merging it with free neighbours; returns the merged span.
+    fn insert_coalescing(&mut self, map: &PageMap, mut span: *mut Span) -> *mut Span {
         // SAFETY: span is live and owned by us (lock held).
         let start = unsafe { (*span).start };
         if start > 0 {
@@ -325,6 +333,7 @@ impl PageHeap {
         }
         self.map_ends(map, span);
         self.link_free(span);
+        span
     }
 
     /// Returns an in-use span to the free lists, coalescing, and releases idle spans when
@@ -344,6 +353,30 @@ impl PageHeap {
         s.in_nonempty = false;
         self.insert_coalescing(map, span);
         self.maybe_scavenge(source, now);
+        if self.stats.free > self.stats.released {
+            source.free_memory_pending();
+        }
+    }
+
+    /// Releases the pages of the free, listed `span` to the OS (if not released already);
+    /// returns the bytes released.
+    fn release_span<S: PageSource>(&mut self, source: &S, span: *mut Span) -> usize {
+        // SAFETY: span is a live free span on our lists (lock held).
+        let s = unsafe { &mut *span };
+        if s.released {
+            return 0;
+        }
+        // SAFETY: a span's base is a non-null address inside our mappings.
+        let base = unsafe { NonNull::new_unchecked(s.base()) };
+        // SAFETY: the span is free: nobody uses its contents.
+        if !unsafe { source.release(base, s.bytes()) } {
+            return 0;
+        }
+        s.released = true;
+        self.stats.released += s.bytes();
+        self.stats.returned_total += s.bytes() as u64;
+        self.stats.os_releases += 1;
+        s.bytes()
     }
 
     /// Shrinks or grows an in-use span in place to `pages` pages; false when it cannot.
@@ -418,7 +451,19 @@ impl PageHeap {
     /// Releases free spans idle for the release delay (all free spans when `force`).
     /// Returns the bytes released.
     pub(crate) fn scavenge<S: PageSource>(&mut self, source: &S, now: u64, force: bool) -> usize {
+        self.scavenge_until(source, now, force).0
+    }
+
+    /// [`scavenge`](Self::scavenge), also returning how long (ns from `now`) until the next
+    /// free span left unreleased becomes due, or `None` when every free span is released.
+    pub(crate) fn scavenge_until<S: PageSource>(
+        &mut self,
+        source: &S,
+        now: u64,
+        force: bool,
+    ) -> (usize, Option<u64>) {
         let mut total = 0;
+        let mut next_due: Option<u64> = None;
         for n in 0..=MAX_PAGES + 1 {
             let mut s = if n <= MAX_PAGES {
                 self.free[n].first()
@@ -431,21 +476,16 @@ impl PageHeap {
                 if !span.released
                     && (force || now.saturating_sub(span.freed_at) >= self.release_delay_ns)
                 {
-                    // SAFETY: the span is free: nobody uses its contents.
-                    let base = unsafe { NonNull::new_unchecked(span.base()) };
-                    // SAFETY: the pages are free and ours.
-                    if unsafe { source.release(base, span.bytes()) } {
-                        span.released = true;
-                        self.stats.released += span.bytes();
-                        self.stats.returned_total += span.bytes() as u64;
-                        self.stats.os_releases += 1;
-                        total += span.bytes();
-                    }
+                    total += self.release_span(source, s);
+                }
+                if !span.released {
+                    let due = (span.freed_at + self.release_delay_ns).saturating_sub(now);
+                    next_due = Some(next_due.map_or(due, |d| d.min(due)));
                 }
                 s = span.next;
             }
         }
-        total
+        (total, next_due)
     }
 }
 

@@ -119,7 +119,9 @@ impl Span {
     /// block boundary, below `carved`).
     pub(crate) fn is_carved_block(&self, cls: SizeClass, obj: *const u8) -> bool {
         let off = (obj as usize).wrapping_sub(self.base() as usize);
-        off < self.bytes() && off % cls.size() == 0 && off / cls.size() < self.carved as usize
+        off < self.bytes()
+            && off.is_multiple_of(cls.size())
+            && off / cls.size() < self.carved as usize
     }
 
     /// Whether no block is left to hand out (free list empty, everything carved).

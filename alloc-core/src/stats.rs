@@ -6,6 +6,7 @@
 /// bytes_transfer_cache + bytes_central_free + bytes_page_heap_free + bytes_released ==
 /// bytes_mapped` (up to thread caches that have not published their latest count).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Stats {
     /// Bytes of blocks and large spans held by the application (block sizes, not request sizes).
     pub bytes_in_use: usize,

@@ -144,17 +144,32 @@ impl TransferCache {
         }
         let mut obj = head;
         let mut freed = 0usize;
+        // The span of the previous block and its address range: blocks freed together mostly
+        // come from one span (they were carved together), so most need no page-map lookup.
+        let mut span: *mut Span = ptr::null_mut();
+        let (mut lo, mut hi) = (0usize, 0usize);
         while !obj.is_null() {
             // SAFETY: obj is a free block of the list.
             let next = unsafe { obj.cast::<*mut u8>().read() };
-            let span = map.get(obj as usize >> PAGE_SHIFT);
-            debug_assert!(!span.is_null());
-            if span.is_null() {
-                // Not ours: leaking beats corrupting.
-                obj = next;
-                continue;
+            let addr = obj as usize;
+            if addr.wrapping_sub(lo) >= hi - lo {
+                span = map.get(addr >> PAGE_SHIFT);
+                debug_assert!(!span.is_null());
+                if span.is_null() {
+                    // Not ours: leaking beats corrupting.
+                    (lo, hi) = (0, 0);
+                    obj = next;
+                    continue;
+                }
+                // SAFETY: a block of a live class span maps to that span's record.
+                (lo, hi) = unsafe {
+                    (
+                        (*span).base() as usize,
+                        (*span).base() as usize + (*span).bytes(),
+                    )
+                };
             }
-            // SAFETY: a block of a live class span maps to that span's record.
+            // SAFETY: obj lies in `span`, the live class span its page maps to.
             let s = unsafe { &mut *span };
             debug_assert_eq!(s.class, Some(cls));
             // SAFETY: obj is a free block of this span.
@@ -169,6 +184,8 @@ impl TransferCache {
                 self.spans -= 1;
                 self.span_returns += 1;
                 release_span(span);
+                // The record may be reused or merged: look the next block up afresh.
+                (lo, hi) = (0, 0);
             } else if !s.in_nonempty {
                 // SAFETY: the span is live and on no list.
                 unsafe { self.nonempty.push_front(span) };

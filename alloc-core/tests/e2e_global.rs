@@ -128,6 +128,9 @@ fn huge_and_over_aligned_requests() {
     #[repr(align(64))]
     struct Line([u8; 64]);
     let v: Vec<Line> = (0..100).map(|i| Line([i as u8; 64])).collect();
-    assert!(v.iter().all(|l| l as *const Line as usize % 64 == 0));
+    assert!(
+        v.iter()
+            .all(|l| (l as *const Line as usize).is_multiple_of(64))
+    );
     assert_eq!(v[99].0[63], 99);
 }

@@ -30,7 +30,11 @@ fn make(rng: &mut u64) -> *mut u8 {
         5..=59 => 1024 + (r >> 8) as usize % 8_192,
         _ => HEADER + (r >> 8) as usize % 512,
     };
-    let align_log2 = if r % 7 == 0 { (r >> 40) as u32 % 13 } else { 3 };
+    let align_log2 = if r.is_multiple_of(7) {
+        (r >> 40) as u32 % 13
+    } else {
+        3
+    };
     let layout = Layout::from_size_align(size, 1 << align_log2).unwrap();
     // SAFETY: non-zero size.
     let p = unsafe { A.alloc(layout) };

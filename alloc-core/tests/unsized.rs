@@ -177,7 +177,7 @@ fn reallocate_unsized_keeps_bytes_and_works_in_place_when_it_can() {
         );
         // A block whose class is too weakly aligned for the new request moves.
         let u = heap.allocate(&Hook, layout(24, 8));
-        let u = if u as usize % 16 == 0 {
+        let u = if (u as usize).is_multiple_of(16) {
             // The 24-byte class has blocks on both 8- and 16-byte boundaries: take another.
             let v = heap.allocate(&Hook, layout(24, 8));
             heap.deallocate_unsized(&Hook, u);
@@ -285,7 +285,7 @@ fn fork_while_threads_allocate_leaves_a_usable_heap_in_the_child() {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    let size = if x % 64 == 0 {
+                    let size = if x.is_multiple_of(64) {
                         40_000 + (x >> 20) as usize % 200_000
                     } else {
                         8 + (x >> 8) as usize % 2000

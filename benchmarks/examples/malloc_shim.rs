@@ -31,6 +31,14 @@
 //! the uncached path, which needs no thread-local state and no initialisation: the heap is a
 //! `static` ready at load time, so there is no bootstrap arena and nothing to call `dlsym` for.
 //!
+//! # Giving memory back
+//! Free spans go back to the OS (`madvise(MADV_DONTNEED)`) once they idled for the release
+//! delay, 500 ms unless `LP_ALLOC_RELEASE_DELAY_MS` says otherwise (read once, at the first
+//! allocation; 0 releases at every scan), whenever the heap frees a span; `malloc_trim`
+//! releases every free span at once. The shim starts no background thread (a C program may
+//! count on staying single-threaded): a program that stops calling the allocator keeps what
+//! it freed until its next call that frees a span, or `malloc_trim`.
+//!
 //! # fork
 //! The first thread to activate a cache registers `pthread_atfork` handlers: before `fork`
 //! every lock of the heap is taken (`Heap::lock_all`), and after it they are released in the
@@ -137,6 +145,9 @@ fn init_process() -> bool {
         Err(2) => return true,
         Err(_) => return false,
     }
+    if let Some(ms) = env_u64(c"LP_ALLOC_RELEASE_DELAY_MS") {
+        HEAP.set_release_delay(ms.saturating_mul(1_000_000));
+    }
     let mut key: libc::pthread_key_t = 0;
     // SAFETY: key is a valid out-pointer; the destructor is an extern "C" fn of the right type.
     if unsafe { libc::pthread_key_create(&mut key, Some(thread_exit)) } != 0 {
@@ -151,6 +162,18 @@ fn init_process() -> bool {
         unsafe { libc::pthread_atfork(Some(fork_prepare), Some(fork_parent), Some(fork_child)) };
     INIT.store(2, Ordering::Release);
     true
+}
+
+/// A decimal environment variable, read without allocating; `None` when unset or not a number.
+fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
+    // SAFETY: a NUL-terminated name; getenv returns null or a NUL-terminated value.
+    let v = unsafe { libc::getenv(name.as_ptr()) };
+    if v.is_null() {
+        return None;
+    }
+    // SAFETY: as above; the value is read at once, before anything could change it.
+    let bytes = unsafe { core::ffi::CStr::from_ptr(v) }.to_bytes();
+    core::str::from_utf8(bytes).ok()?.trim().parse().ok()
 }
 
 /// The key destructor: hands the ending thread's cache back (parked for the next new thread,

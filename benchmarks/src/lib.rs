@@ -1,5 +1,5 @@
 //! The `benchmarks` package: the side-by-side benchmarks of the library crates against the
-//! tools they replace (`benchmarks/examples/alloc_bench.rs`, `http_parser_bench.rs`) and
+//! tools they replace (`benchmarks/examples/alloc_bench/`, `http_parser_bench.rs`) and
 //! alloc-core as an `LD_PRELOAD` malloc (`malloc_shim.rs`). It is a workspace member
 //! of its own so that the comparison peers (jemalloc, mimalloc, picohttpparser, httparse) are
 //! built only for the benchmarks, never for `httpd` or `container`.

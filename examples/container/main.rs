@@ -129,11 +129,11 @@ fn build(a: &RunArgs, net: Net) -> Result<Container, isolate::ConfigError> {
 }
 
 fn human(bytes: u64) -> String {
-    if bytes % (1 << 30) == 0 {
+    if bytes.is_multiple_of(1 << 30) {
         format!("{} GiB", bytes >> 30)
-    } else if bytes % (1 << 20) == 0 {
+    } else if bytes.is_multiple_of(1 << 20) {
         format!("{} MiB", bytes >> 20)
-    } else if bytes % (1 << 10) == 0 {
+    } else if bytes.is_multiple_of(1 << 10) {
         format!("{} KiB", bytes >> 10)
     } else {
         format!("{bytes} bytes")
@@ -210,10 +210,10 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e, 125),
     };
-    if let Rootfs::Dir(d) = container.rootfs() {
-        if !std::path::Path::new(d).is_dir() {
-            return fail(format_args!("rootfs {d}: no such directory"), 125);
-        }
+    if let Rootfs::Dir(d) = container.rootfs()
+        && !std::path::Path::new(d).is_dir()
+    {
+        return fail(format_args!("rootfs {d}: no such directory"), 125);
     }
     let out = match container.run() {
         Ok(o) => o,

@@ -172,10 +172,10 @@ impl FileCache {
     /// The entry for the normalised relative path `key` (see `paths::normalize_path`).
     pub(crate) fn lookup(&mut self, key: &[u8], now_ms: u64) -> &mut Entry {
         let found = self.map.get(key).copied();
-        if let Some(i) = found {
-            if now_ms.wrapping_sub(self.entries[i].checked_ms) < TTL_MS {
-                return &mut self.entries[i];
-            }
+        if let Some(i) = found
+            && now_ms.wrapping_sub(self.entries[i].checked_ms) < TTL_MS
+        {
+            return &mut self.entries[i];
         }
         let kind = self.resolve(key);
         let entry = Entry {

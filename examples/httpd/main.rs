@@ -249,10 +249,10 @@ fn run(cfg: Config) -> Result<(), String> {
     // and then finds more ready. Measured: see the README ("Threads run SCHED_BATCH").
     // Where the policy cannot be set (a seccomp profile refusing sched_setscheduler), the
     // server runs on with the default and says so.
-    if cfg.sched == SchedPolicy::Batch {
-        if let Err(e) = process::set_sched_policy(0, process::SchedPolicy::Batch) {
-            eprintln!("httpd: cannot set SCHED_BATCH ({e}); running with the default policy");
-        }
+    if cfg.sched == SchedPolicy::Batch
+        && let Err(e) = process::set_sched_policy(0, process::SchedPolicy::Batch)
+    {
+        eprintln!("httpd: cannot set SCHED_BATCH ({e}); running with the default policy");
     }
 
     let (log_tx, log_thread) = match &cfg.access_log {

@@ -332,10 +332,10 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Responder<'_>, keep_alive: bo
         RangeReq::Whole if !head_only && keep_alive && version == Version::Http11 => {
             if let Some(whole) = f.whole.as_deref_mut() {
                 // The file's whole response, kept ready: only its Date may need renewing.
-                if let Some(d) = whole.get_mut(DATE_AT..DATE_AT + 29) {
-                    if d != ctx.date {
-                        d.copy_from_slice(ctx.date);
-                    }
+                if let Some(d) = whole.get_mut(DATE_AT..DATE_AT + 29)
+                    && d != ctx.date
+                {
+                    d.copy_from_slice(ctx.date);
                 }
                 out.extend_from_slice(whole);
                 return Outcome {

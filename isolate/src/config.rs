@@ -61,6 +61,8 @@ pub enum MountSpec {
         /// Size limit in bytes (`None`: the kernel default, half of RAM).
         size: Option<u64>,
     },
+    /// A mount of any type with its options (see [`crate::spec::Mount`]).
+    Mount(crate::spec::Mount),
 }
 
 impl MountSpec {
@@ -68,6 +70,7 @@ impl MountSpec {
     pub fn target(&self) -> &str {
         match self {
             MountSpec::Bind { target, .. } | MountSpec::Tmpfs { target, .. } => target,
+            MountSpec::Mount(m) => &m.destination,
         }
     }
 }
@@ -100,6 +103,8 @@ pub(crate) struct Options {
     pub(crate) privileged: bool,
     pub(crate) stdio: [Stdio; 3],
     pub(crate) security: crate::security::Security,
+    pub(crate) spec: crate::spec::SpecOptions,
+    pub(crate) hooks: crate::hooks::Hooks,
 }
 
 impl Default for Options {
@@ -119,6 +124,8 @@ impl Default for Options {
             privileged: false,
             stdio: [Stdio::Inherit, Stdio::Inherit, Stdio::Inherit],
             security: crate::security::Security::default(),
+            spec: crate::spec::SpecOptions::default(),
+            hooks: crate::hooks::Hooks::default(),
         }
     }
 }
@@ -148,7 +155,7 @@ impl Default for Options {
 pub struct Builder<R, C> {
     rootfs: R,
     command: C,
-    opts: Options,
+    pub(crate) opts: Options,
 }
 
 /// A validated container description; [`Container::spawn`] or [`Container::run`] start it, as
@@ -525,6 +532,7 @@ impl Builder<Rootfs, Command> {
                 )));
             }
         }
+        crate::spec::check(&self.opts)?;
         if !self.opts.ports.is_empty() && !matches!(self.opts.network, Network::Bridge(_)) {
             return Err(ConfigError::Network(
                 "publishing ports needs the bridge network".into(),

@@ -37,6 +37,20 @@ pub enum Error {
     NotRoot,
     /// The kernel or a control file said something this crate could not parse.
     Unexpected(String),
+    /// No container of this id under the state root (see [`crate::StateRoot`]).
+    NotFound(String),
+    /// A container of this id exists already under the state root.
+    Exists(String),
+    /// A lifecycle operation the container's status does not allow (`start` of a running
+    /// container, `delete` of one that is not stopped, ...).
+    WrongStatus {
+        /// The container.
+        id: String,
+        /// The operation refused: `start`, `kill`, `delete`, `pause`, `resume`.
+        op: &'static str,
+        /// The container's status.
+        status: crate::lifecycle::Status,
+    },
 }
 
 impl Error {
@@ -77,6 +91,11 @@ impl fmt::Display for Error {
                 f.write_str("containers need root (run as root, or use a user namespace: --userns)")
             }
             Error::Unexpected(s) => write!(f, "unexpected: {s}"),
+            Error::NotFound(id) => write!(f, "container {id} does not exist"),
+            Error::Exists(id) => write!(f, "container {id} already exists"),
+            Error::WrongStatus { id, op, status } => {
+                write!(f, "cannot {op} container {id}: it is {status}")
+            }
         }
     }
 }
@@ -100,6 +119,13 @@ impl fmt::Debug for Error {
             Error::ChildVanished => debug_message(f, "ChildVanished", &message),
             Error::NotRoot => debug_message(f, "NotRoot", &message),
             Error::Unexpected(_) => debug_message(f, "Unexpected", &message),
+            Error::NotFound(_) => debug_message(f, "NotFound", &message),
+            Error::Exists(_) => debug_message(f, "Exists", &message),
+            Error::WrongStatus { status, .. } => f
+                .debug_struct("WrongStatus")
+                .field("status", status)
+                .field("message", &message)
+                .finish(),
         }
     }
 }
@@ -182,6 +208,11 @@ pub enum ConfigError {
     /// A network setting is unusable (bad subnet or port, subnet overlapping a host route,
     /// port already published, address pool exhausted).
     Network(String),
+    /// A lifecycle annotation key that is not one word of printable characters.
+    BadAnnotation(String),
+    /// An option of the OCI kind (mount, rlimit, sysctl, device, seccomp rule, namespace
+    /// path, hook) is unusable; the message names the value and why.
+    BadOption(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -218,6 +249,8 @@ impl fmt::Display for ConfigError {
                  a rootless container runs without them",
             ),
             ConfigError::Network(w) => write!(f, "network: {w}"),
+            ConfigError::BadAnnotation(k) => write!(f, "bad annotation key: {k:?}"),
+            ConfigError::BadOption(w) => f.write_str(w),
         }
     }
 }
@@ -243,6 +276,8 @@ impl ConfigError {
             ConfigError::BadIdMap(_) => "BadIdMap",
             ConfigError::LimitsNeedRoot => "LimitsNeedRoot",
             ConfigError::Network(_) => "Network",
+            ConfigError::BadAnnotation(_) => "BadAnnotation",
+            ConfigError::BadOption(_) => "BadOption",
         }
     }
 }
@@ -314,6 +349,12 @@ pub enum Stage {
     Seccomp,
     /// Bringing up `lo`, or waiting for the parent to connect the network.
     Network,
+    /// Setting a resource limit (`prlimit64`).
+    Rlimits,
+    /// Writing a sysctl below `/proc/sys`.
+    Sysctl,
+    /// Joining an existing namespace by path.
+    JoinNamespace,
 }
 
 impl Stage {
@@ -346,6 +387,9 @@ impl Stage {
         Stage::Descriptors,
         Stage::Seccomp,
         Stage::Network,
+        Stage::Rlimits,
+        Stage::Sysctl,
+        Stage::JoinNamespace,
     ];
 
     /// The stage with discriminant `n`.

@@ -45,6 +45,12 @@
 //! so a crashed parent takes the container with it. What can remain after a crash of the
 //! parent is an empty cgroup directory named after the container: [`cgroup::remove_stale`]
 //! removes such leftovers (the `container` example does so for its own names on start).
+//!
+//! # A lifecycle beyond the caller
+//! [`StateRoot`] keeps containers by id under a state directory: `create` leaves the
+//! container's process waiting before `execve` (without the parent-death signal, so that it
+//! outlives its creator), and `start`, `state`, `kill`, `pause`, `resume`, `delete` act on
+//! it from later processes; see [`lifecycle`].
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -62,10 +68,13 @@ mod child;
 mod config;
 pub mod error;
 mod fsutil;
+pub mod hooks;
+pub mod lifecycle;
 pub mod net;
 mod plan;
 mod runtime;
 pub mod security;
+pub mod spec;
 mod units;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};
@@ -74,6 +83,7 @@ pub use config::{
     NoRootfs, Rootfs, Stdio,
 };
 pub use error::{ConfigError, Error, Stage};
+pub use lifecycle::{ContainerState, DEFAULT_STATE_ROOT, StateRoot, Status};
 pub use net::{BridgeConfig, Ipv4Net, PortMapping, Proto};
 pub use rawsys::signal::Signal;
 pub use runtime::{ExitStatus, Outcome, Running};

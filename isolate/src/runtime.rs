@@ -27,7 +27,7 @@ pub enum ExitStatus {
     /// It exited with this code.
     Exited(i32),
     /// A signal killed it.
-    Signaled(i32),
+    Signaled(Signal),
     /// The kernel's OOM killer killed it for exceeding the memory limit.
     OutOfMemory,
 }
@@ -37,7 +37,7 @@ impl ExitStatus {
     pub fn code(self) -> i32 {
         match self {
             ExitStatus::Exited(c) => c,
-            ExitStatus::Signaled(s) => 128 + s,
+            ExitStatus::Signaled(s) => 128 + s.raw(),
             ExitStatus::OutOfMemory => 128 + Signal::SIGKILL.raw(),
         }
     }
@@ -85,6 +85,22 @@ pub struct Running {
     started: Timespec,
     finished: Option<Outcome>,
     net: Option<crate::net::Attachment>,
+    /// Handed over to the lifecycle: dropping it neither kills nor waits.
+    detached: bool,
+}
+
+/// How [`Container::launch`] starts the container.
+pub(crate) enum Launch<'a> {
+    /// Runs the command now, as a child of the caller that dies with it.
+    Now,
+    /// Creates it under this cgroup name and leaves it waiting on the start FIFO, able to
+    /// outlive the caller.
+    Gated {
+        /// The cgroup (and default) name.
+        name: &'a str,
+        /// Where the child waits.
+        gate: child::StartGate,
+    },
 }
 
 fn now() -> Timespec {
@@ -110,6 +126,16 @@ impl Container {
     ///
     /// Needs root. Every resource created on the way is removed again on failure.
     pub fn spawn(&self) -> Result<Running, Error> {
+        self.launch(Launch::Now)
+    }
+
+    /// Starts the container's process: runs its setup and, for [`Launch::Now`], its command;
+    /// for [`Launch::Gated`] returns once the process waits on its start FIFO.
+    pub(crate) fn launch(&self, how: Launch<'_>) -> Result<Running, Error> {
+        let (gate, forced_name) = match how {
+            Launch::Now => (None, None),
+            Launch::Gated { name, gate } => (Some(gate), Some(name)),
+        };
         // Without root, only a container in its own user namespace can be made (rootless).
         let rootless = process::geteuid() != 0;
         if rootless && self.opts.security.userns.is_none() {
@@ -117,9 +143,10 @@ impl Container {
         }
         let started = now();
         let o = &self.opts;
-        let name = match &o.name {
-            Some(n) => n.clone(),
-            None => format!(
+        let name = match (forced_name, &o.name) {
+            (Some(n), _) => n.into(),
+            (None, Some(n)) => n.clone(),
+            (None, None) => format!(
                 "isolate-{}-{}",
                 process::getpid(),
                 SEQ.fetch_add(1, Ordering::Relaxed)
@@ -160,7 +187,8 @@ impl Container {
         };
         let plan = plan::build(self, &handles)?;
         let (err_r, err_w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
-        let (status_r, status_w) = if o.init {
+        // A created container's init reports to nobody: its creator is gone by then.
+        let (status_r, status_w) = if o.init && gate.is_none() {
             let (r, w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;
             (Some(r), Some(w))
         } else {
@@ -184,6 +212,7 @@ impl Container {
                 &plan,
                 err_w.as_raw(),
                 status_w.as_ref().map_or(-1, |f| f.as_raw()),
+                gate,
             ),
             Ok(ForkPidfd::Parent { pid, pidfd }) => (pid, pidfd),
         };
@@ -211,6 +240,7 @@ impl Container {
             started,
             finished: None,
             net,
+            detached: false,
         };
         let mut net_err = None;
         if let (Some(a), Some((_r, w))) = (running.net.as_mut(), net_go.as_ref()) {
@@ -232,6 +262,12 @@ impl Container {
             if let Some(e) = net_err {
                 let _ = running.wait();
                 return Err(e);
+            }
+            // A gated child closes the pipe when it starts waiting, but one killed during
+            // setup closes it too: tell them apart.
+            if gate.is_some() && running.try_wait_exited()? {
+                let _ = running.wait();
+                return Err(Error::ChildVanished);
             }
             return Ok(running);
         }
@@ -310,6 +346,25 @@ fn forward_until_exit(running: &Running, fwd: &SigSet) -> Result<(), Error> {
 }
 
 impl Running {
+    /// Whether the process has ended, without reaping it.
+    fn try_wait_exited(&self) -> Result<bool, Error> {
+        let opts = WaitOptions::EXITED | WaitOptions::NOHANG | WaitOptions::NOWAIT;
+        match process::waitid(WaitId::Pidfd(self.pidfd.as_fd()), opts) {
+            Ok(r) => Ok(r.is_some()),
+            Err(e) => Err(Error::host(format!("waitid for pid {}", self.pid), e)),
+        }
+    }
+
+    /// Hands the process over to the lifecycle: the cgroup is kept (its paths returned) and
+    /// dropping `self` no longer kills the process.
+    pub(crate) fn detach(mut self) -> (Option<crate::cgroup::CgroupVersion>, Vec<String>) {
+        self.detached = true;
+        match self.cgroup.take() {
+            Some(c) => (Some(c.version()), c.keep()),
+            None => (None, Vec::new()),
+        }
+    }
+
     /// The command's pid as seen from the caller (it is PID 1 inside).
     pub fn pid(&self) -> i32 {
         self.pid
@@ -404,7 +459,7 @@ impl Running {
                 if signal == Signal::SIGKILL && stats.oom_kills.is_some_and(|n| n > 0) {
                     ExitStatus::OutOfMemory
                 } else {
-                    ExitStatus::Signaled(signal.raw())
+                    ExitStatus::Signaled(signal)
                 }
             }
             WaitStatus::Stopped(_) | WaitStatus::Continued | WaitStatus::Unrecognized(_) => {
@@ -425,7 +480,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        if self.finished.is_none() {
+        if self.finished.is_none() && !self.detached {
             let _ = process::pidfd_send_signal(&self.pidfd, Signal::SIGKILL);
             let _ = self.wait();
         }

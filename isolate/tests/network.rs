@@ -331,7 +331,7 @@ fn published_port_reaches_a_server_inside_from_the_host_and_goes_when_killed() {
     running.kill(Signal::SIGKILL).unwrap();
     assert_eq!(
         running.wait().unwrap().status,
-        ExitStatus::Signaled(Signal::SIGKILL.raw())
+        ExitStatus::Signaled(Signal::SIGKILL)
     );
     t.assert_clean();
     assert!(

@@ -332,10 +332,10 @@ pub fn pipelined_burst_read(
         let want = if p.starts_with("/nope") { 404 } else { 200 };
         assert_eq!(resp.status, want, "#{i}: {m} {p}");
         assert_eq!(resp.header("date").map(str::len), Some(29), "#{i}: Date");
-        if m == "GET" {
-            if let Some((_, body)) = bodies.iter().find(|(q, _)| *q == p) {
-                assert!(resp.body == *body, "#{i}: GET {p}: body differs");
-            }
+        if m == "GET"
+            && let Some((_, body)) = bodies.iter().find(|(q, _)| *q == p)
+        {
+            assert!(resp.body == *body, "#{i}: GET {p}: body differs");
         }
     }
 }
@@ -402,10 +402,10 @@ pub fn slow_reader_gets_everything_and_blocks_nobody(tag: &str, args: &[&str]) {
             others += 1;
         }
         std::thread::sleep(Duration::from_millis(2));
-        if let Some(h) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            if got.len() - (h + 4) >= big.len() {
-                break;
-            }
+        if let Some(h) = got.windows(4).position(|w| w == b"\r\n\r\n")
+            && got.len() - (h + 4) >= big.len()
+        {
+            break;
         }
     }
     let h = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;

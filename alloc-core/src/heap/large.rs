@@ -11,7 +11,7 @@ use crate::source::PageSource;
 use crate::span::{Span, SpanState};
 
 impl<S: PageSource> Heap<S> {
-    pub(super) fn allocate_large(&self, layout: Layout) -> *mut u8 {
+    pub(crate) fn allocate_large(&self, layout: Layout) -> *mut u8 {
         self.allocate_large_info(layout).0
     }
 
@@ -41,7 +41,7 @@ impl<S: PageSource> Heap<S> {
 
     /// # Safety
     /// `ptr` is a live large object of this heap.
-    pub(super) unsafe fn deallocate_large(&self, ptr: *mut u8) {
+    pub(crate) unsafe fn deallocate_large(&self, ptr: *mut u8) {
         let page = ptr as usize >> PAGE_SHIFT;
         let span = self.page_map.get(page);
         // SAFETY: the span of a live large object is a live record (checked defensively).

@@ -182,6 +182,25 @@ impl<S: PageSource> Heap<S> {
         self.page_heap.lock().scavenge(&self.source, now, false)
     }
 
+    /// Releases the free spans that idled for the release delay and returns how long (ns)
+    /// until the next one left unreleased becomes due, or `None` when no free memory is left
+    /// unreleased: the loop of a background purger (sleep that long, call again; park when
+    /// `None` until [`PageSource::free_memory_pending`] says there is more).
+    pub fn purge_idle_memory(&self) -> Option<u64> {
+        let now = self.source.now_ns();
+        self.page_heap
+            .lock()
+            .scavenge_until(&self.source, now, false)
+            .1
+    }
+
+    /// Sets how long a free span idles before its pages are released (the delay given to
+    /// [`with_release_delay`](Self::with_release_delay)); 0 releases spans as soon as the heap
+    /// scans, which is whenever a span is freed.
+    pub fn set_release_delay(&self, delay_ns: u64) {
+        self.page_heap.lock().release_delay_ns = delay_ns;
+    }
+
     /// Whether `ptr` lies inside a span this heap currently has in use.
     pub fn owns(&self, ptr: *const u8) -> bool {
         let span = self.page_map.get(ptr as usize >> PAGE_SHIFT);

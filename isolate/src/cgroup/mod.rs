@@ -104,18 +104,30 @@ pub struct Limits {
     pub pids: Option<u64>,
     /// CPU bandwidth.
     pub cpu: Option<CpuQuota>,
+    /// Memory plus swap in bytes (at least `memory_bytes`; `None`: the same as the memory
+    /// limit, no swap). OCI `memory.swap`.
+    pub memory_swap: Option<u64>,
+    /// The soft limit memory is pushed back to under pressure (v1
+    /// `memory.soft_limit_in_bytes`, v2 `memory.low`). OCI `memory.reservation`.
+    pub memory_reservation: Option<u64>,
+    /// The relative CPU weight (v1 `cpu.shares`, 2 to 262144; v2 `cpu.weight` converted as
+    /// runc does). OCI `cpu.shares`.
+    pub cpu_shares: Option<u64>,
 }
 
 impl Limits {
     fn required(&self) -> Controllers {
         let mut c = Controllers::empty();
-        if self.memory_bytes.is_some() {
+        if self.memory_bytes.is_some()
+            || self.memory_swap.is_some()
+            || self.memory_reservation.is_some()
+        {
             c |= Controllers::MEMORY;
         }
         if self.pids.is_some() {
             c |= Controllers::PIDS;
         }
-        if self.cpu.is_some() {
+        if self.cpu.is_some() || self.cpu_shares.is_some() {
             c |= Controllers::CPU;
         }
         c
@@ -305,6 +317,12 @@ impl Cgroup {
         self.remove_dirs()
     }
 
+    /// Keeps the directories for a container that outlives this value; their paths.
+    pub(crate) fn keep(mut self) -> Vec<String> {
+        self.removed = true;
+        self.dirs.drain(..).map(|d| d.path).collect()
+    }
+
     fn remove_dirs(&mut self) -> Result<(), Error> {
         self.removed = true;
         self.procs.clear();
@@ -332,7 +350,7 @@ impl Cgroup {
 
 /// `rmdir` of a cgroup whose last process has just been reaped: the kernel can still be
 /// finishing that task's exit in the cgroup for a moment, which shows as `EBUSY`.
-fn rmdir_cgroup(p: &CString) -> Result<(), Errno> {
+pub(crate) fn rmdir_cgroup(p: &CString) -> Result<(), Errno> {
     let mut tries = 0;
     loop {
         match fs::unlinkat(CWD, p, AtFlags::REMOVEDIR) {
@@ -385,6 +403,7 @@ mod tests {
             memory_bytes: Some(64 << 20),
             pids: Some(17),
             cpu: Some(CpuQuota::from_millicpus(250).unwrap()),
+            ..Limits::default()
         };
         let name = format!("lp-test-cg-{}", std::process::id());
         let cg = Cgroup::create(&name, &CgroupParent::Own, &limits).unwrap();

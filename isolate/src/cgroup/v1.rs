@@ -46,7 +46,19 @@ pub(super) fn apply(d: &Dir, limits: &Limits) -> Result<(), Error> {
         write(&d.path, "memory.limit_in_bytes", &v, false)?;
         // Memory plus swap gets the same bound, so the limit cannot be dodged by swapping;
         // absent when swap accounting is off.
-        write(&d.path, "memory.memsw.limit_in_bytes", &v, true)?;
+        let swap = limits.memory_swap.map(|s| s.to_string());
+        write(
+            &d.path,
+            "memory.memsw.limit_in_bytes",
+            swap.as_deref().unwrap_or(&v),
+            limits.memory_swap.is_none(),
+        )?;
+    }
+    if let (true, Some(r)) = (c.contains(Controllers::MEMORY), limits.memory_reservation) {
+        write(&d.path, "memory.soft_limit_in_bytes", &r.to_string(), false)?;
+    }
+    if let (true, Some(n)) = (c.contains(Controllers::CPU), limits.cpu_shares) {
+        write(&d.path, "cpu.shares", &n.to_string(), false)?;
     }
     if let (true, Some(n)) = (c.contains(Controllers::PIDS), limits.pids) {
         write(&d.path, "pids.max", &n.to_string(), false)?;

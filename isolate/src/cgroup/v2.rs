@@ -42,7 +42,22 @@ fn delegated(h: &Hierarchy, parent: &CgroupParent, need: Controllers) -> Option<
 pub(super) fn apply(d: &Dir, limits: &Limits) -> Result<(), Error> {
     if let Some(m) = limits.memory_bytes {
         write(&d.path, "memory.max", &m.to_string(), false)?;
-        write(&d.path, "memory.swap.max", "0", true)?;
+        // v2 limits swap alone: the OCI memory+swap total minus the memory.
+        let swap = limits.memory_swap.map_or(0, |s| s.saturating_sub(m));
+        write(
+            &d.path,
+            "memory.swap.max",
+            &swap.to_string(),
+            limits.memory_swap.is_none(),
+        )?;
+    }
+    if let Some(r) = limits.memory_reservation {
+        write(&d.path, "memory.low", &r.to_string(), false)?;
+    }
+    if let Some(n) = limits.cpu_shares {
+        // runc's conversion of 2..262144 shares to 1..10000.
+        let weight = 1 + (n.clamp(2, 262_144) - 2) * 9999 / 262_142;
+        write(&d.path, "cpu.weight", &weight.to_string(), false)?;
     }
     if let Some(n) = limits.pids {
         write(&d.path, "pids.max", &n.to_string(), false)?;

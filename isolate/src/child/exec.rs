@@ -1,5 +1,6 @@
 //! The end of the child: `execve` of the command, directly or under the minimal init.
 
+use rawsys::fs::{self, AtFlags, CWD};
 use rawsys::io;
 use rawsys::process::{self, CloneFlags, Fork, WaitOptions, WaitStatus};
 use rawsys::signal::{self, SigSet, SigmaskHow, Signal};
@@ -26,6 +27,39 @@ pub(super) fn exec(plan: &Plan, err_fd: RawFd) -> ! {
         }
     }
     fail(err_fd, plan.ops.len() as u32, (SubStep::Exec, err))
+}
+
+/// Checks, before the child waits to be started, that the command will be found the way
+/// [`exec`] looks for it: the first candidate that exists must be a regular file with an
+/// execute bit (`EACCES` otherwise); none existing is `ENOENT`. A created container whose
+/// command is missing fails at `create`, as runc's does, not silently at `start`.
+pub(super) fn find_command(plan: &Plan) -> Result<(), Errno> {
+    let mut err = Errno::ENOENT;
+    for cand in &plan.exec.candidates {
+        match fs::statat(CWD, cand, AtFlags::empty()) {
+            Ok(st) if st.is_file() && st.st_mode & 0o111 != 0 => return Ok(()),
+            Ok(_) => err = Errno::EACCES,
+            Err(Errno::ENOENT | Errno::ENOTDIR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(err)
+}
+
+/// Blocks until `start` writes a byte into the start FIFO (see [`super::StartGate`]), then
+/// closes it. A read that fails for another reason than a signal ends the process: it cannot
+/// be started any more.
+pub(super) fn wait_for_start(fifo: RawFd) {
+    let mut b = [0u8; 1];
+    loop {
+        match io::read(borrowed(fifo), &mut b) {
+            Ok(1) => break,
+            Err(Errno::EINTR) => {}
+            _ => process::exit_group(127),
+        }
+    }
+    // SAFETY: the FIFO is this process's own descriptor, not used after this.
+    close(unsafe { OwnedFd::from_raw(fifo) });
 }
 
 fn encode(st: WaitStatus) -> (i32, i32) {
@@ -80,7 +114,9 @@ pub(super) fn init(plan: &Plan, err_fd: RawFd, status_fd: RawFd) -> ! {
             match process::wait4(-1, WaitOptions::NOHANG) {
                 Ok(Some((pid, st))) if pid == main => {
                     let (raw, code) = encode(st);
-                    let _ = io::write(borrowed(status_fd), &raw.to_ne_bytes());
+                    if status_fd >= 0 {
+                        let _ = io::write(borrowed(status_fd), &raw.to_ne_bytes());
+                    }
                     process::exit_group(code);
                 }
                 Ok(Some(_)) => {}

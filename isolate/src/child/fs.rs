@@ -186,6 +186,60 @@ impl<'a> ChildState<'a> {
         r
     }
 
+    /// `mknodat` below the root (an existing entry is kept as it is), then owner and mode, and
+    /// a bind of the node onto itself remounted `nosuid,noexec` without `nodev`. Everything
+    /// after the `mknodat` goes through an `O_PATH` descriptor checked to be the node made.
+    pub(super) fn make_device(
+        &self,
+        path: &CStr,
+        mode: u32,
+        dev: u64,
+        uid: u32,
+        gid: u32,
+    ) -> StepResult {
+        match self.at(path, |d, n| {
+            fs::mknodat(d, n, Mode::from_bits_retain(mode), dev)
+        }) {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => return Ok(()),
+            Err(e) => return Err((SubStep::Call, e)),
+        }
+        let open = || {
+            self.at(path, |d, n| {
+                fs::openat(d, n, PATH_FLAGS | OFlags::NOFOLLOW, Mode::empty())
+            })
+        };
+        let t = open().map_err(at(SubStep::Open))?;
+        let r = (|| {
+            let st = fs::fstat(&t).map_err(at(SubStep::Verify))?;
+            let fifo = mode & fs::S_IFMT == 0o010000;
+            if st.file_type() != mode & fs::S_IFMT || (!fifo && st.st_rdev != dev) {
+                return Err((SubStep::Verify, Errno::ENODEV));
+            }
+            fs::fchownat(&t, c"", uid, gid, fs::AtFlags::EMPTY_PATH).map_err(at(SubStep::Chmod))?;
+            let mut buf = [0u8; 32];
+            let p = fd_path(t.as_raw(), &mut buf);
+            fs::fchmodat(CWD, p, Mode::from_bits_retain(mode & 0o7777))
+                .map_err(at(SubStep::Chmod))?;
+            ns::mount(Some(p), p, None, MountFlags::BIND, None).map_err(at(SubStep::BindOntoItself))
+        })();
+        close(t);
+        r?;
+        let t = open().map_err(at(SubStep::Reopen))?;
+        let mut buf = [0u8; 32];
+        let p = fd_path(t.as_raw(), &mut buf);
+        let r = ns::mount(
+            None,
+            p,
+            None,
+            MountFlags::BIND | MountFlags::REMOUNT | MountFlags::NOSUID | MountFlags::NOEXEC,
+            None,
+        )
+        .map_err(at(SubStep::Remount));
+        close(t);
+        r
+    }
+
     /// Makes `root` the root: `chdir(root)`, `pivot_root(".", ".")`, detach the old root,
     /// `chdir("/")`.
     pub(super) fn pivot_root(&mut self, root: &CStr) -> StepResult {
@@ -197,6 +251,26 @@ impl<'a> ChildState<'a> {
         ns::umount2(c".", UnmountFlags::DETACH).map_err(at(SubStep::DetachOldRoot))?;
         ns::chdir(c"/").map_err(at(SubStep::EnterNewRoot))
     }
+}
+
+/// Writes `value` to the sysctl file `path` (an existing file below `/proc/sys`, opened
+/// without following links).
+pub(super) fn write_sysctl(path: &CStr, value: &[u8]) -> StepResult {
+    let f = fs::openat2(
+        CWD,
+        path,
+        OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(at(SubStep::Open))?;
+    let r = match io::write(&f, value) {
+        Ok(n) if n == value.len() => Ok(()),
+        Ok(_) => Err((SubStep::Write, Errno::EIO)),
+        Err(e) => Err((SubStep::Write, e)),
+    };
+    close(f);
+    r
 }
 
 /// `chdir` into `path` resolved inside the current root without magic links: a working

@@ -81,6 +81,8 @@ pub(crate) enum SubStep {
     Fork,
     /// `execve(2)` of the command.
     Exec,
+    /// Raising ambient capability number `.0`.
+    RaiseAmbient(u8),
 }
 
 impl SubStep {
@@ -121,6 +123,7 @@ impl SubStep {
             S::PassFd(n) => (30, n.into()),
             S::Fork => (31, 0),
             S::Exec => (32, 0),
+            S::RaiseAmbient(n) => (33, n.into()),
         }
     }
 
@@ -162,6 +165,7 @@ impl SubStep {
             30 => S::PassFd(arg),
             31 => S::Fork,
             32 => S::Exec,
+            33 => S::RaiseAmbient(arg),
             _ => return None,
         })
     }
@@ -303,6 +307,7 @@ mod tests {
             SubStep::SignalDisposition(31),
             SubStep::PassFd(63),
             SubStep::Exec,
+            SubStep::RaiseAmbient(40),
         ] {
             let r = Report {
                 index: 7,
@@ -320,7 +325,7 @@ mod tests {
         bad[4] = 200;
         assert_eq!(Report::decode(&bad), None);
         // Every tag decodes to the sub-step that encodes to it.
-        for tag in 0..=32 {
+        for tag in 0..=33 {
             let s = SubStep::decode(tag, 0).unwrap();
             assert_eq!(s.encode().0, tag);
         }

@@ -43,6 +43,9 @@ pub(crate) struct ChildState<'a> {
     err_fd: RawFd,
     /// The init's status pipe (-1 without init).
     status_fd: RawFd,
+    /// Whether the process outlives its creator (a lifecycle `create`): no parent-death
+    /// signal then.
+    detached: bool,
 }
 
 impl ChildState<'_> {
@@ -53,18 +56,46 @@ impl ChildState<'_> {
             null: -1,
             err_fd,
             status_fd,
+            detached: false,
         }
     }
 }
 
+/// Where the child stops before `execve` when the container is created now and started
+/// later (see [`crate::lifecycle`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StartGate {
+    /// The start FIFO, opened read-write by the parent (so that opening it never blocks and
+    /// a read waits for data rather than seeing end-of-file), close-on-exec, above every
+    /// descriptor the plan places.
+    pub(crate) fifo: RawFd,
+}
+
 /// Runs the plan and execs the command; never returns.
-pub(crate) fn run(plan: &Plan, err_fd: RawFd, status_fd: RawFd) -> ! {
+///
+/// With a `gate`, the child skips the parent-death signal (it must outlive its creator),
+/// checks that the command can be found, closes the error pipe (the parent reads that as
+/// "created") and waits for one byte on the gate's FIFO before `execve`. A failure after
+/// that point has nobody to report to: the child exits with 127.
+pub(crate) fn run(plan: &Plan, err_fd: RawFd, status_fd: RawFd, gate: Option<StartGate>) -> ! {
     // The state can move the pipes (out of the way of passed descriptors).
     let mut st = ChildState::new(err_fd, status_fd);
+    st.detached = gate.is_some();
     for (i, op) in plan.ops.iter().enumerate() {
         if let Err(f) = run_op(op, &mut st) {
             fail(st.err_fd, i as u32, f);
         }
+    }
+    if let Some(g) = gate {
+        if let Err(e) = exec::find_command(plan) {
+            fail(st.err_fd, plan.ops.len() as u32, (SubStep::Exec, e));
+        }
+        // SAFETY: the error pipe is this process's own copy and is not used again: from here
+        // on failures are reported to -1, which fails harmlessly with EBADF.
+        helpers::close(unsafe { rawsys::OwnedFd::from_raw(st.err_fd) });
+        st.err_fd = -1;
+        close_inherited(plan, g.fifo);
+        exec::wait_for_start(g.fifo);
     }
     if plan.exec.init {
         exec::init(plan, st.err_fd, st.status_fd)
@@ -73,10 +104,37 @@ pub(crate) fn run(plan: &Plan, err_fd: RawFd, status_fd: RawFd) -> ! {
     }
 }
 
+/// Closes every descriptor a created child must not hold while it waits (possibly for a
+/// long time): all but stdio, the passed descriptors and the start FIFO. Among them are the
+/// state directory's lock (a `flock` belongs to the open file, so a copy held here would
+/// keep every later command out), the FIFOs and locks of containers other threads were
+/// creating at the time of the fork, and whatever else the caller had open.
+fn close_inherited(plan: &Plan, fifo: RawFd) {
+    let passed = plan
+        .ops
+        .iter()
+        .find_map(|op| match op {
+            Op::PassFds { fds } => Some(fds.len()),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let first = 3 + passed as u32;
+    let fifo = fifo as u32;
+    // SAFETY: nothing of this process uses the closed descriptors any more: the plan's
+    // descriptors were used by the steps already run, and the parent's are copies.
+    unsafe {
+        if fifo > first {
+            let _ = rawsys::io::close_range(first, fifo - 1, rawsys::io::CloseRangeFlags::empty());
+        }
+        let _ = rawsys::io::close_range(fifo + 1, u32::MAX, rawsys::io::CloseRangeFlags::empty());
+    }
+}
+
 /// One step's system calls.
 fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
     let call = at(SubStep::Call);
     match op {
+        Op::ParentDeathSignal if st.detached => Ok(()),
         Op::ParentDeathSignal => {
             rawsys::process::set_pdeathsig(Some(Signal::SIGKILL)).map_err(call)
         }
@@ -139,5 +197,19 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
                 .map_err(call)
         }
         Op::WaitParent { fd } => net::wait_parent(*fd),
+        Op::SetRlimit { resource, limit } => {
+            rawsys::process::setrlimit(*resource, limit).map_err(call)
+        }
+        Op::Sysctl { path, value } => fs::write_sysctl(path, value),
+        Op::Device {
+            path,
+            mode,
+            dev,
+            uid,
+            gid,
+        } => st.make_device(path, *mode, *dev, *uid, *gid),
+        Op::JoinNamespace { fd, kind, .. } => ns::setns(borrowed(*fd), *kind).map_err(call),
+        Op::KeepCaps => rawsys::process::set_keepcaps(true).map_err(call),
+        Op::SetCapabilitySets { sets } => security::set_capability_sets(sets),
     }
 }

@@ -74,6 +74,31 @@ pub(super) fn set_capabilities(keep: u64) -> StepResult {
     .map_err(at(SubStep::SetCapabilities))
 }
 
+/// `capset` with the effective, permitted and inheritable sets (after `setresuid`), then raises
+/// each ambient capability.
+pub(super) fn set_capability_sets(sets: &crate::spec::CapabilitySets) -> StepResult {
+    match process::ambient_clear_all() {
+        Ok(()) | Err(Errno::EINVAL) => {}
+        Err(e) => return Err((SubStep::ClearAmbient, e)),
+    }
+    process::capset(&Capabilities {
+        effective: sets.effective,
+        permitted: sets.permitted,
+        inheritable: sets.inheritable,
+    })
+    .map_err(at(SubStep::SetCapabilities))?;
+    for n in 0..64u8 {
+        if sets.ambient.bits() & (1u64 << n) == 0 {
+            continue;
+        }
+        let Some(cap) = Capability::from_raw(n.into()) else {
+            break;
+        };
+        process::ambient_raise(cap).map_err(at(SubStep::RaiseAmbient(n)))?;
+    }
+    Ok(())
+}
+
 impl ChildState<'_> {
     /// Opens `/dev/null` without following links and checks that it is the null device.
     pub(super) fn open_null(&mut self) -> StepResult {

@@ -17,6 +17,7 @@ mod op;
 mod process;
 mod rootfs;
 mod security;
+mod spec;
 mod sys;
 
 use alloc::ffi::CString;
@@ -47,10 +48,14 @@ const PLANNERS: &[Planner] = &[
     dev::dev,
     sys::sysfs,
     mounts::caller_mounts,
+    spec::devices,
     rootfs::pivot_root,
+    spec::sysctls,
     security::mask_system_paths,
     process::hostname,
     process::stdio,
+    spec::rlimits,
+    security::seccomp_before_credentials,
     security::credentials,
     process::working_dir,
     process::reset_signals,
@@ -77,6 +82,10 @@ pub(crate) struct Handles<'a> {
 pub(crate) struct Plan {
     pub(crate) ops: Vec<Op>,
     pub(crate) exec: Exec,
+    /// Descriptors the steps use that the parent opened while planning (namespace files),
+    /// open as long as the plan lives.
+    #[allow(dead_code)]
+    pub(crate) keep: Vec<rawsys::OwnedFd>,
 }
 
 impl Plan {
@@ -108,6 +117,8 @@ pub(crate) struct PlanBuilder<'a> {
     bind_sources: Vec<(String, bool)>,
     /// The steps so far.
     ops: Vec<Op>,
+    /// Descriptors opened for the steps (see [`Plan::keep`]).
+    keep: Vec<rawsys::OwnedFd>,
 }
 
 impl<'a> PlanBuilder<'a> {
@@ -122,6 +133,7 @@ impl<'a> PlanBuilder<'a> {
             root,
             bind_sources,
             ops: Vec::new(),
+            keep: Vec::new(),
         })
     }
 
@@ -214,6 +226,7 @@ pub(crate) fn build(c: &Container, handles: &Handles<'_>) -> Result<Plan, Error>
     Ok(Plan {
         ops: p.ops,
         exec: exec::prepare(c)?,
+        keep: p.keep,
     })
 }
 

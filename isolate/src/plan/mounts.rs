@@ -25,7 +25,7 @@ pub(super) fn resolve_bind_sources(o: &Options) -> Result<Vec<(String, bool)>, E
     Ok(out)
 }
 
-fn canonical_source(src: &str) -> Result<(String, bool), Error> {
+pub(super) fn canonical_source(src: &str) -> Result<(String, bool), Error> {
     let bad = |errno| ConfigError::BadMountSource {
         path: src.into(),
         errno,
@@ -40,7 +40,7 @@ fn canonical_source(src: &str) -> Result<(String, bool), Error> {
     Ok((real, st.is_dir()))
 }
 
-fn parent_of(p: &str) -> &str {
+pub(super) fn parent_of(p: &str) -> &str {
     match p.rfind('/') {
         Some(0) | None => "/",
         Some(i) => &p[..i],
@@ -87,6 +87,7 @@ pub(super) fn caller_mounts(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
                     Some(&data),
                 )?;
             }
+            MountSpec::Mount(m) => super::spec::mount(p, m)?,
         }
     }
     Ok(())

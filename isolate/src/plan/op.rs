@@ -92,6 +92,34 @@ pub(crate) enum Op {
     CloseFds { first: u32 },
     /// Install the seccomp filter.
     Seccomp { prog: Vec<SockFilter> },
+    /// `prlimit64(0, resource, limit)`.
+    SetRlimit {
+        resource: rawsys::process::Resource,
+        limit: rawsys::process::Rlimit,
+    },
+    /// Write `value` to the sysctl file `path` (below `/proc/sys`, inside).
+    Sysctl { path: CString, value: Vec<u8> },
+    /// `mknodat(2)` (an existing entry is kept), owner and mode, then a bind onto itself
+    /// remounted without `nodev`.
+    Device {
+        path: CString,
+        mode: u32,
+        dev: u64,
+        uid: u32,
+        gid: u32,
+    },
+    /// `setns(2)` into the namespace open at `fd` (of kind `kind`; `path` for messages).
+    JoinNamespace {
+        fd: RawFd,
+        kind: rawsys::process::CloneFlags,
+        path: String,
+    },
+    /// `prctl(PR_SET_KEEPCAPS, 1)` before switching to a non-root user that keeps
+    /// capabilities.
+    KeepCaps,
+    /// `capset(2)` with these effective, permitted and inheritable sets, then raise each
+    /// ambient one.
+    SetCapabilitySets { sets: crate::spec::CapabilitySets },
     /// Block until the parent has connected the network: one byte on this pipe.
     WaitParent { fd: RawFd },
 }
@@ -122,6 +150,11 @@ impl Op {
             Op::ResetSignals => Stage::ResetSignals,
             Op::PassFds { .. } | Op::CloseFds { .. } => Stage::Descriptors,
             Op::Seccomp { .. } => Stage::Seccomp,
+            Op::SetRlimit { .. } => Stage::Rlimits,
+            Op::Sysctl { .. } => Stage::Sysctl,
+            Op::Device { .. } => Stage::Mknod,
+            Op::JoinNamespace { .. } => Stage::JoinNamespace,
+            Op::KeepCaps | Op::SetCapabilitySets { .. } => Stage::DropCapabilities,
             Op::LoopbackUp | Op::WaitParent { .. } => Stage::Network,
         }
     }
@@ -197,6 +230,32 @@ impl Op {
             Op::Seccomp { prog } => {
                 format!("install the seccomp filter ({} instructions)", prog.len())
             }
+            Op::SetRlimit { resource, limit } => format!(
+                "set rlimit {resource:?} to {} (soft) {} (hard)",
+                limit.cur, limit.max
+            ),
+            Op::Sysctl { path, value } => {
+                format!("write {:?} to {}", String::from_utf8_lossy(value), s(path))
+            }
+            Op::Device {
+                path, mode, dev, ..
+            } => {
+                let what = match sub {
+                    SubStep::Open | SubStep::Verify => "open the new device",
+                    SubStep::Chmod => "set owner and mode of device",
+                    SubStep::BindOntoItself | SubStep::Reopen | SubStep::Remount => {
+                        "bind (without nodev) device"
+                    }
+                    _ => "mknod",
+                };
+                format!("{what} {} (mode {mode:o}, dev {dev:#x})", s(path))
+            }
+            Op::JoinNamespace { path, .. } => format!("join the namespace {path}"),
+            Op::KeepCaps => "keep capabilities across setuid (PR_SET_KEEPCAPS)".into(),
+            Op::SetCapabilitySets { .. } => match sub {
+                SubStep::RaiseAmbient(n) => format!("raise ambient capability {n}"),
+                _ => "capset".into(),
+            },
             Op::LoopbackUp => "set lo up".into(),
             Op::WaitParent { .. } => "wait for the parent to connect the network".into(),
         }

@@ -15,6 +15,7 @@ use crate::net::Network;
 /// cgroup namespace), and making mount propagation private.
 pub(super) fn start(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     p.push(Op::ParentDeathSignal);
+    super::spec::join_namespaces(p)?;
     if let (Some((read, write)), Some(ns)) = (p.handles.id_maps, &p.o.security.userns) {
         p.push(Op::WaitForIdMaps {
             read,

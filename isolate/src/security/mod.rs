@@ -26,8 +26,11 @@ use alloc::vec::Vec;
 use rawsys::OwnedFd;
 use rawsys::process::CapSet;
 
+#[cfg(test)]
+mod bpf_eval;
 pub mod caps;
 pub mod masks;
+pub mod profile;
 pub mod seccomp;
 pub mod userns;
 
@@ -36,6 +39,7 @@ pub use caps::{
     parse_capability,
 };
 pub use masks::{MASKED_PATHS, READONLY_PATHS, SystemPaths};
+pub use profile::{ArgCondition, ArgOp, SeccompAction, SeccompProfile, SyscallRule};
 pub use seccomp::{Seccomp, default_filter, denied_syscalls};
 pub use userns::{IdMap, UserNamespace};
 

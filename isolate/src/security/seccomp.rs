@@ -238,38 +238,9 @@ mod tests {
     use super::*;
     use crate::security::caps::DEFAULT_CAPABILITIES;
 
-    /// A tiny classic-BPF interpreter for the subset the filter uses, so its logic can be
-    /// checked without installing it.
+    /// The shared interpreter with only the first argument set.
     fn eval(prog: &[SockFilter], arch: u32, nr: u32, arg0: u64) -> u32 {
-        let mut a: u32 = 0;
-        let mut pc = 0usize;
-        loop {
-            let ins = prog[pc];
-            pc += 1;
-            match ins.code {
-                c if c == BPF_LD | BPF_W | BPF_ABS => {
-                    a = match ins.k {
-                        0 => nr,
-                        4 => arch,
-                        16 => arg0 as u32,
-                        20 => (arg0 >> 32) as u32,
-                        k => panic!("load {k}"),
-                    }
-                }
-                c if c == BPF_RET | BPF_K => return ins.k,
-                c if c == BPF_JMP | rawsys::seccomp::BPF_JA => pc += ins.k as usize,
-                c if c & 0x07 == BPF_JMP => {
-                    let cond = match c & 0xf0 {
-                        0x10 => a == ins.k,
-                        0x30 => a >= ins.k,
-                        0x40 => a & ins.k != 0,
-                        op => panic!("jump op {op:#x}"),
-                    };
-                    pc += if cond { ins.jt } else { ins.jf } as usize;
-                }
-                c => panic!("opcode {c:#x}"),
-            }
-        }
+        crate::security::bpf_eval::eval(prog, arch, nr, [arg0, 0, 0, 0, 0, 0])
     }
 
     fn n(name: &str) -> u32 {

@@ -32,6 +32,37 @@ pub fn fchown(fd: impl AsFd, uid: u32, gid: u32) -> Result<()> {
     unsafe { sys::syscall3(Sysno::fchown, sys::fd_arg(fd), uid as usize, gid as usize) }.map(drop)
 }
 
+/// `fchownat(2)`; `u32::MAX` leaves an id unchanged. With [`AtFlags::EMPTY_PATH`] and `c""`
+/// it changes `dirfd` itself (an `O_PATH` descriptor included).
+pub fn fchownat(dirfd: impl AsFd, path: &CStr, uid: u32, gid: u32, flags: AtFlags) -> Result<()> {
+    // SAFETY: path is NUL-terminated.
+    unsafe {
+        sys::syscall5(
+            Sysno::fchownat,
+            sys::fd_arg(dirfd),
+            sys::c_str(path),
+            uid as usize,
+            gid as usize,
+            flags.bits() as usize,
+        )
+    }
+    .map(drop)
+}
+
+/// `fchmodat(2)` (the three-argument call: symlinks are followed, no flags).
+pub fn fchmodat(dirfd: impl AsFd, path: &CStr, mode: Mode) -> Result<()> {
+    // SAFETY: path is NUL-terminated.
+    unsafe {
+        sys::syscall3(
+            Sysno::fchmodat,
+            sys::fd_arg(dirfd),
+            sys::c_str(path),
+            mode.bits() as usize,
+        )
+    }
+    .map(drop)
+}
+
 impl Stat {
     /// The file type bits (`st_mode & S_IFMT`).
     pub const fn file_type(&self) -> u32 {
@@ -232,6 +263,13 @@ mod tests {
         assert_eq!(st.st_mode & 0o777 & !0o640, 0, "umask only removes bits");
         fchmod(&f, Mode::from_bits_retain(0o600)).unwrap();
         fchown(&f, u32::MAX, u32::MAX).unwrap();
+        fchmodat(&d, c"data", Mode::from_bits_retain(0o640)).unwrap();
+        fchownat(&f, c"", u32::MAX, u32::MAX, AtFlags::EMPTY_PATH).unwrap();
+        assert_eq!(
+            statat(&d, c"data", AtFlags::empty()).unwrap().st_mode & 0o777,
+            0o640
+        );
+        fchmod(&f, Mode::from_bits_retain(0o600)).unwrap();
         ftruncate(&f, 4).unwrap();
         let st2 = statat(&d, c"data", AtFlags::empty()).unwrap();
         assert_eq!(

@@ -11,8 +11,13 @@ use crate::sys::{self, Sysno};
 
 const PR_SET_PDEATHSIG: usize = 1;
 const PR_GET_PDEATHSIG: usize = 2;
+const PR_SET_KEEPCAPS: usize = 8;
 const PR_SET_NAME: usize = 15;
 const PR_GET_NAME: usize = 16;
+const PR_SET_DUMPABLE: usize = 4;
+const PR_GET_DUMPABLE: usize = 3;
+const PR_SET_CHILD_SUBREAPER: usize = 36;
+const PR_GET_CHILD_SUBREAPER: usize = 37;
 const PR_SET_NO_NEW_PRIVS: usize = 38;
 const PR_GET_NO_NEW_PRIVS: usize = 39;
 
@@ -34,6 +39,14 @@ pub(super) unsafe fn prctl(
 pub fn set_no_new_privs() -> Result<()> {
     // SAFETY: integer arguments; the unused ones must be zero.
     unsafe { prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }.map(drop)
+}
+
+/// `prctl(PR_SET_KEEPCAPS)`: whether the permitted capabilities survive a change of every uid
+/// from 0 to non-zero (`setresuid`); the effective set is cleared either way. Cleared at
+/// `execve`.
+pub fn set_keepcaps(keep: bool) -> Result<()> {
+    // SAFETY: integer arguments; the unused ones must be zero.
+    unsafe { prctl(PR_SET_KEEPCAPS, usize::from(keep), 0, 0, 0) }.map(drop)
 }
 
 /// `prctl(PR_GET_NO_NEW_PRIVS)`: whether `no_new_privs` is set.
@@ -60,6 +73,35 @@ pub fn get_pdeathsig() -> Result<Option<Signal>> {
         // The kernel only stores valid signals; anything else would be a broken ABI.
         n => Signal::from_raw(n).map(Some).ok_or(Errno::EINVAL),
     }
+}
+
+/// `prctl(PR_SET_CHILD_SUBREAPER)`: whether the calling process adopts its orphaned
+/// descendants (instead of init), as conmon and containerd's shim do for containers.
+pub fn set_child_subreaper(on: bool) -> Result<()> {
+    // SAFETY: integer argument.
+    unsafe { prctl(PR_SET_CHILD_SUBREAPER, usize::from(on), 0, 0, 0) }.map(drop)
+}
+
+/// `prctl(PR_GET_CHILD_SUBREAPER)`: whether the calling process is a subreaper.
+pub fn get_child_subreaper() -> Result<bool> {
+    let mut on: i32 = 0;
+    // SAFETY: the kernel writes one int through the pointer, which is live.
+    unsafe { prctl(PR_GET_CHILD_SUBREAPER, sys::by_mut(&mut on), 0, 0, 0) }?;
+    Ok(on != 0)
+}
+
+/// `prctl(PR_SET_DUMPABLE)`: whether the process can be core-dumped and, more to the point,
+/// be ptraced or have its `/proc/PID` files opened by other processes of the same user. A
+/// process joining a container clears it before the container can see it.
+pub fn set_dumpable(on: bool) -> Result<()> {
+    // SAFETY: integer argument.
+    unsafe { prctl(PR_SET_DUMPABLE, usize::from(on), 0, 0, 0) }.map(drop)
+}
+
+/// `prctl(PR_GET_DUMPABLE)`: whether the process is dumpable.
+pub fn get_dumpable() -> Result<bool> {
+    // SAFETY: no pointers; the answer is the return value.
+    unsafe { prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) }.map(|r| r != 0)
 }
 
 /// A thread name as the kernel keeps it (`comm`): at most 15 bytes plus a NUL.
@@ -137,6 +179,37 @@ mod tests {
             before,
             "the harness is unchanged"
         );
+    }
+
+    #[test]
+    fn subreaper_and_dumpable_in_a_child() {
+        let st = run(CloneFlags::empty(), &[], || {
+            ensure!(get_child_subreaper() == Ok(false), 1);
+            ensure!(set_child_subreaper(true).is_ok(), 2);
+            ensure!(get_child_subreaper() == Ok(true), 3);
+            ensure!(get_dumpable() == Ok(true), 4);
+            ensure!(set_dumpable(false).is_ok(), 5);
+            ensure!(get_dumpable() == Ok(false), 6);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
+    }
+
+    #[test]
+    fn keepcaps_keeps_the_permitted_set_across_setuid() {
+        if getuid() != 0 {
+            return;
+        }
+        let st = run(CloneFlags::empty(), &[], || {
+            ensure!(set_keepcaps(true).is_ok(), 1);
+            let before = capget(0).map(|c| c.permitted.bits()).unwrap_or(0);
+            ensure!(setresuid(1000, 1000, 1000).is_ok(), 2);
+            let after = capget(0);
+            ensure!(matches!(after, Ok(c) if c.permitted.bits() == before), 3);
+            ensure!(matches!(after, Ok(c) if c.effective.bits() == 0), 4);
+            0
+        });
+        assert_eq!(st, WaitStatus::Exited(0));
     }
 
     #[test]

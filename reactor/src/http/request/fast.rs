@@ -3,7 +3,7 @@
 
 use super::{RequestParser, State, classify_target};
 use crate::http::headers::{FieldState, HostHint, RawHeader};
-use crate::http::simd::{FieldLine, Scanner};
+use crate::http::simd::{CrLines, FieldLine, Scanner};
 use crate::http::{ParseError, TargetForm, Version};
 
 const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
@@ -114,32 +114,19 @@ impl RequestParser {
                 }
             }
         }
-        // AVX2: the CRs of the 64 bytes before `next_block` (bit `i` for `next_block - 64 + i`)
-        // that are at or after `pos`, found ahead of the lines: no CR lies in `pos..next_block`
-        // other than those. The lowest bit is the CR ending the line at `pos`, so a line's end
-        // comes from the bits (one `tzcnt`; one `blsr` drops it once the line is taken), not
-        // from a load at the line's start that waits for the previous line's end. Every bit
-        // stands for a CR at `cr` with `cr + 1 < field_end`, so its LF can be read. When the
-        // bits run out, the next 64 bytes are read (`next_cr_block`). Each line is still
-        // classified whole (`field_line_to`); anything unusual takes the usual way (where a
-        // line's CR is the first CR after its start too, so the same `blsr` drops it).
-        let mut crs: u64 = 0;
-        let mut next_block = pos;
+        // AVX2: the lines' ends are found ahead of them, 64 bytes at a time (`CrLines`). Each
+        // line is still classified whole (`field_line_to`); anything unusual takes the usual
+        // way.
+        let mut lines = CrLines::new(buf, pos, field_end);
         'lines: loop {
-            if S::WIDE && crs == 0 {
-                (crs, next_block) = next_cr_block(scan, buf, pos, next_block, field_end);
-            }
             let line = 'line: {
-                if S::WIDE && crs != 0 {
-                    // At or after `pos` (see above), and `cr + 1 < field_end`. (At `pos`, the
-                    // empty line ending the head, which `field_line_to` declines.)
-                    let cr = next_block - 64 + crs.trailing_zeros() as usize;
-                    if let Some(line) = scan.field_line_to(buf, pos, cr, field_end) {
-                        if !line.lf_follows() {
-                            break 'lines;
-                        }
-                        break 'line line;
+                if S::WIDE
+                    && let Some(line) = lines.line(scan, pos)
+                {
+                    if !line.lf_follows() {
+                        break 'lines;
                     }
+                    break 'line line;
                 }
                 // A name never starts with CR. The narrow scanners look for the empty line
                 // first, before a field line scan's set-up; for AVX2, which classifies a whole
@@ -198,8 +185,7 @@ impl RequestParser {
             }
             let stop = line.stop();
             pos = stop + 2;
-            // The CR at `stop` is the lowest bit, if it is among them (see above).
-            crs &= crs.wrapping_sub(1);
+            lines.taken();
         }
         self.header_count = max_fields - slots.len();
         self.pos = pos;
@@ -207,38 +193,6 @@ impl RequestParser {
         self.state = State::LineStart;
         None
     }
-}
-
-/// The CR bits for the loop of [`RequestParser::fast_head`] once its bits ran out: those of
-/// the 64 bytes from `max(next_block, pos)` (no CR lies in `pos..next_block`), with the new
-/// `next_block`, the end of those 64 bytes. Only CRs at `cr` with `cr + 1 < field_end` are
-/// given, so that their LF can be read: when 64 bytes and one more are not left, the last 64
-/// bytes before `field_end` are read, shifted to start at `max(next_block, pos)` and without
-/// their last bit; after that, `next_block` is past `field_end` and no bits come any more. No
-/// bits (a long line) leaves that line to the usual way.
-///
-#[inline(always)]
-fn next_cr_block<S: Scanner>(
-    scan: S,
-    buf: &[u8],
-    pos: usize,
-    next_block: usize,
-    field_end: usize,
-) -> (u64, usize) {
-    let field_end = field_end.min(buf.len());
-    let at = next_block.max(pos);
-    if at + 64 < field_end {
-        // at + 64 < field_end <= buf.len().
-        return (scan.cr_mask64(buf, at), at + 64);
-    }
-    if at + 1 < field_end && field_end >= 64 {
-        let base = field_end - 64;
-        // base + 64 == field_end <= buf.len().
-        let crs = scan.cr_mask64(buf, base) & u64::MAX >> 1;
-        // `base < at` (at + 64 >= field_end): the bits from `at` on.
-        return (crs >> (at - base), at + 64);
-    }
-    (0, at)
 }
 
 /// A field value, `buf[start..end]` (fields 1 to 3), that the scanners (field 0) may vouch

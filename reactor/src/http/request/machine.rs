@@ -203,37 +203,37 @@ impl RequestParser {
                 // Fast path: a whole, ordinary field line ending in CRLF is taken in one go.
                 // Anything else (incomplete, over a limit, malformed, the end of the head)
                 // goes through the byte-by-byte states below, which give the verdict.
-                if self.header_count < max_fields {
-                    if let Some(line) = scan.field_line(buf, pos, field_end) {
-                        let (colon, stop) = (line.colon(), line.stop());
-                        if line.ends_in_crlf()
-                            && (!near_limit || stop + 2 - self.headers_start <= max_field_bytes)
-                        {
-                            // Usually exactly one space follows the colon.
-                            let mut value_start = colon + 1;
-                            if buf[value_start] == b' ' {
-                                value_start += 1;
-                            }
-                            while value_start < stop && ows(buf[value_start]) {
-                                value_start += 1;
-                            }
-                            let mut value_end = stop;
-                            while value_end > value_start && ows(buf[value_end - 1]) {
-                                value_end -= 1;
-                            }
-                            let Some(slot) = headers.get_mut(self.header_count) else {
-                                return Err(TooManyHeaders);
-                            };
-                            *slot = RawHeader::new((pos, colon), (value_start, value_end));
-                            self.header_count += 1;
-                            self.fields.on_field(
-                                &buf[pos..colon],
-                                &buf[value_start..value_end],
-                                self.config.allow_identical_content_lengths,
-                            )?;
-                            pos = stop + 2;
-                            continue;
+                if self.header_count < max_fields
+                    && let Some(line) = scan.field_line(buf, pos, field_end)
+                {
+                    let (colon, stop) = (line.colon(), line.stop());
+                    if line.ends_in_crlf()
+                        && (!near_limit || stop + 2 - self.headers_start <= max_field_bytes)
+                    {
+                        // Usually exactly one space follows the colon.
+                        let mut value_start = colon + 1;
+                        if buf[value_start] == b' ' {
+                            value_start += 1;
                         }
+                        while value_start < stop && ows(buf[value_start]) {
+                            value_start += 1;
+                        }
+                        let mut value_end = stop;
+                        while value_end > value_start && ows(buf[value_end - 1]) {
+                            value_end -= 1;
+                        }
+                        let Some(slot) = headers.get_mut(self.header_count) else {
+                            return Err(TooManyHeaders);
+                        };
+                        *slot = RawHeader::new((pos, colon), (value_start, value_end));
+                        self.header_count += 1;
+                        self.fields.on_field(
+                            &buf[pos..colon],
+                            &buf[value_start..value_end],
+                            self.config.allow_identical_content_lengths,
+                        )?;
+                        pos = stop + 2;
+                        continue;
                     }
                 }
                 if pos >= len {

@@ -333,16 +333,17 @@ impl RequestParser {
         // A few new bytes are not worth the SIMD set-up: small requests and small increments
         // (both paths give identical results, so they can take turns on one request).
         #[cfg(target_arch = "x86_64")]
-        if self.config.use_simd && buf.len() - self.pos >= 64 {
-            if let Some(avx2) = Avx2::detect() {
-                return avx2.enabled(
-                    self,
-                    buf,
-                    headers,
-                    #[inline(always)]
-                    |avx2, this: &mut Self, buf, headers| this.run(avx2, buf, headers),
-                );
-            }
+        if self.config.use_simd
+            && buf.len() - self.pos >= 64
+            && let Some(avx2) = Avx2::detect()
+        {
+            return avx2.enabled(
+                self,
+                buf,
+                headers,
+                #[inline(always)]
+                |avx2, this: &mut Self, buf, headers| this.run(avx2, buf, headers),
+            );
         }
         self.run_portable(buf, headers)
     }

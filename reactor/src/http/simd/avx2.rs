@@ -289,11 +289,17 @@ impl Scanner for Avx2 {
         }
     }
 
-    /// One load classifies the name and, for a line shorter than 31 bytes, the value,
+    /// One load classifies the name and, for a line shorter than 32 bytes, the value,
     /// which must have no byte outside the class before the CR. Nothing here is on the
     /// way from this line's start to the next one's: `cr` is known.
     #[inline(always)]
-    fn field_line_to(self, buf: &[u8], pos: usize, cr: usize, end: usize) -> Option<FieldLine<'_>> {
+    unsafe fn field_line_to(
+        self,
+        buf: &[u8],
+        pos: usize,
+        cr: usize,
+        end: usize,
+    ) -> Option<FieldLine<'_>> {
         let end = end.min(buf.len());
         // `None` for `pos > end` too, as `field_line` would answer.
         if end.checked_sub(pos)? < 32 {
@@ -304,25 +310,23 @@ impl Scanner for Avx2 {
         // `cr < pos` wraps around to a large count: a long line, whose scan below does
         // not stop at `cr`.
         let to_cr = cr.wrapping_sub(pos);
-        if to_cr < 31 {
+        if to_cr < 32 {
             // The CR is a miss: the first one. (It comes after the name and the colon, which
             // are value bytes; the test of `name_len` is for the reads' sake.)
             if miss.trailing_zeros() as usize != to_cr || name_len >= to_cr {
                 return None;
             }
-            // SAFETY: 0 < name_len < to_cr, so pos < pos + name_len < cr, and
-            // cr + 1 = pos + to_cr + 1 < pos + 32 <= end <= buf.len().
+            // SAFETY: 0 < name_len < to_cr, so pos < pos + name_len < cr; cr + 1 < buf.len()
+            // (the caller).
             return Some(unsafe { FieldLine::new_unchecked(buf, pos, pos + name_len, cr) });
         }
-        let stop = if miss != 0 {
-            pos + miss.trailing_zeros() as usize
-        } else {
-            self.value_end(buf, pos + 32, end)
-        };
-        if stop != cr {
+        // A long line: no miss in the first 32 bytes, and the first one after them at `cr`.
+        if miss != 0 || self.value_end(buf, pos + 32, end) != cr {
             return None;
         }
-        FieldLine::new(buf, pos, pos + name_len, stop, end)
+        // SAFETY: pos < pos + name_len < pos + 32 <= cr (`value_end` answers at least its
+        // start, pos + 32 <= end: the reading contract); cr + 1 < buf.len() (the caller).
+        Some(unsafe { FieldLine::new_unchecked(buf, pos, pos + name_len, cr) })
     }
 
     /// Most field lines fit in 32 bytes: one load classifies the name and the value.

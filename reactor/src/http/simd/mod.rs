@@ -43,7 +43,7 @@ mod tests;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::Avx2;
-pub(crate) use line::FieldLine;
+pub(crate) use line::{CrLines, FieldLine};
 #[cfg(target_arch = "x86_64")]
 pub(crate) use sse2::Sse2;
 pub(crate) use swar::Portable;
@@ -99,11 +99,20 @@ pub(crate) trait Scanner: Copy {
         })
     }
 
-    /// The field line at `pos` whose first CR is known to be at `cr` (`cr + 1 < end`), when
-    /// it is ordinary: the line [`field_line`](Self::field_line) would give, with
-    /// `stop == cr`; `None` when `cr < pos`.
+    /// The field line at `pos` whose first CR is known to be at `cr`, when it is ordinary:
+    /// the line [`field_line`](Self::field_line) would give, with `stop == cr`; `None` when
+    /// `cr < pos`. Called by [`CrLines`] only, whose CRs keep the contract.
+    ///
+    /// # Safety
+    /// `cr + 1 < min(end, buf.len())`.
     #[inline(always)]
-    fn field_line_to(self, buf: &[u8], pos: usize, cr: usize, end: usize) -> Option<FieldLine<'_>> {
+    unsafe fn field_line_to(
+        self,
+        buf: &[u8],
+        pos: usize,
+        cr: usize,
+        end: usize,
+    ) -> Option<FieldLine<'_>> {
         let line = self.field_line(buf, pos, end)?;
         (line.stop() == cr).then_some(line)
     }

@@ -79,10 +79,10 @@ fn scan_word_loop(
     let mut words = s.chunks_exact(8);
     let mut at = 0;
     for w in &mut words {
-        if word_misses(word(w)) != 0 {
-            if let Some(i) = w.iter().position(|&b| !class(b)) {
-                return Some(at + i);
-            }
+        if word_misses(word(w)) != 0
+            && let Some(i) = w.iter().position(|&b| !class(b))
+        {
+            return Some(at + i);
         }
         at += 8;
     }
@@ -106,10 +106,10 @@ fn scan_blocks(
     let mut at = 0;
     for w in s.chunks_exact(16) {
         let (lo, hi) = w.split_at(8);
-        if word_misses(word(lo)) | word_misses(word(hi)) != 0 {
-            if let Some(i) = w.iter().position(|&b| !class(b)) {
-                return Ok(at + i);
-            }
+        if word_misses(word(lo)) | word_misses(word(hi)) != 0
+            && let Some(i) = w.iter().position(|&b| !class(b))
+        {
+            return Ok(at + i);
         }
         at += 16;
     }

@@ -15,6 +15,11 @@
 //!
 //! alloc-core is its `#[global_allocator]`-ready `alloc_core::GlobalHeap` (the `std` feature),
 //! called through `GlobalAlloc` like the others.
+//!
+//! The `std-*` workloads (`std_work.rs`) are Rust std programs (collections, strings, a
+//! channel, thread churn); each run is a child process whose `#[global_allocator]` is the
+//! allocator under test, the allocators alternating run by run. `real.rs` holds the workloads
+//! of kinds alloc-core lost on in third-party programs (issue #20).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
@@ -25,19 +30,30 @@ use std::time::Instant;
 use benchmarks::median;
 use rawsys::time::{ClockId, clock_gettime};
 
+mod real;
+mod std_work;
+
+/// glibc, or in a `std-*` child the allocator under test (see `std_work.rs`).
+#[global_allocator]
+static GLOBAL: std_work::Switch = std_work::Switch;
+
 static CORE: alloc_core::GlobalHeap = alloc_core::GlobalHeap::new();
 static GLIBC: System = System;
 static MIMALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 static JEMALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const ALLOCATORS: [&str; 4] = ["glibc", "alloc-core", "mimalloc", "jemalloc"];
-const WORKLOADS: [&str; 6] = [
+const WORKLOADS: [&str; 10] = [
     "seed-pair",
     "seed-batch",
     "batch",
     "xthread",
     "larson",
     "latency",
+    "large",
+    "small-mixed",
+    "glibc-thread",
+    "leak",
 ];
 
 // ---- workloads ---------------------------------------------------------------------------
@@ -331,6 +347,10 @@ fn run_one<A: GlobalAlloc + Sync>(a: &A, workload: &str, threads: usize, sc: Sca
         "batch" => batch(a, threads, sc),
         "xthread" => xthread(a, threads, sc),
         "larson" => larson(a, threads, sc),
+        "large" => real::large(a, threads, sc),
+        "small-mixed" => real::small_mixed(a, threads, sc),
+        "glibc-thread" => real::glibc_thread(a, threads, sc),
+        "leak" => real::leak(a, threads, sc),
         _ => latency(a, threads, sc),
     }
 }
@@ -346,7 +366,8 @@ fn run_named(alloc: &str, workload: &str, threads: usize, sc: Scale) -> Sample {
 
 fn thread_counts(workload: &str) -> &'static [usize] {
     match workload {
-        "latency" => &[1],
+        "latency" | "small-mixed" | "leak" => &[1],
+        "large" | "glibc-thread" => &[1, 2],
         // Producer/consumer pairs: 2 threads = 1 pair, 4 threads = 2 pairs.
         "xthread" => &[2, 4],
         _ => &[1, 2, 4],
@@ -406,6 +427,12 @@ fn main() {
         println!("VMHWM {}", vm_hwm_kib());
         return;
     }
+    if args.first().map(String::as_str) == Some("--std-child") {
+        let factor: f64 = args.get(2).and_then(|f| f.parse().ok()).unwrap_or(1.0);
+        let s = std_work::run(&args[1], Scale { factor });
+        println!("SAMPLE {} {} {} {}", s.ops, s.cpu, s.wall, vm_hwm_kib());
+        return;
+    }
     let json = args.iter().any(|a| a == "--json");
     let quick = args.iter().any(|a| a == "--quick");
     let value = |name: &str| {
@@ -426,7 +453,7 @@ fn main() {
             "alloc_bench: medians of {runs} runs, Mops = millions of allocations+frees; ratio = CPU throughput / glibc's"
         );
         println!(
-            "{:<11} {:>3} {:<11} {:>10} {:>10} {:>8} {:>9}",
+            "{:<12} {:>3} {:<11} {:>10} {:>10} {:>8} {:>9}",
             "workload", "thr", "allocator", "Mops/CPU-s", "Mops/s", "vs glibc", "peakRSS"
         );
     }
@@ -478,6 +505,74 @@ fn main() {
             }
         }
     }
+    for workload in std_work::STD_WORKLOADS {
+        if only.as_deref().is_some_and(|o| o != workload) {
+            continue;
+        }
+        let allocs: Vec<&'static str> = ALLOCATORS
+            .into_iter()
+            .filter(|a| only_alloc.as_deref().is_none_or(|o| o == *a))
+            .collect();
+        let mut rows = std_rows(workload, &allocs, runs, factor);
+        let base = rows.first().map_or(1.0, |r| r.cpu_mops);
+        for row in &mut rows {
+            row.ratio = row.cpu_mops / base;
+            print_row(row, json);
+        }
+    }
+}
+
+/// One std workload: `runs` child processes per allocator, the allocators taking turns
+/// (rotated each round) so that the machine's load hits them alike.
+fn std_rows(workload: &str, allocs: &[&'static str], runs: usize, factor: f64) -> Vec<Row> {
+    let mut samples: Vec<Vec<(Sample, f64)>> = allocs.iter().map(|_| Vec::new()).collect();
+    for round in 0..runs {
+        for k in 0..allocs.len() {
+            let i = (k + round) % allocs.len();
+            if let Some(s) = std_child(allocs[i], workload, factor) {
+                samples[i].push(s);
+            }
+        }
+    }
+    allocs
+        .iter()
+        .zip(samples)
+        .map(|(alloc, s)| {
+            let mut cpu: Vec<f64> = s.iter().map(|(x, _)| x.ops / x.cpu / 1e6).collect();
+            let mut wall: Vec<f64> = s.iter().map(|(x, _)| x.ops / x.wall / 1e6).collect();
+            let mut rss: Vec<f64> = s.iter().map(|(_, r)| *r).collect();
+            Row {
+                workload: workload.to_string(),
+                threads: if workload == "std-threads" { 10 } else { 2 },
+                alloc,
+                cpu_mops: median(&mut cpu).unwrap_or(0.0),
+                wall_mops: median(&mut wall).unwrap_or(0.0),
+                ns_per_pair: None,
+                ratio: 0.0,
+                rss_mib: median(&mut rss),
+            }
+        })
+        .collect()
+}
+
+/// Runs one std workload in a child whose global allocator is `alloc`: (sample, peak RSS MiB).
+fn std_child(alloc: &str, workload: &str, factor: f64) -> Option<(Sample, f64)> {
+    let exe = std::env::current_exe().ok()?;
+    let out = std::process::Command::new(exe)
+        .args(["--std-child", workload, &factor.to_string()])
+        .env(std_work::ALLOC_ENV, alloc)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find_map(|l| l.strip_prefix("SAMPLE "))?;
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let [ops, cpu, wall, hwm] = v[..] else {
+        return None;
+    };
+    Some((Sample { ops, cpu, wall }, hwm / 1024.0))
 }
 
 fn print_row(r: &Row, json: bool) {
@@ -500,7 +595,7 @@ fn print_row(r: &Row, json: bool) {
             .ns_per_pair
             .map_or(String::new(), |ns| format!("  {ns:.2} ns/pair"));
         println!(
-            "{:<11} {:>3} {:<11} {:>10.1} {:>10.1} {:>7.2}x {:>9}{}",
+            "{:<12} {:>3} {:<11} {:>10.2} {:>10.2} {:>7.2}x {:>9}{}",
             r.workload, r.threads, r.alloc, r.cpu_mops, r.wall_mops, r.ratio, rss, extra
         );
     }
