@@ -490,3 +490,69 @@ fn an_explicit_root_that_does_not_exist_is_refused_not_created() {
     );
     assert!(!d.path().join("typo").exists(), "the directory was created");
 }
+
+#[test]
+fn a_second_server_on_a_served_port_is_refused_unless_asked_to_share() {
+    let d = site();
+    let first = Server::start(d.path(), &[]);
+    let port = first.port.to_string();
+    // Without --reuse-port: one line, exit 2, and nothing taken from the first server.
+    let second = std::process::Command::new(binary())
+        .args(["--bind", "127.0.0.1", "--port", &port, "--workers", "2"])
+        .arg("--root")
+        .arg(d.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = exits_within(second, std::time::Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("httpd: 127.0.0.1:{port}: address in use")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(out.stdout.is_empty());
+    // The same through --listen.
+    let listen = std::process::Command::new(binary())
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "1"])
+        .arg("--root")
+        .arg(d.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = exits_within(listen, std::time::Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("address in use"));
+    for _ in 0..8 {
+        assert_eq!(get(&first, "/index.html", "").status, 200);
+    }
+    // With --reuse-port the second one starts on the same port, and both serve.
+    let second = Server::start(d.path(), &["--port", &port, "--reuse-port"]);
+    assert_eq!(second.port, first.port);
+    for _ in 0..8 {
+        assert_eq!(get(&second, "/index.html", "").status, 200);
+    }
+}
+
+/// The output of `child` once it has exited; a child still running after `within` (a server
+/// that came up instead of refusing) is killed and the test fails.
+fn exits_within(
+    mut child: std::process::Child,
+    within: std::time::Duration,
+) -> std::process::Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > within {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after {within:?}: it came up instead of refusing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}

@@ -60,6 +60,9 @@ pub(crate) struct Config {
     /// One SO_REUSEPORT listener per worker, or one shared listener with EPOLLEXCLUSIVE
     #[arg(long, value_name = "reuseport|exclusive", default_value = "reuseport", value_parser = accept_mode)]
     pub(crate) accept: AcceptMode,
+    /// Share the port with another server already listening on it (SO_REUSEPORT; the kernel splits the connections); without it such a port is refused as in use
+    #[arg(long)]
+    pub(crate) reuse_port: bool,
     /// One reactor per worker thread, or one epoll thread feeding a pool of --workers threads
     #[arg(long, value_name = "reactor|pool", default_value = "reactor", value_parser = design)]
     pub(crate) design: Design,
@@ -324,13 +327,13 @@ mod tests {
             panic!("no help");
         };
         assert!(!text.contains("seed"), "{text}");
-        // Seventeen flags and --help, each on one line of its own.
+        // Eighteen flags and --help, each on one line of its own.
         let flags = text
             .lines()
             .filter(|l| l.trim_start().starts_with('-'))
             .count();
-        assert_eq!(flags, 18, "{text}");
-        assert_eq!(text.lines().count(), 5 + 18, "{text}");
+        assert_eq!(flags, 19, "{text}");
+        assert_eq!(text.lines().count(), 5 + 19, "{text}");
         assert!(text.contains("--design <reactor|pool>"), "{text}");
         <Config as clap::CommandFactory>::command().debug_assert();
     }

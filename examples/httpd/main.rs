@@ -158,6 +158,26 @@ fn listener(addr: &Addr, reuseport: bool) -> Result<OwnedFd, Errno> {
     Ok(fd)
 }
 
+/// The first listening address another socket already holds, unless `--reuse-port` asks to
+/// share it. The workers' listeners carry `SO_REUSEPORT`, so a second server of the same user
+/// would bind beside the first one silently and take half of its connections; a probe bound
+/// without `SO_REUSEPORT` (but with `SO_REUSEADDR`, so a previous run's `TIME_WAIT`
+/// connections do not count) fails on a port that anyone listens on. Port 0 is always free.
+fn address_in_use(cfg: &Config) -> Option<std::net::SocketAddr> {
+    if cfg.reuse_port {
+        return None;
+    }
+    // A bad address is reported by `run` as before.
+    let specs = listen_specs(cfg).ok()?;
+    specs.into_iter().map(|(a, _)| a).find(|a| {
+        a.port() != 0
+            && matches!(
+                listener(&Addr::new(a.ip(), a.port()), false),
+                Err(Errno::EADDRINUSE)
+            )
+    })
+}
+
 fn bound_port(fd: &OwnedFd) -> u16 {
     match net::getsockname(fd) {
         Ok(net::SocketAddr::V4(a)) => a.port(),
@@ -253,7 +273,8 @@ fn run(cfg: Config, tls: Option<tls::Tls>) -> Result<(), String> {
     let sfd = epoll::signalfd4(&sigs, SignalfdFlags::CLOEXEC).map_err(|e| e.to_string())?;
 
     let mut specs = listen_specs(&cfg)?;
-    let reuseport = cfg.design == Design::Reactor && cfg.accept == AcceptMode::ReusePort;
+    let reuseport =
+        cfg.reuse_port || (cfg.design == Design::Reactor && cfg.accept == AcceptMode::ReusePort);
     // The first worker's sockets; a port 0 becomes the port bound, for the other workers.
     let mut first = Vec::new();
     for (addr, tls) in &mut specs {
@@ -442,6 +463,11 @@ fn main() {
         },
         _ => None,
     };
+    // A port another server already listens on is a bad argument too (unless shared on purpose).
+    if let Some(addr) = address_in_use(&cfg) {
+        eprintln!("httpd: {addr}: address in use (--reuse-port shares it)");
+        std::process::exit(2);
+    }
     if let Err(e) = run(cfg, tls) {
         eprintln!("httpd: {e}");
         std::process::exit(1);
