@@ -120,10 +120,8 @@ fn access_log_records_requests() {
     let mut s = Server::start(&root, &["--access-log", log.to_str().unwrap()]);
     assert_eq!(get(&s, "/a.txt", "").status, 200);
     assert_eq!(get(&s, "/missing", "").status, 404);
-    assert_eq!(
-        exchange(&s, b"GET / HTTP/9.9\r\nHost: t\r\n\r\n").status,
-        505
-    );
+    let r505 = exchange(&s, b"GET / HTTP/9.9\r\nHost: t\r\n\r\n");
+    assert_eq!(r505.status, 505);
     assert_eq!(s.terminate(Duration::from_secs(10)), Some(0));
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -141,5 +139,33 @@ fn access_log_records_requests() {
             .any(|l| l.contains("\"GET /missing HTTP/1.1\" 404 ")),
         "{text}"
     );
-    assert!(lines.iter().any(|l| l.contains("\" 505 0")), "{text}");
+    // An error answered before the request is understood logs the bytes of its body too
+    // (issue 19: they were logged as 0).
+    assert!(!r505.body.is_empty());
+    let logged_505 = format!("\" 505 {}", r505.body.len());
+    assert!(lines.iter().any(|l| l.ends_with(&logged_505)), "{text}");
+}
+
+#[test]
+fn access_log_counts_the_body_of_a_400() {
+    let d = TempDir::new("log400");
+    let log = d.path().join("access.log");
+    let root = d.path().join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut s = Server::start(&root, &["--access-log", log.to_str().unwrap()]);
+    let r = exchange(&s, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n");
+    assert_eq!(r.status, 400);
+    assert!(!r.body.is_empty());
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str())
+    );
+    assert_eq!(s.terminate(Duration::from_secs(10)), Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].ends_with(&format!(" 400 {}", r.body.len())),
+        "{text}"
+    );
 }

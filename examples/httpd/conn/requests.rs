@@ -26,8 +26,8 @@ pub(super) enum BatchEnd {
 }
 
 /// Queues an error response that closes the connection.
-fn error_response(ts: &mut ThreadState, status: u16, version: Version) {
-    simple_response(&mut ts.wbuf, &ts.date, status, false, version, b"", false);
+fn error_response(ts: &mut ThreadState, status: u16, version: Version) -> u64 {
+    simple_response(&mut ts.wbuf, &ts.date, status, false, version, b"", false)
 }
 
 /// Where the batch goes after a response is queued: on to the next request (`None`),
@@ -130,8 +130,8 @@ pub(super) fn answer_requests(
                     s @ (400 | 413 | 414 | 431 | 501 | 505) => s,
                     _ => 400,
                 };
-                error_response(ts, status, Version::Http11);
-                log_line(ts, conn.peer, b"-", status, 0);
+                let bytes = error_response(ts, status, Version::Http11);
+                log_line(ts, conn.peer, b"-", status, bytes);
                 return (buf.len(), BatchEnd::Close);
             }
         };
@@ -141,8 +141,8 @@ pub(super) fn answer_requests(
             BodyFraming::ContentLength(n) if n > ts.max_body => {
                 let line = request_line(rest, req.head_len());
                 let version = req.version();
-                error_response(ts, 413, version);
-                log_line(ts, conn.peer, line, 413, 0);
+                let bytes = error_response(ts, 413, version);
+                log_line(ts, conn.peer, line, 413, bytes);
                 return (buf.len(), BatchEnd::Close);
             }
             BodyFraming::ContentLength(n) => conn.body_left = n,
