@@ -169,3 +169,54 @@ fn access_log_counts_the_body_of_a_400() {
         "{text}"
     );
 }
+
+#[test]
+fn access_log_is_reopened_on_sigusr1() {
+    let d = TempDir::new("logrotate");
+    let log = d.path().join("access.log");
+    let rotated = d.path().join("access.log.1");
+    let root = d.path().join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("a.txt"), b"a").unwrap();
+    std::fs::write(root.join("b.txt"), b"b").unwrap();
+    let mut s = Server::start(&root, &["--access-log", log.to_str().unwrap()]);
+    assert_eq!(get(&s, "/a.txt", "").status, 200);
+    // The line is written by the log thread: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(&log).unwrap_or_default().is_empty() {
+        assert!(Instant::now() < deadline, "first line never written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // logrotate: rename, then SIGUSR1. The signal is taken asynchronously, so requests go
+    // on until one lands in a new file at the original path.
+    std::fs::rename(&log, &rotated).unwrap();
+    rawsys::process::kill_process(s.pid(), rawsys::signal::Signal::SIGUSR1).unwrap();
+    let mut sent = 0;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log).is_ok_and(|t| !t.is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "no new file at the original path"
+        );
+        assert_eq!(get(&s, "/b.txt", "").status, 200);
+        sent += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(s.terminate(Duration::from_secs(10)), Some(0));
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    let new = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        old.lines().next().unwrap().contains("\"GET /a.txt "),
+        "{old}"
+    );
+    assert!(!new.contains("/a.txt"), "{new}");
+    assert!(new.lines().all(|l| l.contains("\"GET /b.txt ")), "{new}");
+    // Nothing lost in the switch: every request is in one file or the other.
+    let b_lines = old
+        .lines()
+        .chain(new.lines())
+        .filter(|l| l.contains("/b.txt"))
+        .count();
+    assert_eq!(b_lines, sent, "{old}\n--\n{new}");
+    assert!(!s.stderr().contains("cannot reopen"), "{}", s.stderr());
+}

@@ -207,13 +207,8 @@ fn prepare_root(cfg: &Config) -> std::io::Result<()> {
     Ok(())
 }
 
-fn spawn_logger(
-    path: &str,
-) -> std::io::Result<(
-    std::sync::mpsc::SyncSender<Vec<u8>>,
-    std::thread::JoinHandle<()>,
-)> {
-    let mut sink: Box<dyn std::io::Write + Send> = if path == "-" {
+fn open_log(path: &str) -> std::io::Result<Box<dyn std::io::Write + Send>> {
+    Ok(if path == "-" {
         Box::new(std::io::stdout())
     } else {
         Box::new(
@@ -222,12 +217,33 @@ fn spawn_logger(
                 .append(true)
                 .open(path)?,
         )
-    };
+    })
+}
+
+/// The access log's writer thread. When `reopen` is set (SIGUSR1, after logrotate renamed
+/// the file) the next batch goes to a file opened afresh at `path`; if that fails, the old
+/// file is kept and the failure said once.
+fn spawn_logger(
+    path: &str,
+    reopen: Arc<AtomicBool>,
+) -> std::io::Result<(
+    std::sync::mpsc::SyncSender<Vec<u8>>,
+    std::thread::JoinHandle<()>,
+)> {
+    let mut sink = open_log(path)?;
+    let path = path.to_owned();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1024);
     let handle = std::thread::Builder::new()
         .name("httpd-log".into())
         .spawn(move || {
             for batch in rx {
+                if reopen.swap(false, Ordering::AcqRel) {
+                    let _ = sink.flush();
+                    match open_log(&path) {
+                        Ok(new) => sink = new,
+                        Err(e) => eprintln!("httpd: SIGUSR1: cannot reopen {path}: {e}"),
+                    }
+                }
                 if sink.write_all(&batch).is_err() {
                     break;
                 }
@@ -265,9 +281,14 @@ fn run(cfg: Config, tls: Option<tls::Tls>) -> Result<(), String> {
         n => n,
     };
 
-    // SIGINT, SIGTERM and SIGHUP are read from a signalfd; block them before any thread
+    // SIGINT, SIGTERM, SIGHUP and SIGUSR1 are read from a signalfd; block them before any thread
     // starts so every thread inherits the mask. SIGPIPE is ignored (sendfile could raise it).
-    let sigs = SigSet::from_signals(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]);
+    let sigs = SigSet::from_signals(&[
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGUSR1,
+    ]);
     signal::rt_sigprocmask(SigmaskHow::Block, Some(&sigs)).map_err(|e| e.to_string())?;
     let _ = signal::rt_sigaction(Signal::SIGPIPE, Some(signal::Disposition::Ignore));
     let sfd = epoll::signalfd4(&sigs, SignalfdFlags::CLOEXEC).map_err(|e| e.to_string())?;
@@ -322,9 +343,11 @@ fn run(cfg: Config, tls: Option<tls::Tls>) -> Result<(), String> {
         eprintln!("httpd: cannot set SCHED_BATCH ({e}); running with the default policy");
     }
 
+    let reopen_log = Arc::new(AtomicBool::new(false));
     let (log_tx, log_thread) = match &cfg.access_log {
         Some(p) => {
-            let (tx, h) = spawn_logger(p).map_err(|e| format!("--access-log {p}: {e}"))?;
+            let (tx, h) = spawn_logger(p, reopen_log.clone())
+                .map_err(|e| format!("--access-log {p}: {e}"))?;
             (Some(tx), Some(h))
         }
         None => (None, None),
@@ -391,11 +414,15 @@ fn run(cfg: Config, tls: Option<tls::Tls>) -> Result<(), String> {
     }
     let _ = std::io::stdout().flush();
 
-    // Wait for SIGINT or SIGTERM; SIGHUP reloads the certificate and key.
+    // Wait for SIGINT or SIGTERM; SIGHUP reloads the certificate and key, SIGUSR1 reopens
+    // the access log (logrotate).
     let mut info = [SignalfdSiginfo::default(); 1];
     loop {
         match epoll::signalfd_read(&sfd, &mut info) {
             Ok(n) if n > 0 && info[0].signal() == Some(Signal::SIGHUP) => reload(&server),
+            Ok(n) if n > 0 && info[0].signal() == Some(Signal::SIGUSR1) => {
+                reopen_log.store(true, Ordering::Release);
+            }
             Ok(n) if n > 0 => break,
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(format!("signalfd: {e}")),
