@@ -220,3 +220,59 @@ fn access_log_is_reopened_on_sigusr1() {
     assert_eq!(b_lines, sent, "{old}\n--\n{new}");
     assert!(!s.stderr().contains("cannot reopen"), "{}", s.stderr());
 }
+
+#[test]
+fn access_log_combined_format_adds_referer_and_user_agent() {
+    let d = TempDir::new("logcombined");
+    let log = d.path().join("access.log");
+    let root = d.path().join("www");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("a.txt"), b"a").unwrap();
+    let mut s = Server::start(
+        &root,
+        &[
+            "--access-log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "combined",
+        ],
+    );
+    let extra = "Referer: http://example.test/from\r\nUser-Agent: test \"agent\" 1.0\r\n";
+    assert_eq!(get(&s, "/a.txt", extra).status, 200);
+    assert_eq!(get(&s, "/missing", "").status, 404);
+    let bad = exchange(&s, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n");
+    assert_eq!(bad.status, 400);
+    assert_eq!(s.terminate(Duration::from_secs(10)), Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    // As nginx's combined: the common line, then "referer" "user-agent", quotes escaped.
+    assert!(
+        lines.iter().any(|l| l.starts_with("127.0.0.1 - - [")
+            && l.ends_with(
+                "\"GET /a.txt HTTP/1.1\" 200 1 \"http://example.test/from\" \"test \\x22agent\\x22 1.0\""
+            )),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"GET /missing HTTP/1.1\" 404 ") && l.ends_with(" \"-\" \"-\"")),
+        "{text}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with(&format!("\"-\" 400 {} \"-\" \"-\"", bad.body.len()))),
+        "{text}"
+    );
+    // A format it does not know: one line, exit 2.
+    let out = std::process::Command::new(binary())
+        .arg("--log-format=json")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--log-format"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}

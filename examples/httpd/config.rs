@@ -17,6 +17,15 @@ pub(crate) enum AcceptMode {
     Exclusive,
 }
 
+/// What an access log line holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// The common log format: client, date, request line, status, body bytes.
+    Common,
+    /// The common one with the `Referer` and `User-Agent` of the request (nginx's `combined`).
+    Combined,
+}
+
 /// How the work is spread over threads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Design {
@@ -57,6 +66,9 @@ pub(crate) struct Config {
     /// Access log (common log format) to PATH or stdout; written by its own thread, lines dropped if it falls behind
     #[arg(long, value_name = "PATH|-")]
     pub(crate) access_log: Option<String>,
+    /// Access log lines in the common log format, or combined (adds the Referer and User-Agent)
+    #[arg(long, value_name = "common|combined", default_value = "common", value_parser = log_format)]
+    pub(crate) log_format: LogFormat,
     /// One SO_REUSEPORT listener per worker, or one shared listener with EPOLLEXCLUSIVE
     #[arg(long, value_name = "reuseport|exclusive", default_value = "reuseport", value_parser = accept_mode)]
     pub(crate) accept: AcceptMode,
@@ -123,6 +135,14 @@ fn accept_mode(v: &str) -> Result<AcceptMode, String> {
         "reuseport" => Ok(AcceptMode::ReusePort),
         "exclusive" => Ok(AcceptMode::Exclusive),
         other => Err(format!("unknown mode {other}")),
+    }
+}
+
+fn log_format(v: &str) -> Result<LogFormat, String> {
+    match v {
+        "common" => Ok(LogFormat::Common),
+        "combined" => Ok(LogFormat::Combined),
+        other => Err(format!("unknown format {other}")),
     }
 }
 
@@ -246,6 +266,8 @@ mod tests {
         assert_eq!(c.keepalive_timeout, Duration::from_secs(15));
         assert_eq!(c.send_timeout, Duration::from_secs(30));
         assert_eq!(c.max_body, 1 << 20);
+        assert_eq!(c.log_format, LogFormat::Common);
+        assert!(!c.reuse_port);
     }
 
     #[test]
@@ -327,13 +349,13 @@ mod tests {
             panic!("no help");
         };
         assert!(!text.contains("seed"), "{text}");
-        // Eighteen flags and --help, each on one line of its own.
+        // Nineteen flags and --help, each on one line of its own.
         let flags = text
             .lines()
             .filter(|l| l.trim_start().starts_with('-'))
             .count();
-        assert_eq!(flags, 19, "{text}");
-        assert_eq!(text.lines().count(), 5 + 19, "{text}");
+        assert_eq!(flags, 20, "{text}");
+        assert_eq!(text.lines().count(), 5 + 20, "{text}");
         assert!(text.contains("--design <reactor|pool>"), "{text}");
         <Config as clap::CommandFactory>::command().debug_assert();
     }

@@ -51,8 +51,33 @@ pub(super) fn request_line(head: &[u8], len: usize) -> &[u8] {
     &line[..end]
 }
 
+/// Appends `field` escaped so a log line always parses: quotes, backslashes, control and
+/// non-ASCII bytes become `\xHH` (as nginx writes them).
+fn push_escaped(log: &mut Vec<u8>, field: &[u8]) {
+    for &b in field {
+        match b {
+            b'"' | b'\\' | ..=0x1f | 0x7f.. => {
+                let _ = write!(log, "\\x{b:02x}");
+            }
+            _ => log.push(b),
+        }
+    }
+}
+
+/// The `Referer` and `User-Agent` of a request, for `--log-format combined` (`None`: no
+/// request was understood, both are logged as `-`).
+pub(super) type Referrer<'a> = Option<(Option<&'a [u8]>, Option<&'a [u8]>)>;
+
 /// Appends one line for a request to the thread's log buffer (if logging is on).
-pub(super) fn log_line(ts: &mut ThreadState, peer: Peer, request: &[u8], status: u16, bytes: u64) {
+pub(super) fn log_line(
+    ts: &mut ThreadState,
+    peer: Peer,
+    request: &[u8],
+    status: u16,
+    bytes: u64,
+    referrer: Referrer<'_>,
+) {
+    let combined = ts.log_combined;
     let Some(log) = ts.log.as_mut() else { return };
     match peer {
         Peer::V4(a) => {
@@ -68,13 +93,18 @@ pub(super) fn log_line(ts: &mut ThreadState, peer: Peer, request: &[u8], status:
     log.extend_from_slice(b"] \"");
     // The request line holds only visible ASCII and spaces (the parser checked it), but
     // escape quotes and backslashes anyway so a log line always parses.
-    for &b in request {
-        match b {
-            b'"' | b'\\' => {
-                let _ = write!(log, "\\x{b:02x}");
+    push_escaped(log, request);
+    let _ = write!(log, "\" {status} {bytes}");
+    if combined {
+        let (referer, agent) = referrer.unwrap_or((None, None));
+        for field in [referer, agent] {
+            log.extend_from_slice(b" \"");
+            match field {
+                Some(v) if !v.is_empty() => push_escaped(log, v),
+                _ => log.push(b'-'),
             }
-            _ => log.push(b),
+            log.push(b'"');
         }
     }
-    let _ = writeln!(log, "\" {status} {bytes}");
+    log.push(b'\n');
 }

@@ -44,6 +44,8 @@ pub(crate) struct ThreadState {
     pub(crate) draining: bool,
     pub(super) max_body: u64,
     pub(crate) log: Option<Vec<u8>>,
+    /// `--log-format combined`: lines add the Referer and User-Agent.
+    pub(super) log_combined: bool,
 }
 
 impl ThreadState {
@@ -69,6 +71,7 @@ impl ThreadState {
             draining: false,
             max_body: server.cfg.max_body,
             log: log.then(|| Vec::with_capacity(LOG_BATCH)),
+            log_combined: server.cfg.log_format == crate::config::LogFormat::Combined,
         })
     }
 

@@ -2,9 +2,9 @@
 //! (plain-text) bytes into the thread's write buffer, discards request bodies, and holds a
 //! response back until its request's body is complete. No socket is touched here.
 
-use reactor::http::{BodyFraming, ChunkedDecoder, RequestParser, Status, Version};
+use reactor::http::{BodyFraming, ChunkedDecoder, Request, RequestParser, Status, Version};
 
-use super::access_log::{log_line, request_line};
+use super::access_log::{Referrer, log_line, request_line};
 use super::driver::ThreadState;
 use super::state::{Conn, DeferredResponse};
 use crate::respond::{FileSend, Responder, respond, simple_response};
@@ -28,6 +28,21 @@ pub(super) enum BatchEnd {
 /// Queues an error response that closes the connection.
 fn error_response(ts: &mut ThreadState, status: u16, version: Version) -> u64 {
     simple_response(&mut ts.wbuf, &ts.date, status, false, version, b"", false)
+}
+
+/// The request's `Referer` and `User-Agent` for the access log, as slices of `head` (the
+/// input, not the thread's header table, so the log can be written while the request is
+/// held); a value not inside `head` is left out.
+fn referrer<'b>(head: &'b [u8], req: &Request<'_>) -> Referrer<'b> {
+    let within = |v: Option<&[u8]>| {
+        let v = v?;
+        let start = (v.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
+        head.get(start..start.checked_add(v.len())?)
+    };
+    Some((
+        within(req.header("referer")),
+        within(req.header("user-agent")),
+    ))
 }
 
 /// Where the batch goes after a response is queued: on to the next request (`None`),
@@ -131,7 +146,7 @@ pub(super) fn answer_requests(
                     _ => 400,
                 };
                 let bytes = error_response(ts, status, Version::Http11);
-                log_line(ts, conn.peer, b"-", status, bytes);
+                log_line(ts, conn.peer, b"-", status, bytes, None);
                 return (buf.len(), BatchEnd::Close);
             }
         };
@@ -140,9 +155,10 @@ pub(super) fn answer_requests(
             BodyFraming::None => {}
             BodyFraming::ContentLength(n) if n > ts.max_body => {
                 let line = request_line(rest, req.head_len());
+                let referrer = referrer(rest, &req);
                 let version = req.version();
                 let bytes = error_response(ts, 413, version);
-                log_line(ts, conn.peer, line, 413, bytes);
+                log_line(ts, conn.peer, line, 413, bytes, referrer);
                 return (buf.len(), BatchEnd::Close);
             }
             BodyFraming::ContentLength(n) => conn.body_left = n,
@@ -161,7 +177,15 @@ pub(super) fn answer_requests(
         let outcome = respond(&req, &mut responder, !ts.draining);
         if ts.log.is_some() {
             let line = request_line(rest, req.head_len());
-            log_line(ts, conn.peer, line, outcome.status, outcome.body_len);
+            let referrer = referrer(rest, &req);
+            log_line(
+                ts,
+                conn.peer,
+                line,
+                outcome.status,
+                outcome.body_len,
+                referrer,
+            );
         }
         if conn.body_left > 0 || conn.chunked.is_some() {
             conn.deferred = Some(Box::new(DeferredResponse {
