@@ -497,16 +497,10 @@ fn a_second_server_on_a_served_port_is_refused_unless_asked_to_share() {
     let first = Server::start(d.path(), &[]);
     let port = first.port.to_string();
     // Without --reuse-port: one line, exit 2, and nothing taken from the first server.
-    let second = std::process::Command::new(binary())
-        .args(["--bind", "127.0.0.1", "--port", &port, "--workers", "2"])
-        .arg("--root")
-        .arg(d.path())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = exits_within(second, std::time::Duration::from_secs(30));
+    let out = run_to_exit(
+        &["--bind", "127.0.0.1", "--port", &port, "--workers", "2"],
+        d.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -516,16 +510,10 @@ fn a_second_server_on_a_served_port_is_refused_unless_asked_to_share() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(out.stdout.is_empty());
     // The same through --listen.
-    let listen = std::process::Command::new(binary())
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--workers", "1"])
-        .arg("--root")
-        .arg(d.path())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = exits_within(listen, std::time::Duration::from_secs(30));
+    let out = run_to_exit(
+        &["--listen", &format!("127.0.0.1:{port}"), "--workers", "1"],
+        d.path(),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("address in use"));
     for _ in 0..8 {
@@ -539,12 +527,19 @@ fn a_second_server_on_a_served_port_is_refused_unless_asked_to_share() {
     }
 }
 
-/// The output of `child` once it has exited; a child still running after `within` (a server
-/// that came up instead of refusing) is killed and the test fails.
-fn exits_within(
-    mut child: std::process::Child,
-    within: std::time::Duration,
-) -> std::process::Output {
+/// The output of httpd run with `args` and `--root root` once it has exited; one still
+/// running after 30 s (a server that came up instead of refusing) is killed and the test fails.
+fn run_to_exit(args: &[&str], root: &std::path::Path) -> std::process::Output {
+    let mut child = std::process::Command::new(binary())
+        .args(args)
+        .arg("--root")
+        .arg(root)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let within = std::time::Duration::from_secs(30);
     let start = std::time::Instant::now();
     while child.try_wait().unwrap().is_none() {
         if start.elapsed() > within {
