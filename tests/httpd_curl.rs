@@ -47,12 +47,7 @@ fn curl_page_range_and_conditional() {
     );
     assert!(body == pattern(200_000)[100..200]);
 
-    let etag = head
-        .lines()
-        .find_map(|l| l.strip_prefix("ETag: "))
-        .expect("etag")
-        .trim()
-        .to_string();
+    let etag = head_field(&head, "ETag").expect("etag").to_string();
     let (head, body) = curl(&[
         "-H",
         &format!("If-None-Match: {etag}"),

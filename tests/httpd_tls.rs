@@ -237,12 +237,7 @@ fn curl_over_tls_with_a_chain_keep_alive_range_and_304() {
     );
     assert!(body == pattern(3_000_000)[100..200]);
 
-    let etag = head
-        .lines()
-        .find_map(|l| l.strip_prefix("ETag: "))
-        .expect("etag")
-        .trim()
-        .to_string();
+    let etag = head_field(&head, "ETag").expect("etag").to_string();
     let (head, body, _) = curl(
         &pki.ca(),
         &[

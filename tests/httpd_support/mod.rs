@@ -196,6 +196,16 @@ impl Response {
     }
 }
 
+/// The value of the field `name` in a response head as text (`curl -D -` output), trimmed;
+/// the exact spelling of the name, as httpd writes it.
+pub fn head_field<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(": "))
+            .map(str::trim)
+    })
+}
+
 /// Reads one response from `r` (a HEAD or 304 has no body whatever its Content-Length).
 /// `None` if the connection closed before a status line.
 pub fn read_response(r: &mut impl BufRead, head_request: bool) -> Option<Response> {
