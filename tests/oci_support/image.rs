@@ -34,27 +34,7 @@ fn build() -> Image {
     let base = crate::example_bin::profile_dir().join("lp-test-oci-image");
     let _ = std::fs::remove_dir_all(&base);
     let rootfs = base.join("rootfs");
-    for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "data", "run"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| p.exists())
-        .expect("busybox (apt-get install busybox-static; .ci/run installs it)");
-    std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
-    let list = run(Command::new(busybox).arg("--list"), COMMAND_LIMIT).unwrap();
-    list.expect_code(0).unwrap();
-    for applet in list
-        .stdout
-        .lines()
-        .filter(|a| *a != "busybox" && !a.contains('/'))
-    {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
-    }
-    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
-    std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
+    busybox_rootfs(&rootfs, &[]);
 
     let rootfs_tar = base.join("rootfs.tar");
     let tar = run(
@@ -89,4 +69,35 @@ fn build() -> Image {
         rootfs_tar,
         docker_archive,
     }
+}
+
+/// Writes a busybox-static root filesystem into `rootfs` (which must not exist): busybox and
+/// its applet links in /bin, a one-line /etc/passwd and /etc/group, the usual top-level
+/// directories and `extra_dirs` (mount points a read-only rootfs needs: a runtime creates a
+/// missing one in the rootfs directory itself, which is shared).
+pub(crate) fn busybox_rootfs(rootfs: &Path, extra_dirs: &[&str]) {
+    for d in ["bin", "proc", "sys", "dev", "etc", "tmp", "data", "run"]
+        .iter()
+        .chain(extra_dirs)
+    {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .expect("busybox (apt-get install busybox-static; .ci/run installs it)");
+    std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
+    let list = run(Command::new(busybox).arg("--list"), COMMAND_LIMIT).unwrap();
+    list.expect_code(0).unwrap();
+    for applet in list
+        .stdout
+        .lines()
+        .filter(|a| *a != "busybox" && !a.contains('/'))
+    {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+    }
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
 }

@@ -11,6 +11,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the support code
 
+pub(crate) mod bundle;
+pub(crate) mod conformance;
 pub(crate) mod containerd;
 pub(crate) mod image;
 pub(crate) mod leftovers;
