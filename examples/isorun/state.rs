@@ -143,7 +143,15 @@ pub(crate) fn describe(e: &Error) -> String {
             ),
             (op, s) => format!("cannot {op} container {id}: it is {s}"),
         },
-        other => other.to_string(),
+        other => {
+            // Go's wording of the errno ("no such file or directory", "permission denied"):
+            // podman maps those words to exit codes 127 and 126.
+            let m = other.to_string();
+            match other.errno().and_then(|e| e.message()) {
+                Some(words) => format!("{m}: {}", words.to_lowercase()),
+                None => m,
+            }
+        }
     }
 }
 
