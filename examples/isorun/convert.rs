@@ -423,9 +423,13 @@ fn cgroup(b: B, linux: &spec::Linux, id: &str, systemd: bool) -> Result<B, Refus
 
 fn resources(mut b: B, r: Option<&spec::Resources>) -> Result<B, Refusal> {
     let Some(r) = r else { return Ok(b) };
-    if r.block_io.is_some()
+    let set = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .is_some_and(|v| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
+    };
+    if set(&r.block_io)
         || !r.hugepage_limits.is_empty()
-        || r.network.is_some()
+        || set(&r.network)
         || !r.rdma.is_empty()
         || !r.unified.is_empty()
     {
@@ -614,49 +618,70 @@ fn check_hooks(h: &spec::Hooks) -> Result<(), Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
-    fn spec(json: &str) -> Spec {
-        serde_json::from_str(json).unwrap()
+    /// A minimal valid config with `patch` merged in (objects merge, other values replace).
+    fn conv(patch: Value) -> Result<Converted, Refusal> {
+        fn merge(a: &mut Value, b: Value) {
+            match (a, b) {
+                (Value::Object(a), Value::Object(b)) => {
+                    for (k, v) in b {
+                        merge(a.entry(k).or_insert(Value::Null), v);
+                    }
+                }
+                (a, b) => *a = b,
+            }
+        }
+        let tmp = std::env::temp_dir();
+        let mut base = json!({
+            "ociVersion": "1.0.2",
+            "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+            "root": {"path": tmp.to_str().unwrap()},
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
+                                     {"type": "uts"}]}
+        });
+        merge(&mut base, patch);
+        let s: Spec = serde_json::from_value(base).map_err(|e| e.to_string())?;
+        convert(&s, Path::new("/"), "lp-test-x", false, 0)
     }
 
-    const BASE: &str = r#"{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}},
-        "root":{"path":"/"},"linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"}]}"#;
-
-    fn conv(extra: &str) -> Result<Converted, Refusal> {
-        let s = spec(&format!("{BASE}{extra}}}"));
-        convert(&s, Path::new("/"), "lp-test-x", false, 0)
+    fn refused(patch: Value, words: &str) {
+        match conv(patch.clone()) {
+            Ok(_) => panic!("{patch} was accepted"),
+            Err(e) => assert!(e.contains(words), "{patch}: {e}"),
+        }
     }
 
     #[test]
     fn what_isolate_cannot_do_is_refused_by_name() {
-        // "/" as a rootfs is refused by isolate itself; use a real directory.
-        let tmp = std::env::temp_dir();
-        let ok = |extra: &str| {
-            let s = spec(&format!(
-                "{}{extra}}}",
-                BASE.replace(
-                    "\"path\":\"/\"",
-                    &format!("\"path\":{:?}", tmp.display().to_string())
-                )
-            ));
-            convert(&s, Path::new("/"), "lp-test-x", false, 0).map(|_| ())
-        };
-        ok("").unwrap();
-        let e = ok(r#","hooks":{"startContainer":[{"path":"/bin/true"}]}"#).unwrap_err();
-        assert!(e.contains("startContainer"), "{e}");
-        let caps =
-            r#","process":{"args":["sh"],"cwd":"/","capabilities":{"bounding":["CAP_FLY"]}}"#;
-        let e = ok(caps).unwrap_err();
-        assert!(e.contains("CAP_FLY"), "{e}");
-        let rl = r#","process":{"args":["sh"],"cwd":"/","rlimits":[{"type":"RLIMIT_FLY","hard":1,"soft":1}]}"#;
-        let e = ok(rl).unwrap_err();
-        assert!(e.contains("RLIMIT_FLY"), "{e}");
-        let e = ok(r#","linux":{"namespaces":[{"type":"pid"}]}"#).unwrap_err();
-        assert!(e.contains("mount namespace"), "{e}");
-        let cpuset = r#","linux":{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"ipc"},{"type":"uts"}],"resources":{"cpu":{"cpus":"0"}}}"#;
-        let e = ok(cpuset).unwrap_err();
-        assert!(e.contains("cpuset"), "{e}");
-        let e = conv("").err().unwrap();
-        assert!(e.contains("root"), "{e}");
+        conv(json!({})).unwrap();
+        conv(json!({"linux": {"cgroupsPath": "/lp-test-a/b", "resources": {
+            "memory": {"limit": 33554432, "swap": 33554432}, "pids": {"limit": 10},
+            "devices": [{"allow": false, "access": "rwm"}]}}}))
+        .unwrap();
+        refused(json!({"hooks": {"startContainer": [{"path": "/bin/true"}]}}), "startContainer");
+        refused(json!({"process": {"capabilities": {"bounding": ["CAP_FLY"]}}}), "CAP_FLY");
+        refused(
+            json!({"process": {"rlimits": [{"type": "RLIMIT_FLY", "hard": 1, "soft": 1}]}}),
+            "RLIMIT_FLY",
+        );
+        refused(json!({"linux": {"namespaces": [{"type": "pid"}]}}), "mount namespace");
+        refused(json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]}}), "twice");
+        refused(json!({"linux": {"resources": {"cpu": {"cpus": "0"}}}}), "cpuset");
+        refused(json!({"linux": {"resources": {"blockIO": {"weight": 10}}}}), "blockIO");
+        conv(json!({"linux": {"resources": {"blockIO": {}}}})).unwrap();
+        refused(json!({"linux": {"cgroupsPath": "system.slice:lp:x"}}), "systemd");
+        refused(json!({"linux": {"rootfsPropagation": "shared"}}), "rootfsPropagation");
+        refused(json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}}), "NOTIFY");
+        refused(json!({"process": {"terminal": true}}), "terminal");
+        refused(json!({"process": {"cwd": "rel"}}), "process.cwd");
+        refused(json!({"process": {"args": []}}), "process.args");
+        refused(json!({"root": {"path": "/lp-test-missing-root"}}), "root.path");
+        refused(json!({"ociVersion": "2.0.0"}), "ociVersion");
+        refused(
+            json!({"linux": {"resources": {"devices": [{"allow": true, "access": "rwm"}]}}}),
+            "every device",
+        );
+        refused(json!({"hooks": {"poststop": [{"path": "relative"}]}}), "relative");
     }
 }

@@ -295,12 +295,13 @@ pub(crate) struct Resources {
     pub(crate) cpu: Option<Cpu>,
     /// Pids.
     pub(crate) pids: Option<Pids>,
-    /// Block I/O (refused when given).
+    /// Block I/O (refused unless empty).
+    #[serde(rename = "blockIO")]
     pub(crate) block_io: Option<serde_json::Value>,
     /// Huge pages (refused unless empty).
     #[serde(default)]
     pub(crate) hugepage_limits: Vec<serde_json::Value>,
-    /// Network classes (refused when given).
+    /// Network classes (refused unless empty).
     pub(crate) network: Option<serde_json::Value>,
     /// RDMA (refused unless empty).
     #[serde(default)]
