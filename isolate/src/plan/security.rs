@@ -64,7 +64,9 @@ pub(super) fn credentials(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
             .as_ref()
             .is_none_or(|ns| !ns.setgroups_denied())
         {
-            p.push(Op::SetGroups { gid });
+            p.push(Op::SetGroups {
+                groups: o.spec.additional_gids.clone(),
+            });
         }
         p.push(Op::SetGid { gid });
         p.push(Op::SetUid { uid });
