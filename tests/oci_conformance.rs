@@ -49,12 +49,17 @@ const KNOWN: &[Known] = &[
     ),
     (
         "runc",
-        "hooks: order, namespaces, state on stdin",
+        "hooks: runtime-side order, ns, stdin",
+        "runs the poststart hooks at the end of create; config.md: poststart MUST be called after the user-specified process is executed",
+    ),
+    (
+        "runc",
+        "hooks: +createContainer/startContainer",
         "runs the poststart hooks at the end of create; config.md: poststart MUST be called after the user-specified process is executed",
     ),
     (
         "crun",
-        "hooks: order, namespaces, state on stdin",
+        "hooks: +createContainer/startContainer",
         "runs the poststart hooks before the startContainer hooks, i.e. before the user-specified process is executed",
     ),
     (
@@ -722,10 +727,8 @@ fn state_annotations(c: &Conf) -> Check {
 // hooks (config.md, POSIX-platform Hooks; runtime.md, Lifecycle)
 
 const HOOKS: &[CheckFn] = &[
-    (
-        "hooks: order, namespaces, state on stdin",
-        hooks_order_and_state,
-    ),
+    ("hooks: runtime-side order, ns, stdin", hooks_runtime_side),
+    ("hooks: +createContainer/startContainer", hooks_all),
     (
         "hooks: failing createRuntime fails create",
         failing_create_runtime,
@@ -761,6 +764,12 @@ fn hook(path: &Path, name: &str, log: &Path) -> Value {
     json!({"path": path, "args": ["hook.sh", name, log], "env": ["LP_HOOK=set"]})
 }
 
+/// A hook that reads the state from its stdin and exits 1 (one that exits without reading
+/// would make the runtime's write race with its exit: crun then dies of SIGPIPE, at random).
+fn failing_hook() -> Value {
+    json!({"path": "/bin/sh", "args": ["sh", "-c", "cat > /dev/null; exit 1"]})
+}
+
 /// Writes the hook program into `dir` (executable) and returns its path.
 fn hook_program(dir: &Path) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -782,7 +791,7 @@ fn hook_program(dir: &Path) -> std::path::PathBuf {
 /// operation returns", runtime namespace. poststop: "MUST be called after the container is
 /// deleted but before the `delete` operation returns", runtime namespace. Entries: `args`
 /// "with the same semantics as execv's argv", `env` "with the same semantics as environ".
-fn hooks_order_and_state(c: &Conf) -> Check {
+fn hooks_order_and_state(c: &Conf, container_hooks: bool) -> Check {
     let mut b = c.bundle();
     let log = b.scratch("hooklog");
     let host_hook = hook_program(&b.scratch("hooks"));
@@ -800,18 +809,20 @@ fn hooks_order_and_state(c: &Conf) -> Check {
         "/hooks/createRuntime",
         hook(&host_hook, "createRuntime2", &log),
     );
-    b.push(
-        "/hooks/createContainer",
-        hook(&host_hook, "createContainer", &log),
-    );
-    b.push(
-        "/hooks/startContainer",
-        hook(
-            Path::new("/hookbin/hook.sh"),
-            "startContainer",
-            Path::new("/out"),
-        ),
-    );
+    if container_hooks {
+        b.push(
+            "/hooks/createContainer",
+            hook(&host_hook, "createContainer", &log),
+        );
+        b.push(
+            "/hooks/startContainer",
+            hook(
+                Path::new("/hookbin/hook.sh"),
+                "startContainer",
+                Path::new("/out"),
+            ),
+        );
+    }
     b.push("/hooks/poststart", hook(&host_hook, "poststart", &log));
     b.push("/hooks/poststop", hook(&host_hook, "poststop", &log));
     b.script("echo program >> /out/order");
@@ -840,11 +851,13 @@ fn hooks_order_and_state(c: &Conf) -> Check {
         );
         Ok(())
     };
-    let after_create = [
+    let mut after_create = vec![
         ("createRuntime1", host_ns.as_str()),
         ("createRuntime2", host_ns.as_str()),
-        ("createContainer", ctr_ns.as_str()),
     ];
+    if container_hooks {
+        after_create.push(("createContainer", ctr_ns.as_str()));
+    }
     expect(&after_create)?;
     c.start(&id)?;
     // poststart ran before start returned; the program may still be writing its line.
@@ -854,8 +867,10 @@ fn hooks_order_and_state(c: &Conf) -> Check {
         "poststart had not run when start returned: {got:?}"
     );
     c.wait_stopped(&id)?;
-    let mut after_start: Vec<(&str, &str)> = after_create.to_vec();
-    after_start.push(("startContainer", ctr_ns.as_str()));
+    let mut after_start: Vec<(&str, &str)> = after_create.clone();
+    if container_hooks {
+        after_start.push(("startContainer", ctr_ns.as_str()));
+    }
     // The program and poststart race (poststart is only promised "after the user-specified
     // process is executed"): accept either order of these two lines.
     let mut a = after_start.clone();
@@ -879,6 +894,9 @@ fn hooks_order_and_state(c: &Conf) -> Check {
         "poststart",
         "poststop",
     ] {
+        if !container_hooks && name.ends_with("Container") {
+            continue;
+        }
         let text = std::fs::read_to_string(log.join(format!("{name}.json"))).unwrap_or_default();
         let s: Value = serde_json::from_str(&text)
             .map_err(|e| format!("{name} got no state JSON on stdin ({e}): {text:?}"))?;
@@ -900,12 +918,24 @@ fn hooks_order_and_state(c: &Conf) -> Check {
     Ok(())
 }
 
+/// The hooks that run in the runtime namespace (createRuntime x2, poststart, poststop): see
+/// [`hooks_order_and_state`].
+fn hooks_runtime_side(c: &Conf) -> Check {
+    hooks_order_and_state(c, false)
+}
+
+/// All of them, with createContainer and startContainer in the container namespace: see
+/// [`hooks_order_and_state`].
+fn hooks_all(c: &Conf) -> Check {
+    hooks_order_and_state(c, true)
+}
+
 /// runtime.md, Lifecycle (v1.1): "The `createRuntime` hooks MUST be invoked by the runtime.
 /// If any `createRuntime` hook fails, the runtime MUST generate an error, stop the
 /// container, and continue the lifecycle at step 12" (destroy: nothing is left).
 fn failing_create_runtime(c: &Conf) -> Check {
     let mut b = c.bundle();
-    b.push("/hooks/createRuntime", json!({"path": "/bin/false"}));
+    b.push("/hooks/createRuntime", failing_hook());
     let id = c.id();
     c.create_refused(&mut b, &id)
 }
@@ -917,7 +947,7 @@ fn failing_create_runtime_runs_poststop(c: &Conf) -> Check {
     let mut b = c.bundle();
     let log = b.scratch("hooklog");
     let host_hook = hook_program(&b.scratch("hooks"));
-    b.push("/hooks/createRuntime", json!({"path": "/bin/false"}));
+    b.push("/hooks/createRuntime", failing_hook());
     b.push("/hooks/poststop", hook(&host_hook, "poststop", &log));
     let id = c.id();
     c.create_refused(&mut b, &id)?;
@@ -934,7 +964,7 @@ fn failing_create_runtime_runs_poststop(c: &Conf) -> Check {
 /// continue the lifecycle at step 12."
 fn failing_prestart(c: &Conf) -> Check {
     let mut b = c.bundle();
-    b.push("/hooks/prestart", json!({"path": "/bin/false"}));
+    b.push("/hooks/prestart", failing_hook());
     let id = c.id();
     c.create_refused(&mut b, &id)
 }
@@ -945,7 +975,7 @@ fn failing_start_container(c: &Conf) -> Check {
     let mut b = c.bundle();
     let out = b.scratch("out");
     b.push("/mounts", bind(&out, "/out", &[]));
-    b.push("/hooks/startContainer", json!({"path": "/bin/false"}));
+    b.push("/hooks/startContainer", failing_hook());
     b.script("echo ran > /out/marker");
     let id = c.id();
     c.created(&mut b, &id)?;
@@ -970,7 +1000,7 @@ fn failing_poststart(c: &Conf) -> Check {
     let mut b = c.bundle();
     let log = b.scratch("hooklog");
     let host_hook = hook_program(&b.scratch("hooks"));
-    b.push("/hooks/poststart", json!({"path": "/bin/false"}));
+    b.push("/hooks/poststart", failing_hook());
     b.push("/hooks/poststart", hook(&host_hook, "poststart2", &log));
     b.script("sleep 30");
     let id = c.id();
@@ -996,7 +1026,7 @@ fn failing_poststop(c: &Conf) -> Check {
     let mut b = c.bundle();
     let log = b.scratch("hooklog");
     let host_hook = hook_program(&b.scratch("hooks"));
-    b.push("/hooks/poststop", json!({"path": "/bin/false"}));
+    b.push("/hooks/poststop", failing_hook());
     b.push("/hooks/poststop", hook(&host_hook, "poststop2", &log));
     let id = c.id();
     c.created(&mut b, &id)?;
@@ -2065,7 +2095,9 @@ const CGROUPS: &[CheckFn] = &[
     ("cgroupsPath: absolute, all controllers", cgroups_path),
     ("resources: memory", resources_memory),
     ("resources: pids", resources_pids),
-    ("resources: cpu and cpuset", resources_cpu),
+    ("resources: memory swappiness", resources_memory_swappiness),
+    ("resources: cpu", resources_cpu),
+    ("resources: cpuset", resources_cpuset),
     ("features: shape", features_shape),
     (
         "features: ociVersionMin/Max accepted",
@@ -2127,23 +2159,41 @@ fn cgroups_path(c: &Conf) -> Check {
 }
 
 /// config-linux.md, Memory: "`limit` (int64, OPTIONAL) - sets limit of memory usage",
-/// "`reservation` ... sets soft limit of memory usage", `swappiness`.
+/// "`reservation` ... sets soft limit of memory usage", "`swap` ... sets limit of
+/// memory+Swap usage" (when this kernel accounts swap).
 fn resources_memory(c: &Conf) -> Check {
     let mut b = c.bundle();
-    b.set(
-        "/linux/resources/memory",
-        json!({"limit": 64 << 20, "reservation": 32 << 20, "swappiness": 10}),
-    );
+    let memsw = Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists();
+    let mut mem = json!({"limit": 64 << 20, "reservation": 32 << 20});
+    if memsw {
+        mem["swap"] = json!(96 << 20);
+    }
+    b.set("/linux/resources/memory", mem);
     let id = c.id();
     c.created(&mut b, &id)?;
-    for (file, want) in [
-        ("memory.limit_in_bytes", (64u64 << 20).to_string()),
-        ("memory.soft_limit_in_bytes", (32u64 << 20).to_string()),
-        ("memory.swappiness", "10".to_string()),
-    ] {
-        let got = cg_read(c, &id, "memory", file)?;
-        ensure!(got == want, "{file}: {got}, want {want}");
+    let mut want = vec![
+        ("memory.limit_in_bytes", 64u64 << 20),
+        ("memory.soft_limit_in_bytes", 32u64 << 20),
+    ];
+    if memsw {
+        want.push(("memory.memsw.limit_in_bytes", 96 << 20));
     }
+    for (file, want) in want {
+        let got = cg_read(c, &id, "memory", file)?;
+        ensure!(got == want.to_string(), "{file}: {got}, want {want}");
+    }
+    Ok(())
+}
+
+/// config-linux.md, Memory: "`swappiness` (uint64, OPTIONAL) - sets swappiness parameter of
+/// vmscan"; runtime.md, Create: all properties "MUST be applied".
+fn resources_memory_swappiness(c: &Conf) -> Check {
+    let mut b = c.bundle();
+    b.set("/linux/resources/memory", json!({"swappiness": 10}));
+    let id = c.id();
+    c.created(&mut b, &id)?;
+    let got = cg_read(c, &id, "memory", "memory.swappiness")?;
+    ensure!(got == "10", "memory.swappiness: {got}");
     Ok(())
 }
 
@@ -2159,23 +2209,35 @@ fn resources_pids(c: &Conf) -> Check {
     Ok(())
 }
 
-/// config-linux.md, CPU: `shares`, `quota`, `period`, `cpus` ("list of CPUs the container
-/// will run on").
+/// config-linux.md, CPU: `shares` ("a relative share of CPU time"), `quota`, `period`.
 fn resources_cpu(c: &Conf) -> Check {
     let mut b = c.bundle();
     b.set(
         "/linux/resources/cpu",
-        json!({"shares": 512, "quota": 20000, "period": 100000, "cpus": "0"}),
+        json!({"shares": 512, "quota": 20000, "period": 100000}),
     );
     let id = c.id();
     c.created(&mut b, &id)?;
-    for (ctrl, file, want) in [
-        ("cpu", "cpu.shares", "512"),
-        ("cpu", "cpu.cfs_quota_us", "20000"),
-        ("cpu", "cpu.cfs_period_us", "100000"),
-        ("cpuset", "cpuset.cpus", "0"),
+    for (file, want) in [
+        ("cpu.shares", "512"),
+        ("cpu.cfs_quota_us", "20000"),
+        ("cpu.cfs_period_us", "100000"),
     ] {
-        let got = cg_read(c, &id, ctrl, file)?;
+        let got = cg_read(c, &id, "cpu", file)?;
+        ensure!(got == want, "{file}: {got}, want {want}");
+    }
+    Ok(())
+}
+
+/// config-linux.md, CPU: "`cpus` (string, OPTIONAL) - list of CPUs the container will run
+/// on", "`mems` ... list of memory nodes".
+fn resources_cpuset(c: &Conf) -> Check {
+    let mut b = c.bundle();
+    b.set("/linux/resources/cpu", json!({"cpus": "0", "mems": "0"}));
+    let id = c.id();
+    c.created(&mut b, &id)?;
+    for (file, want) in [("cpuset.cpus", "0"), ("cpuset.mems", "0")] {
+        let got = cg_read(c, &id, "cpuset", file)?;
         ensure!(got == want, "{file}: {got}, want {want}");
     }
     Ok(())
