@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use oci_support::bundle::Bundle;
 use oci_support::conformance::{CheckFn, Conf, Known, NOT_APPLICABLE, NsHolder, ns_of, run_group};
 use oci_support::runtimes::runtimes;
 use oci_support::{Check, TestDir, ensure, serial};
@@ -45,7 +46,7 @@ const KNOWN: &[Known] = &[
     (
         "crun",
         "mounts: propagation flags",
-        "an `rshared` bind mount is not shared inside the container (rshared is a MUST option)",
+        "the bind mounts' propagation options rshared, rslave and unbindable are not applied (MUST options)",
     ),
     (
         "runc",
@@ -86,11 +87,6 @@ const KNOWN: &[Known] = &[
         "runc",
         "hooks: failing poststop only warns",
         "stops at the first failing poststop hook; runtime.md: the remaining hooks continue",
-    ),
-    (
-        "crun",
-        "hooks: failing poststop only warns",
-        "`delete` dies of a signal when a poststop hook exits without reading its stdin; runtime.md: MUST only log a warning",
     ),
     (
         "crun",
@@ -154,6 +150,23 @@ fn bind(src: &Path, dest: &str, opts: &[&str]) -> Value {
     let mut o = vec!["bind"];
     o.extend(opts);
     json!({"destination": dest, "type": "none", "source": src, "options": o})
+}
+
+/// A check that `create` refuses the default bundle changed by `edit`, leaving nothing.
+fn refused(c: &Conf, edit: impl FnOnce(&mut Bundle)) -> Check {
+    let mut b = c.bundle();
+    edit(&mut b);
+    let id = c.id();
+    c.create_refused(&mut b, &id)
+}
+
+/// A check that `script` prints exactly `want` in the default bundle changed by `edit`.
+fn prints(c: &Conf, edit: impl FnOnce(&mut Bundle), script: &str, want: &str) -> Check {
+    let mut b = c.bundle();
+    edit(&mut b);
+    let out = c.script_output(&mut b, script)?;
+    ensure!(out == want, "`{script}` printed {out:?}, want {want:?}");
+    Ok(())
 }
 
 /// Polls `f` for up to 5 s until it holds.
@@ -934,10 +947,9 @@ fn hooks_all(c: &Conf) -> Check {
 /// If any `createRuntime` hook fails, the runtime MUST generate an error, stop the
 /// container, and continue the lifecycle at step 12" (destroy: nothing is left).
 fn failing_create_runtime(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.push("/hooks/createRuntime", failing_hook());
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.push("/hooks/createRuntime", failing_hook());
+    })
 }
 
 /// runtime.md, Lifecycle (v1.1): after a failing createRuntime hook the lifecycle continues
@@ -963,10 +975,9 @@ fn failing_create_runtime_runs_poststop(c: &Conf) -> Check {
 /// `prestart` hook fails, the runtime MUST generate an error, stop the container, and
 /// continue the lifecycle at step 12."
 fn failing_prestart(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.push("/hooks/prestart", failing_hook());
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.push("/hooks/prestart", failing_hook());
+    })
 }
 
 /// runtime.md, Lifecycle: "If any `startContainer` hook fails, the runtime MUST generate an
@@ -1118,11 +1129,14 @@ fn process_env(c: &Conf) -> Check {
 /// config.md: "`cwd` (string, REQUIRED) is the working directory that will be set for the
 /// executable."
 fn process_cwd(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.set("/process/cwd", json!("/mnt/b"));
-    let out = c.script_output(&mut b, "pwd")?;
-    ensure!(out == "/mnt/b\n", "cwd: {out:?}");
-    Ok(())
+    prints(
+        c,
+        |b| {
+            b.set("/process/cwd", json!("/mnt/b"));
+        },
+        "pwd",
+        "/mnt/b\n",
+    )
 }
 
 /// config.md: cwd "MUST be an absolute path"; "Runtimes MUST generate an error when invalid
@@ -1170,11 +1184,14 @@ fn process_user(c: &Conf) -> Check {
 
 /// config.md: "`umask` (int, OPTIONAL) specifies the umask of the user."
 fn process_umask(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.set("/process/user/umask", json!(0o027));
-    let out = c.script_output(&mut b, "umask")?;
-    ensure!(out.trim() == "0027", "umask: {out:?}");
-    Ok(())
+    prints(
+        c,
+        |b| {
+            b.set("/process/user/umask", json!(0o027));
+        },
+        "umask",
+        "0027\n",
+    )
 }
 
 /// config.md, POSIX process: "For each entry in `rlimits`, a getrlimit(3) on `type` MUST
@@ -1211,28 +1228,26 @@ fn process_rlimits(c: &Conf) -> Check {
 /// config.md, POSIX process: "The runtime MUST generate an error for any values which
 /// cannot be mapped to a relevant kernel interface."
 fn process_unknown_rlimit_refused(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.set(
-        "/process/rlimits",
-        json!([{"type": "RLIMIT_LP_BOGUS", "soft": 1, "hard": 1}]),
-    );
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.set(
+            "/process/rlimits",
+            json!([{"type": "RLIMIT_LP_BOGUS", "soft": 1, "hard": 1}]),
+        );
+    })
 }
 
 /// config.md, POSIX process: "If `rlimits` contains duplicated entries with same `type`, the
 /// runtime MUST generate an error."
 fn process_duplicate_rlimit_refused(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.set(
-        "/process/rlimits",
-        json!([
-            {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
-            {"type": "RLIMIT_NOFILE", "soft": 150, "hard": 200}
-        ]),
-    );
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.set(
+            "/process/rlimits",
+            json!([
+                {"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200},
+                {"type": "RLIMIT_NOFILE", "soft": 150, "hard": 200}
+            ]),
+        );
+    })
 }
 
 /// config.md: "setting `noNewPrivileges` to true prevents the process from gaining
@@ -1330,10 +1345,9 @@ fn process_bounding_as_root(c: &Conf) -> Check {
 /// mapped to a relevant kernel interface MUST cause an error." (v1.2 relaxed this to "MUST
 /// be logged as a warning"; issue 17 keeps the v1.1 rule.)
 fn process_unknown_capability_refused(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.push("/process/capabilities/bounding", json!("CAP_LP_BOGUS"));
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.push("/process/capabilities/bounding", json!("CAP_LP_BOGUS"));
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1399,21 +1413,27 @@ fn root_writable_relative(c: &Conf) -> Check {
 /// config.md: "`hostname` (string, OPTIONAL) specifies the container's hostname as seen by
 /// processes running inside the container."
 fn hostname(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.set("/hostname", json!("lp-test-host"));
-    let out = c.script_output(&mut b, "hostname")?;
-    ensure!(out == "lp-test-host\n", "hostname: {out:?}");
-    Ok(())
+    prints(
+        c,
+        |b| {
+            b.set("/hostname", json!("lp-test-host"));
+        },
+        "hostname",
+        "lp-test-host\n",
+    )
 }
 
 /// config.md (v1.1): "`domainname` (string, OPTIONAL) specifies the container's domainname
 /// as seen by processes running inside the container."
 fn domainname(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.set("/domainname", json!("lp-test.example"));
-    let out = c.script_output(&mut b, "cat /proc/sys/kernel/domainname")?;
-    ensure!(out == "lp-test.example\n", "domainname: {out:?}");
-    Ok(())
+    prints(
+        c,
+        |b| {
+            b.set("/domainname", json!("lp-test.example"));
+        },
+        "cat /proc/sys/kernel/domainname",
+        "lp-test.example\n",
+    )
 }
 
 /// config.md, Mounts: "For Linux, the parameters are as documented in mount(2)"; `type`:
@@ -1578,17 +1598,25 @@ fn mount_propagation(c: &Conf) -> Check {
     let out = c.script_output(&mut b, "cat /proc/self/mountinfo")?;
     let tags = |p: &str| mount_at(&out, p).map(|m| m.tags).unwrap_or_default();
     let has = |p: &str, prefix: &str| tags(p).iter().any(|t| t.starts_with(prefix));
-    ensure!(has("/mnt/a", "shared:"), "rshared: {:?}", tags("/mnt/a"));
+    let mut wrong = Vec::new();
+    for (point, opt, ok) in [
+        ("/mnt/a", "rshared", has("/mnt/a", "shared:")),
+        (
+            "/mnt/b",
+            "rslave",
+            has("/mnt/b", "master:") && !has("/mnt/b", "shared:"),
+        ),
+        ("/mnt/c", "rprivate", tags("/mnt/c").is_empty()),
+        ("/mnt/d", "unbindable", has("/mnt/d", "unbindable")),
+    ] {
+        if !ok {
+            wrong.push(format!("{opt}: {:?}", tags(point)));
+        }
+    }
     ensure!(
-        has("/mnt/b", "master:") && !has("/mnt/b", "shared:"),
-        "rslave: {:?}",
-        tags("/mnt/b")
-    );
-    ensure!(tags("/mnt/c").is_empty(), "rprivate: {:?}", tags("/mnt/c"));
-    ensure!(
-        has("/mnt/d", "unbindable"),
-        "unbindable: {:?}",
-        tags("/mnt/d")
+        wrong.is_empty(),
+        "propagation tags in mountinfo: {}",
+        wrong.join("; ")
     );
     Ok(())
 }
@@ -1596,13 +1624,12 @@ fn mount_propagation(c: &Conf) -> Check {
 /// runtime.md, Create: "If the runtime cannot apply a property as specified in the
 /// configuration, it MUST generate an error and a new container MUST NOT be created."
 fn mount_unknown_type_refused(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.push(
-        "/mounts",
-        json!({"destination": "/mnt/a", "type": "lp-test-nofs", "source": "none"}),
-    );
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.push(
+            "/mounts",
+            json!({"destination": "/mnt/a", "type": "lp-test-nofs", "source": "none"}),
+        );
+    })
 }
 
 /// config-linux.md: "`maskedPaths` (array of strings, OPTIONAL) will mask over the provided
@@ -1794,10 +1821,9 @@ fn namespaces_wrong_type_refused(c: &Conf) -> Check {
 /// config-linux.md: "If a `namespaces` field contains duplicated namespaces with same
 /// `type`, the runtime MUST generate an error."
 fn namespaces_duplicate_refused(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.push("/linux/namespaces", json!({"type": "ipc"}));
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.push("/linux/namespaces", json!({"type": "ipc"}));
+    })
 }
 
 /// config-linux.md, User namespace mappings: "`uidMappings` (array of objects, OPTIONAL)
@@ -1847,13 +1873,12 @@ fn sysctl(c: &Conf) -> Check {
 /// runtime.md, Create: "If the runtime cannot apply a property as specified in the
 /// configuration, it MUST generate an error and a new container MUST NOT be created."
 fn sysctl_unknown_refused(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.set(
-        "/linux/sysctl",
-        json!({"net.ipv4.lp_test_no_such_key": "1"}),
-    );
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.set(
+            "/linux/sysctl",
+            json!({"net.ipv4.lp_test_no_such_key": "1"}),
+        );
+    })
 }
 
 /// config-linux.md, Devices: "`devices` (array of objects, OPTIONAL) lists devices that
@@ -1888,14 +1913,13 @@ fn devices(c: &Conf) -> Check {
 /// config-linux.md, Devices: "If a file already exists at `path` that does not match the
 /// requested device, the runtime MUST generate an error."
 fn devices_existing_file_refused(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.private_rootfs();
-    b.set(
-        "/linux/devices",
-        json!([{"path": "/etc/passwd", "type": "c", "major": 1, "minor": 3}]),
-    );
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.private_rootfs();
+        b.set(
+            "/linux/devices",
+            json!([{"path": "/etc/passwd", "type": "c", "major": 1, "minor": 3}]),
+        );
+    })
 }
 
 /// config-linux.md, Default Devices: "In addition to any devices configured with this
@@ -2065,27 +2089,25 @@ fn seccomp_argument(c: &Conf) -> Check {
 /// config.md, Valid values: "Runtimes MUST generate an error when invalid or unsupported
 /// values are encountered."
 fn seccomp_unknown_action_refused(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.set(
-        "/linux/seccomp",
-        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_LP_BOGUS"}]}),
-    );
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.set(
+            "/linux/seccomp",
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_LP_BOGUS"}]}),
+        );
+    })
 }
 
 /// config-linux.md, Seccomp, `errnoRet`: "When the action doesn't support an errno, the
 /// runtime MUST print and error and fail."
 fn seccomp_errno_ret_on_allow_refused(c: &Conf) -> Check {
-    let mut b = c.bundle();
-    b.set(
-        "/linux/seccomp",
-        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
-            {"names": ["mkdir"], "action": "SCMP_ACT_ALLOW", "errnoRet": 28}
-        ]}),
-    );
-    let id = c.id();
-    c.create_refused(&mut b, &id)
+    refused(c, |b| {
+        b.set(
+            "/linux/seccomp",
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_ALLOW", "errnoRet": 28}
+            ]}),
+        );
+    })
 }
 
 // ---------------------------------------------------------------------------------------

@@ -17,7 +17,9 @@ use serde_json::Value;
 use super::bundle::Bundle;
 use super::leftovers::{self, Allowed};
 use super::runtimes::Runtime;
-use super::{COMMAND_LIMIT, Check, Out, TestDir, ensure, run};
+use super::{
+    COMMAND_LIMIT, Check, Out, TestDir, cmdline_of, ensure, panic_message, run, wait_limited,
+};
 
 /// One check: a name (the table's row) and a function of the runtime under test.
 pub(crate) type CheckFn = (&'static str, fn(&Conf) -> Check);
@@ -198,14 +200,7 @@ impl Conf<'_> {
 /// `stderr` of `dir` (a container started by the command inherits them, so nothing waits on
 /// a pipe it holds), killing it after `limit`.
 pub(crate) fn run_to_files(cmd: &mut Command, dir: &Path, limit: Duration) -> Result<Out, String> {
-    let cmdline = format!(
-        "{} {}",
-        cmd.get_program().to_string_lossy(),
-        cmd.get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let cmdline = cmdline_of(cmd);
     let out = std::fs::File::create(dir.join("stdout")).map_err(|e| e.to_string())?;
     let err = std::fs::File::create(dir.join("stderr")).map_err(|e| e.to_string())?;
     let mut child = cmd
@@ -214,18 +209,7 @@ pub(crate) fn run_to_files(cmd: &mut Command, dir: &Path, limit: Duration) -> Re
         .stderr(err)
         .spawn()
         .map_err(|e| format!("cannot start `{cmdline}`: {e}"))?;
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
-            break Some(st);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = wait_limited(&mut child, limit)?;
     let o = Out {
         code: status.and_then(|s| s.code()),
         stdout: std::fs::read_to_string(dir.join("stdout")).unwrap_or_default(),
@@ -311,13 +295,7 @@ pub(crate) fn run_group(group: &str, runtimes: &[Runtime], checks: &[CheckFn], k
             };
             let mut result = match catch_unwind(AssertUnwindSafe(|| check(&conf))) {
                 Ok(r) => r,
-                Err(p) => Err(format!(
-                    "panicked: {}",
-                    p.downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default()
-                )),
+                Err(p) => Err(panic_message(p)),
             };
             for id in conf.ids.borrow().iter() {
                 let _ = conf.rt(&["delete", "--force", id]);

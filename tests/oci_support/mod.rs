@@ -125,14 +125,7 @@ pub(crate) const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 
 /// Runs `cmd` with stdin from /dev/null, capturing stdout and stderr, killing it after `limit`.
 pub(crate) fn run(cmd: &mut Command, limit: Duration) -> Result<Out, String> {
-    let cmdline = format!(
-        "{} {}",
-        cmd.get_program().to_string_lossy(),
-        cmd.get_args()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let cmdline = cmdline_of(cmd);
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -162,18 +155,7 @@ pub(crate) fn run(cmd: &mut Command, limit: Duration) -> Result<Out, String> {
         });
     }
     drop(tx);
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
-            break Some(st);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status = wait_limited(&mut child, limit)?;
     // A daemonised grandchild (conmon, a shim) could hold a pipe open: wait a little, no more.
     let mut bufs = [Vec::new(), Vec::new()];
     let drain_until = Instant::now() + Duration::from_secs(5);
@@ -194,6 +176,48 @@ pub(crate) fn run(cmd: &mut Command, limit: Duration) -> Result<Out, String> {
     match status {
         Some(_) => Ok(out),
         None => Err(format!("killed after {limit:?}:\n{}", out.describe())),
+    }
+}
+
+/// "panicked: MESSAGE" from what `catch_unwind` caught.
+pub(crate) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    format!(
+        "panicked: {}",
+        p.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    )
+}
+
+/// The command line of `cmd`, for messages.
+pub(crate) fn cmdline_of(cmd: &Command) -> String {
+    format!(
+        "{} {}",
+        cmd.get_program().to_string_lossy(),
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
+/// Waits for `child` at most `limit`, then kills it: `None` when it had to be killed.
+pub(crate) fn wait_limited(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Result<Option<std::process::ExitStatus>, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            return Ok(Some(st));
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -298,13 +322,7 @@ pub(crate) fn run_matrix<C: Client>(client: &C, runtimes: &[Runtime], scenarios:
             let t = Instant::now();
             let mut result = match catch_unwind(AssertUnwindSafe(|| scenario(client, rt))) {
                 Ok(r) => r,
-                Err(p) => Err(format!(
-                    "panicked: {}",
-                    p.downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default()
-                )),
+                Err(p) => Err(panic_message(p)),
             };
             let took = t.elapsed();
             if result.is_ok() {
