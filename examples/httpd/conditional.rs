@@ -116,7 +116,8 @@ impl<'a> Preconditions<'a> {
     /// request whose method is safe (`safe`: GET or HEAD, the only ones this server
     /// performs; a failed `If-None-Match` is 412 for any other). `date` is the response's
     /// `Date` (the server's clock, for the obsolete two-digit years and the strength of a
-    /// date in `If-Range`).
+    /// date in `If-Range`). Out of line: most requests have no field to evaluate.
+    #[inline(never)]
     pub(crate) fn evaluate(&self, f: &FileInfo, safe: bool, date: &[u8; 29]) -> Verdict {
         let now = || parse_http_date(date).unwrap_or(i64::MAX);
         let valid_date = |v: &[u8]| parse_any_http_date(trim(v), now());

@@ -91,9 +91,8 @@ pub(crate) fn normalize_path(path: &[u8], out: &mut Vec<u8>) -> Result<(), PathE
     }
     // Fast path: nothing to decode and nothing to normalise.
     if let Some(end) = plain_path(path) {
-        if let Some(query) = path.get(end + 1..)
-            && !valid_query(query)
-        {
+        // (`end` is at a `?` if it is not the end.)
+        if end < path.len() && !valid_query(&path[end + 1..]) {
             return Err(PathError::Bad);
         }
         out.extend_from_slice(&path[1..end]);

@@ -7,7 +7,7 @@ use rawsys::OwnedFd;
 use reactor::http::{Request, TargetForm, Version};
 
 use crate::conditional::{Preconditions, Verdict};
-use crate::files::{DATE_AT, FileCache, HEAD_200, Kind};
+use crate::files::{DATE_AT, FileCache, FileInfo, HEAD_200, Kind};
 use crate::negotiate::AcceptEncoding;
 use crate::paths::normalize_path;
 
@@ -319,8 +319,9 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Responder<'_>, keep_alive: bo
     };
     let out = &mut *ctx.out;
 
-    let mut conditions = Preconditions::default();
-    let mut accept = AcceptEncoding::default();
+    // Built only when a field of theirs comes: most requests have none.
+    let mut conditions: Option<Preconditions<'_>> = None;
+    let mut accept: Option<AcceptEncoding> = None;
     let has_siblings = !f.siblings.is_empty();
     if req.header_count() > 0 {
         for h in req.headers() {
@@ -330,35 +331,41 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Responder<'_>, keep_alive: bo
             }
             match n[0] | 0x20 {
                 b'i' | b'r' => {
-                    conditions.note(h.name, h.value);
+                    conditions.get_or_insert_default().note(h.name, h.value);
                 }
                 b'a' if has_siblings && h.name.eq_ignore_ascii_case("accept-encoding") => {
-                    accept.add(h.value);
+                    accept.get_or_insert_default().add(h.value);
                 }
                 _ => {}
             }
         }
     }
     // The selected representation: a precompressed sibling the client accepts, or the file.
-    let f = match accept.choose(f.siblings.iter().map(|(c, _)| *c)) {
+    let f = match accept.and_then(|a| a.choose(f.siblings.iter().map(|(c, _)| *c))) {
         Some(c) => match f.siblings.iter_mut().find(|(s, _)| *s == c) {
             Some((_, s)) => s,
             None => f,
         },
         None => f,
     };
-    let vary: &[u8] = if f.vary {
-        b"Vary: Accept-Encoding\r\n"
-    } else {
-        b""
+    let vary = |f: &FileInfo| -> &'static [u8] {
+        if f.vary {
+            b"Vary: Accept-Encoding\r\n"
+        } else {
+            b""
+        }
     };
 
     // Preconditions (RFC 9110 13.2.2), then the range they allow.
-    let use_range = match conditions.evaluate(f, true, ctx.date) {
+    let verdict = match &conditions {
+        Some(c) => c.evaluate(f, true, ctx.date),
+        None => Verdict::Proceed { range: false },
+    };
+    let use_range = match verdict {
         Verdict::Proceed { range } => range,
         Verdict::NotModified => {
             status_line(out, 304, ctx.date);
-            out.extend_from_slice(vary);
+            out.extend_from_slice(vary(f));
             out.extend_from_slice(b"Last-Modified: ");
             out.extend_from_slice(&f.last_modified);
             out.extend_from_slice(b"\r\nETag: ");
@@ -375,7 +382,7 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Responder<'_>, keep_alive: bo
         }
         Verdict::Failed => {
             let body_len =
-                simple_response(out, ctx.date, 412, keep_alive, version, vary, head_only);
+                simple_response(out, ctx.date, 412, keep_alive, version, vary(f), head_only);
             return Outcome {
                 status: 412,
                 body_len,
@@ -384,7 +391,7 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Responder<'_>, keep_alive: bo
             };
         }
     };
-    let want = match conditions.range {
+    let want = match conditions.and_then(|c| c.range) {
         Some(v) if use_range => range(v, f.size),
         _ => RangeReq::Whole,
     };
@@ -411,7 +418,7 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Responder<'_>, keep_alive: bo
         RangeReq::Part(a, b) => (206, a, b),
         RangeReq::Unsatisfiable => {
             let mut extra = format!("Content-Range: bytes */{}\r\n", f.size).into_bytes();
-            extra.extend_from_slice(vary);
+            extra.extend_from_slice(vary(f));
             let body_len =
                 simple_response(out, ctx.date, 416, keep_alive, version, &extra, head_only);
             return Outcome {
