@@ -3,6 +3,7 @@
 
 use crate::dates::{parse_any_http_date, parse_http_date};
 use crate::files::FileInfo;
+use crate::respond::trim;
 
 /// The precondition fields of a request, and `Range` (which `If-Range` qualifies). When a
 /// field comes more than once, its last line counts.
@@ -27,16 +28,6 @@ pub(crate) enum Verdict {
     NotModified,
     /// 412 Precondition Failed.
     Failed,
-}
-
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
 }
 
 /// `entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE`: whether it is weak, and its opaque part

@@ -1,6 +1,7 @@
 //! `Accept-Encoding` (RFC 9110 12.5.3): which precompressed sibling, if any, a client gets.
 
 use crate::files::Coding;
+use crate::respond::trim;
 
 /// A weight in thousandths (`q=0.5` is 500).
 type Weight = u16;
@@ -35,16 +36,6 @@ fn qvalue(v: &[u8]) -> Option<Weight> {
         b"1" if thousandths == 0 => Some(1000),
         _ => None,
     }
-}
-
-fn trim(mut s: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = s {
-        s = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = s {
-        s = rest;
-    }
-    s
 }
 
 impl AcceptEncoding {
