@@ -3,7 +3,7 @@
 
 use super::{RequestParser, State, classify_target};
 use crate::http::headers::{FieldState, HostHint, RawHeader};
-use crate::http::simd::{CrLines, FieldLine, Scanner};
+use crate::http::simd::{FieldLine, Scanner};
 use crate::http::{ParseError, TargetForm, Version};
 
 const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
@@ -114,20 +114,31 @@ impl RequestParser {
                 }
             }
         }
-        // AVX2: the lines' ends are found ahead of them, 64 bytes at a time (`CrLines`). Each
-        // line is still classified whole (`field_line_to`); anything unusual takes the usual
-        // way.
-        let mut lines = CrLines::new(buf, pos, field_end);
         'lines: loop {
-            let line = 'line: {
-                if S::WIDE
-                    && let Some(line) = lines.line(scan, pos)
-                {
-                    if !line.lf_follows() {
-                        break 'lines;
-                    }
-                    break 'line line;
+            // AVX2: one loop takes the ordinary lines (`field_lines`, in `simd/`), those
+            // whose fields the parser checks without a call; the rest of this loop takes the
+            // line it left the usual way, and comes back.
+            if S::WIDE {
+                let fields = &mut self.fields;
+                let taken = scan.field_lines(
+                    buf,
+                    pos,
+                    field_end,
+                    &mut slots,
+                    #[inline(always)]
+                    |name, value| {
+                        // Only four names mean something to the parser; their lengths sort
+                        // out the rest.
+                        !FieldState::may_matter(name.len()) || fields.on_plain_field(name, value)
+                    },
+                );
+                pos = taken.pos;
+                if taken.head_ended {
+                    self.header_count = max_fields - slots.len();
+                    return Some(self.finish(pos));
                 }
+            }
+            let line = {
                 // A name never starts with CR. The narrow scanners look for the empty line
                 // first, before a field line scan's set-up; for AVX2, which classifies a whole
                 // line at once, it is among the lines `field_line` declines and looked for
@@ -185,7 +196,6 @@ impl RequestParser {
             }
             let stop = line.stop();
             pos = stop + 2;
-            lines.taken();
         }
         self.header_count = max_fields - slots.len();
         self.pos = pos;
