@@ -3,7 +3,7 @@
 
 use super::{RequestParser, State, classify_target};
 use crate::http::headers::{FieldState, HostHint, RawHeader};
-use crate::http::simd::{FieldLine, Scanner};
+use crate::http::simd::{FieldLine, Scanner, word_at};
 use crate::http::{ParseError, TargetForm, Version};
 
 const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
@@ -86,12 +86,11 @@ impl RequestParser {
         // Anything else about it (more whitespace, an empty value, no CRLF, a limit) is left
         // to the loop below.
         // A line that ends inside the limit is at least 9 bytes long.
-        let host_word = match buf.get(pos..field_end) {
-            Some(rest) if slots.len() > 0 => rest.first_chunk::<8>(),
-            _ => None,
+        let host_word = match slots.len() {
+            0 => None,
+            _ => word_at(buf, pos, field_end),
         };
-        if let Some(&w) = host_word {
-            let w = u64::from_le_bytes(w);
+        if let Some(w) = host_word {
             // Bytes 0-3 fold to "host" only from "host" in any case; 4-5 must be ": " (the
             // shift drops bytes 6 and 7).
             if (w | 0x2020_2020) << 16 == HOST_FIELD << 16 {
@@ -99,10 +98,7 @@ impl RequestParser {
                 let stop = scan.value_end(buf, value_start, field_end);
                 // The value and its CRLF, inside the limit; its first and last bytes are not
                 // whitespace (an empty value is left to the loop).
-                let value = FieldLine::new(buf, pos, pos + 4, stop, field_end)
-                    .filter(|line| line.ends_in_crlf())
-                    .and_then(FieldLine::plain_value)
-                    .and_then(|(start, end)| buf.get(start..end));
+                let value = FieldLine::host_value(buf, pos, stop, field_end);
                 // `slots.len() > 0`: `next` gives a slot.
                 if let Some((value, slot)) = value.and_then(|v| Some((v, slots.next()?))) {
                     let hint = SpanHint(scan, buf, value_start, stop);

@@ -51,6 +51,33 @@ impl<'a> FieldLine<'a> {
         })
     }
 
+    /// The value of a `Host` line at `pos` known by its first six bytes (`host: `), whose
+    /// value bytes run from `pos + 6` to `stop`: the value, when it is not empty, its first
+    /// and last bytes are not whitespace, and `buf[stop..stop + 2]` is CRLF with
+    /// `stop + 1 < min(end, buf.len())`. (The first-field shortcut: two tests of the bounds
+    /// for the whole line.)
+    #[inline(always)]
+    pub(crate) fn host_value(
+        buf: &'a [u8],
+        pos: usize,
+        stop: usize,
+        end: usize,
+    ) -> Option<&'a [u8]> {
+        let end = end.min(buf.len());
+        let start = pos.checked_add(6)?;
+        if start >= stop || stop.checked_add(1)? >= end {
+            return None;
+        }
+        // SAFETY: start < stop < stop + 1 < end <= buf.len(): every index read is below
+        // buf.len(), and `start..stop` is a range inside the buffer.
+        unsafe {
+            let (first, last) = (*buf.get_unchecked(start), *buf.get_unchecked(stop - 1));
+            let (cr, lf) = (*buf.get_unchecked(stop), *buf.get_unchecked(stop + 1));
+            (cr == b'\r' && lf == b'\n' && first > b' ' && last > b' ')
+                .then(|| buf.get_unchecked(start..stop))
+        }
+    }
+
     /// The colon ending the name.
     #[inline(always)]
     pub(crate) fn colon(self) -> usize {

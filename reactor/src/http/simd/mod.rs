@@ -148,6 +148,19 @@ pub(crate) struct LinesTaken {
     pub(crate) head_ended: bool,
 }
 
+/// The eight bytes of `buf` at `pos` as a little-endian word, when `pos + 8 <= end` and
+/// `end <= buf.len()` (one test of the bounds).
+#[inline(always)]
+pub(crate) fn word_at(buf: &[u8], pos: usize, end: usize) -> Option<u64> {
+    if end > buf.len() || pos.checked_add(8)? > end {
+        return None;
+    }
+    // SAFETY: pos + 8 <= end <= buf.len(); read_unaligned has no alignment requirement.
+    Some(u64::from_le(unsafe {
+        buf.as_ptr().add(pos).cast::<u64>().read_unaligned()
+    }))
+}
+
 /// `bytes` as a `&str` when they are ASCII, else `""`.
 ///
 /// The spans given here (method, target, field names) were checked by the parser to be token

@@ -214,3 +214,40 @@ fn avx2_scanners_match_the_byte_classes() {
         avx2.value_end(b, p, e)
     });
 }
+
+#[test]
+fn words_and_host_values_stay_inside_their_bounds() {
+    let buf = b"host: a.example\r\n\r\n";
+    assert_eq!(
+        word_at(buf, 0, buf.len()),
+        Some(u64::from_le_bytes(*b"host: a."))
+    );
+    assert_eq!(
+        word_at(buf, 11, buf.len()),
+        Some(u64::from_le_bytes(*b"mple\r\n\r\n"))
+    );
+    assert_eq!(word_at(buf, 12, buf.len()), None);
+    assert_eq!(word_at(buf, 0, 7), None);
+    assert_eq!(word_at(buf, 0, buf.len() + 1), None);
+    assert_eq!(word_at(buf, usize::MAX - 3, buf.len()), None);
+    // The value up to its CR at 15, with the LF inside the end.
+    assert_eq!(
+        FieldLine::host_value(buf, 0, 15, buf.len()),
+        Some(&b"a.example"[..])
+    );
+    assert_eq!(FieldLine::host_value(buf, 0, 15, 16), None);
+    assert_eq!(
+        FieldLine::host_value(buf, 0, 15, 17),
+        Some(&b"a.example"[..])
+    );
+    // Not a CR at `stop`, an empty value, whitespace at either end, positions past the end.
+    assert_eq!(FieldLine::host_value(buf, 0, 14, buf.len()), None);
+    assert_eq!(FieldLine::host_value(buf, 0, 6, buf.len()), None);
+    assert_eq!(FieldLine::host_value(b"host:  a\r\n", 0, 8, 10), None);
+    assert_eq!(FieldLine::host_value(b"host: a \r\n", 0, 8, 10), None);
+    assert_eq!(FieldLine::host_value(buf, 0, usize::MAX, buf.len()), None);
+    assert_eq!(
+        FieldLine::host_value(buf, usize::MAX - 2, 15, buf.len()),
+        None
+    );
+}
