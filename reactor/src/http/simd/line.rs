@@ -78,12 +78,6 @@ impl<'a> FieldLine<'a> {
         }
     }
 
-    /// The colon ending the name.
-    #[inline(always)]
-    pub(crate) fn colon(self) -> usize {
-        self.colon
-    }
-
     /// The first byte after the colon outside the value class.
     #[inline(always)]
     pub(crate) fn stop(self) -> usize {
