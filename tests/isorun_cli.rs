@@ -436,6 +436,42 @@ fn run_waits_and_exits_with_the_status_and_removes_the_container() {
             .success()
     );
     assert_eq!(reap(pid), 137);
+
+    // A relative cgroupsPath nests below the caller's own cgroup, as runc places it.
+    let own = std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrl, path) = (f.next()?, f.next()?, f.next()?);
+            ctrl.split(',')
+                .any(|c| c == "memory")
+                .then(|| path.to_string())
+        })
+        .unwrap();
+    let rel = format!("lp-test-isorun-rel-{}", std::process::id());
+    let parent = PathBuf::from(format!(
+        "/sys/fs/cgroup/memory{}/{rel}",
+        own.trim_end_matches('/')
+    ));
+    let b = env.bundle(
+        "lp-test-rel",
+        SLEEPER,
+        json!({"linux": {"cgroupsPath": format!("{rel}/lp-test-rel")}}),
+    );
+    let pid = env.create(&b, "lp-test-rel");
+    let in_cgroup = std::fs::read_to_string(parent.join("lp-test-rel/cgroup.procs"));
+    assert!(
+        env.isorun(&["delete", "-f", "lp-test-rel"])
+            .status
+            .success()
+    );
+    assert_eq!(reap(pid), 137);
+    assert!(!parent.join("lp-test-rel").exists());
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(h.path().join(own.trim_start_matches('/')).join(&rel));
+    }
+    assert_eq!(in_cgroup.unwrap().trim(), pid.to_string());
 }
 
 /// Nothing of a failed create stays: state directory, cgroup, process.
