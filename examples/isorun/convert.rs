@@ -100,10 +100,8 @@ pub(crate) fn convert(
         let owned = unsafe { rawsys::OwnedFd::from_raw(fd) };
         b = b.pass_fd(owned).map_err(cfg("--preserve-fds"))?;
     }
-    if let Some(h) = &spec.hostname {
-        if !h.is_empty() {
-            b = b.hostname(h).map_err(cfg("hostname"))?;
-        }
+    if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
+        b = b.hostname(h).map_err(cfg("hostname"))?;
     }
     if spec.domainname.as_deref().is_some_and(|d| !d.is_empty()) {
         return refuse("domainname is not supported");
@@ -149,10 +147,8 @@ fn process_fields(mut b: B, p: &spec::Process) -> Result<B, Refusal> {
     b = b
         .additional_gids(p.user.additional_gids.iter().copied())
         .map_err(cfg("process.user.additionalGids"))?;
-    if let Some(m) = p.user.umask {
-        if m > 0o777 {
-            return refuse(format!("process.user.umask {m:o}"));
-        }
+    if let Some(m) = p.user.umask.filter(|m| *m > 0o777) {
+        return refuse(format!("process.user.umask {m:o}"));
     }
     let c = p.capabilities.as_ref();
     let set = |what: &'static str, names: Option<&Vec<String>>| {
@@ -503,12 +499,10 @@ fn resources(mut b: B, r: Option<&spec::Resources>) -> Result<B, Refusal> {
                 .map_err(cfg("linux.resources.cpu.quota"))?;
         }
     }
-    if let Some(p) = &r.pids {
-        if p.limit > 0 {
-            b = b
-                .pids_limit(p.limit as u64)
-                .map_err(cfg("linux.resources.pids"))?;
-        }
+    if let Some(p) = r.pids.as_ref().filter(|p| p.limit > 0) {
+        b = b
+            .pids_limit(p.limit as u64)
+            .map_err(cfg("linux.resources.pids"))?;
     }
     Ok(b)
 }
@@ -655,33 +649,68 @@ mod tests {
     #[test]
     fn what_isolate_cannot_do_is_refused_by_name() {
         conv(json!({})).unwrap();
-        conv(json!({"linux": {"cgroupsPath": "/lp-test-a/b", "resources": {
+        conv(
+            json!({"linux": {"cgroupsPath": "/lp-test-a/b", "resources": {
             "memory": {"limit": 33554432, "swap": 33554432}, "pids": {"limit": 10},
-            "devices": [{"allow": false, "access": "rwm"}]}}}))
+            "devices": [{"allow": false, "access": "rwm"}]}}}),
+        )
         .unwrap();
-        refused(json!({"hooks": {"startContainer": [{"path": "/bin/true"}]}}), "startContainer");
-        refused(json!({"process": {"capabilities": {"bounding": ["CAP_FLY"]}}}), "CAP_FLY");
+        refused(
+            json!({"hooks": {"startContainer": [{"path": "/bin/true"}]}}),
+            "startContainer",
+        );
+        refused(
+            json!({"process": {"capabilities": {"bounding": ["CAP_FLY"]}}}),
+            "CAP_FLY",
+        );
         refused(
             json!({"process": {"rlimits": [{"type": "RLIMIT_FLY", "hard": 1, "soft": 1}]}}),
             "RLIMIT_FLY",
         );
-        refused(json!({"linux": {"namespaces": [{"type": "pid"}]}}), "mount namespace");
-        refused(json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]}}), "twice");
-        refused(json!({"linux": {"resources": {"cpu": {"cpus": "0"}}}}), "cpuset");
-        refused(json!({"linux": {"resources": {"blockIO": {"weight": 10}}}}), "blockIO");
+        refused(
+            json!({"linux": {"namespaces": [{"type": "pid"}]}}),
+            "mount namespace",
+        );
+        refused(
+            json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]}}),
+            "twice",
+        );
+        refused(
+            json!({"linux": {"resources": {"cpu": {"cpus": "0"}}}}),
+            "cpuset",
+        );
+        refused(
+            json!({"linux": {"resources": {"blockIO": {"weight": 10}}}}),
+            "blockIO",
+        );
         conv(json!({"linux": {"resources": {"blockIO": {}}}})).unwrap();
-        refused(json!({"linux": {"cgroupsPath": "system.slice:lp:x"}}), "systemd");
-        refused(json!({"linux": {"rootfsPropagation": "shared"}}), "rootfsPropagation");
-        refused(json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}}), "NOTIFY");
+        refused(
+            json!({"linux": {"cgroupsPath": "system.slice:lp:x"}}),
+            "systemd",
+        );
+        refused(
+            json!({"linux": {"rootfsPropagation": "shared"}}),
+            "rootfsPropagation",
+        );
+        refused(
+            json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}}),
+            "NOTIFY",
+        );
         refused(json!({"process": {"terminal": true}}), "terminal");
         refused(json!({"process": {"cwd": "rel"}}), "process.cwd");
         refused(json!({"process": {"args": []}}), "process.args");
-        refused(json!({"root": {"path": "/lp-test-missing-root"}}), "root.path");
+        refused(
+            json!({"root": {"path": "/lp-test-missing-root"}}),
+            "root.path",
+        );
         refused(json!({"ociVersion": "2.0.0"}), "ociVersion");
         refused(
             json!({"linux": {"resources": {"devices": [{"allow": true, "access": "rwm"}]}}}),
             "every device",
         );
-        refused(json!({"hooks": {"poststop": [{"path": "relative"}]}}), "relative");
+        refused(
+            json!({"hooks": {"poststop": [{"path": "relative"}]}}),
+            "relative",
+        );
     }
 }

@@ -34,3 +34,23 @@ pub(crate) fn run_all<'a>(
     }
     Ok(())
 }
+
+/// Runs every hook of `point` (poststart, poststop) with the state of `st` as `status`; a
+/// failure is a warning and the next hook still runs, as the spec says for those points.
+pub(crate) fn run_warning(
+    point: &str,
+    hooks: &[Hook],
+    st: &isolate::ContainerState,
+    status: &str,
+    log: &mut crate::log::Log,
+) {
+    if hooks.is_empty() {
+        return;
+    }
+    let json = crate::state::state_json(st, Some(status));
+    for h in hooks {
+        if let Err(e) = run_all([h], &json) {
+            log.warn(&format!("{point} hook: {e}"));
+        }
+    }
+}

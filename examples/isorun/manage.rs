@@ -19,14 +19,7 @@ pub(crate) fn start(root: &StateRoot, id: &str, log: &mut Log) -> Result<(), Fai
         return Ok(());
     };
     let hooks = state::later_hooks(&st);
-    if !hooks.poststart.is_empty() {
-        let json = state::state_json(&st, Some("running"));
-        for h in &hooks.poststart {
-            if let Err(e) = crate::hooks::run_all([h], &json) {
-                log.warn(&format!("poststart hook: {e}"));
-            }
-        }
-    }
+    crate::hooks::run_warning("poststart", &hooks.poststart, &st, "running", log);
     Ok(())
 }
 
@@ -72,14 +65,7 @@ pub(crate) fn delete(
     root.delete(id, force).map_err(fail)?;
     if let Some(st) = st {
         let hooks = state::later_hooks(&st);
-        if !hooks.poststop.is_empty() {
-            let json = state::state_json(&st, Some("stopped"));
-            for h in &hooks.poststop {
-                if let Err(e) = crate::hooks::run_all([h], &json) {
-                    log.warn(&format!("poststop hook: {e}"));
-                }
-            }
-        }
+        crate::hooks::run_warning("poststop", &hooks.poststop, &st, "stopped", log);
     }
     Ok(())
 }

@@ -97,7 +97,8 @@ pub(crate) fn oci_state(s: &ContainerState, status: Option<&str>) -> OciState {
     OciState {
         oci_version: OCI_VERSION.into(),
         id: s.id.clone(),
-        pid: if s.status == Status::Stopped {
+        // A poststart hook gets the pid even if the process has ended already.
+        pid: if status == Status::Stopped.as_str() {
             0
         } else {
             s.pid
