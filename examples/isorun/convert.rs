@@ -7,8 +7,8 @@ use isolate::security::{
     ArgCondition, ArgOp, IdMap, Seccomp, SeccompAction, SeccompProfile, SyscallRule, UserNamespace,
 };
 use isolate::spec::{
-    CapabilitySets, Device, DeviceKind, Mount, NamespaceKind, Rlimit, parse_capability_set,
-    parse_rlimit,
+    CapabilitySets, Device, DeviceKind, Mount, NamespaceKind, Propagation, Rlimit,
+    parse_capability_set, parse_rlimit,
 };
 use isolate::{Builder, CgroupParent, Command, Container, Network, Rootfs};
 
@@ -100,11 +100,19 @@ pub(crate) fn convert(
         let owned = unsafe { rawsys::OwnedFd::from_raw(fd) };
         b = b.pass_fd(owned).map_err(cfg("--preserve-fds"))?;
     }
+    let own_uts = linux
+        .namespaces
+        .iter()
+        .any(|n| NamespaceKind::parse(&n.kind) == Ok(NamespaceKind::Uts));
+    let named = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+    if !own_uts && (named(&spec.hostname) || named(&spec.domainname)) {
+        return refuse("hostname and domainname need a uts namespace in linux.namespaces");
+    }
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
         b = b.hostname(h).map_err(cfg("hostname"))?;
     }
-    if spec.domainname.as_deref().is_some_and(|d| !d.is_empty()) {
-        return refuse("domainname is not supported");
+    if let Some(d) = spec.domainname.as_deref().filter(|d| !d.is_empty()) {
+        b = b.domainname(d).map_err(cfg("domainname"))?;
     }
     let hooks = spec.hooks.clone().unwrap_or_default();
     check_hooks(&hooks)?;
@@ -165,7 +173,10 @@ fn process_fields(mut b: B, p: &spec::Process) -> Result<B, Refusal> {
     b = b
         .capability_sets(sets)
         .map_err(cfg("process.capabilities"))?;
-    for r in &p.rlimits {
+    for (i, r) in p.rlimits.iter().enumerate() {
+        if p.rlimits[..i].iter().any(|o| o.kind == r.kind) {
+            return refuse(format!("process.rlimits: {} given twice", r.kind));
+        }
         let resource = parse_rlimit(&r.kind).map_err(cfg("process.rlimits"))?;
         b = b
             .rlimit(Rlimit {
@@ -206,13 +217,18 @@ fn namespaces(mut b: B, linux: &spec::Linux) -> Result<B, Refusal> {
                 .map_err(cfg("linux.namespaces"))?;
         }
     }
-    // isolate always makes these: the host's cannot be shared.
-    for (kind, name) in [
-        (NamespaceKind::Mount, "mount"),
-        (NamespaceKind::Pid, "pid"),
-        (NamespaceKind::Uts, "uts"),
-        (NamespaceKind::Ipc, "ipc"),
+    // Not listed: the runtime's own, as the spec says.
+    for kind in [
+        NamespaceKind::Uts,
+        NamespaceKind::Ipc,
+        NamespaceKind::Cgroup,
     ] {
+        if !seen.contains(&kind) {
+            b = b.share_namespace(kind).map_err(cfg("linux.namespaces"))?;
+        }
+    }
+    // isolate always makes these: the host's cannot be shared.
+    for (kind, name) in [(NamespaceKind::Mount, "mount"), (NamespaceKind::Pid, "pid")] {
         if !seen.contains(&kind) {
             return refuse(format!(
                 "linux.namespaces: sharing the host's {name} namespace is not supported \
@@ -262,14 +278,19 @@ fn provided_by_isolate(m: &spec::Mount) -> bool {
 }
 
 fn mounts(mut b: B, spec: &Spec, linux: &spec::Linux) -> Result<B, Refusal> {
-    match linux.rootfs_propagation.as_deref() {
-        None | Some("") | Some("private") | Some("rprivate") => {}
+    // runc's default is rslave: a bind of a shared host mount can then be its slave.
+    let root = match linux.rootfs_propagation.as_deref() {
+        None | Some("") | Some("slave") | Some("rslave") => Propagation::Slave,
+        Some("private") | Some("rprivate") => Propagation::Private,
         Some(p) => {
             return refuse(format!(
-                "linux.rootfsPropagation {p:?}: only private is supported"
+                "linux.rootfsPropagation {p:?}: only private and slave are supported"
             ));
         }
-    }
+    };
+    b = b
+        .root_propagation(root)
+        .map_err(cfg("linux.rootfsPropagation"))?;
     for m in &spec.mounts {
         if m.uid_mappings.is_some() || m.gid_mappings.is_some() {
             return refuse(format!(
@@ -455,8 +476,10 @@ fn resources(mut b: B, r: Option<&spec::Resources>) -> Result<B, Refusal> {
         if m.kernel.is_some() || m.kernel_tcp.is_some() {
             return refuse("linux.resources.memory: kernel and kernelTCP are not supported");
         }
-        if m.swappiness.is_some() {
-            return refuse("linux.resources.memory.swappiness is not supported");
+        if let Some(v) = m.swappiness {
+            b = b
+                .memory_swappiness(v)
+                .map_err(cfg("linux.resources.memory.swappiness"))?;
         }
         if m.disable_oom_killer == Some(true) {
             return refuse("linux.resources.memory.disableOOMKiller is not supported");
@@ -478,10 +501,13 @@ fn resources(mut b: B, r: Option<&spec::Resources>) -> Result<B, Refusal> {
         }
     }
     if let Some(c) = &r.cpu {
-        if c.cpus.as_deref().is_some_and(|s| !s.is_empty())
-            || c.mems.as_deref().is_some_and(|s| !s.is_empty())
-        {
-            return refuse("linux.resources.cpu: cpus and mems (cpuset) are not supported");
+        fn list(v: &Option<String>) -> Option<&str> {
+            v.as_deref().filter(|s| !s.is_empty())
+        }
+        if list(&c.cpus).is_some() || list(&c.mems).is_some() {
+            b = b
+                .cpuset(list(&c.cpus), list(&c.mems))
+                .map_err(cfg("linux.resources.cpu (cpus, mems)"))?;
         }
         if c.realtime_runtime.is_some_and(|v| v != 0)
             || c.realtime_period.is_some_and(|v| v != 0)
@@ -558,10 +584,26 @@ fn seccomp(s: &spec::Seccomp) -> Result<SeccompProfile, Refusal> {
     if s.listener_path.as_deref().is_some_and(|p| !p.is_empty()) {
         return refuse("linux.seccomp.listenerPath (SCMP_ACT_NOTIFY) is not supported");
     }
+    // errnoRet belongs to the actions that return an errno (config-linux.md: with any other
+    // action the runtime MUST fail).
+    let with_errno = |action: &str, ret: Option<u32>, what: &str| -> Result<(), Refusal> {
+        match ret {
+            Some(_) if !matches!(action, "SCMP_ACT_ERRNO" | "SCMP_ACT_TRACE") => refuse(format!(
+                "{what}: errnoRet is only for SCMP_ACT_ERRNO and SCMP_ACT_TRACE, not {action}"
+            )),
+            _ => Ok(()),
+        }
+    };
+    with_errno(
+        &s.default_action,
+        s.default_errno_ret,
+        "linux.seccomp.defaultErrnoRet",
+    )?;
     let default_action = SeccompAction::parse(&s.default_action, s.default_errno_ret)
         .map_err(cfg("linux.seccomp.defaultAction"))?;
     let mut rules = Vec::new();
     for r in &s.syscalls {
+        with_errno(&r.action, r.errno_ret, "linux.seccomp.syscalls")?;
         let action =
             SeccompAction::parse(&r.action, r.errno_ret).map_err(cfg("linux.seccomp.syscalls"))?;
         let mut args = Vec::new();
@@ -591,16 +633,12 @@ fn seccomp(s: &spec::Seccomp) -> Result<SeccompProfile, Refusal> {
 }
 
 fn check_hooks(h: &spec::Hooks) -> Result<(), Refusal> {
-    if !h.create_container.is_empty() || !h.start_container.is_empty() {
-        return refuse(
-            "hooks.createContainer and hooks.startContainer are not supported yet \
-             (createRuntime, prestart, poststart and poststop are)",
-        );
-    }
     for hook in h
         .prestart
         .iter()
         .chain(&h.create_runtime)
+        .chain(&h.create_container)
+        .chain(&h.start_container)
         .chain(&h.poststart)
         .chain(&h.poststop)
     {
@@ -655,9 +693,12 @@ mod tests {
             "devices": [{"allow": false, "access": "rwm"}]}}}),
         )
         .unwrap();
+        conv(json!({"hooks": {"startContainer": [{"path": "/bin/true"}],
+                               "createContainer": [{"path": "/bin/true"}]}}))
+        .unwrap();
         refused(
-            json!({"hooks": {"startContainer": [{"path": "/bin/true"}]}}),
-            "startContainer",
+            json!({"hooks": {"startContainer": [{"path": "bin/true"}]}}),
+            "absolute",
         );
         refused(
             json!({"process": {"capabilities": {"bounding": ["CAP_FLY"]}}}),
@@ -675,10 +716,43 @@ mod tests {
             json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "pid"}]}}),
             "twice",
         );
+        conv(
+            json!({"linux": {"resources": {"cpu": {"cpus": "0", "mems": "0"},
+                                            "memory": {"swappiness": 10}}}}),
+        )
+        .unwrap();
         refused(
-            json!({"linux": {"resources": {"cpu": {"cpus": "0"}}}}),
+            json!({"linux": {"resources": {"cpu": {"cpus": "0-"}}}}),
             "cpuset",
         );
+        refused(
+            json!({"linux": {"resources": {"memory": {"swappiness": 101}}}}),
+            "swappiness",
+        );
+        conv(json!({"domainname": "lp.example", "hostname": "h"})).unwrap();
+        // No uts entry: the runtime's UTS namespace, which takes no names.
+        conv(json!({"linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}})).unwrap();
+        refused(
+            json!({"hostname": "h", "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}),
+            "uts namespace",
+        );
+        refused(
+            json!({"process": {"rlimits": [
+                {"type": "RLIMIT_NOFILE", "hard": 10, "soft": 10},
+                {"type": "RLIMIT_NOFILE", "hard": 20, "soft": 20}]}}),
+            "RLIMIT_NOFILE given twice",
+        );
+        refused(
+            json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+                {"names": ["getpid"], "action": "SCMP_ACT_ALLOW", "errnoRet": 1}]}}}),
+            "errnoRet",
+        );
+        refused(
+            json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "defaultErrnoRet": 1}}}),
+            "errnoRet",
+        );
+        conv(json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1}}}))
+            .unwrap();
         refused(
             json!({"linux": {"resources": {"blockIO": {"weight": 10}}}}),
             "blockIO",
@@ -692,6 +766,7 @@ mod tests {
             json!({"linux": {"rootfsPropagation": "shared"}}),
             "rootfsPropagation",
         );
+        conv(json!({"linux": {"rootfsPropagation": "rprivate"}})).unwrap();
         refused(
             json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}}),
             "NOTIFY",

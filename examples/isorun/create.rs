@@ -61,11 +61,22 @@ pub(crate) fn create(
         msg
     };
     let state = state::state_json(&st, Some("creating"));
-    hooks::run_all(
+    let ran = hooks::run_all(
         conv.hooks.prestart.iter().chain(&conv.hooks.create_runtime),
         &state,
     )
-    .map_err(|e| undo(format!("createRuntime hook: {e}")))?;
+    .map_err(|e| format!("createRuntime hook: {e}"))
+    .and_then(|()| {
+        hooks::run_all_in(&conv.hooks.create_container, &state, st.pid, false)
+            .map_err(|e| format!("createContainer hook: {e}"))
+    });
+    if let Err(e) = ran {
+        // runtime.md's lifecycle: the container is destroyed (step 12), then the poststop
+        // hooks run (step 13).
+        let _ = root.delete(&a.id, true);
+        hooks::run_warning("poststop", &conv.hooks.poststop, &st, "stopped", log);
+        return Err(e);
+    }
     if let Some(p) = &a.pid_file {
         write_pid_file(p, st.pid).map_err(|e| undo(format!("pid file {}: {e}", p.display())))?;
     }

@@ -5,10 +5,15 @@
 //! isolate's `createRuntime` point is before `pivot_root`; the lifecycle does not stop there
 //! yet, so isorun runs them once `create` has set the container up (the namespaces exist,
 //! the process has not started): a hook that needs the rootfs before `pivot_root` (to mount
-//! into it from outside) sees it already entered. `createContainer` and `startContainer` run
-//! inside the container and are refused (convert.rs).
+//! into it from outside) sees it already entered. `createContainer` runs next, in the
+//! container's namespaces but the mount namespace (its path and files resolve as in the
+//! runtime's, as the spec asks; the container's own root is already pivoted, so the mount
+//! namespace of "before pivot_root" is gone). `startContainer` runs in `start` before the
+//! byte that releases the process, in all the container's namespaces (its path resolves in
+//! the container); a failing one kills the container and `start` fails. Both run with the
+//! runtime's credentials, not the container process's user and capabilities.
 
-use isolate::hooks::{Hook as IsolateHook, run_hook};
+use isolate::hooks::{Hook as IsolateHook, run_hook, run_hook_in};
 
 use crate::spec::Hook;
 
@@ -31,6 +36,22 @@ pub(crate) fn run_all<'a>(
     for h in hooks {
         let hook = to_isolate(h)?;
         run_hook(&hook, state).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Runs `hooks` in order in the namespaces of the container's process `pid` (its mount
+/// namespace only with `mount`: see [`isolate::hooks::run_hook_in`]); the first failure stops
+/// the list.
+pub(crate) fn run_all_in(
+    hooks: &[Hook],
+    state: &[u8],
+    pid: i32,
+    mount: bool,
+) -> Result<(), String> {
+    for h in hooks {
+        let hook = to_isolate(h)?;
+        run_hook_in(&hook, state, pid, mount).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

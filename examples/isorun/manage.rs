@@ -14,6 +14,18 @@ fn fail(e: Error) -> Failure {
 
 /// `start`, then the poststart hooks (a failing one is a warning, as the spec says).
 pub(crate) fn start(root: &StateRoot, id: &str, log: &mut Log) -> Result<(), Failure> {
+    // startContainer: before the process is released (a wrong state is start's error).
+    if let Ok(st) = root.state(id).map_err(fail) {
+        let hooks = state::later_hooks(&st);
+        if st.status == Status::Created && !hooks.start_container.is_empty() {
+            let json = state::state_json(&st, Some("created"));
+            if let Err(e) = crate::hooks::run_all_in(&hooks.start_container, &json, st.pid, true) {
+                // runtime.md: stop the container; it is stopped when start returns.
+                kill_and_wait(root, id, st.pid);
+                return Err(format!("startContainer hook: {e}"));
+            }
+        }
+    }
     root.start(id).map_err(fail)?;
     let Ok(st) = root.state(id) else {
         return Ok(());
@@ -21,6 +33,21 @@ pub(crate) fn start(root: &StateRoot, id: &str, log: &mut Log) -> Result<(), Fai
     let hooks = state::later_hooks(&st);
     crate::hooks::run_warning("poststart", &hooks.poststart, &st, "running", log);
     Ok(())
+}
+
+/// Kills container `id` (whose process is `pid`) and waits up to 5 s for the process to end
+/// (its pidfd turns readable).
+fn kill_and_wait(root: &StateRoot, id: &str, pid: i32) {
+    use rawsys::epoll::{self, EpollCreateFlags, EpollEvent, EpollFlags};
+    let fd = rawsys::process::pidfd_open(pid, rawsys::process::PidfdFlags::empty());
+    let _ = root.kill(id, Signal::SIGKILL, true);
+    let (Ok(fd), Ok(ep)) = (fd, epoll::epoll_create1(EpollCreateFlags::CLOEXEC)) else {
+        return;
+    };
+    if epoll::epoll_ctl_add(&ep, &fd, EpollEvent::new(EpollFlags::IN, 0)).is_ok() {
+        let mut ev = [EpollEvent::default(); 1];
+        let _ = epoll::epoll_pwait(&ep, &mut ev, 5000, None);
+    }
 }
 
 /// `state`: the runtime-spec JSON.

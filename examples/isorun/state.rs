@@ -55,6 +55,7 @@ pub(crate) fn record_annotations(
         (ROOTFS.to_string(), rootfs.to_string()),
     ];
     let later = Hooks {
+        start_container: hooks.start_container.clone(),
         poststart: hooks.poststart.clone(),
         poststop: hooks.poststop.clone(),
         ..Hooks::default()

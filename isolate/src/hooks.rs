@@ -139,6 +139,62 @@ pub const MAX_STATE_BYTES: usize = 4096 * 16;
 /// descriptors the caller's 1 and 2, and waits for it (killing it at its timeout). Exit code
 /// 0 is success.
 pub fn run_hook(hook: &Hook, state: &[u8]) -> Result<(), HookError> {
+    spawn_and_wait(hook, state, None)
+}
+
+/// Runs `hook` as [`run_hook`] does, but in the namespaces of process `pid` (a container's
+/// init): every namespace of it that differs from the caller's, the mount namespace only
+/// when `mount` is set (without it the hook's path and files resolve as the caller sees
+/// them, what OCI asks of `createContainer`; with it, inside the container's root, what
+/// `startContainer` needs). A helper process joins them (`setns` on a pidfd) and forks the
+/// hook, so the hook is in the container's PID namespace too.
+///
+/// `pid` must be the container's: the caller's own child not yet reaped, or a pid it has
+/// just checked against the container's start time.
+pub fn run_hook_in(
+    hook: &Hook,
+    state: &[u8],
+    pid: rawsys::process::Pid,
+    mount: bool,
+) -> Result<(), HookError> {
+    let host = |what: String| move |e: Errno| HookError::Spawn(Error::host(what, e));
+    let target = process::pidfd_open(pid, process::PidfdFlags::empty())
+        .map_err(host(format!("pidfd_open {pid}")))?;
+    let mut flags = CloneFlags::empty();
+    for (name, flag) in [
+        ("cgroup", CloneFlags::NEWCGROUP),
+        ("ipc", CloneFlags::NEWIPC),
+        ("net", CloneFlags::NEWNET),
+        ("pid", CloneFlags::NEWPID),
+        ("uts", CloneFlags::NEWUTS),
+        ("user", CloneFlags::NEWUSER),
+        ("mnt", CloneFlags::NEWNS),
+    ] {
+        if flag == CloneFlags::NEWNS && !mount {
+            continue;
+        }
+        let id = |who: &str| -> Result<(u64, u64), HookError> {
+            let p = CString::new(format!("/proc/{who}/ns/{name}"))
+                .map_err(|_| HookError::Spawn(ConfigError::InteriorNul { what: "hook" }.into()))?;
+            let st = rawsys::fs::statat(rawsys::fs::CWD, &p, rawsys::fs::AtFlags::empty())
+                .map_err(host(format!("stat /proc/{who}/ns/{name}")))?;
+            Ok((st.st_dev, st.st_ino))
+        };
+        if id("self")? != id(&format!("{pid}"))? {
+            flags |= flag;
+        }
+    }
+    spawn_and_wait(hook, state, Some((&target, flags)))
+}
+
+/// The hook's process: with `enter`, a helper joins those namespaces of the pidfd's process
+/// and forks the hook (a PID namespace applies to children only), exiting with its status
+/// (128 + the signal for a signal).
+fn spawn_and_wait(
+    hook: &Hook,
+    state: &[u8],
+    enter: Option<(&rawsys::OwnedFd, CloneFlags)>,
+) -> Result<(), HookError> {
     let spawn = |e: Error| HookError::Spawn(e);
     let host = |what: &'static str| move |e: Errno| HookError::Spawn(Error::host(what, e));
     if state.len() > MAX_STATE_BYTES {
@@ -186,19 +242,56 @@ pub fn run_hook(hook: &Hook, state: &[u8]) -> Result<(), HookError> {
     // SAFETY: the child below only issues raw system calls (dup3, execve, exit_group) on
     // data prepared before the clone, and never returns.
     let fork = unsafe { clone3_with_pidfd(&args) }.map_err(host("clone3"))?;
-    let pidfd = match fork {
-        ForkPidfd::Child => {
-            match io::dup3(&r, 0, DupFlags::empty()) {
-                Ok(fd) => {
-                    let _ = fd.into_raw();
-                }
-                Err(_) => process::exit_group(126),
+    let exec_hook = || -> ! {
+        match io::dup3(&r, 0, DupFlags::empty()) {
+            Ok(fd) => {
+                let _ = fd.into_raw();
             }
-            // SAFETY: argv and envp are null-terminated arrays of pointers into `args` and
-            // `env`, CStrings alive (and unchanged) in this copy of the caller's memory.
-            let _ = unsafe { process::execve(&path, &argv, &envp) };
-            process::exit_group(127)
+            Err(_) => process::exit_group(126),
         }
+        // SAFETY: argv and envp are null-terminated arrays of pointers into `args` and
+        // `env`, CStrings alive (and unchanged) in this copy of the caller's memory.
+        let _ = unsafe { process::execve(&path, &argv, &envp) };
+        process::exit_group(127)
+    };
+    let pidfd = match fork {
+        ForkPidfd::Child => match enter {
+            None => exec_hook(),
+            Some((target, flags)) => {
+                if rawsys::ns::setns(target, flags).is_err() {
+                    process::exit_group(125);
+                }
+                let args = CloneArgs::new(CloneFlags::empty(), Some(Signal::SIGCHLD));
+                // SAFETY: as above: the grandchild only issues raw system calls and never
+                // returns.
+                match unsafe { clone3_with_pidfd(&args) } {
+                    Err(_) => process::exit_group(125),
+                    Ok(ForkPidfd::Child) => {
+                        // Killed with its helper (at a timeout).
+                        if process::set_pdeathsig(Some(Signal::SIGKILL)).is_err() {
+                            process::exit_group(125);
+                        }
+                        exec_hook()
+                    }
+                    Ok(ForkPidfd::Parent { pidfd, .. }) => loop {
+                        match process::waitid(
+                            WaitId::Pidfd(rawsys::AsFd::as_fd(&pidfd)),
+                            WaitOptions::EXITED,
+                        ) {
+                            Ok(Some(s)) => match s.status {
+                                WaitStatus::Exited(c) => process::exit_group(c),
+                                WaitStatus::Signaled { signal, .. } => {
+                                    process::exit_group(128 + signal.raw())
+                                }
+                                _ => {}
+                            },
+                            Ok(None) | Err(Errno::EINTR) => {}
+                            Err(_) => process::exit_group(125),
+                        }
+                    },
+                }
+            }
+        },
         ForkPidfd::Parent { pidfd, .. } => pidfd,
     };
     drop(r);

@@ -75,6 +75,7 @@ mod plan;
 mod runtime;
 pub mod security;
 pub mod spec;
+mod spec_more;
 mod units;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};

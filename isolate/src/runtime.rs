@@ -195,8 +195,7 @@ impl Container {
         } else {
             (None, None)
         };
-        let mut flags =
-            CloneFlags::NEWPID | CloneFlags::NEWNS | CloneFlags::NEWUTS | CloneFlags::NEWIPC;
+        let mut flags = crate::spec_more::clone_namespaces(o);
         if !matches!(o.network, Network::Host) {
             flags |= CloneFlags::NEWNET;
         }

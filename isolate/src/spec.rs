@@ -469,6 +469,12 @@ pub(crate) struct SpecOptions {
     pub(crate) join_namespaces: Vec<(NamespaceKind, String)>,
     pub(crate) additional_gids: Vec<u32>,
     pub(crate) readonly_rootfs: bool,
+    /// The NIS domain name ([`crate::Builder::domainname`]).
+    pub(crate) domainname: Option<String>,
+    /// The caller's namespaces kept ([`crate::Builder::share_namespace`]).
+    pub(crate) shared_namespaces: Vec<NamespaceKind>,
+    /// The propagation the whole mount tree gets first ([`crate::Builder::root_propagation`]).
+    pub(crate) root_propagation: Propagation,
 }
 
 impl Default for SpecOptions {
@@ -485,6 +491,9 @@ impl Default for SpecOptions {
             join_namespaces: Vec::new(),
             additional_gids: Vec::new(),
             readonly_rootfs: false,
+            domainname: None,
+            shared_namespaces: Vec::new(),
+            root_propagation: Propagation::Private,
         }
     }
 }
@@ -725,6 +734,7 @@ pub(crate) fn check(o: &crate::config::Options) -> Result<(), ConfigError> {
                 .into(),
         ));
     }
+    crate::spec_more::check(o)?;
     let own_net = !matches!(o.network, crate::net::Network::Host);
     for (k, _) in &o.spec.sysctls {
         if sysctl_namespace(k) == Some(SysctlNamespace::Net) && !own_net {

@@ -43,6 +43,8 @@ bitflags::bitflags! {
         const CPU = 4;
         /// `cpuacct` (v1 only; v2 reports usage in `cpu.stat`): CPU time used.
         const CPUACCT = 8;
+        /// `cpuset`: the CPUs and memory nodes the processes may use.
+        const CPUSET = 16;
     }
 }
 
@@ -53,6 +55,7 @@ impl Controllers {
             "pids" => Controllers::PIDS,
             "cpu" => Controllers::CPU,
             "cpuacct" => Controllers::CPUACCT,
+            "cpuset" => Controllers::CPUSET,
             _ => Controllers::empty(),
         }
     }
@@ -64,6 +67,8 @@ impl Controllers {
             "pids"
         } else if self.contains(Controllers::CPU) {
             "cpu"
+        } else if self.contains(Controllers::CPUSET) {
+            "cpuset"
         } else {
             "cpuacct"
         }
@@ -96,7 +101,7 @@ impl CpuQuota {
 }
 
 /// Resource limits for the container's cgroup. `None` leaves a resource unlimited.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Limits {
     /// Memory limit in bytes (swap is limited to the same total where the kernel allows).
     pub memory_bytes: Option<u64>,
@@ -113,6 +118,16 @@ pub struct Limits {
     /// The relative CPU weight (v1 `cpu.shares`, 2 to 262144; v2 `cpu.weight` converted as
     /// runc does). OCI `cpu.shares`.
     pub cpu_shares: Option<u64>,
+    /// How eagerly the kernel swaps the cgroup's anonymous memory, 0 to 100 (v1
+    /// `memory.swappiness`; cgroup v2 has no such file, and creating the cgroup there fails).
+    /// OCI `memory.swappiness`.
+    pub memory_swappiness: Option<u64>,
+    /// The CPUs the processes may run on, in the kernel's list format (`0-3,6`): the
+    /// `cpuset.cpus` file (v1 and v2). OCI `cpu.cpus`.
+    pub cpuset_cpus: Option<String>,
+    /// The memory nodes the processes may allocate from (`0`, `0-1`): `cpuset.mems`. OCI
+    /// `cpu.mems`.
+    pub cpuset_mems: Option<String>,
 }
 
 impl Limits {
@@ -121,6 +136,7 @@ impl Limits {
         if self.memory_bytes.is_some()
             || self.memory_swap.is_some()
             || self.memory_reservation.is_some()
+            || self.memory_swappiness.is_some()
         {
             c |= Controllers::MEMORY;
         }
@@ -129,6 +145,9 @@ impl Limits {
         }
         if self.cpu.is_some() || self.cpu_shares.is_some() {
             c |= Controllers::CPU;
+        }
+        if self.cpuset_cpus.is_some() || self.cpuset_mems.is_some() {
+            c |= Controllers::CPUSET;
         }
         c
     }

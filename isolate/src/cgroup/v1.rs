@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use super::layout::{Hierarchy, parent_path};
 use super::{CgroupParent, CgroupStats, Controllers, Dir, Limits, write};
 use crate::error::{ConfigError, Error};
+use crate::fsutil::{cjoin, read_string};
 
 /// The directories (and their controllers) of cgroup `name` below `parent`: one in each
 /// hierarchy holding a controller wanted (the `need`ed ones, memory and cpuacct); a needed
@@ -60,6 +61,12 @@ pub(super) fn apply(d: &Dir, limits: &Limits) -> Result<(), Error> {
     if let (true, Some(n)) = (c.contains(Controllers::CPU), limits.cpu_shares) {
         write(&d.path, "cpu.shares", &n.to_string(), false)?;
     }
+    if let (true, Some(v)) = (c.contains(Controllers::MEMORY), limits.memory_swappiness) {
+        write(&d.path, "memory.swappiness", &v.to_string(), false)?;
+    }
+    if c.contains(Controllers::CPUSET) {
+        cpuset(d, limits)?;
+    }
     if let (true, Some(n)) = (c.contains(Controllers::PIDS), limits.pids) {
         write(&d.path, "pids.max", &n.to_string(), false)?;
     }
@@ -71,6 +78,53 @@ pub(super) fn apply(d: &Dir, limits: &Limits) -> Result<(), Error> {
             false,
         )?;
         write(&d.path, "cpu.cfs_quota_us", &q.quota_us.to_string(), false)?;
+    }
+    Ok(())
+}
+
+/// A new v1 cpuset cgroup starts with no CPUs and no memory nodes, and no task can join it
+/// (nor can a child get any) until both are set: each is the requested list, else the
+/// parent's, as runc does. Parents made for a `cgroupsPath` are empty too: each empty one,
+/// from the top down, gets its parent's lists first.
+fn cpuset(d: &Dir, limits: &Limits) -> Result<(), Error> {
+    let read = |dir: &str, file: &str| -> Result<String, Error> {
+        let p = cjoin(&[dir, "/", file])?;
+        read_string(&p)
+            .map(|v| v.trim().to_string())
+            .map_err(|e| Error::host(format!("read {dir}/{file}"), e))
+    };
+    // The ancestors below the hierarchy's root, nearest first.
+    let mut chain = Vec::new();
+    let mut cur = d.path.as_str();
+    while let Some((parent, _)) = cur.rsplit_once('/') {
+        let Ok(p) = cjoin(&[parent, "/cpuset.cpus"]) else {
+            break;
+        };
+        if read_string(&p).is_err() {
+            break;
+        }
+        chain.push(parent);
+        cur = parent;
+    }
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        // The topmost ancestor with the file is the hierarchy's root (never empty).
+        for pair in chain.windows(2).rev() {
+            let (dir, above) = (pair[0], pair[1]);
+            if read(dir, file)?.is_empty() {
+                write(dir, file, &read(above, file)?, false)?;
+            }
+        }
+    }
+    let parent = chain.first().copied().unwrap_or("");
+    for (file, want) in [
+        ("cpuset.cpus", &limits.cpuset_cpus),
+        ("cpuset.mems", &limits.cpuset_mems),
+    ] {
+        let value = match want {
+            Some(v) => v.clone(),
+            None => read(parent, file)?,
+        };
+        write(&d.path, file, &value, false)?;
     }
     Ok(())
 }

@@ -6,7 +6,7 @@ use alloc::string::{String, ToString};
 
 use super::layout::{Hierarchy, parent_path};
 use super::{CgroupParent, CgroupStats, Controllers, Dir, Limits, write};
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::fsutil::{cjoin, read_string};
 
 /// The directory (and controllers) of cgroup `name` below `parent` in the unified
@@ -50,6 +50,18 @@ pub(super) fn apply(d: &Dir, limits: &Limits) -> Result<(), Error> {
             &swap.to_string(),
             limits.memory_swap.is_none(),
         )?;
+    }
+    if limits.memory_swappiness.is_some() {
+        return Err(ConfigError::BadLimit(
+            "memory swappiness (cgroup v2 has no memory.swappiness)",
+        )
+        .into());
+    }
+    if let Some(v) = &limits.cpuset_cpus {
+        write(&d.path, "cpuset.cpus", v, false)?;
+    }
+    if let Some(v) = &limits.cpuset_mems {
+        write(&d.path, "cpuset.mems", v, false)?;
     }
     if let Some(r) = limits.memory_reservation {
         write(&d.path, "memory.low", &r.to_string(), false)?;

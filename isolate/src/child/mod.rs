@@ -181,6 +181,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::Detach { path } => ns::umount2(path, ns::UnmountFlags::DETACH).map_err(call),
         Op::ReadOnly { path } => security::read_only(path),
         Op::SetHostname { name } => ns::sethostname(name).map_err(call),
+        Op::SetDomainname { name } => ns::setdomainname(name).map_err(call),
         Op::Dup { from, to } => process::dup(*from, *to),
         Op::DropBoundingSet { keep } => security::drop_bounding_set(*keep),
         Op::SetGroups { groups } => rawsys::process::setgroups(groups).map_err(call),

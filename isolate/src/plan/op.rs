@@ -74,6 +74,8 @@ pub(crate) enum Op {
     ReadOnly { path: CString },
     /// `sethostname(2)`.
     SetHostname { name: Vec<u8> },
+    /// `setdomainname(2)`.
+    SetDomainname { name: Vec<u8> },
     /// `dup3(from, to)` (or clearing close-on-exec when equal).
     Dup { from: RawFd, to: RawFd },
     /// Drop every capability outside `keep` from the bounding set.
@@ -145,7 +147,7 @@ impl Op {
             Op::WriteFile { .. } => Stage::WriteFile,
             Op::PivotRoot { .. } => Stage::PivotRoot,
             Op::OpenNull | Op::Mask { .. } | Op::ReadOnly { .. } => Stage::MaskPaths,
-            Op::SetHostname { .. } => Stage::SetHostname,
+            Op::SetHostname { .. } | Op::SetDomainname { .. } => Stage::SetHostname,
             Op::Dup { .. } => Stage::ResetSignals,
             Op::DropBoundingSet { .. } | Op::SetCapabilities { .. } => Stage::DropCapabilities,
             Op::SetGroups { .. } => Stage::SetGroups,
@@ -215,6 +217,9 @@ impl Op {
             },
             Op::Mask { path } => format!("mask {}", s(path)),
             Op::ReadOnly { path } => format!("make {} read-only", s(path)),
+            Op::SetDomainname { name } => {
+                format!("setdomainname {}", String::from_utf8_lossy(name))
+            }
             Op::SetHostname { name } => {
                 format!("sethostname {}", String::from_utf8_lossy(name))
             }

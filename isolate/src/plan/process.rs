@@ -33,18 +33,36 @@ pub(super) fn start(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
             path: path.clone(),
         });
     }
-    if !procs.is_empty() {
+    if !procs.is_empty() && !crate::spec_more::shares(p.o, crate::spec::NamespaceKind::Cgroup) {
         p.push(Op::UnshareCgroupNs);
     }
-    p.push(Op::MakePrivate);
+    match p.o.spec.root_propagation {
+        crate::spec::Propagation::Private => p.push(Op::MakePrivate),
+        prop => p.mount(
+            None,
+            cjoin(&["/"])?,
+            None,
+            rawsys::ns::MountFlags::REC | prop.flag(),
+            None,
+        )?,
+    }
     Ok(())
 }
 
 /// The hostname (UTS namespace).
 pub(super) fn hostname(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
+    // A shared UTS namespace is the caller's: its names stay.
+    if crate::spec_more::shares(p.o, crate::spec::NamespaceKind::Uts) {
+        return Ok(());
+    }
     p.push(Op::SetHostname {
         name: p.o.hostname.clone().into_bytes(),
     });
+    if let Some(d) = &p.o.spec.domainname {
+        p.push(Op::SetDomainname {
+            name: d.clone().into_bytes(),
+        });
+    }
     Ok(())
 }
 
