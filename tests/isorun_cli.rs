@@ -541,7 +541,7 @@ fn a_failed_create_says_why_in_the_json_log_and_leaves_nothing() {
         ),
         (
             "lp-test-bad-cpuset",
-            json!({"linux": {"resources": {"cpu": {"cpus": "0"}}}}),
+            json!({"linux": {"resources": {"cpu": {"cpus": "0-"}}}}),
             SLEEPER,
             "cpuset",
         ),

@@ -217,12 +217,10 @@ fn namespaces(mut b: B, linux: &spec::Linux) -> Result<B, Refusal> {
                 .map_err(cfg("linux.namespaces"))?;
         }
     }
-    // Not listed: the runtime's own, as the spec says.
-    for kind in [
-        NamespaceKind::Uts,
-        NamespaceKind::Ipc,
-        NamespaceKind::Cgroup,
-    ] {
+    // Not listed: the runtime's own, as the spec says; but a cgroup namespace is always
+    // made (the /sys/fs/cgroup mount shows the container only its own cgroups through it,
+    // and podman on cgroup v1 does not list one).
+    for kind in [NamespaceKind::Uts, NamespaceKind::Ipc] {
         if !seen.contains(&kind) {
             b = b.share_namespace(kind).map_err(cfg("linux.namespaces"))?;
         }
