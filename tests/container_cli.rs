@@ -118,7 +118,9 @@ fn bad_input_gives_one_clear_line_and_leaves_nothing() {
         "mount source /nonexistent-lp-test",
     );
     assert_clear_failure(
-        &container(&["run", "-w", "/nonexistent-lp-test", "true"]),
+        // A missing -w is created (docker's way, tests/container_edges.rs); a file is no
+        // working directory.
+        &container(&["run", "-w", "/etc/hostname", "true"]),
         125,
         "chdir into",
     );

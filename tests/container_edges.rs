@@ -206,16 +206,21 @@ fn more_cpus_than_the_machine_has_are_refused() {
 #[test]
 fn a_name_in_use_is_refused_with_a_clear_message() {
     let name = format!("lp-test-dup{}", std::process::id());
-    struct Reap(std::process::Child);
-    impl Drop for Reap {
+    // Ended by SIGTERM at the end (--init forwards it), so `container` removes its cgroups.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
         fn drop(&mut self) {
-            let _ = self.0.kill();
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
             let _ = self.0.wait();
         }
     }
-    let mut first = Reap(
+    let mut first = Stop(
         Command::new(bin())
-            .args(["run", "--net", "none", "--name", &name, "--memory", "64M"])
+            .args([
+                "run", "--net", "none", "--init", "--name", &name, "--memory", "64M",
+            ])
             .args(["--", "/bin/sh", "-c", "echo up; sleep 30"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -235,4 +240,13 @@ fn a_name_in_use_is_refused_with_a_clear_message() {
         "{err}"
     );
     assert!(!err.contains("panicked"));
+    drop(first);
+    // Neither run left a cgroup of that name in any hierarchy.
+    let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .filter_map(|h| h.ok())
+        .map(|h| h.path().join(&name))
+        .filter(|p| p.exists())
+        .collect();
+    assert!(left.is_empty(), "cgroups left: {left:?}");
 }

@@ -116,7 +116,8 @@ fn build(a: &RunArgs, net: Net) -> Result<Container, isolate::ConfigError> {
         b = b.tmpfs(t, None)?;
     }
     if let Some(w) = &a.workdir {
-        b = b.working_dir(w)?;
+        // As docker: a missing working directory is created.
+        b = b.working_dir(w)?.create_working_dir(true);
     }
     if let Some(u) = a.user {
         b = b.user(u.uid, u.gid);

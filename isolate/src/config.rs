@@ -93,6 +93,8 @@ pub(crate) struct Options {
     pub(crate) hostname: String,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) workdir: String,
+    /// Create the working directory when the rootfs lacks it.
+    pub(crate) create_workdir: bool,
     pub(crate) user: Option<(u32, u32)>,
     pub(crate) mounts: Vec<MountSpec>,
     pub(crate) limits: Limits,
@@ -114,6 +116,7 @@ impl Default for Options {
             hostname: "isolate".into(),
             env: Vec::new(),
             workdir: "/".into(),
+            create_workdir: false,
             user: None,
             mounts: Vec::new(),
             limits: Limits::default(),
@@ -320,6 +323,27 @@ impl<R, C> Builder<R, C> {
     pub fn working_dir(mut self, dir: &str) -> Result<Self, ConfigError> {
         self.opts.workdir = check_abs("working directory", dir)?;
         Ok(self)
+    }
+
+    /// With `true`, the directories of the working directory that the rootfs lacks are
+    /// created (mode 0755, owned by root, before the command's user is taken), as docker does
+    /// for `-w` and runc for `process.cwd`. Each one is resolved inside the container's root
+    /// and made relative to its opened parent, so a symlink in the rootfs cannot place it
+    /// outside. Default `false`: a missing working directory fails the start.
+    ///
+    /// ```
+    /// use isolate::Container;
+    /// let c = Container::builder()
+    ///     .host_rootfs()
+    ///     .command("/bin/pwd", [""; 0])?
+    ///     .working_dir("/srv/app")?
+    ///     .create_working_dir(true)
+    ///     .build()?;
+    /// # Ok::<(), isolate::ConfigError>(())
+    /// ```
+    pub fn create_working_dir(mut self, yes: bool) -> Self {
+        self.opts.create_workdir = yes;
+        self
     }
 
     /// Runs the command as `uid`/`gid` (no supplementary groups) instead of root.
