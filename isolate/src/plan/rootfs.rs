@@ -29,6 +29,16 @@ pub(super) fn root_dir(c: &Container, bind_sources: &[(String, bool)]) -> Result
             }
             .into())
         }
+        Rootfs::Overlay { lower, upper, work } => {
+            super::overlay::check(lower, upper, work)?;
+            let extra = super::overlay::sources(c);
+            let sources: alloc::vec::Vec<&str> = bind_sources
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .chain(extra.iter().map(String::as_str))
+                .collect();
+            staging_dir(&sources).map(String::from)
+        }
         Rootfs::HostSystem => {
             let sources: alloc::vec::Vec<&str> =
                 bind_sources.iter().map(|(p, _)| p.as_str()).collect();
@@ -66,6 +76,7 @@ pub(super) fn root(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
             let target = p.in_root(&[])?;
             p.bind(dir, target, MountFlags::NODEV)?;
         }
+        Rootfs::Overlay { lower, upper, work } => super::overlay::mount(p, lower, upper, work)?,
         Rootfs::HostSystem => host_system(p)?,
     }
     let path = p.in_root(&[])?;
