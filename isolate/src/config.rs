@@ -14,6 +14,13 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// The host directories the default root filesystem shows read-only (those that exist).
 pub const HOST_SYSTEM_DIRS: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
+/// `/etc/passwd` of [`Rootfs::HostSystem`].
+pub const HOST_SYSTEM_PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n";
+
+/// `/etc/group` of [`Rootfs::HostSystem`].
+pub const HOST_SYSTEM_GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
+
 /// Builder state: no root filesystem chosen yet.
 #[derive(Debug)]
 pub struct NoRootfs;
