@@ -549,6 +549,39 @@ mod tests {
     }
 
     #[test]
+    fn words_after_dash_dash_are_a_command_never_an_image() {
+        let a = run(&["--net", "none", "--", "busybox", "true"]).unwrap();
+        assert!(a.command_after_dash_dash);
+        assert_eq!(a.command, ["busybox", "true"]);
+        let a = run(&["busybox", "sh", "-c", "x"]).unwrap();
+        assert!(!a.command_after_dash_dash);
+        // A `--` inside the command does not count.
+        let a = run(&["busybox", "--", "x"]).unwrap();
+        assert!(!a.command_after_dash_dash);
+        assert_eq!(a.command, ["busybox", "--", "x"]);
+        // -e with the value "--", then an image.
+        let a = run(&["-e", "--", "img"]);
+        assert!(a.is_err() || !a.unwrap().command_after_dash_dash);
+        let a = run(&[
+            "--read-only",
+            "--rootfs-write",
+            "--entrypoint",
+            "/bin/echo",
+            "img",
+        ])
+        .unwrap();
+        assert!(a.read_only && a.rootfs_write);
+        assert_eq!(a.entrypoint.as_deref(), Some("/bin/echo"));
+        assert_eq!(
+            run(&["--user", "www-data:adm", "img"]).unwrap().user,
+            Some(User {
+                user: "www-data".into(),
+                group: Some("adm".into())
+            })
+        );
+    }
+
+    #[test]
     fn values_parse_into_their_types() {
         let a = run(&[
             "--memory=64M",

@@ -283,7 +283,7 @@ pub(crate) fn prepare(a: &RunArgs) -> Result<Launch, String> {
         run.user
             .as_deref()
             .filter(|u| !u.is_empty())
-            .map(|u| crate::cli::parse_user(u))
+            .map(crate::cli::parse_user)
             .and_then(Result::ok)
     });
     let user = match user_spec {

@@ -48,6 +48,9 @@ pub(crate) struct Record {
     pub(crate) config: serde_json::Value,
 }
 
+/// An image's name and tag.
+pub(crate) type NameTag = (String, String);
+
 /// The image store.
 pub(crate) struct Store {
     pub(crate) root: PathBuf,
@@ -238,7 +241,7 @@ impl Store {
     }
 
     /// Every image with its tags (an untagged image once, with no tag).
-    pub(crate) fn list(&self) -> Result<Vec<(Option<(String, String)>, Record)>, String> {
+    pub(crate) fn list(&self) -> Result<Vec<(Option<NameTag>, Record)>, String> {
         let tags = self.tags()?;
         let mut out = Vec::new();
         let mut tagged = std::collections::BTreeSet::new();

@@ -376,10 +376,10 @@ fn xattrs<R: Read>(e: &mut tar::Entry<'_, R>) -> Vec<(CString, Vec<u8>)> {
         let Some(name) = key.strip_prefix("SCHILY.xattr.") else {
             continue;
         };
-        if name == "security.capability" || name.starts_with("user.") {
-            if let Ok(c) = CString::new(name) {
-                out.push((c, ext.value_bytes().to_vec()));
-            }
+        if (name == "security.capability" || name.starts_with("user."))
+            && let Ok(c) = CString::new(name)
+        {
+            out.push((c, ext.value_bytes().to_vec()));
         }
     }
     out
