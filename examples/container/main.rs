@@ -65,7 +65,10 @@ fn build(a: &RunArgs, net: Net, l: &image::Launch) -> Result<Container, isolate:
     let b = Container::builder();
     let b = match &l.root {
         image::Root::Dir(dir) => b.rootfs(dir)?,
-        image::Root::Overlay { lower, upper, work } => b.overlay_rootfs(lower, upper, work)?,
+        // The run's own upper directory is thrown away: no sync of it (see overlay_volatile).
+        image::Root::Overlay { lower, upper, work } => {
+            b.overlay_rootfs(lower, upper, work)?.overlay_volatile(true)
+        }
         image::Root::Host => b.host_rootfs(),
     };
     let mut b = b

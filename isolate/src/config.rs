@@ -55,6 +55,7 @@ pub(crate) const MOUNT_DATA_MAX: usize = 4095;
 
 /// The overlay mount's option string for these layers (`lowerdir=A:B,upperdir=U,workdir=W`).
 pub(crate) fn overlay_options(lower: &[String], upper: &str, work: &str) -> String {
+    // Room for ",volatile" is kept in the length check (see `Builder::overlay_volatile`).
     alloc::format!(
         "lowerdir={},upperdir={upper},workdir={work}",
         lower.join(":")
@@ -135,6 +136,7 @@ pub(crate) struct Options {
     pub(crate) spec: crate::spec::SpecOptions,
     pub(crate) hooks: crate::hooks::Hooks,
     pub(crate) read_only_root: bool,
+    pub(crate) overlay_volatile: bool,
 }
 
 impl Default for Options {
@@ -157,6 +159,7 @@ impl Default for Options {
             spec: crate::spec::SpecOptions::default(),
             hooks: crate::hooks::Hooks::default(),
             read_only_root: false,
+            overlay_volatile: false,
         }
     }
 }
@@ -315,7 +318,7 @@ impl<C> Builder<NoRootfs, C> {
             .collect::<Result<Vec<_>, _>>()?;
         let upper = checked("overlay upper directory", upper)?;
         let work = checked("overlay work directory", work)?;
-        let len = overlay_options(&lower, &upper, &work).len();
+        let len = overlay_options(&lower, &upper, &work).len() + ",volatile".len();
         if len > MOUNT_DATA_MAX {
             return Err(ConfigError::Overlay(alloc::format!(
                 "{} layers need {len} bytes of mount options, more than one page \
@@ -589,6 +592,16 @@ impl<R, C> Builder<R, C> {
     /// (tmpfs, writable binds) keep their own flags.
     pub fn read_only_root(mut self, yes: bool) -> Self {
         self.opts.read_only_root = yes;
+        self
+    }
+
+    /// Mounts an overlay root ([`Rootfs::Overlay`]) with overlayfs's `volatile` option
+    /// (Linux 5.10+): nothing syncs the upper directory's filesystem, neither `fsync` inside
+    /// nor the unmount when the container ends (on a disk filesystem that sync is a journal
+    /// commit, milliseconds). After a host crash the upper directory's contents are undefined
+    /// and the work directory refuses a new mount: for throwaway upper directories only.
+    pub fn overlay_volatile(mut self, yes: bool) -> Self {
+        self.opts.overlay_volatile = yes;
         self
     }
 

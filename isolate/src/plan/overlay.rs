@@ -66,7 +66,10 @@ pub(super) fn mount(
     work: &str,
 ) -> Result<(), Error> {
     let target = p.in_root(&[])?;
-    let data = overlay_options(lower, upper, work);
+    let mut data = overlay_options(lower, upper, work);
+    if p.o.overlay_volatile {
+        data.push_str(",volatile");
+    }
     p.mount(
         Some("overlay"),
         target,
