@@ -41,7 +41,7 @@ fn secure<R, C>(
 }
 
 /// The bridge network the flags describe (each was checked by the parser already).
-fn bridge(n: &cli::NetArgs) -> Result<BridgeConfig, isolate::ConfigError> {
+fn bridge(n: &cli::BridgeArgs) -> Result<BridgeConfig, isolate::ConfigError> {
     let mut c = BridgeConfig::default();
     if let Some(name) = &n.bridge {
         c = c.with_name(name)?;
@@ -76,6 +76,11 @@ fn build(a: &RunArgs, net: Net, l: &image::Launch) -> Result<Container, isolate:
         .read_only_root(a.read_only);
     if let Some(h) = &a.hostname {
         b = b.hostname(h)?;
+    } else if net == Net::Host {
+        // Sharing the host's network, the container takes the host's name (as docker).
+        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            b = b.hostname(h.trim_end())?;
+        }
     }
     if let Some(n) = &a.name {
         b = b.name(n)?;
@@ -87,6 +92,14 @@ fn build(a: &RunArgs, net: Net, l: &image::Launch) -> Result<Container, isolate:
         b = b.pids_limit(p)?;
     }
     if let Some(c) = a.cpus {
+        // As docker: more CPUs than the machine has is refused, not silently unlimited.
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        if c.get() > n * 1000 {
+            return Err(isolate::ConfigError::BadOption(format!(
+                "--cpus {}: the range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available",
+                c
+            )));
+        }
         b = b.cpu_limit(c.get())?;
     }
     for e in &l.env {
@@ -111,7 +124,7 @@ fn build(a: &RunArgs, net: Net, l: &image::Launch) -> Result<Container, isolate:
     let net = match net {
         Net::None => Network::None,
         Net::Host => Network::Host,
-        Net::Bridge => Network::Bridge(bridge(&a.net)?),
+        Net::Bridge => Network::Bridge(bridge(&a.net.bridge)?),
     };
     let mut b = b.network(net);
     for p in &a.net.ports {
@@ -199,6 +212,32 @@ fn image_command(c: Command) -> ExitCode {
     }
 }
 
+/// `container cleanup`: every leftover of runs whose `container` process is gone.
+fn cleanup(c: &cli::CleanupArgs) -> ExitCode {
+    let net = match bridge(&c.bridge) {
+        Ok(b) => b,
+        Err(e) => return fail(e, 125),
+    };
+    let cgroups = match isolate::cgroup::remove_stale_default(&CgroupParent::Own) {
+        Ok(n) => n,
+        Err(e) => return fail(e, 125),
+    };
+    let layers = match image::remove_stale(&image::Store::open()) {
+        Ok(n) => n,
+        Err(e) => return fail(e, 125),
+    };
+    match net.remove_stale() {
+        Ok(leases) => {
+            println!(
+                "removed {cgroups} stale cgroup directories and {leases} stale network leases"
+            );
+            println!("removed {layers} stale writable layers");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 125),
+    }
+}
+
 fn main() -> ExitCode {
     let mut argv: Vec<OsString> = std::env::args_os().collect();
     if argv.len() <= 1 {
@@ -217,22 +256,8 @@ fn main() -> ExitCode {
             command: Some(Command::Run(a)),
         }) => a,
         Ok(cli::Cli {
-            command: Some(Command::Cleanup),
-        }) => {
-            let layers = image::remove_stale(&image::Store::open());
-            return match (
-                isolate::cgroup::remove_stale_default(&CgroupParent::Own),
-                layers,
-            ) {
-                (Ok(n), Ok(m)) => {
-                    println!("removed {n} stale cgroup directories");
-                    println!("removed {m} stale writable layers");
-                    ExitCode::SUCCESS
-                }
-                (Err(e), _) => fail(e, 125),
-                (_, Err(e)) => fail(e, 125),
-            };
-        }
+            command: Some(Command::Cleanup(c)),
+        }) => return cleanup(&c),
         Ok(cli::Cli {
             command: Some(other @ (Command::Import(_) | Command::Images | Command::Rmi(_))),
         }) => return image_command(other),
