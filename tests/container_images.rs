@@ -419,10 +419,10 @@ fn whiteouts_of_an_upper_layer_hide_lower_files() {
     s.ok(&["import", layout.to_str().unwrap(), "lp-test-wh"]);
     let out = s.ok(&["run", "lp-test-wh"]);
     // /etc/a is whited out, /d is opaque (only the top layer's new), b and its links stay.
-    // (hostname and resolv.conf: the mount targets every container gets.)
+    // (hostname, hosts and resolv.conf: the mount targets every container gets.)
     assert_eq!(
         out,
-        "/d:\nnew\n\n/etc:\nb\ngroup\nhostname\nlink-to-b\npasswd\nresolv.conf\nsym\n"
+        "/d:\nnew\n\n/etc:\nb\ngroup\nhostname\nhosts\nlink-to-b\npasswd\nresolv.conf\nsym\n"
     );
     let out = s.ok(&[
         "run",

@@ -4,7 +4,7 @@
 //! - argv = Entrypoint + (the command given, else Cmd); `--entrypoint` replaces Entrypoint
 //!   and drops Cmd;
 //! - Env from the image, then each `-e` (a key given again replaces the image's);
-//! - WorkingDir unless `-w` (created in the container's upper directory when no layer has it);
+//! - WorkingDir unless `-w` (isolate creates a missing one inside the root);
 //! - User unless `--user`; `USER[:GROUP]` as names or numbers, names looked up in the
 //!   container's `/etc/passwd` and `/etc/group`.
 
@@ -275,9 +275,6 @@ pub(crate) fn prepare(a: &RunArgs) -> Result<Launch, String> {
         .workdir
         .clone()
         .or_else(|| run.working_dir.clone().filter(|w| !w.is_empty()));
-    if let (Some(w), Some(rw)) = (&workdir, &rw) {
-        make_workdir(w, &layers, &rw.0.join("upper"))?;
-    }
 
     let user_spec = a.user.clone().or_else(|| {
         run.user
@@ -301,23 +298,6 @@ pub(crate) fn prepare(a: &RunArgs) -> Result<Launch, String> {
         user,
         _rw: rw,
     })
-}
-
-/// Creates the working directory in the upper layer when no layer has it (docker creates a
-/// missing WorkingDir).
-fn make_workdir(w: &str, layers: &[String], upper: &Path) -> Result<(), String> {
-    let rel = w.trim_start_matches('/');
-    if rel.is_empty() || rel.split('/').any(|c| c == "..") {
-        return Ok(());
-    }
-    if layers
-        .iter()
-        .any(|l| Path::new(l).join(rel).symlink_metadata().is_ok())
-    {
-        return Ok(());
-    }
-    std::fs::create_dir_all(upper.join(rel))
-        .map_err(|e| format!("create working directory {w}: {e}"))
 }
 
 /// The container's `/etc/passwd` and `/etc/group`: the topmost layer's (a whiteout or a
