@@ -203,6 +203,7 @@ fn a_read_only_root_refuses_writes_but_tmpfs_mounts_take_them() {
         [
             "etc:4096",
             "etc/hostname:0",
+            "etc/hosts:0",
             "etc/resolv.conf:0",
             "scratch:4096"
         ]
