@@ -235,10 +235,12 @@ fn a_rootfs_directory_is_used_as_root() {
             Err(_) => {}
         }
     }
+    // In place (--rootfs-write): the mount targets below are made in the directory itself.
     let mut args = vec![
         "run".to_string(),
         "--rootfs".into(),
         root.clone(),
+        "--rootfs-write".into(),
         "-v".into(),
         "/usr:/usr:ro".into(),
     ];
