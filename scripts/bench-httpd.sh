@@ -32,13 +32,14 @@
 # with --features tls-aws-lc; compiles the AWS-LC C library, minutes). Rows:
 #   1 KiB keep-alive @ 100 and 1 MiB @ 100 (GB/s): wrk over https (one handshake per
 #     connection, then requests; wrk negotiates TLS 1.3, AES-256-GCM);
-#   new connections with a full handshake / with resumption: connections per second of
-#     $TLS_CLIENTS parallel `openssl s_time -new` / `-reuse` processes, each a loop of
-#     connect, handshake, `GET /index.html` (HTTP/1.0: the server closes), for $DURATION.
+#   new connections with a full handshake / with resumption: connections per second of a
+#     client looping connect, handshake, `GET /index.html` (HTTP/1.0: the server closes)
+#     for $DURATION in $TLS_CLIENTS threads: benchmarks/examples/tls_handshakes (rustls;
+#     TLS_CLIENT=s_time: as many `openssl s_time -new` / `-reuse` processes; see
+#     run_newconn for why rustls is the default).
 #     Not wrk with `Connection: close`: wrk keeps the session of its last connection
 #     (SSL_clear) and resumes it on the next (nginx logs $ssl_session_reused "r" for all but
 #     the first connection of each of wrk's sockets), so it measures resumption only.
-#     s_time -new never offers a session; -reuse offers the first connection's every time.
 # with each server's CPU time per request or connection, and RSS growth with $TLS_IDLE idle
 # TLS connections (handshake and one request each, bench-httpd-idle.py --tls).
 set -euo pipefail
@@ -53,6 +54,7 @@ SERVERS=${SERVERS:-"httpd nginx lighttpd h2o"}
 TLS=${TLS:-1}
 TLS_AWSLC=${TLS_AWSLC:-0}
 TLS_RSA=${TLS_RSA:-1}
+TLS_CLIENT=${TLS_CLIENT:-rustls}
 TLS_CLIENTS=${TLS_CLIENTS:-4}
 TLS_IDLE=${TLS_IDLE:-$IDLE}
 WORK=${WORK:-/tmp/lp-bench-httpd}
@@ -90,6 +92,10 @@ if [ "$TLS" = 1 ] && [ "$TLS_AWSLC" = 1 ]; then
   TLS_SERVERS="$TLS_SERVERS httpd-awslc"
 fi
 [ "$TLS" = 1 ] || TLS_SERVERS=""
+if [ -n "$TLS_SERVERS" ] && [ "$TLS_CLIENT" != s_time ]; then
+  cargo build --release -p benchmarks --example tls_handshakes >&2
+  cp "$TARGET/release/examples/tls_handshakes" "$WORK.tls_handshakes.bin"
+fi
 
 rm -rf "$WORK" && mkdir -p "$WORK/www" "$WORK/run"
 python3 - "$WORK/www" <<'PY'
@@ -272,24 +278,35 @@ run_wrk() { # conns path extra-kind
           printf "%s %.2f %.2f %.2f %.2f\n", v, p50, p99, cpu, cl; if (err != "") print "wrk:" err > "/dev/stderr" }'
 }
 
-# One row of new TLS connections: $TLS_CLIENTS `openssl s_time` processes in parallel for
-# $DURATION, each connecting, handshaking (-new: full; -reuse: resuming the session of its
-# first connection), sending `GET /index.html` and reading the response until the server
-# closes. Prints "value 0 0 cpu_us client_us" as run_wrk does (value: connections/s over the
-# wall time measured here; s_time's own count of seconds is whole seconds; per connection).
-run_stime() { # new|reuse
+# One row of new TLS connections for $DURATION, each connecting, handshaking (new: full;
+# reuse: resuming a session the client kept), sending `GET /index.html` (HTTP/1.0) and
+# reading the response until the server closes. The client (TLS_CLIENT): "rustls"
+# (default), benchmarks/examples/tls_handshakes with $TLS_CLIENTS threads (rustls + ring,
+# X25519 first as OpenSSL offers it; ~0.25 ms of CPU per full handshake), or "s_time":
+# $TLS_CLIENTS parallel `openssl s_time -new` / `-reuse` processes (OpenSSL 3.0 spends
+# 1-1.5 ms of CPU per connection there, several times what the servers do, so on two cores
+# its rate says more about the client than the server). Prints "value 0 0 cpu_us client_us"
+# as run_wrk does (value: connections/s over the wall time measured here; per connection).
+run_newconn() { # new|reuse
   local secs k t0 t1 w0 w1 n client TIMEFORMAT='%3U %3S'
-  secs=$(awk -v d="$DURATION" 'BEGIN { v = d + 0; if (d ~ /m$/) v *= 60; print (v < 1) ? 1 : int(v) }')
+  secs=$(awk -v d="$DURATION" 'BEGIN { v = d + 0; if (d ~ /m$/) v *= 60; print (v < 1) ? 1 : v }')
+  rm -f "$WORK"/newconn.*
   t0=$(cpu_ticks); w0=$(date +%s.%N)
-  { time (for ((k = 0; k < TLS_CLIENTS; k++)); do
-      openssl s_time -connect "127.0.0.1:$PORT" "-$1" -time "$secs" -www /index.html >"$WORK/stime.$k" 2>&1 &
-    done; wait) ; } 2>"$WORK/stime.time"
+  if [ "$TLS_CLIENT" = s_time ]; then
+    { time (for ((k = 0; k < TLS_CLIENTS; k++)); do
+        openssl s_time -connect "127.0.0.1:$PORT" "-$1" -time "${secs%.*}" -www /index.html >"$WORK/newconn.$k" 2>&1 &
+      done; wait) ; } 2>"$WORK/newconn.time"
+  else
+    local mode=new; [ "$1" = reuse ] && mode=resume
+    { time "$WORK.tls_handshakes.bin" "$PORT" "$TLS_CLIENTS" "$secs" "$mode" >"$WORK/newconn.0" 2>&1 ; } 2>"$WORK/newconn.time"
+  fi
   w1=$(date +%s.%N); t1=$(cpu_ticks)
-  cat "$WORK"/stime.* >>"$WORK/wrk.log"
-  # Each process's count: "N connections in S real seconds" (of the timed loop).
-  n=$(cat "$WORK"/stime.* | awk '/connections in [0-9]+ real seconds/ { n += $1 } END { print n + 0 }')
-  grep -h -m1 -i -E 'error|unable' "$WORK"/stime.* >&2 || true
-  client=$(awk '{ print $1 + $2 }' "$WORK/stime.time")
+  cat "$WORK"/newconn.? >>"$WORK/wrk.log"
+  # s_time: per process "N connections in S real seconds" (of the timed loop; whole
+  # seconds, hence the wall time measured here); tls_handshakes: "connections N ...".
+  n=$(cat "$WORK"/newconn.? | awk '/connections in [0-9]+ real seconds/ { n += $1 } /^connections [0-9]+ / { n += $2 } END { print n + 0 }')
+  grep -h -m1 -i -E 'error|unable|tls_handshakes:|failed [1-9]' "$WORK"/newconn.? >&2 || true
+  client=$(awk '{ print $1 + $2 }' "$WORK/newconn.time")
   awk -v n="$n" -v w0="$w0" -v w1="$w1" -v ticks=$((t1 - t0)) -v hz="$TICK" -v client="$client" 'BEGIN {
     wall = w1 - w0; if (n == 0) { print "0 0 0 0 0"; exit }
     printf "%.0f 0 0 %.2f %.2f\n", n / wall, ticks / hz * 1e6 / n, client * 1e6 / n }'
@@ -348,7 +365,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         case $cert:$kind in
           ec:rsa-*|rsa:ka|rsa:big|rsa:new|rsa:reuse) continue ;;
           *:ka|*:big) res=$(run_wrk "$c" "$path" "$kind") ;;
-          *) res=$(run_stime "${kind#rsa-}") ;;
+          *) res=$(run_newconn "${kind#rsa-}") ;;
         esac
         echo "tls round$round $s row$i: $res" >&2
         R["tls|$s|$i|$round"]="$res"
@@ -465,8 +482,8 @@ done
 if [ -n "$TLS_SERVERS" ]; then
   echo
   echo "== TLS (unpinned; ECDSA P-256 unless named): wrk rows as above over https; new-connection rows"
-  echo "   in connections/s of $TLS_CLIENTS parallel 'openssl s_time' (-new: full handshake, -reuse: resumed)"
-  echo "   for $DURATION, each connection a GET /index.html; peers on $(openssl version | cut -d' ' -f1-2)"
+  echo "   in connections/s of $TLS_CLIENTS $TLS_CLIENT clients (full handshake / resumed) for $DURATION, each"
+  echo "   connection a GET /index.html; peers on $(openssl version | cut -d' ' -f1-2), httpd on rustls + ring"
   print_values tls TLS_ROWS "$TLS_SERVERS" httpd-awslc
 fi
 echo
@@ -479,7 +496,7 @@ for mode in $MODES; do
 done
 if [ -n "$TLS_SERVERS" ]; then echo "-- TLS"; print_cpu tls TLS_ROWS "$TLS_SERVERS" 4; fi
 echo
-echo "== client (wrk, s_time) CPU time per response, microseconds (user + system; same runs; where"
+echo "== client (wrk, $TLS_CLIENT) CPU time per response, microseconds (user + system; same runs; where"
 echo "   the server's and the client's CPU per request add up to the 2 cores, the client bounds the rate)"
 for mode in $MODES; do
   echo "-- $mode"
