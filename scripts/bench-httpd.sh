@@ -5,7 +5,8 @@
 #   DURATION=5s MODES=unpinned scripts/bench-httpd.sh
 #   SERVERS="httpd" ROUNDS=3 scripts/bench-httpd.sh   (httpd's three variants only, 3 rounds)
 #   PEER_SCHED=batch scripts/bench-httpd.sh   (nginx, lighttpd, h2o under SCHED_BATCH too)
-#   DURATION=1s MODES=unpinned IDLE=200 scripts/bench-httpd.sh   (CI's short mode, ~1 min)
+#   DURATION=1s MODES=unpinned IDLE=200 scripts/bench-httpd.sh   (CI's short mode, ~3 min)
+#   MODES= IDLE=0 TLS_AWSLC=1 scripts/bench-httpd.sh   (the TLS rows only, with aws-lc-rs)
 #
 # httpd runs in three variants: "httpd" (the default reactor-per-core design, alloc-core's
 # GlobalHeap), "httpd-pool" (--design pool: the seed's one epoll thread handing ready
@@ -48,14 +49,14 @@ ROOT_DIR=$(pwd)
 DURATION=${DURATION:-10s}
 WORKERS=${WORKERS:-$(nproc)}
 IDLE=${IDLE:-10000}
-MODES=${MODES:-"pinned unpinned"}
+MODES=${MODES-"pinned unpinned"}
 ROUNDS=${ROUNDS:-1}
 SERVERS=${SERVERS:-"httpd nginx lighttpd h2o"}
 TLS=${TLS:-1}
 TLS_AWSLC=${TLS_AWSLC:-0}
 TLS_RSA=${TLS_RSA:-1}
 TLS_CLIENT=${TLS_CLIENT:-rustls}
-TLS_CLIENTS=${TLS_CLIENTS:-4}
+TLS_CLIENTS=${TLS_CLIENTS:-16}
 TLS_IDLE=${TLS_IDLE:-$IDLE}
 WORK=${WORK:-/tmp/lp-bench-httpd}
 TARGET=${CARGO_TARGET_DIR:-$ROOT_DIR/target}
@@ -410,8 +411,13 @@ measure_idle() { # server count [tls]; sets IDLE_RESULT
 }
 declare -A MEM MEMTLS
 CPU_SERVER=""
-for s in $SERVERS; do measure_idle "$s" "$IDLE"; MEM[$s]=$IDLE_RESULT; done
-for s in $TLS_SERVERS; do measure_idle "$s" "$TLS_IDLE" ec; MEMTLS[$s]=$IDLE_RESULT; done
+# IDLE=0 / TLS_IDLE=0 skip them.
+if [ "$IDLE" != 0 ]; then
+  for s in $SERVERS; do measure_idle "$s" "$IDLE"; MEM[$s]=$IDLE_RESULT; done
+fi
+if [ "$TLS_IDLE" != 0 ]; then
+  for s in $TLS_SERVERS; do measure_idle "$s" "$TLS_IDLE" ec; MEMTLS[$s]=$IDLE_RESULT; done
+fi
 
 # One table of values: a row per entry of the array named $2, a column per server in $3,
 # httpd's ratio to the best peer, and the second httpd variant ($4) over httpd.
@@ -503,10 +509,12 @@ for mode in $MODES; do
   print_cpu "$mode" ROWS "$SERVERS" 5
 done
 if [ -n "$TLS_SERVERS" ]; then echo "-- TLS"; print_cpu tls TLS_ROWS "$TLS_SERVERS" 5; fi
-echo
-echo "== RSS growth with $IDLE idle keep-alive connections (server unpinned)"
-for s in $SERVERS; do printf '%-16s %s\n' "$s" "${MEM[$s]:-}"; done
-if [ -n "$TLS_SERVERS" ]; then
+if [ "$IDLE" != 0 ]; then
+  echo
+  echo "== RSS growth with $IDLE idle keep-alive connections (server unpinned)"
+  for s in $SERVERS; do printf '%-16s %s\n' "$s" "${MEM[$s]:-}"; done
+fi
+if [ -n "$TLS_SERVERS" ] && [ "$TLS_IDLE" != 0 ]; then
   echo
   echo "== RSS growth with $TLS_IDLE idle TLS connections (ECDSA, handshake and one request each)"
   for s in $TLS_SERVERS; do printf '%-16s %s\n' "$s" "${MEMTLS[$s]:-}"; done
