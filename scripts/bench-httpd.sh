@@ -6,7 +6,7 @@
 #   SERVERS="httpd" ROUNDS=3 scripts/bench-httpd.sh   (httpd's three variants only, 3 rounds)
 #   PEER_SCHED=batch scripts/bench-httpd.sh   (nginx, lighttpd, h2o under SCHED_BATCH too)
 #   DURATION=1s MODES=unpinned IDLE=200 scripts/bench-httpd.sh   (CI's short mode, ~3 min)
-#   MODES= IDLE=0 TLS_AWSLC=1 scripts/bench-httpd.sh   (the TLS rows only, with aws-lc-rs)
+#   MODES= IDLE=0 TLS_RING=1 scripts/bench-httpd.sh   (the TLS rows only, with ring too)
 #
 # httpd runs in three variants: "httpd" (the default reactor-per-core design, alloc-core's
 # GlobalHeap), "httpd-pool" (--design pool: the seed's one epoll thread handing ready
@@ -29,8 +29,8 @@
 # the same port with the same certificate, made here with openssl (ECDSA P-256; the RSA-2048
 # row restarts each server with an RSA certificate; TLS_RSA=0 skips it), TLS 1.2 and 1.3,
 # session tickets and a session cache; the peers use Debian's OpenSSL 3 build, httpd rustls
-# with ring ("httpd"), and with TLS_AWSLC=1 also rustls with aws-lc-rs ("httpd-awslc", built
-# with --features tls-aws-lc; compiles the AWS-LC C library, minutes). Rows:
+# with aws-lc-rs ("httpd", the default build), and with TLS_RING=1 also rustls with ring
+# ("httpd-ring", built with --features tls-ring). Rows:
 #   1 KiB keep-alive @ 100 and 1 MiB @ 100 (GB/s): wrk over https (one handshake per
 #     connection, then requests; wrk negotiates TLS 1.3, AES-256-GCM);
 #   new connections with a full handshake / with resumption: connections per second of a
@@ -53,7 +53,7 @@ MODES=${MODES-"pinned unpinned"}
 ROUNDS=${ROUNDS:-1}
 SERVERS=${SERVERS:-"httpd nginx lighttpd h2o"}
 TLS=${TLS:-1}
-TLS_AWSLC=${TLS_AWSLC:-0}
+TLS_RING=${TLS_RING:-0}
 TLS_RSA=${TLS_RSA:-1}
 TLS_CLIENT=${TLS_CLIENT:-rustls}
 TLS_CLIENTS=${TLS_CLIENTS:-16}
@@ -83,14 +83,14 @@ cp "$TARGET/release/examples/httpd" "$WORK.httpd.bin"
 cargo build --release --example httpd --features system-alloc >&2
 cp "$TARGET/release/examples/httpd" "$WORK.httpd-sysalloc.bin"
 # httpd-pool: the same binary in the seed's design (one epoll thread feeding a worker pool).
-# The TLS rows: the peers and httpd (ring), and httpd-awslc with TLS_AWSLC=1.
+# The TLS rows: the peers and httpd (aws-lc-rs), and httpd-ring with TLS_RING=1.
 TLS_SERVERS=$SERVERS
 case " $SERVERS " in *" httpd "*) SERVERS="$SERVERS httpd-pool httpd-sysalloc";; esac
 cp "$WORK.httpd.bin" "$WORK.httpd-pool.bin"
-if [ "$TLS" = 1 ] && [ "$TLS_AWSLC" = 1 ]; then
-  cargo build --release --example httpd --features tls-aws-lc >&2
-  cp "$TARGET/release/examples/httpd" "$WORK.httpd-awslc.bin"
-  TLS_SERVERS="$TLS_SERVERS httpd-awslc"
+if [ "$TLS" = 1 ] && [ "$TLS_RING" = 1 ]; then
+  cargo build --release --example httpd --features tls-ring >&2
+  cp "$TARGET/release/examples/httpd" "$WORK.httpd-ring.bin"
+  TLS_SERVERS="$TLS_SERVERS httpd-ring"
 fi
 [ "$TLS" = 1 ] || TLS_SERVERS=""
 if [ -n "$TLS_SERVERS" ] && [ "$TLS_CLIENT" != s_time ]; then
@@ -146,7 +146,7 @@ ssl.privkey = \"$key\""
   # README), to see how much of a difference is the scheduling policy.
   case $name in httpd*) ;; *) [ "${PEER_SCHED:-}" = batch ] && pin+=(chrt -b 0) ;; esac
   case $name in
-    httpd|httpd-sysalloc|httpd-pool|httpd-awslc)
+    httpd|httpd-sysalloc|httpd-pool|httpd-ring)
       local design=reactor
       [ "$name" = httpd-pool ] && design=pool
       "${pin[@]}" "$WORK.$name.bin" --design $design --port $PORT --bind 127.0.0.1 --root "$WORK/www" \
@@ -398,7 +398,7 @@ measure_idle() { # server count [tls]; sets IDLE_RESULT
   hold="$WORK/run/hold"; touch "$hold"
   python3 "$ROOT_DIR/scripts/bench-httpd-idle.py" "$PORT" "$n" /index.html "$hold" ${tls:+--tls} >"$WORK/run/idle.out" 2>&1 &
   ipid=$!
-  for ((t = 0; t < 1200; t++)); do grep -q ready "$WORK/run/idle.out" 2>/dev/null && break; kill -0 $ipid 2>/dev/null || break; sleep 0.1; done
+  for ((t = 0; t < 3000; t++)); do grep -q ready "$WORK/run/idle.out" 2>/dev/null && break; kill -0 $ipid 2>/dev/null || break; sleep 0.1; done
   sleep 2
   if grep -q ready "$WORK/run/idle.out"; then
     after=$(rss_kib)
@@ -489,8 +489,8 @@ if [ -n "$TLS_SERVERS" ]; then
   echo
   echo "== TLS (unpinned; ECDSA P-256 unless named): wrk rows as above over https; new-connection rows"
   echo "   in connections/s of $TLS_CLIENTS $TLS_CLIENT clients (full handshake / resumed) for $DURATION, each"
-  echo "   connection a GET /index.html; peers on $(openssl version | cut -d' ' -f1-2), httpd on rustls + ring"
-  print_values tls TLS_ROWS "$TLS_SERVERS" httpd-awslc
+  echo "   connection a GET /index.html; peers on $(openssl version | cut -d' ' -f1-2), httpd on rustls + aws-lc-rs"
+  print_values tls TLS_ROWS "$TLS_SERVERS" httpd-ring
 fi
 echo
 echo "== server CPU time per request (TLS new-connection rows: per connection), microseconds"

@@ -2,9 +2,9 @@
 //! configuration every TLS connection of every worker shares (so the session cache and the
 //! ticket keys are shared too), and the reload of the certificate on SIGHUP.
 //!
-//! The crypto provider is ring by default, aws-lc-rs with the `tls-aws-lc` feature; ring
-//! was kept by measurement (both built and measured side by side by
-//! `TLS_AWSLC=1 scripts/bench-httpd.sh`; see the README, "HTTPS").
+//! The crypto provider is aws-lc-rs by default (feature `tls-aws-lc`), ring with the
+//! `tls-ring` feature; aws-lc-rs was chosen by measurement (both built and measured side by
+//! side by `TLS_RING=1 scripts/bench-httpd.sh`; see the README, "HTTPS").
 //!
 //! Encrypting and decrypting a connection's bytes is in `conn::tls`; this module only makes
 //! the configuration.
@@ -18,8 +18,8 @@ use rustls::{ServerConfig, ServerConnection};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-/// The crypto provider: ring by default, aws-lc-rs with the `tls-aws-lc` feature.
-#[cfg(not(feature = "tls-aws-lc"))]
+/// The crypto provider: aws-lc-rs by default (`tls-aws-lc`), ring with `tls-ring`.
+#[cfg(feature = "tls-ring")]
 mod provider {
     pub(super) use rustls::crypto::ring::Ticketer;
 
@@ -31,10 +31,12 @@ mod provider {
         rustls::crypto::ring::default_provider()
     }
 }
-#[cfg(feature = "tls-aws-lc")]
+#[cfg(all(feature = "tls-aws-lc", not(feature = "tls-ring")))]
 mod provider {
     pub(super) use rustls::crypto::aws_lc_rs::{Ticketer, default_provider};
 }
+#[cfg(not(any(feature = "tls-aws-lc", feature = "tls-ring")))]
+compile_error!("httpd needs a TLS crypto provider: the feature tls-aws-lc (default) or tls-ring");
 
 /// Sessions kept for resumption by session ID (TLS 1.2 clients without tickets), shared by
 /// every worker.
