@@ -668,20 +668,11 @@ fn a_slow_reader_gets_whole_files_and_ranges_over_tls() {
     let pki = Pki::new(d.path());
     let (cert, key) = pki.server("slow", "ec");
     let site = TempDir::new("tls-slow-site");
-    // Bytes that do not repeat in step with the 64 KiB chunks or the 16 KiB records.
-    let mut x = 0x2545_f491_4f6c_dd1d_u64;
-    let mut bytes = |n: usize| -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
-    };
-    site.write("big.bin", &bytes(2_500_000));
-    site.write("mid.bin", &bytes(400_000));
+    // Bytes that do not repeat in step with the 64 KiB chunks or the 16 KiB records, and
+    // differ between the two files.
+    let bytes = pattern(2_900_000);
+    site.write("big.bin", &bytes[..2_500_000]);
+    site.write("mid.bin", &bytes[2_500_000..]);
     let s = start_tls(site.path(), &cert, &key, &[]);
     let out = Command::new("python3")
         .args(["-c", PY_SLOW_READER, &s.port.to_string()])
