@@ -55,6 +55,7 @@ const PLANNERS: &[Planner] = &[
     process::hostname,
     process::stdio,
     spec::rlimits,
+    process::create_working_dir,
     security::seccomp_before_credentials,
     security::credentials,
     process::working_dir,
@@ -75,6 +76,8 @@ pub(crate) struct Handles<'a> {
     /// With a bridge: the read end of the pipe on which the parent says the network is
     /// connected.
     pub(crate) network_ready: Option<RawFd>,
+    /// With a bridge: the container's leased address (for `/etc/hosts`).
+    pub(crate) address: Option<[u8; 4]>,
 }
 
 /// The child's whole program.
