@@ -468,9 +468,28 @@ fn run_waits_and_exits_with_the_status_and_removes_the_container() {
     );
     assert_eq!(reap(pid), 137);
     assert!(!parent.join("lp-test-rel").exists());
+    // The parent made in each hierarchy, below our own cgroup there (which differs per
+    // hierarchy).
+    let owns: Vec<String> = std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.splitn(3, ':').nth(2).map(String::from))
+        .collect();
     for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        let _ = std::fs::remove_dir(h.path().join(own.trim_start_matches('/')).join(&rel));
+        for o in &owns {
+            let _ = std::fs::remove_dir(h.path().join(o.trim_start_matches('/')).join(&rel));
+        }
     }
+    let mut left = Vec::new();
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for o in &owns {
+            let p = h.path().join(o.trim_start_matches('/')).join(&rel);
+            if p.exists() {
+                left.push(p);
+            }
+        }
+    }
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(in_cgroup.unwrap().trim(), pid.to_string());
 }
 

@@ -90,10 +90,13 @@ pub(crate) fn setup(
     let c = cjoin(&[&dir])?;
     fs::mkdirat(CWD, &c, Mode::from_bits_truncate(0o755))
         .map_err(|e| Error::host(format!("mkdir {dir}"), e))?;
-    let procs = cjoin(&[&dir, "/cgroup.procs"])?;
-    if let Err(e) = write_existing(&procs, format!("{pid}").as_bytes()) {
+    // The process has one thread (it waits before execve in the copy of a fork): moving that
+    // thread through `tasks` moves it all, without the global threadgroup lock a write to
+    // `cgroup.procs` takes, which costs an RCU grace period (see Cgroup::create).
+    let tasks = cjoin(&[&dir, "/tasks"])?;
+    if let Err(e) = write_existing(&tasks, format!("{pid}").as_bytes()) {
         let _ = crate::cgroup::rmdir_cgroup(&c);
-        return Err(Error::host(format!("write {pid} to {dir}/cgroup.procs"), e));
+        return Err(Error::host(format!("write {pid} to {dir}/tasks"), e));
     }
     Ok(Some(FreezerDir::V1(dir)))
 }
