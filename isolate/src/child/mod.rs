@@ -13,6 +13,7 @@
 mod exec;
 mod fs;
 mod helpers;
+mod join;
 mod net;
 mod process;
 mod security;
@@ -182,7 +183,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::SetHostname { name } => ns::sethostname(name).map_err(call),
         Op::Dup { from, to } => process::dup(*from, *to),
         Op::DropBoundingSet { keep } => security::drop_bounding_set(*keep),
-        Op::SetGroups { .. } => rawsys::process::setgroups(&[]).map_err(call),
+        Op::SetGroups { gids } => rawsys::process::setgroups(gids).map_err(call),
         Op::SetGid { gid } => rawsys::process::setresgid(*gid, *gid, *gid).map_err(call),
         Op::SetUid { uid } => rawsys::process::setresuid(*uid, *uid, *uid).map_err(call),
         Op::SetCapabilities { keep } => security::set_capabilities(*keep),
@@ -211,5 +212,9 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::JoinNamespace { fd, kind, .. } => ns::setns(borrowed(*fd), *kind).map_err(call),
         Op::KeepCaps => rawsys::process::set_keepcaps(true).map_err(call),
         Op::SetCapabilitySets { sets } => security::set_capability_sets(sets),
+        Op::NotDumpable => rawsys::process::set_dumpable(false).map_err(call),
+        Op::CloseAllBut { keep } => join::close_all_but(keep),
+        Op::ForkJoined { pid_pipe, close } => join::fork_joined(*pid_pipe, close),
+        Op::Terminal { socket } => join::terminal(*socket),
     }
 }

@@ -77,9 +77,12 @@
 //! - the bridge network for created containers (its address lease names the creator's pid
 //!   as owner, which exits).
 
+pub mod exec;
 mod freezer;
 mod proc;
 mod record;
+
+pub use exec::{ExecHandle, ExecProcess};
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -274,12 +277,66 @@ impl StateRoot {
     /// The process is a child of the caller with no parent-death signal: when the caller
     /// exits it is re-parented to the nearest subreaper; a caller that stays must reap it.
     /// Fails with [`Error::Exists`] if the id is taken; on any failure nothing is left.
+    ///
+    /// A container with a terminal ([`Builder::terminal`](crate::Builder::terminal)) is
+    /// refused here: its pty master must not be lost, use
+    /// [`StateRoot::create_with_terminal`].
     pub fn create(
         &self,
         c: &Container,
         id: &str,
         annotations: &[(&str, &str)],
     ) -> Result<ContainerState, Error> {
+        if c.opts.terminal {
+            return Err(ConfigError::BadOption(
+                "a container with a terminal is created with StateRoot::create_with_terminal"
+                    .into(),
+            )
+            .into());
+        }
+        self.create_any(c, id, annotations).map(|(st, _)| st)
+    }
+
+    /// [`StateRoot::create`] of a container built with
+    /// [`Builder::terminal(true)`](crate::Builder::terminal): also returns the master of the
+    /// pty that is its process's stdin, stdout, stderr and controlling terminal (what an OCI
+    /// runtime sends over `--console-socket`).
+    ///
+    /// ```no_run
+    /// use isolate::{Container, StateRoot};
+    /// let root = StateRoot::new("/run/isolate")?;
+    /// let c = Container::builder().host_rootfs().command("/bin/sh", [""; 0])?
+    ///     .terminal(true).build()?;
+    /// let (_state, master) = root.create_with_terminal(&c, "shell", &[])?;
+    /// root.start("shell")?;
+    /// rawsys::io::write(&master, b"echo hi; exit\n")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_with_terminal(
+        &self,
+        c: &Container,
+        id: &str,
+        annotations: &[(&str, &str)],
+    ) -> Result<(ContainerState, OwnedFd), Error> {
+        if !c.opts.terminal {
+            return Err(ConfigError::BadOption(
+                "create_with_terminal needs a container built with terminal(true)".into(),
+            )
+            .into());
+        }
+        let (st, master) = self.create_any(c, id, annotations)?;
+        match master {
+            Some(m) => Ok((st, m)),
+            None => Err(Error::Unexpected("no pty master from the container".into())),
+        }
+    }
+
+    fn create_any(
+        &self,
+        c: &Container,
+        id: &str,
+        annotations: &[(&str, &str)],
+    ) -> Result<(ContainerState, Option<OwnedFd>), Error> {
         let dir = self.container_dir(id)?;
         if let Some((k, _)) = annotations.iter().find(|(k, _)| !record::valid_key(k)) {
             return Err(ConfigError::BadAnnotation(k.to_string()).into());
@@ -292,21 +349,22 @@ impl StateRoot {
         }
         mkdir_p(&self.dir)?;
         let locked = self.claim(id, &dir)?;
-        let rec = match self.stage(c, id, &dir, annotations) {
-            Ok(rec) => rec,
+        let (rec, master) = match self.stage(c, id, &dir, annotations) {
+            Ok(r) => r,
             Err(e) => {
                 let _ = remove_files(&dir);
                 return Err(e);
             }
         };
-        Ok(ContainerState {
+        let st = ContainerState {
             id: rec.id.clone(),
             status: Self::status(&locked, &rec),
             pid: rec.pid,
             created: rec.created,
             annotations: rec.annotations,
             cgroup_paths: rec.cgroups,
-        })
+        };
+        Ok((st, master))
     }
 
     /// Makes `dir` with its lock file held by us: the lock is made and taken in a temporary
@@ -358,7 +416,8 @@ impl StateRoot {
         id: &str,
         tmp: &str,
         annotations: &[(&str, &str)],
-    ) -> Result<Record, Error> {
+    ) -> Result<(Record, Option<OwnedFd>), Error> {
+        let credentials = crate::plan::container_credentials(&c.opts)?;
         let fifo_path = cjoin(&[tmp, "/start.fifo"])?;
         fs::mknodat(CWD, &fifo_path, Mode::IFIFO | Mode::RUSR | Mode::WUSR, 0)
             .map_err(host(format!("mkfifo {tmp}/start.fifo")))?;
@@ -372,13 +431,14 @@ impl StateRoot {
         // Above every descriptor the child's steps place (stdio, passed descriptors).
         let fifo = io::fcntl_dupfd_cloexec(&fifo, 3 + MAX_PASSED_FDS as i32)
             .map_err(host("move the start FIFO's descriptor"))?;
-        let running = c.launch(Launch::Gated {
+        let mut running = c.launch(Launch::Gated {
             name: id,
             gate: StartGate {
                 fifo: fifo.as_raw(),
             },
         })?;
         drop(fifo);
+        let master = running.take_terminal();
         let pid = running.pid();
         let (version, cgroups) = running.detach();
         let created = time::clock_gettime(ClockId::Realtime).map_or(0, |t| t.tv_sec);
@@ -393,6 +453,13 @@ impl StateRoot {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            process: Some(record::ProcessRecord {
+                hostname: c.opts.hostname.clone(),
+                cwd: c.opts.workdir.clone(),
+                env: c.opts.env.clone(),
+                user: c.opts.user,
+                credentials,
+            }),
         };
         let setup = proc::ProcStat::read(pid)
             .ok_or(Error::ChildVanished)
@@ -408,7 +475,7 @@ impl StateRoot {
             let _ = destroy(&rec, true);
             return Err(e);
         }
-        Ok(rec)
+        Ok((rec, master))
     }
 
     /// Starts created container `id`: its process goes on to `execve`. Fails with

@@ -12,6 +12,7 @@
 mod dev;
 mod etc;
 mod exec;
+pub(crate) mod joined;
 mod mounts;
 mod op;
 mod process;
@@ -33,7 +34,8 @@ use crate::config::{Container, Options};
 use crate::error::{Error, Stage};
 use crate::fsutil::{cjoin, cjoin_below};
 
-pub(crate) use exec::Exec;
+pub(crate) use exec::{Exec, prepare_command};
+pub(crate) use security::{Credentials, container_credentials};
 pub(crate) use op::Op;
 
 /// A planner: appends the steps of one area.
@@ -54,6 +56,7 @@ const PLANNERS: &[Planner] = &[
     security::mask_system_paths,
     process::hostname,
     process::stdio,
+    process::terminal,
     spec::rlimits,
     security::seccomp_before_credentials,
     security::credentials,
@@ -75,6 +78,8 @@ pub(crate) struct Handles<'a> {
     /// With a bridge: the read end of the pipe on which the parent says the network is
     /// connected.
     pub(crate) network_ready: Option<RawFd>,
+    /// With a terminal: the socket on which the child sends the pty master.
+    pub(crate) terminal: Option<RawFd>,
 }
 
 /// The child's whole program.

@@ -61,6 +61,15 @@ pub(super) fn stdio(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// With a terminal, after the standard descriptors (it replaces them): a new session and a
+/// pty of the container's `/dev/pts`, its master sent to the parent.
+pub(super) fn terminal(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
+    if let Some(socket) = p.handles.terminal {
+        p.push(Op::Terminal { socket });
+    }
+    Ok(())
+}
+
 /// The working directory (resolved inside the new root).
 pub(super) fn working_dir(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     p.push(Op::Chdir {
