@@ -76,10 +76,13 @@ fn shell(script: &str) -> ExecProcess {
 
 #[test]
 fn exec_joins_the_containers_namespaces_and_cgroup() {
+    let init = isolate::Container::builder()
+        .host_rootfs()
+        .command("sleep", ["100"])
+        .unwrap();
     let c = Running::start(
         "join",
-        sh("exec sleep 100")
-            .hostname("lp-exec-box")
+        init.hostname("lp-exec-box")
             .unwrap()
             .env("FROM_CONTAINER", "yes")
             .unwrap()
@@ -112,7 +115,9 @@ fn exec_joins_the_containers_namespaces_and_cgroup() {
     assert!(rest.contains("Seccomp:\t2"), "{out}");
 
     // Its process is in the container's cgroup(s) while it runs.
-    let mut h = c.exec(&ExecProcess::new("sleep", ["100"]).unwrap()).unwrap();
+    let mut h = c
+        .exec(&ExecProcess::new("sleep", ["100"]).unwrap())
+        .unwrap();
     assert!(!c.cgroups.is_empty());
     for cg in &c.cgroups {
         let procs = std::fs::read_to_string(format!("{cg}/cgroup.procs")).unwrap();
@@ -123,11 +128,211 @@ fn exec_joins_the_containers_namespaces_and_cgroup() {
         );
     }
     // It is this process's child: it can be signalled and waited for.
-    assert_eq!(process::getppid(), process::getppid());
     let ppid = std::fs::read_to_string(format!("/proc/{}/stat", h.pid())).unwrap();
-    let ppid: i32 = ppid.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+    let ppid: i32 = ppid
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_eq!(ppid, process::getpid());
     h.kill(Signal::SIGKILL).unwrap();
     assert_eq!(h.wait().unwrap(), ExitStatus::Signaled(Signal::SIGKILL));
     assert_eq!(h.wait().unwrap(), ExitStatus::Signaled(Signal::SIGKILL));
+}
+
+#[test]
+fn exec_takes_the_user_groups_capabilities_and_no_new_privs_it_is_given() {
+    let c = Running::start("creds", sh("exec sleep 100"));
+    let status = "id -u; id -g; id -G; grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/self/status";
+    let p = shell(status)
+        .user(1000, 1000)
+        .additional_gids(&[5, 20])
+        .unwrap();
+    let (st, out, err) = exec_capture(&c, p);
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..3], ["1000", "1000", "1000 5 20"], "{out}");
+    assert_eq!(lines[3], "CapEff:\t0000000000000000", "{out}");
+    assert_eq!(lines[4], "CapBnd:\t00000000a80425fb", "{out}");
+    assert_eq!(lines[5], "NoNewPrivs:\t1", "{out}");
+
+    // CAP_CHOWN (0) and CAP_KILL (5), without no_new_privs (the filter goes in first then).
+    let two = CapSet::from_bits(0b10_0001);
+    let sets = CapabilitySets {
+        bounding: two,
+        effective: two,
+        permitted: two,
+        inheritable: CapSet::empty(),
+        ambient: CapSet::empty(),
+    };
+    let p = shell(status)
+        .capabilities(sets)
+        .unwrap()
+        .no_new_privileges(false);
+    let (st, out, err) = exec_capture(&c, p);
+    assert_eq!(st, ExitStatus::Exited(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(&lines[..3], ["0", "0", "0"], "{out}");
+    assert_eq!(lines[3], "CapEff:\t0000000000000021", "{out}");
+    assert_eq!(lines[4], "CapBnd:\t0000000000000021", "{out}");
+    assert_eq!(lines[5], "NoNewPrivs:\t0", "{out}");
+
+    // Only what is passed reaches the process: 0, 1, 2 (and ls's own directory).
+    let (st, out, _) = exec_capture(&c, ExecProcess::new("ls", ["/proc/self/fd"]).unwrap());
+    assert_eq!(st, ExitStatus::Exited(0));
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1", "2", "3"]
+    );
+    let (keep_r, keep_w) = pipe();
+    let p = ExecProcess::new("ls", ["/proc/self/fd"])
+        .unwrap()
+        .pass_fd(keep_w)
+        .unwrap();
+    let (st, out, _) = exec_capture(&c, p);
+    drop(keep_r);
+    assert_eq!(st, ExitStatus::Exited(0));
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1", "2", "3", "4"]
+    );
+
+    // The environment can replace the container's.
+    let p = shell("echo ${FROM_CONTAINER:-unset} $Y $PATH")
+        .inherit_env(false)
+        .env("Y", "y")
+        .unwrap();
+    let (_, out, _) = exec_capture(&c, p);
+    assert_eq!(out, format!("unset y {}\n", isolate::DEFAULT_PATH));
+}
+
+#[test]
+fn exec_refuses_containers_that_are_not_running_and_reports_failed_steps() {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let me = std::process::id();
+    let root = StateRoot::new(&format!("/run/lp-test-ex-root-{me}-{n}")).unwrap();
+    let id = format!("lp-test-ex-states-{me}-{n}");
+    let p = ExecProcess::new("true", [""; 0]).unwrap();
+    assert!(matches!(root.exec(&id, &p), Err(Error::NotFound(_))));
+    let built = sh("exec sleep 100").build().unwrap();
+    let st = root.create(&built, &id, &[]).unwrap();
+    let c = Running {
+        root: StateRoot::new(root.dir()).unwrap(),
+        id: id.clone(),
+        pid: st.pid,
+        cgroups: st.cgroup_paths,
+    };
+    let wrong = |e: Result<isolate::ExecHandle, Error>, want: Status| match e {
+        Err(Error::WrongStatus {
+            op: "exec", status, ..
+        }) if status == want => {}
+        other => panic!("{other:?} instead of exec refused as {want}"),
+    };
+    wrong(c.exec(&p), Status::Created);
+    c.root.start(&id).unwrap();
+    c.root.pause(&id).unwrap();
+    wrong(c.exec(&p), Status::Paused);
+    c.root.resume(&id).unwrap();
+    // Failures inside name the step.
+    let e = c
+        .exec(&ExecProcess::new("lp-test-no-such-command", [""; 0]).unwrap())
+        .unwrap_err();
+    assert!(e.is_command_not_found(), "{e:?}");
+    let e = c
+        .exec(
+            &ExecProcess::new("true", [""; 0])
+                .unwrap()
+                .working_dir("/no/such/dir")
+                .unwrap(),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Child {
+                stage: isolate::Stage::Chdir,
+                errno: rawsys::Errno::ENOENT,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    c.root.kill(&id, Signal::SIGKILL, false).unwrap();
+    let _ = process::waitid(WaitId::Pid(c.pid), WaitOptions::EXITED);
+    let t = Instant::now();
+    while c.root.state(&id).unwrap().status != Status::Stopped {
+        assert!(t.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    wrong(c.exec(&p), Status::Stopped);
+}
+
+/// CVE-2024-21626's shape: a working directory that would lead out of the container's root
+/// through `..`, a symlink, or a descriptor of the host leaked to the process.
+#[test]
+fn exec_working_directory_stays_inside_the_root() {
+    let c = Running::start(
+        "cwd",
+        sh(
+            "ln -s ../../../../../../../.. /tmp/up && ln -s /proc/self/root /tmp/magic && \
+            exec sleep 100",
+        ),
+    );
+    // Wait for the links.
+    let t = Instant::now();
+    loop {
+        let (_, out, _) = exec_capture(&c, ExecProcess::new("ls", ["/tmp"]).unwrap());
+        if out.contains("magic") {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "{out}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Where the process is must be the container's own root: same inode, no host /work.
+    let probe = "pwd -P; [ \"$(stat -c %d:%i .)\" = \"$(stat -c %d:%i /)\" ] && echo same-as-root; \
+                 [ -e ./work ] && echo host-dir; true";
+    for dir in ["/../../../../..", "/tmp/up", "/tmp/up/../.."] {
+        let p = shell(probe).working_dir(dir).unwrap();
+        let (st, out, err) = exec_capture(&c, p);
+        assert_eq!(st, ExitStatus::Exited(0), "{dir}: {err}");
+        assert_eq!(out, "/\nsame-as-root\n", "cwd {dir}");
+    }
+    // A magic link is refused, and a host directory descriptor left open by the caller
+    // (runc's leak: a cgroupfs descriptor without close-on-exec) is neither reachable
+    // through /proc/self/fd nor open in the process.
+    let host_dir = std::fs::File::open("/sys/fs/cgroup").unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&host_dir);
+    rawsys::io::fcntl_setfd(
+        unsafe { rawsys::BorrowedFd::borrow_raw(fd) },
+        rawsys::io::FdFlags::empty(),
+    )
+    .unwrap();
+    for dir in [
+        format!("/proc/self/fd/{fd}"),
+        "/tmp/magic".into(),
+        format!("/proc/1/fd/{fd}"),
+    ] {
+        let p = shell(probe).working_dir(&dir).unwrap();
+        let e = c.exec(&p).map(|h| h.pid()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Child {
+                    stage: isolate::Stage::Chdir,
+                    ..
+                }
+            ),
+            "cwd {dir}: {e:?}"
+        );
+    }
+    let (_, out, _) = exec_capture(&c, ExecProcess::new("ls", ["/proc/self/fd"]).unwrap());
+    assert_eq!(
+        out.split_whitespace().collect::<Vec<_>>(),
+        ["0", "1", "2", "3"]
+    );
+    drop(host_dir);
 }

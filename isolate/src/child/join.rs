@@ -87,7 +87,8 @@ pub(super) fn terminal(socket: RawFd) -> StepResult {
             .map_err(at(SubStep::ControllingTerminal))
             .and_then(|()| {
                 for n in 0..3 {
-                    let f = io::dup3(&slave, n, DupFlags::empty()).map_err(at(SubStep::DupStdio))?;
+                    let f =
+                        io::dup3(&slave, n, DupFlags::empty()).map_err(at(SubStep::DupStdio))?;
                     // Descriptors 0-2 stay open for the command.
                     let _ = f.into_raw();
                 }

@@ -73,7 +73,7 @@ use rawsys::signal::Signal;
 use rawsys::{AsFd, Errno, OwnedFd, RawFd};
 
 use super::record::{FreezerDir, ProcessRecord};
-use super::{Status, StateRoot, proc, wrong};
+use super::{StateRoot, Status, proc, wrong};
 use crate::child::{self, MAX_PASSED_FDS, Report};
 use crate::config::Stdio;
 use crate::error::{ConfigError, Error};
@@ -328,7 +328,9 @@ impl ExecHandle {
                 Ok(Some(info)) => {
                     let s = match info.status {
                         process::WaitStatus::Exited(c) => ExitStatus::Exited(c),
-                        process::WaitStatus::Signaled { signal, .. } => ExitStatus::Signaled(signal),
+                        process::WaitStatus::Signaled { signal, .. } => {
+                            ExitStatus::Signaled(signal)
+                        }
                         _ => continue,
                     };
                     self.finished = Some(s);

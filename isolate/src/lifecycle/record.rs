@@ -253,7 +253,11 @@ impl ProcessRecord {
     }
 
     fn encode(&self, s: &mut String) {
-        s.push_str(&format!("hostname {}\ncwd {}\n", self.hostname, escape(&self.cwd)));
+        s.push_str(&format!(
+            "hostname {}\ncwd {}\n",
+            self.hostname,
+            escape(&self.cwd)
+        ));
         for (k, v) in &self.env {
             s.push_str(&format!("env {}\n", escape(&format!("{k}={v}"))));
         }
@@ -325,7 +329,10 @@ mod tests {
         full.process = Some(ProcessRecord {
             hostname: "web".into(),
             cwd: "/srv/a b\n%".into(),
-            env: vec![("PATH".into(), "/bin".into()), ("X".into(), "a=b\nc".into())],
+            env: vec![
+                ("PATH".into(), "/bin".into()),
+                ("X".into(), "a=b\nc".into()),
+            ],
             user: Some((1000, 100)),
             credentials: Credentials {
                 keep: Some(0xa80425fb),

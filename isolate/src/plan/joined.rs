@@ -125,14 +125,7 @@ pub(crate) fn build(h: &JoinHandles<'_>, p: &JoinProcess<'_>) -> Result<Plan, Er
     }
     ops.push(Op::CloseFds { first });
     push_seccomp_last(&mut ops, cred);
-    let exec = super::prepare_command(
-        p.program,
-        p.args,
-        p.env,
-        Some(p.user),
-        p.hostname,
-        false,
-    )?;
+    let exec = super::prepare_command(p.program, p.args, p.env, Some(p.user), p.hostname, false)?;
     Ok(Plan {
         ops,
         exec,

@@ -35,8 +35,8 @@ use crate::error::{Error, Stage};
 use crate::fsutil::{cjoin, cjoin_below};
 
 pub(crate) use exec::{Exec, prepare_command};
-pub(crate) use security::{Credentials, container_credentials};
 pub(crate) use op::Op;
+pub(crate) use security::{Credentials, container_credentials};
 
 /// A planner: appends the steps of one area.
 type Planner = fn(&mut PlanBuilder<'_>) -> Result<(), Error>;

@@ -54,8 +54,15 @@ static_assertions::const_assert_eq!(core::mem::offset_of!(Winsize, ypixel), 6);
 pub fn ptmx_unlock(master: impl AsFd) -> Result<()> {
     let zero: i32 = 0;
     // SAFETY: the kernel reads one int from `zero`, alive for the call.
-    unsafe { sys::syscall3(Sysno::ioctl, sys::fd_arg(master), TIOCSPTLCK, sys::by_ref(&zero)) }
-        .map(drop)
+    unsafe {
+        sys::syscall3(
+            Sysno::ioctl,
+            sys::fd_arg(master),
+            TIOCSPTLCK,
+            sys::by_ref(&zero),
+        )
+    }
+    .map(drop)
 }
 
 /// `ioctl(fd, TIOCGPTN, &n)`: the number N of a master's slave, `/dev/pts/N` in the devpts
@@ -63,7 +70,14 @@ pub fn ptmx_unlock(master: impl AsFd) -> Result<()> {
 pub fn ptmx_number(master: impl AsFd) -> Result<u32> {
     let mut n: u32 = 0;
     // SAFETY: the kernel writes one unsigned int into `n`.
-    unsafe { sys::syscall3(Sysno::ioctl, sys::fd_arg(master), TIOCGPTN, sys::by_mut(&mut n)) }?;
+    unsafe {
+        sys::syscall3(
+            Sysno::ioctl,
+            sys::fd_arg(master),
+            TIOCGPTN,
+            sys::by_mut(&mut n),
+        )
+    }?;
     Ok(n)
 }
 
@@ -95,7 +109,14 @@ pub fn set_controlling_terminal(tty: impl AsFd) -> Result<()> {
 pub fn window_size(tty: impl AsFd) -> Result<Winsize> {
     let mut ws = Winsize::default();
     // SAFETY: the kernel writes one struct winsize (8 bytes, checked above) into `ws`.
-    unsafe { sys::syscall3(Sysno::ioctl, sys::fd_arg(tty), TIOCGWINSZ, sys::by_mut(&mut ws)) }?;
+    unsafe {
+        sys::syscall3(
+            Sysno::ioctl,
+            sys::fd_arg(tty),
+            TIOCGWINSZ,
+            sys::by_mut(&mut ws),
+        )
+    }?;
     Ok(ws)
 }
 
@@ -103,8 +124,7 @@ pub fn window_size(tty: impl AsFd) -> Result<Winsize> {
 /// the foreground process group gets `SIGWINCH` when it changes.
 pub fn set_window_size(tty: impl AsFd, ws: &Winsize) -> Result<()> {
     // SAFETY: the kernel reads one struct winsize from `ws`, alive for the call.
-    unsafe { sys::syscall3(Sysno::ioctl, sys::fd_arg(tty), TIOCSWINSZ, sys::by_ref(ws)) }
-        .map(drop)
+    unsafe { sys::syscall3(Sysno::ioctl, sys::fd_arg(tty), TIOCSWINSZ, sys::by_ref(ws)) }.map(drop)
 }
 
 #[cfg(test)]
@@ -166,18 +186,27 @@ mod tests {
         let master2 = open_ptmx();
         ptmx_unlock(&master2).unwrap();
         let other = ptmx_open_peer(&master2, flags).unwrap();
-        let st = run(CloneFlags::empty(), &[slave.as_raw(), other.as_raw()], || {
-            // Not a session leader yet: refused.
-            ensure!(set_controlling_terminal(&slave) == Err(Errno::EPERM), 1);
-            ensure!(process::setsid().is_ok(), 2);
-            ensure!(set_controlling_terminal(&slave).is_ok(), 3);
-            // /dev/tty now opens (it is the controlling terminal).
-            let tty = fs::openat(CWD, c"/dev/tty", OFlags::RDWR | OFlags::CLOEXEC, Mode::empty());
-            ensure!(tty.is_ok(), 4);
-            // A session has one controlling terminal: a second one is refused.
-            ensure!(set_controlling_terminal(&other) == Err(Errno::EPERM), 5);
-            0
-        });
+        let st = run(
+            CloneFlags::empty(),
+            &[slave.as_raw(), other.as_raw()],
+            || {
+                // Not a session leader yet: refused.
+                ensure!(set_controlling_terminal(&slave) == Err(Errno::EPERM), 1);
+                ensure!(process::setsid().is_ok(), 2);
+                ensure!(set_controlling_terminal(&slave).is_ok(), 3);
+                // /dev/tty now opens (it is the controlling terminal).
+                let tty = fs::openat(
+                    CWD,
+                    c"/dev/tty",
+                    OFlags::RDWR | OFlags::CLOEXEC,
+                    Mode::empty(),
+                );
+                ensure!(tty.is_ok(), 4);
+                // A session has one controlling terminal: a second one is refused.
+                ensure!(set_controlling_terminal(&other) == Err(Errno::EPERM), 5);
+                0
+            },
+        );
         assert_eq!(st, WaitStatus::Exited(0));
     }
 }
