@@ -307,6 +307,7 @@ fn exec_working_directory_stays_inside_the_root() {
     let host_dir = std::fs::File::open("/sys/fs/cgroup").unwrap();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&host_dir);
     rawsys::io::fcntl_setfd(
+        // SAFETY: `host_dir` keeps the descriptor open for the call.
         unsafe { rawsys::BorrowedFd::borrow_raw(fd) },
         rawsys::io::FdFlags::empty(),
     )
@@ -335,4 +336,157 @@ fn exec_working_directory_stays_inside_the_root() {
         ["0", "1", "2", "3"]
     );
     drop(host_dir);
+}
+
+/// The output of a pty master, read by a thread until the slave side is gone.
+struct PtyReader {
+    master: std::fs::File,
+    out: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl PtyReader {
+    fn new(master: rawsys::OwnedFd) -> PtyReader {
+        let master = std::fs::File::from(std::os::fd::OwnedFd::from(master));
+        let out = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (mut r, o) = (master.try_clone().unwrap(), out.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // EIO once no process holds the slave any more.
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                o.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        PtyReader { master, out }
+    }
+
+    fn write(&self, s: &str) {
+        use std::io::Write;
+        (&self.master).write_all(s.as_bytes()).unwrap();
+    }
+
+    /// Waits until the output matches `pattern` (a substring) and returns the output so far.
+    fn wait_for(&self, pattern: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let o = self.out.lock().unwrap().clone();
+            if o.contains(pattern) {
+                return o;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(15),
+                "no {pattern:?} in {o:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Drives an interactive shell on a pty: its tty, the window size set on the master, that it
+/// is a session leader with the pty as controlling terminal, and job control (^C interrupts
+/// the foreground job, not the shell).
+fn interactive_shell_checks(pty: &PtyReader, first_pts: bool) {
+    let ws = rawsys::io::Winsize {
+        rows: 33,
+        cols: 111,
+        ..Default::default()
+    };
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&pty.master);
+    // SAFETY: the master stays open (owned by `pty`) for the call.
+    rawsys::io::set_window_size(unsafe { rawsys::BorrowedFd::borrow_raw(fd) }, &ws).unwrap();
+    pty.write("echo T=$(tty) S=$(stty size) P=$(cut -d' ' -f1,6,7 /proc/$$/stat) mark-$((6*7))\n");
+    let out = pty.wait_for("mark-42\r\n");
+    // The answer line (the echoed command line has `$(` where it has values).
+    let line = out
+        .lines()
+        .find(|l| l.contains("T=/") || l.contains("T=not"))
+        .unwrap_or_else(|| panic!("{out:?}"));
+    let field = |k: &str| {
+        let start = line.find(k).unwrap() + k.len();
+        let end = line[start..]
+            .find(" S=")
+            .or_else(|| line[start..].find(" P="))
+            .or_else(|| line[start..].find(" mark"))
+            .unwrap();
+        line[start..start + end].to_string()
+    };
+    let tty = field("T=");
+    assert!(tty.starts_with("/dev/pts/"), "{out:?}");
+    if first_pts {
+        assert_eq!(tty, "/dev/pts/0", "the container's own devpts: {out:?}");
+    }
+    assert_eq!(field("S="), "33 111", "{out:?}");
+    // pid, session, tty_nr: the shell leads its session and has a controlling terminal.
+    let p = field("P=");
+    let f: Vec<&str> = p.split(' ').collect();
+    assert_eq!(f[0], f[1], "session leader: {out:?}");
+    assert_ne!(f[2], "0", "controlling terminal: {out:?}");
+    // ^C reaches the foreground job through the line discipline; the shell goes on.
+    pty.write("sleep 60\n");
+    std::thread::sleep(Duration::from_millis(300));
+    pty.write("\x03");
+    pty.write("echo after-$((40+2))\n");
+    let t = Instant::now();
+    pty.wait_for("after-42\r\n");
+    assert!(t.elapsed() < Duration::from_secs(15));
+    pty.write("exit 5\n");
+}
+
+#[test]
+fn exec_with_a_terminal_gets_a_pty_of_the_container() {
+    let c = Running::start("tty", sh("exec sleep 100"));
+    let mut h = c
+        .exec(&ExecProcess::new("sh", [""; 0]).unwrap().terminal(true))
+        .unwrap();
+    let pty = PtyReader::new(h.take_terminal().unwrap());
+    assert!(h.take_terminal().is_none());
+    interactive_shell_checks(&pty, true);
+    assert_eq!(h.wait().unwrap(), ExitStatus::Exited(5));
+    // Without a terminal there is none.
+    let mut h = c.exec(&ExecProcess::new("true", [""; 0]).unwrap()).unwrap();
+    assert!(h.take_terminal().is_none());
+    h.wait().unwrap();
+}
+
+#[test]
+fn a_created_container_with_a_terminal_hands_over_its_master() {
+    let n = SEQ.fetch_add(1, Ordering::Relaxed);
+    let me = std::process::id();
+    let root = StateRoot::new(&format!("/run/lp-test-ex-root-{me}-{n}")).unwrap();
+    let id = format!("lp-test-ex-ctty-{me}-{n}");
+    let built = isolate::Container::builder()
+        .host_rootfs()
+        .command("sh", [""; 0])
+        .unwrap()
+        .terminal(true)
+        .build()
+        .unwrap();
+    // The plain create refuses it (the master would be lost).
+    assert!(matches!(
+        root.create(&built, &id, &[]),
+        Err(Error::Config(_))
+    ));
+    let (st, master) = root.create_with_terminal(&built, &id, &[]).unwrap();
+    let c = Running {
+        root,
+        id: id.clone(),
+        pid: st.pid,
+        cgroups: st.cgroup_paths,
+    };
+    c.root.start(&id).unwrap();
+    let pty = PtyReader::new(master);
+    interactive_shell_checks(&pty, true);
+    let (_, status) = process::wait4(c.pid, WaitOptions::empty())
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, process::WaitStatus::Exited(5));
+    // spawn: the same through Running::take_terminal.
+    let mut running = built.spawn().unwrap();
+    let pty = PtyReader::new(running.take_terminal().unwrap());
+    interactive_shell_checks(&pty, true);
+    assert_eq!(running.wait().unwrap().status, ExitStatus::Exited(5));
 }
