@@ -40,6 +40,17 @@ impl Running {
             cgroups: st.cgroup_paths,
         };
         r.root.start(&r.id).unwrap();
+        // `start` returns once the process is released, maybe before its execve.
+        let me = std::env::current_exe().unwrap();
+        let t = Instant::now();
+        while std::fs::read_link(format!("/proc/{}/exe", r.pid))
+            .ok()
+            .as_ref()
+            == Some(&me)
+        {
+            assert!(t.elapsed() < Duration::from_secs(10), "no execve");
+            std::thread::sleep(Duration::from_millis(2));
+        }
         r
     }
 
@@ -489,4 +500,235 @@ fn a_created_container_with_a_terminal_hands_over_its_master() {
     let pty = PtyReader::new(running.take_terminal().unwrap());
     interactive_shell_checks(&pty, true);
     assert_eq!(running.wait().unwrap().status, ExitStatus::Exited(5));
+}
+
+/// The attacker for the CVE-2016-9962 / CVE-2019-5736 test: PID 1 of the container, as root
+/// with the default capabilities. It watches /proc for every other process and tries to reach
+/// its descriptors, memory, working directory and executable (for writing, and by O_PATH then
+/// reopened for writing through /proc/self/fd, as the runc exploit does), printing one line
+/// per process and name: `pid comm what=result ...`. Listing `/proc/PID/fd` is allowed to
+/// root for any process (the names are not the descriptors); following an entry is what
+/// the escape needs.
+const ATTACKER: &str = r#"
+import os, sys, errno
+def err(e): return errno.errorcode.get(e.errno, str(e.errno))
+def attempt(pid):
+    r = {}
+    def tryit(k, f):
+        try:
+            x = f()
+            if isinstance(x, int): os.close(x)
+            r[k] = 'OK'
+        except OSError as e:
+            r[k] = err(e)
+    def fds(follow):
+        names = os.listdir('/proc/%d/fd' % pid)
+        last = OSError(errno.ENOENT, 'no descriptors')
+        for n in names:
+            try:
+                return follow('/proc/%d/fd/%s' % (pid, n))
+            except OSError as e:
+                last = e
+        raise last
+    tryit('fd_list', lambda: os.listdir('/proc/%d/fd' % pid))
+    tryit('fd_link', lambda: fds(os.readlink))
+    tryit('fd_open', lambda: fds(lambda p: os.open(p, os.O_PATH)))
+    tryit('cwd', lambda: os.listdir('/proc/%d/cwd' % pid))
+    tryit('mem', lambda: os.open('/proc/%d/mem' % pid, os.O_RDONLY))
+    tryit('exe_w', lambda: os.open('/proc/%d/exe' % pid, os.O_WRONLY))
+    try:
+        p = os.open('/proc/%d/exe' % pid, os.O_PATH)
+        r['exe_path'] = 'OK'
+        tryit('exe_reopen_w', lambda: os.open('/proc/self/fd/%d' % p, os.O_WRONLY))
+        os.close(p)
+    except OSError as e:
+        r['exe_path'] = err(e)
+    return r
+seen = set()
+print('ready', flush=True)
+while not os.path.exists('/tmp/lp-stop'):
+    for name in os.listdir('/proc'):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        pid = int(name)
+        try:
+            comm = open('/proc/%d/comm' % pid).read().strip()
+        except OSError:
+            continue
+        if (pid, comm) in seen:
+            continue
+        seen.add((pid, comm))
+        r = attempt(pid)
+        print(pid, comm.replace(' ', '_'), ' '.join('%s=%s' % kv for kv in sorted(r.items())), flush=True)
+"#;
+
+/// Whether `pid` has dropped its capabilities to the container's (docker's default set):
+/// from then on only its being non-dumpable keeps the container's root out of its /proc.
+fn caps_dropped(pid: i32) -> bool {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    st.contains("CapPrm:\t00000000a80425fb") && st.contains("CapEff:\t00000000a80425fb")
+}
+
+/// The pids (host, container) of processes in `cgroups` that are in a nested PID namespace.
+fn nested_pids(cgroups: &[String]) -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    for cg in cgroups {
+        let Ok(procs) = std::fs::read_to_string(format!("{cg}/cgroup.procs")) else {
+            continue;
+        };
+        for pid in procs.lines().filter_map(|l| l.parse::<i32>().ok()) {
+            let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+                continue;
+            };
+            let ns: Vec<i32> = st
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .map(|v| {
+                    v.split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if ns.len() == 2 && !out.contains(&(pid, ns[1])) {
+                out.push((pid, ns[1]));
+            }
+        }
+    }
+    out
+}
+
+/// CVE-2016-9962 and CVE-2019-5736, run from inside: while `exec` joins the container, the
+/// container's PID 1 tries to open `/proc/PID/{fd,cwd,mem,exe}` of every process it sees.
+/// The joining process is caught before its `execve` but after it has dropped its
+/// capabilities to the container's (a host thread stops it with SIGSTOP as soon as it shows
+/// up so in the container's cgroup under this test's name, and lets it go once the attacker
+/// has tried it), so the attack runs in the window where only non-dumpability protects it:
+/// before, its larger capability sets alone refuse the attacker (ptrace access needs the
+/// target's permitted set to be a subset of the caller's). Every
+/// attempt on it must fail; after its `execve` the same attempts succeed (the attacker's
+/// checks work), and this test binary's bytes are unchanged.
+#[test]
+fn the_container_cannot_reach_the_joining_process() {
+    let me = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+    let me = me.trim().replace(' ', "_");
+    let exe = std::env::current_exe().unwrap();
+    let bytes_before = std::fs::read(&exe).unwrap();
+    let (out_r, out_w) = pipe();
+    let init = isolate::Container::builder()
+        .host_rootfs()
+        .command("python3", ["-c", ATTACKER])
+        .unwrap()
+        .stdout(Stdio::Fd(out_w));
+    let c = Running::start("attack", init);
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(out_r).lines() {
+                let Ok(l) = l else { break };
+                lines.lock().unwrap().push(l);
+            }
+        });
+    }
+    let has = |pred: &dyn Fn(&str) -> bool| lines.lock().unwrap().iter().any(|l| pred(l));
+    let t = Instant::now();
+    while !has(&|l| l == "ready") {
+        assert!(t.elapsed() < Duration::from_secs(20), "attacker not ready");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Exec until one joining process has been caught between dropping its capabilities and
+    // its execve. The window is widened by a PATH of 63 missing directories before /bin.
+    let mut path: Vec<String> = (0..63).map(|i| format!("/lp-test-missing-{i}")).collect();
+    path.push("/bin".into());
+    let slow_lookup = ExecProcess::new("sleep", ["0.3"])
+        .unwrap()
+        .env("PATH", &path.join(":"))
+        .unwrap();
+    let mut caught = None;
+    for round in 0..60 {
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let cgroups = c.cgroups.clone();
+        let found = std::thread::scope(|s| {
+            let watcher = s.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    for (host, inner) in nested_pids(&cgroups) {
+                        let comm = std::fs::read_to_string(format!("/proc/{host}/comm"))
+                            .unwrap_or_default();
+                        if comm.trim().replace(' ', "_") != me || !caps_dropped(host) {
+                            continue;
+                        }
+                        // Still this test's image (before execve), with no more
+                        // capabilities than the attacker: hold it there.
+                        let _ = process::kill_process(host, Signal::SIGSTOP);
+                        let prefix = format!("{inner} {me} ");
+                        let t = Instant::now();
+                        while !has(&|l| l.starts_with(&prefix)) && t.elapsed().as_secs() < 20 {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        let _ = process::kill_process(host, Signal::SIGCONT);
+                        return Some(inner);
+                    }
+                }
+                None
+            });
+            let mut h = c.exec(&slow_lookup).unwrap();
+            done.store(true, Ordering::Relaxed);
+            let found = watcher.join().unwrap();
+            assert_eq!(h.wait().unwrap(), ExitStatus::Exited(0));
+            found
+        });
+        if found.is_some() {
+            eprintln!("caught in round {round}");
+            caught = found;
+            break;
+        }
+    }
+    let inner = caught.expect("no joining process caught before its execve in 60 rounds");
+    let before = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.starts_with(&format!("{inner} {me} ")))
+        .cloned()
+        .unwrap();
+    for what in ["fd_link", "fd_open", "cwd", "mem", "exe_w", "exe_path"] {
+        let v = before
+            .split(' ')
+            .find_map(|kv| kv.strip_prefix(&format!("{what}=")))
+            .unwrap_or_else(|| panic!("{before}"));
+        assert!(matches!(v, "EACCES" | "EPERM"), "{what}={v}: {before}");
+    }
+    assert!(!before.contains("exe_reopen_w"), "{before}");
+    // The same process after its execve, as sleep: dumpable, and the attacker reaches it.
+    let t = Instant::now();
+    while !has(&|l| l.starts_with(&format!("{inner} sleep "))) {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{:?}",
+            lines.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let after = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.starts_with(&format!("{inner} sleep ")))
+        .cloned()
+        .unwrap();
+    for what in ["fd_link", "fd_open", "cwd", "mem", "exe_path"] {
+        assert!(after.contains(&format!("{what}=OK")), "{what}: {after}");
+    }
+    // No line ever had write access to an executable; our binary is as it was.
+    for l in lines.lock().unwrap().iter() {
+        assert!(
+            !l.contains("exe_w=OK") && !l.contains("exe_reopen_w=OK"),
+            "{l}"
+        );
+    }
+    assert!(
+        std::fs::read(&exe).unwrap() == bytes_before,
+        "the test binary changed"
+    );
 }
