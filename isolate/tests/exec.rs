@@ -55,7 +55,7 @@ impl Running {
     }
 
     fn exec(&self, p: &ExecProcess) -> Result<isolate::ExecHandle, Error> {
-        self.root.exec(&self.id, &p)
+        self.root.exec(&self.id, p)
     }
 }
 
