@@ -313,3 +313,94 @@ fn a_crashed_owner_leaves_nothing_the_next_container_does_not_clean() {
     }
     assert_eq!(n.veths(), 0, "veth left");
 }
+
+/// The owner of a run, killed when the test is done with it (also on failure).
+struct Owner(std::process::Child);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Net {
+    /// Starts `container run` with this network, port `port` published, running `sleep 60`,
+    /// and waits for its two DNAT rules.
+    fn start_publishing(&self, port: u16) -> Owner {
+        let a = self.run_args(&["-p", &format!("{port}:80"), "--", "sleep", "60"]);
+        let owner = Owner(
+            Command::new(bin())
+                .args(&a)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.dnat_rules() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(self.dnat_rules(), 2);
+        owner
+    }
+}
+
+#[test]
+fn cleanup_removes_the_leases_rules_and_veths_of_a_killed_run() {
+    let n = Net::new(4);
+    let mut owner = n.start_publishing(free_port());
+    assert_eq!(n.lease_lines(), 1);
+    owner.0.kill().unwrap();
+    owner.0.wait().unwrap();
+    assert_eq!(n.lease_lines(), 1, "the stale lease is still there");
+    // `container cleanup` with the same bridge settings (not `--net`: it has no network).
+    let o = Command::new(bin())
+        .arg("cleanup")
+        .args(&n.flags()[2..])
+        .output()
+        .unwrap();
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(out.contains(" and 1 stale network leases"), "{out}");
+    assert_eq!(n.lease_lines(), 0, "stale lease removed");
+    assert_eq!(n.dnat_rules(), 0, "stale DNAT rules removed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while n.veths() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(n.veths(), 0, "veth left");
+    // Nothing more to remove the second time.
+    let o = Command::new(bin())
+        .arg("cleanup")
+        .args(&n.flags()[2..])
+        .output()
+        .unwrap();
+    assert!(text(&o.stdout).contains(" and 0 stale network leases"));
+}
+
+#[test]
+fn a_host_port_in_use_is_refused_and_a_published_one_is_held() {
+    let n = Net::new(5);
+    // A host program serving a port (bound on every address; no traffic is sent).
+    let host = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = host.local_addr().unwrap().port();
+    let o = n.run(&["-p", &format!("{port}:80"), "true"]);
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(
+        err.starts_with("container: ")
+            && err.contains(&format!("host port {port}/tcp is already in use")),
+        "{err}"
+    );
+    assert_eq!(n.lease_lines(), 0, "no lease kept by a refused run");
+    assert_eq!(n.dnat_rules(), 0, "no rule added by a refused run");
+    drop(host);
+    // While a container publishes a port, a host program cannot take it...
+    let mut owner = n.start_publishing(port);
+    let e = TcpListener::bind(("0.0.0.0", port)).expect_err("the published port is held");
+    assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    // ...and once the container has ended it can.
+    owner.0.kill().unwrap();
+    owner.0.wait().unwrap();
+    TcpListener::bind(("0.0.0.0", port)).expect("the port is free after the run");
+}

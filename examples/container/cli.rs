@@ -46,8 +46,15 @@ pub(crate) enum Command {
         after_help = RUN_AFTER_HELP
     )]
     Run(Box<RunArgs>),
-    /// Remove cgroups left behind by crashed `container` processes
-    Cleanup,
+    /// Remove what crashed `container` processes left: cgroups, address leases, DNAT rules, veths
+    Cleanup(CleanupArgs),
+}
+
+/// The flags of `container cleanup`: which bridge network to clean (the run's defaults).
+#[derive(clap::Args, Debug)]
+pub(crate) struct CleanupArgs {
+    #[command(flatten)]
+    pub(crate) bridge: BridgeArgs,
 }
 
 /// The flags and command of `container run`.
@@ -119,6 +126,13 @@ pub(crate) struct NetArgs {
     /// Publish a port (bridge only; repeatable)
     #[arg(short, long = "publish", value_name = "HOST:CTR[/tcp|/udp]", value_parser = PortMapping::parse)]
     pub(crate) ports: Vec<PortMapping>,
+    #[command(flatten)]
+    pub(crate) bridge: BridgeArgs,
+}
+
+/// The bridge network's settings (`run` and `cleanup`).
+#[derive(clap::Args, Debug)]
+pub(crate) struct BridgeArgs {
     /// Bridge of the bridge network [default: lp0]
     #[arg(long, value_name = "NAME", value_parser = |s: &str| checked(s, BridgeConfig::with_name))]
     pub(crate) bridge: Option<String>,

@@ -40,7 +40,7 @@ fn secure<R, C>(
 }
 
 /// The bridge network the flags describe (each was checked by the parser already).
-fn bridge(n: &cli::NetArgs) -> Result<BridgeConfig, isolate::ConfigError> {
+fn bridge(n: &cli::BridgeArgs) -> Result<BridgeConfig, isolate::ConfigError> {
     let mut c = BridgeConfig::default();
     if let Some(name) = &n.bridge {
         c = c.with_name(name)?;
@@ -115,7 +115,7 @@ fn build(a: &RunArgs, net: Net) -> Result<Container, isolate::ConfigError> {
     let net = match net {
         Net::None => Network::None,
         Net::Host => Network::Host,
-        Net::Bridge => Network::Bridge(bridge(&a.net)?),
+        Net::Bridge => Network::Bridge(bridge(&a.net.bridge)?),
     };
     let mut b = b.network(net);
     for p in &a.net.ports {
@@ -165,6 +165,27 @@ fn interactive() -> Vec<OsString> {
     argv
 }
 
+/// `container cleanup`: every leftover of runs whose `container` process is gone.
+fn cleanup(c: &cli::CleanupArgs) -> ExitCode {
+    let net = match bridge(&c.bridge) {
+        Ok(b) => b,
+        Err(e) => return fail(e, 125),
+    };
+    let cgroups = match isolate::cgroup::remove_stale_default(&CgroupParent::Own) {
+        Ok(n) => n,
+        Err(e) => return fail(e, 125),
+    };
+    match net.remove_stale() {
+        Ok(leases) => {
+            println!(
+                "removed {cgroups} stale cgroup directories and {leases} stale network leases"
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 125),
+    }
+}
+
 fn main() -> ExitCode {
     let mut argv: Vec<OsString> = std::env::args_os().collect();
     if argv.len() <= 1 {
@@ -180,16 +201,8 @@ fn main() -> ExitCode {
             command: Some(Command::Run(a)),
         }) => a,
         Ok(cli::Cli {
-            command: Some(Command::Cleanup),
-        }) => {
-            return match isolate::cgroup::remove_stale_default(&CgroupParent::Own) {
-                Ok(n) => {
-                    println!("removed {n} stale cgroup directories");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(e, 125),
-            };
-        }
+            command: Some(Command::Cleanup(c)),
+        }) => return cleanup(&c),
         // `container` alone was made `run` above; flags without a command land here.
         Ok(cli::Cli { command: None }) => return usage_error("no command given", help),
         // --help: the text on stdout, success.

@@ -467,6 +467,8 @@ pub(crate) struct SpecOptions {
     pub(crate) seccomp_profile: Option<SeccompProfile>,
     pub(crate) devices: Vec<Device>,
     pub(crate) join_namespaces: Vec<(NamespaceKind, String)>,
+    pub(crate) additional_gids: Vec<u32>,
+    pub(crate) readonly_rootfs: bool,
 }
 
 impl Default for SpecOptions {
@@ -481,6 +483,8 @@ impl Default for SpecOptions {
             seccomp_profile: None,
             devices: Vec::new(),
             join_namespaces: Vec::new(),
+            additional_gids: Vec::new(),
+            readonly_rootfs: false,
         }
     }
 }
@@ -669,6 +673,27 @@ impl<R, C> Builder<R, C> {
             period_us,
         });
         Ok(self)
+    }
+
+    /// The supplementary groups of the command (OCI `process.user.additionalGids`), set with
+    /// the user of [`Builder::user`] (without a user they are the caller's). At most 65536.
+    pub fn additional_gids<I: IntoIterator<Item = u32>>(
+        mut self,
+        gids: I,
+    ) -> Result<Self, ConfigError> {
+        let gids: Vec<u32> = gids.into_iter().collect();
+        if gids.len() > 65_536 {
+            return Err(ConfigError::TooMany("supplementary groups"));
+        }
+        self.opts.spec.additional_gids = gids;
+        Ok(self)
+    }
+
+    /// Makes the root filesystem read-only once the mounts are in place, after `pivot_root`
+    /// (OCI `root.readonly`). The mounts on it keep their own flags.
+    pub fn readonly_rootfs(mut self, yes: bool) -> Self {
+        self.opts.spec.readonly_rootfs = yes;
+        self
     }
 
     /// A seccomp filter built from rules (OCI `linux.seccomp`), replacing the default one.

@@ -21,7 +21,7 @@ use super::{COMMAND_LIMIT, TestDir, run, shell_quote};
 /// The runtimes every scenario runs with, unless `LP_OCI_RUNTIMES` names others. The
 /// project's own runtime joins with one more entry, `"NAME=example:NAME"`, once
 /// `examples/NAME` exists.
-pub(crate) const RUNTIMES: &[&str] = &["runc", "crun"];
+pub(crate) const RUNTIMES: &[&str] = &["runc", "crun", "isorun=example:isorun"];
 
 /// One runtime under test.
 pub(crate) struct Runtime {

@@ -141,6 +141,10 @@ pub(super) fn parent_path(h: &Hierarchy, parent: &CgroupParent) -> Option<String
     match parent {
         CgroupParent::Own => h.own.clone(),
         CgroupParent::Path(p) => Some(p.clone()),
+        CgroupParent::OwnBelow(rel) => h
+            .own
+            .as_ref()
+            .map(|o| format!("{}/{rel}", o.trim_end_matches('/'))),
         CgroupParent::None => None,
     }
 }

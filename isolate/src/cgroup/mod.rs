@@ -143,6 +143,9 @@ pub enum CgroupParent {
     Own,
     /// Below this absolute path, relative to the root of each hierarchy (e.g. `/lp-test-parent`).
     Path(String),
+    /// Below this relative path under the calling process's own cgroup in each hierarchy
+    /// (`a/b`: `OWN/a/b`), as runc and crun place an OCI `cgroupsPath` that is not absolute.
+    OwnBelow(String),
     /// Create no cgroup at all (no limits, no memory or CPU statistics).
     None,
 }
@@ -188,6 +191,24 @@ pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// Makes the missing directories above `path` (a cgroup directory to be created).
+pub(crate) fn mkdir_parents(path: &str) -> Result<(), Error> {
+    let Some((parent, _)) = path.rsplit_once('/') else {
+        return Ok(());
+    };
+    let p = cjoin(&[parent])?;
+    match fs::statat(CWD, &p, AtFlags::empty()) {
+        Ok(_) => return Ok(()),
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(Error::host(format!("stat {parent}"), e)),
+    }
+    mkdir_parents(parent)?;
+    match fs::mkdirat(CWD, &p, Mode::from_bits_truncate(0o755)) {
+        Ok(()) | Err(Errno::EEXIST) => Ok(()),
+        Err(e) => Err(Error::host(format!("mkdir {parent}"), e)),
+    }
+}
+
 /// Writes `value` to control file `file` of `dir`; a missing `optional` file is skipped.
 fn write(dir: &str, file: &str, value: &str, optional: bool) -> Result<(), Error> {
     let p = cjoin(&[dir, "/", file])?;
@@ -228,6 +249,15 @@ impl Cgroup {
                 .into());
             }
         }
+        if let CgroupParent::OwnBelow(p) = parent {
+            if p.starts_with('/') || p.split('/').any(|c| c == "..") || p.contains('\0') {
+                return Err(ConfigError::BadPath {
+                    what: "cgroup parent below the caller's own",
+                    path: p.clone(),
+                }
+                .into());
+            }
+        }
         let layout = discover()?;
         let need = limits.required();
         let dirs = match v2::dir(&layout, parent, need, name) {
@@ -238,6 +268,9 @@ impl Cgroup {
             None => v1::dirs(&layout, parent, need, name)?,
         };
         for (path, controllers) in dirs {
+            // A parent named by path may not exist yet: its directories are made (and left,
+            // as runc leaves them); the container's own directory must be new.
+            mkdir_parents(&path)?;
             let p = cjoin(&[&path])?;
             fs::mkdirat(CWD, &p, Mode::from_bits_truncate(0o755))
                 .map_err(|e| Error::host(format!("mkdir {path}"), e))?;

@@ -183,7 +183,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::SetHostname { name } => ns::sethostname(name).map_err(call),
         Op::Dup { from, to } => process::dup(*from, *to),
         Op::DropBoundingSet { keep } => security::drop_bounding_set(*keep),
-        Op::SetGroups { gids } => rawsys::process::setgroups(gids).map_err(call),
+        Op::SetGroups { groups } => rawsys::process::setgroups(groups).map_err(call),
         Op::SetGid { gid } => rawsys::process::setresgid(*gid, *gid, *gid).map_err(call),
         Op::SetUid { uid } => rawsys::process::setresuid(*uid, *uid, *uid).map_err(call),
         Op::SetCapabilities { keep } => security::set_capabilities(*keep),

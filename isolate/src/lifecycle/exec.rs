@@ -94,7 +94,7 @@ pub struct ExecProcess {
     inherit_env: bool,
     cwd: Option<String>,
     user: Option<(u32, u32)>,
-    groups: Vec<u32>,
+    groups: Option<Vec<u32>>,
     caps: Option<CapabilitySets>,
     no_new_privs: Option<bool>,
     seccomp: Option<SeccompProfile>,
@@ -132,7 +132,7 @@ impl ExecProcess {
             inherit_env: true,
             cwd: None,
             user: None,
-            groups: Vec::new(),
+            groups: None,
             caps: None,
             no_new_privs: None,
             seccomp: None,
@@ -189,12 +189,13 @@ impl ExecProcess {
         self
     }
 
-    /// The supplementary groups (OCI `user.additionalGids`; default none).
+    /// The supplementary groups (OCI `user.additionalGids`; default: the container's for its
+    /// own user, none for a user given with [`ExecProcess::user`]).
     pub fn additional_gids(mut self, gids: &[u32]) -> Result<Self, ConfigError> {
         if gids.len() > 64 {
             return Err(ConfigError::TooMany("additional gids"));
         }
-        self.groups = gids.to_vec();
+        self.groups = Some(gids.to_vec());
         Ok(self)
     }
 
@@ -515,7 +516,11 @@ fn spawn_joined(
             hostname: &d.hostname,
             cwd: p.cwd.as_deref().unwrap_or(&d.cwd),
             user: p.user.or(d.user).unwrap_or((0, 0)),
-            groups: p.groups.clone(),
+            groups: match (&p.groups, p.user) {
+                (Some(g), _) => g.clone(),
+                (None, Some(_)) => Vec::new(),
+                (None, None) => d.groups.clone(),
+            },
             credentials: &credentials,
             rlimits: &p.rlimits,
             stdio,

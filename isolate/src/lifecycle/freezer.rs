@@ -19,10 +19,10 @@ fn v1_dir(parent: &CgroupParent, id: &str) -> Result<Option<String>, Error> {
     let parent_path = match parent {
         CgroupParent::None => return Ok(None),
         CgroupParent::Path(p) => p.clone(),
-        CgroupParent::Own => {
+        CgroupParent::Own | CgroupParent::OwnBelow(_) => {
             let own = read_string(c"/proc/self/cgroup")
                 .map_err(|e| Error::host("read /proc/self/cgroup", e))?;
-            let found = own.lines().find_map(|l| {
+            let found: Option<String> = own.lines().find_map(|l| {
                 let mut it = l.splitn(3, ':');
                 let (_, ctrls, path) = (it.next()?, it.next()?, it.next()?);
                 ctrls
@@ -30,9 +30,12 @@ fn v1_dir(parent: &CgroupParent, id: &str) -> Result<Option<String>, Error> {
                     .any(|c| c == "freezer")
                     .then(|| path.into())
             });
-            match found {
-                Some(p) => p,
-                None => return Ok(None),
+            match (found, parent) {
+                (Some(p), CgroupParent::OwnBelow(rel)) => {
+                    format!("{}/{rel}", p.trim_end_matches('/'))
+                }
+                (Some(p), _) => p,
+                (None, _) => return Ok(None),
             }
         }
     };
@@ -83,6 +86,7 @@ pub(crate) fn setup(
     let Some(dir) = v1_dir(parent, id)? else {
         return Ok(None);
     };
+    crate::cgroup::mkdir_parents(&dir)?;
     let c = cjoin(&[&dir])?;
     fs::mkdirat(CWD, &c, Mode::from_bits_truncate(0o755))
         .map_err(|e| Error::host(format!("mkdir {dir}"), e))?;

@@ -270,7 +270,8 @@ impl StateRoot {
     }
 
     /// Creates container `id` from `c`: namespaces, cgroup, mounts and security exactly as
-    /// [`Container::spawn`] sets them up (the cgroup is named `id`), with the process left
+    /// [`Container::spawn`] sets them up (the cgroup is named as the builder's
+    /// [`name`](crate::Builder::name), else `id`), with the process left
     /// waiting before `execve` until [`StateRoot::start`]. `annotations` are kept in the
     /// state for the caller (keys: one word each).
     ///
@@ -431,8 +432,9 @@ impl StateRoot {
         // Above every descriptor the child's steps place (stdio, passed descriptors).
         let fifo = io::fcntl_dupfd_cloexec(&fifo, 3 + MAX_PASSED_FDS as i32)
             .map_err(host("move the start FIFO's descriptor"))?;
+        let cgroup_name = c.opts.name.as_deref().unwrap_or(id);
         let mut running = c.launch(Launch::Gated {
-            name: id,
+            name: cgroup_name,
             gate: StartGate {
                 fifo: fifo.as_raw(),
             },
@@ -458,6 +460,7 @@ impl StateRoot {
                 cwd: c.opts.workdir.clone(),
                 env: c.opts.env.clone(),
                 user: c.opts.user,
+                groups: c.opts.spec.additional_gids.clone(),
                 credentials,
             }),
         };
@@ -465,7 +468,13 @@ impl StateRoot {
             .ok_or(Error::ChildVanished)
             .and_then(|st| {
                 rec.start_time = st.start_time;
-                freezer::setup(version, &rec.cgroups, &c.opts.cgroup_parent, id, pid)
+                freezer::setup(
+                    version,
+                    &rec.cgroups,
+                    &c.opts.cgroup_parent,
+                    cgroup_name,
+                    pid,
+                )
             })
             .and_then(|f| {
                 rec.freezer = f;

@@ -72,6 +72,8 @@ pub(crate) struct ProcessRecord {
     /// The environment the container was given (without the defaults added at `execve`).
     pub(crate) env: Vec<(String, String)>,
     pub(crate) user: Option<(u32, u32)>,
+    /// The supplementary groups of that user.
+    pub(crate) groups: Vec<u32>,
     pub(crate) credentials: Credentials,
 }
 
@@ -196,6 +198,11 @@ impl ProcessParser {
                 let (u, g) = value.split_once(' ')?;
                 p.user = Some((u.parse().ok()?, g.parse().ok()?));
             }
+            "groups" => {
+                for g in value.split(' ').filter(|g| !g.is_empty()) {
+                    p.groups.push(g.parse().ok()?);
+                }
+            }
             "keep" => c.keep = Some(u64::from_str_radix(value, 16).ok()?),
             "capsets" => {
                 let mut it = value.split(' ').map(hex_caps);
@@ -241,6 +248,7 @@ impl ProcessRecord {
                 cwd: "/".into(),
                 env: Vec::new(),
                 user: None,
+                groups: Vec::new(),
                 credentials: Credentials {
                     keep: None,
                     sets: None,
@@ -263,6 +271,10 @@ impl ProcessRecord {
         }
         if let Some((u, g)) = self.user {
             s.push_str(&format!("user {u} {g}\n"));
+        }
+        if !self.groups.is_empty() {
+            let g: Vec<String> = self.groups.iter().map(|g| format!("{g}")).collect();
+            s.push_str(&format!("groups {}\n", g.join(" ")));
         }
         let c = &self.credentials;
         if let Some(k) = c.keep {
@@ -334,6 +346,7 @@ mod tests {
                 ("X".into(), "a=b\nc".into()),
             ],
             user: Some((1000, 100)),
+            groups: vec![5, 20],
             credentials: Credentials {
                 keep: Some(0xa80425fb),
                 sets: Some(CapabilitySets {

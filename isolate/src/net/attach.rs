@@ -7,15 +7,17 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use rawsys::fs::{CWD, Mode, OFlags};
+use rawsys::net::{self, AddressFamily, Protocol, SocketAddrV4, SocketFlags, SocketType};
 use rawsys::process::CloneFlags;
-use rawsys::{BorrowedFd, Errno};
+use rawsys::{BorrowedFd, Errno, OwnedFd};
 
-use super::addr::{PortMapping, show_ip};
+use super::addr::{PortMapping, Proto, show_ip};
 use super::bridge::{BridgeConfig, ensure_bridge};
 use super::lease::{self, Lease, LeaseFile};
 use super::nl::Nl;
 use super::{host_err, nft, rtnl};
 use crate::error::{ConfigError, Error};
+use crate::fsutil::cjoin;
 
 /// The comment that marks a container's DNAT rules.
 fn owner_tag(name: &str, ip: [u8; 4]) -> String {
@@ -32,6 +34,10 @@ pub(crate) struct Attachment {
     name: String,
     veth: String,
     ports: Vec<PortMapping>,
+    /// One socket bound to each published host port (0.0.0.0, never listening), held until
+    /// release: a host program cannot take the port while the container publishes it, as
+    /// docker's proxy holds it.
+    reserved: Vec<OwnedFd>,
     released: bool,
     /// The nftables socket, kept from `prepare` to `release`: closing one waits for the
     /// kernel to free rules deleted by anyone (an RCU grace period), which must not happen
@@ -86,6 +92,10 @@ pub(crate) fn prepare(
             .into());
         }
     }
+    let reserved = ports
+        .iter()
+        .map(reserve_port)
+        .collect::<Result<Vec<_>, _>>()?;
     let Some(ip) = file.free_address(cfg.subnet) else {
         return Err(ConfigError::Network(format!(
             "no free address left in {} on bridge {}",
@@ -112,9 +122,66 @@ pub(crate) fn prepare(
         ip,
         name: name.into(),
         ports: ports.to_vec(),
+        reserved,
         released: false,
         nf: Some(nf),
     })
+}
+
+/// Binds a socket to host port `p` on every IPv4 address, so that a port a host program
+/// already serves is refused by name ("address in use") rather than silently taken over by
+/// the DNAT rule, and no program can take it while the container runs. Without
+/// `SO_REUSEADDR`: with it, a program setting it too (most servers do) could still bind and
+/// listen beside this socket. The price: a port with connections of an earlier host server
+/// still in `TIME_WAIT` counts as in use for those seconds.
+fn reserve_port(p: &PortMapping) -> Result<OwnedFd, Error> {
+    let (ty, proto) = match p.proto {
+        Proto::Tcp => (SocketType::STREAM, Protocol::TCP),
+        Proto::Udp => (SocketType::DGRAM, Protocol::UDP),
+    };
+    let what = || format!("reserve host port {}/{}", p.host_port, p.proto.name());
+    let fd = net::socket(AddressFamily::INET, ty, SocketFlags::CLOEXEC, proto)
+        .map_err(host_err(what()))?;
+    match net::bind(&fd, &SocketAddrV4::new([0, 0, 0, 0], p.host_port)) {
+        Ok(()) => Ok(fd),
+        Err(Errno::EADDRINUSE) => Err(ConfigError::Network(format!(
+            "host port {}/{} is already in use by another program (address in use)",
+            p.host_port,
+            p.proto.name()
+        ))
+        .into()),
+        Err(e) => Err(Error::host(what(), e)),
+    }
+}
+
+/// Gives back what containers of bridge `cfg` whose owner process is gone still hold: their
+/// leases, DNAT rules and veths (the next container start on the bridge does the same).
+/// Returns how many leases were stale. A bridge that was never used has nothing to remove.
+pub(crate) fn remove_stale(cfg: &BridgeConfig) -> Result<usize, Error> {
+    let path = format!("{}/{}.leases", cfg.lease_dir, cfg.name);
+    let c = cjoin(&[&path])?;
+    match rawsys::fs::openat(CWD, &c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(_) => {}
+        Err(Errno::ENOENT) => return Ok(0),
+        Err(e) => return Err(Error::host(format!("open {path}"), e)),
+    }
+    let mut file =
+        LeaseFile::lock(&cfg.lease_dir, &cfg.name).map_err(|(s, e)| Error::host(s, e))?;
+    let stale = file.take_stale();
+    if stale.is_empty() {
+        return Ok(0);
+    }
+    let mut rt = Nl::route().map_err(host_err("open a NETLINK_ROUTE socket"))?;
+    let mut nf = Nl::netfilter().map_err(host_err("open a NETLINK_NETFILTER socket"))?;
+    let bridge = rtnl::link_index(&mut rt, &cfg.name)
+        .map_err(host_err(format!("look up bridge {}", cfg.name)))?
+        .unwrap_or(0);
+    for l in &stale {
+        reclaim(cfg, &mut rt, &mut nf, bridge, l);
+    }
+    file.store()
+        .map_err(host_err(format!("write lease file of bridge {}", cfg.name)))?;
+    Ok(stale.len())
 }
 
 /// Removes what a crashed owner left: its DNAT rules, and its veth if still on our bridge.
@@ -256,6 +323,8 @@ impl Attachment {
                     )))
                 }),
         );
+        // The host ports are free again once the rules that sent their traffic are gone.
+        self.reserved.clear();
         // Last, with the lease already given back: closing may wait (see the field).
         self.nf = None;
         match first {

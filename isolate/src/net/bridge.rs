@@ -57,6 +57,21 @@ fn ifname_ok(s: &str, max: usize) -> bool {
 }
 
 impl BridgeConfig {
+    /// Gives back what containers on this bridge still hold after their owner process died
+    /// without cleaning up (a `kill -9`): address leases, DNAT rules of published ports and
+    /// veths. Starting a container on the bridge does the same first; this is for a caller
+    /// that wants it done now (`container cleanup`). Returns how many leases were stale; a
+    /// bridge never used has none.
+    ///
+    /// ```no_run
+    /// let n = isolate::BridgeConfig::default().remove_stale()?;
+    /// println!("{n} stale leases removed");
+    /// # Ok::<(), isolate::Error>(())
+    /// ```
+    pub fn remove_stale(&self) -> Result<usize, Error> {
+        super::attach::remove_stale(self)
+    }
+
     /// The bridge's interface name (at most 15 characters of `[A-Za-z0-9._-]`).
     pub fn with_name(mut self, name: &str) -> Result<Self, ConfigError> {
         if !ifname_ok(name, 15) {

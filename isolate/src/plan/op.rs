@@ -72,8 +72,8 @@ pub(crate) enum Op {
     Dup { from: RawFd, to: RawFd },
     /// Drop every capability outside `keep` from the bounding set.
     DropBoundingSet { keep: u64 },
-    /// `setgroups(2)` to exactly `gids` (empty: no supplementary groups).
-    SetGroups { gids: Vec<u32> },
+    /// `setgroups(2)` to exactly `groups` (the supplementary groups; often none).
+    SetGroups { groups: Vec<u32> },
     /// `setresgid(2)`.
     SetGid { gid: u32 },
     /// `setresuid(2)`.
@@ -232,7 +232,7 @@ impl Op {
                 SubStep::DropBounding(n) => format!("drop capability {n} from the bounding set"),
                 _ => "drop capabilities from the bounding set".into(),
             },
-            Op::SetGroups { gids } => format!("setgroups {gids:?}"),
+            Op::SetGroups { groups } => format!("setgroups {groups:?}"),
             Op::SetGid { gid } => format!("setresgid {gid}"),
             Op::SetUid { uid } => format!("setresuid {uid}"),
             Op::SetCapabilities { .. } => "capset".into(),

@@ -134,10 +134,25 @@ fn host_system(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// `pivot_root` into the new root, detaching the old one.
+/// `pivot_root` into the new root, detaching the old one; then, when asked, the root made
+/// read-only (after every mount on it was made, as runc does), repeating the flags it was
+/// bound with (a bind remount replaces them all).
 pub(super) fn pivot_root(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     let root = p.in_root(&[])?;
     p.push(Op::PivotRoot { root });
+    if p.o.spec.readonly_rootfs {
+        let kept = match &p.c.rootfs {
+            Rootfs::Dir(dir) => MountFlags::NODEV | crate::security::source_mount_flags(dir),
+            Rootfs::HostSystem => MountFlags::NOSUID | MountFlags::NODEV,
+        };
+        p.push(Op::Mount {
+            source: None,
+            target: cjoin(&["/"])?,
+            fstype: None,
+            flags: MountFlags::BIND | MountFlags::REMOUNT | MountFlags::RDONLY | kept,
+            data: None,
+        });
+    }
     Ok(())
 }
 

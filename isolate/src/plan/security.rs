@@ -96,7 +96,7 @@ pub(crate) fn push_identity(
     if let Some((uid, gid)) = user {
         // With setgroups denied in the user namespace the list stays as it is (empty).
         if cred.set_groups {
-            ops.push(Op::SetGroups { gids: groups });
+            ops.push(Op::SetGroups { groups });
         }
         ops.push(Op::SetGid { gid });
         ops.push(Op::SetUid { uid });
@@ -130,7 +130,7 @@ pub(crate) fn push_seccomp_last(ops: &mut Vec<Op>, cred: &Credentials) {
 /// The bounding set, the user and group to run as, the capabilities kept, `no_new_privs`.
 pub(super) fn credentials(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     let cred = container_credentials(p.o)?;
-    push_identity(&mut p.ops, &cred, p.o.user, Vec::new());
+    push_identity(&mut p.ops, &cred, p.o.user, p.o.spec.additional_gids.clone());
     Ok(())
 }
 

@@ -1,0 +1,124 @@
+//! `create` and `run`: config.json to a created container (hooks, pid file), and `run`'s
+//! start and wait.
+
+use std::io::Write;
+use std::path::Path;
+
+use isolate::StateRoot;
+use rawsys::process::{self, WaitId, WaitOptions, WaitStatus};
+
+use crate::cli::CreateArgs;
+use crate::log::Log;
+use crate::state::{self, describe};
+use crate::{convert, hooks, manage};
+
+/// What a failed command reports: the message (exit status 1).
+pub(crate) type Failure = String;
+
+/// `create`: returns the container's pid. On any failure nothing is left: the container is
+/// deleted (killed, its cgroup and state removed) before the error is reported.
+pub(crate) fn create(
+    root: &StateRoot,
+    a: &CreateArgs,
+    systemd_cgroup: bool,
+    log: &mut Log,
+) -> Result<i32, Failure> {
+    if a.console_socket.is_some() {
+        return Err("--console-socket: a terminal is not supported yet".into());
+    }
+    let bundle = match &a.bundle {
+        Some(b) => b.clone(),
+        None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
+    };
+    let bundle =
+        std::path::absolute(&bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
+    if !bundle.is_dir() {
+        return Err(format!("bundle {}: not a directory", bundle.display()));
+    }
+    let spec = convert::read_config(&bundle)?;
+    let conv = convert::convert(&spec, &bundle, &a.id, systemd_cgroup, a.preserve_fds)?;
+    let bundle_s = bundle.to_string_lossy().into_owned();
+    let rootfs = match conv.container.rootfs() {
+        isolate::Rootfs::Dir(d) => d.clone(),
+        _ => String::new(),
+    };
+    let annotations =
+        state::record_annotations(&bundle_s, &rootfs, &conv.hooks, &spec.annotations)?;
+    let refs: Vec<(&str, &str)> = annotations
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if let Some(m) = conv.umask {
+        // The container's process is forked from this one and keeps the mask.
+        process::umask(m);
+    }
+    log.debug(&format!("create {} from {}", a.id, bundle.display()));
+    let st = root
+        .create(&conv.container, &a.id, &refs)
+        .map_err(|e| describe(&e))?;
+    let undo = |msg: String| -> Failure {
+        let _ = root.delete(&a.id, true);
+        msg
+    };
+    let state = state::state_json(&st, Some("creating"));
+    hooks::run_all(
+        conv.hooks.prestart.iter().chain(&conv.hooks.create_runtime),
+        &state,
+    )
+    .map_err(|e| undo(format!("createRuntime hook: {e}")))?;
+    if let Some(p) = &a.pid_file {
+        write_pid_file(p, st.pid).map_err(|e| undo(format!("pid file {}: {e}", p.display())))?;
+    }
+    Ok(st.pid)
+}
+
+/// Writes `pid` to `path` through a temporary file renamed over it.
+fn write_pid_file(path: &Path, pid: i32) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| std::io::Error::other("no file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let res = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(pid.to_string().as_bytes()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// `run`: create and start; with `detach` return, else wait for the process (this process
+/// is its parent), delete the container and return its exit status (128 + signal).
+pub(crate) fn run(
+    root: &StateRoot,
+    a: &CreateArgs,
+    detach: bool,
+    systemd_cgroup: bool,
+    log: &mut Log,
+) -> Result<i32, Failure> {
+    let pid = create(root, a, systemd_cgroup, log)?;
+    if let Err(e) = manage::start(root, &a.id, log) {
+        let _ = root.delete(&a.id, true);
+        let _ = process::waitid(WaitId::Pid(pid), WaitOptions::EXITED);
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    let code = loop {
+        match process::waitid(WaitId::Pid(pid), WaitOptions::EXITED) {
+            Ok(Some(s)) => match s.status {
+                WaitStatus::Exited(c) => break c,
+                WaitStatus::Signaled { signal, .. } => break 128 + signal.raw(),
+                _ => continue,
+            },
+            Ok(None) | Err(rawsys::Errno::EINTR) => continue,
+            Err(e) => return Err(format!("wait for pid {pid}: {e}")),
+        }
+    };
+    manage::delete(root, &a.id, false, log)?;
+    Ok(code)
+}
