@@ -100,7 +100,10 @@ fn process(root: &StateRoot, a: &ExecArgs) -> Result<Process, Failure> {
     }
     if let Some(u) = &a.user {
         let (uid, gid) = u.split_once(':').unwrap_or((u, "0"));
-        let num = |s: &str| s.parse::<u32>().map_err(|_| format!("--user {u}: want UID[:GID]"));
+        let num = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|_| format!("--user {u}: want UID[:GID]"))
+        };
         p.user.uid = num(uid)?;
         p.user.gid = num(gid)?;
     }
@@ -169,7 +172,9 @@ fn to_exec(p: &Process, preserve_fds: u32) -> Result<ExecProcess, Failure> {
             })
             .map_err(e("process.rlimits"))?;
     }
-    x = x.no_new_privileges(p.no_new_privileges).terminal(p.terminal);
+    x = x
+        .no_new_privileges(p.no_new_privileges)
+        .terminal(p.terminal);
     for i in 0..preserve_fds {
         let fd = 3 + i as i32;
         // SAFETY: descriptor `fd` was given to this process by its caller and stays open
@@ -204,12 +209,12 @@ pub(crate) fn exec(root: &StateRoot, a: &ExecArgs, log: &mut Log) -> Result<i32,
     log.debug(&format!("exec {:?} in {}", p.args, a.id));
     let mut h = root.exec(&a.id, &x).map_err(|e| describe(&e))?;
     drop(x);
-    if let (Some(master), Some(sock)) = (h.take_terminal(), &a.console_socket) {
-        if let Err(e) = crate::console::send_master(sock, &master) {
-            let _ = h.kill(isolate::Signal::SIGKILL);
-            let _ = h.wait();
-            return Err(e);
-        }
+    if let (Some(master), Some(sock)) = (h.take_terminal(), &a.console_socket)
+        && let Err(e) = crate::console::send_master(sock, &master)
+    {
+        let _ = h.kill(isolate::Signal::SIGKILL);
+        let _ = h.wait();
+        return Err(e);
     }
     if let Some(f) = &a.pid_file {
         write_pid_file(f, h.pid()).map_err(|e| format!("pid file {}: {e}", f.display()))?;

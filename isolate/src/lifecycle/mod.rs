@@ -59,21 +59,13 @@
 //! frozen; else `running`. `creating` is a directory whose `state` was never written (a
 //! `create` that crashed); only `delete` with `force` removes it.
 //!
+//! # Joining: `exec`
+//! [`StateRoot::exec`] starts another process in a running container ([`ExecProcess`], a
+//! typed `process.json`); the steps and the escapes they close (CVE-2016-9962,
+//! CVE-2019-5736, CVE-2024-21626) are in [`exec`]. A container built with a terminal is
+//! created with [`StateRoot::create_with_terminal`], which returns the pty master.
+//!
 //! # Not yet
-//! - `exec`, joining a running container. The plan: a child of the caller makes itself
-//!   non-dumpable (`rawsys::process::set_dumpable(false)`, so the container cannot open its
-//!   `/proc/PID/{mem,fd,cwd}` or ptrace it: CVE-2016-9962), closes every host descriptor but
-//!   the ones it passes (`close_range`), joins the cgroup (the record's directories), then
-//!   the namespaces through one `setns` on a pidfd checked against the start time, forks
-//!   once more to enter the PID namespace, and in that grandchild applies the container's
-//!   security (bounding set, ids, capabilities, `no_new_privs`, seccomp) and a working
-//!   directory resolved inside the container's root only (`openat2` with
-//!   `RESOLVE_IN_ROOT`, never an inherited descriptor: CVE-2024-21626) before `execve`.
-//!   The runtime's own binary must not be reachable as `/proc/PID/exe` of a process in the
-//!   container while writable (CVE-2019-5736): the joining process `execve`s the command
-//!   directly (it never runs the runtime's code inside after `setns` but the raw steps), and
-//!   a front end whose init stays the runtime binary (`init(true)`) should re-exec from a
-//!   sealed `memfd` copy.
 //! - the bridge network for created containers (its address lease names the creator's pid
 //!   as owner, which exits).
 

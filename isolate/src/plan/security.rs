@@ -130,7 +130,12 @@ pub(crate) fn push_seccomp_last(ops: &mut Vec<Op>, cred: &Credentials) {
 /// The bounding set, the user and group to run as, the capabilities kept, `no_new_privs`.
 pub(super) fn credentials(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     let cred = container_credentials(p.o)?;
-    push_identity(&mut p.ops, &cred, p.o.user, p.o.spec.additional_gids.clone());
+    push_identity(
+        &mut p.ops,
+        &cred,
+        p.o.user,
+        p.o.spec.additional_gids.clone(),
+    );
     Ok(())
 }
 
