@@ -36,6 +36,7 @@ struct ReadmeDoctests;
 extern crate std;
 
 mod check;
+mod free_lists;
 mod heap;
 mod lock;
 mod page_heap;

@@ -4,14 +4,13 @@
 use core::ptr::{self, NonNull};
 
 use crate::check::{Checked, ensure};
+use crate::free_lists::FreeLists;
+pub(crate) use crate::free_lists::MAX_PAGES;
 use crate::page_map::PageMap;
 use crate::size_class::{PAGE_SHIFT, PAGE_SIZE};
 use crate::source::PageSource;
-use crate::span::{Span, SpanArena, SpanList, SpanState};
+use crate::span::{Span, SpanArena, SpanState};
 
-/// Free spans up to this many pages sit on an exact-length list; longer ones on one list
-/// searched best-fit.
-pub(crate) const MAX_PAGES: usize = 128;
 /// The heap grows by at least this many pages (1 MiB) per mapping.
 const MIN_GROW_PAGES: usize = 256;
 /// ... and by at most this many (32 MiB) unless a single request needs more.
@@ -36,12 +35,10 @@ pub(crate) struct PageHeapStats {
 }
 
 pub(crate) struct PageHeap {
-    /// `free[n]`: free spans of exactly `n` pages (index 0 unused).
-    free: [SpanList; MAX_PAGES + 1],
-    /// Bit `n` set when `free[n]` is not empty.
-    nonempty: [u64; 3],
-    /// Free spans longer than `MAX_PAGES`.
-    large: SpanList,
+    /// Free spans whose pages are resident (not `released`).
+    resident: FreeLists,
+    /// Free spans released to the OS (their pages read as zeros and fault in on use).
+    returned: FreeLists,
     pub(crate) arena: SpanArena,
     pub(crate) stats: PageHeapStats,
     last_scavenge_ns: u64,
@@ -58,9 +55,8 @@ unsafe impl Send for PageHeap {}
 impl PageHeap {
     pub(crate) const fn new(release_delay_ns: u64) -> Self {
         PageHeap {
-            free: [const { SpanList::new() }; MAX_PAGES + 1],
-            nonempty: [0; 3],
-            large: SpanList::new(),
+            resident: FreeLists::new(),
+            returned: FreeLists::new(),
             arena: SpanArena::new(),
             stats: PageHeapStats {
                 mapped: 0,
@@ -80,85 +76,60 @@ impl PageHeap {
         }
     }
 
-    /// Links a free span into its list and counts it. `span` is live, unlisted, marked free.
+    /// Links a free span into its list (resident or returned, by its `released` flag) and
+    /// counts it. `span` is live, unlisted, marked free.
     fn link_free(&mut self, span: *mut Span) {
         // SAFETY: span is live and owned by the page heap (caller holds the lock).
         let s = unsafe { &mut *span };
         debug_assert_eq!(s.state, SpanState::Free);
         debug_assert!(s.pages >= 1 && s.class.is_none() && !s.in_nonempty);
         self.stats.free += s.bytes();
-        if s.released {
+        let lists = if s.released {
             self.stats.released += s.bytes();
-        }
-        if s.pages <= MAX_PAGES {
-            self.nonempty[s.pages / 64] |= 1 << (s.pages % 64);
-            // SAFETY: span is live and on no list.
-            unsafe { self.free[s.pages].push_front(span) };
+            &mut self.returned
         } else {
-            // SAFETY: as above.
-            unsafe { self.large.push_front(span) };
-        }
+            &mut self.resident
+        };
+        // SAFETY: span is live, on no list, with `pages` pages.
+        unsafe { lists.link(span, s.pages) };
     }
 
-    /// Unlinks a free span from its list and uncounts it.
+    /// Unlinks a free span from its list and uncounts it. Its `released` flag and length
+    /// must be what they were when it was linked.
     fn unlink_free(&mut self, span: *mut Span) {
-        // SAFETY: span is live, free and on the list for its length.
+        // SAFETY: span is live, free and on the list for its length and kind.
         let s = unsafe { &mut *span };
         debug_assert_eq!(s.state, SpanState::Free);
         debug_assert!(self.stats.free >= s.bytes());
         self.stats.free -= s.bytes();
-        if s.released {
+        let lists = if s.released {
             self.stats.released -= s.bytes();
-        }
-        if s.pages <= MAX_PAGES {
-            // SAFETY: the span is on this list.
-            unsafe { self.free[s.pages].remove(span) };
-            if self.free[s.pages].is_empty() {
-                self.nonempty[s.pages / 64] &= !(1 << (s.pages % 64));
-            }
+            &mut self.returned
         } else {
-            // SAFETY: the span is on the large list.
-            unsafe { self.large.remove(span) };
-        }
+            &mut self.resident
+        };
+        // SAFETY: as above.
+        unsafe { lists.unlink(span, s.pages) };
     }
 
-    /// Smallest free span of at least `pages` pages (exact lists first, then best fit among
-    /// the large ones, lowest address on ties); null if none.
+    /// A free span of at least `pages` pages, null if none: resident spans first (the
+    /// smallest exact list, then the best fit among the large ones), released ones only when
+    /// no resident span fits. tcmalloc's page heap searches its normal lists before its
+    /// returned ones the same way. Both are O(1) bitmap scans for short spans; the resident
+    /// large list stays short (free spans are released after the release delay).
+    ///
+    /// Taking a released span while a resident one would do faults its pages in again (and
+    /// leaves the resident one holding memory): in a whole `alloc_bench --alloc alloc-core`
+    /// run, where `large` follows `seed-batch`'s released 1.6 GB, the process took 104-124k
+    /// page faults and `large` ran at 0.63-0.95 M operations per CPU-second; with this order
+    /// 86k and 1.14-1.18.
     fn find_free(&self, pages: usize) -> *mut Span {
-        if pages <= MAX_PAGES {
-            let mut word = pages / 64;
-            let mut bits = self.nonempty[word] & (!0u64 << (pages % 64));
-            loop {
-                if bits != 0 {
-                    let n = word * 64 + bits.trailing_zeros() as usize;
-                    return self.free[n].first();
-                }
-                word += 1;
-                if word == self.nonempty.len() {
-                    break;
-                }
-                bits = self.nonempty[word];
-            }
+        let s = self.resident.find(pages);
+        if s.is_null() {
+            self.returned.find(pages)
+        } else {
+            s
         }
-        let mut best: *mut Span = ptr::null_mut();
-        let mut s = self.large.first();
-        while !s.is_null() {
-            // SAFETY: members of the large list are live free spans.
-            let span = unsafe { &*s };
-            if span.pages >= pages {
-                // SAFETY: best, when set, is a live member too.
-                let better = best.is_null()
-                    || unsafe {
-                        span.pages < (*best).pages
-                            || (span.pages == (*best).pages && span.start < (*best).start)
-                    };
-                if better {
-                    best = s;
-                }
-            }
-            s = span.next;
-        }
-        best
     }
 
     /// Registers the first and last page of `span` in the map.
@@ -372,11 +343,15 @@ impl PageHeap {
         if !unsafe { source.release(base, s.bytes()) } {
             return 0;
         }
-        s.released = true;
-        self.stats.released += s.bytes();
-        self.stats.returned_total += s.bytes() as u64;
+        let bytes = s.bytes();
+        // From the resident lists to the returned ones (link_free counts it as released).
+        self.unlink_free(span);
+        // SAFETY: as above; the span is unlisted now.
+        unsafe { (*span).released = true };
+        self.link_free(span);
+        self.stats.returned_total += bytes as u64;
         self.stats.os_releases += 1;
-        s.bytes()
+        bytes
     }
 
     /// Shrinks or grows an in-use span in place to `pages` pages; false when it cannot.
@@ -464,25 +439,26 @@ impl PageHeap {
     ) -> (usize, Option<u64>) {
         let mut total = 0;
         let mut next_due: Option<u64> = None;
-        for n in 0..=MAX_PAGES + 1 {
+        // Only the resident lists hold unreleased spans; a released span moves to the
+        // returned lists, so its successor is read before.
+        for n in 1..=MAX_PAGES + 1 {
             let mut s = if n <= MAX_PAGES {
-                self.free[n].first()
+                self.resident.exact[n].first()
             } else {
-                self.large.first()
+                self.resident.large.first()
             };
             while !s.is_null() {
                 // SAFETY: list members are live free spans.
-                let span = unsafe { &mut *s };
-                if !span.released
-                    && (force || now.saturating_sub(span.freed_at) >= self.release_delay_ns)
-                {
+                let (next, freed_at) = unsafe { ((*s).next, (*s).freed_at) };
+                if force || now.saturating_sub(freed_at) >= self.release_delay_ns {
                     total += self.release_span(source, s);
                 }
-                if !span.released {
-                    let due = (span.freed_at + self.release_delay_ns).saturating_sub(now);
+                // SAFETY: as above (a span that could not be released stays resident).
+                if !unsafe { (*s).released } {
+                    let due = (freed_at + self.release_delay_ns).saturating_sub(now);
                     next_due = Some(next_due.map_or(due, |d| d.min(due)));
                 }
-                s = span.next;
+                s = next;
             }
         }
         (total, next_due)
@@ -491,78 +467,53 @@ impl PageHeap {
 
 impl PageHeap {
     /// Checks the page heap's invariants (INTERNALS.md, "Page heap free lists", "Page map",
-    /// "Coalescing"): every free list holds free spans of its length (the large list longer
-    /// ones) and bit `n` of `nonempty` is set iff `free[n]` is not empty; each free span's
-    /// first and last pages map to it; no free span touches another (coalescing is
-    /// complete); `stats.free` / `stats.released` are the bytes on the lists / of the
-    /// released ones, and in-use plus free bytes are everything mapped.
+    /// "Coalescing"): every free list holds free spans of its length (the large lists longer
+    /// ones), the resident lists only spans not `released` and the returned lists only
+    /// released ones, and bit `n` of a set's `nonempty` is set iff its list `n` is not empty;
+    /// each free span's first and last pages map to it; no free span touches another
+    /// (coalescing is complete); `stats.free` / `stats.released` are the bytes on the lists /
+    /// on the returned lists, and in-use plus free bytes are everything mapped.
     pub(crate) fn check(&self, map: &PageMap) -> Checked {
-        ensure!(self.free[0].is_empty(), "page heap: free[0] is not empty");
         let mut free = 0usize;
         let mut released = 0usize;
-        for n in 1..=MAX_PAGES + 1 {
-            let (list, what) = if n <= MAX_PAGES {
-                let bit = self.nonempty[n / 64] & (1 << (n % 64)) != 0;
-                ensure!(
-                    bit != self.free[n].is_empty(),
-                    "page heap: bit {n} of nonempty is {bit} for a list of {} spans",
-                    self.free[n].len
-                );
-                (&self.free[n], n)
-            } else {
-                (&self.large, 0)
-            };
-            list.check(&format_args!("page heap free list {what}"), |span, s| {
-                let at = s.start;
-                ensure!(
-                    s.state == SpanState::Free,
-                    "page heap: span at page {at:#x} on free list {what} is in use"
-                );
-                ensure!(
-                    s.class.is_none() && !s.in_nonempty,
-                    "page heap: free span at page {at:#x} still has a class"
-                );
-                ensure!(
-                    if n <= MAX_PAGES {
-                        s.pages == n
-                    } else {
-                        s.pages > MAX_PAGES
-                    },
-                    "page heap: span of {} pages at page {at:#x} on free list {what}",
-                    s.pages
-                );
-                ensure!(
-                    map.get(s.start) == span && map.get(s.last_page()) == span,
-                    "page heap: the first or last page of the free span at page {at:#x} \
-                     does not map to it"
-                );
-                let end = s.start + s.pages;
-                for (page, neighbour) in [(s.start.wrapping_sub(1), true), (end, false)] {
-                    let other = map.get(page);
-                    if other.is_null() || other == span {
-                        continue;
-                    }
-                    // SAFETY: the page before a span is the last page of its own span, the
-                    // page after it the first (or never set): such entries are current, and
-                    // records are never unmapped.
-                    let o = unsafe { &*other };
-                    let touches = if neighbour {
-                        o.start + o.pages == s.start
-                    } else {
-                        o.start == end
-                    };
+        for (lists, kind, want_released) in [
+            (&self.resident, "resident", false),
+            (&self.returned, "returned", true),
+        ] {
+            ensure!(
+                lists.exact[0].is_empty(),
+                "page heap: {kind} list 0 is not empty"
+            );
+            for n in 1..=MAX_PAGES + 1 {
+                let (list, what) = if n <= MAX_PAGES {
+                    let bit = lists.nonempty[n / 64] & (1 << (n % 64)) != 0;
                     ensure!(
-                        !(touches && o.state == SpanState::Free),
-                        "page heap: free spans at pages {at:#x} and {:#x} were not coalesced",
-                        o.start
+                        bit != lists.exact[n].is_empty(),
+                        "page heap: bit {n} of {kind} nonempty is {bit} for a list of {} spans",
+                        lists.exact[n].len
                     );
-                }
-                free += s.bytes();
-                if s.released {
-                    released += s.bytes();
-                }
-                Ok(())
-            })?;
+                    (&lists.exact[n], n)
+                } else {
+                    (&lists.large, 0)
+                };
+                list.check(
+                    &format_args!("page heap {kind} free list {what}"),
+                    |span, s| {
+                        let at = s.start;
+                        ensure!(
+                            s.released == want_released,
+                            "page heap: span at page {at:#x} on a {kind} list has released = {}",
+                            s.released
+                        );
+                        self.check_free_span(map, span, s, n, what)?;
+                        free += s.bytes();
+                        if s.released {
+                            released += s.bytes();
+                        }
+                        Ok(())
+                    },
+                )?;
+            }
         }
         ensure!(
             free == self.stats.free && released == self.stats.released,
@@ -583,6 +534,63 @@ impl PageHeap {
             self.stats.large_in_use,
             self.stats.in_use
         );
+        Ok(())
+    }
+
+    /// One free span on list `n` (`what`: its name, 0 for the large list): state, length,
+    /// page map ends, and no free neighbour.
+    fn check_free_span(
+        &self,
+        map: &PageMap,
+        span: *mut Span,
+        s: &Span,
+        n: usize,
+        what: usize,
+    ) -> Checked {
+        let at = s.start;
+        ensure!(
+            s.state == SpanState::Free,
+            "page heap: span at page {at:#x} on free list {what} is in use"
+        );
+        ensure!(
+            s.class.is_none() && !s.in_nonempty,
+            "page heap: free span at page {at:#x} still has a class"
+        );
+        ensure!(
+            if n <= MAX_PAGES {
+                s.pages == n
+            } else {
+                s.pages > MAX_PAGES
+            },
+            "page heap: span of {} pages at page {at:#x} on free list {what}",
+            s.pages
+        );
+        ensure!(
+            map.get(s.start) == span && map.get(s.last_page()) == span,
+            "page heap: the first or last page of the free span at page {at:#x} \
+             does not map to it"
+        );
+        let end = s.start + s.pages;
+        for (page, neighbour) in [(s.start.wrapping_sub(1), true), (end, false)] {
+            let other = map.get(page);
+            if other.is_null() || other == span {
+                continue;
+            }
+            // SAFETY: the page before a span is the last page of its own span, the
+            // page after it the first (or never set): such entries are current, and
+            // records are never unmapped.
+            let o = unsafe { &*other };
+            let touches = if neighbour {
+                o.start + o.pages == s.start
+            } else {
+                o.start == end
+            };
+            ensure!(
+                !(touches && o.state == SpanState::Free),
+                "page heap: free spans at pages {at:#x} and {:#x} were not coalesced",
+                o.start
+            );
+        }
         Ok(())
     }
 }
@@ -665,6 +673,53 @@ mod tests {
         // SAFETY: live record.
         assert_eq!(unsafe { (*next).state }, SpanState::Free);
         assert_eq!(f.heap.stats.in_use, 3 * PAGE_SIZE);
+    }
+
+    #[test]
+    fn resident_spans_are_taken_before_released_ones() {
+        let mut f = fixture();
+        // One resident region, carved below into four spans separated by in-use ones so
+        // that nothing coalesces.
+        let region = alloc(&mut f, 600, 1);
+        f.heap.deallocate(&f.src, &f.map, region);
+        let a = alloc(&mut f, 4, 1);
+        let _p1 = alloc(&mut f, 1, 1);
+        let b = alloc(&mut f, 6, 1);
+        let _p2 = alloc(&mut f, 1, 1);
+        let c = alloc(&mut f, 200, 1);
+        let _p3 = alloc(&mut f, 1, 1);
+        let d = alloc(&mut f, 300, 1);
+        let p4 = alloc(&mut f, 1, 1);
+        // SAFETY: spans returned by allocate are live.
+        let (sa, sb, sc, sd) = unsafe { ((*a).start, (*b).start, (*c).start, (*d).start) };
+        // SAFETY: as above.
+        let tail = unsafe { (*p4).start + 1 };
+        for s in [a, b, c, d] {
+            f.heap.deallocate(&f.src, &f.map, s);
+        }
+        // Release the exact-fit small span, the best-fitting large one and the rest of the
+        // region.
+        for start in [sa, sc, tail] {
+            let s = f.map.get(start);
+            f.heap.release_span(&f.src, s);
+            // SAFETY: a live free span.
+            assert!(unsafe { (*s).released });
+        }
+        // 4 pages: the released 4-page span loses to the resident 6-page one.
+        let x = alloc(&mut f, 4, 1);
+        // SAFETY: live span.
+        assert_eq!(unsafe { (*x).start }, sb, "resident small span first");
+        // 150 pages: the released 200-page span loses to the resident 300-page one.
+        let y = alloc(&mut f, 150, 1);
+        // SAFETY: live span.
+        assert_eq!(unsafe { (*y).start }, sd, "resident large span first");
+        // Nothing resident fits 180 pages now (d keeps 150): the released 200-page span.
+        let z = alloc(&mut f, 180, 1);
+        // SAFETY: live span.
+        assert_eq!(unsafe { (*z).start }, sc, "best fit among released spans");
+        // SAFETY: as above.
+        assert!(f.heap.last_alloc_zeroed && unsafe { (*z).pages } == 180);
+        f.heap.check(&f.map).expect("page heap invariants");
     }
 
     #[test]

@@ -80,6 +80,11 @@ fn build(a: &RunArgs, net: Net) -> Result<Container, isolate::ConfigError> {
     let mut b = b.command(&a.command[0], &a.command[1..])?;
     if let Some(h) = &a.hostname {
         b = b.hostname(h)?;
+    } else if net == Net::Host {
+        // Sharing the host's network, the container takes the host's name (as docker).
+        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            b = b.hostname(h.trim_end())?;
+        }
     }
     if let Some(n) = &a.name {
         b = b.name(n)?;
@@ -91,6 +96,14 @@ fn build(a: &RunArgs, net: Net) -> Result<Container, isolate::ConfigError> {
         b = b.pids_limit(p)?;
     }
     if let Some(c) = a.cpus {
+        // As docker: more CPUs than the machine has is refused, not silently unlimited.
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
+        if c.get() > n * 1000 {
+            return Err(isolate::ConfigError::BadOption(format!(
+                "--cpus {}: the range of CPUs is from 0.01 to {n}.00, as there are only {n} CPUs available",
+                c
+            )));
+        }
         b = b.cpu_limit(c.get())?;
     }
     for e in &a.env {

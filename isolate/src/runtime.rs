@@ -192,6 +192,7 @@ impl Container {
             id_maps: userns_sync.as_ref().map(|(r, w)| (r.as_raw(), w.as_raw())),
             network_ready: net_go.as_ref().map(|(r, _)| r.as_raw()),
             terminal: terminal.as_ref().map(|(_, child)| child.as_raw()),
+            address: net.as_ref().map(|a| a.ip()),
         };
         let plan = plan::build(self, &handles)?;
         let (err_r, err_w) = io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?;

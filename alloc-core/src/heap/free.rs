@@ -123,8 +123,16 @@ impl<S: PageSource> Heap<S> {
     }
 
     /// The free slow path, after a push put the cache over a bound: gives a batch back when
-    /// list `cls` is over its bound, and scavenges when the whole cache is over
-    /// [`MAX_CACHE_BYTES`].
+    /// list `cls` is over its bound, and when the whole cache is over [`MAX_CACHE_BYTES`]
+    /// gives back a batch of the list just pushed to (its newest blocks, still in the CPU's
+    /// cache) and lowers that list's bound; only when that list is too short to give a batch
+    /// does it scavenge (halve every list and its bound).
+    ///
+    /// Halving every list whenever the cache passed the cap walked half of the cache's blocks
+    /// (about 2 MiB of them, long evicted from L1/L2) once per 2 MiB freed: a program emptying a
+    /// large collection (the `std-hashmap` workload) touched every freed block twice more and
+    /// spent as much time in that walk as mimalloc spends in its whole free. Giving back the
+    /// list being freed into keeps the same cap with a walk of one batch of hot blocks.
     #[cold]
     pub(crate) fn overflow(&self, cache: &mut ThreadCache, cls: SizeClass) {
         if cache.over_bound(cls) {
@@ -133,14 +141,23 @@ impl<S: PageSource> Heap<S> {
             cache.overflows += 1;
         }
         if cache.bytes > MAX_CACHE_BYTES {
-            // Halve every list and its bound: the thread holds more than it reuses.
-            for c in SizeClass::all() {
-                let list = &mut cache.lists[c.index()];
-                list.max_len = (list.max_len / 2).max(c.batch());
-                let drop = list.len.div_ceil(2);
-                self.release_from_cache(cache, c, drop);
+            let batch = cls.batch();
+            let list = &mut cache.lists[cls.index()];
+            if list.len >= batch {
+                list.max_len = (list.len - batch).max(batch);
+                let (head, n) = cache.take_front(cls, batch);
+                self.insert_range(cls, head, n);
+                cache.overflows += 1;
+            } else {
+                // Halve every list and its bound: the thread holds more than it reuses.
+                for c in SizeClass::all() {
+                    let list = &mut cache.lists[c.index()];
+                    list.max_len = (list.max_len / 2).max(c.batch());
+                    let drop = list.len.div_ceil(2);
+                    self.release_from_cache(cache, c, drop);
+                }
+                cache.scavenges += 1;
             }
-            cache.scavenges += 1;
         }
         self.publish(cache);
     }

@@ -272,8 +272,14 @@ impl Cgroup {
             // as runc leaves them); the container's own directory must be new.
             mkdir_parents(&path)?;
             let p = cjoin(&[&path])?;
-            fs::mkdirat(CWD, &p, Mode::from_bits_truncate(0o755))
-                .map_err(|e| Error::host(format!("mkdir {path}"), e))?;
+            fs::mkdirat(CWD, &p, Mode::from_bits_truncate(0o755)).map_err(|e| match e {
+                // Never adopted: it belongs to a container of the same name.
+                Errno::EEXIST => Error::host(
+                    format!("mkdir {path}: the name {name} is in use by another container"),
+                    e,
+                ),
+                _ => Error::host(format!("mkdir {path}"), e),
+            })?;
             cg.dirs.push(Dir { path, controllers });
         }
         // `cg` removes the directories on drop if anything below fails.

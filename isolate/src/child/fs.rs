@@ -294,6 +294,71 @@ pub(super) fn chdir_in_root(path: &CStr) -> StepResult {
     r
 }
 
+/// Creates the directories of `path` that are missing (mode 0755), inside the current root:
+/// each existing prefix is opened with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS` and a missing
+/// component is made with `mkdirat` relative to its opened parent, so neither a symlink in
+/// the rootfs nor a magic link can place a directory outside. No allocation: the prefix is
+/// built in a buffer on the stack.
+pub(super) fn mkdirs_in_root(path: &CStr) -> StepResult {
+    let bytes = path.to_bytes();
+    let mut buf = [0u8; 4096];
+    if bytes.len() >= buf.len() {
+        return Err((SubStep::Open, Errno::ENAMETOOLONG));
+    }
+    let root = fs::openat(CWD, c"/", PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
+        .map_err(at(SubStep::Open))?;
+    let mut parent = fs::openat(CWD, c"/", PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
+        .map_err(at(SubStep::Open))?;
+    let mut end = 0;
+    while end < bytes.len() {
+        // The next component: bytes[start..end].
+        while end < bytes.len() && bytes[end] == b'/' {
+            end += 1;
+        }
+        let start = end;
+        while end < bytes.len() && bytes[end] != b'/' {
+            end += 1;
+        }
+        if start == end {
+            break;
+        }
+        buf[..end].copy_from_slice(&bytes[..end]);
+        buf[end] = 0;
+        let prefix =
+            CStr::from_bytes_with_nul(&buf[..=end]).map_err(|_| (SubStep::Open, Errno::EINVAL))?;
+        let open = |root: &OwnedFd| {
+            fs::openat2(
+                root,
+                prefix,
+                PATH_FLAGS | OFlags::DIRECTORY,
+                Mode::empty(),
+                ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+            )
+        };
+        let next = match open(&root) {
+            Err(Errno::ENOENT) => {
+                let mut name = [0u8; 256];
+                let len = end - start;
+                if len >= name.len() {
+                    return Err((SubStep::Call, Errno::ENAMETOOLONG));
+                }
+                name[..len].copy_from_slice(&bytes[start..end]);
+                let name = CStr::from_bytes_with_nul(&name[..=len])
+                    .map_err(|_| (SubStep::Call, Errno::EINVAL))?;
+                match fs::mkdirat(&parent, name, Mode::from_bits_retain(0o755)) {
+                    Ok(()) | Err(Errno::EEXIST) => open(&root).map_err(at(SubStep::Open)),
+                    Err(e) => Err((SubStep::Call, e)),
+                }
+            }
+            r => r.map_err(at(SubStep::Open)),
+        };
+        close(core::mem::replace(&mut parent, next?));
+    }
+    close(parent);
+    close(root);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,6 +179,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::PivotRoot { root } => st.pivot_root(root),
         Op::OpenNull => st.open_null(),
         Op::Mask { path } => st.mask(path),
+        Op::Detach { path } => ns::umount2(path, ns::UnmountFlags::DETACH).map_err(call),
         Op::ReadOnly { path } => security::read_only(path),
         Op::SetHostname { name } => ns::sethostname(name).map_err(call),
         Op::Dup { from, to } => process::dup(*from, *to),
@@ -190,6 +191,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::NoNewPrivs => rawsys::process::set_no_new_privs().map_err(call),
         // Resolved inside the new root without magic links (CVE-2024-21626).
         Op::Chdir { path } => fs::chdir_in_root(path),
+        Op::MakeDirs { path } => fs::mkdirs_in_root(path),
         Op::ResetSignals => process::reset_signals(),
         Op::PassFds { fds } => st.pass_fds(fds),
         Op::CloseFds { first } => security::close_fds(*first),

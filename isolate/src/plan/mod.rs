@@ -58,6 +58,7 @@ const PLANNERS: &[Planner] = &[
     process::stdio,
     process::terminal,
     spec::rlimits,
+    process::create_working_dir,
     security::seccomp_before_credentials,
     security::credentials,
     process::working_dir,
@@ -80,6 +81,8 @@ pub(crate) struct Handles<'a> {
     pub(crate) network_ready: Option<RawFd>,
     /// With a terminal: the socket on which the child sends the pty master.
     pub(crate) terminal: Option<RawFd>,
+    /// With a bridge: the container's leased address (for `/etc/hosts`).
+    pub(crate) address: Option<[u8; 4]>,
 }
 
 /// The child's whole program.

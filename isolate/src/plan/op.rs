@@ -64,6 +64,12 @@ pub(crate) enum Op {
     OpenNull,
     /// Hide a path: `/dev/null` over a file, an empty read-only tmpfs over a directory.
     Mask { path: CString },
+    /// Create the missing directories of `path` (inside the new root, as root, before the
+    /// credentials change: docker's `-w`).
+    MakeDirs { path: CString },
+    /// `umount2(path, MNT_DETACH)`: a staging mount whose files are bound elsewhere already
+    /// (the binds keep them alive).
+    Detach { path: CString },
     /// Bind a path onto itself and remount it read-only.
     ReadOnly { path: CString },
     /// `sethostname(2)`.
@@ -147,7 +153,7 @@ impl Op {
             Op::WaitForIdMaps { .. } => Stage::UserNamespace,
             Op::JoinCgroup { .. } | Op::UnshareCgroupNs => Stage::JoinCgroup,
             Op::MakePrivate => Stage::MakePrivate,
-            Op::Mount { .. } | Op::OpenRoot { .. } => Stage::Mount,
+            Op::Mount { .. } | Op::OpenRoot { .. } | Op::Detach { .. } => Stage::Mount,
             Op::Mkdir { .. } | Op::ChmodDir { .. } => Stage::Mkdir,
             Op::CreateFile { .. } => Stage::CreateFile,
             Op::Symlink { .. } => Stage::Symlink,
@@ -161,7 +167,7 @@ impl Op {
             Op::SetGid { .. } => Stage::SetGid,
             Op::SetUid { .. } => Stage::SetUid,
             Op::NoNewPrivs => Stage::NoNewPrivs,
-            Op::Chdir { .. } => Stage::Chdir,
+            Op::Chdir { .. } | Op::MakeDirs { .. } => Stage::Chdir,
             Op::ResetSignals => Stage::ResetSignals,
             Op::PassFds { .. } | Op::CloseFds { .. } => Stage::Descriptors,
             Op::Seccomp { .. } => Stage::Seccomp,
@@ -211,6 +217,8 @@ impl Op {
             Op::ChmodDir { path, mode } => format!("chmod {mode:o} {}", s(path)),
             Op::Symlink { target, link } => format!("symlink {} -> {}", s(link), s(target)),
             Op::WriteFile { path, .. } => format!("write {}", s(path)),
+            Op::Detach { path } => format!("detach the staging mount {}", s(path)),
+            Op::MakeDirs { path } => format!("create the working directory {}", s(path)),
             Op::OpenRoot { path } => format!("open the new root {}", s(path)),
             Op::PivotRoot { root } => match sub {
                 SubStep::EnterRoot => format!("chdir into {}", s(root)),

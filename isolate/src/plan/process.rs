@@ -70,6 +70,18 @@ pub(super) fn terminal(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// A working directory the rootfs lacks is created (as root, before the credentials change,
+/// as docker does for `-w`); `/` needs nothing.
+pub(super) fn create_working_dir(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
+    if p.o.workdir.trim_matches('/').is_empty() {
+        return Ok(());
+    }
+    p.push(Op::MakeDirs {
+        path: cjoin(&[&p.o.workdir])?,
+    });
+    Ok(())
+}
+
 /// The working directory (resolved inside the new root).
 pub(super) fn working_dir(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     p.push(Op::Chdir {

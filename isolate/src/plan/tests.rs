@@ -121,6 +121,7 @@ fn handles_place_the_waits_first_and_last() {
         id_maps: Some((5, 6)),
         network_ready: Some(9),
         terminal: None,
+        address: None,
     };
     let p = build(&c, &h).unwrap();
     assert!(matches!(p.ops[0], Op::ParentDeathSignal));

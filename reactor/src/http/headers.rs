@@ -216,6 +216,33 @@ impl FieldState {
         Ok(())
     }
 
+    /// [`on_field`](Self::on_field) for the fields it checks without a call: a name of a
+    /// length that [may matter](Self::may_matter) but none of the four names, and
+    /// `Connection: keep-alive` or `Connection: close`. Returns `false`, having done nothing,
+    /// for the others (`Host`, the framing fields, other `Connection` values), which
+    /// `on_field` must check. `name` consists of token characters. (For a loop over field
+    /// lines that keeps its vector registers: a call would clobber them.)
+    #[inline(always)]
+    pub(crate) fn on_plain_field(&mut self, name: &[u8], value: &[u8]) -> bool {
+        match name.len() {
+            4 => !eq_token_lower_words(name, b"host"),
+            10 if eq_token_lower_words(name, b"connection") => {
+                if eq_token_lower_words(value, b"keep-alive") {
+                    self.connection_keep_alive = true;
+                    true
+                } else if eq_token_lower_words(value, b"close") {
+                    self.connection_close = true;
+                    true
+                } else {
+                    false
+                }
+            }
+            14 => !eq_token_lower_words(name, b"content-length"),
+            17 => !eq_token_lower_words(name, b"transfer-encoding"),
+            _ => true,
+        }
+    }
+
     /// Checks a `Host` field's value (see [`on_field_with`](Self::on_field_with)).
     #[inline(always)]
     pub(crate) fn on_host(&mut self, value: &[u8], hint: impl HostHint) -> Result<(), ParseError> {

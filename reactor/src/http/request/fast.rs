@@ -3,7 +3,7 @@
 
 use super::{RequestParser, State, classify_target};
 use crate::http::headers::{FieldState, HostHint, RawHeader};
-use crate::http::simd::{CrLines, FieldLine, Scanner};
+use crate::http::simd::{FieldLine, Scanner, word_at};
 use crate::http::{ParseError, TargetForm, Version};
 
 const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
@@ -86,12 +86,11 @@ impl RequestParser {
         // Anything else about it (more whitespace, an empty value, no CRLF, a limit) is left
         // to the loop below.
         // A line that ends inside the limit is at least 9 bytes long.
-        let host_word = match buf.get(pos..field_end) {
-            Some(rest) if slots.len() > 0 => rest.first_chunk::<8>(),
-            _ => None,
+        let host_word = match slots.len() {
+            0 => None,
+            _ => word_at(buf, pos, field_end),
         };
-        if let Some(&w) = host_word {
-            let w = u64::from_le_bytes(w);
+        if let Some(w) = host_word {
             // Bytes 0-3 fold to "host" only from "host" in any case; 4-5 must be ": " (the
             // shift drops bytes 6 and 7).
             if (w | 0x2020_2020) << 16 == HOST_FIELD << 16 {
@@ -99,10 +98,7 @@ impl RequestParser {
                 let stop = scan.value_end(buf, value_start, field_end);
                 // The value and its CRLF, inside the limit; its first and last bytes are not
                 // whitespace (an empty value is left to the loop).
-                let value = FieldLine::new(buf, pos, pos + 4, stop, field_end)
-                    .filter(|line| line.ends_in_crlf())
-                    .and_then(FieldLine::plain_value)
-                    .and_then(|(start, end)| buf.get(start..end));
+                let value = FieldLine::host_value(buf, pos, stop, field_end);
                 // `slots.len() > 0`: `next` gives a slot.
                 if let Some((value, slot)) = value.and_then(|v| Some((v, slots.next()?))) {
                     let hint = SpanHint(scan, buf, value_start, stop);
@@ -114,20 +110,31 @@ impl RequestParser {
                 }
             }
         }
-        // AVX2: the lines' ends are found ahead of them, 64 bytes at a time (`CrLines`). Each
-        // line is still classified whole (`field_line_to`); anything unusual takes the usual
-        // way.
-        let mut lines = CrLines::new(buf, pos, field_end);
         'lines: loop {
-            let line = 'line: {
-                if S::WIDE
-                    && let Some(line) = lines.line(scan, pos)
-                {
-                    if !line.lf_follows() {
-                        break 'lines;
-                    }
-                    break 'line line;
+            // AVX2: one loop takes the ordinary lines (`field_lines`, in `simd/`), those
+            // whose fields the parser checks without a call; the rest of this loop takes the
+            // line it left the usual way, and comes back.
+            if S::WIDE {
+                let fields = &mut self.fields;
+                let taken = scan.field_lines(
+                    buf,
+                    pos,
+                    field_end,
+                    &mut slots,
+                    #[inline(always)]
+                    |name, value| {
+                        // Only four names mean something to the parser; their lengths sort
+                        // out the rest.
+                        !FieldState::may_matter(name.len()) || fields.on_plain_field(name, value)
+                    },
+                );
+                pos = taken.pos;
+                if taken.head_ended {
+                    self.header_count = max_fields - slots.len();
+                    return Some(self.finish(pos));
                 }
+            }
+            let line = {
                 // A name never starts with CR. The narrow scanners look for the empty line
                 // first, before a field line scan's set-up; for AVX2, which classifies a whole
                 // line at once, it is among the lines `field_line` declines and looked for
@@ -185,7 +192,6 @@ impl RequestParser {
             }
             let stop = line.stop();
             pos = stop + 2;
-            lines.taken();
         }
         self.header_count = max_fields - slots.len();
         self.pos = pos;

@@ -206,30 +206,21 @@ impl RequestParser {
                 if self.header_count < max_fields
                     && let Some(line) = scan.field_line(buf, pos, field_end)
                 {
-                    let (colon, stop) = (line.colon(), line.stop());
+                    let stop = line.stop();
                     if line.ends_in_crlf()
                         && (!near_limit || stop + 2 - self.headers_start <= max_field_bytes)
                     {
-                        // Usually exactly one space follows the colon.
-                        let mut value_start = colon + 1;
-                        if buf[value_start] == b' ' {
-                            value_start += 1;
-                        }
-                        while value_start < stop && ows(buf[value_start]) {
-                            value_start += 1;
-                        }
-                        let mut value_end = stop;
-                        while value_end > value_start && ows(buf[value_end - 1]) {
-                            value_end -= 1;
-                        }
+                        // The name and the value without the whitespace around it.
+                        let field = line.field();
+                        let (value_start, value_end) = field.value_span;
                         let Some(slot) = headers.get_mut(self.header_count) else {
                             return Err(TooManyHeaders);
                         };
-                        *slot = RawHeader::new((pos, colon), (value_start, value_end));
+                        *slot = RawHeader::new(field.name_span, field.value_span);
                         self.header_count += 1;
                         self.fields.on_field(
-                            &buf[pos..colon],
-                            &buf[value_start..value_end],
+                            field.name,
+                            buf.get(value_start..value_end).unwrap_or_default(),
                             self.config.allow_identical_content_lengths,
                         )?;
                         pos = stop + 2;

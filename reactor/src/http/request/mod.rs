@@ -276,7 +276,7 @@ impl RequestParser {
         let result = if matches!(self.state, State::Start) && self.pos == 0 {
             self.fresh(buf, headers)
         } else {
-            self.resume(buf, headers)
+            self.resume_cold(buf, headers)
         };
         result.map_err(|e| self.fail(e))
     }
@@ -323,6 +323,14 @@ impl RequestParser {
         if let Some(done) = self.fast_portable(buf, headers) {
             return done;
         }
+        self.resume(buf, headers)
+    }
+
+    /// [`resume`](Self::resume) for a resumed call, as a cold call: the quick path, around
+    /// which `parse` inlines into the caller's loop of calls, then keeps its registers.
+    #[cold]
+    #[inline(never)]
+    fn resume_cold(&mut self, buf: &[u8], headers: &mut [RawHeader]) -> Result<bool, ParseError> {
         self.resume(buf, headers)
     }
 

@@ -2,7 +2,6 @@
 //! are established once, where the line is found, so that the grammar's reads of it (the
 //! CRLF, the bytes around the value, the name) need no bounds checks of their own.
 
-use super::Scanner;
 use crate::http::chars::ows;
 
 /// A field line in `buf` that a scanner found: a name `buf[pos..colon]` (ended by the colon
@@ -52,31 +51,31 @@ impl<'a> FieldLine<'a> {
         })
     }
 
-    /// The line, without the checks of [`new`](Self::new).
-    ///
-    /// # Safety
-    /// `pos < colon < stop` and `stop + 1 < buf.len()` (without wrapping around).
-    #[cfg(target_arch = "x86_64")]
+    /// The value of a `Host` line at `pos` known by its first six bytes (`host: `), whose
+    /// value bytes run from `pos + 6` to `stop`: the value, when it is not empty, its first
+    /// and last bytes are not whitespace, and `buf[stop..stop + 2]` is CRLF with
+    /// `stop + 1 < min(end, buf.len())`. (The first-field shortcut: two tests of the bounds
+    /// for the whole line.)
     #[inline(always)]
-    pub(super) unsafe fn new_unchecked(
+    pub(crate) fn host_value(
         buf: &'a [u8],
         pos: usize,
-        colon: usize,
         stop: usize,
-    ) -> Self {
-        debug_assert!(pos < colon && colon < stop && stop < buf.len().saturating_sub(1));
-        Self {
-            buf,
-            pos,
-            colon,
-            stop,
+        end: usize,
+    ) -> Option<&'a [u8]> {
+        let end = end.min(buf.len());
+        let start = pos.checked_add(6)?;
+        if start >= stop || stop.checked_add(1)? >= end {
+            return None;
         }
-    }
-
-    /// The colon ending the name.
-    #[inline(always)]
-    pub(crate) fn colon(self) -> usize {
-        self.colon
+        // SAFETY: start < stop < stop + 1 < end <= buf.len(): every index read is below
+        // buf.len(), and `start..stop` is a range inside the buffer.
+        unsafe {
+            let (first, last) = (*buf.get_unchecked(start), *buf.get_unchecked(stop - 1));
+            let (cr, lf) = (*buf.get_unchecked(stop), *buf.get_unchecked(stop + 1));
+            (cr == b'\r' && lf == b'\n' && first > b' ' && last > b' ')
+                .then(|| buf.get_unchecked(start..stop))
+        }
     }
 
     /// The first byte after the colon outside the value class.
@@ -96,13 +95,6 @@ impl<'a> FieldLine<'a> {
             )
         };
         cr == b'\r' && lf == b'\n'
-    }
-
-    /// Whether `buf[stop + 1]` is LF (for a line whose `stop` is known to be a CR).
-    #[inline(always)]
-    pub(crate) fn lf_follows(self) -> bool {
-        // SAFETY: stop + 1 < buf.len() (the invariant).
-        unsafe { *self.buf.get_unchecked(self.stop + 1) == b'\n' }
     }
 
     /// The value's bounds, `(colon + 2, stop)`, when exactly one space follows the colon and
@@ -142,89 +134,10 @@ impl<'a> FieldLine<'a> {
     }
 }
 
-/// The field lines of a head whose ends are found ahead of them, 64 bytes at a time (for the
-/// scanners where [`Scanner::WIDE`]): the CRs of the 64 bytes before `next_block` (bit `i`
-/// for `next_block - 64 + i`) that are at or after the current line's start. No CR lies
-/// between that start and `next_block` other than those, so the lowest bit is the CR ending
-/// the line: a line's end comes from the bits (one `tzcnt`; one `blsr` drops it once the line
-/// is taken, [`taken`](Self::taken)), not from a load at the line's start that waits for the
-/// previous line's end.
-///
-/// Invariant: every bit stands for a CR at `cr` with `cr + 1 < end <= buf.len()`, so that its
-/// LF can be read; that is what lets [`Scanner::field_line_to`] skip its checks.
-#[derive(Debug)]
-pub(crate) struct CrLines<'a> {
-    buf: &'a [u8],
-    end: usize,
-    crs: u64,
-    next_block: usize,
-}
-
-impl<'a> CrLines<'a> {
-    /// The lines of `buf` from `pos`, each with its CRLF before `end`.
-    #[inline(always)]
-    pub(crate) fn new(buf: &'a [u8], pos: usize, end: usize) -> Self {
-        Self {
-            buf,
-            end: end.min(buf.len()),
-            crs: 0,
-            next_block: pos,
-        }
-    }
-
-    /// The line at `pos` when its CR is the next one found ahead and the line is ordinary
-    /// ([`Scanner::field_line_to`]); the next 64 bytes are read when the bits ran out. `None`
-    /// (a long line, an unusual one, the empty line ending the head) means "use the usual
-    /// way"; the line's CR is then the first CR after `pos` too, so [`taken`](Self::taken)
-    /// drops it all the same.
-    #[inline(always)]
-    pub(crate) fn line<S: Scanner>(&mut self, scan: S, pos: usize) -> Option<FieldLine<'a>> {
-        if self.crs == 0 {
-            self.refill(scan, pos);
-        }
-        if self.crs == 0 {
-            return None;
-        }
-        let cr = self.next_block - 64 + self.crs.trailing_zeros() as usize;
-        // SAFETY: cr + 1 < end <= buf.len() (the invariant).
-        unsafe { scan.field_line_to(self.buf, pos, cr, self.end) }
-    }
-
-    /// Drops the CR ending the line just taken: the lowest bit, if it is among them.
-    #[inline(always)]
-    pub(crate) fn taken(&mut self) {
-        self.crs &= self.crs.wrapping_sub(1);
-    }
-
-    /// The CRs of the 64 bytes from `max(next_block, pos)` (no CR lies in `pos..next_block`),
-    /// with the new `next_block`, the end of those 64 bytes. Only CRs at `cr` with
-    /// `cr + 1 < end` are kept (the invariant): when 64 bytes and one more are not left, the
-    /// last 64 bytes before `end` are read, shifted to start at `max(next_block, pos)` and
-    /// without their last bit; after that, `next_block` is past `end` and no bits come any
-    /// more. No bits (a long line) leaves that line to the usual way.
-    #[inline(always)]
-    fn refill<S: Scanner>(&mut self, scan: S, pos: usize) {
-        let (buf, end) = (self.buf, self.end);
-        let at = self.next_block.max(pos);
-        (self.crs, self.next_block) = if at + 64 < end {
-            // at + 64 < end <= buf.len(): bits for CRs at most at + 63, with at + 64 < end.
-            (scan.cr_mask64(buf, at), at + 64)
-        } else if at + 1 < end && end >= 64 {
-            let base = end - 64;
-            // base + 64 == end <= buf.len(); the last bit (end - 1) goes. `base < at`
-            // (at + 64 >= end): the bits from `at` on.
-            let crs = scan.cr_mask64(buf, base) & u64::MAX >> 1;
-            (crs >> (at - base), at + 64)
-        } else {
-            (0, at)
-        };
-    }
-}
-
 /// `start..end` without the whitespace at either end (rare case of the fast path, kept out of
 /// it).
 #[cold]
-fn trim_ows(buf: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+pub(super) fn trim_ows(buf: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     while start < end && buf.get(start).is_some_and(|&b| ows(b)) {
         start += 1;
     }

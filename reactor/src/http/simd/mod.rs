@@ -43,16 +43,19 @@ mod tests;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) use avx2::Avx2;
-pub(crate) use line::{CrLines, FieldLine};
+pub(crate) use line::FieldLine;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use sse2::Sse2;
 pub(crate) use swar::Portable;
+
+use super::headers::RawHeader;
 
 /// A set of scanners for one instruction set: a zero-sized token whose existence proves that
 /// the CPU supports that instruction set, so every method is safe. See the module
 /// documentation for the reading contract shared by all the methods.
 pub(crate) trait Scanner: Copy {
-    /// Whether one vector load classifies a typical field line (AVX2).
+    /// Whether one vector load classifies a typical field line, and
+    /// [`field_lines`](Self::field_lines) takes lines (AVX2).
     const WIDE: bool = false;
 
     /// First byte in `buf[pos..end]` that is not a token character.
@@ -86,35 +89,27 @@ pub(crate) trait Scanner: Copy {
         FieldLine::new(buf, pos, colon, stop, end)
     }
 
-    /// The CRs among the 64 bytes of `buf` from `at`, a bit each (bit `i` for `at + i`):
-    /// where the lines end, found ahead of them. Used only where [`WIDE`](Self::WIDE).
-    /// 0 when the buffer does not hold 64 bytes from `at`.
+    /// Takes the ordinary field lines of a head from `pos` in one loop, as far as they go:
+    /// each line's name and value (trimmed) go to `take`, which says whether the line is
+    /// taken, and a line taken has its name and value bounds written to the next of `slots`.
+    /// Stops at the empty line ending the head (taken) or at the first line it leaves to the
+    /// caller's usual way (not taken): anything unusual, a line `take` declines, or no slot
+    /// left. Every line taken ends in CRLF with `stop + 1 < end`, as with
+    /// [`field_line`](Self::field_line). This default (the narrow scanners) takes nothing.
     #[inline(always)]
-    fn cr_mask64(self, buf: &[u8], at: usize) -> u64 {
-        buf.get(at..at.wrapping_add(64)).map_or(0, |block| {
-            block
-                .iter()
-                .rev()
-                .fold(0, |m, &b| m << 1 | u64::from(b == b'\r'))
-        })
-    }
-
-    /// The field line at `pos` whose first CR is known to be at `cr`, when it is ordinary:
-    /// the line [`field_line`](Self::field_line) would give, with `stop == cr`; `None` when
-    /// `cr < pos`. Called by [`CrLines`] only, whose CRs keep the contract.
-    ///
-    /// # Safety
-    /// `cr + 1 < min(end, buf.len())`.
-    #[inline(always)]
-    unsafe fn field_line_to(
+    fn field_lines(
         self,
         buf: &[u8],
         pos: usize,
-        cr: usize,
         end: usize,
-    ) -> Option<FieldLine<'_>> {
-        let line = self.field_line(buf, pos, end)?;
-        (line.stop() == cr).then_some(line)
+        slots: &mut core::slice::IterMut<'_, RawHeader>,
+        take: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> LinesTaken {
+        let _ = (buf, end, slots, take);
+        LinesTaken {
+            pos,
+            head_ended: false,
+        }
     }
 
     /// An ordinary request line's method and target at the start of `buf`: returns
@@ -142,6 +137,28 @@ pub(crate) trait Scanner: Copy {
         }
         Some((method_end, target_end))
     }
+}
+
+/// Where [`Scanner::field_lines`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LinesTaken {
+    /// Past the empty line ending the head, or the start of the first line not taken.
+    pub(crate) pos: usize,
+    /// Whether the empty line ending the head was found (and `pos` is past it).
+    pub(crate) head_ended: bool,
+}
+
+/// The eight bytes of `buf` at `pos` as a little-endian word, when `pos + 8 <= end` and
+/// `end <= buf.len()` (one test of the bounds).
+#[inline(always)]
+pub(crate) fn word_at(buf: &[u8], pos: usize, end: usize) -> Option<u64> {
+    if end > buf.len() || pos.checked_add(8)? > end {
+        return None;
+    }
+    // SAFETY: pos + 8 <= end <= buf.len(); read_unaligned has no alignment requirement.
+    Some(u64::from_le(unsafe {
+        buf.as_ptr().add(pos).cast::<u64>().read_unaligned()
+    }))
 }
 
 /// `bytes` as a `&str` when they are ASCII, else `""`.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::http::chars;
+use crate::http::headers::RawHeader;
 
 type ScanFn = fn(&[u8], usize, usize) -> usize;
 
@@ -123,54 +124,79 @@ fn plain_host_checks_every_byte_at_every_position() {
     assert!(!sse2::plain_host16(&[b'a'; 40], 30, 41));
 }
 
+/// What the portable scanners say of the field line at the start of `buf`: its name and
+/// value spans when it is ordinary and ends in CRLF (`field_line`, `field`).
+fn portable_line(buf: &[u8]) -> Option<RawHeader> {
+    let line = Portable.field_line(buf, 0, buf.len())?;
+    line.ends_in_crlf().then(|| {
+        let field = line.field();
+        RawHeader::new(field.name_span, field.value_span)
+    })
+}
+
 #[cfg(target_arch = "x86_64")]
 #[test]
-fn avx2_lines_found_ahead_match_the_portable_ones() {
+fn avx2_field_lines_match_the_portable_lines() {
     let Some(avx2) = Avx2::detect() else {
         std::eprintln!("no AVX2 on this CPU: skipping");
         return;
     };
-    // The CR masks: a CR and another byte at every pair of places.
-    let mut buf = [b'x'; 130];
-    for cr_at in 0..130 {
-        for (other_at, b) in [(cr_at * 7 % 130, b'\n'), (cr_at * 3 % 130, 0xff)] {
-            buf.fill(b'x');
-            buf[other_at] = b;
-            buf[cr_at] = b'\r';
-            for start in [0, 1, 31, 33, 66] {
-                // start + 64 <= 130.
-                let (wide, portable) =
-                    (avx2.cr_mask64(&buf, start), Portable.cr_mask64(&buf, start));
-                assert_eq!(wide, portable, "CR at {cr_at}, start {start}");
-            }
-        }
-    }
-    // Field lines of several lengths (one vector, more), every byte value at every
-    // place, classified against their first CR.
-    for len in [4usize, 10, 31, 32, 33, 40, 63, 64, 65, 100] {
+    // Field lines of several lengths (one vector, two, more than the CR bits of two 64-byte
+    // blocks reach), every byte value at every place, then bytes that are no line (no CR):
+    // the loop takes the line exactly when the portable scanners find it ordinary, with the
+    // same spans, and stops after it.
+    for len in [
+        4usize, 10, 31, 32, 33, 40, 63, 64, 65, 100, 127, 128, 129, 200,
+    ] {
         for at in 0..len {
             for b in 0..=255u8 {
-                let mut line = std::vec![b'v'; len];
-                line[..3].copy_from_slice(b"Ab:");
-                line[len - 2..].copy_from_slice(b"\r\n");
-                line[at] = b;
-                line.resize(len + 200, b'z');
-                let Some(cr) = line.iter().position(|&c| c == b'\r') else {
-                    continue;
-                };
-                let end = line.len();
-                // 0 + 64 <= end; cr < end.
-                // SAFETY: cr + 1 < end == line.len() (the 200 bytes added after the CR).
-                let (wide, portable) = unsafe {
-                    (
-                        avx2.field_line_to(&line, 0, cr, end),
-                        Portable.field_line_to(&line, 0, cr, end),
-                    )
-                };
-                assert_eq!(wide, portable, "len {len}, {b:#x} at {at}");
+                let mut buf = std::vec![b'v'; len];
+                buf[..3].copy_from_slice(b"Ab:");
+                buf[len - 2..].copy_from_slice(b"\r\n");
+                buf[at] = b;
+                buf.resize(len + 200, b'z');
+                let want = portable_line(&buf);
+                let mut slots = [RawHeader::EMPTY; 2];
+                let mut names = 0;
+                let taken = avx2.field_lines(&buf, 0, buf.len(), &mut slots.iter_mut(), |_, _| {
+                    names += 1;
+                    true
+                });
+                let got = (taken.pos > 0).then_some(slots[0]);
+                assert_eq!(got, want, "len {len}, {b:#x} at {at}");
+                assert_eq!(
+                    names,
+                    usize::from(want.is_some()),
+                    "len {len}, {b:#x} at {at}"
+                );
+                assert!(!taken.head_ended, "len {len}, {b:#x} at {at}");
+                if got.is_some() {
+                    assert_eq!(buf[taken.pos - 2..taken.pos], *b"\r\n");
+                    assert_eq!(slots[1], RawHeader::EMPTY, "len {len}, {b:#x} at {at}");
+                }
             }
         }
     }
+    // The empty line ending the head is taken after the lines; a line `take` declines, and a
+    // line without a slot, are left where they start.
+    let mut head = b"Ab: 1\r\nCd:  two \r\nEf:\r\n\r\n".to_vec();
+    head.resize(200, b'z');
+    let mut slots = [RawHeader::EMPTY; 4];
+    let taken = avx2.field_lines(&head, 0, head.len(), &mut slots.iter_mut(), |_, _| true);
+    assert_eq!((taken.pos, taken.head_ended), (25, true));
+    assert_eq!(slots[1], RawHeader::new((7, 9), (12, 15)));
+    assert_eq!(slots[2], RawHeader::new((18, 20), (21, 21)));
+    let mut slots = [RawHeader::EMPTY; 4];
+    let taken = avx2.field_lines(&head, 0, head.len(), &mut slots.iter_mut(), |name, _| {
+        name != b"Cd"
+    });
+    assert_eq!((taken.pos, taken.head_ended), (7, false));
+    let mut slots = [RawHeader::EMPTY; 2];
+    let taken = avx2.field_lines(&head, 0, head.len(), &mut slots.iter_mut(), |_, _| true);
+    assert_eq!((taken.pos, taken.head_ended), (18, false));
+    // The portable scanners take nothing here.
+    let taken = Portable.field_lines(&head, 0, head.len(), &mut slots.iter_mut(), |_, _| true);
+    assert_eq!((taken.pos, taken.head_ended), (0, false));
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -187,4 +213,41 @@ fn avx2_scanners_match_the_byte_classes() {
     check_against(&reference(chars::value_byte), &|b, p, e| {
         avx2.value_end(b, p, e)
     });
+}
+
+#[test]
+fn words_and_host_values_stay_inside_their_bounds() {
+    let buf = b"host: a.example\r\n\r\n";
+    assert_eq!(
+        word_at(buf, 0, buf.len()),
+        Some(u64::from_le_bytes(*b"host: a."))
+    );
+    assert_eq!(
+        word_at(buf, 11, buf.len()),
+        Some(u64::from_le_bytes(*b"mple\r\n\r\n"))
+    );
+    assert_eq!(word_at(buf, 12, buf.len()), None);
+    assert_eq!(word_at(buf, 0, 7), None);
+    assert_eq!(word_at(buf, 0, buf.len() + 1), None);
+    assert_eq!(word_at(buf, usize::MAX - 3, buf.len()), None);
+    // The value up to its CR at 15, with the LF inside the end.
+    assert_eq!(
+        FieldLine::host_value(buf, 0, 15, buf.len()),
+        Some(&b"a.example"[..])
+    );
+    assert_eq!(FieldLine::host_value(buf, 0, 15, 16), None);
+    assert_eq!(
+        FieldLine::host_value(buf, 0, 15, 17),
+        Some(&b"a.example"[..])
+    );
+    // Not a CR at `stop`, an empty value, whitespace at either end, positions past the end.
+    assert_eq!(FieldLine::host_value(buf, 0, 14, buf.len()), None);
+    assert_eq!(FieldLine::host_value(buf, 0, 6, buf.len()), None);
+    assert_eq!(FieldLine::host_value(b"host:  a\r\n", 0, 8, 10), None);
+    assert_eq!(FieldLine::host_value(b"host: a \r\n", 0, 8, 10), None);
+    assert_eq!(FieldLine::host_value(buf, 0, usize::MAX, buf.len()), None);
+    assert_eq!(
+        FieldLine::host_value(buf, usize::MAX - 2, 15, buf.len()),
+        None
+    );
 }
