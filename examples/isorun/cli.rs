@@ -128,12 +128,8 @@ pub(crate) enum Command {
         #[arg(short, long)]
         detach: bool,
     },
-    /// Run a process in a running container (not supported yet).
-    Exec {
-        /// Everything after `exec`.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Run a process in a running container.
+    Exec(crate::exec::ExecArgs),
     /// The processes in a container's cgroup.
     Ps {
         /// table or json (a list of pids).
@@ -244,7 +240,9 @@ mod tests {
         let c = parse(&["run", "-d", "--bundle", "/b", "x"]).unwrap();
         assert!(matches!(c.command, Command::Run { detach: true, .. }));
         let c = parse(&["exec", "--process", "/p.json", "-d", "x"]).unwrap();
-        assert!(matches!(c.command, Command::Exec { ref args } if args.len() == 4));
+        assert!(matches!(c.command, Command::Exec(ref e) if e.detach && e.id == "x"));
+        let c = parse(&["exec", "-t", "--console-socket", "/s", "x", "sh", "-c", "y"]).unwrap();
+        assert!(matches!(c.command, Command::Exec(ref e) if e.tty && e.command.len() == 3));
         assert!(parse(&["--log-format", "xml", "list"]).is_err());
         assert!(parse(&["create"]).is_err());
         assert_eq!(

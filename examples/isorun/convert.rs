@@ -127,9 +127,7 @@ pub(crate) fn convert(
 type B = Builder<Rootfs, Command>;
 
 fn process_fields(mut b: B, p: &spec::Process) -> Result<B, Refusal> {
-    if p.terminal {
-        return refuse("process.terminal: a terminal is not supported yet");
-    }
+    b = b.terminal(p.terminal);
     for (name, v) in [
         ("process.apparmorProfile", &p.apparmor_profile),
         ("process.selinuxLabel", &p.selinux_label),
@@ -769,7 +767,7 @@ mod tests {
             json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_NOTIFY"}}}),
             "NOTIFY",
         );
-        refused(json!({"process": {"terminal": true}}), "terminal");
+        conv(json!({"process": {"terminal": true}})).unwrap();
         refused(json!({"process": {"cwd": "rel"}}), "process.cwd");
         refused(json!({"process": {"args": []}}), "process.args");
         refused(

@@ -9,7 +9,7 @@ use rawsys::process::{self, WaitId, WaitOptions, WaitStatus};
 
 use crate::cli::CreateArgs;
 use crate::log::Log;
-use crate::state::{self, describe};
+use crate::state;
 use crate::{convert, hooks, manage};
 
 /// What a failed command reports: the message (exit status 1).
@@ -23,9 +23,6 @@ pub(crate) fn create(
     systemd_cgroup: bool,
     log: &mut Log,
 ) -> Result<i32, Failure> {
-    if a.console_socket.is_some() {
-        return Err("--console-socket: a terminal is not supported yet".into());
-    }
     let bundle = match &a.bundle {
         Some(b) => b.clone(),
         None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
@@ -53,9 +50,9 @@ pub(crate) fn create(
         process::umask(m);
     }
     log.debug(&format!("create {} from {}", a.id, bundle.display()));
-    let st = root
-        .create(&conv.container, &a.id, &refs)
-        .map_err(|e| describe(&e))?;
+    let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
+    let console = a.console_socket.as_deref();
+    let st = crate::console::create(root, &conv.container, &a.id, &refs, terminal, console)?;
     let undo = |msg: String| -> Failure {
         let _ = root.delete(&a.id, true);
         msg
@@ -84,7 +81,7 @@ pub(crate) fn create(
 }
 
 /// Writes `pid` to `path` through a temporary file renamed over it.
-fn write_pid_file(path: &Path, pid: i32) -> std::io::Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> std::io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| std::io::Error::other("no file name"))?;

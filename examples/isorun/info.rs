@@ -83,7 +83,7 @@ pub(crate) fn features() -> Value {
         "annotations": {
             "io.github.linux-primitives.isorun.version": env!("CARGO_PKG_VERSION"),
             "io.github.linux-primitives.isorun.notSupported":
-                "createContainer and startContainer hooks, process.terminal and exec (coming), \
+                "createContainer and startContainer hooks, \
                  cpuset, blockIO, hugepages, sharing the host's pid/mount/uts/ipc namespaces"
         }
     })

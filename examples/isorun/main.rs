@@ -6,8 +6,10 @@
 //! container's status.
 
 mod cli;
+mod console;
 mod convert;
 mod create;
+mod exec;
 mod hooks;
 mod info;
 mod log;
@@ -48,7 +50,7 @@ fn dispatch(cli: &Cli, log: &mut log::Log) -> Result<i32, Failure> {
             manage::list(&root()?, *quiet, *format).map(|s| print(&s))
         }
         Command::Ps { format, id, .. } => manage::ps(&root()?, id, *format).map(|s| print(&s)),
-        Command::Exec { .. } => Err("exec is not supported yet".into()),
+        Command::Exec(a) => exec::exec(&root()?, a, log),
         Command::Features => Ok(print(&format!("{:#}\n", info::features()))),
         Command::Spec { bundle } => {
             let dir = match bundle {

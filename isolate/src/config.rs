@@ -139,6 +139,8 @@ pub(crate) struct Options {
     pub(crate) hooks: crate::hooks::Hooks,
     pub(crate) read_only_root: bool,
     pub(crate) overlay_volatile: bool,
+    /// A new pseudo-terminal as the command's stdio and controlling terminal.
+    pub(crate) terminal: bool,
 }
 
 impl Default for Options {
@@ -163,6 +165,7 @@ impl Default for Options {
             hooks: crate::hooks::Hooks::default(),
             read_only_root: false,
             overlay_volatile: false,
+            terminal: false,
         }
     }
 }
@@ -626,6 +629,30 @@ impl<R, C> Builder<R, C> {
     /// and the work directory refuses a new mount: for throwaway upper directories only.
     pub fn overlay_volatile(mut self, yes: bool) -> Self {
         self.opts.overlay_volatile = yes;
+        self
+    }
+
+    /// Gives the command a new pseudo-terminal from the container's own `/dev/pts` as its
+    /// stdin, stdout, stderr and controlling terminal, in a session of its own (it replaces
+    /// the [`Stdio`] settings). The caller gets the pty's master from
+    /// [`Running::take_terminal`](crate::Running::take_terminal) or
+    /// [`StateRoot::create_with_terminal`](crate::StateRoot::create_with_terminal).
+    ///
+    /// ```no_run
+    /// use std::io::Read;
+    /// let c = isolate::Container::builder().host_rootfs().command("tty", [""; 0])?
+    ///     .terminal(true).build()?;
+    /// let mut running = c.spawn()?;
+    /// let master = std::os::fd::OwnedFd::from(running.take_terminal().unwrap());
+    /// let mut master = std::fs::File::from(master);
+    /// let mut out = String::new();
+    /// let _ = master.read_to_string(&mut out); // EIO once the command has exited
+    /// assert!(out.starts_with("/dev/pts/0"));
+    /// running.wait()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn terminal(mut self, yes: bool) -> Self {
+        self.opts.terminal = yes;
         self
     }
 

@@ -46,7 +46,7 @@ pub enum Error {
     WrongStatus {
         /// The container.
         id: String,
-        /// The operation refused: `start`, `kill`, `delete`, `pause`, `resume`.
+        /// The operation refused: `start`, `kill`, `delete`, `pause`, `resume`, `exec`.
         op: &'static str,
         /// The container's status.
         status: crate::lifecycle::Status,
@@ -360,6 +360,11 @@ pub enum Stage {
     Sysctl,
     /// Joining an existing namespace by path.
     JoinNamespace,
+    /// Joining a running container: becoming non-dumpable, closing the caller's descriptors,
+    /// forking into its PID namespace.
+    Join,
+    /// Making a pseudo-terminal the process's standard streams and controlling terminal.
+    Terminal,
 }
 
 impl Stage {
@@ -395,6 +400,8 @@ impl Stage {
         Stage::Rlimits,
         Stage::Sysctl,
         Stage::JoinNamespace,
+        Stage::Join,
+        Stage::Terminal,
     ];
 
     /// The stage with discriminant `n`.

@@ -84,7 +84,9 @@ pub use config::{
     HOST_SYSTEM_PASSWD, MountSpec, Network, NoCommand, NoRootfs, Rootfs, Stdio,
 };
 pub use error::{ConfigError, Error, Stage};
-pub use lifecycle::{ContainerState, DEFAULT_STATE_ROOT, StateRoot, Status};
+pub use lifecycle::{
+    ContainerState, DEFAULT_STATE_ROOT, ExecHandle, ExecProcess, StateRoot, Status,
+};
 pub use net::{BridgeConfig, Ipv4Net, PortMapping, Proto};
 pub use rawsys::signal::Signal;
 pub use runtime::{ExitStatus, Outcome, Running};

@@ -85,6 +85,8 @@ pub struct Running {
     started: Timespec,
     finished: Option<Outcome>,
     net: Option<crate::net::Attachment>,
+    /// The pty master of a container with a terminal, until taken.
+    terminal: Option<OwnedFd>,
     /// Handed over to the lifecycle: dropping it neither kills nor waits.
     detached: bool,
 }
@@ -180,10 +182,16 @@ impl Container {
             Some(_) => Some(io::pipe2(PipeFlags::CLOEXEC).map_err(|e| Error::host("pipe2", e))?),
             None => None,
         };
+        // With a terminal the child sends the pty master on this socket pair.
+        let terminal = match o.terminal {
+            true => Some(terminal_socketpair()?),
+            false => None,
+        };
         let handles = plan::Handles {
             cgroup_procs: &procs,
             id_maps: userns_sync.as_ref().map(|(r, w)| (r.as_raw(), w.as_raw())),
             network_ready: net_go.as_ref().map(|(r, _)| r.as_raw()),
+            terminal: terminal.as_ref().map(|(_, child)| child.as_raw()),
             address: net.as_ref().map(|a| a.ip()),
         };
         let plan = plan::build(self, &handles)?;
@@ -231,6 +239,7 @@ impl Container {
         }
         drop(err_w);
         drop(status_w);
+        let terminal = terminal.map(|(ours, _child)| ours);
         let mut running = Running {
             pid,
             pidfd,
@@ -240,6 +249,7 @@ impl Container {
             started,
             finished: None,
             net,
+            terminal: None,
             detached: false,
         };
         let mut net_err = None;
@@ -268,6 +278,9 @@ impl Container {
             if gate.is_some() && running.try_wait_exited()? {
                 let _ = running.wait();
                 return Err(Error::ChildVanished);
+            }
+            if let Some(sock) = &terminal {
+                running.terminal = Some(receive_terminal(sock)?);
             }
             return Ok(running);
         }
@@ -345,7 +358,50 @@ fn forward_until_exit(running: &Running, fwd: &SigSet) -> Result<(), Error> {
     }
 }
 
+/// A close-on-exec `AF_UNIX` `SOCK_SEQPACKET` pair for a pty master: (the caller's end, the
+/// child's end).
+pub(crate) fn terminal_socketpair() -> Result<(OwnedFd, OwnedFd), Error> {
+    use rawsys::net::{self, AddressFamily, Protocol, SocketFlags, SocketType};
+    net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::SEQPACKET,
+        SocketFlags::CLOEXEC,
+        Protocol::DEFAULT,
+    )
+    .map_err(|e| Error::host("socketpair for the terminal", e))
+}
+
+/// The pty master the child sent on `sock` (before its `execve`, or before it started to
+/// wait for `start`): it is there already, so the receive does not wait.
+pub(crate) fn receive_terminal(sock: &OwnedFd) -> Result<OwnedFd, Error> {
+    use rawsys::net::{self, ControlMessages, IoSliceMut, MsgHdrMut, RecvFlags};
+    let mut name = [0u8; 64];
+    let mut control = [0u8; net::cmsg_space(4 * 4)];
+    let mut iov = [IoSliceMut::new(&mut name)];
+    let mut msg = MsgHdrMut::new(&mut iov).with_control(&mut control);
+    let flags = RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC;
+    net::recvmsg(sock, &mut msg, flags).map_err(|e| Error::host("receive the pty master", e))?;
+    let mut master = None;
+    for m in ControlMessages::new(msg.control()) {
+        for fd in m.rights().into_iter().flatten() {
+            // SAFETY: a descriptor received with SCM_RIGHTS is new and ours alone.
+            let fd = unsafe { OwnedFd::from_raw(fd) };
+            master.get_or_insert(fd);
+        }
+    }
+    master.ok_or_else(|| Error::Unexpected("no pty master came from the child".into()))
+}
+
 impl Running {
+    /// The pty master of a container built with
+    /// [`Builder::terminal`](crate::Builder::terminal) (once; `None` afterwards or without a
+    /// terminal). Reading it gives the command's output, writing it is the command's input;
+    /// its window size is the terminal's. Once every process holding the slave has exited,
+    /// reads fail with `EIO`.
+    pub fn take_terminal(&mut self) -> Option<OwnedFd> {
+        self.terminal.take()
+    }
+
     /// Whether the process has ended, without reaping it.
     fn try_wait_exited(&self) -> Result<bool, Error> {
         let opts = WaitOptions::EXITED | WaitOptions::NOHANG | WaitOptions::NOWAIT;

@@ -83,6 +83,18 @@ pub(crate) enum SubStep {
     Exec,
     /// Raising ambient capability number `.0`.
     RaiseAmbient(u8),
+    /// `setsid(2)`.
+    NewSession,
+    /// Unlocking a pty master.
+    Unlock,
+    /// Opening a pty master's slave.
+    OpenPeer,
+    /// Taking a terminal as the controlling one.
+    ControllingTerminal,
+    /// Placing a descriptor at 0, 1 and 2.
+    DupStdio,
+    /// Sending a descriptor over a socket.
+    SendFd,
 }
 
 impl SubStep {
@@ -124,6 +136,12 @@ impl SubStep {
             S::Fork => (31, 0),
             S::Exec => (32, 0),
             S::RaiseAmbient(n) => (33, n.into()),
+            S::NewSession => (34, 0),
+            S::Unlock => (35, 0),
+            S::OpenPeer => (36, 0),
+            S::ControllingTerminal => (37, 0),
+            S::DupStdio => (38, 0),
+            S::SendFd => (39, 0),
         }
     }
 
@@ -166,6 +184,12 @@ impl SubStep {
             31 => S::Fork,
             32 => S::Exec,
             33 => S::RaiseAmbient(arg),
+            34 => S::NewSession,
+            35 => S::Unlock,
+            36 => S::OpenPeer,
+            37 => S::ControllingTerminal,
+            38 => S::DupStdio,
+            39 => S::SendFd,
             _ => return None,
         })
     }
@@ -325,7 +349,7 @@ mod tests {
         bad[4] = 200;
         assert_eq!(Report::decode(&bad), None);
         // Every tag decodes to the sub-step that encodes to it.
-        for tag in 0..=33 {
+        for tag in 0..=39 {
             let s = SubStep::decode(tag, 0).unwrap();
             assert_eq!(s.encode().0, tag);
         }

@@ -13,6 +13,7 @@
 mod exec;
 mod fs;
 mod helpers;
+mod join;
 mod net;
 mod process;
 mod security;
@@ -214,5 +215,9 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::JoinNamespace { fd, kind, .. } => ns::setns(borrowed(*fd), *kind).map_err(call),
         Op::KeepCaps => rawsys::process::set_keepcaps(true).map_err(call),
         Op::SetCapabilitySets { sets } => security::set_capability_sets(sets),
+        Op::NotDumpable => rawsys::process::set_dumpable(false).map_err(call),
+        Op::CloseAllBut { keep } => join::close_all_but(keep),
+        Op::ForkJoined { pid_pipe, close } => join::fork_joined(*pid_pipe, close),
+        Op::Terminal { socket } => join::terminal(*socket),
     }
 }

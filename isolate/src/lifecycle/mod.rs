@@ -59,27 +59,22 @@
 //! frozen; else `running`. `creating` is a directory whose `state` was never written (a
 //! `create` that crashed); only `delete` with `force` removes it.
 //!
+//! # Joining: `exec`
+//! [`StateRoot::exec`] starts another process in a running container ([`ExecProcess`], a
+//! typed `process.json`); the steps and the escapes they close (CVE-2016-9962,
+//! CVE-2019-5736, CVE-2024-21626) are in [`exec`]. A container built with a terminal is
+//! created with [`StateRoot::create_with_terminal`], which returns the pty master.
+//!
 //! # Not yet
-//! - `exec`, joining a running container. The plan: a child of the caller makes itself
-//!   non-dumpable (`rawsys::process::set_dumpable(false)`, so the container cannot open its
-//!   `/proc/PID/{mem,fd,cwd}` or ptrace it: CVE-2016-9962), closes every host descriptor but
-//!   the ones it passes (`close_range`), joins the cgroup (the record's directories), then
-//!   the namespaces through one `setns` on a pidfd checked against the start time, forks
-//!   once more to enter the PID namespace, and in that grandchild applies the container's
-//!   security (bounding set, ids, capabilities, `no_new_privs`, seccomp) and a working
-//!   directory resolved inside the container's root only (`openat2` with
-//!   `RESOLVE_IN_ROOT`, never an inherited descriptor: CVE-2024-21626) before `execve`.
-//!   The runtime's own binary must not be reachable as `/proc/PID/exe` of a process in the
-//!   container while writable (CVE-2019-5736): the joining process `execve`s the command
-//!   directly (it never runs the runtime's code inside after `setns` but the raw steps), and
-//!   a front end whose init stays the runtime binary (`init(true)`) should re-exec from a
-//!   sealed `memfd` copy.
 //! - the bridge network for created containers (its address lease names the creator's pid
 //!   as owner, which exits).
 
+pub mod exec;
 mod freezer;
 mod proc;
 mod record;
+
+pub use exec::{ExecHandle, ExecProcess};
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -275,12 +270,66 @@ impl StateRoot {
     /// The process is a child of the caller with no parent-death signal: when the caller
     /// exits it is re-parented to the nearest subreaper; a caller that stays must reap it.
     /// Fails with [`Error::Exists`] if the id is taken; on any failure nothing is left.
+    ///
+    /// A container with a terminal ([`Builder::terminal`](crate::Builder::terminal)) is
+    /// refused here: its pty master must not be lost, use
+    /// [`StateRoot::create_with_terminal`].
     pub fn create(
         &self,
         c: &Container,
         id: &str,
         annotations: &[(&str, &str)],
     ) -> Result<ContainerState, Error> {
+        if c.opts.terminal {
+            return Err(ConfigError::BadOption(
+                "a container with a terminal is created with StateRoot::create_with_terminal"
+                    .into(),
+            )
+            .into());
+        }
+        self.create_any(c, id, annotations).map(|(st, _)| st)
+    }
+
+    /// [`StateRoot::create`] of a container built with
+    /// [`Builder::terminal(true)`](crate::Builder::terminal): also returns the master of the
+    /// pty that is its process's stdin, stdout, stderr and controlling terminal (what an OCI
+    /// runtime sends over `--console-socket`).
+    ///
+    /// ```no_run
+    /// use isolate::{Container, StateRoot};
+    /// let root = StateRoot::new("/run/isolate")?;
+    /// let c = Container::builder().host_rootfs().command("/bin/sh", [""; 0])?
+    ///     .terminal(true).build()?;
+    /// let (_state, master) = root.create_with_terminal(&c, "shell", &[])?;
+    /// root.start("shell")?;
+    /// rawsys::io::write(&master, b"echo hi; exit\n")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn create_with_terminal(
+        &self,
+        c: &Container,
+        id: &str,
+        annotations: &[(&str, &str)],
+    ) -> Result<(ContainerState, OwnedFd), Error> {
+        if !c.opts.terminal {
+            return Err(ConfigError::BadOption(
+                "create_with_terminal needs a container built with terminal(true)".into(),
+            )
+            .into());
+        }
+        let (st, master) = self.create_any(c, id, annotations)?;
+        match master {
+            Some(m) => Ok((st, m)),
+            None => Err(Error::Unexpected("no pty master from the container".into())),
+        }
+    }
+
+    fn create_any(
+        &self,
+        c: &Container,
+        id: &str,
+        annotations: &[(&str, &str)],
+    ) -> Result<(ContainerState, Option<OwnedFd>), Error> {
         let dir = self.container_dir(id)?;
         if let Some((k, _)) = annotations.iter().find(|(k, _)| !record::valid_key(k)) {
             return Err(ConfigError::BadAnnotation(k.to_string()).into());
@@ -293,21 +342,22 @@ impl StateRoot {
         }
         mkdir_p(&self.dir)?;
         let locked = self.claim(id, &dir)?;
-        let rec = match self.stage(c, id, &dir, annotations) {
-            Ok(rec) => rec,
+        let (rec, master) = match self.stage(c, id, &dir, annotations) {
+            Ok(r) => r,
             Err(e) => {
                 let _ = remove_files(&dir);
                 return Err(e);
             }
         };
-        Ok(ContainerState {
+        let st = ContainerState {
             id: rec.id.clone(),
             status: Self::status(&locked, &rec),
             pid: rec.pid,
             created: rec.created,
             annotations: rec.annotations,
             cgroup_paths: rec.cgroups,
-        })
+        };
+        Ok((st, master))
     }
 
     /// Makes `dir` with its lock file held by us: the lock is made and taken in a temporary
@@ -359,7 +409,8 @@ impl StateRoot {
         id: &str,
         tmp: &str,
         annotations: &[(&str, &str)],
-    ) -> Result<Record, Error> {
+    ) -> Result<(Record, Option<OwnedFd>), Error> {
+        let credentials = crate::plan::container_credentials(&c.opts)?;
         let fifo_path = cjoin(&[tmp, "/start.fifo"])?;
         fs::mknodat(CWD, &fifo_path, Mode::IFIFO | Mode::RUSR | Mode::WUSR, 0)
             .map_err(host(format!("mkfifo {tmp}/start.fifo")))?;
@@ -374,13 +425,14 @@ impl StateRoot {
         let fifo = io::fcntl_dupfd_cloexec(&fifo, 3 + MAX_PASSED_FDS as i32)
             .map_err(host("move the start FIFO's descriptor"))?;
         let cgroup_name = c.opts.name.as_deref().unwrap_or(id);
-        let running = c.launch(Launch::Gated {
+        let mut running = c.launch(Launch::Gated {
             name: cgroup_name,
             gate: StartGate {
                 fifo: fifo.as_raw(),
             },
         })?;
         drop(fifo);
+        let master = running.take_terminal();
         let pid = running.pid();
         let (version, cgroups) = running.detach();
         let created = time::clock_gettime(ClockId::Realtime).map_or(0, |t| t.tv_sec);
@@ -395,6 +447,14 @@ impl StateRoot {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            process: Some(record::ProcessRecord {
+                hostname: c.opts.hostname.clone(),
+                cwd: c.opts.workdir.clone(),
+                env: c.opts.env.clone(),
+                user: c.opts.user,
+                groups: c.opts.spec.additional_gids.clone(),
+                credentials,
+            }),
         };
         let setup = proc::ProcStat::read(pid)
             .ok_or(Error::ChildVanished)
@@ -416,7 +476,7 @@ impl StateRoot {
             let _ = destroy(&rec, true);
             return Err(e);
         }
-        Ok(rec)
+        Ok((rec, master))
     }
 
     /// Starts created container `id`: its process goes on to `execve`. Fails with

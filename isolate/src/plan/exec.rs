@@ -32,13 +32,26 @@ pub(crate) struct Exec {
 /// the `argv` and `envp` arrays.
 pub(super) fn prepare(c: &Container) -> Result<Exec, Error> {
     let o = &c.opts;
-    let prog = &c.command.program;
-    let mut env: Vec<(String, String)> = o.env.clone();
+    let cmd = &c.command;
+    prepare_command(&cmd.program, &cmd.args, &o.env, o.user, &o.hostname, o.init)
+}
+
+/// [`prepare`] for any process: `env` gets `PATH`, `HOME` (for `user`) and `HOSTNAME` unless
+/// it sets them.
+pub(crate) fn prepare_command(
+    prog: &str,
+    args: &[String],
+    env: &[(String, String)],
+    user: Option<(u32, u32)>,
+    hostname: &str,
+    init: bool,
+) -> Result<Exec, Error> {
+    let mut env: Vec<(String, String)> = env.to_vec();
     if !env.iter().any(|(k, _)| k == "PATH") {
         env.push(("PATH".into(), DEFAULT_PATH.into()));
     }
     if !env.iter().any(|(k, _)| k == "HOME") {
-        let home = if o.user.is_none_or(|(u, _)| u == 0) {
+        let home = if user.is_none_or(|(u, _)| u == 0) {
             "/root"
         } else {
             "/"
@@ -46,7 +59,7 @@ pub(super) fn prepare(c: &Container) -> Result<Exec, Error> {
         env.push(("HOME".into(), home.into()));
     }
     if !env.iter().any(|(k, _)| k == "HOSTNAME") {
-        env.push(("HOSTNAME".into(), o.hostname.clone()));
+        env.push(("HOSTNAME".into(), hostname.into()));
     }
     let mut candidates = Vec::new();
     if prog.contains('/') {
@@ -69,7 +82,7 @@ pub(super) fn prepare(c: &Container) -> Result<Exec, Error> {
     }
     let mut strings = Vec::new();
     strings.push(cstring("command", prog)?);
-    for a in &c.command.args {
+    for a in args {
         strings.push(cstring("command argument", a)?);
     }
     let argc = strings.len();
@@ -81,11 +94,11 @@ pub(super) fn prepare(c: &Container) -> Result<Exec, Error> {
     let mut envp: Vec<*const c_char> = strings[argc..].iter().map(|s| s.as_ptr()).collect();
     envp.push(core::ptr::null());
     Ok(Exec {
-        program: prog.clone(),
+        program: prog.into(),
         candidates,
         _strings: strings,
         argv,
         envp,
-        init: o.init,
+        init,
     })
 }

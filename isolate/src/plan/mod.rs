@@ -12,6 +12,7 @@
 mod dev;
 mod etc;
 mod exec;
+pub(crate) mod joined;
 mod mounts;
 mod op;
 mod overlay;
@@ -34,8 +35,9 @@ use crate::config::{Container, Options};
 use crate::error::{Error, Stage};
 use crate::fsutil::{cjoin, cjoin_below};
 
-pub(crate) use exec::Exec;
+pub(crate) use exec::{Exec, prepare_command};
 pub(crate) use op::Op;
+pub(crate) use security::{Credentials, container_credentials};
 
 /// A planner: appends the steps of one area.
 type Planner = fn(&mut PlanBuilder<'_>) -> Result<(), Error>;
@@ -56,6 +58,7 @@ const PLANNERS: &[Planner] = &[
     security::mask_system_paths,
     process::hostname,
     process::stdio,
+    process::terminal,
     spec::rlimits,
     process::create_working_dir,
     security::seccomp_before_credentials,
@@ -78,6 +81,8 @@ pub(crate) struct Handles<'a> {
     /// With a bridge: the read end of the pipe on which the parent says the network is
     /// connected.
     pub(crate) network_ready: Option<RawFd>,
+    /// With a terminal: the socket on which the child sends the pty master.
+    pub(crate) terminal: Option<RawFd>,
     /// With a bridge: the container's leased address (for `/etc/hosts`).
     pub(crate) address: Option<[u8; 4]>,
 }

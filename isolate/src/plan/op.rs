@@ -130,6 +130,21 @@ pub(crate) enum Op {
     SetCapabilitySets { sets: crate::spec::CapabilitySets },
     /// Block until the parent has connected the network: one byte on this pipe.
     WaitParent { fd: RawFd },
+    /// `prctl(PR_SET_DUMPABLE, 0)`: a process joining a running container, whose
+    /// `/proc/PID/{mem,fd,cwd,exe}` the container must not open and which it must not ptrace
+    /// (CVE-2016-9962, CVE-2019-5736). `execve` makes the command dumpable again.
+    NotDumpable,
+    /// Close every descriptor but `keep` (sorted, no duplicates).
+    CloseAllBut { keep: Vec<RawFd> },
+    /// Fork into the PID namespace joined before (`CLONE_PARENT`: the new process is a child
+    /// of the caller, not of this one). This process writes the new one's pid (as the caller
+    /// sees it) on `pid_pipe` and exits; the new one closes `close` and goes on with the next
+    /// step.
+    ForkJoined { pid_pipe: RawFd, close: Vec<RawFd> },
+    /// A new session with a new pseudo-terminal of the container's own `/dev/pts`: the slave
+    /// becomes stdin, stdout, stderr and the controlling terminal, the master goes to the
+    /// caller over `socket` (`SCM_RIGHTS`).
+    Terminal { socket: RawFd },
 }
 
 impl Op {
@@ -164,6 +179,8 @@ impl Op {
             Op::JoinNamespace { .. } => Stage::JoinNamespace,
             Op::KeepCaps | Op::SetCapabilitySets { .. } => Stage::DropCapabilities,
             Op::LoopbackUp | Op::WaitParent { .. } => Stage::Network,
+            Op::NotDumpable | Op::CloseAllBut { .. } | Op::ForkJoined { .. } => Stage::Join,
+            Op::Terminal { .. } => Stage::Terminal,
         }
     }
 
@@ -271,6 +288,21 @@ impl Op {
             },
             Op::LoopbackUp => "set lo up".into(),
             Op::WaitParent { .. } => "wait for the parent to connect the network".into(),
+            Op::NotDumpable => "make the joining process non-dumpable".into(),
+            Op::CloseAllBut { keep } => format!("close every descriptor but {keep:?}"),
+            Op::ForkJoined { .. } => "fork into the container's PID namespace".into(),
+            Op::Terminal { .. } => match sub {
+                SubStep::NewSession => "start a new session (setsid)".into(),
+                SubStep::Open => "open /dev/pts/ptmx inside the container".into(),
+                SubStep::Verify => "verify /dev/pts/ptmx is a pty master (char 5:2)".into(),
+                SubStep::Unlock => "unlock the pty (TIOCSPTLCK)".into(),
+                SubStep::OpenPeer => "open the pty's slave (TIOCGPTPEER)".into(),
+                SubStep::ControllingTerminal => {
+                    "make the pty the controlling terminal (TIOCSCTTY)".into()
+                }
+                SubStep::DupStdio => "make the pty stdin, stdout and stderr".into(),
+                _ => "send the pty master to the caller".into(),
+            },
         }
     }
 }

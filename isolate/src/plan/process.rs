@@ -79,6 +79,15 @@ pub(super) fn stdio(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// With a terminal, after the standard descriptors (it replaces them): a new session and a
+/// pty of the container's `/dev/pts`, its master sent to the parent.
+pub(super) fn terminal(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
+    if let Some(socket) = p.handles.terminal {
+        p.push(Op::Terminal { socket });
+    }
+    Ok(())
+}
+
 /// When asked ([`crate::Builder::create_working_dir`]), a working directory the rootfs lacks is
 /// created (as root, before the credentials change, as docker does for `-w`); `/` needs
 /// nothing.

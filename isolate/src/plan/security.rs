@@ -9,6 +9,7 @@ use rawsys::seccomp::SockFilter;
 use rawsys::RawFd;
 
 use super::{Op, PlanBuilder};
+use crate::config::Options;
 use crate::error::Error;
 use crate::fsutil::cjoin;
 use crate::security::{MASKED_PATHS, READONLY_PATHS, Seccomp, SystemPaths};
@@ -44,43 +45,97 @@ pub(super) fn mask_system_paths(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The bounding set, the user and group to run as, the capabilities kept, `no_new_privs`.
-pub(super) fn credentials(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
-    let o = p.o;
-    if !o.privileged {
-        p.push(Op::DropBoundingSet {
-            keep: o.security.caps.bits(),
-        });
-    }
-    let sets = o.spec.cap_sets.filter(|_| !o.privileged);
-    if sets.is_some() && o.user.is_some_and(|(uid, _)| uid != 0) {
-        // The permitted set must survive the switch to a non-root user.
-        p.push(Op::KeepCaps);
-    }
-    if let Some((uid, gid)) = o.user {
-        // With setgroups denied in the user namespace the list stays as it is (empty).
-        if o.security
+/// The hardening a process of the container gets before `execve`, kept in the lifecycle's
+/// record so that a process joining the container later ([`crate::lifecycle::ExecProcess`])
+/// gets the same by default.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Credentials {
+    /// The capabilities kept: the bounding set and, for a root user, the effective and
+    /// permitted sets (`None`: privileged, nothing dropped).
+    pub(crate) keep: Option<u64>,
+    /// Every set exactly (OCI `process.capabilities`), instead of `keep`'s sets.
+    pub(crate) sets: Option<crate::spec::CapabilitySets>,
+    /// `PR_SET_NO_NEW_PRIVS`.
+    pub(crate) no_new_privs: bool,
+    /// The compiled seccomp filter, if any.
+    pub(crate) seccomp: Option<Vec<SockFilter>>,
+    /// Whether `setgroups(2)` is allowed (not in a user namespace that denies it).
+    pub(crate) set_groups: bool,
+}
+
+/// The container's [`Credentials`].
+pub(crate) fn container_credentials(o: &Options) -> Result<Credentials, Error> {
+    Ok(Credentials {
+        keep: (!o.privileged).then(|| o.security.caps.bits()),
+        sets: o.spec.cap_sets.filter(|_| !o.privileged),
+        no_new_privs: o.spec.no_new_privs,
+        seccomp: filter(o)?,
+        set_groups: o
+            .security
             .userns
             .as_ref()
-            .is_none_or(|ns| !ns.setgroups_denied())
-        {
-            p.push(Op::SetGroups {
-                groups: o.spec.additional_gids.clone(),
-            });
+            .is_none_or(|ns| !ns.setgroups_denied()),
+    })
+}
+
+/// The bounding set, the user and group to run as (with these supplementary groups), the
+/// capabilities kept, `no_new_privs`.
+pub(crate) fn push_identity(
+    ops: &mut Vec<Op>,
+    cred: &Credentials,
+    user: Option<(u32, u32)>,
+    groups: Vec<u32>,
+) {
+    if let Some(keep) = cred.keep {
+        ops.push(Op::DropBoundingSet { keep });
+    }
+    if cred.sets.is_some() && user.is_some_and(|(uid, _)| uid != 0) {
+        // The permitted set must survive the switch to a non-root user.
+        ops.push(Op::KeepCaps);
+    }
+    if let Some((uid, gid)) = user {
+        // With setgroups denied in the user namespace the list stays as it is (empty).
+        if cred.set_groups {
+            ops.push(Op::SetGroups { groups });
         }
-        p.push(Op::SetGid { gid });
-        p.push(Op::SetUid { uid });
+        ops.push(Op::SetGid { gid });
+        ops.push(Op::SetUid { uid });
     }
-    if let Some(sets) = sets {
-        p.push(Op::SetCapabilitySets { sets });
-    } else if !o.privileged && o.user.is_none_or(|(uid, _)| uid == 0) {
-        p.push(Op::SetCapabilities {
-            keep: o.security.caps.bits(),
-        });
+    if let Some(sets) = cred.sets {
+        ops.push(Op::SetCapabilitySets { sets });
+    } else if let Some(keep) = cred.keep.filter(|_| user.is_none_or(|(uid, _)| uid == 0)) {
+        ops.push(Op::SetCapabilities { keep });
     }
-    if o.spec.no_new_privs {
-        p.push(Op::NoNewPrivs);
+    if cred.no_new_privs {
+        ops.push(Op::NoNewPrivs);
     }
+}
+
+/// Without `no_new_privs`, installing a filter takes `CAP_SYS_ADMIN`: the filter goes in
+/// before the capabilities are dropped (as runc does), and then also filters the last setup
+/// steps.
+pub(crate) fn push_seccomp_first(ops: &mut Vec<Op>, cred: &Credentials) {
+    if let (false, Some(prog)) = (cred.no_new_privs, &cred.seccomp) {
+        ops.push(Op::Seccomp { prog: prog.clone() });
+    }
+}
+
+/// The seccomp filter as the last hardening step (with `no_new_privs`).
+pub(crate) fn push_seccomp_last(ops: &mut Vec<Op>, cred: &Credentials) {
+    if let (true, Some(prog)) = (cred.no_new_privs, &cred.seccomp) {
+        ops.push(Op::Seccomp { prog: prog.clone() });
+    }
+}
+
+/// The bounding set, the user and group to run as, the capabilities kept, `no_new_privs`.
+pub(super) fn credentials(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
+    let cred = container_credentials(p.o)?;
+    push_identity(
+        &mut p.ops,
+        &cred,
+        p.o.user,
+        p.o.spec.additional_gids.clone(),
+    );
     Ok(())
 }
 
@@ -97,24 +152,20 @@ pub(super) fn descriptors(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
 }
 
 /// The seccomp filter: the builder's profile, else the default one (unless turned off).
-fn filter(p: &PlanBuilder<'_>) -> Result<Option<Vec<SockFilter>>, Error> {
-    if let Some(profile) = &p.o.spec.seccomp_profile {
+fn filter(o: &Options) -> Result<Option<Vec<SockFilter>>, Error> {
+    if let Some(profile) = &o.spec.seccomp_profile {
         return Ok(Some(profile.compile()?));
     }
-    Ok(
-        (!p.o.privileged && p.o.security.seccomp == Seccomp::Default)
-            .then(|| crate::security::default_filter(p.o.security.caps)),
-    )
+    Ok((!o.privileged && o.security.seccomp == Seccomp::Default)
+        .then(|| crate::security::default_filter(o.security.caps)))
 }
 
-/// Without `no_new_privs`, installing a filter takes `CAP_SYS_ADMIN`: the filter goes in
-/// before the capabilities are dropped (as runc does), and then also filters the last setup
-/// steps.
+/// The seccomp filter before the credentials, without `no_new_privs` (see
+/// [`push_seccomp_first`]).
 pub(super) fn seccomp_before_credentials(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     if !p.o.spec.no_new_privs {
-        if let Some(prog) = filter(p)? {
-            p.push(Op::Seccomp { prog });
-        }
+        let cred = container_credentials(p.o)?;
+        push_seccomp_first(&mut p.ops, &cred);
     }
     Ok(())
 }
@@ -122,9 +173,8 @@ pub(super) fn seccomp_before_credentials(p: &mut PlanBuilder<'_>) -> Result<(), 
 /// The seccomp filter, the last hardening step (with `no_new_privs`).
 pub(super) fn seccomp(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     if p.o.spec.no_new_privs {
-        if let Some(prog) = filter(p)? {
-            p.push(Op::Seccomp { prog });
-        }
+        let cred = container_credentials(p.o)?;
+        push_seccomp_last(&mut p.ops, &cred);
     }
     Ok(())
 }

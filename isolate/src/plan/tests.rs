@@ -120,6 +120,7 @@ fn handles_place_the_waits_first_and_last() {
         cgroup_procs: &procs,
         id_maps: Some((5, 6)),
         network_ready: Some(9),
+        terminal: None,
         address: None,
     };
     let p = build(&c, &h).unwrap();
