@@ -340,10 +340,9 @@ impl<C> Builder<NoRootfs, C> {
     }
 }
 
-impl<R> Builder<R, NoCommand> {
-    /// The program (an absolute path, or a name looked up in the container's `PATH`) and its
-    /// arguments.
-    pub fn command<I, S>(self, program: &str, args: I) -> Result<Builder<R, Command>, ConfigError>
+impl Command {
+    /// A program (not empty) and its arguments, none with a NUL byte.
+    pub(crate) fn parse<I, S>(program: &str, args: I) -> Result<Command, ConfigError>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -357,12 +356,24 @@ impl<R> Builder<R, NoCommand> {
             no_nul("command argument", s.as_ref())?;
             a.push(s.as_ref().to_string());
         }
+        Ok(Command {
+            program: program.into(),
+            args: a,
+        })
+    }
+}
+
+impl<R> Builder<R, NoCommand> {
+    /// The program (an absolute path, or a name looked up in the container's `PATH`) and its
+    /// arguments.
+    pub fn command<I, S>(self, program: &str, args: I) -> Result<Builder<R, Command>, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         Ok(Builder {
             rootfs: self.rootfs,
-            command: Command {
-                program: program.into(),
-                args: a,
-            },
+            command: Command::parse(program, args)?,
             opts: self.opts,
         })
     }

@@ -109,7 +109,8 @@ fn now() -> Timespec {
     time::clock_gettime(ClockId::Monotonic).unwrap_or(Timespec::ZERO)
 }
 
-fn read_full(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
+/// Reads until `buf` is full or end-of-file; the bytes read.
+pub(crate) fn read_full(fd: impl AsFd, buf: &mut [u8]) -> Result<usize, Errno> {
     let mut got = 0;
     while got < buf.len() {
         match io::read(&fd, &mut buf[got..]) {
@@ -286,20 +287,7 @@ impl Container {
         }
         // Setup failed: the child has exited (or is about to); reap it and clean up.
         let _ = running.wait();
-        if n < Report::LEN {
-            return Err(Error::ChildVanished);
-        }
-        let Some(report) = Report::decode(&rec) else {
-            return Err(Error::Unexpected(
-                "a malformed report on the error pipe".into(),
-            ));
-        };
-        let (stage, step) = plan.describe(&report);
-        Err(Error::Child {
-            stage,
-            step,
-            errno: report.errno,
-        })
+        Err(plan.failure(&rec, n))
     }
 
     /// Starts the container, waits for it to end and returns how it ended.

@@ -226,6 +226,19 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
+impl Rlimit {
+    /// The soft limit must not be above the hard one.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        if self.soft > self.hard {
+            return Err(ConfigError::BadOption(format!(
+                "rlimit {:?}: soft limit {} above hard limit {}",
+                self.resource, self.soft, self.hard
+            )));
+        }
+        Ok(())
+    }
+}
+
 const RLIMIT_NAMES: [(&str, Resource); 16] = [
     ("CPU", Resource::Cpu),
     ("FSIZE", Resource::Fsize),
@@ -312,6 +325,20 @@ pub struct CapabilitySets {
     pub inheritable: CapSet,
     /// The ambient set (each must also be permitted and inheritable).
     pub ambient: CapSet,
+}
+
+impl CapabilitySets {
+    /// Every ambient capability must be permitted and inheritable.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        let stray = self.ambient.bits() & !(self.permitted.bits() & self.inheritable.bits());
+        if stray != 0 {
+            return Err(ConfigError::BadOption(format!(
+                "ambient capabilities {} are not both permitted and inheritable",
+                crate::security::format_capabilities(CapSet::from_bits(stray))
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Parses a list of capability names (`CAP_NET_ADMIN`, ...) into a set; an unknown name is an
@@ -519,12 +546,7 @@ impl<R, C> Builder<R, C> {
 
     /// Sets a resource limit for the command (replacing an earlier one of the same resource).
     pub fn rlimit(mut self, r: Rlimit) -> Result<Self, ConfigError> {
-        if r.soft > r.hard {
-            return Err(ConfigError::BadOption(format!(
-                "rlimit {:?}: soft limit {} above hard limit {}",
-                r.resource, r.soft, r.hard
-            )));
-        }
+        r.check()?;
         self.opts.spec.rlimits.retain(|o| o.resource != r.resource);
         self.opts.spec.rlimits.push(r);
         Ok(self)
@@ -556,15 +578,7 @@ impl<R, C> Builder<R, C> {
     /// Every capability set exactly (instead of [`Builder::capabilities`] and
     /// `cap_add`/`cap_drop`). An ambient capability must be permitted and inheritable.
     pub fn capability_sets(mut self, sets: CapabilitySets) -> Result<Self, ConfigError> {
-        let amb = sets.ambient.bits();
-        if amb & !(sets.permitted.bits() & sets.inheritable.bits()) != 0 {
-            return Err(ConfigError::BadOption(format!(
-                "ambient capabilities {} are not both permitted and inheritable",
-                crate::security::format_capabilities(CapSet::from_bits(
-                    amb & !(sets.permitted.bits() & sets.inheritable.bits())
-                ))
-            )));
-        }
+        sets.check()?;
         self.opts.spec.cap_sets = Some(sets);
         self.opts.security.caps = sets.bounding;
         Ok(self)

@@ -63,19 +63,19 @@
 //! joins it.
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use rawsys::fs::{self, AtFlags, CWD, Mode, OFlags};
 use rawsys::io::{self, PipeFlags};
-use rawsys::process::{self, CapSet, CloneArgs, CloneFlags, ForkPidfd, WaitId, WaitOptions};
+use rawsys::process::{self, CloneArgs, CloneFlags, ForkPidfd, WaitId, WaitOptions};
 use rawsys::signal::Signal;
 use rawsys::{AsFd, Errno, OwnedFd, RawFd};
 
 use super::record::{FreezerDir, ProcessRecord};
 use super::{StateRoot, Status, proc, wrong};
 use crate::child::{self, MAX_PASSED_FDS, Report};
-use crate::config::Stdio;
+use crate::config::{Command, Stdio};
 use crate::error::{ConfigError, Error};
 use crate::fsutil::{cjoin, cstring};
 use crate::plan::joined::{self, JoinHandles, JoinProcess};
@@ -88,8 +88,7 @@ use crate::spec::{CapabilitySets, Rlimit};
 /// `no_new_privs` and seccomp filter as they were given to `create`).
 #[derive(Debug)]
 pub struct ExecProcess {
-    program: String,
-    args: Vec<String>,
+    command: Command,
     env: Vec<(String, String)>,
     inherit_env: bool,
     cwd: Option<String>,
@@ -116,18 +115,8 @@ impl ExecProcess {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        if program.is_empty() {
-            return Err(ConfigError::EmptyCommand);
-        }
-        no_nul("command", program)?;
-        let mut a = Vec::new();
-        for s in args {
-            no_nul("command argument", s.as_ref())?;
-            a.push(s.as_ref().to_string());
-        }
         Ok(ExecProcess {
-            program: program.into(),
-            args: a,
+            command: Command::parse(program, args)?,
             env: Vec::new(),
             inherit_env: true,
             cwd: None,
@@ -201,13 +190,7 @@ impl ExecProcess {
 
     /// Every capability set exactly (OCI `process.capabilities`; default the container's).
     pub fn capabilities(mut self, sets: CapabilitySets) -> Result<Self, ConfigError> {
-        let amb = sets.ambient.bits();
-        if amb & !(sets.permitted.bits() & sets.inheritable.bits()) != 0 {
-            return Err(ConfigError::BadOption(format!(
-                "ambient capabilities {} are not both permitted and inheritable",
-                crate::security::format_capabilities(CapSet::from_bits(amb))
-            )));
-        }
+        sets.check()?;
         self.caps = Some(sets);
         Ok(self)
     }
@@ -228,12 +211,7 @@ impl ExecProcess {
     /// A resource limit (replacing an earlier one of the same resource); the others are the
     /// caller's.
     pub fn rlimit(mut self, r: Rlimit) -> Result<Self, ConfigError> {
-        if r.soft > r.hard {
-            return Err(ConfigError::BadOption(format!(
-                "rlimit {:?}: soft limit {} above hard limit {}",
-                r.resource, r.soft, r.hard
-            )));
-        }
+        r.check()?;
         self.rlimits.retain(|o| o.resource != r.resource);
         self.rlimits.push(r);
         Ok(self)
@@ -385,16 +363,8 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), Error> {
 }
 
 fn read_full(fd: &OwnedFd, buf: &mut [u8]) -> Result<usize, Error> {
-    let mut got = 0;
-    while got < buf.len() {
-        match io::read(fd, &mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(Errno::EINTR) => {}
-            Err(e) => return Err(Error::host("read a pipe from the joining process", e)),
-        }
-    }
-    Ok(got)
+    crate::runtime::read_full(fd, buf)
+        .map_err(|e| Error::host("read a pipe from the joining process", e))
 }
 
 fn reap(id: WaitId<'_>) {
@@ -510,8 +480,8 @@ fn spawn_joined(
     let plan = joined::build(
         &handles,
         &JoinProcess {
-            program: &p.program,
-            args: &p.args,
+            program: &p.command.program,
+            args: &p.command.args,
             env: &env,
             hostname: &d.hostname,
             cwd: p.cwd.as_deref().unwrap_or(&d.cwd),
@@ -551,20 +521,7 @@ fn spawn_joined(
         if let Some(pid) = exec_pid {
             reap(WaitId::Pid(pid));
         }
-        if n < Report::LEN {
-            return Err(Error::ChildVanished);
-        }
-        let Some(report) = Report::decode(&rec) else {
-            return Err(Error::Unexpected(
-                "a malformed report on the error pipe".into(),
-            ));
-        };
-        let (stage, step) = plan.describe(&report);
-        return Err(Error::Child {
-            stage,
-            step,
-            errno: report.errno,
-        });
+        return Err(plan.failure(&rec, n));
     }
     let Some(exec_pid) = exec_pid else {
         return Err(Error::ChildVanished);

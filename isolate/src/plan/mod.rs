@@ -112,6 +112,25 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The error for `rec`, the first `n` bytes read from the error pipe of a child that
+    /// failed (`n > 0`).
+    pub(crate) fn failure(&self, rec: &[u8; Report::LEN], n: usize) -> Error {
+        if n < Report::LEN {
+            return Error::ChildVanished;
+        }
+        let Some(report) = Report::decode(rec) else {
+            return Error::Unexpected("a malformed report on the error pipe".into());
+        };
+        let (stage, step) = self.describe(&report);
+        Error::Child {
+            stage,
+            step,
+            errno: report.errno,
+        }
+    }
+}
+
 /// The plan being written, with what every planner needs.
 pub(crate) struct PlanBuilder<'a> {
     /// The container.
