@@ -9,7 +9,7 @@ pub(crate) use crate::free_lists::MAX_PAGES;
 use crate::page_map::PageMap;
 use crate::size_class::{PAGE_SHIFT, PAGE_SIZE};
 use crate::source::PageSource;
-use crate::span::{Span, SpanArena, SpanState};
+use crate::span::{Span, SpanArena, SpanList, SpanState};
 
 /// The heap grows by at least this many pages (1 MiB) per mapping.
 const MIN_GROW_PAGES: usize = 256;
@@ -32,6 +32,10 @@ pub(crate) struct PageHeapStats {
     pub(crate) span_frees: u64,
     pub(crate) os_maps: u64,
     pub(crate) os_releases: u64,
+    /// Bytes of large objects in mappings of their own (not part of `mapped`).
+    pub(crate) mapped_objects: usize,
+    /// Bytes of freed own mappings kept for reuse.
+    pub(crate) map_cached: usize,
 }
 
 pub(crate) struct PageHeap {
@@ -40,6 +44,10 @@ pub(crate) struct PageHeap {
     /// Free spans released to the OS (their pages read as zeros and fault in on use).
     returned: FreeLists,
     pub(crate) arena: SpanArena,
+    /// Large objects in mappings of their own (`heap/mapped.rs`), state `Mapped`.
+    pub(crate) mapped: SpanList,
+    /// Freed own mappings kept for reuse, newest first, state `MappedCached`.
+    pub(crate) map_cache: SpanList,
     pub(crate) stats: PageHeapStats,
     last_scavenge_ns: u64,
     /// Free spans idle for this long are released.
@@ -58,6 +66,8 @@ impl PageHeap {
             resident: FreeLists::new(),
             returned: FreeLists::new(),
             arena: SpanArena::new(),
+            mapped: SpanList::new(),
+            map_cache: SpanList::new(),
             stats: PageHeapStats {
                 mapped: 0,
                 free: 0,
@@ -69,6 +79,8 @@ impl PageHeap {
                 span_frees: 0,
                 os_maps: 0,
                 os_releases: 0,
+                mapped_objects: 0,
+                map_cached: 0,
             },
             last_scavenge_ns: 0,
             release_delay_ns,

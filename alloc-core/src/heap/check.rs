@@ -71,6 +71,7 @@ impl<S: PageSource> Heap<S> {
         // SAFETY: the caller holds every lock (lock_all) until this returns.
         let ph = unsafe { self.page_heap.get_locked() };
         ph.check(&self.page_map)?;
+        super::mapped::check_mapped(ph, &self.page_map)?;
         let mut class_bytes = 0usize;
         for cls in SizeClass::all() {
             // SAFETY: as above.

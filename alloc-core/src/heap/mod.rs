@@ -23,6 +23,7 @@ mod check;
 mod fork;
 mod free;
 mod large;
+mod mapped;
 mod parked;
 
 use parked::Parked;
@@ -172,14 +173,16 @@ impl<S: PageSource> Heap<S> {
     pub fn release_free_memory(&self) -> usize {
         self.flush_parked();
         let now = self.source.now_ns();
-        self.page_heap.lock().scavenge(&self.source, now, true)
+        let spans = self.page_heap.lock().scavenge(&self.source, now, true);
+        spans + self.trim_mapping_cache(now, true).0
     }
 
     /// Releases free spans that have idled for the release delay; returns the bytes released.
     /// (The heap also does this by itself whenever a span is freed.)
     pub fn release_idle_memory(&self) -> usize {
         let now = self.source.now_ns();
-        self.page_heap.lock().scavenge(&self.source, now, false)
+        let spans = self.page_heap.lock().scavenge(&self.source, now, false);
+        spans + self.trim_mapping_cache(now, false).0
     }
 
     /// Releases the free spans that idled for the release delay and returns how long (ns)
@@ -188,10 +191,15 @@ impl<S: PageSource> Heap<S> {
     /// `None` until [`PageSource::free_memory_pending`] says there is more).
     pub fn purge_idle_memory(&self) -> Option<u64> {
         let now = self.source.now_ns();
-        self.page_heap
+        let (_, spans_due) = self
+            .page_heap
             .lock()
-            .scavenge_until(&self.source, now, false)
-            .1
+            .scavenge_until(&self.source, now, false);
+        let (_, cache_due) = self.trim_mapping_cache(now, false);
+        match (spans_due, cache_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Sets how long a free span idles before its pages are released (the delay given to
@@ -211,7 +219,7 @@ impl<S: PageSource> Heap<S> {
         // SAFETY: under the lock, a mapped record is live (records are recycled, never unmapped).
         let s = unsafe { &*span };
         let addr = ptr as usize;
-        s.state == SpanState::InUse
+        matches!(s.state, SpanState::InUse | SpanState::Mapped)
             && addr >= s.base() as usize
             && addr < s.base() as usize + s.bytes()
     }
@@ -237,12 +245,12 @@ impl<S: PageSource> Heap<S> {
         st.bytes_thread_caches =
             (self.thread_cache_bytes.load(Ordering::Relaxed) as isize).max(0) as usize;
         let ph = self.page_heap.lock();
-        st.bytes_in_use =
-            (class_out + ph.stats.large_in_use).saturating_sub(st.bytes_thread_caches);
-        st.bytes_large = ph.stats.large_in_use;
-        st.bytes_mapped = ph.stats.mapped;
+        let large = ph.stats.large_in_use + ph.stats.mapped_objects;
+        st.bytes_in_use = (class_out + large).saturating_sub(st.bytes_thread_caches);
+        st.bytes_large = large;
+        st.bytes_mapped = ph.stats.mapped + ph.stats.mapped_objects + ph.stats.map_cached;
         st.bytes_metadata = ph.arena.bytes + self.page_map.bytes.load(Ordering::Relaxed);
-        st.bytes_page_heap_free = ph.stats.free - ph.stats.released;
+        st.bytes_page_heap_free = ph.stats.free - ph.stats.released + ph.stats.map_cached;
         st.bytes_released = ph.stats.released;
         st.bytes_returned_total = ph.stats.returned_total;
         st.page_heap_span_allocs = ph.stats.span_allocs;
