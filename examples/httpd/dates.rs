@@ -104,6 +104,74 @@ pub(crate) fn parse_http_date(s: &[u8]) -> Option<i64> {
     Some(days * 86_400 + i64::from(hh * 3600 + mm * 60 + ss))
 }
 
+/// Parses an HTTP-date in any of its three formats (a recipient must accept all three, RFC
+/// 9110 5.6.7): IMF-fixdate, the obsolete RFC 850 date (`Sunday, 06-Nov-94 08:49:37 GMT`,
+/// its two-digit year taken in the century of `now`, or the one before if that would put it
+/// more than 50 years after `now`) and asctime (`Sun Nov  6 08:49:37 1994`). Used for the
+/// conditional request fields.
+pub(crate) fn parse_any_http_date(s: &[u8], now: i64) -> Option<i64> {
+    if let Some(t) = parse_http_date(s) {
+        return Some(t);
+    }
+    let (y, m, d, time) = if let Some(comma) = s.iter().position(|&b| b == b',') {
+        // rfc850-date = day-name-l "," SP date2 SP time-of-day SP GMT; date2 = DD-Mon-YY
+        let (day, rest) = (&s[..comma], &s[comma + 1..]);
+        if !LONG_DAYS.contains(&day) || rest.len() != 23 || rest[0] != b' ' {
+            return None;
+        }
+        let rest = &rest[1..];
+        if rest[2] != b'-' || rest[6] != b'-' || rest[9] != b' ' || &rest[18..] != b" GMT" {
+            return None;
+        }
+        let m = MONTHS.iter().position(|m| &rest[3..6] == *m)? as u32 + 1;
+        let (this_year, _, _) = civil_from_days(now.div_euclid(86_400));
+        let mut y = this_year - this_year.rem_euclid(100) + i64::from(two_digits(&rest[7..9])?);
+        if y > this_year + 50 {
+            y -= 100;
+        }
+        (y, m, two_digits(&rest[..2])?, &rest[10..18])
+    } else {
+        // asctime-date = day-name SP date3 SP time-of-day SP year; date3 = Mon SP ( 2DIGIT / ( SP DIGIT ))
+        if s.len() != 24 || s[3] != b' ' || s[7] != b' ' || s[10] != b' ' || s[19] != b' ' {
+            return None;
+        }
+        DAYS.iter().position(|d| &s[..3] == *d)?;
+        let m = MONTHS.iter().position(|m| &s[4..7] == *m)? as u32 + 1;
+        let d = if s[8] == b' ' {
+            digits(&s[9..10])?
+        } else {
+            two_digits(&s[8..10])?
+        };
+        (i64::from(digits(&s[20..24])?), m, d, &s[11..19])
+    };
+    if time[2] != b':' || time[5] != b':' {
+        return None;
+    }
+    let (hh, mm, ss) = (
+        two_digits(&time[..2])?,
+        two_digits(&time[3..5])?,
+        two_digits(&time[6..8])?,
+    );
+    if !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    Some(days_from_civil(y, m, d) * 86_400 + i64::from(hh * 3600 + mm * 60 + ss))
+}
+
+const LONG_DAYS: [&[u8]; 7] = [
+    b"Monday",
+    b"Tuesday",
+    b"Wednesday",
+    b"Thursday",
+    b"Friday",
+    b"Saturday",
+    b"Sunday",
+];
+
+fn two_digits(s: &[u8]) -> Option<u32> {
+    if s.len() == 2 { digits(s) } else { None }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +188,42 @@ mod tests {
             assert_eq!(parse_http_date(&http_date(t)), Some(t));
         }
         assert_eq!(parse_http_date(b"Sunday, 06-Nov-94 08:49:37 GMT"), None);
+    }
+
+    #[test]
+    fn the_three_formats_of_rfc_9110() {
+        let now = 1_796_000_000; // 2026
+        for s in [
+            &b"Sun, 06 Nov 1994 08:49:37 GMT"[..],
+            b"Sunday, 06-Nov-94 08:49:37 GMT",
+            b"Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(parse_any_http_date(s, now), Some(784_111_777), "{s:?}");
+        }
+        // Two-digit years: at most 50 years ahead, else the century before.
+        assert_eq!(
+            parse_any_http_date(b"Friday, 01-Jan-60 00:00:00 GMT", now),
+            Some(days_from_civil(2060, 1, 1) * 86_400)
+        );
+        assert_eq!(
+            parse_any_http_date(b"Friday, 01-Jan-99 00:00:00 GMT", now),
+            Some(days_from_civil(1999, 1, 1) * 86_400)
+        );
+        assert_eq!(
+            parse_any_http_date(b"Sun Nov 16 08:49:37 1994", now),
+            Some(784_111_777 + 10 * 86_400)
+        );
+        for bad in [
+            &b"Sun, 06 Nov 1994 08:49:37 UTC"[..],
+            b"Sunday, 06-Nov-1994 08:49:37 GMT",
+            b"Sunda, 06-Nov-94 08:49:37 GMT",
+            b"Sun Nov  6 08:49:37 94",
+            b"Sun Nov 6 08:49:37 1994",
+            b"Sun Nov  6 25:49:37 1994",
+            b"",
+            b"garbage",
+        ] {
+            assert_eq!(parse_any_http_date(bad, now), None, "{bad:?}");
+        }
     }
 }

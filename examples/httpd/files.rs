@@ -5,6 +5,10 @@
 //! rebuilt from the file system, so a changed file is served within a second. Small files
 //! are kept in memory (a pipelined burst of requests is answered with one `write`); larger
 //! ones keep an open descriptor for `sendfile`.
+//!
+//! A file's precompressed siblings (`x.css.br`, `x.css.zst`, `x.css.gz`) are looked up when
+//! its entry is built and kept with it, so a request for a file without siblings costs no
+//! system call more than before, and one with siblings none either until the entry expires.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -38,7 +42,49 @@ pub(crate) enum Kind {
     NotFound,
 }
 
-/// A servable file.
+/// Why a path could not be opened: it does not exist (404), or it is not servable (403).
+enum Unservable {
+    NotFound,
+    Forbidden,
+}
+
+/// A content coding of a precompressed sibling file, in the server's order of preference
+/// when the client's weights tie (RFC 9110 12.5.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Coding {
+    /// Brotli, `x.br`.
+    Br,
+    /// Zstandard, `x.zst`.
+    Zstd,
+    /// gzip, `x.gz`.
+    Gzip,
+}
+
+impl Coding {
+    /// Every coding, most preferred first.
+    pub(crate) const ALL: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
+
+    /// The suffix of the sibling file.
+    fn suffix(self) -> &'static [u8] {
+        match self {
+            Coding::Br => b".br",
+            Coding::Zstd => b".zst",
+            Coding::Gzip => b".gz",
+        }
+    }
+
+    /// The content-coding token (`Content-Encoding`, `Accept-Encoding`).
+    pub(crate) fn token(self) -> &'static str {
+        match self {
+            Coding::Br => "br",
+            Coding::Zstd => "zstd",
+            Coding::Gzip => "gzip",
+        }
+    }
+}
+
+/// A servable file: one representation (the file itself, or one of its precompressed
+/// siblings).
 pub(crate) struct FileInfo {
     pub(crate) size: u64,
     pub(crate) mtime: i64,
@@ -55,6 +101,12 @@ pub(crate) struct FileInfo {
     pub(crate) whole: Option<Box<[u8]>>,
     /// An open descriptor, for a large file (shared with responses still being sent).
     pub(crate) fd: Option<Arc<OwnedFd>>,
+    /// Whether responses carry `Vary: Accept-Encoding` (a file with precompressed siblings,
+    /// and the siblings themselves).
+    pub(crate) vary: bool,
+    /// The precompressed siblings, most preferred first (empty for most files: no
+    /// allocation).
+    pub(crate) siblings: Box<[(Coding, FileInfo)]>,
 }
 
 /// The start of a `200` response's head, up to its `Date` value.
@@ -67,6 +119,24 @@ impl FileInfo {
     pub(crate) fn body(&self) -> Option<&[u8]> {
         let w = self.whole.as_deref()?;
         w.get(w.len().checked_sub(usize::try_from(self.size).ok()?)?..)
+    }
+
+    /// The bytes held in memory for this file and its siblings.
+    fn cached_bytes(&self) -> usize {
+        self.whole.as_deref().map_or(0, <[u8]>::len)
+            + self
+                .siblings
+                .iter()
+                .map(|(_, s)| s.cached_bytes())
+                .sum::<usize>()
+    }
+}
+
+/// The bytes an entry holds in memory.
+fn cached_bytes(kind: &Kind) -> usize {
+    match kind {
+        Kind::File(f) => f.cached_bytes(),
+        _ => 0,
     }
 }
 
@@ -182,16 +252,10 @@ impl FileCache {
             checked_ms: now_ms,
             kind,
         };
-        let added = match &entry.kind {
-            Kind::File(FileInfo { whole: Some(b), .. }) => b.len(),
-            _ => 0,
-        };
+        let added = cached_bytes(&entry.kind);
         let full = match found {
             Some(i) => {
-                let old = match &self.entries[i].kind {
-                    Kind::File(FileInfo { whole: Some(b), .. }) => b.len(),
-                    _ => 0,
-                };
+                let old = cached_bytes(&self.entries[i].kind);
                 let bytes = self.bytes.saturating_sub(old) + added;
                 if bytes <= MAX_CACHED_BYTES {
                     self.entries[i] = entry;
@@ -231,30 +295,31 @@ impl FileCache {
                 && (root.ends_with(b"/") || real.get(root.len()) == Some(&b'/')))
     }
 
-    fn open_below(&self, rel: &[u8]) -> Result<(OwnedFd, fs::Stat), Kind> {
+    fn open_below(&self, rel: &[u8]) -> Result<(OwnedFd, fs::Stat), Unservable> {
         let rel = if rel.is_empty() { &b"."[..] } else { rel };
         let Ok(path) = CString::new(rel) else {
-            return Err(Kind::Forbidden);
+            return Err(Unservable::Forbidden);
         };
         // NONBLOCK: opening a FIFO must not block the event loop.
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
         let fd = match fs::openat(&self.root, &path, flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ENAMETOOLONG) => {
-                return Err(Kind::NotFound);
+                return Err(Unservable::NotFound);
             }
-            Err(_) => return Err(Kind::Forbidden),
+            Err(_) => return Err(Unservable::Forbidden),
         };
         if !self.is_below_root(&fd) {
-            return Err(Kind::Forbidden);
+            return Err(Unservable::Forbidden);
         }
-        let st = fs::fstat(&fd).map_err(|_| Kind::Forbidden)?;
+        let st = fs::fstat(&fd).map_err(|_| Unservable::Forbidden)?;
         Ok((fd, st))
     }
 
     fn resolve(&self, key: &[u8]) -> Kind {
         let (fd, st, name) = match self.open_below(key) {
-            Err(k) => return k,
+            Err(Unservable::NotFound) => return Kind::NotFound,
+            Err(Unservable::Forbidden) => return Kind::Forbidden,
             Ok((_dir, st)) if st.is_dir() => {
                 if !key.is_empty() && !key.ends_with(b"/") {
                     return Kind::Redirect;
@@ -271,52 +336,43 @@ impl FileCache {
         if !st.is_file() {
             return Kind::Forbidden;
         }
-        let size = st.st_size.max(0) as u64;
-        let mtime = st.st_mtime;
-        let last_modified = http_date(mtime);
-        let etag = format!("\"{:x}-{:x}\"", mtime, size)
-            .into_bytes()
-            .into_boxed_slice();
-        let mut tail = Vec::with_capacity(160);
-        let _ = write!(
-            tail,
-            "Content-Type: {}\r\nLast-Modified: ",
-            mime_type(&name)
-        );
-        tail.extend_from_slice(&last_modified);
-        tail.extend_from_slice(b"\r\nETag: ");
-        tail.extend_from_slice(&etag);
-        tail.extend_from_slice(b"\r\nAccept-Ranges: bytes\r\n");
-        let length_line = format!("Content-Length: {size}\r\n")
-            .into_bytes()
-            .into_boxed_slice();
-        let (whole, fd) = if size <= SMALL_FILE {
-            // The Date is a placeholder until the first response fills it in.
-            let head = HEAD_200.len() + last_modified.len() + tail.len() + length_line.len() + 4;
-            let mut w = Vec::with_capacity(head + size as usize);
-            w.extend_from_slice(HEAD_200);
-            w.extend_from_slice(&last_modified);
-            w.extend_from_slice(b"\r\n");
-            w.extend_from_slice(&tail);
-            w.extend_from_slice(&length_line);
-            w.extend_from_slice(b"\r\n");
-            if !read_all(&fd, size, &mut w) {
-                return Kind::Forbidden;
+        let content_type = mime_type(&name);
+        let siblings = self.siblings(&name, st.st_mtime, content_type);
+        let vary = !siblings.is_empty();
+        match file_info(fd, &st, content_type, None, vary) {
+            Some(mut f) => {
+                f.siblings = siblings;
+                Kind::File(f)
             }
-            (Some(w.into_boxed_slice()), None)
-        } else {
-            (None, Some(Arc::new(fd)))
-        };
-        Kind::File(FileInfo {
-            size,
-            mtime,
-            etag,
-            last_modified,
-            tail: tail.into_boxed_slice(),
-            length_line,
-            whole,
-            fd,
-        })
+            None => Kind::Forbidden,
+        }
+    }
+
+    /// The precompressed siblings of the regular file `name` (modified at `mtime`) that can be
+    /// served in its place: regular files below the root (opened with the same checks as any
+    /// file), no older than the file itself (a sibling left behind by an edit of the file is
+    /// stale: it is ignored, and the file served as it is). Not looked for beside a file that
+    /// is itself compressed (`x.gz`: its siblings would be `x.gz.gz`, ...).
+    fn siblings(&self, name: &[u8], mtime: i64, content_type: &str) -> Box<[(Coding, FileInfo)]> {
+        if Coding::ALL.iter().any(|c| name.ends_with(c.suffix())) {
+            return Box::default();
+        }
+        let mut found = Vec::new();
+        let mut path = name.to_vec();
+        for coding in Coding::ALL {
+            path.truncate(name.len());
+            path.extend_from_slice(coding.suffix());
+            let Ok((fd, st)) = self.open_below(&path) else {
+                continue;
+            };
+            if !st.is_file() || st.st_mtime < mtime {
+                continue;
+            }
+            if let Some(f) = file_info(fd, &st, content_type, Some(coding), true) {
+                found.push((coding, f));
+            }
+        }
+        found.into_boxed_slice()
     }
 
     /// The root directory (for tests of the cache).
@@ -324,6 +380,73 @@ impl FileCache {
     pub(crate) fn root(&self) -> impl AsFd + '_ {
         &self.root
     }
+}
+
+/// The representation held in the open regular file `fd` (whose metadata is `st`): its
+/// validators, its prebuilt header lines, and its contents if small. `coding` names the
+/// content coding of a precompressed sibling (which gets its own ETag, `"...-br"`, as its
+/// bytes differ from the file's); `vary` adds `Vary: Accept-Encoding`. `None` if a small
+/// file could not be read whole.
+fn file_info(
+    fd: OwnedFd,
+    st: &fs::Stat,
+    content_type: &str,
+    coding: Option<Coding>,
+    vary: bool,
+) -> Option<FileInfo> {
+    let size = st.st_size.max(0) as u64;
+    let mtime = st.st_mtime;
+    let last_modified = http_date(mtime);
+    let suffix = coding.map_or("", Coding::token);
+    let dash = if coding.is_some() { "-" } else { "" };
+    let etag = format!("\"{mtime:x}-{size:x}{dash}{suffix}\"")
+        .into_bytes()
+        .into_boxed_slice();
+    let mut tail = Vec::with_capacity(200);
+    let _ = write!(tail, "Content-Type: {content_type}\r\n");
+    if let Some(c) = coding {
+        let _ = write!(tail, "Content-Encoding: {}\r\n", c.token());
+    }
+    if vary {
+        tail.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+    }
+    tail.extend_from_slice(b"Last-Modified: ");
+    tail.extend_from_slice(&last_modified);
+    tail.extend_from_slice(b"\r\nETag: ");
+    tail.extend_from_slice(&etag);
+    tail.extend_from_slice(b"\r\nAccept-Ranges: bytes\r\n");
+    let length_line = format!("Content-Length: {size}\r\n")
+        .into_bytes()
+        .into_boxed_slice();
+    let (whole, fd) = if size <= SMALL_FILE {
+        // The Date is a placeholder until the first response fills it in.
+        let head = HEAD_200.len() + last_modified.len() + tail.len() + length_line.len() + 4;
+        let mut w = Vec::with_capacity(head + size as usize);
+        w.extend_from_slice(HEAD_200);
+        w.extend_from_slice(&last_modified);
+        w.extend_from_slice(b"\r\n");
+        w.extend_from_slice(&tail);
+        w.extend_from_slice(&length_line);
+        w.extend_from_slice(b"\r\n");
+        if !read_all(&fd, size, &mut w) {
+            return None;
+        }
+        (Some(w.into_boxed_slice()), None)
+    } else {
+        (None, Some(Arc::new(fd)))
+    };
+    Some(FileInfo {
+        size,
+        mtime,
+        etag,
+        last_modified,
+        tail: tail.into_boxed_slice(),
+        length_line,
+        whole,
+        fd,
+        vary,
+        siblings: Box::default(),
+    })
 }
 
 /// Appends exactly `size` bytes from the start of `fd` to `out` (a file that shrinks

@@ -10,11 +10,13 @@
 //! serves the directory with one worker per CPU. See `--help` for the options and the
 //! README for the design and the measurements behind it.
 
+mod conditional;
 mod config;
 mod conn;
 mod dates;
 mod event_loop;
 mod files;
+mod negotiate;
 mod paths;
 mod pool;
 mod respond;

@@ -3,8 +3,9 @@
 /// Why a request path was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum PathError {
-    /// A `%` not followed by two hexadecimal digits, a NUL or a backslash, a path that does
-    /// not start with `/`, or `..` above the root: 400.
+    /// A `%` not followed by two hexadecimal digits in the path, a NUL or a
+    /// backslash, a byte RFC 3986 does not allow there (see [`normalize_path`]), a path that
+    /// does not start with `/`, or `..` above the root: 400.
     Bad,
 }
 
@@ -17,8 +18,19 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
+/// Bytes the parser lets through in a request target (visible ASCII) that RFC 3986 does not
+/// allow in a path: `"`, `#` (a fragment is never sent), `<`, `>`, `` ` ``, `{`, `}` (and
+/// `\`, refused apart, also when percent-encoded). `[`, `]`, `^` and `|` are not allowed
+/// either, but browsers send them unencoded (the WHATWG URL standard's path percent-encode
+/// set leaves them out), so they are accepted, as nginx does.
+const PATH_REFUSED: &[u8] = b"\"#<>`{}";
+/// The same for the query: `"`, `#`, `<`, `>` (browsers encode these; they send `[]^|{}`,
+/// `` ` `` and `\` in a query as they are, so those pass).
+const QUERY_REFUSED: &[u8] = b"\"#<>";
+
 /// Byte classes for the scan of a request path: 1 `/`, 2 `.`, 4 needs decoding or is refused
-/// (`%`, `\`, NUL), 8 ends the path (`?`, the query follows); 0 any other byte.
+/// (`%`, `\`, NUL, [`PATH_REFUSED`]), 8 ends the path (`?`, the query follows); 0 any other
+/// byte.
 static PATH_CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     t[b'/' as usize] = 1;
@@ -26,9 +38,22 @@ static PATH_CLASS: [u8; 256] = {
     t[b'%' as usize] = 4;
     t[b'\\' as usize] = 4;
     t[0] = 4;
+    let mut i = 0;
+    while i < PATH_REFUSED.len() {
+        t[PATH_REFUSED[i] as usize] = 4;
+        i += 1;
+    }
     t[b'?' as usize] = 8;
     t
 };
+
+/// Whether `query` (after the `?`) holds none of [`QUERY_REFUSED`]. (The parser has already
+/// refused control bytes, spaces and non-ASCII bytes.) A `%` not followed by two hexadecimal
+/// digits is let through in a query, which this server does not use: browsers send a `%`
+/// typed into a query unencoded.
+fn valid_query(query: &[u8]) -> bool {
+    !query.iter().any(|b| QUERY_REFUSED.contains(b))
+}
 
 /// The length of `path` up to its query (`?`) if that part needs neither decoding nor
 /// normalising (no `%`, `\` or NUL, no `/` followed by `.` or `/`); `None` if it does. One
@@ -50,13 +75,15 @@ fn plain_path(path: &[u8]) -> Option<usize> {
     Some(path.len())
 }
 
-/// Percent-decodes `path` (which must start with `/`; a query after `?` is left out) and
-/// normalises it into `out`: the relative path below the root, segments joined by `/`,
+/// Percent-decodes `path` (which must start with `/`; a query after `?` is checked, see
+/// [`valid_query`], and left out) and normalises it into `out`: the relative path below the root, segments joined by `/`,
 /// without `.`, `..` or empty segments, and with a trailing `/` if the request path had one
 /// (the root is empty).
 ///
 /// Decoding comes first, so `%2e%2e` is `..` and `%2f` is a separator (`%3f` is a `?` in a
-/// name); `..` that would climb above the root, a decoded NUL and a backslash are refused.
+/// name); `..` that would climb above the root, a decoded NUL and a backslash are refused, and
+/// so are the bytes of [`PATH_REFUSED`] (RFC 9112 3.2: an invalid request-target is answered
+/// 400, not corrected).
 pub(crate) fn normalize_path(path: &[u8], out: &mut Vec<u8>) -> Result<(), PathError> {
     out.clear();
     if path.first() != Some(&b'/') {
@@ -64,14 +91,27 @@ pub(crate) fn normalize_path(path: &[u8], out: &mut Vec<u8>) -> Result<(), PathE
     }
     // Fast path: nothing to decode and nothing to normalise.
     if let Some(end) = plain_path(path) {
+        // (`end` is at a `?` if it is not the end.)
+        if end < path.len() && !valid_query(&path[end + 1..]) {
+            return Err(PathError::Bad);
+        }
         out.extend_from_slice(&path[1..end]);
         return Ok(());
     }
-    let path = path.split(|&b| b == b'?').next().unwrap_or_default();
+    let (path, query) = match path.iter().position(|&b| b == b'?') {
+        Some(q) => (&path[..q], Some(&path[q + 1..])),
+        None => (path, None),
+    };
+    if query.is_some_and(|q| !valid_query(q)) {
+        return Err(PathError::Bad);
+    }
     // Decode first into `out`, then normalise in place.
     let mut i = 0;
     while i < path.len() {
         let b = path[i];
+        if PATH_REFUSED.contains(&b) {
+            return Err(PathError::Bad);
+        }
         if b == b'%' {
             let (Some(&h), Some(&l)) = (path.get(i + 1), path.get(i + 2)) else {
                 return Err(PathError::Bad);

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use rawsys::OwnedFd;
 use reactor::http::{Request, TargetForm, Version};
 
-use crate::dates::parse_http_date;
+use crate::conditional::{Preconditions, Verdict};
 use crate::files::{DATE_AT, FileCache, FileInfo, HEAD_200, Kind};
+use crate::negotiate::AcceptEncoding;
 use crate::paths::normalize_path;
 
 /// A file region still to be sent with `sendfile` after the bytes already queued.
@@ -49,6 +50,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
         414 => "URI Too Long",
         416 => "Range Not Satisfiable",
@@ -114,7 +116,8 @@ pub(crate) fn simple_response(
     body_len as u64
 }
 
-fn trim(mut s: &[u8]) -> &[u8] {
+/// `s` without leading and trailing spaces and tabs (OWS).
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
@@ -122,19 +125,6 @@ fn trim(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
-}
-
-fn weak_eq(a: &[u8], b: &[u8]) -> bool {
-    let strip = |s: &[u8]| -> Vec<u8> { s.strip_prefix(b"W/").unwrap_or(s).to_vec() };
-    strip(a) == strip(b)
-}
-
-/// `If-None-Match`: `*` or a list of entity tags, compared weakly (RFC 9110 13.1.2).
-fn none_match(value: &[u8], etag: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .map(trim)
-        .any(|t| t == b"*" || weak_eq(t, etag))
 }
 
 /// A single byte range resolved against the file size.
@@ -199,30 +189,66 @@ fn range(value: &[u8], size: u64) -> RangeReq {
     RangeReq::Part(a, b.saturating_add(1).min(size))
 }
 
-/// `If-Range`: the range applies only if the validator still matches (strongly for tags).
-fn if_range_ok(value: &[u8], f: &FileInfo) -> bool {
-    let v = trim(value);
-    if v.starts_with(b"\"") {
-        v == &f.etag[..]
-    } else if v.starts_with(b"W/") {
-        false
-    } else {
-        parse_http_date(v) == Some(f.mtime)
-    }
+/// Whether `authority` (of an absolute-form target) is `host [ ":" port ]` with a host that is
+/// not empty (RFC 9110 4.2.1: an `http` URI with an empty host is invalid and must be
+/// rejected) and no userinfo (4.2.4: `user@` is to be treated as an error): an IP literal
+/// in brackets, or reg-name / IPv4 characters; the port digits.
+fn valid_authority(authority: &[u8]) -> bool {
+    let (host, port) = match authority.iter().rposition(|&b| b == b':') {
+        Some(c) if !authority[c..].contains(&b']') => (&authority[..c], &authority[c + 1..]),
+        _ => (authority, &b""[..]),
+    };
+    let host_ok = match host {
+        [b'[', inner @ .., b']'] => {
+            !inner.is_empty()
+                && inner
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.'))
+        }
+        _ => {
+            !host.is_empty()
+                && host
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=%".contains(&b))
+        }
+    };
+    host_ok && port.iter().all(u8::is_ascii_digit)
 }
 
 /// The path of the target, perhaps followed by `?` and a query (origin-form as it is; the
-/// path and query of an absolute-form target).
+/// path and query of an absolute-form target, whose authority must be valid). `None` for a
+/// target this server cannot answer (asterisk- or authority-form) or an invalid one.
 fn target_path<'a>(req: &Request<'a>) -> Option<&'a str> {
     match req.target_form() {
         TargetForm::Origin => Some(req.target()),
         TargetForm::Absolute => {
             let t = req.target();
-            let rest = &t[t.find("://")? + 3..];
-            Some(rest.find('/').map_or("/", |p| &rest[p..]))
+            // scheme ":" "//" authority path-abempty [ "?" query ] (the parser checked the
+            // scheme and the bytes).
+            let rest = t[t.find(':')? + 1..].strip_prefix("//")?;
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            if !valid_authority(&rest.as_bytes()[..end]) {
+                return None;
+            }
+            match rest.as_bytes().get(end) {
+                Some(b'/') => Some(&rest[end..]),
+                // An empty path is `/`; a fragment is refused with the path's checks.
+                None | Some(b'?') => Some("/"),
+                _ => None,
+            }
         }
         _ => None,
     }
+}
+
+/// Methods of RFC 9110 section 9 (and PATCH, RFC 5789) that this server knows but does not
+/// allow on a file: 405 with `Allow`. Any other method (method names are case-sensitive, so
+/// `get` is one) is one it does not implement: 501 (RFC 9110 9.1, 15.6.2).
+fn known_method(method: &str) -> bool {
+    matches!(
+        method,
+        "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH"
+    )
 }
 
 /// Answers `req`, appending the response head (and a small body) to `ctx.out`.
@@ -244,16 +270,27 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Responder<'_>, keep_alive: bo
                 file: None,
             }
         };
-    if method != "GET" && !head_only {
-        return simple(ctx, 405, keep_alive, b"Allow: GET, HEAD\r\n");
+    let target = target_path(req);
+    // An invalid request-target is answered 400 whatever the method (RFC 9112 3.2); the
+    // checks are those of the path (`normalize_path` leaves the query out of `scratch`).
+    let bad_target = match target {
+        Some(path) => normalize_path(path.as_bytes(), ctx.scratch).is_err(),
+        // The parser checked the asterisk and authority forms (and their methods).
+        None => matches!(req.target_form(), TargetForm::Origin | TargetForm::Absolute),
+    };
+    if bad_target {
+        return simple(ctx, 400, false, b"");
     }
-    let Some(path) = target_path(req) else {
+    if method != "GET" && !head_only {
+        return if known_method(method) {
+            simple(ctx, 405, keep_alive, b"Allow: GET, HEAD\r\n")
+        } else {
+            simple(ctx, 501, keep_alive, b"")
+        };
+    }
+    let Some(path) = target else {
         return simple(ctx, 400, false, b"");
     };
-    // (`normalize_path` leaves the query out.)
-    if normalize_path(path.as_bytes(), ctx.scratch).is_err() {
-        return simple(ctx, 400, false, b"");
-    }
     let entry = ctx.cache.lookup(ctx.scratch, ctx.now_ms);
     let f = match &mut entry.kind {
         Kind::File(f) => f,
@@ -283,49 +320,80 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Responder<'_>, keep_alive: bo
     };
     let out = &mut *ctx.out;
 
-    // Conditionals (RFC 9110 13.2.2): If-None-Match wins over If-Modified-Since.
-    let (mut inm, mut ims, mut rng, mut if_range) = (None, None, None, None);
+    // Built only when a field of theirs comes: most requests have none.
+    let mut conditions: Option<Preconditions<'_>> = None;
+    let mut accept: Option<AcceptEncoding> = None;
+    let has_siblings = !f.siblings.is_empty();
     if req.header_count() > 0 {
         for h in req.headers() {
             let n = h.name.as_bytes();
-            if n.len() < 5 || !(n[0] | 0x20 == b'i' || n[0] | 0x20 == b'r') {
+            if n.len() < 5 {
                 continue;
             }
-            if h.name.eq_ignore_ascii_case("if-none-match") {
-                inm = Some(h.value);
-            } else if h.name.eq_ignore_ascii_case("if-modified-since") {
-                ims = Some(h.value);
-            } else if h.name.eq_ignore_ascii_case("range") {
-                rng = Some(h.value);
-            } else if h.name.eq_ignore_ascii_case("if-range") {
-                if_range = Some(h.value);
+            match n[0] | 0x20 {
+                b'i' | b'r' => {
+                    conditions.get_or_insert_default().note(h.name, h.value);
+                }
+                b'a' if has_siblings && h.name.eq_ignore_ascii_case("accept-encoding") => {
+                    accept.get_or_insert_default().add(h.value);
+                }
+                _ => {}
             }
         }
     }
-    let not_modified = match (inm, ims) {
-        (Some(v), _) => none_match(v, &f.etag),
-        (None, Some(v)) => parse_http_date(trim(v)).is_some_and(|t| f.mtime <= t),
-        _ => false,
+    // The selected representation: a precompressed sibling the client accepts, or the file.
+    let f = match accept.and_then(|a| a.choose(f.siblings.iter().map(|(c, _)| *c))) {
+        Some(c) => match f.siblings.iter_mut().find(|(s, _)| *s == c) {
+            Some((_, s)) => s,
+            None => f,
+        },
+        None => f,
     };
-    if not_modified {
-        status_line(out, 304, ctx.date);
-        out.extend_from_slice(b"Last-Modified: ");
-        out.extend_from_slice(&f.last_modified);
-        out.extend_from_slice(b"\r\nETag: ");
-        out.extend_from_slice(&f.etag);
-        out.extend_from_slice(b"\r\n");
-        connection_line(out, keep_alive, version);
-        out.extend_from_slice(b"\r\n");
-        return Outcome {
-            status: 304,
-            body_len: 0,
-            keep_alive,
-            file: None,
-        };
-    }
+    let vary = |f: &FileInfo| -> &'static [u8] {
+        if f.vary {
+            b"Vary: Accept-Encoding\r\n"
+        } else {
+            b""
+        }
+    };
 
-    let want = match rng {
-        Some(v) if if_range.is_none_or(|ir| if_range_ok(ir, f)) => range(v, f.size),
+    // Preconditions (RFC 9110 13.2.2), then the range they allow.
+    let verdict = match &conditions {
+        Some(c) => c.evaluate(f, true, ctx.date),
+        None => Verdict::Proceed { range: false },
+    };
+    let use_range = match verdict {
+        Verdict::Proceed { range } => range,
+        Verdict::NotModified => {
+            status_line(out, 304, ctx.date);
+            out.extend_from_slice(vary(f));
+            out.extend_from_slice(b"Last-Modified: ");
+            out.extend_from_slice(&f.last_modified);
+            out.extend_from_slice(b"\r\nETag: ");
+            out.extend_from_slice(&f.etag);
+            out.extend_from_slice(b"\r\n");
+            connection_line(out, keep_alive, version);
+            out.extend_from_slice(b"\r\n");
+            return Outcome {
+                status: 304,
+                body_len: 0,
+                keep_alive,
+                file: None,
+            };
+        }
+        Verdict::Failed => {
+            let body_len =
+                simple_response(out, ctx.date, 412, keep_alive, version, vary(f), head_only);
+            return Outcome {
+                status: 412,
+                body_len,
+                keep_alive,
+                file: None,
+            };
+        }
+    };
+    let want = match conditions.and_then(|c| c.range) {
+        Some(v) if use_range => range(v, f.size),
         _ => RangeReq::Whole,
     };
     let (status, start, end) = match want {
@@ -350,16 +418,10 @@ pub(crate) fn respond(req: &Request<'_>, ctx: &mut Responder<'_>, keep_alive: bo
         RangeReq::Whole => (200, 0, f.size),
         RangeReq::Part(a, b) => (206, a, b),
         RangeReq::Unsatisfiable => {
-            let extra = format!("Content-Range: bytes */{}\r\n", f.size);
-            let body_len = simple_response(
-                out,
-                ctx.date,
-                416,
-                keep_alive,
-                version,
-                extra.as_bytes(),
-                head_only,
-            );
+            let mut extra = format!("Content-Range: bytes */{}\r\n", f.size).into_bytes();
+            extra.extend_from_slice(vary(f));
+            let body_len =
+                simple_response(out, ctx.date, 416, keep_alive, version, &extra, head_only);
             return Outcome {
                 status: 416,
                 body_len,
