@@ -1,7 +1,7 @@
-//! Large objects in mappings of their own: `realloc` across the 1 MiB threshold keeps the
+//! Large objects in mappings of their own: `realloc` across the 8 MiB threshold keeps the
 //! contents (and moves them with `mremap` beyond it), over-aligned requests are aligned,
 //! and freeing a mapped object gives its memory back at once (resident set from
-//! /proc/self/statm). The tests share one process-wide heap, so they run one at a time.
+//! /proc/self/statm). Mapped objects are those above 8 MiB. The tests share one process-wide heap, so they run one at a time.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::Mutex;
@@ -41,8 +41,8 @@ fn realloc_across_the_threshold_keeps_contents() {
         for new_size in [
             700 << 10,
             (1 << 20) + 1,
-            3 << 20,
-            7 << 20,
+            (8 << 20) + 1,
+            12 << 20,
             40 << 20,
             96 << 20,
             5 << 20,
@@ -74,9 +74,9 @@ fn realloc_across_the_threshold_keeps_contents() {
 fn over_aligned_mapped_objects() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for (size, align) in [
-        ((2 << 20) + 5, 64 << 10),
-        (3 << 20, 2 << 20),
-        ((1 << 20) + 4096, 1 << 20),
+        ((9 << 20) + 5, 64 << 10),
+        (12 << 20, 2 << 20),
+        ((8 << 20) + 4096, 1 << 20),
     ] {
         let layout = Layout::from_size_align(size, align).unwrap();
         // SAFETY: non-zero size; accesses stay within the block.
@@ -123,8 +123,8 @@ fn freeing_a_mapped_object_returns_its_memory_at_once() {
             "64 MiB freed, resident {base} -> {high} -> {low}"
         );
     }
-    // A cached mapping (4 MiB) goes back with malloc_trim's call.
-    let small = Layout::from_size_align(4 << 20, 8).unwrap();
+    // A cached mapping (12 MiB) goes back with malloc_trim's call.
+    let small = Layout::from_size_align(12 << 20, 8).unwrap();
     // SAFETY: as above.
     unsafe {
         let p = A.alloc(small);
@@ -144,7 +144,7 @@ fn freeing_a_mapped_object_returns_its_memory_at_once() {
         p.write_bytes(1, small.size());
         A.dealloc(p, small);
         let q = A.alloc(small);
-        assert_eq!(q, p, "a freed 4 MiB mapping is reused");
+        assert_eq!(q, p, "a freed 12 MiB mapping is reused");
         assert_eq!(q.read(), 1);
         A.dealloc(q, small);
     }
