@@ -80,9 +80,10 @@ impl<S: PageSource> Heap<S> {
             class_bytes += tc.spans * cls.pages() * PAGE_SIZE;
         }
         ensure!(
-            class_bytes + ph.stats.large_in_use == ph.stats.in_use,
-            "heap: class spans {class_bytes} + large objects {} != page heap bytes in use {}",
+            class_bytes + ph.stats.large_in_use + ph.stats.releasing == ph.stats.in_use,
+            "heap: class spans {class_bytes} + large objects {} + spans being released {} != page heap bytes in use {}",
             ph.stats.large_in_use,
+            ph.stats.releasing,
             ph.stats.in_use
         );
         // SAFETY: as above.

@@ -67,7 +67,10 @@ impl<S: PageSource> Heap<S> {
         let mut ph = self.page_heap.lock();
         // SAFETY: as above.
         ph.stats.large_in_use -= unsafe { (*span).bytes() };
-        ph.deallocate(&self.source, &self.page_map, span);
+        if ph.deallocate(&self.source, &self.page_map, span) {
+            drop(ph);
+            self.release_idle_spans(self.source.now_ns(), false);
+        }
     }
 
     /// Shrinks or grows the span of a live large object in place to `pages` pages.
