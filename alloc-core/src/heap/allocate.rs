@@ -187,7 +187,7 @@ impl<S: PageSource> Heap<S> {
             // SAFETY: caller's contract: a live large object's span record is live and in use.
             let (bytes, state) = unsafe { ((*span).bytes(), (*span).state) };
             if aligned && new_size > MAX_SMALL_SIZE && new_size <= MAX_REQUEST {
-                if let Some(p) = self.resize_large(span, state, new_size, align) {
+                if let Some(p) = self.resize_large(span, state, None, new_size, align) {
                     return p;
                 }
             }
@@ -225,7 +225,7 @@ impl<S: PageSource> Heap<S> {
         }
         // SAFETY: the record of a live large object (caller's contract).
         let state = unsafe { (*span).state };
-        self.resize_large(span, state, new_size, layout.align())
+        self.resize_large(span, state, Some(layout.size()), new_size, layout.align())
     }
 
     /// Resizes the large object of `span` (in state `state`) without copying: an own mapping
@@ -236,6 +236,7 @@ impl<S: PageSource> Heap<S> {
         &self,
         span: *mut Span,
         state: SpanState,
+        old_size: Option<usize>,
         new_size: usize,
         align: usize,
     ) -> Option<*mut u8> {
@@ -244,7 +245,7 @@ impl<S: PageSource> Heap<S> {
             if !mapped_size || align > PAGE_SIZE {
                 return None;
             }
-            let p = self.remap_mapped(span, new_size);
+            let p = self.remap_mapped(span, old_size, new_size);
             return (!p.is_null()).then_some(p);
         }
         if mapped_size {

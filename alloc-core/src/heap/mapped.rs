@@ -36,7 +36,7 @@ pub(crate) const MAP_THRESHOLD: usize = 8 << 20;
 /// At most this many freed mappings are cached.
 pub(crate) const CACHE_ENTRIES: usize = 8;
 /// At most this many bytes of freed mappings are cached; longer mappings are never cached.
-pub(crate) const CACHE_BYTES: usize = 64 << 20;
+pub(crate) const CACHE_BYTES: usize = 128 << 20;
 
 /// Mappings to unmap once the lock is released.
 struct Unmaps {
@@ -172,7 +172,9 @@ impl<S: PageSource> Heap<S> {
         Self::unregister(&mut ph, &self.page_map, best);
         // SAFETY: best is live and now ours alone (on no list, not in the page map).
         let (base, len) = unsafe { ((*best).base(), (*best).bytes()) };
-        if len == bytes {
+        // A longer mapping is taken whole (up to 8 times the request): a vector that grows
+        // again reuses its resident pages without a system call.
+        if len >= bytes && len / 8 <= bytes {
             let ok = self.register_mapped(&mut ph, best);
             debug_assert!(ok, "the entry existed");
             return Some(base);
@@ -207,7 +209,7 @@ impl<S: PageSource> Heap<S> {
         Self::unregister(&mut ph, &self.page_map, span);
         // SAFETY: the record is live and ours (the object was live).
         let s = unsafe { &mut *span };
-        if s.bytes() <= CACHE_BYTES / 4 {
+        if s.bytes() <= CACHE_BYTES / 2 {
             s.state = SpanState::MappedCached;
             s.freed_at = now;
             self.page_map.set(s.start, span);
@@ -245,12 +247,24 @@ impl<S: PageSource> Heap<S> {
 
     /// Resizes a live mapped object's mapping to hold `new_size` bytes (`mremap`, possibly
     /// moving it). Null when the kernel refused (the object is then unchanged).
-    pub(super) fn remap_mapped(&self, span: *mut Span, new_size: usize) -> *mut u8 {
+    /// The mapping is kept as it is when the request fits and is growth (`new_size` at least
+    /// `old_size`: a vector growing inside a reused, longer cached mapping) or, when the old
+    /// size is unknown (C's `realloc`), more than half of it.
+    pub(super) fn remap_mapped(
+        &self,
+        span: *mut Span,
+        old_size: Option<usize>,
+        new_size: usize,
+    ) -> *mut u8 {
         let bytes = new_size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
         let mut ph = self.page_heap.lock();
         // SAFETY: the record of a live object (caller's contract: the caller owns it).
         let (base, len) = unsafe { ((*span).base(), (*span).bytes()) };
-        if len == bytes {
+        let keep = match old_size {
+            Some(old) => new_size >= old || bytes > len / 2,
+            None => bytes > len / 2,
+        };
+        if bytes <= len && keep {
             return base;
         }
         Self::unregister(&mut ph, &self.page_map, span);
