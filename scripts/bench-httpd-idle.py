@@ -2,15 +2,25 @@
 """Opens N keep-alive connections to 127.0.0.1:PORT, sends one request on each and reads its
 response, then holds them idle while the caller measures the server's RSS.
 
-usage: bench-httpd-idle.py PORT N PATH HOLD_FILE
+usage: bench-httpd-idle.py PORT N PATH HOLD_FILE [--tls]
+With --tls each connection is TLS (the server's certificate is not checked: the caller made
+it): the handshake and one request, so the server holds a TLS session per idle connection.
 Prints 'ready' once all N are open and answered; closes everything when HOLD_FILE disappears
 (or after 120 s)."""
 import os
 import socket
+import ssl
 import sys
 import time
 
 port, n, path, hold = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+tls = None
+if sys.argv[5:] == ["--tls"]:
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    tls.check_hostname = False
+    tls.verify_mode = ssl.CERT_NONE
+elif sys.argv[5:]:
+    raise SystemExit("usage: bench-httpd-idle.py PORT N PATH HOLD_FILE [--tls]")
 req = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
 
 
@@ -34,9 +44,15 @@ def read_response(t):
         body += chunk
 
 
+
+def connect():
+    t = socket.create_connection(("127.0.0.1", port), timeout=30)
+    return tls.wrap_socket(t) if tls else t
+
+
 socks = []
 for start in range(0, n, 500):
-    batch = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(min(500, n - start))]
+    batch = [connect() for _ in range(min(500, n - start))]
     for t in batch:
         t.sendall(req)
     for t in batch:

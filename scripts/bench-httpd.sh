@@ -5,7 +5,8 @@
 #   DURATION=5s MODES=unpinned scripts/bench-httpd.sh
 #   SERVERS="httpd" ROUNDS=3 scripts/bench-httpd.sh   (httpd's three variants only, 3 rounds)
 #   PEER_SCHED=batch scripts/bench-httpd.sh   (nginx, lighttpd, h2o under SCHED_BATCH too)
-#   DURATION=1s MODES=unpinned IDLE=200 scripts/bench-httpd.sh   (CI's short mode, ~1 min)
+#   DURATION=1s MODES=unpinned IDLE=200 scripts/bench-httpd.sh   (CI's short mode, ~3 min)
+#   MODES= IDLE=0 TLS_RING=1 scripts/bench-httpd.sh   (the TLS rows only, with ring too)
 #
 # httpd runs in three variants: "httpd" (the default reactor-per-core design, alloc-core's
 # GlobalHeap), "httpd-pool" (--design pool: the seed's one epoll thread handing ready
@@ -23,15 +24,40 @@
 # Once with servers on CPU 0 and wrk on CPU 1 (pinned), once unpinned. Then each server's
 # RSS growth with $IDLE idle keep-alive connections open. Prints requests/s (or GB/s),
 # p50/p99 and httpd's ratio to the best peer per row.
+#
+# TLS rows (TLS=0 skips them; unpinned, after the plain ones): every server serves HTTPS on
+# the same port with the same certificate, made here with openssl (ECDSA P-256; the RSA-2048
+# row restarts each server with an RSA certificate; TLS_RSA=0 skips it), TLS 1.2 and 1.3,
+# session tickets and a session cache; the peers use Debian's OpenSSL 3 build, httpd rustls
+# with aws-lc-rs ("httpd", the default build), and with TLS_RING=1 also rustls with ring
+# ("httpd-ring", built with --features tls-ring). Rows:
+#   1 KiB keep-alive @ 100 and 1 MiB @ 100 (GB/s): wrk over https (one handshake per
+#     connection, then requests; wrk negotiates TLS 1.3, AES-256-GCM);
+#   new connections with a full handshake / with resumption: connections per second of a
+#     client looping connect, handshake, `GET /index.html` (HTTP/1.0: the server closes)
+#     for $DURATION in $TLS_CLIENTS threads: benchmarks/examples/tls_handshakes (rustls;
+#     TLS_CLIENT=s_time: as many `openssl s_time -new` / `-reuse` processes; see
+#     run_newconn for why rustls is the default).
+#     Not wrk with `Connection: close`: wrk keeps the session of its last connection
+#     (SSL_clear) and resumes it on the next (nginx logs $ssl_session_reused "r" for all but
+#     the first connection of each of wrk's sockets), so it measures resumption only.
+# with each server's CPU time per request or connection, and RSS growth with $TLS_IDLE idle
+# TLS connections (handshake and one request each, bench-httpd-idle.py --tls).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=$(pwd)
 DURATION=${DURATION:-10s}
 WORKERS=${WORKERS:-$(nproc)}
 IDLE=${IDLE:-10000}
-MODES=${MODES:-"pinned unpinned"}
+MODES=${MODES-"pinned unpinned"}
 ROUNDS=${ROUNDS:-1}
 SERVERS=${SERVERS:-"httpd nginx lighttpd h2o"}
+TLS=${TLS:-1}
+TLS_RING=${TLS_RING:-0}
+TLS_RSA=${TLS_RSA:-1}
+TLS_CLIENT=${TLS_CLIENT:-rustls}
+TLS_CLIENTS=${TLS_CLIENTS:-16}
+TLS_IDLE=${TLS_IDLE:-$IDLE}
 WORK=${WORK:-/tmp/lp-bench-httpd}
 TARGET=${CARGO_TARGET_DIR:-$ROOT_DIR/target}
 
@@ -42,6 +68,8 @@ command -v lighttpd >/dev/null || need+=(lighttpd)
 command -v h2o >/dev/null || need+=(h2o)
 command -v python3 >/dev/null || need+=(python3)
 command -v taskset >/dev/null || need+=(util-linux)
+command -v openssl >/dev/null || need+=(openssl)
+[ -e /usr/lib/lighttpd/mod_openssl.so ] || need+=(lighttpd-mod-openssl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -55,8 +83,20 @@ cp "$TARGET/release/examples/httpd" "$WORK.httpd.bin"
 cargo build --release --example httpd --features system-alloc >&2
 cp "$TARGET/release/examples/httpd" "$WORK.httpd-sysalloc.bin"
 # httpd-pool: the same binary in the seed's design (one epoll thread feeding a worker pool).
+# The TLS rows: the peers and httpd (aws-lc-rs), and httpd-ring with TLS_RING=1.
+TLS_SERVERS=$SERVERS
 case " $SERVERS " in *" httpd "*) SERVERS="$SERVERS httpd-pool httpd-sysalloc";; esac
 cp "$WORK.httpd.bin" "$WORK.httpd-pool.bin"
+if [ "$TLS" = 1 ] && [ "$TLS_RING" = 1 ]; then
+  cargo build --release --example httpd --features tls-ring >&2
+  cp "$TARGET/release/examples/httpd" "$WORK.httpd-ring.bin"
+  TLS_SERVERS="$TLS_SERVERS httpd-ring"
+fi
+[ "$TLS" = 1 ] || TLS_SERVERS=""
+if [ -n "$TLS_SERVERS" ] && [ "$TLS_CLIENT" != s_time ]; then
+  cargo build --release -p benchmarks --example tls_handshakes >&2
+  cp "$TARGET/release/examples/tls_handshakes" "$WORK.tls_handshakes.bin"
+fi
 
 rm -rf "$WORK" && mkdir -p "$WORK/www" "$WORK/run"
 python3 - "$WORK/www" <<'PY'
@@ -67,15 +107,38 @@ assert len(body) == 1024
 open(os.path.join(d, "index.html"), "wb").write(body)
 open(os.path.join(d, "1m.bin"), "wb").write(os.urandom(1 << 20))
 PY
+# The certificates: ECDSA P-256 and RSA-2048, self-signed for 127.0.0.1.
+mkdir -p "$WORK/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/ec.key" -out "$WORK/tls/ec.pem" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/rsa.key" -out "$WORK/tls/rsa.pem" 2>/dev/null
 
 PORT=18090
 SERVER_PID=
 CPU_SERVER=""
 CPU_CLIENT=""
 
-start_server() { # name variant
-  local name=$1 variant=${2:-}
-  local run="$WORK/run"
+start_server() { # name variant [tls: ec|rsa]
+  local name=$1 variant=${2:-} tls=${3:-}
+  local run="$WORK/run" cert="$WORK/tls/${3:-}.pem" key="$WORK/tls/${3:-}.key"
+  local tls_httpd=() tls_nginx="" tls_nginx_listen="" tls_lighttpd="" tls_h2o=""
+  if [ -n "$tls" ]; then
+    tls_httpd=(--tls-cert "$cert" --tls-key "$key")
+    # nginx 1.22's default is TLS 1.0-1.2: name 1.3 as the others have it.
+    tls_nginx="ssl_certificate $cert; ssl_certificate_key $key; ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_cache shared:SSL:10m; ssl_session_tickets on;"
+    tls_nginx_listen=" ssl"
+    tls_lighttpd="server.modules += (\"mod_openssl\")
+ssl.engine = \"enable\"
+ssl.pemfile = \"$cert\"
+ssl.privkey = \"$key\""
+    tls_h2o="
+  ssl:
+    certificate-file: $cert
+    key-file: $key
+    minimum-version: TLSv1.2"
+  fi
   # Its own session: lighttpd signals its whole process group on shutdown.
   local pin=(setsid)
   [ -n "$CPU_SERVER" ] && pin=(setsid taskset -c "$CPU_SERVER")
@@ -83,11 +146,11 @@ start_server() { # name variant
   # README), to see how much of a difference is the scheduling policy.
   case $name in httpd*) ;; *) [ "${PEER_SCHED:-}" = batch ] && pin+=(chrt -b 0) ;; esac
   case $name in
-    httpd|httpd-sysalloc|httpd-pool)
+    httpd|httpd-sysalloc|httpd-pool|httpd-ring)
       local design=reactor
       [ "$name" = httpd-pool ] && design=pool
       "${pin[@]}" "$WORK.$name.bin" --design $design --port $PORT --bind 127.0.0.1 --root "$WORK/www" \
-        --workers "$WORKERS" --keepalive-timeout 120 --header-timeout 120 >"$run/$name.out" 2>&1 &
+        --workers "$WORKERS" --keepalive-timeout 120 --header-timeout 120 "${tls_httpd[@]}" >"$run/$name.out" 2>&1 &
       SERVER_PID=$! ;;
     nginx)
       cat >"$run/nginx.conf" <<CONF
@@ -102,8 +165,9 @@ http {
   sendfile $variant; tcp_nopush on; tcp_nodelay on;
   keepalive_requests 1000000000; keepalive_timeout 120s;
   open_file_cache max=1000 inactive=60s;
+  $tls_nginx
   types { text/html html; application/octet-stream bin; }
-  server { listen 127.0.0.1:$PORT reuseport backlog=4096; root $WORK/www; }
+  server { listen 127.0.0.1:$PORT$tls_nginx_listen reuseport backlog=4096; root $WORK/www; }
 }
 CONF
       "${pin[@]}" nginx -c "$run/nginx.conf" -p "$run" &
@@ -122,6 +186,7 @@ server.errorlog = "$run/lighttpd.err"
 server.pid-file = "$run/lighttpd.pid"
 server.network-backend = "sendfile"
 mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream")
+$tls_lighttpd
 CONF
       "${pin[@]}" lighttpd -D -f "$run/lighttpd.conf" &
       SERVER_PID=$! ;;
@@ -133,7 +198,7 @@ http1-request-timeout: 120
 error-log: $run/h2o.err
 listen:
   host: 127.0.0.1
-  port: $PORT
+  port: $PORT$tls_h2o
 hosts:
   default:
     paths:
@@ -196,7 +261,7 @@ run_wrk() { # conns path extra-kind
   esac
   local out client TIMEFORMAT='%3U %3S'
   t0=$(cpu_ticks)
-  { time "${pin[@]}" wrk -t2 -c"$c" -d"$DURATION" --latency "${args[@]}" "http://127.0.0.1:$PORT$path" >"$WORK/wrk.out" 2>&1 || true; } 2>"$WORK/wrk.time"
+  { time "${pin[@]}" wrk -t2 -c"$c" -d"$DURATION" --latency "${args[@]}" "$SCHEME://127.0.0.1:$PORT$path" >"$WORK/wrk.out" 2>&1 || true; } 2>"$WORK/wrk.time"
   t1=$(cpu_ticks)
   out=$(cat "$WORK/wrk.out")
   client=$(awk '{ print $1 + $2 }' "$WORK/wrk.time")
@@ -214,6 +279,41 @@ run_wrk() { # conns path extra-kind
           printf "%s %.2f %.2f %.2f %.2f\n", v, p50, p99, cpu, cl; if (err != "") print "wrk:" err > "/dev/stderr" }'
 }
 
+# One row of new TLS connections for $DURATION, each connecting, handshaking (new: full;
+# reuse: resuming a session the client kept), sending `GET /index.html` (HTTP/1.0) and
+# reading the response until the server closes. The client (TLS_CLIENT): "rustls"
+# (default), benchmarks/examples/tls_handshakes with $TLS_CLIENTS threads (rustls + ring,
+# X25519 first as OpenSSL offers it; ~0.25 ms of CPU per full handshake), or "s_time":
+# $TLS_CLIENTS parallel `openssl s_time -new` / `-reuse` processes (OpenSSL 3.0 spends
+# 1-1.5 ms of CPU per connection there, several times what the servers do, so on two cores
+# its rate says more about the client than the server). Prints "value 0 0 cpu_us client_us"
+# as run_wrk does (value: connections/s over the wall time measured here; per connection).
+run_newconn() { # new|reuse
+  local secs k t0 t1 w0 w1 n client TIMEFORMAT='%3U %3S'
+  secs=$(awk -v d="$DURATION" 'BEGIN { v = d + 0; if (d ~ /m$/) v *= 60; print (v < 1) ? 1 : v }')
+  rm -f "$WORK"/newconn.*
+  t0=$(cpu_ticks); w0=$(date +%s.%N)
+  if [ "$TLS_CLIENT" = s_time ]; then
+    { time (for ((k = 0; k < TLS_CLIENTS; k++)); do
+        openssl s_time -connect "127.0.0.1:$PORT" "-$1" -time "${secs%.*}" -www /index.html >"$WORK/newconn.$k" 2>&1 &
+      done; wait) ; } 2>"$WORK/newconn.time"
+  else
+    local mode=new; [ "$1" = reuse ] && mode=resume
+    { time "$WORK.tls_handshakes.bin" "$PORT" "$TLS_CLIENTS" "$secs" "$mode" >"$WORK/newconn.0" 2>&1 ; } 2>"$WORK/newconn.time"
+  fi
+  w1=$(date +%s.%N); t1=$(cpu_ticks)
+  cat "$WORK"/newconn.? >>"$WORK/wrk.log"
+  # s_time: per process "N connections in S real seconds" (of the timed loop; whole
+  # seconds, hence the wall time measured here); tls_handshakes: "connections N ...".
+  n=$(cat "$WORK"/newconn.? | awk '/connections in [0-9]+ real seconds/ { n += $1 } /^connections [0-9]+ / { n += $2 } END { print n + 0 }')
+  grep -h -m1 -i -E 'error|unable|tls_handshakes:|failed [1-9]' "$WORK"/newconn.? >&2 || true
+  client=$(awk '{ print $1 + $2 }' "$WORK/newconn.time")
+  awk -v n="$n" -v w0="$w0" -v w1="$w1" -v ticks=$((t1 - t0)) -v hz="$TICK" -v client="$client" 'BEGIN {
+    wall = w1 - w0; if (n == 0) { print "0 0 0 0 0"; exit }
+    printf "%.0f 0 0 %.2f %.2f\n", n / wall, ticks / hz * 1e6 / n, client * 1e6 / n }'
+}
+
+SCHEME=http
 ROWS=("1KiB keep-alive c=100|100|/index.html|ka"
       "1KiB keep-alive c=1000|1000|/index.html|ka"
       "1KiB Connection: close c=100|100|/index.html|close"
@@ -247,6 +347,36 @@ for mode in $MODES; do
   done
 done
 
+# TLS rows (unpinned): label|conns|path|kind; kind new/reuse are s_time rows; rsa-new
+# restarts each server with the RSA certificate.
+TLS_ROWS=("TLS 1KiB keep-alive c=100|100|/index.html|ka"
+          "TLS 1MiB GB/s c=100|100|/1m.bin|big"
+          "TLS new conn, full handshake|$TLS_CLIENTS|/index.html|new"
+          "TLS new conn, resumed|$TLS_CLIENTS|/index.html|reuse")
+[ "$TLS_RSA" = 1 ] && TLS_ROWS+=("TLS new conn, full, RSA-2048|$TLS_CLIENTS|/index.html|rsa-new")
+CPU_SERVER=""; CPU_CLIENT=""; SCHEME=https
+for ((round = 1; round <= ROUNDS; round++)); do
+  for s in $TLS_SERVERS; do
+    for cert in ec rsa; do
+      [ "$cert" = rsa ] && [ "$TLS_RSA" != 1 ] && continue
+      start_server "$s" on "$cert"
+      wrk -t2 -c100 -d1s "https://127.0.0.1:$PORT/index.html" >/dev/null 2>&1 || true
+      for i in "${!TLS_ROWS[@]}"; do
+        IFS='|' read -r label c path kind <<<"${TLS_ROWS[$i]}"
+        case $cert:$kind in
+          ec:rsa-*|rsa:ka|rsa:big|rsa:new|rsa:reuse) continue ;;
+          *:ka|*:big) res=$(run_wrk "$c" "$path" "$kind") ;;
+          *) res=$(run_newconn "${kind#rsa-}") ;;
+        esac
+        echo "tls round$round $s row$i: $res" >&2
+        R["tls|$s|$i|$round"]="$res"
+      done
+      stop_server
+    done
+  done
+done
+SCHEME=http
+
 # The median over rounds of one cell (the round with the median value, its latencies).
 median_cell() { # mode server row
   local r vals=()
@@ -258,97 +388,134 @@ median_cell() { # mode server row
 }
 
 # Idle connections: RSS growth per connection (server unpinned).
-declare -A MEM
-CPU_SERVER=""
-for s in $SERVERS; do
-  start_server "$s" on
-  wrk -t2 -c100 -d1s "http://127.0.0.1:$PORT/index.html" >/dev/null 2>&1 || true
+measure_idle() { # server count [tls]; sets IDLE_RESULT
+  local s=$1 n=$2 tls=${3:-} before after hold ipid t url=http
+  [ -n "$tls" ] && url=https
+  start_server "$s" on $tls
+  wrk -t2 -c100 -d1s "$url://127.0.0.1:$PORT/index.html" >/dev/null 2>&1 || true
   sleep 1
   before=$(rss_kib)
   hold="$WORK/run/hold"; touch "$hold"
-  python3 "$ROOT_DIR/scripts/bench-httpd-idle.py" "$PORT" "$IDLE" /index.html "$hold" >"$WORK/run/idle.out" 2>&1 &
+  python3 "$ROOT_DIR/scripts/bench-httpd-idle.py" "$PORT" "$n" /index.html "$hold" ${tls:+--tls} >"$WORK/run/idle.out" 2>&1 &
   ipid=$!
-  for ((t = 0; t < 600; t++)); do grep -q ready "$WORK/run/idle.out" 2>/dev/null && break; kill -0 $ipid 2>/dev/null || break; sleep 0.1; done
+  for ((t = 0; t < 3000; t++)); do grep -q ready "$WORK/run/idle.out" 2>/dev/null && break; kill -0 $ipid 2>/dev/null || break; sleep 0.1; done
   sleep 2
   if grep -q ready "$WORK/run/idle.out"; then
     after=$(rss_kib)
-    MEM[$s]=$(awk -v a="$after" -v b="$before" -v n="$IDLE" 'BEGIN { printf "%.2f KiB/conn (RSS %d -> %d KiB)", (a-b)/n, b, a }')
+    IDLE_RESULT=$(awk -v a="$after" -v b="$before" -v n="$n" 'BEGIN { printf "%.2f KiB/conn (RSS %d -> %d KiB)", (a-b)/n, b, a }')
   else
-    MEM[$s]="failed: $(tail -1 "$WORK/run/idle.out")"
+    IDLE_RESULT="failed: $(tail -1 "$WORK/run/idle.out")"
   fi
   rm -f "$hold"; wait $ipid 2>/dev/null || true
   stop_server
-done
+}
+declare -A MEM MEMTLS
+CPU_SERVER=""
+# IDLE=0 / TLS_IDLE=0 skip them.
+if [ "$IDLE" != 0 ]; then
+  for s in $SERVERS; do measure_idle "$s" "$IDLE"; MEM[$s]=$IDLE_RESULT; done
+fi
+if [ "$TLS_IDLE" != 0 ]; then
+  for s in $TLS_SERVERS; do measure_idle "$s" "$TLS_IDLE" ec; MEMTLS[$s]=$IDLE_RESULT; done
+fi
+
+# One table of values: a row per entry of the array named $2, a column per server in $3,
+# httpd's ratio to the best peer, and the second httpd variant ($4) over httpd.
+print_values() { # mode rows-array servers variant
+  local mode=$1 servers=$3 variant=$4 i s r v p50 p99 best h p label
+  local -n rows=$2
+  printf '%-30s' "row"
+  for s in $servers; do printf '%-26s' "$s"; done
+  printf '%-8s%s\n' "ratio" "$variant/httpd"
+  for i in "${!rows[@]}"; do
+    IFS='|' read -r label _ _ _ <<<"${rows[$i]}"
+    printf '%-30s' "$label"
+    best=0
+    for s in $servers; do
+      r=$(median_cell "$mode" "$s" "$i")
+      read -r v p50 p99 _ <<<"$r"
+      # wrk records one latency per pipelined batch and prints a 99th percentile of 0 for
+      # pipelined runs: show that there is none rather than a zero (s_time rows have none).
+      [ "$p99" = 0.00 ] && p99=n/a
+      [ "$p50" = 0.00 ] && p50=n/a
+      printf '%-26s' "$v ($p50/$p99)"
+      case $s in httpd*) ;; *) best=$(awk -v a="$v" -v b="$best" 'BEGIN { print (a > b) ? a : b }');; esac
+    done
+    h=$(median_cell "$mode" httpd "$i")
+    p=$(median_cell "$mode" "$variant" "$i")
+    awk -v h="${h%% *}" -v b="$best" -v p="${p%% *}" 'BEGIN {
+      if (b > 0) printf "%-8s", sprintf("%.2fx", h / b); else printf "%-8s", "-"
+      if (p > 0 && h > 0) printf "%.2fx\n", p / h; else print "-" }'
+  done
+}
+
+# One table of CPU per request (field 4) or the client's CPU per response (field 5).
+print_cpu() { # mode rows-array servers field
+  local mode=$1 servers=$3 field=$4 i s c best h label
+  local -n rows=$2
+  printf '%-30s' "row"
+  for s in $servers; do printf '%-16s' "$s"; done
+  [ "$field" = 4 ] && printf '%s' "ratio"
+  echo
+  for i in "${!rows[@]}"; do
+    IFS='|' read -r label _ _ _ <<<"${rows[$i]}"
+    printf '%-30s' "$label"
+    best=0
+    for s in $servers; do
+      c=$(median_cell "$mode" "$s" "$i" | awk -v f="$field" '{ print $f }')
+      printf '%-16s' "$c"
+      case $s in httpd*) ;; *) best=$(awk -v a="$c" -v b="$best" 'BEGIN { print (b == 0 || (a > 0 && a < b)) ? a : b }');; esac
+    done
+    if [ "$field" = 4 ]; then
+      h=$(median_cell "$mode" httpd "$i" | awk '{ print $4 }')
+      awk -v h="$h" -v b="$best" 'BEGIN { if (b > 0 && h > 0) printf "%.2fx\n", h / b; else print "-" }'
+    else
+      echo
+    fi
+  done
+}
 
 echo
 echo "httpd vs nginx / lighttpd / h2o: wrk -t2 -d$DURATION, $WORKERS workers each, $(nproc) CPUs"
+echo "CPU: $(lscpu | awk -F: '/^Model name/ { gsub(/^ +/, "", $2); print $2; exit }'); $(uname -sr); load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "(value = requests/s, or GB/s for the 1 MiB row in wrk's units, 2^30 bytes; p50/p99 latency in ms; ratio = httpd / best peer;"
 echo " pool/httpd = the pool design over the reactor design; medians of $ROUNDS round(s))"
 for mode in $MODES; do
   echo
   echo "== $mode$([ "$mode" = pinned ] && echo ': servers on CPU 0, wrk on CPU 1')"
-  printf '%-30s' "row"
-  for s in $SERVERS; do printf '%-26s' "$s"; done
-  printf '%-8s%s\n' "ratio" "pool/httpd"
-  for i in "${!ROWS[@]}"; do
-    IFS='|' read -r label _ _ _ <<<"${ROWS[$i]}"
-    printf '%-30s' "$label"
-    best=0
-    for s in $SERVERS; do
-      r=$(median_cell "$mode" "$s" "$i")
-      read -r v p50 p99 _ <<<"$r"
-      # wrk records one latency per pipelined batch and prints a 99th percentile of 0 for
-      # pipelined runs: show that there is none rather than a zero.
-      [ "$p99" = 0.00 ] && p99=n/a
-      printf '%-26s' "$v ($p50/$p99)"
-      case $s in httpd*) ;; *) best=$(awk -v a="$v" -v b="$best" 'BEGIN { print (a > b) ? a : b }');; esac
-    done
-    h=$(median_cell "$mode" httpd "$i")
-    p=$(median_cell "$mode" httpd-pool "$i")
-    awk -v h="${h%% *}" -v b="$best" -v p="${p%% *}" 'BEGIN {
-      if (b > 0) printf "%-8s", sprintf("%.2fx", h / b); else printf "%-8s", "-"
-      if (p > 0 && h > 0) printf "%.2fx\n", p / h; else print "-" }'
-  done
+  print_values "$mode" ROWS "$SERVERS" httpd-pool
 done
-echo
-echo "== server CPU time per request, microseconds (user + system, all its processes; lower"
-echo "   is better; ratio = httpd / the most frugal peer; same runs as above)"
-for mode in $MODES; do
-  echo "-- $mode"
-  printf '%-30s' "row"
-  for s in $SERVERS; do printf '%-16s' "$s"; done
-  printf '%s\n' "ratio"
-  for i in "${!ROWS[@]}"; do
-    IFS='|' read -r label _ _ _ <<<"${ROWS[$i]}"
-    printf '%-30s' "$label"
-    best=0
-    for s in $SERVERS; do
-      read -r _ _ _ cpu _ <<<"$(median_cell "$mode" "$s" "$i")"
-      printf '%-16s' "$cpu"
-      case $s in httpd*) ;; *) best=$(awk -v a="$cpu" -v b="$best" 'BEGIN { print (b == 0 || (a > 0 && a < b)) ? a : b }');; esac
-    done
-    read -r _ _ _ h _ <<<"$(median_cell "$mode" httpd "$i")"
-    awk -v h="$h" -v b="$best" 'BEGIN { if (b > 0 && h > 0) printf "%.2fx\n", h / b; else print "-" }'
-  done
-done
-echo
-echo "== client (wrk) CPU time per response, microseconds (user + system; same runs; where the"
-echo "   server's and the client's CPU per request add up to the 2 cores, the client bounds the rate)"
-for mode in $MODES; do
-  echo "-- $mode"
-  printf '%-30s' "row"
-  for s in $SERVERS; do printf '%-16s' "$s"; done
+if [ -n "$TLS_SERVERS" ]; then
   echo
-  for i in "${!ROWS[@]}"; do
-    IFS='|' read -r label _ _ _ <<<"${ROWS[$i]}"
-    printf '%-30s' "$label"
-    for s in $SERVERS; do
-      read -r _ _ _ _ cl <<<"$(median_cell "$mode" "$s" "$i")"
-      printf '%-16s' "$cl"
-    done
-    echo
-  done
-done
+  echo "== TLS (unpinned; ECDSA P-256 unless named): wrk rows as above over https; new-connection rows"
+  echo "   in connections/s of $TLS_CLIENTS $TLS_CLIENT clients (full handshake / resumed) for $DURATION, each"
+  echo "   connection a GET /index.html; peers on $(openssl version | cut -d' ' -f1-2), httpd on rustls + aws-lc-rs"
+  print_values tls TLS_ROWS "$TLS_SERVERS" httpd-ring
+fi
 echo
-echo "== RSS growth with $IDLE idle keep-alive connections"
-for s in $SERVERS; do printf '%-16s %s\n' "$s" "${MEM[$s]:-}"; done
+echo "== server CPU time per request (TLS new-connection rows: per connection), microseconds"
+echo "   (user + system, all its processes; lower is better; ratio = httpd / the most frugal peer;"
+echo "   same runs as above)"
+for mode in $MODES; do
+  echo "-- $mode"
+  print_cpu "$mode" ROWS "$SERVERS" 4
+done
+if [ -n "$TLS_SERVERS" ]; then echo "-- TLS"; print_cpu tls TLS_ROWS "$TLS_SERVERS" 4; fi
+echo
+echo "== client (wrk, $TLS_CLIENT) CPU time per response, microseconds (user + system; same runs; where"
+echo "   the server's and the client's CPU per request add up to the 2 cores, the client bounds the rate)"
+for mode in $MODES; do
+  echo "-- $mode"
+  print_cpu "$mode" ROWS "$SERVERS" 5
+done
+if [ -n "$TLS_SERVERS" ]; then echo "-- TLS"; print_cpu tls TLS_ROWS "$TLS_SERVERS" 5; fi
+if [ "$IDLE" != 0 ]; then
+  echo
+  echo "== RSS growth with $IDLE idle keep-alive connections (server unpinned)"
+  for s in $SERVERS; do printf '%-16s %s\n' "$s" "${MEM[$s]:-}"; done
+fi
+if [ -n "$TLS_SERVERS" ] && [ "$TLS_IDLE" != 0 ]; then
+  echo
+  echo "== RSS growth with $TLS_IDLE idle TLS connections (ECDSA, handshake and one request each)"
+  for s in $TLS_SERVERS; do printf '%-16s %s\n' "$s" "${MEMTLS[$s]:-}"; done
+fi

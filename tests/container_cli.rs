@@ -118,7 +118,9 @@ fn bad_input_gives_one_clear_line_and_leaves_nothing() {
         "mount source /nonexistent-lp-test",
     );
     assert_clear_failure(
-        &container(&["run", "-w", "/nonexistent-lp-test", "true"]),
+        // A missing -w is created (docker's way, tests/container_edges.rs); a file is no
+        // working directory.
+        &container(&["run", "-w", "/etc/hostname", "true"]),
         125,
         "chdir into",
     );
@@ -233,10 +235,12 @@ fn a_rootfs_directory_is_used_as_root() {
             Err(_) => {}
         }
     }
+    // In place (--rootfs-write): the mount targets below are made in the directory itself.
     let mut args = vec![
         "run".to_string(),
         "--rootfs".into(),
         root.clone(),
+        "--rootfs-write".into(),
         "-v".into(),
         "/usr:/usr:ro".into(),
     ];

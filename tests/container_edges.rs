@@ -146,9 +146,11 @@ fn a_missing_working_directory_is_created_as_root_and_inside_the_root_only() {
     let outside = Path::new("/tmp").join(&leaf);
     let _ = std::fs::remove_dir_all(&outside);
     let root = r.0.to_str().unwrap();
+    // In place (--rootfs-write): the directories are checked in the rootfs itself.
     let out = ok(&run(&[
         "--rootfs",
         root,
+        "--rootfs-write",
         "-w",
         "/app/deep/er",
         "--user",
@@ -161,7 +163,15 @@ fn a_missing_working_directory_is_created_as_root_and_inside_the_root_only() {
     assert_eq!(out, "/app/deep/er\n0\n");
     assert!(r.0.join("app/deep/er").is_dir());
     let w = format!("/escape/{leaf}");
-    let out = ok(&run(&["--rootfs", root, "-w", &w, "--", "pwd"]));
+    let out = ok(&run(&[
+        "--rootfs",
+        root,
+        "--rootfs-write",
+        "-w",
+        &w,
+        "--",
+        "pwd",
+    ]));
     // The symlink resolved inside the root: the physical directory is the rootfs's /tmp/LEAF.
     assert_eq!(out, format!("/tmp/{leaf}\n"));
     assert!(!outside.exists(), "created on the host through the symlink");
@@ -171,7 +181,15 @@ fn a_missing_working_directory_is_created_as_root_and_inside_the_root_only() {
     );
     // A dangling symlink in the way is one clear error, exit 125.
     std::os::unix::fs::symlink("/nowhere/at/all", r.0.join("dangling")).unwrap();
-    let o = run(&["--rootfs", root, "-w", "/dangling/x", "--", "pwd"]);
+    let o = run(&[
+        "--rootfs",
+        root,
+        "--rootfs-write",
+        "-w",
+        "/dangling/x",
+        "--",
+        "pwd",
+    ]);
     assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("create the working directory /dangling/x"),
@@ -180,7 +198,15 @@ fn a_missing_working_directory_is_created_as_root_and_inside_the_root_only() {
     );
     // An existing file in the way is one clear error, exit 125.
     std::fs::write(r.0.join("file"), b"").unwrap();
-    let o = run(&["--rootfs", root, "-w", "/file/x", "--", "pwd"]);
+    let o = run(&[
+        "--rootfs",
+        root,
+        "--rootfs-write",
+        "-w",
+        "/file/x",
+        "--",
+        "pwd",
+    ]);
     assert_eq!(o.status.code(), Some(125), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).starts_with("container: "),
@@ -206,16 +232,21 @@ fn more_cpus_than_the_machine_has_are_refused() {
 #[test]
 fn a_name_in_use_is_refused_with_a_clear_message() {
     let name = format!("lp-test-dup{}", std::process::id());
-    struct Reap(std::process::Child);
-    impl Drop for Reap {
+    // Ended by SIGTERM at the end (--init forwards it), so `container` removes its cgroups.
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
         fn drop(&mut self) {
-            let _ = self.0.kill();
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
             let _ = self.0.wait();
         }
     }
-    let mut first = Reap(
+    let mut first = Stop(
         Command::new(bin())
-            .args(["run", "--net", "none", "--name", &name, "--memory", "64M"])
+            .args([
+                "run", "--net", "none", "--init", "--name", &name, "--memory", "64M",
+            ])
             .args(["--", "/bin/sh", "-c", "echo up; sleep 30"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -235,4 +266,13 @@ fn a_name_in_use_is_refused_with_a_clear_message() {
         "{err}"
     );
     assert!(!err.contains("panicked"));
+    drop(first);
+    // Neither run left a cgroup of that name in any hierarchy.
+    let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+        .unwrap()
+        .filter_map(|h| h.ok())
+        .map(|h| h.path().join(&name))
+        .filter(|p| p.exists())
+        .collect();
+    assert!(left.is_empty(), "cgroups left: {left:?}");
 }

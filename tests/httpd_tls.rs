@@ -628,3 +628,64 @@ fn the_pool_design_serves_tls_too() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A slow reader over TLS: a small receive buffer and 8 KiB every millisecond, so the
+/// server's socket fills again and again while a file is encrypted and sent in chunks (the
+/// records the socket did not take wait in the TLS session). Prints, per response, its
+/// status and whether the body equals the file's bytes (`ok`), then the bytes left over.
+const PY_SLOW_READER: &str = r#"
+import socket, ssl, sys, time
+port, ca, big, mid = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+want = [open(big, "rb").read(), open(mid, "rb").read()[1000:300000], open(big, "rb").read()]
+ctx = ssl.create_default_context(cafile=ca)
+raw = socket.socket()
+raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+raw.settimeout(20)
+raw.connect(("127.0.0.1", port))
+s = ctx.wrap_socket(raw, server_hostname="localhost")
+s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\n\r\n"
+          b"GET /mid.bin HTTP/1.1\r\nHost: localhost\r\nRange: bytes=1000-299999\r\n\r\n"
+          b"GET /big.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    time.sleep(0.001)
+    chunk = s.recv(8192)
+    if not chunk:
+        break
+    data += chunk
+for w in want:
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    n = int([l.split(b":")[1] for l in lines if l.lower().startswith(b"content-length:")][0])
+    print(lines[0].split()[1].decode(), "ok" if rest[:n] == w else "differs")
+    data = rest[n:]
+print(len(data))
+"#;
+
+#[test]
+fn a_slow_reader_gets_whole_files_and_ranges_over_tls() {
+    let d = TempDir::new("tls-slow");
+    let pki = Pki::new(d.path());
+    let (cert, key) = pki.server("slow", "ec");
+    let site = TempDir::new("tls-slow-site");
+    // Bytes that do not repeat in step with the 64 KiB chunks or the 16 KiB records, and
+    // differ between the two files.
+    let bytes = pattern(2_900_000);
+    site.write("big.bin", &bytes[..2_500_000]);
+    site.write("mid.bin", &bytes[2_500_000..]);
+    let s = start_tls(site.path(), &cert, &key, &[]);
+    let out = Command::new("python3")
+        .args(["-c", PY_SLOW_READER, &s.port.to_string()])
+        .arg(pki.ca())
+        .arg(site.path().join("big.bin"))
+        .arg(site.path().join("mid.bin"))
+        .output()
+        .expect("python3 is installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.trim(), "200 ok\n206 ok\n200 ok\n0");
+}

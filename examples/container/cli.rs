@@ -22,8 +22,13 @@ Run 'container COMMAND --help' for the flags of a command.";
 
 /// Exit codes and the environment, shown below the flags of `container run --help`.
 const RUN_AFTER_HELP: &str = "\
+IMAGE is an image `container import` made (NAME[:TAG] or ID); the image's Entrypoint, Cmd,
+Env, WorkingDir and User apply as in docker, and the container writes to an overlay of its
+own, removed when it ends. Without an image, or after `--`, the words are the command.
+
 Environment:
-  CONTAINER_NET   the network when --net is not given: bridge, none or host
+  CONTAINER_NET      the network when --net is not given: bridge, none or host
+  CONTAINER_IMAGES   the image store [default: /var/lib/isolate/images]
 
 Exit status: the command's; 128+N when it is killed by signal N; 137 after an OOM kill;
 125 for a bad invocation or a failed setup; 126/127 when the command cannot run / is not found.";
@@ -42,12 +47,46 @@ pub(crate) enum Command {
     /// Run a command in a new container
     #[command(
         args_override_self = true,
-        override_usage = "container run [OPTIONS] [--] CMD [ARG]...",
+        override_usage = "container run [OPTIONS] IMAGE [CMD [ARG]...]\n       \
+                          container run [OPTIONS] [--] CMD [ARG]...",
         after_help = RUN_AFTER_HELP
     )]
     Run(Box<RunArgs>),
-    /// Remove what crashed `container` processes left: cgroups, address leases, DNAT rules, veths
+    /// Remove what crashed `container` processes left: cgroups, address leases, DNAT rules, veths, writable layers
     Cleanup(CleanupArgs),
+    /// Import a root filesystem tarball, an OCI layout or archive, or a docker-archive
+    #[command(after_help = IMAGES_AFTER_HELP)]
+    Import(ImportArgs),
+    /// List the imported images
+    #[command(after_help = IMAGES_AFTER_HELP)]
+    Images,
+    /// Remove images (never one a running container uses)
+    #[command(after_help = IMAGES_AFTER_HELP)]
+    Rmi(RmiArgs),
+}
+
+/// Where images are kept, shown below the help of the image commands.
+const IMAGES_AFTER_HELP: &str = "\
+Environment:
+  CONTAINER_IMAGES   the image store [default: /var/lib/isolate/images]";
+
+/// `container import`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ImportArgs {
+    /// A rootfs tarball (plain or gzip), an OCI archive or layout directory, or a docker-archive
+    #[arg(value_name = "FILE|DIR")]
+    pub(crate) source: String,
+    /// The image's name [tag: latest]
+    #[arg(value_name = "NAME[:TAG]")]
+    pub(crate) reference: String,
+}
+
+/// `container rmi`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct RmiArgs {
+    /// Images by NAME[:TAG] or ID
+    #[arg(value_name = "IMAGE", required = true)]
+    pub(crate) images: Vec<String>,
 }
 
 /// The flags of `container cleanup`: which bridge network to clean (the run's defaults).
@@ -60,9 +99,18 @@ pub(crate) struct CleanupArgs {
 /// The flags and command of `container run`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct RunArgs {
-    /// Root filesystem [default: host /usr, /bin, /lib*, /sbin read-only on a tmpfs]
+    /// Root filesystem, under an overlay of the run's own [default: host /usr, /bin, /lib*, /sbin read-only on a tmpfs]
     #[arg(long, value_name = "DIR")]
     pub(crate) rootfs: Option<String>,
+    /// Let the container write into the --rootfs directory itself (no overlay)
+    #[arg(long)]
+    pub(crate) rootfs_write: bool,
+    /// Mount the root filesystem read-only (--tmpfs and -v mounts stay writable)
+    #[arg(long)]
+    pub(crate) read_only: bool,
+    /// Run this program instead of the image's Entrypoint (and drop its Cmd)
+    #[arg(long, value_name = "CMD")]
+    pub(crate) entrypoint: Option<String>,
     /// Hostname inside [default: isolate]
     #[arg(long, value_name = "H")]
     pub(crate) hostname: Option<String>,
@@ -90,8 +138,8 @@ pub(crate) struct RunArgs {
     /// Working directory inside
     #[arg(short, long, value_name = "DIR")]
     pub(crate) workdir: Option<String>,
-    /// Run as this user
-    #[arg(short, long, value_name = "UID[:GID]", value_parser = parse_user)]
+    /// Run as this user (names from the container's /etc/passwd and /etc/group)
+    #[arg(short, long, value_name = "USER[:GROUP]", value_parser = parse_user)]
     pub(crate) user: Option<User>,
     /// Minimal init as PID 1 (reaps zombies, forwards signals)
     #[arg(long)]
@@ -102,9 +150,12 @@ pub(crate) struct RunArgs {
     /// Print exit status, peak memory and CPU time to stderr
     #[arg(long)]
     pub(crate) stats: bool,
-    /// The command to run and its arguments (`--` before it is optional)
-    #[arg(value_name = "CMD", required = true, trailing_var_arg = true)]
+    /// The image and/or the command to run and its arguments
+    #[arg(value_name = "IMAGE|CMD", required = true, trailing_var_arg = true)]
     pub(crate) command: Vec<String>,
+    /// The words came after `--`: a command, never an image (set by [`parse`]).
+    #[arg(skip)]
+    pub(crate) command_after_dash_dash: bool,
     #[command(flatten)]
     pub(crate) net: NetArgs,
     #[command(flatten)]
@@ -257,25 +308,36 @@ pub(crate) struct Volume {
     pub(crate) read_only: bool,
 }
 
-/// `--user UID[:GID]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `--user USER[:GROUP]`: names or numbers, resolved in the container's files at start.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct User {
-    pub(crate) uid: u32,
-    pub(crate) gid: u32,
+    pub(crate) user: String,
+    pub(crate) group: Option<String>,
 }
 
-fn parse_user(s: &str) -> Result<User, String> {
-    let bad = || format!("bad --user {s:?} (want UID or UID:GID)");
+/// A user or group: a number, or a name as useradd takes them.
+fn is_account(s: &str) -> bool {
+    s.parse::<u32>().is_ok()
+        || (!s.is_empty()
+            && s.len() <= 32
+            && !s.starts_with('-')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-$".contains(&b)))
+}
+
+pub(crate) fn parse_user(s: &str) -> Result<User, String> {
+    let bad = || format!("bad --user {s:?} (want UID[:GID] or NAME[:GROUP])");
     let (u, g) = match s.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (s, None),
     };
-    let uid: u32 = u.parse().map_err(|_| bad())?;
-    let gid: u32 = match g {
-        Some(g) => g.parse().map_err(|_| bad())?,
-        None => uid,
-    };
-    Ok(User { uid, gid })
+    if !is_account(u) || g.is_some_and(|g| !is_account(g)) {
+        return Err(bad());
+    }
+    Ok(User {
+        user: u.to_string(),
+        group: g.map(String::from),
+    })
 }
 
 fn parse_volume(s: &str) -> Result<Volume, String> {
@@ -369,9 +431,21 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
     let mut cmd = command();
-    let matches = cmd.try_get_matches_from_mut(argv)?;
-    Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
+    let matches = cmd.try_get_matches_from_mut(argv.clone())?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+    if let Some(Command::Run(a)) = &mut cli.command {
+        // The words follow a `--` when what comes after the first `--` is exactly them.
+        let after = argv
+            .iter()
+            .position(|w| w == "--")
+            .map(|i| &argv[i + 1..])
+            .unwrap_or_default();
+        a.command_after_dash_dash = after.len() == a.command.len()
+            && after.iter().zip(&a.command).all(|(w, c)| w == c.as_str());
+    }
+    Ok(cli)
 }
 
 /// A parse error in the tool's own words, on one line: `unknown option --bogus`,
@@ -489,6 +563,39 @@ mod tests {
     }
 
     #[test]
+    fn words_after_dash_dash_are_a_command_never_an_image() {
+        let a = run(&["--net", "none", "--", "busybox", "true"]).unwrap();
+        assert!(a.command_after_dash_dash);
+        assert_eq!(a.command, ["busybox", "true"]);
+        let a = run(&["busybox", "sh", "-c", "x"]).unwrap();
+        assert!(!a.command_after_dash_dash);
+        // A `--` inside the command does not count.
+        let a = run(&["busybox", "--", "x"]).unwrap();
+        assert!(!a.command_after_dash_dash);
+        assert_eq!(a.command, ["busybox", "--", "x"]);
+        // -e with the value "--", then an image.
+        let a = run(&["-e", "--", "img"]);
+        assert!(a.is_err() || !a.unwrap().command_after_dash_dash);
+        let a = run(&[
+            "--read-only",
+            "--rootfs-write",
+            "--entrypoint",
+            "/bin/echo",
+            "img",
+        ])
+        .unwrap();
+        assert!(a.read_only && a.rootfs_write);
+        assert_eq!(a.entrypoint.as_deref(), Some("/bin/echo"));
+        assert_eq!(
+            run(&["--user", "www-data:adm", "img"]).unwrap().user,
+            Some(User {
+                user: "www-data".into(),
+                group: Some("adm".into())
+            })
+        );
+    }
+
+    #[test]
     fn values_parse_into_their_types() {
         let a = run(&[
             "--memory=64M",
@@ -521,7 +628,13 @@ mod tests {
         assert_eq!(a.env, ["A=1", "B=2"]);
         assert_eq!(a.volumes.len(), 2);
         assert!(a.volumes[0].read_only && !a.volumes[1].read_only);
-        assert_eq!(a.user, Some(User { uid: 1, gid: 2 }));
+        assert_eq!(
+            a.user,
+            Some(User {
+                user: "1".into(),
+                group: Some("2".into())
+            })
+        );
         assert_eq!(a.net.net, Some(Net::Host));
         assert_eq!(a.security.seccomp, SeccompArg::Unconfined);
         assert_eq!(a.security.system_paths, SystemPathsArg::Unconfined);
@@ -552,8 +665,8 @@ mod tests {
             (&["--rootfs"][..], "--rootfs needs a value"),
             (&[][..], "no command given"),
             (
-                &["--user", "x", "true"][..],
-                "bad --user \"x\" (want UID or UID:GID)",
+                &["--user", "x:y:z", "true"][..],
+                "bad --user \"x:y:z\" (want UID[:GID] or NAME[:GROUP])",
             ),
             (
                 &["--memory", "lots", "true"][..],

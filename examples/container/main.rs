@@ -6,6 +6,7 @@
 //! container.
 
 mod cli;
+mod image;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -60,24 +61,19 @@ fn bridge(n: &cli::BridgeArgs) -> Result<BridgeConfig, isolate::ConfigError> {
     Ok(c)
 }
 
-fn build(a: &RunArgs, net: Net) -> Result<Container, isolate::ConfigError> {
+fn build(a: &RunArgs, net: Net, l: &image::Launch) -> Result<Container, isolate::ConfigError> {
     let b = Container::builder();
-    let b = match &a.rootfs {
-        Some(dir) => {
-            // Relative rootfs paths are taken from the current directory.
-            let abs = if dir.starts_with('/') {
-                dir.clone()
-            } else {
-                let cwd = std::env::current_dir()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default();
-                format!("{cwd}/{dir}")
-            };
-            b.rootfs(&abs)?
+    let b = match &l.root {
+        image::Root::Dir(dir) => b.rootfs(dir)?,
+        // The run's own upper directory is thrown away: no sync of it (see overlay_volatile).
+        image::Root::Overlay { lower, upper, work } => {
+            b.overlay_rootfs(lower, upper, work)?.overlay_volatile(true)
         }
-        None => b.host_rootfs(),
+        image::Root::Host => b.host_rootfs(),
     };
-    let mut b = b.command(&a.command[0], &a.command[1..])?;
+    let mut b = b
+        .command(&l.argv[0], &l.argv[1..])?
+        .read_only_root(a.read_only);
     if let Some(h) = &a.hostname {
         b = b.hostname(h)?;
     } else if net == Net::Host {
@@ -106,7 +102,7 @@ fn build(a: &RunArgs, net: Net) -> Result<Container, isolate::ConfigError> {
         }
         b = b.cpu_limit(c.get())?;
     }
-    for e in &a.env {
+    for e in &l.env {
         b = b.env_pair(e)?;
     }
     for v in &a.volumes {
@@ -115,11 +111,12 @@ fn build(a: &RunArgs, net: Net) -> Result<Container, isolate::ConfigError> {
     for t in &a.tmpfs {
         b = b.tmpfs(t, None)?;
     }
-    if let Some(w) = &a.workdir {
-        b = b.working_dir(w)?;
+    if let Some(w) = &l.workdir {
+        // As docker: a missing working directory (-w or the image's WorkingDir) is created.
+        b = b.working_dir(w)?.create_working_dir(true);
     }
-    if let Some(u) = a.user {
-        b = b.user(u.uid, u.gid);
+    if let Some((uid, gid)) = l.user {
+        b = b.user(uid, gid);
     }
     if let Some(p) = &a.cgroup_parent {
         b = b.cgroup_parent(CgroupParent::Path(p.clone()));
@@ -178,6 +175,44 @@ fn interactive() -> Vec<OsString> {
     argv
 }
 
+/// `import`, `images`, `rmi`.
+fn image_command(c: Command) -> ExitCode {
+    if rawsys::process::geteuid() != 0 {
+        return fail(
+            "images need root (layers keep their owners and device nodes)",
+            125,
+        );
+    }
+    let store = image::Store::open();
+    let r = match c {
+        Command::Import(a) => {
+            image::import(&store, &a.source, &a.reference).map(|id| format!("{id}\n"))
+        }
+        Command::Images => image::images_table(&store),
+        Command::Rmi(a) => {
+            let mut out = String::new();
+            for i in &a.images {
+                match store.remove(i) {
+                    Ok(s) => out.push_str(&s),
+                    Err(e) => {
+                        print!("{out}");
+                        return fail(e, 1);
+                    }
+                }
+            }
+            Ok(out)
+        }
+        _ => Ok(String::new()),
+    };
+    match r {
+        Ok(s) => {
+            print!("{s}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e, 1),
+    }
+}
+
 /// `container cleanup`: every leftover of runs whose `container` process is gone.
 fn cleanup(c: &cli::CleanupArgs) -> ExitCode {
     let net = match bridge(&c.bridge) {
@@ -188,11 +223,16 @@ fn cleanup(c: &cli::CleanupArgs) -> ExitCode {
         Ok(n) => n,
         Err(e) => return fail(e, 125),
     };
+    let layers = match image::remove_stale(&image::Store::open()) {
+        Ok(n) => n,
+        Err(e) => return fail(e, 125),
+    };
     match net.remove_stale() {
         Ok(leases) => {
             println!(
                 "removed {cgroups} stale cgroup directories and {leases} stale network leases"
             );
+            println!("removed {layers} stale writable layers");
             ExitCode::SUCCESS
         }
         Err(e) => fail(e, 125),
@@ -207,6 +247,9 @@ fn main() -> ExitCode {
     let help = match argv.get(1).and_then(|a| a.to_str()) {
         Some("run") => "container run --help",
         Some("cleanup") => "container cleanup --help",
+        Some("import") => "container import --help",
+        Some("images") => "container images --help",
+        Some("rmi") => "container rmi --help",
         _ => "container --help",
     };
     let args = match cli::parse(argv) {
@@ -216,6 +259,9 @@ fn main() -> ExitCode {
         Ok(cli::Cli {
             command: Some(Command::Cleanup(c)),
         }) => return cleanup(&c),
+        Ok(cli::Cli {
+            command: Some(other @ (Command::Import(_) | Command::Images | Command::Rmi(_))),
+        }) => return image_command(other),
         // `container` alone was made `run` above; flags without a command land here.
         Ok(cli::Cli { command: None }) => return usage_error("no command given", help),
         // --help: the text on stdout, success.
@@ -232,7 +278,14 @@ fn main() -> ExitCode {
     };
     // Leftovers of crashed earlier runs (their owner process is gone) are removed first.
     let _ = isolate::cgroup::remove_stale_default(&CgroupParent::Own);
-    let container = match build(&args, net) {
+    let _ = image::remove_stale(&image::Store::open());
+    // The root, command and identity, with an image's config applied; its writable layer
+    // (if any) is removed when `launch` is dropped, after the container ends.
+    let launch = match image::prepare(&args) {
+        Ok(l) => l,
+        Err(e) => return fail(e, 125),
+    };
+    let container = match build(&args, net, &launch) {
         Ok(c) => c,
         Err(e) => return fail(e, 125),
     };
@@ -255,7 +308,7 @@ fn main() -> ExitCode {
                 "command not found"
             };
             return fail(
-                format_args!("{what} inside the container: {} ({e})", args.command[0]),
+                format_args!("{what} inside the container: {} ({e})", launch.argv[0]),
                 code,
             );
         }

@@ -2,8 +2,9 @@
 //! configuration every TLS connection of every worker shares (so the session cache and the
 //! ticket keys are shared too), and the reload of the certificate on SIGHUP.
 //!
-//! The crypto provider is ring: aws-lc-rs needs cmake and builds a large C library, which
-//! the lean main build (issue #21) does not want; see the README ("HTTPS").
+//! The crypto provider is aws-lc-rs by default (feature `tls-aws-lc`), ring with the
+//! `tls-ring` feature; aws-lc-rs was chosen by measurement (both built and measured side by
+//! side by `TLS_RING=1 scripts/bench-httpd.sh`; see the README, "HTTPS").
 //!
 //! Encrypting and decrypting a connection's bytes is in `conn::tls`; this module only makes
 //! the configuration.
@@ -16,6 +17,26 @@ use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// The crypto provider: aws-lc-rs by default (`tls-aws-lc`), ring with `tls-ring`.
+#[cfg(feature = "tls-ring")]
+mod provider {
+    pub(super) use rustls::crypto::ring::Ticketer;
+
+    /// ring's provider. Deprecated only for lacking the post-quantum key exchange
+    /// (X25519MLKEM768), which only aws-lc-rs has; the classical groups (X25519, P-256,
+    /// P-384) are all here.
+    pub(super) fn default_provider() -> rustls::crypto::CryptoProvider {
+        #[allow(deprecated)]
+        rustls::crypto::ring::default_provider()
+    }
+}
+#[cfg(all(feature = "tls-aws-lc", not(feature = "tls-ring")))]
+mod provider {
+    pub(super) use rustls::crypto::aws_lc_rs::{Ticketer, default_provider};
+}
+#[cfg(not(any(feature = "tls-aws-lc", feature = "tls-ring")))]
+compile_error!("httpd needs a TLS crypto provider: the feature tls-aws-lc (default) or tls-ring");
 
 /// Sessions kept for resumption by session ID (TLS 1.2 clients without tickets), shared by
 /// every worker.
@@ -61,10 +82,7 @@ impl Tls {
     /// TLS 1.3 and 1.2, ALPN `http/1.1`, session tickets and a shared session cache. An
     /// error is one line naming the file and what is wrong with it.
     pub(crate) fn load(cert_path: &str, key_path: &str) -> Result<Tls, String> {
-        // Deprecated only for lacking the post-quantum key exchange (X25519MLKEM768), which
-        // only aws-lc-rs has; the classical groups (X25519, P-256, P-384) are all here.
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(provider::default_provider());
         let key = load_certified_key(cert_path, key_path, &provider)?;
         let certs = Arc::new(CertStore {
             cert_path: cert_path.to_string(),
@@ -79,8 +97,7 @@ impl Tls {
             .with_cert_resolver(Arc::clone(&certs) as Arc<dyn ResolvesServerCert>);
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
-        config.ticketer =
-            rustls::crypto::ring::Ticketer::new().map_err(|e| format!("TLS tickets: {e}"))?;
+        config.ticketer = provider::Ticketer::new().map_err(|e| format!("TLS tickets: {e}"))?;
         Ok(Tls {
             config: Arc::new(config),
             certs,

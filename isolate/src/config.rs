@@ -14,6 +14,13 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 /// The host directories the default root filesystem shows read-only (those that exist).
 pub const HOST_SYSTEM_DIRS: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"];
 
+/// `/etc/passwd` of [`Rootfs::HostSystem`].
+pub const HOST_SYSTEM_PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n";
+
+/// `/etc/group` of [`Rootfs::HostSystem`].
+pub const HOST_SYSTEM_GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
+
 /// Builder state: no root filesystem chosen yet.
 #[derive(Debug)]
 pub struct NoRootfs;
@@ -30,6 +37,29 @@ pub enum Rootfs {
     HostSystem,
     /// An existing directory holding a root filesystem (bind-mounted onto itself; writable).
     Dir(String),
+    /// An overlay filesystem of read-only `lower` directories (top first) with the writes
+    /// landing in `upper` (`work` is overlayfs's scratch directory on the same filesystem);
+    /// built with [`Builder::overlay_rootfs`]. The lower directories are never written.
+    Overlay {
+        /// The read-only layers, the topmost first.
+        lower: Vec<String>,
+        /// Where the container's writes (and whiteouts of deleted files) land.
+        upper: String,
+        /// overlayfs's work directory: empty, on the filesystem of `upper`.
+        work: String,
+    },
+}
+
+/// The longest mount option string the kernel takes for a mount (one page, with its NUL).
+pub(crate) const MOUNT_DATA_MAX: usize = 4095;
+
+/// The overlay mount's option string for these layers (`lowerdir=A:B,upperdir=U,workdir=W`).
+pub(crate) fn overlay_options(lower: &[String], upper: &str, work: &str) -> String {
+    // Room for ",volatile" is kept in the length check (see `Builder::overlay_volatile`).
+    alloc::format!(
+        "lowerdir={},upperdir={upper},workdir={work}",
+        lower.join(":")
+    )
 }
 
 /// The program to run and its arguments (`argv[0]` is the program as given).
@@ -93,6 +123,8 @@ pub(crate) struct Options {
     pub(crate) hostname: String,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) workdir: String,
+    /// Create the working directory when the rootfs lacks it.
+    pub(crate) create_workdir: bool,
     pub(crate) user: Option<(u32, u32)>,
     pub(crate) mounts: Vec<MountSpec>,
     pub(crate) limits: Limits,
@@ -105,6 +137,8 @@ pub(crate) struct Options {
     pub(crate) security: crate::security::Security,
     pub(crate) spec: crate::spec::SpecOptions,
     pub(crate) hooks: crate::hooks::Hooks,
+    pub(crate) read_only_root: bool,
+    pub(crate) overlay_volatile: bool,
 }
 
 impl Default for Options {
@@ -114,6 +148,7 @@ impl Default for Options {
             hostname: "isolate".into(),
             env: Vec::new(),
             workdir: "/".into(),
+            create_workdir: false,
             user: None,
             mounts: Vec::new(),
             limits: Limits::default(),
@@ -126,6 +161,8 @@ impl Default for Options {
             security: crate::security::Security::default(),
             spec: crate::spec::SpecOptions::default(),
             hooks: crate::hooks::Hooks::default(),
+            read_only_root: false,
+            overlay_volatile: false,
         }
     }
 }
@@ -245,6 +282,59 @@ impl<C> Builder<NoRootfs, C> {
             opts: self.opts,
         })
     }
+
+    /// Uses an overlay filesystem as the root: the read-only directories `lower` (the topmost
+    /// first, as `lowerdir=` takes them) under the writable `upper`, with overlayfs's `work`
+    /// directory (empty, on the same filesystem as `upper`). All absolute; they must exist
+    /// when spawning. The mount lives in the container's mount namespace only and goes away
+    /// with it; `upper` and `work` stay for the caller to remove (or to keep: the container's
+    /// changes). Whiteouts in the layers are overlayfs's own (character devices 0/0 and the
+    /// `trusted.overlay.opaque` attribute).
+    ///
+    /// ```
+    /// let b = isolate::Container::builder()
+    ///     .overlay_rootfs(&["/images/app", "/images/base"], "/run/c1/upper", "/run/c1/work")?;
+    /// assert!(isolate::Container::builder().overlay_rootfs(&[] as &[&str], "/u", "/w").is_err());
+    /// # Ok::<(), isolate::ConfigError>(())
+    /// ```
+    pub fn overlay_rootfs<S: AsRef<str>>(
+        self,
+        lower: &[S],
+        upper: &str,
+        work: &str,
+    ) -> Result<Builder<Rootfs, C>, ConfigError> {
+        if lower.is_empty() {
+            return Err(ConfigError::Overlay("no lower layer given".into()));
+        }
+        // overlayfs splits its options at ',' and lowerdir at ':' (a backslash escapes them,
+        // which no caller should need): refuse such paths rather than mount something else.
+        let checked = |what: &'static str, p: &str| -> Result<String, ConfigError> {
+            let p = check_abs(what, p)?;
+            if p == "/" || p.contains([',', ':', '\\']) {
+                return Err(ConfigError::BadPath { what, path: p });
+            }
+            Ok(p)
+        };
+        let lower = lower
+            .iter()
+            .map(|l| checked("overlay layer", l.as_ref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let upper = checked("overlay upper directory", upper)?;
+        let work = checked("overlay work directory", work)?;
+        let len = overlay_options(&lower, &upper, &work).len() + ",volatile".len();
+        if len > MOUNT_DATA_MAX {
+            return Err(ConfigError::Overlay(alloc::format!(
+                "{} layers need {len} bytes of mount options, more than one page \
+                 ({MOUNT_DATA_MAX} bytes): use fewer layers or shorter paths",
+                lower.len()
+            )));
+        }
+        Ok(Builder {
+            rootfs: Rootfs::Overlay { lower, upper, work },
+            command: self.command,
+            opts: self.opts,
+        })
+    }
 }
 
 impl<R> Builder<R, NoCommand> {
@@ -320,6 +410,27 @@ impl<R, C> Builder<R, C> {
     pub fn working_dir(mut self, dir: &str) -> Result<Self, ConfigError> {
         self.opts.workdir = check_abs("working directory", dir)?;
         Ok(self)
+    }
+
+    /// With `true`, the directories of the working directory that the rootfs lacks are
+    /// created (mode 0755, owned by root, before the command's user is taken), as docker does
+    /// for `-w` and runc for `process.cwd`. Each one is resolved inside the container's root
+    /// and made relative to its opened parent, so a symlink in the rootfs cannot place it
+    /// outside. Default `false`: a missing working directory fails the start.
+    ///
+    /// ```
+    /// use isolate::Container;
+    /// let c = Container::builder()
+    ///     .host_rootfs()
+    ///     .command("/bin/pwd", [""; 0])?
+    ///     .working_dir("/srv/app")?
+    ///     .create_working_dir(true)
+    ///     .build()?;
+    /// # Ok::<(), isolate::ConfigError>(())
+    /// ```
+    pub fn create_working_dir(mut self, yes: bool) -> Self {
+        self.opts.create_workdir = yes;
+        self
     }
 
     /// Runs the command as `uid`/`gid` (no supplementary groups) instead of root.
@@ -497,6 +608,24 @@ impl<R, C> Builder<R, C> {
     /// caller start a container.
     pub fn user_namespace(mut self, ns: crate::security::UserNamespace) -> Self {
         self.opts.security.userns = Some(ns);
+        self
+    }
+
+    /// Makes the root filesystem read-only once it is set up (as `docker run --read-only`):
+    /// writes to it fail with `EROFS`; `/dev`, `/proc`, `/sys` and the caller's mounts
+    /// (tmpfs, writable binds) keep their own flags.
+    pub fn read_only_root(mut self, yes: bool) -> Self {
+        self.opts.read_only_root = yes;
+        self
+    }
+
+    /// Mounts an overlay root ([`Rootfs::Overlay`]) with overlayfs's `volatile` option
+    /// (Linux 5.10+): nothing syncs the upper directory's filesystem, neither `fsync` inside
+    /// nor the unmount when the container ends (on a disk filesystem that sync is a journal
+    /// commit, milliseconds). After a host crash the upper directory's contents are undefined
+    /// and the work directory refuses a new mount: for throwaway upper directories only.
+    pub fn overlay_volatile(mut self, yes: bool) -> Self {
+        self.opts.overlay_volatile = yes;
         self
     }
 

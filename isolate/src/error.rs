@@ -213,6 +213,9 @@ pub enum ConfigError {
     /// An option of the OCI kind (mount, rlimit, sysctl, device, seccomp rule, namespace
     /// path, hook) is unusable; the message names the value and why.
     BadOption(String),
+    /// An overlay root filesystem is unusable: no layers, mount options longer than one page,
+    /// a layer missing, or no overlay filesystem in the kernel; the message says which.
+    Overlay(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -251,6 +254,7 @@ impl fmt::Display for ConfigError {
             ConfigError::Network(w) => write!(f, "network: {w}"),
             ConfigError::BadAnnotation(k) => write!(f, "bad annotation key: {k:?}"),
             ConfigError::BadOption(w) => f.write_str(w),
+            ConfigError::Overlay(w) => write!(f, "overlay root filesystem: {w}"),
         }
     }
 }
@@ -278,6 +282,7 @@ impl ConfigError {
             ConfigError::Network(_) => "Network",
             ConfigError::BadAnnotation(_) => "BadAnnotation",
             ConfigError::BadOption(_) => "BadOption",
+            ConfigError::Overlay(_) => "Overlay",
         }
     }
 }

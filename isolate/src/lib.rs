@@ -79,8 +79,8 @@ mod units;
 
 pub use cgroup::{CgroupParent, CgroupStats, CpuQuota, Limits};
 pub use config::{
-    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, MountSpec, Network, NoCommand,
-    NoRootfs, Rootfs, Stdio,
+    Builder, Command, Container, DEFAULT_PATH, HOST_SYSTEM_DIRS, HOST_SYSTEM_GROUP,
+    HOST_SYSTEM_PASSWD, MountSpec, Network, NoCommand, NoRootfs, Rootfs, Stdio,
 };
 pub use error::{ConfigError, Error, Stage};
 pub use lifecycle::{ContainerState, DEFAULT_STATE_ROOT, StateRoot, Status};

@@ -107,44 +107,104 @@ pub(super) enum FileProgress {
 }
 
 /// Sends the connection's file region through its TLS session, `FILE_CHUNK` at a time:
-/// read (`pread`), encrypt into `scratch`, send; at most one chunk waits in user space.
-/// Called with the connection's queued output sent. Returns whether anything went too.
+/// read (`pread`) into `scratch`, encrypt (the session's record buffers), hand the records to
+/// the socket in one `sendmsg` straight from those buffers (no copy in user space; the
+/// records the socket does not take stay in the session until it is writable again), and
+/// read the next chunk only once the last one went: at most one chunk of ciphertext waits
+/// per connection. Called with the connection's queued output sent; `scratch` is left empty.
+/// Returns whether anything went too.
 pub(super) fn send_file(conn: &mut Conn, scratch: &mut Vec<u8>) -> (FileProgress, bool) {
     let mut progressed = false;
     let (Some(f), Some(tls)) = (conn.file.as_mut(), conn.tls.as_deref_mut()) else {
         return (FileProgress::Done, progressed);
     };
-    while f.offset < f.end {
-        let want = (f.end - f.offset).min(FILE_CHUNK as u64) as usize;
-        scratch.clear();
-        scratch.resize(want, 0);
-        let n = match io::pread(&*f.fd, &mut scratch[..want], f.offset) {
-            Ok(0) | Err(_) => {
-                scratch.clear();
-                return (FileProgress::Failed, progressed); // the file shrank, or failed
+    let progress = loop {
+        // First what the session holds: the rest of the last chunk (or of a blocked call's).
+        let mut socket = Socket {
+            fd: &conn.fd,
+            more: f.offset < f.end,
+        };
+        let mut blocked = None;
+        while tls.wants_write() {
+            match tls.write_tls(&mut socket) {
+                Ok(n) => progressed |= n > 0,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    blocked = Some(FileProgress::Blocked);
+                    break;
+                }
+                Err(_) => {
+                    blocked = Some(FileProgress::Failed);
+                    break;
+                }
             }
+        }
+        if let Some(p) = blocked {
+            break p;
+        }
+        if f.offset >= f.end {
+            break FileProgress::Done;
+        }
+        let want = (f.end - f.offset).min(FILE_CHUNK as u64) as usize;
+        if scratch.len() < want {
+            scratch.resize(want, 0);
+        }
+        let n = match io::pread(&*f.fd, &mut scratch[..want], f.offset) {
+            Ok(0) | Err(_) => break FileProgress::Failed, // the file shrank, or failed
             Ok(n) => n,
         };
         f.offset += n as u64;
-        scratch.truncate(n);
-        let last = f.offset >= f.end;
-        encrypt_batch(tls, scratch, false);
-        let more = !last;
-        let sent = match super::output::send_all_or_block(&conn.fd, scratch, more) {
-            Ok(sent) => sent,
-            Err(_) => {
-                scratch.clear();
-                return (FileProgress::Failed, progressed);
-            }
-        };
-        progressed |= sent > 0;
-        if sent < scratch.len() {
-            conn.out = scratch[sent..].to_vec();
-            conn.out_pos = 0;
-            scratch.clear();
-            return (FileProgress::Blocked, progressed);
+        // The session has no buffer limit (`Tls::session`): the whole chunk is taken.
+        if tls.writer().write_all(&scratch[..n]).is_err() {
+            break FileProgress::Failed;
+        }
+    };
+    scratch.clear();
+    (progress, progressed)
+}
+
+/// The socket as rustls' output: `write_tls` hands over its queued records as one vectored
+/// write (`sendmsg`), and a full socket is `WouldBlock` (the records stay queued).
+struct Socket<'a> {
+    fd: &'a rawsys::OwnedFd,
+    /// More of the response follows at once (`MSG_MORE`).
+    more: bool,
+}
+
+impl Socket<'_> {
+    fn flags(&self) -> SendFlags {
+        if self.more {
+            SendFlags::NOSIGNAL | SendFlags::MORE
+        } else {
+            SendFlags::NOSIGNAL
         }
     }
-    scratch.clear();
-    (FileProgress::Done, progressed)
+}
+
+/// rustls gathers at most this many records into one `write_vectored`.
+const MAX_IOV: usize = 64;
+
+impl std::io::Write for Socket<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_vectored(&[std::io::IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+        let mut iov = [io::IoSlice::new(&[]); MAX_IOV];
+        let n = bufs.len().min(MAX_IOV);
+        for (slot, buf) in iov.iter_mut().zip(bufs) {
+            *slot = io::IoSlice::new(buf);
+        }
+        loop {
+            match net::sendmsg(self.fd, &net::MsgHdr::new(&iov[..n]), self.flags()) {
+                Ok(sent) => return Ok(sent),
+                Err(rawsys::Errno::EINTR) => {}
+                Err(rawsys::Errno::EAGAIN) => return Err(std::io::ErrorKind::WouldBlock.into()),
+                Err(e) => return Err(std::io::Error::from_raw_os_error(e.raw())),
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

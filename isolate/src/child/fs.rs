@@ -297,8 +297,9 @@ pub(super) fn chdir_in_root(path: &CStr) -> StepResult {
 /// Creates the directories of `path` that are missing (mode 0755), inside the current root:
 /// each existing prefix is opened with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS` and a missing
 /// component is made with `mkdirat` relative to its opened parent, so neither a symlink in
-/// the rootfs nor a magic link can place a directory outside. No allocation: the prefix is
-/// built in a buffer on the stack.
+/// the rootfs nor a magic link can place a directory outside. Only a missing component is
+/// acted on: any other failure (a magic link, a file in the way) is left for the `chdir`
+/// step to report. No allocation: the prefix is built in a buffer on the stack.
 pub(super) fn mkdirs_in_root(path: &CStr) -> StepResult {
     let bytes = path.to_bytes();
     let mut buf = [0u8; 4096];
@@ -350,7 +351,9 @@ pub(super) fn mkdirs_in_root(path: &CStr) -> StepResult {
                     Err(e) => Err((SubStep::Call, e)),
                 }
             }
-            r => r.map_err(at(SubStep::Open)),
+            Ok(fd) => Ok(fd),
+            // Not ours to judge: the chdir step that follows names the path and the errno.
+            Err(_) => return Ok(()),
         };
         close(core::mem::replace(&mut parent, next?));
     }

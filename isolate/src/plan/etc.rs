@@ -20,6 +20,10 @@ pub(super) fn hostname_and_resolv_conf(p: &mut PlanBuilder<'_>) -> Result<(), Er
     let has_etc = match &p.c.rootfs {
         Rootfs::HostSystem => true,
         Rootfs::Dir(_) => stat(&p.in_root(&["/etc"])?).is_ok_and(|st| st.is_dir()),
+        // Not mounted yet: look into the layers.
+        Rootfs::Overlay { lower, upper, .. } => {
+            super::overlay::layers_have_dir(lower, upper, "etc")
+        }
     };
     let proc = p.in_root(&["/proc"])?;
     p.push(Op::Mkdir {
@@ -56,7 +60,15 @@ pub(super) fn hostname_and_resolv_conf(p: &mut PlanBuilder<'_>) -> Result<(), Er
         let target = p.in_root(&["/etc/", name])?;
         // A symlink in a rootfs directory would be followed on the host before pivot_root:
         // leave such files alone.
-        if matches!(p.c.rootfs, Rootfs::Dir(_)) && lstat(&target).is_ok_and(|st| !st.is_file()) {
+        let not_a_file = match &p.c.rootfs {
+            Rootfs::Dir(_) => lstat(&target).is_ok_and(|st| !st.is_file()),
+            Rootfs::Overlay { lower, upper, .. } => {
+                let rel = alloc::format!("etc/{name}");
+                super::overlay::layer_entry_is_file(lower, upper, &rel) == Some(false)
+            }
+            Rootfs::HostSystem => false,
+        };
+        if not_a_file {
             continue;
         }
         p.push(Op::WriteFile {

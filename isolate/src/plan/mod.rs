@@ -14,6 +14,7 @@ mod etc;
 mod exec;
 mod mounts;
 mod op;
+mod overlay;
 mod process;
 mod rootfs;
 mod security;
@@ -50,6 +51,7 @@ const PLANNERS: &[Planner] = &[
     mounts::caller_mounts,
     spec::devices,
     rootfs::pivot_root,
+    overlay::read_only_root,
     spec::sysctls,
     security::mask_system_paths,
     process::hostname,

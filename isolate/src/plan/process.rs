@@ -61,10 +61,11 @@ pub(super) fn stdio(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// A working directory the rootfs lacks is created (as root, before the credentials change,
-/// as docker does for `-w`); `/` needs nothing.
+/// When asked ([`crate::Builder::create_working_dir`]), a working directory the rootfs lacks is
+/// created (as root, before the credentials change, as docker does for `-w`); `/` needs
+/// nothing.
 pub(super) fn create_working_dir(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
-    if p.o.workdir.trim_matches('/').is_empty() {
+    if !p.o.create_workdir || p.o.workdir.trim_matches('/').is_empty() {
         return Ok(());
     }
     p.push(Op::MakeDirs {

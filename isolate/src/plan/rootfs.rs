@@ -8,7 +8,7 @@ use alloc::string::String;
 use rawsys::ns::MountFlags;
 
 use super::{Op, PlanBuilder};
-use crate::config::{Container, HOST_SYSTEM_DIRS, Rootfs};
+use crate::config::{Container, HOST_SYSTEM_DIRS, HOST_SYSTEM_GROUP, HOST_SYSTEM_PASSWD, Rootfs};
 use crate::error::{ConfigError, Error};
 use crate::fsutil::{cjoin, cstring, lstat, readlink, stat};
 
@@ -28,6 +28,16 @@ pub(super) fn root_dir(c: &Container, bind_sources: &[(String, bool)]) -> Result
                 errno,
             }
             .into())
+        }
+        Rootfs::Overlay { lower, upper, work } => {
+            super::overlay::check(lower, upper, work)?;
+            let extra = super::overlay::sources(c);
+            let sources: alloc::vec::Vec<&str> = bind_sources
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .chain(extra.iter().map(String::as_str))
+                .collect();
+            staging_dir(&sources).map(String::from)
         }
         Rootfs::HostSystem => {
             let sources: alloc::vec::Vec<&str> =
@@ -66,6 +76,7 @@ pub(super) fn root(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
             let target = p.in_root(&[])?;
             p.bind(dir, target, MountFlags::NODEV)?;
         }
+        Rootfs::Overlay { lower, upper, work } => super::overlay::mount(p, lower, upper, work)?,
         Rootfs::HostSystem => host_system(p)?,
     }
     let path = p.in_root(&[])?;
@@ -124,12 +135,11 @@ fn host_system(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     }
     p.push(Op::WriteFile {
         path: p.in_root(&["/etc/passwd"])?,
-        contents: b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n"
-            .to_vec(),
+        contents: HOST_SYSTEM_PASSWD.as_bytes().to_vec(),
     });
     p.push(Op::WriteFile {
         path: p.in_root(&["/etc/group"])?,
-        contents: b"root:x:0:\nnogroup:x:65534:\n".to_vec(),
+        contents: HOST_SYSTEM_GROUP.as_bytes().to_vec(),
     });
     Ok(())
 }

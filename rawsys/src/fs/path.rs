@@ -124,6 +124,29 @@ pub fn renameat(olddir: impl AsFd, old: &CStr, newdir: impl AsFd, new: &CStr) ->
     .map(drop)
 }
 
+/// `linkat(2)`: a new name `new` (below `newdir`) for the file `old` (below `olddir`). Without
+/// [`AtFlags::SYMLINK_FOLLOW`] a symlink `old` is linked itself, not its target.
+pub fn linkat(
+    olddir: impl AsFd,
+    old: &CStr,
+    newdir: impl AsFd,
+    new: &CStr,
+    flags: AtFlags,
+) -> Result<()> {
+    // SAFETY: both paths are NUL-terminated and outlive the call.
+    unsafe {
+        sys::syscall5(
+            Sysno::linkat,
+            sys::fd_arg(olddir),
+            sys::c_str(old),
+            sys::fd_arg(newdir),
+            sys::c_str(new),
+            flags.bits() as usize,
+        )
+    }
+    .map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +165,22 @@ mod tests {
         mkdirat(&d, c"sub", Mode::RWXU).unwrap();
         assert_eq!(mkdirat(&d, c"sub", Mode::RWXU), Err(Errno::EEXIST));
         symlinkat(c"sub/target", &d, c"link").unwrap();
+        // A hard link of the symlink itself (not followed), then of a directory (refused).
+        linkat(&d, c"link", &d, c"link2", AtFlags::empty()).unwrap();
+        assert!(
+            statat(&d, c"link2", AtFlags::SYMLINK_NOFOLLOW)
+                .unwrap()
+                .is_symlink()
+        );
+        assert_eq!(
+            statat(&d, c"link2", AtFlags::SYMLINK_NOFOLLOW).map(|s| s.st_nlink),
+            Ok(2)
+        );
+        assert_eq!(
+            linkat(&d, c"sub", &d, c"sub2", AtFlags::empty()),
+            Err(Errno::EPERM)
+        );
+        unlinkat(&d, c"link2", AtFlags::empty()).unwrap();
         let mut buf = [0u8; 64];
         let n = readlinkat(&d, c"link", &mut buf).unwrap();
         assert_eq!(&buf[..n], b"sub/target");
