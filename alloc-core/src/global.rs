@@ -46,6 +46,8 @@ struct PurgingSource(MmapSource);
 // SAFETY: delegates to MmapSource; `free_memory_pending` only touches atomics and
 // `Thread::unpark` (a futex wake), which neither allocates, blocks nor enters the heap.
 unsafe impl PageSource for PurgingSource {
+    const MAPS_OBJECTS: bool = true;
+
     fn map(&self, len: usize) -> Option<NonNull<u8>> {
         self.0.map(len)
     }
@@ -62,6 +64,20 @@ unsafe impl PageSource for PurgingSource {
 
     fn now_ns(&self) -> u64 {
         self.0.now_ns()
+    }
+
+    fn map_object(&self, len: usize, align: usize) -> Option<NonNull<u8>> {
+        self.0.map_object(len, align)
+    }
+
+    unsafe fn remap_object(
+        &self,
+        ptr: NonNull<u8>,
+        old_len: usize,
+        new_len: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { self.0.remap_object(ptr, old_len, new_len) }
     }
 
     #[inline]

@@ -1,7 +1,7 @@
 //! The page heap: spans of whole pages, kept on free lists by length, split on demand,
 //! coalesced on free, and released to the OS after idling.
 
-use core::ptr::{self, NonNull};
+use core::ptr;
 
 use crate::check::{Checked, ensure};
 use crate::free_lists::FreeLists;
@@ -9,7 +9,7 @@ pub(crate) use crate::free_lists::MAX_PAGES;
 use crate::page_map::PageMap;
 use crate::size_class::{PAGE_SHIFT, PAGE_SIZE};
 use crate::source::PageSource;
-use crate::span::{Span, SpanArena, SpanState};
+use crate::span::{Span, SpanArena, SpanList, SpanState};
 
 /// The heap grows by at least this many pages (1 MiB) per mapping.
 const MIN_GROW_PAGES: usize = 256;
@@ -32,6 +32,12 @@ pub(crate) struct PageHeapStats {
     pub(crate) span_frees: u64,
     pub(crate) os_maps: u64,
     pub(crate) os_releases: u64,
+    /// Bytes of large objects in mappings of their own (not part of `mapped`).
+    pub(crate) mapped_objects: usize,
+    /// Bytes of freed own mappings kept for reuse.
+    pub(crate) map_cached: usize,
+    /// Bytes of free spans being released with no lock held (counted in `in_use`).
+    pub(crate) releasing: usize,
 }
 
 pub(crate) struct PageHeap {
@@ -40,6 +46,10 @@ pub(crate) struct PageHeap {
     /// Free spans released to the OS (their pages read as zeros and fault in on use).
     returned: FreeLists,
     pub(crate) arena: SpanArena,
+    /// Large objects in mappings of their own (`heap/mapped.rs`), state `Mapped`.
+    pub(crate) mapped: SpanList,
+    /// Freed own mappings kept for reuse, newest first, state `MappedCached`.
+    pub(crate) map_cache: SpanList,
     pub(crate) stats: PageHeapStats,
     last_scavenge_ns: u64,
     /// Free spans idle for this long are released.
@@ -58,6 +68,8 @@ impl PageHeap {
             resident: FreeLists::new(),
             returned: FreeLists::new(),
             arena: SpanArena::new(),
+            mapped: SpanList::new(),
+            map_cache: SpanList::new(),
             stats: PageHeapStats {
                 mapped: 0,
                 free: 0,
@@ -69,6 +81,9 @@ impl PageHeap {
                 span_frees: 0,
                 os_maps: 0,
                 os_releases: 0,
+                mapped_objects: 0,
+                map_cached: 0,
+                releasing: 0,
             },
             last_scavenge_ns: 0,
             release_delay_ns,
@@ -307,9 +322,15 @@ impl PageHeap {
         span
     }
 
-    /// Returns an in-use span to the free lists, coalescing, and releases idle spans when
-    /// due.
-    pub(crate) fn deallocate<S: PageSource>(&mut self, source: &S, map: &PageMap, span: *mut Span) {
+    /// Returns an in-use span to the free lists, coalescing. Returns whether a scan for idle
+    /// spans is due (the caller runs it once the lock is released:
+    /// `Heap::release_idle_spans`).
+    pub(crate) fn deallocate<S: PageSource>(
+        &mut self,
+        source: &S,
+        map: &PageMap,
+        span: *mut Span,
+    ) -> bool {
         let now = source.now_ns();
         // SAFETY: span is live, in use, and handed back by its owner.
         let s = unsafe { &mut *span };
@@ -323,35 +344,11 @@ impl PageHeap {
         s.free_list = ptr::null_mut();
         s.in_nonempty = false;
         self.insert_coalescing(map, span);
-        self.maybe_scavenge(source, now);
+        let due = self.scan_due(now);
         if self.stats.free > self.stats.released {
             source.free_memory_pending();
         }
-    }
-
-    /// Releases the pages of the free, listed `span` to the OS (if not released already);
-    /// returns the bytes released.
-    fn release_span<S: PageSource>(&mut self, source: &S, span: *mut Span) -> usize {
-        // SAFETY: span is a live free span on our lists (lock held).
-        let s = unsafe { &mut *span };
-        if s.released {
-            return 0;
-        }
-        // SAFETY: a span's base is a non-null address inside our mappings.
-        let base = unsafe { NonNull::new_unchecked(s.base()) };
-        // SAFETY: the span is free: nobody uses its contents.
-        if !unsafe { source.release(base, s.bytes()) } {
-            return 0;
-        }
-        let bytes = s.bytes();
-        // From the resident lists to the returned ones (link_free counts it as released).
-        self.unlink_free(span);
-        // SAFETY: as above; the span is unlisted now.
-        unsafe { (*span).released = true };
-        self.link_free(span);
-        self.stats.returned_total += bytes as u64;
-        self.stats.os_releases += 1;
-        bytes
+        due
     }
 
     /// Shrinks or grows an in-use span in place to `pages` pages; false when it cannot.
@@ -377,7 +374,8 @@ impl PageHeap {
             unsafe {
                 (*tail).state = SpanState::InUse;
             }
-            self.deallocate(source, map, tail);
+            // A scan that comes due here waits for the next free.
+            let _ = self.deallocate(source, map, tail);
             return true;
         }
         let end = unsafe {
@@ -414,33 +412,31 @@ impl PageHeap {
         true
     }
 
-    fn maybe_scavenge<S: PageSource>(&mut self, source: &S, now: u64) {
+    /// Whether unreleased free memory exists and the last scan was half a release delay ago
+    /// (then it counts as done now).
+    fn scan_due(&mut self, now: u64) -> bool {
         if self.stats.free > self.stats.released
             && now.saturating_sub(self.last_scavenge_ns) >= self.release_delay_ns / 2
         {
             self.last_scavenge_ns = now;
-            self.scavenge(source, now, false);
+            return true;
         }
+        false
     }
 
-    /// Releases free spans idle for the release delay (all free spans when `force`).
-    /// Returns the bytes released.
-    pub(crate) fn scavenge<S: PageSource>(&mut self, source: &S, now: u64, force: bool) -> usize {
-        self.scavenge_until(source, now, force).0
-    }
-
-    /// [`scavenge`](Self::scavenge), also returning how long (ns from `now`) until the next
-    /// free span left unreleased becomes due, or `None` when every free span is released.
-    pub(crate) fn scavenge_until<S: PageSource>(
+    /// Takes up to `out.len()` resident free spans idle for the release delay (all when
+    /// `force`) off the free lists, marked `Releasing` and counted in use, so that their
+    /// pages can be released with no lock held ([`finish_release`](Self::finish_release)
+    /// puts each back). Returns how many, how long until the next span left unreleased is
+    /// due (`None`: none left), and whether more due spans remain.
+    pub(crate) fn take_idle(
         &mut self,
-        source: &S,
         now: u64,
         force: bool,
-    ) -> (usize, Option<u64>) {
-        let mut total = 0;
+        out: &mut [*mut Span],
+    ) -> (usize, Option<u64>, bool) {
+        let mut n_out = 0;
         let mut next_due: Option<u64> = None;
-        // Only the resident lists hold unreleased spans; a released span moves to the
-        // returned lists, so its successor is read before.
         for n in 1..=MAX_PAGES + 1 {
             let mut s = if n <= MAX_PAGES {
                 self.resident.exact[n].first()
@@ -448,20 +444,48 @@ impl PageHeap {
                 self.resident.large.first()
             };
             while !s.is_null() {
-                // SAFETY: list members are live free spans.
+                // SAFETY: list members are live free spans (lock held).
                 let (next, freed_at) = unsafe { ((*s).next, (*s).freed_at) };
                 if force || now.saturating_sub(freed_at) >= self.release_delay_ns {
-                    total += self.release_span(source, s);
-                }
-                // SAFETY: as above (a span that could not be released stays resident).
-                if !unsafe { (*s).released } {
+                    if n_out == out.len() {
+                        return (n_out, Some(0), true);
+                    }
+                    self.unlink_free(s);
+                    // SAFETY: as above; unlisted now.
+                    let bytes = unsafe {
+                        (*s).state = SpanState::Releasing;
+                        (*s).bytes()
+                    };
+                    self.stats.in_use += bytes;
+                    self.stats.releasing += bytes;
+                    out[n_out] = s;
+                    n_out += 1;
+                } else {
                     let due = (freed_at + self.release_delay_ns).saturating_sub(now);
                     next_due = Some(next_due.map_or(due, |d| d.min(due)));
                 }
                 s = next;
             }
         }
-        (total, next_due)
+        (n_out, next_due, false)
+    }
+
+    /// Puts a span taken by [`take_idle`](Self::take_idle) back on the free lists,
+    /// `released` when the OS took its pages (`ok`), coalescing with its neighbours.
+    pub(crate) fn finish_release(&mut self, map: &PageMap, span: *mut Span, ok: bool) {
+        // SAFETY: a live record taken by take_idle, on no list (lock held).
+        let s = unsafe { &mut *span };
+        debug_assert_eq!(s.state, SpanState::Releasing);
+        let bytes = s.bytes();
+        self.stats.in_use -= bytes;
+        self.stats.releasing -= bytes;
+        s.state = SpanState::Free;
+        s.released = ok;
+        if ok {
+            self.stats.returned_total += bytes as u64;
+            self.stats.os_releases += 1;
+        }
+        self.insert_coalescing(map, span);
     }
 }
 
@@ -599,6 +623,82 @@ impl PageHeap {
 mod tests {
     use super::*;
     use crate::source::MmapSource;
+    use core::ptr::NonNull;
+
+    /// The locked scan of the seed (the heap now releases with no lock held:
+    /// `take_idle` / `finish_release`), kept to test release and reuse.
+    impl PageHeap {
+        /// Releases the pages of the free, listed `span` to the OS (if not released already);
+        /// returns the bytes released.
+        pub(super) fn release_span<S: PageSource>(&mut self, source: &S, span: *mut Span) -> usize {
+            // SAFETY: span is a live free span on our lists (lock held).
+            let s = unsafe { &mut *span };
+            if s.released {
+                return 0;
+            }
+            // SAFETY: a span's base is a non-null address inside our mappings.
+            let base = unsafe { NonNull::new_unchecked(s.base()) };
+            // SAFETY: the span is free: nobody uses its contents.
+            if !unsafe { source.release(base, s.bytes()) } {
+                return 0;
+            }
+            let bytes = s.bytes();
+            // From the resident lists to the returned ones (link_free counts it as released).
+            self.unlink_free(span);
+            // SAFETY: as above; the span is unlisted now.
+            unsafe { (*span).released = true };
+            self.link_free(span);
+            self.stats.returned_total += bytes as u64;
+            self.stats.os_releases += 1;
+            bytes
+        }
+
+        /// Releases free spans idle for the release delay (all free spans when `force`).
+        /// Returns the bytes released.
+        pub(crate) fn scavenge<S: PageSource>(
+            &mut self,
+            source: &S,
+            now: u64,
+            force: bool,
+        ) -> usize {
+            self.scavenge_until(source, now, force).0
+        }
+
+        /// [`scavenge`](Self::scavenge), also returning how long (ns from `now`) until the next
+        /// free span left unreleased becomes due, or `None` when every free span is released.
+        pub(crate) fn scavenge_until<S: PageSource>(
+            &mut self,
+            source: &S,
+            now: u64,
+            force: bool,
+        ) -> (usize, Option<u64>) {
+            let mut total = 0;
+            let mut next_due: Option<u64> = None;
+            // Only the resident lists hold unreleased spans; a released span moves to the
+            // returned lists, so its successor is read before.
+            for n in 1..=MAX_PAGES + 1 {
+                let mut s = if n <= MAX_PAGES {
+                    self.resident.exact[n].first()
+                } else {
+                    self.resident.large.first()
+                };
+                while !s.is_null() {
+                    // SAFETY: list members are live free spans.
+                    let (next, freed_at) = unsafe { ((*s).next, (*s).freed_at) };
+                    if force || now.saturating_sub(freed_at) >= self.release_delay_ns {
+                        total += self.release_span(source, s);
+                    }
+                    // SAFETY: as above (a span that could not be released stays resident).
+                    if !unsafe { (*s).released } {
+                        let due = (freed_at + self.release_delay_ns).saturating_sub(now);
+                        next_due = Some(next_due.map_or(due, |d| d.min(due)));
+                    }
+                    s = next;
+                }
+            }
+            (total, next_due)
+        }
+    }
 
     struct Fixture {
         heap: PageHeap,

@@ -13,6 +13,11 @@ use core::ptr::NonNull;
 /// - no method allocates through the global allocator or calls back into the heap (they run
 ///   under the heap's locks), and none panics.
 pub unsafe trait PageSource: Sync {
+    /// Whether [`map_object`](PageSource::map_object) gives large objects mappings of their
+    /// own (then objects above 8 MiB live there, and `realloc` moves a span-heap object that
+    /// grows past 8 MiB into one instead of growing its span in place).
+    const MAPS_OBJECTS: bool = false;
+
     /// Maps `len` bytes (a multiple of 4096) of fresh memory.
     fn map(&self, len: usize) -> Option<NonNull<u8>>;
 
@@ -38,6 +43,33 @@ pub unsafe trait PageSource: Sync {
     /// It must not block, allocate or call into the heap. The default does nothing (idle
     /// spans are then released only when the heap frees a span after the release delay).
     fn free_memory_pending(&self) {}
+
+    /// Maps `len` bytes (a multiple of 4096) aligned to `align` (a power of two) as a mapping
+    /// of its own for one large object, which the heap later resizes with
+    /// [`remap_object`](PageSource::remap_object) and gives back with
+    /// [`unmap`](PageSource::unmap). `None` when out of memory or when this source does not
+    /// give objects their own mappings (the default): the heap then serves them from spans.
+    fn map_object(&self, len: usize, align: usize) -> Option<NonNull<u8>> {
+        let _ = (len, align);
+        None
+    }
+
+    /// Resizes a mapping made by [`map_object`](PageSource::map_object) from `old_len` to
+    /// `new_len` bytes (multiples of 4096), keeping its contents, possibly moving it (without
+    /// copying: `mremap(MREMAP_MAYMOVE)`); the result is page aligned. `None` (the mapping
+    /// untouched) when it cannot; the default always says `None`.
+    ///
+    /// # Safety
+    /// The caller owns the mapping; when it moves, pointers into the old range dangle.
+    unsafe fn remap_object(
+        &self,
+        ptr: NonNull<u8>,
+        old_len: usize,
+        new_len: usize,
+    ) -> Option<NonNull<u8>> {
+        let _ = (ptr, old_len, new_len);
+        None
+    }
 }
 
 /// 2 MiB: the x86_64 (and 4 KiB-granule aarch64) transparent huge page.
@@ -68,6 +100,8 @@ impl MmapSource {
 // SAFETY: mmap without MAP_FIXED returns fresh page-aligned memory; madvise(DONTNEED) keeps the
 // mapping; raw syscalls neither allocate nor re-enter; errors are returned, never panicked.
 unsafe impl PageSource for MmapSource {
+    const MAPS_OBJECTS: bool = true;
+
     fn map(&self, len: usize) -> Option<NonNull<u8>> {
         use rawsys::mm::{MapFlags, ProtFlags};
         let huge = len >= HUGE_MAP_MIN;
@@ -114,6 +148,54 @@ unsafe impl PageSource for MmapSource {
         // SAFETY: the caller guarantees nothing refers to the range. A failure leaves it mapped,
         // which only wastes address space.
         let _ = unsafe { rawsys::mm::munmap(ptr.as_ptr(), len) };
+    }
+
+    fn map_object(&self, len: usize, align: usize) -> Option<NonNull<u8>> {
+        use rawsys::mm::{MapFlags, ProtFlags};
+        let extra = align.max(4096) - 4096;
+        let map_len = len.checked_add(extra)?;
+        let p = rawsys::mm::mmap_anonymous(
+            map_len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE | MapFlags::NORESERVE,
+        )
+        .ok()?;
+        if extra == 0 {
+            return NonNull::new(p);
+        }
+        let addr = p as usize;
+        let head = addr.next_multiple_of(align) - addr;
+        let tail = extra - head;
+        // SAFETY: head + len + tail == map_len: the trimmed ranges lie in the mapping just made,
+        // which nothing else uses. A failed trim only wastes address space.
+        unsafe {
+            if head > 0 {
+                let _ = rawsys::mm::munmap(p, head);
+            }
+            if tail > 0 {
+                let _ = rawsys::mm::munmap(p.add(head + len), tail);
+            }
+            NonNull::new(p.add(head))
+        }
+    }
+
+    unsafe fn remap_object(
+        &self,
+        ptr: NonNull<u8>,
+        old_len: usize,
+        new_len: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller owns the mapping and handles a move.
+        let p = unsafe {
+            rawsys::mm::mremap(
+                ptr.as_ptr(),
+                old_len,
+                new_len,
+                rawsys::mm::MremapFlags::MAYMOVE,
+            )
+        }
+        .ok()?;
+        NonNull::new(p)
     }
 
     fn now_ns(&self) -> u64 {

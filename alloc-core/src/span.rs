@@ -18,6 +18,13 @@ pub(crate) enum SpanState {
     Free,
     /// Handed out: to a size class (carved into blocks) or as one large object.
     InUse,
+    /// A large object in a mapping of its own (on the page heap's `mapped` list).
+    Mapped,
+    /// Free, taken off the free lists while its pages are given back to the OS with no lock
+    /// held (counted in use meanwhile).
+    Releasing,
+    /// A freed own mapping kept for reuse (on the page heap's `map_cache` list).
+    MappedCached,
 }
 
 /// A run of pages. Its metadata lives in the span arena, never inside the pages themselves,

@@ -5,10 +5,11 @@ use core::alloc::Layout;
 use core::ptr;
 use core::sync::atomic::Ordering;
 
+use super::mapped::MAP_THRESHOLD;
 use super::{Heap, MAX_REQUEST, TlsHook, ZERO_BY_RELEASE};
 use crate::size_class::{MAX_SMALL_SIZE, PAGE_SHIFT, PAGE_SIZE, SizeClass, class_for};
 use crate::source::PageSource;
-use crate::span::Span;
+use crate::span::{Span, SpanState};
 use crate::thread_cache::ThreadCache;
 
 impl<S: PageSource> Heap<S> {
@@ -184,11 +185,10 @@ impl<S: PageSource> Heap<S> {
             size
         } else {
             // SAFETY: caller's contract: a live large object's span record is live and in use.
-            let bytes = unsafe { (*span).bytes() };
+            let (bytes, state) = unsafe { ((*span).bytes(), (*span).state) };
             if aligned && new_size > MAX_SMALL_SIZE && new_size <= MAX_REQUEST {
-                let pages = new_size.div_ceil(PAGE_SIZE);
-                if self.resize_large_in_place(span, pages) {
-                    return ptr;
+                if let Some(p) = self.resize_large(span, state, None, new_size, align) {
+                    return p;
                 }
             }
             bytes
@@ -219,12 +219,42 @@ impl<S: PageSource> Heap<S> {
             (None, None) if new_size <= MAX_REQUEST => {}
             _ => return None,
         }
-        let pages = new_size.div_ceil(PAGE_SIZE).max(1);
         let span = self.page_map.get(ptr as usize >> PAGE_SHIFT);
         if span.is_null() {
             return None;
         }
-        self.resize_large_in_place(span, pages).then_some(ptr)
+        // SAFETY: the record of a live large object (caller's contract).
+        let state = unsafe { (*span).state };
+        self.resize_large(span, state, Some(layout.size()), new_size, layout.align())
+    }
+
+    /// Resizes the large object of `span` (in state `state`) without copying: an own mapping
+    /// with `mremap` (it may move), a span in place. `None` when that is not possible, or
+    /// when the object should move (a span-heap object growing past [`MAP_THRESHOLD`] goes
+    /// to a mapping of its own, a mapped one shrinking below it back to the span heap).
+    fn resize_large(
+        &self,
+        span: *mut Span,
+        state: SpanState,
+        old_size: Option<usize>,
+        new_size: usize,
+        align: usize,
+    ) -> Option<*mut u8> {
+        let mapped_size = S::MAPS_OBJECTS && new_size > MAP_THRESHOLD;
+        if state == SpanState::Mapped {
+            if !mapped_size || align > PAGE_SIZE {
+                return None;
+            }
+            let p = self.remap_mapped(span, old_size, new_size);
+            return (!p.is_null()).then_some(p);
+        }
+        if mapped_size {
+            return None;
+        }
+        let pages = new_size.div_ceil(PAGE_SIZE).max(1);
+        // SAFETY: the record of a live large object.
+        let base = unsafe { (*span).base() };
+        self.resize_large_in_place(span, pages).then_some(base)
     }
 
     /// The allocation slow path: list `cls` of `cache` is empty. Fetches a batch from the

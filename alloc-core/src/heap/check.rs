@@ -71,6 +71,7 @@ impl<S: PageSource> Heap<S> {
         // SAFETY: the caller holds every lock (lock_all) until this returns.
         let ph = unsafe { self.page_heap.get_locked() };
         ph.check(&self.page_map)?;
+        super::mapped::check_mapped(ph, &self.page_map)?;
         let mut class_bytes = 0usize;
         for cls in SizeClass::all() {
             // SAFETY: as above.
@@ -79,9 +80,10 @@ impl<S: PageSource> Heap<S> {
             class_bytes += tc.spans * cls.pages() * PAGE_SIZE;
         }
         ensure!(
-            class_bytes + ph.stats.large_in_use == ph.stats.in_use,
-            "heap: class spans {class_bytes} + large objects {} != page heap bytes in use {}",
+            class_bytes + ph.stats.large_in_use + ph.stats.releasing == ph.stats.in_use,
+            "heap: class spans {class_bytes} + large objects {} + spans being released {} != page heap bytes in use {}",
             ph.stats.large_in_use,
+            ph.stats.releasing,
             ph.stats.in_use
         );
         // SAFETY: as above.

@@ -4,6 +4,7 @@ use core::alloc::Layout;
 use core::ptr;
 use core::sync::atomic::Ordering;
 
+use super::mapped::MAP_THRESHOLD;
 use super::{Heap, MAX_REQUEST};
 use crate::page_map::PAGE_LIMIT;
 use crate::size_class::{MAX_SMALL_SIZE, PAGE_SHIFT, PAGE_SIZE};
@@ -27,6 +28,12 @@ impl<S: PageSource> Heap<S> {
         if pages + align_pages >= PAGE_LIMIT {
             return (ptr::null_mut(), false);
         }
+        if S::MAPS_OBJECTS
+            && size > MAP_THRESHOLD
+            && let Some(got) = self.allocate_mapped(size, layout.align())
+        {
+            return got;
+        }
         let mut ph = self.page_heap.lock();
         let span = ph.allocate(&self.source, &self.page_map, pages, align_pages);
         if span.is_null() {
@@ -45,14 +52,25 @@ impl<S: PageSource> Heap<S> {
         let page = ptr as usize >> PAGE_SHIFT;
         let span = self.page_map.get(page);
         // SAFETY: the span of a live large object is a live record (checked defensively).
-        if span.is_null() || unsafe { (*span).start != page || (*span).state != SpanState::InUse } {
-            debug_assert!(false, "free of a pointer this heap did not allocate");
-            return;
+        let state = (!span.is_null() && unsafe { (*span).start == page }).then(|| {
+            // SAFETY: as above.
+            unsafe { (*span).state }
+        });
+        match state {
+            Some(SpanState::InUse) => {}
+            Some(SpanState::Mapped) => return self.deallocate_mapped(span),
+            _ => {
+                debug_assert!(false, "free of a pointer this heap did not allocate");
+                return;
+            }
         }
         let mut ph = self.page_heap.lock();
         // SAFETY: as above.
         ph.stats.large_in_use -= unsafe { (*span).bytes() };
-        ph.deallocate(&self.source, &self.page_map, span);
+        if ph.deallocate(&self.source, &self.page_map, span) {
+            drop(ph);
+            self.release_idle_spans(self.source.now_ns(), false);
+        }
     }
 
     /// Shrinks or grows the span of a live large object in place to `pages` pages.

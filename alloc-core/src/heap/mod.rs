@@ -23,6 +23,7 @@ mod check;
 mod fork;
 mod free;
 mod large;
+mod mapped;
 mod parked;
 
 use parked::Parked;
@@ -140,9 +141,13 @@ impl<S: PageSource> Heap<S> {
         self.transfer(cls)
             .lock()
             .insert_range(cls, head, n, &self.page_map, |span| {
-                self.page_heap
+                let due = self
+                    .page_heap
                     .lock()
-                    .deallocate(&self.source, &self.page_map, span)
+                    .deallocate(&self.source, &self.page_map, span);
+                if due {
+                    self.release_idle_spans(self.source.now_ns(), false);
+                }
             });
     }
 
@@ -172,14 +177,16 @@ impl<S: PageSource> Heap<S> {
     pub fn release_free_memory(&self) -> usize {
         self.flush_parked();
         let now = self.source.now_ns();
-        self.page_heap.lock().scavenge(&self.source, now, true)
+        let spans = self.release_idle_spans(now, true).0;
+        spans + self.trim_mapping_cache(now, true).0
     }
 
     /// Releases free spans that have idled for the release delay; returns the bytes released.
     /// (The heap also does this by itself whenever a span is freed.)
     pub fn release_idle_memory(&self) -> usize {
         let now = self.source.now_ns();
-        self.page_heap.lock().scavenge(&self.source, now, false)
+        let spans = self.release_idle_spans(now, false).0;
+        spans + self.trim_mapping_cache(now, false).0
     }
 
     /// Releases the free spans that idled for the release delay and returns how long (ns)
@@ -188,10 +195,49 @@ impl<S: PageSource> Heap<S> {
     /// `None` until [`PageSource::free_memory_pending`] says there is more).
     pub fn purge_idle_memory(&self) -> Option<u64> {
         let now = self.source.now_ns();
-        self.page_heap
-            .lock()
-            .scavenge_until(&self.source, now, false)
-            .1
+        let (_, spans_due) = self.release_idle_spans(now, false);
+        let (_, cache_due) = self.trim_mapping_cache(now, false);
+        match (spans_due, cache_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Releases free spans idle for the release delay (all when `force`) to the OS with no
+    /// lock held during the system calls: a batch of spans is taken off the free lists under
+    /// the page heap lock (`PageHeap::take_idle`), released, and put back (coalescing) under
+    /// the lock again. Returns the bytes released and how long until the next unreleased free
+    /// span is due (`None`: none left).
+    fn release_idle_spans(&self, now: u64, force: bool) -> (usize, Option<u64>) {
+        const BATCH: usize = 32;
+        let mut total = 0;
+        // Bounded: spans put back may merge with resident neighbours and be due again.
+        for _ in 0..64 {
+            let mut batch = [core::ptr::null_mut(); BATCH];
+            let (n, next_due, more) = self.page_heap.lock().take_idle(now, force, &mut batch);
+            let mut ok = [false; BATCH];
+            for (span, ok) in batch[..n].iter().zip(ok.iter_mut()) {
+                // SAFETY: take_idle hands these spans to this thread alone (state Releasing,
+                // on no list); their pages are free and mapped.
+                let (base, bytes) = unsafe { ((**span).base(), (**span).bytes()) };
+                if let Some(base) = core::ptr::NonNull::new(base) {
+                    // SAFETY: as above: nobody uses the contents.
+                    *ok = unsafe { self.source.release(base, bytes) };
+                }
+                if *ok {
+                    total += bytes;
+                }
+            }
+            let mut ph = self.page_heap.lock();
+            for (&span, &ok) in batch[..n].iter().zip(ok.iter()) {
+                ph.finish_release(&self.page_map, span, ok);
+            }
+            drop(ph);
+            if !more || ok[..n].iter().any(|ok| !ok) {
+                return (total, if more { Some(0) } else { next_due });
+            }
+        }
+        (total, Some(0))
     }
 
     /// Sets how long a free span idles before its pages are released (the delay given to
@@ -211,7 +257,7 @@ impl<S: PageSource> Heap<S> {
         // SAFETY: under the lock, a mapped record is live (records are recycled, never unmapped).
         let s = unsafe { &*span };
         let addr = ptr as usize;
-        s.state == SpanState::InUse
+        matches!(s.state, SpanState::InUse | SpanState::Mapped)
             && addr >= s.base() as usize
             && addr < s.base() as usize + s.bytes()
     }
@@ -237,12 +283,13 @@ impl<S: PageSource> Heap<S> {
         st.bytes_thread_caches =
             (self.thread_cache_bytes.load(Ordering::Relaxed) as isize).max(0) as usize;
         let ph = self.page_heap.lock();
-        st.bytes_in_use =
-            (class_out + ph.stats.large_in_use).saturating_sub(st.bytes_thread_caches);
-        st.bytes_large = ph.stats.large_in_use;
-        st.bytes_mapped = ph.stats.mapped;
+        let large = ph.stats.large_in_use + ph.stats.mapped_objects;
+        st.bytes_in_use = (class_out + large).saturating_sub(st.bytes_thread_caches);
+        st.bytes_large = large;
+        st.bytes_mapped = ph.stats.mapped + ph.stats.mapped_objects + ph.stats.map_cached;
         st.bytes_metadata = ph.arena.bytes + self.page_map.bytes.load(Ordering::Relaxed);
-        st.bytes_page_heap_free = ph.stats.free - ph.stats.released;
+        st.bytes_page_heap_free =
+            ph.stats.free - ph.stats.released + ph.stats.map_cached + ph.stats.releasing;
         st.bytes_released = ph.stats.released;
         st.bytes_returned_total = ph.stats.returned_total;
         st.page_heap_span_allocs = ph.stats.span_allocs;

@@ -43,7 +43,7 @@ static MIMALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 static JEMALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const ALLOCATORS: [&str; 4] = ["glibc", "alloc-core", "mimalloc", "jemalloc"];
-const WORKLOADS: [&str; 10] = [
+const WORKLOADS: [&str; 11] = [
     "seed-pair",
     "seed-batch",
     "batch",
@@ -51,6 +51,7 @@ const WORKLOADS: [&str; 10] = [
     "larson",
     "latency",
     "large",
+    "vec-grow",
     "small-mixed",
     "glibc-thread",
     "leak",
@@ -348,6 +349,7 @@ fn run_one<A: GlobalAlloc + Sync>(a: &A, workload: &str, threads: usize, sc: Sca
         "xthread" => xthread(a, threads, sc),
         "larson" => larson(a, threads, sc),
         "large" => real::large(a, threads, sc),
+        "vec-grow" => real::vec_grow(a, threads, sc),
         "small-mixed" => real::small_mixed(a, threads, sc),
         "glibc-thread" => real::glibc_thread(a, threads, sc),
         "leak" => real::leak(a, threads, sc),
@@ -366,7 +368,7 @@ fn run_named(alloc: &str, workload: &str, threads: usize, sc: Scale) -> Sample {
 
 fn thread_counts(workload: &str) -> &'static [usize] {
     match workload {
-        "latency" | "small-mixed" | "leak" => &[1],
+        "latency" | "small-mixed" | "leak" | "vec-grow" => &[1],
         "large" | "glibc-thread" => &[1, 2],
         // Producer/consumer pairs: 2 threads = 1 pair, 4 threads = 2 pairs.
         "xthread" => &[2, 4],

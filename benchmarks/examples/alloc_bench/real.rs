@@ -54,6 +54,43 @@ pub(super) fn large<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> 
     })
 }
 
+/// A `Vec<u8>` pushed to 64 MiB, again and again: the buffer doubles from 8 bytes with
+/// `realloc` (as `Vec`'s amortised growth does), and every new page is written once. An
+/// allocator that copies on each doubling moves 64 MiB per round; one that remaps (glibc's
+/// `mremap` for its mmapped chunks) moves page tables. One operation is an allocation, a
+/// `realloc` or a free.
+pub(super) fn vec_grow<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
+    const TOP: usize = 64 << 20;
+    let n = sc.n(40);
+    measure(threads, |_, go| {
+        go();
+        let mut ops = 0;
+        for _ in 0..n {
+            let mut cap = 8;
+            // SAFETY: non-zero size.
+            let mut p = unsafe { must(a.alloc(layout(cap))) };
+            // SAFETY: the first byte lies in the block.
+            unsafe { p.write(1) };
+            ops += 1;
+            while cap < TOP {
+                let new = cap * 2;
+                // SAFETY: p is live with layout(cap); new is non-zero.
+                p = unsafe { must(a.realloc(p, layout(cap), new)) };
+                for off in (cap..new).step_by(4096) {
+                    // SAFETY: off < new.
+                    unsafe { p.add(off).write(1) };
+                }
+                cap = new;
+                ops += 1;
+            }
+            // SAFETY: allocated above with this layout.
+            unsafe { a.dealloc(p, layout(cap)) };
+            ops += 1;
+        }
+        ops
+    })
+}
+
 /// Many small objects of mixed sizes on one thread, as a bignum or logic-minimisation
 /// program makes them: 4,096 live objects, each step frees one at random and allocates one of
 /// a skewed size (70 % 8-64 B, 25 % 64-512 B, 5 % 512 B-4 KiB), writing its ends.
