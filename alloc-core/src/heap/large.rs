@@ -28,11 +28,11 @@ impl<S: PageSource> Heap<S> {
         if pages + align_pages >= PAGE_LIMIT {
             return (ptr::null_mut(), false);
         }
-        if S::MAPS_OBJECTS
-            && size > MAP_THRESHOLD
-            && let Some(got) = self.allocate_mapped(size, layout.align())
-        {
-            return got;
+        // Nested, not a let chain: the crate builds with Rust 1.87.
+        if S::MAPS_OBJECTS && size > MAP_THRESHOLD {
+            if let Some(got) = self.allocate_mapped(size, layout.align()) {
+                return got;
+            }
         }
         let mut ph = self.page_heap.lock();
         let span = ph.allocate(&self.source, &self.page_map, pages, align_pages);

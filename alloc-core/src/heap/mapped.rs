@@ -80,10 +80,11 @@ impl<S: PageSource> Heap<S> {
     /// it reads as zeros; `None` when the source gives no such mappings or is out of memory.
     pub(super) fn allocate_mapped(&self, size: usize, align: usize) -> Option<(*mut u8, bool)> {
         let bytes = size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
-        if align <= PAGE_SIZE
-            && let Some(p) = self.reuse_cached_mapping(bytes)
-        {
-            return Some((p, false));
+        // Nested, not let chains: the crate builds with Rust 1.87.
+        if align <= PAGE_SIZE {
+            if let Some(p) = self.reuse_cached_mapping(bytes) {
+                return Some((p, false));
+            }
         }
         let p = self.source.map_object(bytes, align)?;
         let mut ph = self.page_heap.lock();
@@ -92,9 +93,7 @@ impl<S: PageSource> Heap<S> {
             p.as_ptr() as usize >> PAGE_SHIFT,
             bytes / PAGE_SIZE,
         );
-        if let Some(span) = span
-            && self.register_mapped(&mut ph, span.as_ptr())
-        {
+        if span.is_some_and(|s| self.register_mapped(&mut ph, s.as_ptr())) {
             ph.stats.os_maps += 1;
             return Some((p.as_ptr(), true));
         }
