@@ -275,27 +275,8 @@ fn bad_network_flags_give_one_clear_line() {
 #[test]
 fn a_crashed_owner_leaves_nothing_the_next_container_does_not_clean() {
     let n = Net::new(3);
-    let port = free_port();
-    let a = n.run_args(&["-p", &format!("{port}:80"), "--", "sleep", "60"]);
-    struct Reap(std::process::Child);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut owner = Reap(
-        Command::new(bin())
-            .args(&a)
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while n.dnat_rules() < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(n.dnat_rules(), 2);
+    // Its two DNAT rules are checked by start_publishing.
+    let mut owner = n.start_publishing(free_port());
     assert_eq!(n.lease_lines(), 1);
     // SIGKILL: `container` cannot clean up; the container dies with it (parent-death signal).
     owner.0.kill().unwrap();
