@@ -5,6 +5,8 @@
 //! place it is written. With no arguments: an interactive `/bin/sh` as PID 1 in a fresh
 //! container.
 
+#[path = "../common/civil.rs"]
+mod civil;
 mod cli;
 mod image;
 

@@ -10,6 +10,8 @@
 //! serves the directory with one worker per CPU. See `--help` for the options and the
 //! README for the design and the measurements behind it.
 
+#[path = "../common/civil.rs"]
+mod civil;
 mod conditional;
 mod config;
 mod conn;
