@@ -97,46 +97,53 @@ impl MmapSource {
     }
 }
 
+/// Maps `len + extra` bytes and, when `extra > 0`, unmaps what lies before the first
+/// `align`-aligned address and after `len` bytes from it (`extra` must be at least `align`
+/// minus the page size, so an aligned start always fits). The one place both [`MmapSource`]
+/// mappings (huge-page spans, aligned objects) are made.
+fn map_trimmed(len: usize, extra: usize, align: usize) -> Option<NonNull<u8>> {
+    use rawsys::mm::{MapFlags, ProtFlags};
+    let map_len = len.checked_add(extra)?;
+    let p = rawsys::mm::mmap_anonymous(
+        map_len,
+        ProtFlags::READ | ProtFlags::WRITE,
+        MapFlags::PRIVATE | MapFlags::NORESERVE,
+    )
+    .ok()?;
+    if extra == 0 {
+        return NonNull::new(p);
+    }
+    let addr = p as usize;
+    let head = addr.next_multiple_of(align) - addr;
+    let tail = extra - head;
+    // SAFETY: head + len + tail == map_len: the trimmed ranges lie in the mapping just made,
+    // which nothing else uses. A failed trim only wastes address space.
+    unsafe {
+        if head > 0 {
+            let _ = rawsys::mm::munmap(p, head);
+        }
+        if tail > 0 {
+            let _ = rawsys::mm::munmap(p.add(head + len), tail);
+        }
+        NonNull::new(p.add(head))
+    }
+}
+
 // SAFETY: mmap without MAP_FIXED returns fresh page-aligned memory; madvise(DONTNEED) keeps the
 // mapping; raw syscalls neither allocate nor re-enter; errors are returned, never panicked.
 unsafe impl PageSource for MmapSource {
     const MAPS_OBJECTS: bool = true;
 
     fn map(&self, len: usize) -> Option<NonNull<u8>> {
-        use rawsys::mm::{MapFlags, ProtFlags};
-        let huge = len >= HUGE_MAP_MIN;
         // A huge-page mapping is over-mapped by one huge page so that it can start on a
         // 2 MiB boundary (the kernel only backs aligned 2 MiB ranges with huge pages).
-        let map_len = if huge {
-            len.checked_add(HUGE_PAGE)?
-        } else {
-            len
-        };
-        let p = rawsys::mm::mmap_anonymous(
-            map_len,
-            ProtFlags::READ | ProtFlags::WRITE,
-            MapFlags::PRIVATE | MapFlags::NORESERVE,
-        )
-        .ok()?;
-        if !huge {
-            return NonNull::new(p);
+        if len < HUGE_MAP_MIN {
+            return map_trimmed(len, 0, HUGE_PAGE);
         }
-        let addr = p as usize;
-        let head = addr.next_multiple_of(HUGE_PAGE) - addr;
-        let tail = HUGE_PAGE - head;
-        // SAFETY: head + len + tail == map_len, so both trimmed ranges and the kept one lie in
-        // the mapping just made, which nothing else uses. A failed trim only wastes address
-        // space; a refused advice only means small pages.
-        unsafe {
-            if head > 0 {
-                let _ = rawsys::mm::munmap(p, head);
-            }
-            if tail > 0 {
-                let _ = rawsys::mm::munmap(p.add(head + len), tail);
-            }
-            let _ = rawsys::mm::madvise(p.add(head), len, rawsys::mm::Advice::HugePage);
-            NonNull::new(p.add(head))
-        }
+        let p = map_trimmed(len, HUGE_PAGE, HUGE_PAGE)?;
+        // SAFETY: `p..p+len` is the mapping just made; a refused advice only means small pages.
+        let _ = unsafe { rawsys::mm::madvise(p.as_ptr(), len, rawsys::mm::Advice::HugePage) };
+        Some(p)
     }
 
     unsafe fn release(&self, ptr: NonNull<u8>, len: usize) -> bool {
@@ -151,32 +158,7 @@ unsafe impl PageSource for MmapSource {
     }
 
     fn map_object(&self, len: usize, align: usize) -> Option<NonNull<u8>> {
-        use rawsys::mm::{MapFlags, ProtFlags};
-        let extra = align.max(4096) - 4096;
-        let map_len = len.checked_add(extra)?;
-        let p = rawsys::mm::mmap_anonymous(
-            map_len,
-            ProtFlags::READ | ProtFlags::WRITE,
-            MapFlags::PRIVATE | MapFlags::NORESERVE,
-        )
-        .ok()?;
-        if extra == 0 {
-            return NonNull::new(p);
-        }
-        let addr = p as usize;
-        let head = addr.next_multiple_of(align) - addr;
-        let tail = extra - head;
-        // SAFETY: head + len + tail == map_len: the trimmed ranges lie in the mapping just made,
-        // which nothing else uses. A failed trim only wastes address space.
-        unsafe {
-            if head > 0 {
-                let _ = rawsys::mm::munmap(p, head);
-            }
-            if tail > 0 {
-                let _ = rawsys::mm::munmap(p.add(head + len), tail);
-            }
-            NonNull::new(p.add(head))
-        }
+        map_trimmed(len, align.max(4096) - 4096, align)
     }
 
     unsafe fn remap_object(
