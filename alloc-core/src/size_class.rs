@@ -225,6 +225,57 @@ const fn build_batch() -> [u8; NUM_CLASSES] {
 /// for large classes so that a batch stays near 64 KiB.
 static CLASS_BATCH: [u8; NUM_CLASSES] = build_batch();
 
+/// Most blocks a thread cache keeps of one class: about 64 KiB of blocks, at least two
+/// batches, at most 256 (a pointer each in the cache's slot array).
+const fn build_cache_cap() -> [u16; 256] {
+    let sizes = build_sizes();
+    let batch = build_batch();
+    let mut t = [0u16; 256];
+    let mut c = 1;
+    while c < NUM_CLASSES {
+        let by_bytes = 64 * 1024 / sizes[c] as usize;
+        let mut cap = if by_bytes > 256 { 256 } else { by_bytes };
+        if cap < 2 * batch[c] as usize {
+            cap = 2 * batch[c] as usize;
+        }
+        t[c] = cap as u16;
+        c += 1;
+    }
+    t
+}
+
+/// Capacity of each class's stack in a thread cache (see `build_cache_cap`; 256 entries so
+/// that indexing by a class's `u8` needs no bounds check).
+const CACHE_CAP: [u16; 256] = build_cache_cap();
+
+/// Where each class's stack starts in a thread cache's slot array (the stacks one after the
+/// other, smallest class first).
+const CACHE_OFF: [u16; 256] = {
+    let cap = build_cache_cap();
+    let mut t = [0u16; 256];
+    let mut off = 0usize;
+    let mut c = 1;
+    while c < NUM_CLASSES {
+        t[c] = off as u16;
+        off += cap[c] as usize;
+        c += 1;
+    }
+    t
+};
+
+/// Slots of a thread cache's pointer array: the sum of every class's capacity (8,272, so a
+/// cache is about 66 KiB).
+pub(crate) const CACHE_SLOTS: usize = {
+    let cap = build_cache_cap();
+    let mut sum = 0usize;
+    let mut c = 1;
+    while c < NUM_CLASSES {
+        sum += cap[c] as usize;
+        c += 1;
+    }
+    sum
+};
+
 /// A size class: an index 1..NUM_CLASSES into the class tables.
 ///
 /// The index is below `NUM_CLASSES` by construction (only the tables, [`SizeClass::all`] and
@@ -297,6 +348,19 @@ impl SizeClass {
     #[inline]
     pub(crate) fn batch(self) -> u32 {
         CLASS_BATCH[self.index()] as u32
+    }
+
+    /// Most blocks of the class a thread cache keeps (its stack's capacity, at least two
+    /// batches).
+    #[inline(always)]
+    pub(crate) const fn cache_cap(self) -> u32 {
+        CACHE_CAP[self.0.get() as usize] as u32
+    }
+
+    /// Where the class's stack starts in a thread cache's slot array.
+    #[inline(always)]
+    pub(crate) const fn cache_off(self) -> usize {
+        CACHE_OFF[self.0.get() as usize] as usize
     }
 
     /// Every class, smallest first.
@@ -436,6 +500,19 @@ mod tests {
             align *= 2;
         }
         assert_eq!(class_for(8, 2 * PAGE_SIZE), 0);
+    }
+
+    #[test]
+    fn cache_stacks_hold_two_batches_and_tile_the_slot_array() {
+        let mut off = 0;
+        for c in SizeClass::all() {
+            assert_eq!(c.cache_off(), off, "class {}", c.index());
+            assert!(c.cache_cap() >= 2 * c.batch(), "class {}", c.index());
+            assert!(c.cache_cap() <= 256);
+            off += c.cache_cap() as usize;
+        }
+        assert_eq!(off, CACHE_SLOTS);
+        assert_eq!(CACHE_SLOTS, 8272);
     }
 
     #[test]

@@ -64,25 +64,32 @@ impl TransferCache {
         self.num_batches * cls.batch() as usize
     }
 
-    /// Takes up to `want` blocks of class `cls` (a whole batch when the cache has one),
-    /// carving spans of the nonempty list and new ones from `new_span` (a fresh in-use span
-    /// of the class, every page mapped to it; null when out of memory). Returns a
-    /// null-terminated list and its length; (null, 0) when out of memory.
+    /// Takes up to `out.len()` blocks of class `cls` into `out` (a whole batch when the cache
+    /// has one and `out` holds a batch), carving spans of the nonempty list and new ones from
+    /// `new_span` (a fresh in-use span of the class, every page mapped to it; null when out of
+    /// memory). Returns how many it wrote; 0 when out of memory. Carving writes nothing into
+    /// the blocks.
     pub(crate) fn remove_range(
         &mut self,
         cls: SizeClass,
-        want: u32,
+        out: &mut [*mut u8],
         mut new_span: impl FnMut() -> *mut Span,
-    ) -> (*mut u8, u32) {
-        if self.num_batches > 0 {
+    ) -> u32 {
+        let want = out.len() as u32;
+        if self.num_batches > 0 && want >= cls.batch() {
             self.num_batches -= 1;
             self.batch_hits += 1;
-            let i = self.num_batches;
-            return (self.batches[i], cls.batch());
+            let mut obj = self.batches[self.num_batches];
+            for slot in &mut out[..cls.batch() as usize] {
+                *slot = obj;
+                // SAFETY: a batch is a null-terminated list of exactly `batch()` free blocks.
+                obj = unsafe { obj.cast::<*mut u8>().read() };
+            }
+            debug_assert!(obj.is_null());
+            return cls.batch();
         }
         self.span_refills += 1;
         let size = cls.size();
-        let mut head: *mut u8 = ptr::null_mut();
         let mut count = 0u32;
         while count < want {
             let mut span = self.nonempty.first();
@@ -106,9 +113,7 @@ impl TransferCache {
                 if obj.is_null() {
                     break;
                 }
-                // SAFETY: obj is a free block of at least 8 bytes.
-                unsafe { obj.cast::<*mut u8>().write(head) };
-                head = obj;
+                out[count as usize] = obj;
                 count += 1;
             }
             if s.is_exhausted() {
@@ -118,39 +123,42 @@ impl TransferCache {
             }
         }
         self.allocated += count as usize;
-        (head, count)
+        count
     }
 
-    /// Takes `n` blocks of class `cls` (a null-terminated list): a whole batch is kept while
+    /// Takes `blocks` (free blocks of class `cls`): a whole batch is linked and kept while
     /// there is room, anything else goes back to its span (found through `map`); a span
     /// left with no block allocated goes to `release_span` (the page heap) at once.
     pub(crate) fn insert_range(
         &mut self,
         cls: SizeClass,
-        head: *mut u8,
-        n: u32,
+        blocks: &[*mut u8],
         map: &PageMap,
         mut release_span: impl FnMut(*mut Span),
     ) {
+        let n = blocks.len();
         if n == 0 {
             return;
         }
-        if n == cls.batch() && self.num_batches < transfer_capacity(cls) {
+        if n == cls.batch() as usize && self.num_batches < transfer_capacity(cls) {
+            let mut head: *mut u8 = ptr::null_mut();
+            for &obj in blocks.iter().rev() {
+                // SAFETY: obj is a free block of at least 8 bytes; the batch links through it.
+                unsafe { obj.cast::<*mut u8>().write(head) };
+                head = obj;
+            }
             let i = self.num_batches;
             self.batches[i] = head;
             self.num_batches += 1;
             self.batch_stores += 1;
             return;
         }
-        let mut obj = head;
         let mut freed = 0usize;
         // The span of the previous block and its address range: blocks freed together mostly
         // come from one span (they were carved together), so most need no page-map lookup.
         let mut span: *mut Span = ptr::null_mut();
         let (mut lo, mut hi) = (0usize, 0usize);
-        while !obj.is_null() {
-            // SAFETY: obj is a free block of the list.
-            let next = unsafe { obj.cast::<*mut u8>().read() };
+        for &obj in blocks {
             let addr = obj as usize;
             if addr.wrapping_sub(lo) >= hi - lo {
                 span = map.get(addr >> PAGE_SHIFT);
@@ -158,7 +166,6 @@ impl TransferCache {
                 if span.is_null() {
                     // Not ours: leaking beats corrupting.
                     (lo, hi) = (0, 0);
-                    obj = next;
                     continue;
                 }
                 // SAFETY: a block of a live class span maps to that span's record.
@@ -191,7 +198,6 @@ impl TransferCache {
                 unsafe { self.nonempty.push_front(span) };
                 s.in_nonempty = true;
             }
-            obj = next;
         }
         debug_assert!(self.allocated >= freed);
         self.allocated -= freed;

@@ -82,13 +82,11 @@ impl<S: PageSource> Heap<S> {
             return self.allocate_large(layout);
         };
         self.uncached.fetch_add(1, Ordering::Relaxed);
-        let (head, n) = self.remove_range(cls, 1);
-        if n > 1 {
-            // SAFETY: head starts a list of n free blocks of the class.
-            let rest = unsafe { head.cast::<*mut u8>().read() };
-            self.insert_range(cls, rest, n - 1);
+        let mut one = [ptr::null_mut(); 1];
+        if self.remove_range(cls, &mut one) == 0 {
+            return ptr::null_mut();
         }
-        head
+        one[0]
     }
 
     /// Like [`allocate`](Self::allocate), with the block zeroed. Memory that comes straight
@@ -261,11 +259,11 @@ impl<S: PageSource> Heap<S> {
     /// transfer cache, returns its first block and keeps the rest.
     #[cold]
     fn refill(&self, cache: &mut ThreadCache, cls: SizeClass) -> *mut u8 {
-        let (head, n) = self.remove_range(cls, cls.batch());
+        let n = self.remove_range(cls, cache.refill_slots(cls));
         if n == 0 {
             return ptr::null_mut();
         }
-        let p = cache.fill(cls, head, n);
+        let p = cache.fill(cls, n);
         self.publish(cache);
         p
     }

@@ -4,7 +4,7 @@ use super::Heap;
 use crate::check::{Checked, ensure};
 use crate::size_class::{PAGE_SIZE, SizeClass};
 use crate::source::PageSource;
-use crate::thread_cache::{ThreadCache, check_lists};
+use crate::thread_cache::{ThreadCache, check_stacks};
 
 impl<S: PageSource> Heap<S> {
     /// Checks the invariants listed in `INTERNALS.md` and panics with a message naming the
@@ -88,16 +88,9 @@ impl<S: PageSource> Heap<S> {
         );
         // SAFETY: as above.
         let parked = unsafe { self.parked.get_locked() };
-        for (i, (lists, bytes)) in parked.caches().enumerate() {
-            check_lists(
-                lists,
-                bytes,
-                &self.page_map,
-                &format_args!("parked cache {i}"),
-            )?;
-        }
+        parked.check(&self.page_map)?;
         if let Some(c) = cache {
-            check_lists(&c.lists, c.bytes, &self.page_map, &"the thread cache")?;
+            check_stacks(c, &self.page_map, &"the thread cache")?;
         }
         Ok(())
     }
@@ -147,7 +140,7 @@ mod tests {
         let (heap, _) = used(&mut cache);
         let cls = class_for(48, 8).unwrap();
         assert_eq!(cls.index(), 6);
-        cache.lists[cls.index()].len += 1;
+        cache.stacks[cls.index()].len += 1;
         heap.check_invariants_with(&cache);
     }
 

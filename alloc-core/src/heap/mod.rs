@@ -125,22 +125,25 @@ impl<S: PageSource> Heap<S> {
         &self.transfer[cls.index()]
     }
 
-    /// Takes up to `want` blocks of class `cls` from its transfer cache (a whole batch when it
-    /// has one), carving new spans of the page heap as needed. Returns a null-terminated list
-    /// and its length; (null, 0) when out of memory.
-    fn remove_range(&self, cls: SizeClass, want: u32) -> (*mut u8, u32) {
+    /// Takes up to `out.len()` blocks of class `cls` from its transfer cache into `out` (a
+    /// whole batch when it has one), carving new spans of the page heap as needed. Returns how
+    /// many it wrote; 0 when out of memory.
+    fn remove_range(&self, cls: SizeClass, out: &mut [*mut u8]) -> u32 {
         self.transfer(cls)
             .lock()
-            .remove_range(cls, want, || self.new_class_span(cls))
+            .remove_range(cls, out, || self.new_class_span(cls))
     }
 
-    /// Hands `n` blocks of class `cls` (a null-terminated list) to its transfer cache: a whole
-    /// batch is kept while there is room, anything else goes back to its span, and spans left
-    /// empty go back to the page heap (class lock, then page heap lock).
-    fn insert_range(&self, cls: SizeClass, head: *mut u8, n: u32) {
+    /// Hands `blocks` of class `cls` to its transfer cache: a whole batch is kept while there
+    /// is room, anything else goes back to its span, and spans left empty go back to the page
+    /// heap (class lock, then page heap lock).
+    fn insert_range(&self, cls: SizeClass, blocks: &[*mut u8]) {
+        if blocks.is_empty() {
+            return;
+        }
         self.transfer(cls)
             .lock()
-            .insert_range(cls, head, n, &self.page_map, |span| {
+            .insert_range(cls, blocks, &self.page_map, |span| {
                 let due = self
                     .page_heap
                     .lock()
