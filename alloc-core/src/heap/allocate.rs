@@ -259,10 +259,18 @@ impl<S: PageSource> Heap<S> {
     /// transfer cache, returns its first block and keeps the rest.
     #[cold]
     fn refill(&self, cache: &mut ThreadCache, cls: SizeClass) -> *mut u8 {
-        let n = self.remove_range(cls, cache.refill_slots(cls));
+        let slots = cache.refill_slots(cls);
+        let n = self.remove_range(cls, slots);
         if n == 0 {
             return ptr::null_mut();
         }
+        // Blocks carved from a span come in address order; the stack pops from the top, so
+        // reversed they are handed out in address order too (as mimalloc's free lists do):
+        // objects made one after another sit one after another, and a program that walks them
+        // in the order it made them (sorting a vector of strings, filling a tree) reads memory
+        // forwards, which the hardware prefetcher follows. Handed out backwards in runs of a
+        // batch, `std-btree`'s sort spent ~20 % longer in `memcmp`.
+        slots[..n as usize].reverse();
         let p = cache.fill(cls, n);
         self.publish(cache);
         p
