@@ -29,7 +29,7 @@ pub(crate) const NUM_CLASSES: usize = 77;
 /// Default and largest number of objects moved between a thread cache and the transfer cache.
 pub(crate) const MAX_BATCH: usize = 32;
 
-const fn build_sizes() -> [u32; NUM_CLASSES] {
+pub(crate) const fn build_sizes() -> [u32; NUM_CLASSES] {
     let mut s = [0u32; NUM_CLASSES];
     let mut i = 1;
     let mut size = 8;
@@ -203,7 +203,7 @@ const fn build_pages() -> [u8; NUM_CLASSES] {
 /// Pages in a span carved into blocks of each class.
 static CLASS_PAGES: [u8; NUM_CLASSES] = build_pages();
 
-const fn build_batch() -> [u8; NUM_CLASSES] {
+pub(crate) const fn build_batch() -> [u8; NUM_CLASSES] {
     let sizes = build_sizes();
     let mut b = [0u8; NUM_CLASSES];
     let mut c = 1;

@@ -5,6 +5,7 @@ use crate::check::{Checked, ensure};
 use crate::size_class::{PAGE_SIZE, SizeClass};
 use crate::source::PageSource;
 use crate::thread_cache::{ThreadCache, check_stacks};
+use crate::transfer_cache::class_slots;
 
 impl<S: PageSource> Heap<S> {
     /// Checks the invariants listed in `INTERNALS.md` and panics with a message naming the
@@ -76,7 +77,15 @@ impl<S: PageSource> Heap<S> {
         for cls in SizeClass::all() {
             // SAFETY: as above.
             let tc = unsafe { self.transfer(cls).get_locked() };
-            tc.check(cls, &self.page_map)?;
+            tc.check(
+                cls,
+                class_slots(
+                    self.transfer_slots
+                        .load(core::sync::atomic::Ordering::Acquire),
+                    cls,
+                ),
+                &self.page_map,
+            )?;
             class_bytes += tc.spans * cls.pages() * PAGE_SIZE;
         }
         ensure!(
