@@ -133,10 +133,12 @@ impl<S: PageSource> Heap<S> {
     /// whole batch when it has one), carving new spans of the page heap as needed. Returns how
     /// many it wrote; 0 when out of memory.
     fn remove_range(&self, cls: SizeClass, out: &mut [*mut u8]) -> u32 {
+        let mut tc = self.transfer(cls).lock();
+        // Read under the class lock: a batch stored by another thread was stored after the
+        // array was published, so a cache holding batches always sees the array here (read
+        // before the lock, it could still be null while a batch arrived meanwhile).
         let slots = class_slots(self.transfer_slots.load(Ordering::Acquire), cls);
-        self.transfer(cls)
-            .lock()
-            .remove_range(cls, slots, out, || self.new_class_span(cls))
+        tc.remove_range(cls, slots, out, || self.new_class_span(cls))
     }
 
     /// The transfer slot array, mapped on first use (outside every lock); null when the
@@ -174,22 +176,23 @@ impl<S: PageSource> Heap<S> {
         if blocks.is_empty() {
             return;
         }
-        let mut slots = self.transfer_slots.load(Ordering::Acquire);
-        if slots.is_null() && blocks.len() == cls.batch() as usize {
-            slots = self.map_transfer_slots();
+        if blocks.len() == cls.batch() as usize
+            && self.transfer_slots.load(Ordering::Acquire).is_null()
+        {
+            self.map_transfer_slots();
         }
-        let slots = class_slots(slots, cls);
-        self.transfer(cls)
-            .lock()
-            .insert_range(cls, slots, blocks, &self.page_map, |span| {
-                let due = self
-                    .page_heap
-                    .lock()
-                    .deallocate(&self.source, &self.page_map, span);
-                if due {
-                    self.release_idle_spans(self.source.now_ns(), false);
-                }
-            });
+        let mut tc = self.transfer(cls).lock();
+        // Under the lock, as in `remove_range`.
+        let slots = class_slots(self.transfer_slots.load(Ordering::Acquire), cls);
+        tc.insert_range(cls, slots, blocks, &self.page_map, |span| {
+            let due = self
+                .page_heap
+                .lock()
+                .deallocate(&self.source, &self.page_map, span);
+            if due {
+                self.release_idle_spans(self.source.now_ns(), false);
+            }
+        });
     }
 
     /// Publishes the cache's byte count and counters to the heap statistics.
