@@ -85,8 +85,8 @@ const HUGE_PAGE: usize = 2 << 20;
 const HUGE_MAP_MIN: usize = HUGE_PAGE + 4096;
 
 /// The real page source: anonymous private `mmap` (2 MiB aligned, with `MADV_HUGEPAGE`, for
-/// mappings of 4 MiB or more), `madvise(MADV_DONTNEED)` to release, `CLOCK_MONOTONIC_COARSE`
-/// as the clock. All through rawsys.
+/// span-heap mappings and mapped objects of more than 2 MiB), `madvise(MADV_DONTNEED)` to
+/// release, `CLOCK_MONOTONIC_COARSE` as the clock. All through rawsys.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct MmapSource;
 
