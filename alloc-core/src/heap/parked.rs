@@ -110,7 +110,7 @@ impl<S: PageSource> Heap<S> {
                 let bytes = cache.bytes;
                 for cls in SizeClass::all() {
                     // Linked through the blocks while parked (a parked cache is a few hundred
-                    // bytes, not a 66 KiB array of pointers), bottom of the stack first, so
+                    // bytes, not a 71 KiB array of pointers), bottom of the stack first, so
                     // that the adopting thread gets the same stack (the blocks freed last on
                     // top).
                     let mut head: *mut u8 = ptr::null_mut();
