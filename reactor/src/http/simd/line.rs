@@ -65,7 +65,8 @@ impl<'a> FieldLine<'a> {
     ) -> Option<&'a [u8]> {
         let end = end.min(buf.len());
         let start = pos.checked_add(6)?;
-        if start >= stop || stop.checked_add(1)? >= end {
+        // `stop + 1 < end` as in `new`, whose bound the compiler then computes once for both.
+        if start >= stop || stop >= end.saturating_sub(1) {
             return None;
         }
         // SAFETY: start < stop < stop + 1 < end <= buf.len(): every index read is below

@@ -114,28 +114,32 @@ fn scan16(
     portable: fn(&[u8], usize, usize) -> usize,
 ) -> usize {
     let end = end.min(buf.len());
-    // From here `pos <= end <= buf.len() <= isize::MAX`: none of the sums below wraps.
-    pos = pos.min(end);
-    while pos + 16 <= end {
-        // SAFETY: pos + 16 <= end <= buf.len().
-        let m = miss(unsafe { load16(buf, pos) });
-        if m != 0 {
-            return pos + m.trailing_zeros() as usize;
-        }
-        pos += 16;
-    }
-    if pos >= end {
-        return end;
-    }
     if end >= 16 {
-        let start = end - 16;
-        // SAFETY: start + 16 == end <= buf.len().
-        let m = miss(unsafe { load16(buf, start) }) >> (pos - start);
+        // `pos <= last` is `pos + 16 <= end` without a sum that could wrap around, so `pos`
+        // needs no clamping: a `pos` past `end` takes no load and gives `end`.
+        let last = end - 16;
+        while pos <= last {
+            // SAFETY: pos + 16 <= last + 16 == end <= buf.len().
+            let m = miss(unsafe { load16(buf, pos) });
+            if m != 0 {
+                return pos + m.trailing_zeros() as usize;
+            }
+            pos += 16;
+        }
+        if pos >= end {
+            return end;
+        }
+        // last < pos < end: the 16 bytes ending at `end`, without those before `pos`.
+        // SAFETY: last + 16 == end <= buf.len().
+        let m = miss(unsafe { load16(buf, last) }) >> (pos - last);
         return if m != 0 {
             pos + m.trailing_zeros() as usize
         } else {
             end
         };
+    }
+    if pos >= end {
+        return end;
     }
     portable(buf, pos, end)
 }
