@@ -164,15 +164,18 @@ impl Avx2 {
                     return pos + m.trailing_zeros() as usize;
                 }
                 pos += 32;
-                // From here `pos <= end`: `end - pos` does not wrap around.
-                while end - pos >= 64 {
-                    // SAFETY: pos + 64 <= end <= buf.len().
-                    let (lo, hi) = unsafe { (self.load32(buf, pos), self.load32(buf, pos + 32)) };
-                    let m = u64::from(miss(self, lo)) | u64::from(miss(self, hi)) << 32;
-                    if m != 0 {
-                        return pos + m.trailing_zeros() as usize;
+                // `pos <= last64` is `pos + 64 <= end`, as above.
+                if let Some(last64) = end.checked_sub(64) {
+                    while pos <= last64 {
+                        // SAFETY: pos + 64 <= last64 + 64 == end <= buf.len().
+                        let (lo, hi) =
+                            unsafe { (self.load32(buf, pos), self.load32(buf, pos + 32)) };
+                        let m = u64::from(miss(self, lo)) | u64::from(miss(self, hi)) << 32;
+                        if m != 0 {
+                            return pos + m.trailing_zeros() as usize;
+                        }
+                        pos += 64;
                     }
-                    pos += 64;
                 }
                 if pos <= last {
                     // SAFETY: pos + 32 <= last + 32 == end <= buf.len().
