@@ -212,7 +212,6 @@ impl RequestParser {
                     {
                         // The name and the value without the whitespace around it.
                         let field = line.field();
-                        let (value_start, value_end) = field.value_span;
                         let Some(slot) = headers.get_mut(self.header_count) else {
                             return Err(TooManyHeaders);
                         };
@@ -220,7 +219,7 @@ impl RequestParser {
                         self.header_count += 1;
                         self.fields.on_field(
                             field.name,
-                            buf.get(value_start..value_end).unwrap_or_default(),
+                            field.value,
                             self.config.allow_identical_content_lengths,
                         )?;
                         pos = stop + 2;

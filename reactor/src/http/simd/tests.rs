@@ -134,6 +134,36 @@ fn portable_line(buf: &[u8]) -> Option<RawHeader> {
     })
 }
 
+/// A field line's value is its span of the buffer, the value without the whitespace at either
+/// end, whatever ends the line (a CR, which the one-space shortcut needs, or any other byte
+/// outside the value class) and however short the value is.
+#[test]
+fn field_values_are_their_trimmed_spans() {
+    for before in ["", " ", "  ", "\t", " \t "] {
+        for value in ["", "a", "ab", "a b", "keep-alive"] {
+            for after in ["", " ", "\t "] {
+                for stop in [b'\r', b'\n', 0, 0x7f] {
+                    let mut buf = std::format!("Name:{before}{value}{after}").into_bytes();
+                    buf.extend_from_slice(&[stop, b'\n', b'x']);
+                    let line = Portable
+                        .field_line(&buf, 0, buf.len())
+                        .expect("an ordinary line");
+                    let field = line.field();
+                    let start = 5 + before.len();
+                    let want = (start, start + value.len());
+                    let case = std::format!("{buf:?}");
+                    assert_eq!(field.name, b"Name", "{case}");
+                    assert_eq!(field.value, value.as_bytes(), "{case}");
+                    assert_eq!(field.value, &buf[field.value_span.0..field.value_span.1]);
+                    if !value.is_empty() {
+                        assert_eq!(field.value_span, want, "{case}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn avx2_field_lines_match_the_portable_lines() {
