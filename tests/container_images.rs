@@ -68,6 +68,24 @@ impl Store {
         );
     }
 
+    /// Starts `args` (stdout piped, stdin as given) and waits for its first line, `up`.
+    fn spawn_up(&self, args: &[&str], stdin: Stdio) -> std::process::Child {
+        let mut child = self
+            .cmd(args)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "up\n");
+        child
+    }
+
     /// The entries of a store subdirectory.
     fn entries(&self, sub: &str) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path().join(sub))
@@ -625,18 +643,10 @@ fn read_only_roots_and_rootfs_directories() {
 fn rmi_spares_a_running_container_and_cleanup_removes_a_crashed_one() {
     let s = Store::new("running");
     s.ok(&["import", busybox_tar().to_str().unwrap(), "lp-test-bb"]);
-    let mut child = s
-        .cmd(&["run", "lp-test-bb", "sh", "-c", "echo up; exec sleep 30"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line, "up\n");
+    let mut child = s.spawn_up(
+        &["run", "lp-test-bb", "sh", "-c", "echo up; exec sleep 30"],
+        Stdio::null(),
+    );
     assert_eq!(s.entries("rw").len(), 1);
     s.fails(&["rmi", "lp-test-bb"], "used by running container");
     // A crash of `container` (SIGKILL): its container dies with it, its layer stays...
@@ -676,25 +686,16 @@ fn the_writable_layer_is_in_memory_and_runs_leave_the_store_as_it_was() {
     }
     // While a run is up, its writes are nowhere in the store (nor mounted on the host): only
     // its record is, in rw/.
-    let mut child = s
-        .cmd(&[
+    let mut child = s.spawn_up(
+        &[
             "run",
             "lp-test-bb",
             "sh",
             "-c",
             "echo m > /lp-test-marker; echo up; read x; true",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line, "up\n");
+        ],
+        Stdio::piped(),
+    );
     let during = tree(&s.path());
     assert!(
         during.iter().all(|e| !e.contains("lp-test-marker")),
