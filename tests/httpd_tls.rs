@@ -184,6 +184,50 @@ fn tls12_and_tls13_alpn_and_resumption_with_rsa_and_ecdsa() {
     }
 }
 
+#[test]
+fn the_servers_order_of_cipher_suites_decides_aes_128_first() {
+    // OpenSSL's client lists AES-256-GCM first; httpd picks AES-128-GCM, then ChaCha20,
+    // then AES-256-GCM, whatever the client's order (see examples/httpd/tls.rs).
+    let d = TempDir::new("tls-suites");
+    let pki = Pki::new(d.path());
+    let site = TempDir::new("tls-suites-site");
+    site.write("index.html", b"hello suites\n");
+    let (cert, key) = pki.server("suites", "ec");
+    let s = start_tls(site.path(), &cert, &key, &[]);
+    let cases: &[(&[&str], &str)] = &[
+        (&["-tls1_3"], "TLSv1.3, Cipher is TLS_AES_128_GCM_SHA256"),
+        (
+            &[
+                "-tls1_3",
+                "-ciphersuites",
+                "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+            ],
+            "TLSv1.3, Cipher is TLS_CHACHA20_POLY1305_SHA256",
+        ),
+        (
+            &["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"],
+            "TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384",
+        ),
+        (
+            &["-tls1_2"],
+            "TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256",
+        ),
+        (
+            &[
+                "-tls1_2",
+                "-cipher",
+                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305",
+            ],
+            "TLSv1.2, Cipher is ECDHE-ECDSA-CHACHA20-POLY1305",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = s_client(s.port, &pki.ca(), args);
+        assert!(out.contains(want), "{args:?}: {out}");
+        assert!(out.contains("hello suites"), "{args:?}: {out}");
+    }
+}
+
 /// A Python client (its ssl module) that pipelines requests on one connection.
 const PY_CLIENT: &str = r#"
 import socket, ssl, sys
