@@ -5,6 +5,7 @@
 #   DURATION=5s MODES=unpinned scripts/bench-httpd.sh
 #   SERVERS="httpd" ROUNDS=3 scripts/bench-httpd.sh   (httpd's three variants only, 3 rounds)
 #   PEER_SCHED=batch scripts/bench-httpd.sh   (nginx, lighttpd, h2o under SCHED_BATCH too)
+#   HTTPD_FLAGS="--sched normal" scripts/bench-httpd.sh   (more flags for every httpd variant)
 #   DURATION=1s MODES=unpinned IDLE=200 scripts/bench-httpd.sh   (CI's short mode, ~3 min)
 #   MODES= IDLE=0 TLS_RING=1 scripts/bench-httpd.sh   (the TLS rows only, with ring too)
 #
@@ -169,7 +170,8 @@ ssl.privkey = \"$key\""
       local design=reactor
       [ "$name" = httpd-pool ] && design=pool
       "${pin[@]}" "$WORK.$name.bin" --design $design --port $PORT --bind 127.0.0.1 --root "$WORK/www" \
-        --workers "$WORKERS" --keepalive-timeout 120 --header-timeout 120 "${tls_httpd[@]}" >"$run/$name.out" 2>&1 &
+        --workers "$WORKERS" --keepalive-timeout 120 --header-timeout 120 "${tls_httpd[@]}" \
+        ${HTTPD_FLAGS:-} >"$run/$name.out" 2>&1 &
       SERVER_PID=$! ;;
     nginx)
       cat >"$run/nginx.conf" <<CONF
