@@ -83,14 +83,18 @@ fn at_header_deadline(what: &str, at: Duration) {
 #[test]
 fn tls_slowloris_stalled_handshakes_and_idle_connections_are_closed() {
     let tls = TlsSetup::new("tls-timeouts");
+    slowloris_over_tls(&tls, &[]);
+    slowloris_over_tls(&tls, &["--design", "pool"]);
+}
+
+/// The slowloris scenarios over TLS against a server started with `args`.
+fn slowloris_over_tls(tls: &TlsSetup, args: &[&str]) {
     let d = TempDir::new("tls-timeouts");
     d.write("index.html", b"hi");
-    let s = Server::start_tls(
-        d.path(),
-        &tls,
-        &["--header-timeout", "0.5", "--keepalive-timeout", "3"],
-    );
-    let hello = client_hello(&tls);
+    let mut all = vec!["--header-timeout", "0.5", "--keepalive-timeout", "3"];
+    all.extend_from_slice(args);
+    let s = Server::start_tls(d.path(), tls, &all);
+    let hello = client_hello(tls);
 
     // Connected, then nothing: not even a ClientHello.
     let mut c = s.connect();
