@@ -170,8 +170,10 @@ impl RequestParser {
                     _ => return Err(InvalidVersion),
                 };
                 version = match (major, minor) {
-                    (b'1', b'1') => Version::Http11,
                     (b'1', b'0') => Version::Http10,
+                    // RFC 9110 6.2: a higher minor version of a major version we implement
+                    // is processed as the highest minor we conform to (HTTP/1.2 as 1.1).
+                    (b'1', _) => Version::Http11,
                     _ => return Err(UnsupportedVersion),
                 };
                 pos += 8 + eol;
