@@ -102,7 +102,8 @@ impl ChildState<'_> {
 
     /// `mount(2)` of descriptor `source` (if any) onto descriptor `target`, both named as
     /// `N` relative to the checked `/proc`'s `self/fd` (the child's working directory for the
-    /// call, `/` again after it).
+    /// call, `/` again after it). Without a source descriptor the filesystem type names the
+    /// source, as `mount -t tmpfs tmpfs DIR` does.
     pub(super) fn mount_fds(
         &self,
         source: Option<RawFd>,
@@ -115,7 +116,10 @@ impl ChildState<'_> {
             return Err(Errno::EBADF);
         }
         let (mut sb, mut tb) = ([0u8; 12], [0u8; 12]);
-        let source = source.map(|s| fd_name(s, &mut sb));
+        let source = match source {
+            Some(s) => Some(fd_name(s, &mut sb)),
+            None => fstype,
+        };
         let target = fd_name(target, &mut tb);
         ns::fchdir(borrowed(self.fd_dir))?;
         let r = ns::mount(source, target, fstype, flags, data);
