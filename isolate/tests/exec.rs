@@ -744,16 +744,10 @@ fn hooks_join_the_container_through_a_checked_pidfd_and_never_after_it_ended() {
         "hookfd",
         sh("exec sleep 100").hostname("lp-hookfd").unwrap(),
     );
-    let dir = std::env::temp_dir().join(format!("lp-test-hookfd-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    struct Rm(std::path::PathBuf);
-    impl Drop for Rm {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let _rm = Rm(dir.clone());
-    let marker = dir.join("ran");
+    let dir = common::TempDir::new(
+        std::env::temp_dir().join(format!("lp-test-hookfd-{}", std::process::id())),
+    );
+    let marker = dir.0.join("ran");
     let hook = Hook::new(
         "/bin/sh",
         vec![

@@ -46,6 +46,7 @@ const CAT: &str = "/bin/busybox cat";
 /// A rootfs directory with a static busybox, removed on drop.
 struct Bundle {
     dir: PathBuf,
+    _rm: common::TempDir,
 }
 
 impl Bundle {
@@ -53,11 +54,11 @@ impl Bundle {
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
         let dir =
             std::env::temp_dir().join(format!("lp-test-race-{what}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let rm = common::TempDir::new(dir.clone());
         std::fs::create_dir_all(dir.join("root/bin")).unwrap();
         std::fs::copy("/usr/bin/busybox", dir.join("root/bin/busybox")).unwrap();
         std::fs::create_dir(dir.join("root/proc")).unwrap();
-        Bundle { dir }
+        Bundle { dir, _rm: rm }
     }
 
     fn root(&self) -> PathBuf {
@@ -76,12 +77,6 @@ impl Bundle {
             b = b.tmpfs(&format!("/lp-pad/{i}{deep}"), Some(4096)).unwrap();
         }
         b
-    }
-}
-
-impl Drop for Bundle {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
