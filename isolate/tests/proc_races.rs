@@ -261,3 +261,95 @@ fn a_mask_is_not_redirected_through_a_fake_proc_self_fd() {
     }
     panic!("the racer never swapped /proc before the masks in {ATTEMPTS} attempts");
 }
+
+/// Everything read from a pty master until the slave side is closed by every process.
+fn read_pty(master: rawsys::OwnedFd) -> std::thread::JoinHandle<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::from(std::os::fd::OwnedFd::from(master));
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EIO once no process holds the slave any more.
+        while let Ok(n) = f.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+/// CVE-2025-52565: with a terminal, `/dev/console` is the container's own pty (config-linux.md),
+/// bound after the masks from descriptor to descriptor. A `/dev` the container's side
+/// controls (a caller's bind of a shared directory, with its own devpts) whose `console` is
+/// a symlink to a file elsewhere is refused, and that file is not mounted over.
+#[test]
+fn the_console_is_the_terminal_and_never_bound_through_a_link() {
+    // The console is the terminal.
+    let script = "[ \"$(stat -L -c %t:%T /dev/console)\" = \"$(stat -L -c %t:%T $(tty))\" ] \
+                  && echo console-is-tty; echo via-console > /dev/console";
+    let mut r = common::sh(script)
+        .terminal(true)
+        .build()
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let out = read_pty(r.take_terminal().unwrap());
+    assert_eq!(r.wait().unwrap().status, ExitStatus::Exited(0));
+    drop(r);
+    let out = out.join().unwrap();
+    assert!(
+        out.contains("console-is-tty") && out.contains("via-console"),
+        "{out:?}"
+    );
+
+    // The attack.
+    let bundle = Bundle::new("console");
+    let root = bundle.root();
+    write(&root.join("lp-target"), "lp-untouched\n");
+    let dev = bundle.dir.join("dev");
+    std::fs::create_dir_all(dev.join("pts")).unwrap();
+    std::os::unix::fs::symlink("/lp-target", dev.join("console")).unwrap();
+    let devpts = isolate::spec::Mount::new(
+        "devpts",
+        "devpts",
+        "/dev/pts",
+        ["newinstance", "ptmxmode=0666", "mode=0620"],
+    )
+    .unwrap();
+    let b = Container::builder()
+        .rootfs(root.to_str().unwrap())
+        .unwrap()
+        .command("/bin/busybox", ["stat", "-L", "-c", "%F", "/lp-target"])
+        .unwrap()
+        .system_paths(isolate::security::SystemPaths::Unconfined)
+        .bind_mount(dev.to_str().unwrap(), "/dev", false)
+        .unwrap()
+        .mount(devpts)
+        .unwrap()
+        .terminal(true);
+    let res = b.build().unwrap().spawn();
+    let e = match res {
+        Err(e) => e,
+        Ok(mut r) => {
+            let out = read_pty(r.take_terminal().unwrap());
+            let _ = r.wait();
+            drop(r);
+            panic!(
+                "started through a /dev/console symlink: {:?}",
+                out.join().unwrap()
+            );
+        }
+    };
+    let msg = e.to_string();
+    assert!(msg.contains("/dev/console"), "{msg}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("lp-target")).unwrap(),
+        "lp-untouched\n"
+    );
+    assert_eq!(
+        std::fs::read_link(dev.join("console")).unwrap(),
+        Path::new("/lp-target")
+    );
+}

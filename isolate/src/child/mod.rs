@@ -230,6 +230,6 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::NotDumpable => rawsys::process::set_dumpable(false).map_err(call),
         Op::CloseAllBut { keep } => join::close_all_but(keep),
         Op::ForkJoined { pid_pipe, close } => join::fork_joined(*pid_pipe, close),
-        Op::Terminal { socket } => join::terminal(*socket),
+        Op::Terminal { socket, console } => join::terminal(st, *socket, *console),
     }
 }

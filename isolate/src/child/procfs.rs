@@ -128,6 +128,52 @@ impl ChildState<'_> {
     }
 }
 
+impl ChildState<'_> {
+    /// Binds the pty slave `slave` onto `/dev/console` (inside, after the masks, so nothing
+    /// it could be redirected onto is still writable: CVE-2025-52565's order). `/dev` is
+    /// opened without links; `console` is made there as an empty file unless it exists, and
+    /// an existing one must be a regular file or a character device (a symlink is refused);
+    /// the bind names both by descriptor ([`ChildState::mount_fds`]).
+    pub(super) fn bind_console(&self, slave: RawFd) -> Result<(), Errno> {
+        let dev = fs::openat2(
+            CWD,
+            c"/dev",
+            PATH_FLAGS | OFlags::DIRECTORY | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        let made = fs::openat(
+            &dev,
+            c"console",
+            OFlags::RDONLY | OFlags::CREAT | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_bits_retain(0o600),
+        );
+        let target = match made {
+            Err(Errno::EEXIST) => fs::openat(
+                &dev,
+                c"console",
+                PATH_FLAGS | OFlags::NOFOLLOW,
+                Mode::empty(),
+            )
+            .and_then(|f| {
+                let st = fs::fstat(&f)?;
+                if st.is_file() || st.file_type() == 0o020000 {
+                    Ok(f)
+                } else {
+                    close(f);
+                    Err(Errno::ELOOP)
+                }
+            }),
+            other => other,
+        };
+        close(dev);
+        let target = target?;
+        let r = self.mount_fds(Some(slave), target.as_raw(), None, MountFlags::BIND, None);
+        close(target);
+        r
+    }
+}
+
 /// Writes `value` to the sysctl file `path` (relative to the checked `/proc`, e.g.
 /// `sys/net/ipv4/ip_forward`): opened beneath it without links or mount crossings, checked
 /// to be a procfs file.

@@ -147,8 +147,11 @@ pub(crate) enum Op {
     ForkJoined { pid_pipe: RawFd, close: Vec<RawFd> },
     /// A new session with a new pseudo-terminal of the container's own `/dev/pts`: the slave
     /// becomes stdin, stdout, stderr and the controlling terminal, the master goes to the
-    /// caller over `socket` (`SCM_RIGHTS`).
-    Terminal { socket: RawFd },
+    /// caller over `socket` (`SCM_RIGHTS`). With `console` (a container's terminal, not an
+    /// exec's) the slave is also bound onto `/dev/console` (config-linux.md's default
+    /// devices): after the masks, from descriptor to descriptor, onto a regular file or
+    /// device node opened without following links (CVE-2025-52565).
+    Terminal { socket: RawFd, console: bool },
 }
 
 impl Op {
@@ -318,6 +321,9 @@ impl Op {
                     "make the pty the controlling terminal (TIOCSCTTY)".into()
                 }
                 SubStep::DupStdio => "make the pty stdin, stdout and stderr".into(),
+                SubStep::Mount => "bind the pty onto /dev/console (a regular file or a device \
+                                   node there, no link)"
+                    .into(),
                 _ => "send the pty master to the caller".into(),
             },
         }
