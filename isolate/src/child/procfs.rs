@@ -41,18 +41,22 @@ fn on_procfs(fd: &OwnedFd) -> Result<bool, Errno> {
     Ok(fs::fstatfs(fd)?.f_type == PROC_SUPER_MAGIC)
 }
 
+/// Opens the directory `path` (`O_PATH`) without following any link on the way.
+fn open_dir_no_links(path: &CStr) -> Result<OwnedFd, Errno> {
+    fs::openat2(
+        CWD,
+        path,
+        PATH_FLAGS | OFlags::DIRECTORY | OFlags::NOFOLLOW,
+        Mode::empty(),
+        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    )
+}
+
 impl ChildState<'_> {
     /// Opens `/proc` (inside, after `pivot_root`) without following links, checks that it is
     /// a procfs root, and opens its `self/fd` beneath it.
     pub(super) fn open_proc(&mut self) -> StepResult {
-        let proc = fs::openat2(
-            CWD,
-            c"/proc",
-            PATH_FLAGS | OFlags::DIRECTORY | OFlags::NOFOLLOW,
-            Mode::empty(),
-            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        )
-        .map_err(at(SubStep::Open))?;
+        let proc = open_dir_no_links(c"/proc").map_err(at(SubStep::Open))?;
         let checked = (|| {
             let ok = on_procfs(&proc)? && fs::fstat(&proc)?.st_ino == PROC_ROOT_INO;
             if !ok {
@@ -135,13 +139,7 @@ impl ChildState<'_> {
     /// an existing one must be a regular file or a character device (a symlink is refused);
     /// the bind names both by descriptor ([`ChildState::mount_fds`]).
     pub(super) fn bind_console(&self, slave: RawFd) -> Result<(), Errno> {
-        let dev = fs::openat2(
-            CWD,
-            c"/dev",
-            PATH_FLAGS | OFlags::DIRECTORY | OFlags::NOFOLLOW,
-            Mode::empty(),
-            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-        )?;
+        let dev = open_dir_no_links(c"/dev")?;
         let made = fs::openat(
             &dev,
             c"console",
