@@ -16,6 +16,8 @@ mod hooks;
 mod info;
 mod log;
 mod manage;
+#[path = "../common/signal.rs"]
+mod signal;
 mod spec;
 mod state;
 
