@@ -302,22 +302,23 @@ fn stop_takes_the_grace_period_plus_little_and_a_handled_sigterm_ends_sooner() {
     env.ok(&["stop", "-t", "10", "lp-test-polite"]);
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
     assert_eq!(env.ok(&["wait", "lp-test-polite"]), "7\n");
-    // kill: a signal of our choice; stop of a stopped container is no error.
+    // kill: a signal of our choice (PID 1 gets it once it has a handler); stop of a stopped
+    // container is no error.
     env.ok(&[
         "run",
         "-d",
         "--name",
         "lp-test-killed",
-        "--init",
         "--",
-        "sleep",
-        "100",
+        "sh",
+        "-c",
+        "trap 'exit 10' USR1; echo ready; while :; do sleep 0.05; done",
     ]);
+    eventually("ready", || {
+        env.run(&["logs", "lp-test-killed"]).stdout == b"ready\n"
+    });
     env.ok(&["kill", "-s", "USR1", "lp-test-killed"]);
-    assert_eq!(
-        env.ok(&["wait", "lp-test-killed"]),
-        format!("{}\n", 128 + 10)
-    );
+    assert_eq!(env.ok(&["wait", "lp-test-killed"]), "10\n");
     env.ok(&["stop", "lp-test-killed"]);
     let o = env.run(&["kill", "lp-test-killed"]);
     assert_eq!(o.status.code(), Some(1));
@@ -574,6 +575,59 @@ fn isorun_and_container_share_the_state_root() {
         text(&o.stderr),
         "container: no such container: lp-test-ours\n"
     );
+    t.assert_gone();
+    env.assert_empty();
+}
+
+#[test]
+fn the_containers_own_cgroups_are_read_only_at_sys_fs_cgroup() {
+    let env = Env::new("cgfs");
+    // v1 (this host: a hybrid) or v2: the memory limit's file inside.
+    let file = if Path::new("/sys/fs/cgroup/memory").is_dir() {
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+    } else {
+        "/sys/fs/cgroup/memory.max"
+    };
+    let want = format!("{}\n", 48 << 20);
+    // A foreground run reads its own limit.
+    let out = env.ok(&["run", "--net", "none", "--memory", "48M", "--", "cat", file]);
+    assert_eq!(out, want);
+    // So does a process joining a detached one; the cgroup is the root there (its own
+    // namespace), and the mount is read-only.
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "lp-test-cgfs",
+        "--memory",
+        "48M",
+        "--",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(env.ok(&["exec", "lp-test-cgfs", "cat", file]), want);
+    let o = env.run(&["exec", "lp-test-cgfs", "sh", "-c", "cat /proc/self/cgroup"]);
+    let cg = text(&o.stdout);
+    assert!(
+        cg.lines()
+            .any(|l| l.contains("memory") && l.ends_with(":/")),
+        "{cg}"
+    );
+    let o = env.run(&[
+        "exec",
+        "lp-test-cgfs",
+        "sh",
+        "-c",
+        &format!("echo 1 > {file}"),
+    ]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        text(&o.stderr).contains("Read-only file system"),
+        "{}",
+        text(&o.stderr)
+    );
+    let t = env.traces("lp-test-cgfs");
+    env.ok(&["rm", "-f", "lp-test-cgfs"]);
     t.assert_gone();
     env.assert_empty();
 }

@@ -5,6 +5,8 @@
 //! place it is written. With no arguments: an interactive `/bin/sh` as PID 1 in a fresh
 //! container.
 
+#[path = "../common/cgroupfs.rs"]
+mod cgroupfs;
 #[path = "../common/civil.rs"]
 mod civil;
 mod cli;
@@ -150,6 +152,17 @@ pub(crate) fn build(
     }
     for t in &a.tmpfs {
         b = b.tmpfs(t, None)?;
+    }
+    let userns =
+        a.security.userns || !a.security.uidmap.is_empty() || !a.security.gidmap.is_empty();
+    if !userns && !a.security.privileged {
+        // The container's own cgroups, read-only, through its cgroup namespace (as docker):
+        // a program can read its limits. Not in a user namespace (no v1 mounts there).
+        let mounts = cgroupfs::cgroup_fs_mounts("/sys/fs/cgroup", true)
+            .map_err(|e| isolate::ConfigError::BadOption(format!("/sys/fs/cgroup: {e}")))?;
+        for m in mounts {
+            b = b.mount(m)?;
+        }
     }
     if let Some(w) = &l.workdir {
         // As docker: a missing working directory (-w or the image's WorkingDir) is created.

@@ -188,16 +188,16 @@ fn wait_readable(fd: &rawsys::OwnedFd, timeout: Duration) -> bool {
     }
 }
 
+/// A pidfd of a detached container's supervisor while it runs (checked after opening).
+fn supervisor(root: &Root, name: &str) -> Option<rawsys::OwnedFd> {
+    let info = Info::read(&root.extra(name))?;
+    let fd = process::pidfd_open(info.supervisor.0 as i32, PidfdFlags::empty()).ok()?;
+    info.supervisor_alive().then_some(fd)
+}
+
 /// Waits (up to 5 s) for a detached container's supervisor to record the exit and end.
-fn wait_supervisor(root: &Root, name: &str) {
-    let dir = root.extra(name);
-    let Some(info) = Info::read(&dir) else {
-        return;
-    };
-    let Ok(fd) = process::pidfd_open(info.supervisor.0 as i32, PidfdFlags::empty()) else {
-        return;
-    };
-    if info.supervisor_alive() {
+fn wait_supervisor(fd: Option<rawsys::OwnedFd>) {
+    if let Some(fd) = fd {
         wait_readable(&fd, Duration::from_secs(5));
     }
 }
@@ -209,6 +209,7 @@ pub(crate) fn stop(root: &Root, what: &str, time: u32) -> Result<(), String> {
     let Some(fd) = pidfd(root, &st) else {
         return Ok(());
     };
+    let sup = supervisor(root, &st.id);
     let signal = |sig| match root.states.kill(&st.id, sig, false) {
         Ok(()) | Err(Error::WrongStatus { .. }) => Ok(()),
         Err(e) => Err(format!("{what}: {e}")),
@@ -224,7 +225,7 @@ pub(crate) fn stop(root: &Root, what: &str, time: u32) -> Result<(), String> {
             return Err(format!("{what}: still running 10 s after SIGKILL"));
         }
     }
-    wait_supervisor(root, &st.id);
+    wait_supervisor(sup);
     Ok(())
 }
 
@@ -247,11 +248,13 @@ pub(crate) fn rm(root: &Root, what: &str, force: bool) -> Result<(), String> {
             st.status
         ));
     }
+    // Taken first: the supervisor may remove its directory once the container is gone.
+    let sup = supervisor(root, &st.id);
     root.states
         .delete(&st.id, force)
         .map_err(|e| format!("{what}: {e}"))?;
     // The supervisor sees its container end, records it and goes with its writable layer.
-    wait_supervisor(root, &st.id);
+    wait_supervisor(sup);
     let dir = root.extra(&st.id);
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => Ok(()),
@@ -263,10 +266,11 @@ pub(crate) fn rm(root: &Root, what: &str, force: bool) -> Result<(), String> {
 /// `wait`: the exit code once the container has stopped.
 pub(crate) fn wait(root: &Root, what: &str) -> Result<i32, String> {
     let st = root.resolve(what)?;
+    let sup = supervisor(root, &st.id);
     if let Some(fd) = pidfd(root, &st) {
         while !wait_readable(&fd, Duration::from_secs(3600)) {}
     }
-    wait_supervisor(root, &st.id);
+    wait_supervisor(sup);
     match Info::read(&root.extra(&st.id)).and_then(|i| i.exit_code) {
         Some(c) => Ok(c),
         None => Err(format!("{what}: its exit code was not recorded")),

@@ -5,6 +5,8 @@
 //! `--log` file) and exits 1 leaving nothing behind; `run` without `--detach` exits with the
 //! container's status.
 
+#[path = "../common/cgroupfs.rs"]
+mod cgroupfs;
 #[path = "../common/civil.rs"]
 mod civil;
 mod cli;
