@@ -48,7 +48,6 @@ pub(crate) fn code(s: ExitStatus) -> i32 {
 /// Runs the command in the container; its exit code, or the error (exit status 126/127 when
 /// the command cannot run / is not found, else 125).
 pub(crate) fn exec(root: &Root, a: &ExecArgs) -> Result<i32, (String, u8)> {
-    let st = root.resolve(&a.name).map_err(|e| (e, 125))?;
     let bad = |e: isolate::ConfigError| (e.to_string(), 125);
     let mut p = ExecProcess::new(&a.command[0], &a.command[1..]).map_err(bad)?;
     if a.tty {
@@ -70,7 +69,17 @@ pub(crate) fn exec(root: &Root, a: &ExecArgs) -> Result<i32, (String, u8)> {
     if let Some(w) = &a.workdir {
         p = p.working_dir(w).map_err(bad)?;
     }
-    let mut h = root.states.exec(&st.id, &p).map_err(|e| match e {
+    // A name is the state's id: tried first, without a lookup (exec is on the hot path);
+    // an id prefix, or an unknown name, goes through the lookup.
+    let mut joined = match crate::state::valid_name(&a.name) {
+        true => root.states.exec(&a.name, &p),
+        false => Err(isolate::Error::NotFound(a.name.clone())),
+    };
+    if let Err(isolate::Error::NotFound(_)) = joined {
+        let st = root.resolve(&a.name).map_err(|e| (e, 125))?;
+        joined = root.states.exec(&st.id, &p);
+    }
+    let mut h = joined.map_err(|e| match e {
         e if e.is_command_not_found() => {
             let c = if e.errno() == Some(rawsys::Errno::EACCES) {
                 126

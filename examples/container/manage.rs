@@ -403,17 +403,3 @@ pub(crate) fn command(c: Command) -> ExitCode {
         ExitCode::SUCCESS
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_by_name_and_number() {
-        for s in ["KILL", "SIGKILL", "sigkill", "9"] {
-            assert_eq!(parse_signal(s), Ok(Signal::SIGKILL), "{s}");
-        }
-        assert_eq!(parse_signal("usr1"), Ok(Signal::SIGUSR1));
-        assert!(parse_signal("SIGFLY").is_err() && parse_signal("0").is_err());
-    }
-}
