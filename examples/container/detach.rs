@@ -320,6 +320,9 @@ fn watch(st: &ContainerState, dir: &std::path::Path, out: Output) -> i32 {
     let mut info = Info::read(dir).unwrap_or_default();
     info.finished = Some(state::now());
     info.exit_code = Some(code);
-    let _ = info.write(dir);
+    // In place: a `wait` holding the file reads it even after --rm has removed it.
+    if info.write_in_place(dir).is_err() {
+        let _ = info.write(dir);
+    }
     code
 }

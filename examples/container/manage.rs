@@ -267,14 +267,33 @@ pub(crate) fn rm(root: &Root, what: &str, force: bool) -> Result<(), String> {
 pub(crate) fn wait(root: &Root, what: &str) -> Result<i32, String> {
     let st = root.resolve(what)?;
     let sup = supervisor(root, &st.id);
+    let dir = root.extra(&st.id);
+    // Opened now: the supervisor writes the code into this file in place, and with --rm
+    // then removes it; the descriptor still reads it.
+    let mut held = std::fs::File::open(dir.join("info.json")).ok();
+    let recorded = |held: &mut Option<std::fs::File>| {
+        held.as_mut()
+            .and_then(Info::read_from)
+            .or_else(|| Info::read(&dir))
+            .and_then(|i| i.exit_code)
+    };
     if let Some(fd) = pidfd(root, &st) {
         while !wait_readable(&fd, Duration::from_secs(3600)) {}
     }
-    wait_supervisor(sup);
-    match Info::read(&root.extra(&st.id)).and_then(|i| i.exit_code) {
-        Some(c) => Ok(c),
-        None => Err(format!("{what}: its exit code was not recorded")),
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(c) = recorded(&mut held) {
+            return Ok(c);
+        }
+        let done = sup
+            .as_ref()
+            .is_none_or(|fd| wait_readable(fd, Duration::ZERO));
+        if done || Instant::now() > end {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
+    recorded(&mut held).ok_or_else(|| format!("{what}: its exit code was not recorded"))
 }
 
 /// `inspect`: docker's JSON (a list of one object per container).

@@ -160,6 +160,31 @@ impl Info {
             .map_err(|e| format!("write {}/info.json: {e}", dir.display()))
     }
 
+    /// Rewrites `info.json` in place (the same inode, padded with spaces to at least its old
+    /// length, which JSON allows): a `wait` that opened it earlier reads the exit code through
+    /// its descriptor even after `--rm` removed the file.
+    pub(crate) fn write_in_place(&self, dir: &Path) -> Result<(), String> {
+        use std::io::Write;
+        let p = dir.join("info.json");
+        let mut text = serde_json::to_vec(self).map_err(|e| e.to_string())?;
+        let old = std::fs::metadata(&p).map_or(0, |m| m.len() as usize);
+        text.resize(text.len().max(old), b' ');
+        std::fs::File::options()
+            .write(true)
+            .open(&p)
+            .and_then(|mut f| f.write_all(&text))
+            .map_err(|e| format!("write {}: {e}", p.display()))
+    }
+
+    /// Reads an `info.json` opened earlier.
+    pub(crate) fn read_from(f: &mut std::fs::File) -> Option<Info> {
+        use std::io::{Read, Seek};
+        let mut text = Vec::new();
+        f.rewind().ok()?;
+        f.read_to_end(&mut text).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
     /// Whether the supervisor still runs.
     pub(crate) fn supervisor_alive(&self) -> bool {
         proc_start_time(self.supervisor.0) == Some(self.supervisor.1)
