@@ -158,6 +158,11 @@ fn http_versions() {
             OK,
             false,
         ),
+        // RFC 9110 6.2: a higher minor version of HTTP/1 is processed as HTTP/1.1 (as nginx
+        // does): 200, persistent, and a Host is required.
+        (b"GET / HTTP/1.2\r\nHost: t\r\n\r\n", OK, false),
+        (b"GET / HTTP/1.9\r\nHost: t\r\n\r\n", OK, false),
+        (b"GET / HTTP/1.2\r\n\r\n", BAD, true),
         (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", unsupported, true),
         (b"GET / HTTP/3.0\r\nHost: t\r\n\r\n", unsupported, true),
         (b"GET / HTTP/0.9\r\nHost: t\r\n\r\n", unsupported, true),

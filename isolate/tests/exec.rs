@@ -732,3 +732,46 @@ fn the_container_cannot_reach_the_joining_process() {
         "the test binary changed"
     );
 }
+
+/// startContainer hooks join the container through `StateRoot::process_fd`'s pidfd (checked
+/// against the start time): the hook runs in the container's namespaces while it runs, and
+/// once its process has ended neither `process_fd` nor a pidfd taken earlier runs a hook
+/// anywhere (a pid reused by then is never joined).
+#[test]
+fn hooks_join_the_container_through_a_checked_pidfd_and_never_after_it_ended() {
+    use isolate::hooks::{Hook, run_hook_in_pidfd};
+    let c = Running::start(
+        "hookfd",
+        sh("exec sleep 100").hostname("lp-hookfd").unwrap(),
+    );
+    let dir = common::TempDir::new(
+        std::env::temp_dir().join(format!("lp-test-hookfd-{}", std::process::id())),
+    );
+    let marker = dir.0.join("ran");
+    let hook = Hook::new(
+        "/bin/sh",
+        vec![
+            "sh".into(),
+            "-c".into(),
+            format!("hostname > {}", marker.display()),
+        ],
+        vec!["PATH=/bin:/usr/bin".into()],
+        Some(10),
+    )
+    .unwrap();
+    let pidfd = c
+        .root
+        .process_fd(&c.id)
+        .unwrap()
+        .expect("a running container");
+    // Without the mount namespace the marker path is the host's; the UTS one is joined.
+    run_hook_in_pidfd(&hook, b"{}", &pidfd, false).unwrap();
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "lp-hookfd\n");
+    std::fs::remove_file(&marker).unwrap();
+    c.root.kill(&c.id, Signal::SIGKILL, false).unwrap();
+    let _ = process::waitid(WaitId::Pid(c.pid), WaitOptions::EXITED);
+    assert!(c.root.process_fd(&c.id).unwrap().is_none());
+    let e = run_hook_in_pidfd(&hook, b"{}", &pidfd, false).unwrap_err();
+    assert!(e.to_string().contains("ended"), "{e}");
+    assert!(!marker.exists(), "a hook ran for a process that had ended");
+}
