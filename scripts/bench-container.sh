@@ -9,7 +9,8 @@
 #    bundle (same limits), called the way conmon and containerd's shim call a runtime (this
 #    script is the subreaper that waits for the container's process) for isorun (this repo's
 #    OCI runtime), crun and runc, with each command's peak RSS (`/usr/bin/time -f %M`, in
-#    separate untimed passes); `state` and `exec` of `/bin/true` into a running container;
+#    separate untimed passes); `state` and `exec` of `/bin/true` into a running container
+#    (and `container exec` into a `container run -d` one);
 # 3. the clients: `podman run --rm IMAGE true` and `ctr run --rm IMAGE ID true` with each
 #    runtime (a private podman store and a containerd of our own, stopped by its pid).
 # Runs are interleaved (one of each per round); each row shows median and p90 (ms) and the
@@ -71,6 +72,9 @@ cleanup() {
             "$bin" --root "$WORK/root-$rt" delete --force "$id" >/dev/null 2>&1
         done
     done
+    # The `exec container` row's detached container.
+    [ -d "$WORK/root-container" ] && CONTAINER_ROOT=$WORK/root-container CONTAINER_IMAGES=$WORK/images \
+        "$CONTAINER" rm -f lp-bench-cexec >/dev/null 2>&1
     # Mounts below $WORK (the clients' overlay layers, if one escaped the private namespace).
     grep -o " $WORK[^ ]*" /proc/self/mounts 2>/dev/null | sort -r | while read -r m; do umount -l "$m"; done
     # The cgroups: runc/crun create the absolute path in every v1 hierarchy, podman and ctr
@@ -374,7 +378,26 @@ for rt in RUNTIMES:
             code, _, _ = call(argv)
             if code != 0:
                 fail(name, last_error(argv, code))
+# `container exec` into a detached container (`run -d`, its own state root and image store).
+CEXEC = "exec container"
+cenv = dict(os.environ, CONTAINER_ROOT=f"{work}/root-container", CONTAINER_IMAGES=f"{work}/images")
+cexec = [container, "exec", "lp-bench-cexec", "/bin/true"]
+row("exec", CEXEC)
+argv = [container, "run", "-d", "--net", "none", "--name", "lp-bench-cexec", "--rootfs", rfs,
+        "--memory", "100M", "--pids", "64", "/bin/sleep", "600"]
+code, _, _ = call(argv, env=cenv)
+if code == 0:
+    code, _, _ = call(cexec, env=cenv)
+    argv = cexec
+if code != 0:
+    fail(CEXEC, last_error(argv, code))
 for _ in range(rounds):
+    if live(CEXEC):
+        code, ms, _ = call(cexec, env=cenv)
+        if code != 0:
+            fail(CEXEC, last_error(cexec, code))
+        else:
+            rows[CEXEC]["ms"].append(ms)
     for rt in RUNTIMES:
         name = f"lifecycle {rt}"
         if live(name):
@@ -407,8 +430,13 @@ for _ in range(3):
                 if kib is not None:
                     rows[name]["rss"].setdefault(verb, []).append(kib)
     reap_orphans()
+    if live(CEXEC) and rows[CEXEC]["ms"]:
+        code, _, _ = call(["/usr/bin/time", "-f", "%M", "-o", f"{work}/rss.out", *cexec], env=cenv)
+        if code == 0:
+            rows[CEXEC]["rss"].setdefault("exec", []).append(int(open(f"{work}/rss.out").read().split()[-1]))
 for rt, cid in idle.items():
     call(rt_cmd(rt, "delete", "--force", cid))
+call([container, "rm", "-f", "lp-bench-cexec"], env=cenv)
 reap_orphans()
 libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 

@@ -16,7 +16,7 @@ use isolate::{BridgeConfig, ByteSize, Ipv4Net, Millicpus, PortMapping};
 /// Exit codes and the no-argument form, shown below the flags of `container --help`.
 const TOP_AFTER_HELP: &str = "\
 With no command: an interactive /bin/sh as PID 1 in a fresh container with a 100M memory limit
-(`container run --memory 100M -- /bin/sh`, TERM passed in).
+(`container run -it --memory 100M -- /bin/sh` when stdin is a terminal, TERM passed in).
 
 Run 'container COMMAND --help' for the flags of a command.";
 
@@ -29,6 +29,11 @@ own, removed when it ends. Without an image, or after `--`, the words are the co
 Environment:
   CONTAINER_NET      the network when --net is not given: bridge, none or host
   CONTAINER_IMAGES   the image store [default: /var/lib/isolate/images]
+  CONTAINER_ROOT     the state root of detached containers, shared with isorun [default: /run/isorun]
+  CONTAINER_LOG_SIZE a detached container's log file limit in bytes (two are kept) [default: 1048576]
+
+Detached (-d): the bridge network is not available yet; the network is none unless --net or
+CONTAINER_NET says host or none.
 
 Exit status: the command's; 128+N when it is killed by signal N; 137 after an OOM kill;
 125 for a bad invocation or a failed setup; 126/127 when the command cannot run / is not found.";
@@ -63,7 +68,36 @@ pub(crate) enum Command {
     /// Remove images (never one a running container uses)
     #[command(after_help = IMAGES_AFTER_HELP)]
     Rmi(RmiArgs),
+    /// List containers (detached ones, and isorun's on the same state root)
+    #[command(after_help = STATE_AFTER_HELP)]
+    Ps(crate::manage::PsArgs),
+    /// Run a command in a running container
+    #[command(after_help = STATE_AFTER_HELP)]
+    Exec(crate::exec::ExecArgs),
+    /// Stop containers: SIGTERM, then SIGKILL after a grace period
+    #[command(after_help = STATE_AFTER_HELP)]
+    Stop(crate::manage::StopArgs),
+    /// Send a signal to containers (default SIGKILL)
+    #[command(after_help = STATE_AFTER_HELP)]
+    Kill(crate::manage::KillArgs),
+    /// Print a detached container's output (stdout and stderr)
+    #[command(after_help = STATE_AFTER_HELP)]
+    Logs(crate::manage::LogsArgs),
+    /// Remove stopped containers (-f: running ones too)
+    #[command(after_help = STATE_AFTER_HELP)]
+    Rm(crate::manage::RmArgs),
+    /// Print containers' details as JSON
+    #[command(after_help = STATE_AFTER_HELP)]
+    Inspect(crate::manage::NamesArgs),
+    /// Wait for containers to stop and print their exit codes
+    #[command(after_help = STATE_AFTER_HELP)]
+    Wait(crate::manage::NamesArgs),
 }
+
+/// Where detached containers are kept, shown below the help of the lifecycle commands.
+const STATE_AFTER_HELP: &str = "\
+Environment:
+  CONTAINER_ROOT   the state root, shared with isorun [default: /run/isorun]";
 
 /// Where images are kept, shown below the help of the image commands.
 const IMAGES_AFTER_HELP: &str = "\
@@ -108,6 +142,18 @@ pub(crate) struct RunArgs {
     /// Mount the root filesystem read-only (--tmpfs and -v mounts stay writable)
     #[arg(long)]
     pub(crate) read_only: bool,
+    /// Run in the background: print the container's id and return (see `container ps`)
+    #[arg(short, long)]
+    pub(crate) detach: bool,
+    /// With -d: remove the container when it ends (a foreground run always is)
+    #[arg(long)]
+    pub(crate) rm: bool,
+    /// Keep stdin open (with -t: the terminal in raw mode, every key to the container)
+    #[arg(short, long)]
+    pub(crate) interactive: bool,
+    /// A pseudo-terminal of the container's own as stdin, stdout, stderr and controlling terminal
+    #[arg(short, long)]
+    pub(crate) tty: bool,
     /// Run this program instead of the image's Entrypoint (and drop its Cmd)
     #[arg(long, value_name = "CMD")]
     pub(crate) entrypoint: Option<String>,

@@ -5,10 +5,20 @@
 //! place it is written. With no arguments: an interactive `/bin/sh` as PID 1 in a fresh
 //! container.
 
+#[path = "../common/cgroupfs.rs"]
+mod cgroupfs;
 #[path = "../common/civil.rs"]
 mod civil;
 mod cli;
+mod detach;
+mod exec;
 mod image;
+mod logs;
+mod manage;
+#[path = "../common/signal.rs"]
+mod signal;
+mod state;
+mod tty;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -63,7 +73,22 @@ fn bridge(n: &cli::BridgeArgs) -> Result<BridgeConfig, isolate::ConfigError> {
     Ok(c)
 }
 
-fn build(a: &RunArgs, net: Net, l: &image::Launch) -> Result<Container, isolate::ConfigError> {
+/// Where the container's standard streams go.
+pub(crate) enum Io {
+    /// This process's own.
+    Inherit,
+    /// A pseudo-terminal of the container's own (-t).
+    Terminal,
+    /// These descriptors (stdin, stdout, stderr): a detached container's.
+    Fds(rawsys::OwnedFd, rawsys::OwnedFd, rawsys::OwnedFd),
+}
+
+pub(crate) fn build(
+    a: &RunArgs,
+    net: Net,
+    l: &image::Launch,
+    io: Io,
+) -> Result<Container, isolate::ConfigError> {
     let b = Container::builder();
     let b = match &l.root {
         image::Root::Dir(dir) => b.rootfs(dir)?,
@@ -105,11 +130,37 @@ fn build(a: &RunArgs, net: Net, l: &image::Launch) -> Result<Container, isolate:
     for e in &l.env {
         b = b.env_pair(e)?;
     }
+    b = match io {
+        Io::Inherit => b,
+        Io::Terminal => {
+            // As docker: a terminal has a TERM (the caller's, or xterm).
+            if !l.env.iter().any(|e| e.starts_with("TERM=")) {
+                let term = std::env::var("TERM").unwrap_or_else(|_| "xterm".into());
+                b = b.env("TERM", &term)?;
+            }
+            b.terminal(true)
+        }
+        Io::Fds(i, o, e) => b
+            .stdin(isolate::Stdio::Fd(i))
+            .stdout(isolate::Stdio::Fd(o))
+            .stderr(isolate::Stdio::Fd(e)),
+    };
     for v in &a.volumes {
         b = b.bind_mount(&v.source, &v.target, v.read_only)?;
     }
     for t in &a.tmpfs {
         b = b.tmpfs(t, None)?;
+    }
+    let userns =
+        a.security.userns || !a.security.uidmap.is_empty() || !a.security.gidmap.is_empty();
+    if !userns && !a.security.privileged {
+        // The container's own cgroups, read-only, through its cgroup namespace (as docker):
+        // a program can read its limits. Not in a user namespace (no v1 mounts there).
+        let mounts = cgroupfs::cgroup_fs_mounts("/sys/fs/cgroup", true)
+            .map_err(|e| isolate::ConfigError::BadOption(format!("/sys/fs/cgroup: {e}")))?;
+        for m in mounts {
+            b = b.mount(m)?;
+        }
     }
     if let Some(w) = &l.workdir {
         // As docker: a missing working directory (-w or the image's WorkingDir) is created.
@@ -166,6 +217,10 @@ fn interactive() -> Vec<OsString> {
     let mut argv: Vec<OsString> = ["container", "run", "--memory", "100M"]
         .map(OsString::from)
         .to_vec();
+    if tty::stdin_is_terminal() {
+        // The shell gets a terminal of its own: job control, `exit` and Ctrl-D work.
+        argv.push(OsString::from("-it"));
+    }
     if let Some(term) = std::env::var_os("TERM") {
         let mut kv = OsString::from("TERM=");
         kv.push(term);
@@ -233,6 +288,10 @@ fn cleanup(c: &cli::CleanupArgs) -> ExitCode {
                 "removed {cgroups} stale cgroup directories and {leases} stale network leases"
             );
             println!("removed {layers} stale writable layers");
+            if let Ok(root) = state::Root::open() {
+                let n = root.remove_stale();
+                println!("removed {n} stale detached-container directories");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(e, 125),
@@ -245,14 +304,14 @@ fn main() -> ExitCode {
         argv = interactive();
     }
     let help = match argv.get(1).and_then(|a| a.to_str()) {
-        Some("run") => "container run --help",
-        Some("cleanup") => "container cleanup --help",
-        Some("import") => "container import --help",
-        Some("images") => "container images --help",
-        Some("rmi") => "container rmi --help",
-        _ => "container --help",
+        Some(
+            c @ ("run" | "cleanup" | "import" | "images" | "rmi" | "ps" | "exec" | "stop" | "kill"
+            | "logs" | "rm" | "inspect" | "wait"),
+        ) => format!("container {c} --help"),
+        _ => "container --help".into(),
     };
-    let args = match cli::parse(argv) {
+    let help = help.as_str();
+    let args = match cli::parse(argv.clone()) {
         Ok(cli::Cli {
             command: Some(Command::Run(a)),
         }) => a,
@@ -262,6 +321,9 @@ fn main() -> ExitCode {
         Ok(cli::Cli {
             command: Some(other @ (Command::Import(_) | Command::Images | Command::Rmi(_))),
         }) => return image_command(other),
+        Ok(cli::Cli {
+            command: Some(other),
+        }) => return manage::command(other),
         // `container` alone was made `run` above; flags without a command land here.
         Ok(cli::Cli { command: None }) => return usage_error("no command given", help),
         // --help: the text on stdout, success.
@@ -271,21 +333,52 @@ fn main() -> ExitCode {
         }
         Err(e) => return usage_error(cli::describe(&e), help),
     };
-    // Bridge by default, as docker; CONTAINER_NET overrides the default (not an explicit --net).
-    let net = match args.net.net.map_or_else(Net::from_env, Ok) {
+    // Bridge by default, as docker; CONTAINER_NET overrides the default (not an explicit
+    // --net). A detached container has no bridge yet: none unless asked for.
+    let net = match (args.net.net, args.detach) {
+        (Some(n), _) => Ok(n),
+        (None, false) => Net::from_env(),
+        (None, true) => Net::from_env().map(|n| if n == Net::Bridge { Net::None } else { n }),
+    };
+    let net = match net {
         Ok(n) => n,
         Err(e) => return usage_error(e, help),
     };
+    if args.detach && net == Net::Bridge {
+        return usage_error(
+            "-d: the bridge network is not available to detached containers yet (use --net none or host)",
+            help,
+        );
+    }
+    if let Some(v) = std::env::var_os(detach::SUPERVISE_ENV) {
+        // SAFETY: the supervisor is single-threaded here, and the variable must not reach
+        // what it starts.
+        unsafe { std::env::remove_var(detach::SUPERVISE_ENV) };
+        return ExitCode::from(detach::supervise(&args, net, &v.to_string_lossy()));
+    }
+    if rawsys::process::geteuid() != 0 && args.detach {
+        return fail("-d needs root (the state root is shared with isorun)", 125);
+    }
     // Leftovers of crashed earlier runs (their owner process is gone) are removed first.
     let _ = isolate::cgroup::remove_stale_default(&CgroupParent::Own);
     let _ = image::remove_stale(&image::Store::open());
+    if args.detach {
+        return match detach::run_detached(&args, &argv) {
+            Ok(id) => {
+                println!("{id}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e, 125),
+        };
+    }
     // The root, command and identity, with an image's config applied; its writable layer
     // (if any) is removed when `launch` is dropped, after the container ends.
     let launch = match image::prepare(&args) {
         Ok(l) => l,
         Err(e) => return fail(e, 125),
     };
-    let container = match build(&args, net, &launch) {
+    let io = if args.tty { Io::Terminal } else { Io::Inherit };
+    let container = match build(&args, net, &launch, io) {
         Ok(c) => c,
         Err(e) => return fail(e, 125),
     };
@@ -294,28 +387,14 @@ fn main() -> ExitCode {
     {
         return fail(format_args!("rootfs {d}: no such directory"), 125);
     }
-    let out = match container.run() {
+    let ran = if args.tty {
+        run_on_terminal(&container, args.interactive)
+    } else {
+        container.run()
+    };
+    let out = match ran {
         Ok(o) => o,
-        Err(e) if e.is_command_not_found() => {
-            let code = if e.errno() == Some(rawsys::Errno::EACCES) {
-                126
-            } else {
-                127
-            };
-            let what = if code == 126 {
-                "command not executable"
-            } else {
-                "command not found"
-            };
-            return fail(
-                format_args!("{what} inside the container: {} ({e})", launch.argv[0]),
-                code,
-            );
-        }
-        Err(e @ Error::Child { .. }) => {
-            return fail(format_args!("container setup failed: {e}"), 125);
-        }
-        Err(e) => return fail(e, 125),
+        Err(e) => return start_failure(e, &launch.argv[0]),
     };
     if args.stats {
         eprintln!(
@@ -335,4 +414,50 @@ fn main() -> ExitCode {
         eprintln!("killed: out of memory (limit {limit})");
     }
     ExitCode::from(out.status.code().clamp(0, 255) as u8)
+}
+
+/// `run -t`: starts the container on its own pty and relays the terminal until it ends.
+fn run_on_terminal(c: &Container, input: bool) -> Result<isolate::Outcome, Error> {
+    let mut running = c.spawn()?;
+    let Some(master) = running.take_terminal() else {
+        return Err(Error::Unexpected("no pty master".into()));
+    };
+    // Our child, not reaped yet: its pid cannot have been reused.
+    let pidfd = rawsys::process::pidfd_open(running.pid(), rawsys::process::PidfdFlags::empty())
+        .map_err(|errno| Error::Host {
+            step: "pidfd_open".into(),
+            errno,
+        })?;
+    let relayed = tty::relay(&master, &pidfd, input, &|s| {
+        let _ = running.kill(s);
+    });
+    if let Err(e) = relayed {
+        eprintln!("container: {e}");
+        let _ = running.kill(isolate::Signal::SIGKILL);
+    }
+    running.wait()
+}
+
+/// A failed start in the exit codes of `run --help`.
+fn start_failure(e: Error, argv0: &str) -> ExitCode {
+    match e {
+        e if e.is_command_not_found() => {
+            let code = if e.errno() == Some(rawsys::Errno::EACCES) {
+                126
+            } else {
+                127
+            };
+            let what = if code == 126 {
+                "command not executable"
+            } else {
+                "command not found"
+            };
+            fail(
+                format_args!("{what} inside the container: {argv0} ({e})"),
+                code,
+            )
+        }
+        e @ Error::Child { .. } => fail(format_args!("container setup failed: {e}"), 125),
+        e => fail(e, 125),
+    }
 }

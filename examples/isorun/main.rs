@@ -5,6 +5,8 @@
 //! `--log` file) and exits 1 leaving nothing behind; `run` without `--detach` exits with the
 //! container's status.
 
+#[path = "../common/cgroupfs.rs"]
+mod cgroupfs;
 #[path = "../common/civil.rs"]
 mod civil;
 mod cli;
@@ -16,6 +18,8 @@ mod hooks;
 mod info;
 mod log;
 mod manage;
+#[path = "../common/signal.rs"]
+mod signal;
 mod spec;
 mod state;
 

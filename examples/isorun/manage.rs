@@ -64,18 +64,7 @@ pub(crate) fn state(root: &StateRoot, id: &str) -> Result<String, Failure> {
     serde_json::to_string_pretty(&state::oci_state(&st, None)).map_err(|e| e.to_string())
 }
 
-/// Parses `KILL`, `SIGKILL`, `sigkill`, `9`.
-pub(crate) fn parse_signal(s: &str) -> Result<Signal, Failure> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Signal::from_raw(n).ok_or_else(|| format!("invalid signal number {n}"));
-    }
-    let up = s.to_ascii_uppercase();
-    let bare = up.strip_prefix("SIG").unwrap_or(&up);
-    (1..=31)
-        .filter_map(Signal::from_raw)
-        .find(|sig| sig.name().and_then(|n| n.strip_prefix("SIG")) == Some(bare))
-        .ok_or_else(|| format!("unknown signal {s:?}"))
-}
+pub(crate) use crate::signal::parse_signal;
 
 /// `kill`.
 pub(crate) fn kill(root: &StateRoot, id: &str, signal: &str, all: bool) -> Result<(), Failure> {

@@ -1,6 +1,6 @@
 //! Descriptor I/O, one file per concern: moving bytes (`read`/`write`, positioned and vectored
 //! forms, `lseek`, `sendfile`), pipes, and descriptor control (`close_range`, `dup3`,
-//! `fcntl`), and terminals (pseudo-terminal pairs, controlling terminal, window size). Calls on paths and file metadata are in [`crate::fs`].
+//! `fcntl`), and terminals (pseudo-terminal pairs, controlling terminal, window size, attributes and raw mode). Calls on paths and file metadata are in [`crate::fs`].
 //!
 //! ```
 //! use rawsys::fs::{self, Mode, OFlags, CWD};
@@ -16,9 +16,11 @@
 mod control;
 mod pipe;
 mod rw;
+mod termios;
 mod tty;
 
 pub use control::*;
 pub use pipe::*;
 pub use rw::*;
+pub use termios::*;
 pub use tty::*;
