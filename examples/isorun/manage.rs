@@ -13,12 +13,17 @@ fn fail(e: Error) -> Failure {
 }
 
 /// `start`, then the poststart hooks (a failing one is a warning, as the spec says).
+///
+/// The state is read once, before: `start` changes only the status, and each hook point is
+/// given the status of its moment.
 pub(crate) fn start(root: &StateRoot, id: &str, log: &mut Log) -> Result<(), Failure> {
-    // startContainer: before the process is released (a wrong state is start's error).
-    if let Ok(st) = root.state(id).map_err(fail) {
-        let hooks = state::later_hooks(&st);
+    // A missing container (or a wrong state) is start's own error below.
+    let st = root.state(id).ok();
+    let hooks = st.as_ref().map(state::later_hooks).unwrap_or_default();
+    if let Some(st) = &st {
+        // startContainer: before the process is released.
         if st.status == Status::Created && !hooks.start_container.is_empty() {
-            let json = state::state_json(&st, Some("created"));
+            let json = state::state_json(st, Some("created"));
             if let Err(e) = crate::hooks::run_all_in(&hooks.start_container, &json, st.pid, true) {
                 // runtime.md: stop the container; it is stopped when start returns.
                 kill_and_wait(root, id, st.pid);
@@ -27,11 +32,9 @@ pub(crate) fn start(root: &StateRoot, id: &str, log: &mut Log) -> Result<(), Fai
         }
     }
     root.start(id).map_err(fail)?;
-    let Ok(st) = root.state(id) else {
-        return Ok(());
-    };
-    let hooks = state::later_hooks(&st);
-    crate::hooks::run_warning("poststart", &hooks.poststart, &st, "running", log);
+    if let Some(st) = &st {
+        crate::hooks::run_warning("poststart", &hooks.poststart, st, "running", log);
+    }
     Ok(())
 }
 

@@ -70,7 +70,7 @@
 //!   as owner, which exits).
 
 pub mod exec;
-mod freezer;
+pub(crate) mod freezer;
 mod proc;
 mod record;
 
@@ -434,15 +434,16 @@ impl StateRoot {
         drop(fifo);
         let master = running.take_terminal();
         let pid = running.pid();
-        let (version, cgroups) = running.detach();
+        let detached = running.detach();
+        let freezer = freezer::of(&detached);
         let created = time::clock_gettime(ClockId::Realtime).map_or(0, |t| t.tv_sec);
         let mut rec = Record {
             id: id.into(),
             pid,
             start_time: 0,
             created,
-            cgroups,
-            freezer: None,
+            cgroups: detached.cgroups,
+            freezer,
             annotations: annotations
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -460,16 +461,6 @@ impl StateRoot {
             .ok_or(Error::ChildVanished)
             .and_then(|st| {
                 rec.start_time = st.start_time;
-                freezer::setup(
-                    version,
-                    &rec.cgroups,
-                    &c.opts.cgroup_parent,
-                    cgroup_name,
-                    pid,
-                )
-            })
-            .and_then(|f| {
-                rec.freezer = f;
                 write_state(tmp, &rec)
             });
         if let Err(e) = setup {
