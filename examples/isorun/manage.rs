@@ -86,14 +86,7 @@ pub(crate) fn delete(
     force: bool,
     log: &mut Log,
 ) -> Result<(), Failure> {
-    let st = match root.state(id) {
-        Ok(st) => Some(st),
-        Err(Error::NotFound(_)) if force => return Ok(()),
-        Err(Error::NotFound(_)) => return Err(fail(Error::NotFound(id.into()))),
-        Err(_) => None,
-    };
-    root.delete(id, force).map_err(fail)?;
-    if let Some(st) = st {
+    if let Some(st) = root.remove(id, force).map_err(fail)? {
         let hooks = state::later_hooks(&st);
         crate::hooks::run_warning("poststop", &hooks.poststop, &st, "stopped", log);
     }
