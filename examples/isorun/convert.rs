@@ -323,6 +323,17 @@ fn mounts(mut b: B, spec: &Spec, linux: &spec::Linux) -> Result<B, Refusal> {
     Ok(b)
 }
 
+/// Reads a `/proc` file (which says size 0) with a buffer that fits it at once: 2 `read`s
+/// instead of `fs::read_to_string`'s 8 growing from 32 bytes.
+fn read_proc(path: &str) -> Result<String, String> {
+    use std::io::Read;
+    let mut s = String::with_capacity(16 << 10);
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut s))
+        .map_err(|e| format!("{path}: {e}"))?;
+    Ok(s)
+}
+
 /// `/sys/fs/cgroup` as runc makes it with a cgroup namespace: a tmpfs with each of the
 /// host's hierarchies mounted fresh (the container's own cgroup is their root), read-only
 /// when the config says so; or the unified hierarchy alone on a pure cgroup v2 host.
@@ -333,7 +344,7 @@ fn cgroup_mounts(m: &spec::Mount) -> Result<Vec<Mount>, String> {
         base.push("ro");
     }
     let dest = m.destination.trim_end_matches('/');
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let info = read_proc("/proc/self/mountinfo")?;
     let mut out = Vec::new();
     let mut subs = Vec::new();
     for line in info.lines() {
