@@ -5,6 +5,7 @@
 #   DURATION=5s MODES=unpinned scripts/bench-httpd.sh
 #   SERVERS="httpd" ROUNDS=3 scripts/bench-httpd.sh   (httpd's three variants only, 3 rounds)
 #   PEER_SCHED=batch scripts/bench-httpd.sh   (nginx, lighttpd, h2o under SCHED_BATCH too)
+#   HTTPD_FLAGS="--sched normal" scripts/bench-httpd.sh   (more flags for every httpd variant)
 #   DURATION=1s MODES=unpinned IDLE=200 scripts/bench-httpd.sh   (CI's short mode, ~3 min)
 #   MODES= IDLE=0 TLS_RING=1 scripts/bench-httpd.sh   (the TLS rows only, with ring too)
 #
@@ -32,7 +33,8 @@
 # with aws-lc-rs ("httpd", the default build), and with TLS_RING=1 also rustls with ring
 # ("httpd-ring", built with --features tls-ring). Rows:
 #   1 KiB keep-alive @ 100 and 1 MiB @ 100 (GB/s): wrk over https (one handshake per
-#     connection, then requests; wrk negotiates TLS 1.3, AES-256-GCM);
+#     connection, then requests; wrk negotiates TLS 1.3, AES-128-GCM with httpd, whose
+#     order of suites decides, AES-256-GCM, wrk's first choice, with the peers);
 #   new connections with a full handshake / with resumption: connections per second of a
 #     client looping connect, handshake, `GET /index.html` (HTTP/1.0: the server closes)
 #     for $DURATION in $TLS_CLIENTS threads: benchmarks/examples/tls_handshakes (rustls;
@@ -43,6 +45,10 @@
 #     the first connection of each of wrk's sockets), so it measures resumption only.
 # with each server's CPU time per request or connection, and RSS growth with $TLS_IDLE idle
 # TLS connections (handshake and one request each, bench-httpd-idle.py --tls).
+# TLS_PEER_SUITES=aes128: the peers choose the suite as httpd does (their OpenSSL told by an
+# OPENSSL_CONF system_default section: Ciphersuites AES-128-GCM, ChaCha20, AES-256-GCM and
+# ServerPreference), so that every server encrypts with AES-128-GCM; by default each keeps
+# its own settings (OpenSSL then follows the client's order: AES-256-GCM).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT_DIR=$(pwd)
@@ -55,6 +61,7 @@ SERVERS=${SERVERS:-"httpd nginx lighttpd h2o"}
 TLS=${TLS:-1}
 TLS_RING=${TLS_RING:-0}
 TLS_RSA=${TLS_RSA:-1}
+TLS_PEER_SUITES=${TLS_PEER_SUITES:-}
 TLS_CLIENT=${TLS_CLIENT:-rustls}
 TLS_CLIENTS=${TLS_CLIENTS:-16}
 TLS_IDLE=${TLS_IDLE:-$IDLE}
@@ -113,8 +120,19 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/ec.key" -out "$WORK/tls/ec.pem" 2>/dev/null
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
   -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls/rsa.key" -out "$WORK/tls/rsa.pem" 2>/dev/null
+# TLS_PEER_SUITES=aes128: httpd's order of suites for the peers' OpenSSL (see the header).
+cat > "$WORK/tls/openssl-aes128.cnf" <<'CNF'
+openssl_conf = default_conf
+[default_conf]
+ssl_conf = ssl_sect
+[ssl_sect]
+system_default = system_default_sect
+[system_default_sect]
+Ciphersuites = TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384
+Options = ServerPreference
+CNF
 
-PORT=18090
+PORT=${PORT:-18090}
 SERVER_PID=
 CPU_SERVER=""
 CPU_CLIENT=""
@@ -145,12 +163,15 @@ ssl.privkey = \"$key\""
   # PEER_SCHED=batch: the peers under SCHED_BATCH too (httpd's default policy, see its
   # README), to see how much of a difference is the scheduling policy.
   case $name in httpd*) ;; *) [ "${PEER_SCHED:-}" = batch ] && pin+=(chrt -b 0) ;; esac
+  case $name in httpd*) ;; *) [ -n "$tls" ] && [ "$TLS_PEER_SUITES" = aes128 ] &&
+    pin+=(env OPENSSL_CONF="$WORK/tls/openssl-aes128.cnf") ;; esac
   case $name in
     httpd|httpd-sysalloc|httpd-pool|httpd-ring)
       local design=reactor
       [ "$name" = httpd-pool ] && design=pool
       "${pin[@]}" "$WORK.$name.bin" --design $design --port $PORT --bind 127.0.0.1 --root "$WORK/www" \
-        --workers "$WORKERS" --keepalive-timeout 120 --header-timeout 120 "${tls_httpd[@]}" >"$run/$name.out" 2>&1 &
+        --workers "$WORKERS" --keepalive-timeout 120 --header-timeout 120 "${tls_httpd[@]}" \
+        ${HTTPD_FLAGS:-} >"$run/$name.out" 2>&1 &
       SERVER_PID=$! ;;
     nginx)
       cat >"$run/nginx.conf" <<CONF
@@ -355,11 +376,17 @@ TLS_ROWS=("TLS 1KiB keep-alive c=100|100|/index.html|ka"
           "TLS new conn, resumed|$TLS_CLIENTS|/index.html|reuse")
 [ "$TLS_RSA" = 1 ] && TLS_ROWS+=("TLS new conn, full, RSA-2048|$TLS_CLIENTS|/index.html|rsa-new")
 CPU_SERVER=""; CPU_CLIENT=""; SCHEME=https
+declare -A SUITE
 for ((round = 1; round <= ROUNDS; round++)); do
   for s in $TLS_SERVERS; do
     for cert in ec rsa; do
       [ "$cert" = rsa ] && [ "$TLS_RSA" != 1 ] && continue
       start_server "$s" on "$cert"
+      # The suite an OpenSSL client (wrk's library, its default order) gets, on stderr.
+      suite=$(openssl s_client -connect "127.0.0.1:$PORT" </dev/null 2>/dev/null |
+        sed -n 's/^New, \(TLSv1[.0-9]*\), Cipher is \(.*\)/\1 \2/p')
+      echo "tls round$round $s ($cert): suite $suite" >&2
+      [ "$cert" = ec ] && SUITE["$s"]=$suite
       wrk -t2 -c100 -d1s "https://127.0.0.1:$PORT/index.html" >/dev/null 2>&1 || true
       for i in "${!TLS_ROWS[@]}"; do
         IFS='|' read -r label c path kind <<<"${TLS_ROWS[$i]}"
@@ -490,6 +517,9 @@ if [ -n "$TLS_SERVERS" ]; then
   echo "== TLS (unpinned; ECDSA P-256 unless named): wrk rows as above over https; new-connection rows"
   echo "   in connections/s of $TLS_CLIENTS $TLS_CLIENT clients (full handshake / resumed) for $DURATION, each"
   echo "   connection a GET /index.html; peers on $(openssl version | cut -d' ' -f1-2), httpd on rustls + aws-lc-rs"
+  echo -n "   suite an OpenSSL client gets$([ "$TLS_PEER_SUITES" = aes128 ] && echo ' (TLS_PEER_SUITES=aes128)'):"
+  for s in $TLS_SERVERS; do echo -n " $s ${SUITE[$s]:-?};"; done
+  echo
   print_values tls TLS_ROWS "$TLS_SERVERS" httpd-ring
 fi
 echo

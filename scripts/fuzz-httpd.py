@@ -1,10 +1,18 @@
 #!/usr/bin/env python3
-"""Mutation fuzzing of the live httpd over loopback TCP.
+"""Mutation fuzzing of the live httpd over loopback TCP, or over TLS with --tls.
 
 Starts the release httpd (build it first: `cargo build --release --example httpd`) on a free
 127.0.0.1 port with a site it creates in a temporary directory, then, for a bounded time,
 opens connections that send one to three mutated requests (whole, or in small pieces), shut
-their sending side down and read until the server closes. Fails (exit 1) when:
+their sending side down and read until the server closes.
+
+With --tls the server serves HTTPS with a certificate made here (`openssl`, ECDSA P-256), and
+the clients speak TLS (Python's ssl module over memory BIOs, so each piece is its own record):
+the handshake, the mutated requests, then the end of their sending side as a close_notify
+and a FIN, or a bare FIN; a fifth of the connections instead send a mutated ClientHello
+(mutated like the requests), shut down and read what comes back, which must not be HTTP.
+
+Fails (exit 1) when:
 
 - the server dies or stops accepting,
 - a connection is neither answered nor closed within 3 seconds (the server's own timeouts
@@ -13,9 +21,10 @@ their sending side down and read until the server closes. Fails (exit 1) when:
   501/505,
 - the server still holds a connection once every client has closed (RSS before and
   after is printed: it grows with the connection rate times the timeouts, whose timer
-  entries are dropped lazily, then levels off).
+  entries are dropped lazily, then levels off),
+- a clean request after the run is not answered with the file (the server must still serve).
 
-Usage: scripts/fuzz-httpd.py [--seconds N] [--seed S] [--binary PATH] [-- HTTPD FLAGS...]
+Usage: scripts/fuzz-httpd.py [--tls] [--seconds N] [--seed S] [--binary PATH] [-- HTTPD FLAGS...]
 (e.g. `-- --design pool` for the thread-pool design)
 Traffic goes only to 127.0.0.1. The server is stopped (by its PID) at the end, also on error.
 """
@@ -26,6 +35,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -137,7 +147,118 @@ def check_statuses(data, problems, req):
     return seen
 
 
-def one_connection(rng, port, stats, problems):
+def recv_until_closed(c, data):
+    """Appends what the socket receives to `data` (a bytearray) until the peer closes."""
+    while True:
+        d = c.recv(65536)
+        if not d:
+            return data
+        data += d
+
+
+class TlsClient:
+    """A TLS client session over a connected socket, through memory BIOs: every write is
+    its own record, and the socket's FIN is under the caller's control."""
+
+    def __init__(self, ctx, sock):
+        self.sock = sock
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.obj = ctx.wrap_bio(self.incoming, self.outgoing, server_hostname="localhost")
+        self.eof = False
+
+    def flush(self):
+        data = self.outgoing.read()
+        if data:
+            self.sock.sendall(data)
+
+    def fill(self):
+        d = self.sock.recv(65536)
+        if d:
+            self.incoming.write(d)
+        else:
+            self.incoming.write_eof()
+            self.eof = True
+
+    def handshake(self):
+        while True:
+            try:
+                self.obj.do_handshake()
+                self.flush()
+                return
+            except ssl.SSLWantReadError:
+                self.flush()
+                if self.eof:
+                    raise ConnectionError("closed during the handshake")
+                self.fill()
+
+    def sendall(self, data):
+        self.obj.write(data)
+        self.flush()
+
+    def close_notify(self):
+        try:
+            self.obj.unwrap()
+        except (ssl.SSLWantReadError, ssl.SSLError):
+            pass
+        self.flush()
+
+    def read_all(self):
+        """The plaintext until the server's close_notify or the end of the stream."""
+        data = b""
+        while True:
+            try:
+                chunk = self.obj.read(65536)
+                if not chunk:
+                    return data
+                data += chunk
+            except ssl.SSLWantReadError:
+                if self.eof:
+                    return data
+                self.fill()
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return data
+
+
+def client_hello(ctx):
+    """The first flight of a real TLS client."""
+    t = TlsClient(ctx, None)
+    try:
+        t.obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return t.outgoing.read()
+
+
+def bad_hello_connection(rng, port, ctx, stats, problems):
+    """A mutated ClientHello: the answer is an alert or nothing, never HTTP, and the
+    connection is closed."""
+    hello = mutate(rng, client_hello(ctx))
+    try:
+        c = socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT)
+    except OSError as e:
+        problems.append(f"connect failed: {e}")
+        return
+    data = bytearray()
+    try:
+        c.sendall(hello)
+        c.shutdown(socket.SHUT_WR)
+        recv_until_closed(c, data)
+    except socket.timeout:
+        problems.append(f"mutated ClientHello neither answered nor closed: {hello[:80]!r}")
+    except OSError:
+        stats["reset"] = stats.get("reset", 0) + 1
+    finally:
+        c.close()
+    if data.startswith(b"HTTP") or (data and data[0] not in (0x15, 0x16)):
+        problems.append(f"mutated ClientHello answered with {data[:40]!r}")
+    stats["hellos"] = stats.get("hellos", 0) + 1
+    stats["connections"] = stats.get("connections", 0) + 1
+
+
+def one_connection(rng, port, stats, problems, ctx=None):
+    if ctx is not None and rng.random() < 0.2:
+        bad_hello_connection(rng, port, ctx, stats, problems)
+        return
     reqs = b"".join(mutate(rng, rng.choice(SEEDS)) for _ in range(rng.randint(1, 3)))
     try:
         c = socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT)
@@ -145,21 +266,30 @@ def one_connection(rng, port, stats, problems):
         problems.append(f"connect failed: {e}")
         return
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    data = b""
+    data = bytearray()
     start = time.monotonic()
     try:
+        out = c
+        if ctx is not None:
+            out = TlsClient(ctx, c)
+            try:
+                out.handshake()
+            except (ssl.SSLError, ConnectionError) as e:
+                problems.append(f"TLS handshake failed: {e!r}")
+                return
         if rng.random() < 0.3:
             step = rng.randint(1, 7)
             for k in range(0, len(reqs), step):
-                c.sendall(reqs[k:k + step])
+                out.sendall(reqs[k:k + step])
         else:
-            c.sendall(reqs)
+            out.sendall(reqs)
+        if ctx is not None and rng.random() < 0.5:
+            out.close_notify()
         c.shutdown(socket.SHUT_WR)
-        while True:
-            d = c.recv(65536)
-            if not d:
-                break
-            data += d
+        if ctx is not None:
+            data += out.read_all()
+        else:
+            recv_until_closed(c, data)
     except socket.timeout:
         problems.append(
             f"no answer and no close within {CLIENT_TIMEOUT} s "
@@ -174,8 +304,37 @@ def one_connection(rng, port, stats, problems):
     stats["connections"] = stats.get("connections", 0) + 1
 
 
+def make_certificate(top):
+    """A self-signed ECDSA P-256 certificate for localhost and its key."""
+    cert, key = os.path.join(top, "cert.pem"), os.path.join(top, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def serves_afterwards(port, ctx):
+    """A clean request gets the index file."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT)
+    try:
+        out = c
+        if ctx is not None:
+            out = TlsClient(ctx, c)
+            out.handshake()
+        out.sendall(b"GET /index.html HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        data = out.read_all() if ctx is not None else recv_until_closed(c, bytearray())
+    finally:
+        c.close()
+    return data.startswith(b"HTTP/1.1 200 OK\r\n") and data.endswith(b"<h1>fuzz</h1>\n" * 64)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tls", action="store_true", help="serve and fuzz over TLS")
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument(
@@ -191,10 +350,17 @@ def main():
     try:
         site = make_site(top)
         port = free_port()
+        ctx, tls_flags = None, []
+        if args.tls:
+            cert, key = make_certificate(top)
+            tls_flags = ["--tls-cert", cert, "--tls-key", key]
+            ctx = ssl.create_default_context(cafile=cert)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
         server = subprocess.Popen(
             [args.binary, "--port", str(port), "--bind", "127.0.0.1", "--root", site,
              "--workers", "2", "--header-timeout", "60", "--keepalive-timeout", "60",
-             *args.httpd_flags],
+             *tls_flags, *args.httpd_flags],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
@@ -213,13 +379,14 @@ def main():
         stats, problems = {}, []
         end = time.monotonic() + args.seconds
         while time.monotonic() < end and len(problems) < 10:
-            one_connection(rng, port, stats, problems)
+            one_connection(rng, port, stats, problems, ctx)
             if server.poll() is not None:
                 problems.append(f"httpd exited with {server.returncode}")
                 break
 
         alive = server.poll() is None
         fds1 = fds0
+        served = ""
         if alive:
             # Every connection is closed on the client's side: the server's must go too.
             wait_until = time.monotonic() + 5
@@ -231,11 +398,20 @@ def main():
             if fds1 > fds0:
                 problems.append(f"{fds1 - fds0} connections still open ({fds0} -> {fds1} sockets)")
             rss1 = rss_kib(server.pid)
+            try:
+                if serves_afterwards(port, ctx):
+                    served = "; served afterwards"
+                else:
+                    problems.append("a clean request after the run was not answered with the file")
+            except OSError as e:
+                problems.append(f"a clean request after the run failed: {e}")
         print(
-            f"fuzz-httpd: seed {args.seed}, {args.seconds:.0f} s: "
+            f"fuzz-httpd{' (TLS)' if args.tls else ''}: seed {args.seed}, {args.seconds:.0f} s: "
             f"{stats.get('connections', 0)} connections, {stats.get('responses', 0)} responses, "
-            f"{stats.get('reset', 0)} resets; sockets {fds0} -> {fds1}"
+            + (f"{stats.get('hellos', 0)} mutated ClientHellos, " if args.tls else "")
+            + f"{stats.get('reset', 0)} resets; sockets {fds0} -> {fds1}"
             + (f"; RSS {rss0} -> {rss1} KiB" if alive else "")
+            + served
         )
         if problems:
             for p in problems:

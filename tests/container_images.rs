@@ -68,6 +68,24 @@ impl Store {
         );
     }
 
+    /// Starts `args` (stdout piped, stdin as given) and waits for its first line, `up`.
+    fn spawn_up(&self, args: &[&str], stdin: Stdio) -> std::process::Child {
+        let mut child = self
+            .cmd(args)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line, "up\n");
+        child
+    }
+
     /// The entries of a store subdirectory.
     fn entries(&self, sub: &str) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path().join(sub))
@@ -625,18 +643,10 @@ fn read_only_roots_and_rootfs_directories() {
 fn rmi_spares_a_running_container_and_cleanup_removes_a_crashed_one() {
     let s = Store::new("running");
     s.ok(&["import", busybox_tar().to_str().unwrap(), "lp-test-bb"]);
-    let mut child = s
-        .cmd(&["run", "lp-test-bb", "sh", "-c", "echo up; exec sleep 30"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line, "up\n");
+    let mut child = s.spawn_up(
+        &["run", "lp-test-bb", "sh", "-c", "echo up; exec sleep 30"],
+        Stdio::null(),
+    );
     assert_eq!(s.entries("rw").len(), 1);
     s.fails(&["rmi", "lp-test-bb"], "used by running container");
     // A crash of `container` (SIGKILL): its container dies with it, its layer stays...
@@ -652,4 +662,62 @@ fn rmi_spares_a_running_container_and_cleanup_removes_a_crashed_one() {
     assert!(out.contains("removed 1 stale writable layers"), "{out}");
     s.assert_no_run_leftovers();
     s.ok(&["rmi", "lp-test-bb"]);
+}
+
+#[test]
+fn the_writable_layer_is_in_memory_and_runs_leave_the_store_as_it_was() {
+    let s = Store::new("tmpfs-layer");
+    s.ok(&["import", busybox_tar().to_str().unwrap(), "lp-test-bb"]);
+    let before = tree(&s.path());
+    for i in 0..5 {
+        // Each run writes (a file, a 4 MiB one, a delete of an image file) and sees none of
+        // the earlier runs' writes; afterwards the store is as it was, entry for entry.
+        let out = s.ok(&[
+            "run",
+            "lp-test-bb",
+            "sh",
+            "-c",
+            "test -e /data/mark && echo saw; echo x > /data/mark; rm /bin/cat; \
+             head -c 4194304 /dev/zero > /big; echo ok",
+        ]);
+        assert_eq!(out, "ok\n", "run {i}");
+        assert_eq!(tree(&s.path()), before, "run {i}");
+        s.assert_no_run_leftovers();
+    }
+    // While a run is up, its writes are nowhere in the store (nor mounted on the host): only
+    // its record is, in rw/.
+    let mut child = s.spawn_up(
+        &[
+            "run",
+            "lp-test-bb",
+            "sh",
+            "-c",
+            "echo m > /lp-test-marker; echo up; read x; true",
+        ],
+        Stdio::piped(),
+    );
+    let during = tree(&s.path());
+    assert!(
+        during.iter().all(|e| !e.contains("lp-test-marker")),
+        "{during:?}"
+    );
+    let rw = s.entries("rw");
+    assert_eq!(rw.len(), 1);
+    assert!(s.path().join("rw").join(&rw[0]).is_file());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains("isolate-upper"), "{mounts}");
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    s.assert_no_run_leftovers();
+    // An older version's writable layer (rw/ID/{upper,work,owner}) left by a crashed run is
+    // still removed by cleanup (its owner, a pid above the kernel's limit, is gone).
+    let old = s.path().join("rw/4194304-0");
+    for d in ["upper/etc", "work/work"] {
+        std::fs::create_dir_all(old.join(d)).unwrap();
+    }
+    std::fs::write(old.join("owner"), "4194304 1 -\n").unwrap();
+    let out = s.ok(&["cleanup"]);
+    assert!(out.contains("removed 1 stale writable layers"), "{out}");
+    s.assert_no_run_leftovers();
+    assert_eq!(tree(&s.path()), before);
 }

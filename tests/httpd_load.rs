@@ -8,30 +8,6 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use httpd_support::*;
-use rawsys::process::{Resource, Rlimit, getrlimit, setrlimit};
-
-fn raise_nofile() -> u64 {
-    let lim = getrlimit(Resource::Nofile).unwrap();
-    let _ = setrlimit(
-        Resource::Nofile,
-        &Rlimit {
-            cur: lim.max,
-            max: lim.max,
-        },
-    );
-    getrlimit(Resource::Nofile).unwrap().cur
-}
-
-fn wait_for_fds(s: &Server, want: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let n = s.fd_count();
-        if n <= want || Instant::now() > deadline {
-            return n;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn ten_thousand_concurrent_connections_and_no_fd_leak() {
@@ -73,7 +49,7 @@ fn ten_thousand_concurrent_connections_and_no_fd_leak() {
     }
     eprintln!("{n} connections answered in {:?}", start.elapsed());
     drop(conns);
-    let after = wait_for_fds(&s, baseline);
+    let after = wait_for_fds(&s, baseline, Duration::from_secs(10));
     assert_eq!(
         after, baseline,
         "descriptors leaked: {baseline} before, {after} after"

@@ -100,6 +100,7 @@ fn pool_answers_a_bad_request_with_400_and_closes() {
 fn pool_request_with_the_clients_fin_is_answered_then_closed_at_once() {
     a_request_with_the_clients_fin_is_answered_then_closed(
         "pool-fin",
+        None,
         &[POOL, "pool", "--workers", "1"],
     );
 }
@@ -108,6 +109,7 @@ fn pool_request_with_the_clients_fin_is_answered_then_closed_at_once() {
 fn pool_late_reader_of_a_pipelined_burst_gets_every_byte_in_order() {
     late_reader_of_a_pipelined_burst_gets_every_byte(
         "pool-late",
+        None,
         &[POOL, "pool", "--workers", "1"],
     );
 }
@@ -115,7 +117,11 @@ fn pool_late_reader_of_a_pipelined_burst_gets_every_byte_in_order() {
 #[test]
 fn pool_slow_reader_gets_the_whole_file_and_blocks_nobody() {
     // One pool thread: the slow reader and the others share it.
-    slow_reader_gets_everything_and_blocks_nobody("pool-slow", &[POOL, "pool", "--workers", "1"]);
+    slow_reader_gets_everything_and_blocks_nobody(
+        "pool-slow",
+        None,
+        &[POOL, "pool", "--workers", "1"],
+    );
 }
 
 #[test]
@@ -174,7 +180,7 @@ fn pool_closes_idle_and_slow_heads_and_leaks_no_descriptor() {
 
 #[test]
 fn pool_sigterm_finishes_in_flight_responses_and_exits_zero() {
-    sigterm_finishes_in_flight_responses("pool-shutdown", &[POOL, "pool"]);
+    sigterm_finishes_in_flight_responses("pool-shutdown", None, &[POOL, "pool"]);
 }
 
 #[test]

@@ -139,6 +139,53 @@ fn methods_and_request_targets() {
     assert_eq!((r.status, r.header("allow")), (501, None));
 }
 
+#[test]
+fn http_versions() {
+    // RFC 9112 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT. A major version other than 1 is
+    // answered 505 (RFC 9110 15.6.6), as nginx does for 2.0 and 3.0; what does not match the
+    // grammar is a 400 (nginx is laxer: 505 for HTTP/10.1, 200 for HTTP/1.10, an HTTP/0.9
+    // answer without a status line to `GET /`). Both close the connection. Every answer is
+    // HTTP/1.1 (RFC 9110 6.2).
+    let d = TempDir::new("rfc-versions");
+    d.write("a.txt", b"hello");
+    d.write("index.html", b"index");
+    let s = Server::start(d.path(), &[]);
+    let unsupported = "HTTP/1.1 505 HTTP Version Not Supported";
+    let cases: &[(&[u8], &str, bool)] = &[
+        (b"GET / HTTP/1.1\r\nHost: t\r\n\r\n", OK, false),
+        (
+            b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            OK,
+            false,
+        ),
+        // RFC 9110 6.2: a higher minor version of HTTP/1 is processed as HTTP/1.1 (as nginx
+        // does): 200, persistent, and a Host is required.
+        (b"GET / HTTP/1.2\r\nHost: t\r\n\r\n", OK, false),
+        (b"GET / HTTP/1.9\r\nHost: t\r\n\r\n", OK, false),
+        (b"GET / HTTP/1.2\r\n\r\n", BAD, true),
+        (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", unsupported, true),
+        (b"GET / HTTP/3.0\r\nHost: t\r\n\r\n", unsupported, true),
+        (b"GET / HTTP/0.9\r\nHost: t\r\n\r\n", unsupported, true),
+        (b"GET / HTTP/9.9\r\nHost: t\r\n\r\n", unsupported, true),
+        (b"GET / HTTP/10.1\r\nHost: t\r\n\r\n", BAD, true),
+        (b"GET / HTTP/1.10\r\nHost: t\r\n\r\n", BAD, true),
+        (b"GET / HTTP/01.1\r\nHost: t\r\n\r\n", BAD, true),
+        (b"GET / http/1.1\r\nHost: t\r\n\r\n", BAD, true),
+        (b"GET /\r\n\r\n", BAD, true),
+    ];
+    let mut wrong = Vec::new();
+    for (raw, want, want_closed) in cases {
+        let (got, closed) = status_line(&s, raw);
+        if got != *want || closed != *want_closed {
+            wrong.push(format!(
+                "{:?}: {got:?} closed {closed}, want {want:?} closed {want_closed}",
+                String::from_utf8_lossy(raw)
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 /// A file and its validators as the server sends them.
 fn validators(s: &Server, path: &str, extra: &str) -> (String, String) {
     let r = get(s, path, extra);

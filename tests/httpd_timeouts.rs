@@ -4,7 +4,6 @@
 
 mod httpd_support;
 
-use std::io::{BufReader, Write};
 use std::time::{Duration, Instant};
 
 use httpd_support::*;
@@ -20,25 +19,7 @@ fn slowloris_and_idle_connections_are_closed() {
 
     // A head trickling in a byte at a time: closed at the header deadline, although bytes
     // keep arriving.
-    let mut c = s.connect();
-    let start = Instant::now();
-    let msg = b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-    let mut closed_at = None;
-    for b in msg.iter().cycle().take(400) {
-        if c.write_all(&[*b]).is_err() {
-            closed_at = Some(start.elapsed());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-        if start.elapsed() > Duration::from_secs(5) {
-            break;
-        }
-    }
-    let closed_at = closed_at.unwrap_or_else(|| {
-        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-        assert!(closed_by_server(&mut c), "slow head was not cut off");
-        start.elapsed()
-    });
+    let closed_at = trickle_until_closed(&mut Stream::Plain(s.connect()), SLOW_HEAD);
     assert!(closed_at >= Duration::from_millis(450), "{closed_at:?}");
     assert!(closed_at < Duration::from_secs(4), "{closed_at:?}");
 
@@ -51,13 +32,7 @@ fn slowloris_and_idle_connections_are_closed() {
     );
 
     // Idle after a response: the keep-alive timeout.
-    let mut c = s.connect();
-    c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    let mut r = BufReader::new(c);
-    assert_eq!(read_response(&mut r, false).unwrap().body, b"hi");
-    let start = Instant::now();
-    assert!(closed_by_server(&mut r));
-    let idle = start.elapsed();
+    let idle = idle_after_a_response(&s, b"hi");
     assert!(
         idle >= Duration::from_millis(700) && idle < Duration::from_secs(4),
         "{idle:?}"
@@ -68,21 +43,22 @@ fn slowloris_and_idle_connections_are_closed() {
 fn a_slow_reader_gets_the_whole_file_and_blocks_nobody() {
     slow_reader_gets_everything_and_blocks_nobody(
         "slow",
+        None,
         &["--workers", "1", "--send-timeout", "10"],
     );
 }
 
 #[test]
 fn a_late_reader_of_a_pipelined_burst_gets_every_byte_in_order() {
-    late_reader_of_a_pipelined_burst_gets_every_byte("late", &["--workers", "1"]);
+    late_reader_of_a_pipelined_burst_gets_every_byte("late", None, &["--workers", "1"]);
 }
 
 #[test]
 fn a_request_with_the_clients_fin_is_answered_then_closed_at_once() {
-    a_request_with_the_clients_fin_is_answered_then_closed("fin", &["--workers", "1"]);
+    a_request_with_the_clients_fin_is_answered_then_closed("fin", None, &["--workers", "1"]);
 }
 
 #[test]
 fn sigterm_finishes_in_flight_responses_and_exits_zero() {
-    sigterm_finishes_in_flight_responses("shutdown", &["--workers", "1"]);
+    sigterm_finishes_in_flight_responses("shutdown", None, &["--workers", "1"]);
 }

@@ -5,156 +5,12 @@
 mod httpd_support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use httpd_support::tls::Pki;
 use httpd_support::*;
-
-/// Runs `openssl` with `args` in `dir`, panicking with its output on failure.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A test PKI in `dir`: `ca.pem` (root), `int.pem` (intermediate, signed by the root), and
-/// server certificates made by [`Pki::server`].
-struct Pki<'a> {
-    dir: &'a Path,
-}
-
-impl<'a> Pki<'a> {
-    fn new(dir: &'a Path) -> Pki<'a> {
-        std::fs::write(
-            dir.join("ca.ext"),
-            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
-        )
-        .unwrap();
-        openssl(
-            dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=lp-test root CA",
-            ],
-        );
-        openssl(
-            dir,
-            &[
-                "req",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "int.key",
-                "-out",
-                "int.csr",
-                "-subj",
-                "/CN=lp-test intermediate CA",
-            ],
-        );
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "int.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                "int.pem",
-                "-days",
-                "2",
-                "-extfile",
-                "ca.ext",
-            ],
-        );
-        Pki { dir }
-    }
-
-    /// A server certificate for `localhost`, 127.0.0.1 and ::1 named `name` (`NAME.key`,
-    /// `NAME.pem` with the chain: server certificate, then the intermediate), with an `ec`
-    /// (P-256) or `rsa` (2048) key.
-    fn server(&self, name: &str, kind: &str) -> (PathBuf, PathBuf) {
-        let dir = self.dir;
-        std::fs::write(
-            dir.join("srv.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n",
-        )
-        .unwrap();
-        let key = format!("{name}.key");
-        let csr = format!("{name}.csr");
-        let leaf = format!("{name}.leaf");
-        let subj = format!("/CN={name}");
-        let opt = if kind == "rsa" {
-            "rsa_keygen_bits:2048"
-        } else {
-            "ec_paramgen_curve:P-256"
-        };
-        openssl(
-            dir,
-            &[
-                "req", "-newkey", kind, "-pkeyopt", opt, "-nodes", "-keyout", &key, "-out", &csr,
-                "-subj", &subj,
-            ],
-        );
-        openssl(
-            dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "int.pem",
-                "-CAkey",
-                "int.key",
-                "-CAcreateserial",
-                "-out",
-                &leaf,
-                "-days",
-                "2",
-                "-extfile",
-                "srv.ext",
-            ],
-        );
-        let mut chain = std::fs::read(dir.join(&leaf)).unwrap();
-        chain.extend(std::fs::read(dir.join("int.pem")).unwrap());
-        let pem = dir.join(format!("{name}.pem"));
-        std::fs::write(&pem, chain).unwrap();
-        (pem, dir.join(key))
-    }
-
-    fn ca(&self) -> PathBuf {
-        self.dir.join("ca.pem")
-    }
-}
 
 /// Starts httpd serving `root` over TLS with `cert` and `key`.
 fn start_tls(root: &Path, cert: &Path, key: &Path, extra: &[&str]) -> Server {
@@ -325,6 +181,50 @@ fn tls12_and_tls13_alpn_and_resumption_with_rsa_and_ecdsa() {
                 "{kind} {version}: {again}"
             );
         }
+    }
+}
+
+#[test]
+fn the_servers_order_of_cipher_suites_decides_aes_128_first() {
+    // OpenSSL's client lists AES-256-GCM first; httpd picks AES-128-GCM, then ChaCha20,
+    // then AES-256-GCM, whatever the client's order (see examples/httpd/tls.rs).
+    let d = TempDir::new("tls-suites");
+    let pki = Pki::new(d.path());
+    let site = TempDir::new("tls-suites-site");
+    site.write("index.html", b"hello suites\n");
+    let (cert, key) = pki.server("suites", "ec");
+    let s = start_tls(site.path(), &cert, &key, &[]);
+    let cases: &[(&[&str], &str)] = &[
+        (&["-tls1_3"], "TLSv1.3, Cipher is TLS_AES_128_GCM_SHA256"),
+        (
+            &[
+                "-tls1_3",
+                "-ciphersuites",
+                "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+            ],
+            "TLSv1.3, Cipher is TLS_CHACHA20_POLY1305_SHA256",
+        ),
+        (
+            &["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"],
+            "TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384",
+        ),
+        (
+            &["-tls1_2"],
+            "TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256",
+        ),
+        (
+            &[
+                "-tls1_2",
+                "-cipher",
+                "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305",
+            ],
+            "TLSv1.2, Cipher is ECDHE-ECDSA-CHACHA20-POLY1305",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = s_client(s.port, &pki.ca(), args);
+        assert!(out.contains(want), "{args:?}: {out}");
+        assert!(out.contains("hello suites"), "{args:?}: {out}");
     }
 }
 

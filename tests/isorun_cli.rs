@@ -770,3 +770,73 @@ fn spec_features_version_and_config_fields_reach_the_process() {
         "{out}"
     );
 }
+
+/// `exec` in the foreground passes the signals it gets on to its process (as runc does) and
+/// exits with the process's status: its own code, or 128 + the signal that ended it.
+#[test]
+fn exec_in_the_foreground_forwards_signals_and_relays_the_status() {
+    use rawsys::signal::Signal;
+    let env = Env::new("execsig");
+    let id = "lp-test-execsig";
+    let b = env.bundle(id, SLEEPER, json!({}));
+    let pid = env.create(&b, id);
+    assert!(env.isorun(&["start", id]).status.success());
+    let trapping = "trap 'echo got-term; exit 7' TERM; trap 'echo got-usr1' USR1; echo ready; \
+                    while :; do sleep 0.05; done";
+    let cases: [(&[&str], &[Signal], i32, &str); 2] = [
+        (
+            &["sh", "-c", trapping],
+            &[Signal::SIGUSR1, Signal::SIGTERM],
+            7,
+            "ready\ngot-usr1\ngot-term\n",
+        ),
+        (
+            &["sh", "-c", "echo ready; exec sleep 1000"],
+            &[Signal::SIGTERM],
+            143,
+            "ready\n",
+        ),
+    ];
+    for (n, (args, signals, code, want)) in cases.iter().enumerate() {
+        let out = env.dir.join(format!("exec-out.{n}"));
+        let mut child = Command::new(&env.bin)
+            .arg("--root")
+            .arg(&env.root)
+            .args(["exec", id])
+            .args(*args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        while std::fs::read_to_string(&out).unwrap() != "ready\n" {
+            assert!(
+                t.elapsed().as_secs() < 10,
+                "the exec'd process never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        for sig in *signals {
+            let before = std::fs::read_to_string(&out).unwrap();
+            rawsys::process::kill_process(child.id() as i32, *sig).unwrap();
+            // One at a time: busybox runs a trap after its foreground sleep.
+            let t = std::time::Instant::now();
+            while *sig != Signal::SIGTERM && std::fs::read_to_string(&out).unwrap() == before {
+                assert!(
+                    t.elapsed().as_secs() < 10,
+                    "{sig:?} never reached the process"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        let st = child.wait().unwrap();
+        assert_eq!(st.code(), Some(*code), "case {n}: {st:?}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), *want, "case {n}");
+    }
+    // The container itself was not signalled.
+    assert_eq!(env.status(id), "running");
+    let o = env.isorun(&["kill", id, "KILL"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(reap(pid), 137);
+}

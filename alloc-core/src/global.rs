@@ -291,16 +291,19 @@ unsafe fn realloc_slow(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8
     p
 }
 
-/// The fast path pushed a block of class `cls` and the cache is over a bound (or unarmed,
-/// or finished: bounds 0).
+/// The fast path could not push `ptr`, a free block of class `cls`: its stack is at its
+/// bound or the cache is full (or unarmed, or finished: bounds 0).
+///
+/// # Safety
+/// `ptr` is a block of class `cls` of HEAP, not used again.
 #[cold]
 #[inline(never)]
-fn overflow_slow(cls: SizeClass) {
+unsafe fn overflow_slow(ptr: *mut u8, cls: SizeClass) {
     let c = local();
     ensure_armed(c);
     // SAFETY: as in `StdTls`; a finished cache has bounds 0, so `overflow` hands the block
-    // just pushed straight back.
-    HEAP.overflow(unsafe { &mut *c.cache.get() }, cls);
+    // straight on. The caller's contract for ptr.
+    unsafe { HEAP.overflow(&mut *c.cache.get(), ptr, cls) };
     maybe_start_purger();
 }
 
@@ -477,8 +480,9 @@ unsafe impl GlobalAlloc for GlobalHeap {
         if let Some(cls) = class_for(layout.size(), layout.align()) {
             // SAFETY: as in `alloc`; the caller passes a block of this allocator with its
             // layout, so it is a block of class `cls`.
-            if unsafe { (*local().cache.get()).push(ptr, cls) } {
-                overflow_slow(cls);
+            if !unsafe { (*local().cache.get()).push(ptr, cls) } {
+                // SAFETY: as above.
+                unsafe { overflow_slow(ptr, cls) };
             }
             return;
         }
@@ -511,8 +515,8 @@ unsafe impl GlobalAlloc for GlobalHeap {
                 // block (of class `old`, the caller's contract) is freed as in `dealloc`.
                 unsafe {
                     core::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
-                    if cache.push(ptr, old) {
-                        overflow_slow(old);
+                    if !cache.push(ptr, old) {
+                        overflow_slow(ptr, old);
                     }
                 }
                 return p;

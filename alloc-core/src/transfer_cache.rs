@@ -12,22 +12,66 @@ use core::ptr;
 
 use crate::check::{Checked, ensure};
 use crate::page_map::PageMap;
-use crate::size_class::{PAGE_SHIFT, SizeClass};
+use crate::size_class::{NUM_CLASSES, PAGE_SHIFT, SizeClass, build_batch, build_sizes};
 use crate::span::{Span, SpanList, SpanState};
 
 /// Most batches a transfer cache can hold.
 pub(crate) const MAX_TRANSFER_BATCHES: usize = 64;
 
 /// Batches a class may hold in its transfer cache: about 1 MiB worth, between 4 and 64.
-pub(crate) fn transfer_capacity(cls: SizeClass) -> usize {
-    let batch_bytes = cls.batch() as usize * cls.size();
-    ((1 << 20) / batch_bytes).clamp(4, MAX_TRANSFER_BATCHES)
+const fn capacity_of(size: u32, batch: u8) -> usize {
+    let batch_bytes = batch as usize * size as usize;
+    let n = (1 << 20) / batch_bytes;
+    if n < 4 {
+        4
+    } else if n > MAX_TRANSFER_BATCHES {
+        MAX_TRANSFER_BATCHES
+    } else {
+        n
+    }
 }
 
-/// The per-class state behind its lock.
+/// Where each class's batch slots start in the heap's transfer slot array (in pointers), and
+/// (at index `NUM_CLASSES`) the array's length: class after class, `capacity * batch` each.
+const TRANSFER_OFF: [usize; NUM_CLASSES + 1] = {
+    let sizes = build_sizes();
+    let batch = build_batch();
+    let mut t = [0usize; NUM_CLASSES + 1];
+    let mut off = 0;
+    let mut c = 1;
+    while c < NUM_CLASSES {
+        t[c] = off;
+        off += capacity_of(sizes[c], batch[c]) * batch[c] as usize;
+        c += 1;
+    }
+    t[NUM_CLASSES] = off;
+    t
+};
+
+/// Bytes of the heap's transfer slot array (every class's batches as pointers), mapped on
+/// first use, whole pages.
+pub(crate) const TRANSFER_SLOTS_BYTES: usize =
+    (TRANSFER_OFF[NUM_CLASSES] * size_of::<*mut u8>()).next_multiple_of(4096);
+
+/// The first of class `cls`'s batch slots in the transfer slot array at `slots` (null: none).
+pub(crate) fn class_slots(slots: *mut *mut u8, cls: SizeClass) -> *mut *mut u8 {
+    if slots.is_null() {
+        return slots;
+    }
+    // SAFETY: the class's range lies inside the array (TRANSFER_OFF tiles it).
+    unsafe { slots.add(TRANSFER_OFF[cls.index()]) }
+}
+
+/// Batches a class may hold in its transfer cache: about 1 MiB worth, between 4 and 64.
+pub(crate) fn transfer_capacity(cls: SizeClass) -> usize {
+    capacity_of(cls.size() as u32, cls.batch() as u8)
+}
+
+/// The per-class state behind its lock. Its batches are slices of pointers in the heap's
+/// transfer slot array (`slots` arguments: the class's part of it, null while the array is
+/// not mapped, when no batch is kept): batch `i` is `slots[i * batch..][..batch]`.
 pub(crate) struct TransferCache {
-    /// Heads of full batches (`cls.batch()` blocks, null-terminated lists).
-    batches: [*mut u8; MAX_TRANSFER_BATCHES],
+    /// Full batches held.
     num_batches: usize,
     /// Spans of the class with a free or never-carved block.
     nonempty: SpanList,
@@ -47,7 +91,6 @@ unsafe impl Send for TransferCache {}
 impl TransferCache {
     pub(crate) const fn new() -> Self {
         TransferCache {
-            batches: [ptr::null_mut(); MAX_TRANSFER_BATCHES],
             num_batches: 0,
             nonempty: SpanList::new(),
             spans: 0,
@@ -64,25 +107,32 @@ impl TransferCache {
         self.num_batches * cls.batch() as usize
     }
 
-    /// Takes up to `want` blocks of class `cls` (a whole batch when the cache has one),
-    /// carving spans of the nonempty list and new ones from `new_span` (a fresh in-use span
-    /// of the class, every page mapped to it; null when out of memory). Returns a
-    /// null-terminated list and its length; (null, 0) when out of memory.
+    /// Takes up to `out.len()` blocks of class `cls` into `out` (a whole batch when the cache
+    /// has one and `out` holds a batch), carving spans of the nonempty list and new ones from
+    /// `new_span` (a fresh in-use span of the class, every page mapped to it; null when out of
+    /// memory). Returns how many it wrote; 0 when out of memory. Carving writes nothing into
+    /// the blocks.
     pub(crate) fn remove_range(
         &mut self,
         cls: SizeClass,
-        want: u32,
+        slots: *mut *mut u8,
+        out: &mut [*mut u8],
         mut new_span: impl FnMut() -> *mut Span,
-    ) -> (*mut u8, u32) {
-        if self.num_batches > 0 {
+    ) -> u32 {
+        let want = out.len() as u32;
+        let batch = cls.batch() as usize;
+        if self.num_batches > 0 && want as usize >= batch {
             self.num_batches -= 1;
             self.batch_hits += 1;
-            let i = self.num_batches;
-            return (self.batches[i], cls.batch());
+            // SAFETY: batches exist only where the slot array is mapped; batch
+            // `num_batches` lies inside the class's part of it (num_batches < capacity).
+            let src = unsafe { slots.add(self.num_batches * batch) };
+            // SAFETY: src holds `batch` pointers and out at least as many; distinct memory.
+            unsafe { ptr::copy_nonoverlapping(src, out.as_mut_ptr(), batch) };
+            return batch as u32;
         }
         self.span_refills += 1;
         let size = cls.size();
-        let mut head: *mut u8 = ptr::null_mut();
         let mut count = 0u32;
         while count < want {
             let mut span = self.nonempty.first();
@@ -106,9 +156,7 @@ impl TransferCache {
                 if obj.is_null() {
                     break;
                 }
-                // SAFETY: obj is a free block of at least 8 bytes.
-                unsafe { obj.cast::<*mut u8>().write(head) };
-                head = obj;
+                out[count as usize] = obj;
                 count += 1;
             }
             if s.is_exhausted() {
@@ -118,39 +166,43 @@ impl TransferCache {
             }
         }
         self.allocated += count as usize;
-        (head, count)
+        count
     }
 
-    /// Takes `n` blocks of class `cls` (a null-terminated list): a whole batch is kept while
+    /// Takes `blocks` (free blocks of class `cls`): a whole batch is linked and kept while
     /// there is room, anything else goes back to its span (found through `map`); a span
     /// left with no block allocated goes to `release_span` (the page heap) at once.
     pub(crate) fn insert_range(
         &mut self,
         cls: SizeClass,
-        head: *mut u8,
-        n: u32,
+        slots: *mut *mut u8,
+        blocks: &[*mut u8],
         map: &PageMap,
         mut release_span: impl FnMut(*mut Span),
     ) {
+        let n = blocks.len();
         if n == 0 {
             return;
         }
-        if n == cls.batch() && self.num_batches < transfer_capacity(cls) {
-            let i = self.num_batches;
-            self.batches[i] = head;
+        if n == cls.batch() as usize
+            && !slots.is_null()
+            && self.num_batches < transfer_capacity(cls)
+        {
+            // SAFETY: batch `num_batches` (below the capacity) lies inside the class's part
+            // of the mapped slot array; blocks holds n pointers; distinct memory.
+            unsafe {
+                ptr::copy_nonoverlapping(blocks.as_ptr(), slots.add(self.num_batches * n), n)
+            };
             self.num_batches += 1;
             self.batch_stores += 1;
             return;
         }
-        let mut obj = head;
         let mut freed = 0usize;
         // The span of the previous block and its address range: blocks freed together mostly
         // come from one span (they were carved together), so most need no page-map lookup.
         let mut span: *mut Span = ptr::null_mut();
         let (mut lo, mut hi) = (0usize, 0usize);
-        while !obj.is_null() {
-            // SAFETY: obj is a free block of the list.
-            let next = unsafe { obj.cast::<*mut u8>().read() };
+        for &obj in blocks {
             let addr = obj as usize;
             if addr.wrapping_sub(lo) >= hi - lo {
                 span = map.get(addr >> PAGE_SHIFT);
@@ -158,7 +210,6 @@ impl TransferCache {
                 if span.is_null() {
                     // Not ours: leaking beats corrupting.
                     (lo, hi) = (0, 0);
-                    obj = next;
                     continue;
                 }
                 // SAFETY: a block of a live class span maps to that span's record.
@@ -191,7 +242,6 @@ impl TransferCache {
                 unsafe { self.nonempty.push_front(span) };
                 s.in_nonempty = true;
             }
-            obj = next;
         }
         debug_assert!(self.allocated >= freed);
         self.allocated -= freed;
@@ -200,7 +250,12 @@ impl TransferCache {
     /// Checks the invariants of the class's transfer cache and central free list (see the
     /// module documentation) and of every span reached from them. Returns the number of
     /// blocks in batches.
-    pub(crate) fn check(&self, cls: SizeClass, map: &PageMap) -> Checked<usize> {
+    pub(crate) fn check(
+        &self,
+        cls: SizeClass,
+        slots: *mut *mut u8,
+        map: &PageMap,
+    ) -> Checked<usize> {
         let c = cls.index();
         let cap = transfer_capacity(cls);
         ensure!(
@@ -208,27 +263,21 @@ impl TransferCache {
             "class {c}: {} batches, capacity {cap}",
             self.num_batches
         );
-        let mut blocks = 0;
-        for (b, &head) in self.batches[..self.num_batches].iter().enumerate() {
-            let mut obj = head;
-            let mut n = 0u32;
-            while !obj.is_null() {
-                ensure!(
-                    n < cls.batch(),
-                    "class {c}: batch {b} longer than {}",
-                    cls.batch()
-                );
-                check_block(map, cls, obj)?;
-                // SAFETY: a block of a batch is free and linked through its first word.
-                obj = unsafe { obj.cast::<*mut u8>().read() };
-                n += 1;
-            }
+        ensure!(
+            self.num_batches == 0 || !slots.is_null(),
+            "class {c}: {} batches without a slot array",
+            self.num_batches
+        );
+        let blocks = self.num_batches * cls.batch() as usize;
+        for i in 0..blocks {
+            // SAFETY: the first `blocks` slots of the class's part of the array hold batches.
+            let obj = unsafe { slots.add(i).read() };
             ensure!(
-                n == cls.batch(),
-                "class {c}: batch {b} holds {n} blocks, not {}",
-                cls.batch()
+                !obj.is_null(),
+                "class {c}: batch {} has an empty slot",
+                i / cls.batch() as usize
             );
-            blocks += n as usize;
+            check_block(map, cls, obj)?;
         }
         ensure!(
             self.allocated >= blocks,
@@ -354,4 +403,24 @@ pub(crate) fn check_block(map: &PageMap, cls: SizeClass, obj: *mut u8) -> Checke
         "class {c}: {obj:?} is not a carved block of its span"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_slots_tile_one_array_of_about_600_kib() {
+        for cls in SizeClass::all() {
+            let c = cls.index();
+            let room = transfer_capacity(cls) * cls.batch() as usize;
+            assert_eq!(TRANSFER_OFF[c] + room, TRANSFER_OFF[c + 1], "class {c}");
+            assert!((4..=MAX_TRANSFER_BATCHES).contains(&transfer_capacity(cls)));
+        }
+        assert_eq!(TRANSFER_OFF[NUM_CLASSES], 78_449);
+        assert_eq!(
+            TRANSFER_SLOTS_BYTES,
+            (78_449usize * 8).next_multiple_of(4096)
+        );
+    }
 }

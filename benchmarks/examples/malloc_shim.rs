@@ -232,14 +232,14 @@ fn alloc_aligned(size: usize, align: usize) -> *mut c_void {
 /// `memalign` semantics shared by `aligned_alloc`, `valloc`, `pvalloc`: an alignment under
 /// 16 is `malloc`'s; one that is not a power of two is rounded up to the next (as glibc does).
 fn memalign_impl(align: usize, size: usize) -> *mut c_void {
-    if align <= 16 {
-        return alloc_aligned(size, malloc_align(size));
-    }
     let Some(align) = align.checked_next_power_of_two() else {
         set_errno(libc::EINVAL);
         return ptr::null_mut();
     };
-    alloc_aligned(size, align)
+    // At least what malloc gives, and at least what was asked: `aligned_alloc(16, 0)` used to
+    // get malloc's 8-byte alignment for a block of at most 8 bytes, which only happened to be
+    // 16-aligned when the thread cache handed blocks out backwards.
+    alloc_aligned(size, align.max(malloc_align(size)))
 }
 
 fn abort_with(msg: &str) -> ! {

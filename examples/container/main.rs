@@ -67,10 +67,8 @@ fn build(a: &RunArgs, net: Net, l: &image::Launch) -> Result<Container, isolate:
     let b = Container::builder();
     let b = match &l.root {
         image::Root::Dir(dir) => b.rootfs(dir)?,
-        // The run's own upper directory is thrown away: no sync of it (see overlay_volatile).
-        image::Root::Overlay { lower, upper, work } => {
-            b.overlay_rootfs(lower, upper, work)?.overlay_volatile(true)
-        }
+        // The writable layer is a tmpfs of the container's own, freed with it.
+        image::Root::Overlay { lower } => b.overlay_rootfs_tmpfs(lower)?,
         image::Root::Host => b.host_rootfs(),
     };
     let mut b = b

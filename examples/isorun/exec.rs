@@ -9,7 +9,13 @@ use std::path::PathBuf;
 
 use isolate::lifecycle::ExecProcess;
 use isolate::spec::{CapabilitySets, Rlimit, parse_capability_set, parse_rlimit};
-use isolate::{ExitStatus, StateRoot};
+use isolate::{ExecHandle, ExitStatus, Signal, StateRoot};
+use rawsys::epoll::{
+    EpollCreateFlags, EpollEvent, EpollFlags, SignalfdFlags, SignalfdSiginfo, epoll_create1,
+    epoll_ctl_add, epoll_pwait, signalfd_read, signalfd4,
+};
+use rawsys::process::{PidfdFlags, pidfd_open};
+use rawsys::signal::{SigSet, SigmaskHow, rt_sigprocmask};
 
 use crate::create::{Failure, write_pid_file};
 use crate::log::Log;
@@ -207,6 +213,14 @@ pub(crate) fn exec(root: &StateRoot, a: &ExecArgs, log: &mut Log) -> Result<i32,
     }
     let x = to_exec(&p, a.preserve_fds)?;
     log.debug(&format!("exec {:?} in {}", p.args, a.id));
+    // In the foreground the signals this process gets are the process's (runc forwards
+    // them): blocked from before the process exists, so none is lost or kills us first. The
+    // process starts with an empty mask (isolate resets it before execve).
+    let signals = if a.detach {
+        None
+    } else {
+        Some(Forwarder::block()?)
+    };
     let mut h = root.exec(&a.id, &x).map_err(|e| describe(&e))?;
     drop(x);
     if let (Some(master), Some(sock)) = (h.take_terminal(), &a.console_socket)
@@ -219,12 +233,87 @@ pub(crate) fn exec(root: &StateRoot, a: &ExecArgs, log: &mut Log) -> Result<i32,
     if let Some(f) = &a.pid_file {
         write_pid_file(f, h.pid()).map_err(|e| format!("pid file {}: {e}", f.display()))?;
     }
-    if a.detach {
+    let Some(signals) = signals else {
         return Ok(0);
-    }
-    match h.wait().map_err(|e| describe(&e))? {
+    };
+    match signals.forward_until_exit(&mut h)? {
         ExitStatus::Exited(c) => Ok(c),
         ExitStatus::Signaled(s) => Ok(128 + s.raw()),
         ExitStatus::OutOfMemory => Ok(137),
+    }
+}
+
+/// The signals `exec` in the foreground passes on to its process, read from a signalfd.
+struct Forwarder {
+    fd: rawsys::OwnedFd,
+}
+
+impl Forwarder {
+    /// Every catchable signal but `SIGCHLD` (runc's list) and the synchronous faults
+    /// (`SIGSEGV`, `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGTRAP`, `SIGSYS`: this process's own),
+    /// real-time ones included.
+    fn set() -> SigSet {
+        let mut set = SigSet::full();
+        for s in [
+            Signal::SIGKILL,
+            Signal::SIGSTOP,
+            Signal::SIGCHLD,
+            Signal::SIGSEGV,
+            Signal::SIGBUS,
+            Signal::SIGILL,
+            Signal::SIGFPE,
+            Signal::SIGTRAP,
+            Signal::SIGSYS,
+        ] {
+            set.remove(s);
+        }
+        set
+    }
+
+    /// Blocks [`Forwarder::set`] and opens a signalfd for it.
+    fn block() -> Result<Forwarder, Failure> {
+        let set = Self::set();
+        rt_sigprocmask(SigmaskHow::Block, Some(&set)).map_err(|e| format!("block signals: {e}"))?;
+        let fd = signalfd4(&set, SignalfdFlags::CLOEXEC | SignalfdFlags::NONBLOCK)
+            .map_err(|e| format!("signalfd: {e}"))?;
+        Ok(Forwarder { fd })
+    }
+
+    /// Passes every signal received on to `h`'s process until it ends; its status.
+    fn forward_until_exit(self, h: &mut ExecHandle) -> Result<ExitStatus, Failure> {
+        let fail = |what: &'static str| move |e: rawsys::Errno| format!("{what}: {e}");
+        // Our child, not reaped before the loop ends: the pid cannot name another process.
+        let pidfd = pidfd_open(h.pid(), PidfdFlags::empty()).map_err(fail("pidfd_open"))?;
+        let ep = epoll_create1(EpollCreateFlags::CLOEXEC).map_err(fail("epoll_create1"))?;
+        epoll_ctl_add(&ep, &self.fd, EpollEvent::new(EpollFlags::IN, 0))
+            .map_err(fail("epoll_ctl"))?;
+        epoll_ctl_add(&ep, &pidfd, EpollEvent::new(EpollFlags::IN, 1))
+            .map_err(fail("epoll_ctl"))?;
+        let mut ev = [EpollEvent::default(); 2];
+        let mut info = [SignalfdSiginfo::default(); 8];
+        loop {
+            match epoll_pwait(&ep, &mut ev, -1, None) {
+                Ok(_) | Err(rawsys::Errno::EINTR) => {}
+                Err(e) => return Err(fail("epoll_pwait")(e)),
+            }
+            // Signals first: one that came with the exit still goes (to nobody, harmlessly).
+            loop {
+                match signalfd_read(&self.fd, &mut info) {
+                    Ok(n) => {
+                        for i in &info[..n] {
+                            if let Some(sig) = Signal::from_raw(i.ssi_signo as i32) {
+                                h.kill(sig).map_err(|e| describe(&e))?;
+                            }
+                        }
+                    }
+                    Err(rawsys::Errno::EAGAIN) => break,
+                    Err(rawsys::Errno::EINTR) => {}
+                    Err(e) => return Err(fail("read signalfd")(e)),
+                }
+            }
+            if let Some(st) = h.try_wait().map_err(|e| describe(&e))? {
+                return Ok(st);
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@
 //! the container); a failing one kills the container and `start` fails. Both run with the
 //! runtime's credentials, not the container process's user and capabilities.
 
-use isolate::hooks::{Hook as IsolateHook, run_hook, run_hook_in};
+use isolate::hooks::{Hook as IsolateHook, run_hook, run_hook_in_pidfd};
 
 use crate::spec::Hook;
 
@@ -40,18 +40,35 @@ pub(crate) fn run_all<'a>(
     Ok(())
 }
 
-/// Runs `hooks` in order in the namespaces of the container's process `pid` (its mount
-/// namespace only with `mount`: see [`isolate::hooks::run_hook_in`]); the first failure stops
-/// the list.
+/// Runs `hooks` in order in the namespaces of the container's process `pid`, this
+/// process's own unreaped child (its mount namespace only with `mount`: see
+/// [`isolate::hooks::run_hook_in`]); the first failure stops the list.
 pub(crate) fn run_all_in(
     hooks: &[Hook],
     state: &[u8],
     pid: i32,
     mount: bool,
 ) -> Result<(), String> {
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let pidfd = rawsys::process::pidfd_open(pid, rawsys::process::PidfdFlags::empty())
+        .map_err(|e| format!("pidfd_open {pid}: {e}"))?;
+    run_all_in_pidfd(hooks, state, &pidfd, mount)
+}
+
+/// [`run_all_in`] for the process behind `pidfd` (from
+/// [`isolate::StateRoot::process_fd`]: checked against the container's start time, so a
+/// reused pid is never joined).
+pub(crate) fn run_all_in_pidfd(
+    hooks: &[Hook],
+    state: &[u8],
+    pidfd: &rawsys::OwnedFd,
+    mount: bool,
+) -> Result<(), String> {
     for h in hooks {
         let hook = to_isolate(h)?;
-        run_hook_in(&hook, state, pid, mount).map_err(|e| e.to_string())?;
+        run_hook_in_pidfd(&hook, state, pidfd, mount).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -21,12 +21,21 @@ pub(crate) fn start(root: &StateRoot, id: &str, log: &mut Log) -> Result<(), Fai
     let st = root.state(id).ok();
     let hooks = st.as_ref().map(state::later_hooks).unwrap_or_default();
     if let Some(st) = &st {
-        // startContainer: before the process is released.
+        // startContainer: before the process is released. The hooks join the process
+        // through a pidfd checked against its start time: a pid reused since `state` was
+        // read is never joined (nor killed below).
         if st.status == Status::Created && !hooks.start_container.is_empty() {
             let json = state::state_json(st, Some("created"));
-            if let Err(e) = crate::hooks::run_all_in(&hooks.start_container, &json, st.pid, true) {
+            let ran = match root.process_fd(id).map_err(fail)? {
+                Some(pidfd) => {
+                    crate::hooks::run_all_in_pidfd(&hooks.start_container, &json, &pidfd, true)
+                        .map_err(|e| (e, Some(pidfd)))
+                }
+                None => Err(("the container's process ended".into(), None)),
+            };
+            if let Err((e, pidfd)) = ran {
                 // runtime.md: stop the container; it is stopped when start returns.
-                kill_and_wait(root, id, st.pid);
+                kill_and_wait(root, id, pidfd);
                 return Err(format!("startContainer hook: {e}"));
             }
         }
@@ -38,13 +47,12 @@ pub(crate) fn start(root: &StateRoot, id: &str, log: &mut Log) -> Result<(), Fai
     Ok(())
 }
 
-/// Kills container `id` (whose process is `pid`) and waits up to 5 s for the process to end
-/// (its pidfd turns readable).
-fn kill_and_wait(root: &StateRoot, id: &str, pid: i32) {
+/// Kills container `id` and waits up to 5 s for its process (behind `pidfd`, when it still
+/// runs) to end (its pidfd turns readable).
+fn kill_and_wait(root: &StateRoot, id: &str, pidfd: Option<rawsys::OwnedFd>) {
     use rawsys::epoll::{self, EpollCreateFlags, EpollEvent, EpollFlags};
-    let fd = rawsys::process::pidfd_open(pid, rawsys::process::PidfdFlags::empty());
     let _ = root.kill(id, Signal::SIGKILL, true);
-    let (Ok(fd), Ok(ep)) = (fd, epoll::epoll_create1(EpollCreateFlags::CLOEXEC)) else {
+    let (Some(fd), Ok(ep)) = (pidfd, epoll::epoll_create1(EpollCreateFlags::CLOEXEC)) else {
         return;
     };
     if epoll::epoll_ctl_add(&ep, &fd, EpollEvent::new(EpollFlags::IN, 0)).is_ok() {

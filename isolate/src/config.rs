@@ -48,6 +48,12 @@ pub enum Rootfs {
         /// overlayfs's work directory: empty, on the filesystem of `upper`.
         work: String,
     },
+    /// An overlay of read-only `lower` directories (top first) whose writes land in a tmpfs of
+    /// the container's own, freed with it; built with [`Builder::overlay_rootfs_tmpfs`].
+    OverlayTmpfs {
+        /// The read-only layers, the topmost first.
+        lower: Vec<String>,
+    },
 }
 
 /// The longest mount option string the kernel takes for a mount (one page, with its NUL).
@@ -60,6 +66,40 @@ pub(crate) fn overlay_options(lower: &[String], upper: &str, work: &str) -> Stri
         "lowerdir={},upperdir={upper},workdir={work}",
         lower.join(":")
     )
+}
+
+/// An overlay directory: absolute, not `/`, without the `,` `:` `\\` overlayfs splits its
+/// options at (refused rather than mounting something else).
+fn overlay_path(what: &'static str, p: &str) -> Result<String, ConfigError> {
+    let p = check_abs(what, p)?;
+    if p == "/" || p.contains([',', ':', '\\']) {
+        return Err(ConfigError::BadPath { what, path: p });
+    }
+    Ok(p)
+}
+
+/// The lower layers of an overlay, checked: at least one, each an [`overlay_path`].
+fn overlay_layers<S: AsRef<str>>(lower: &[S]) -> Result<Vec<String>, ConfigError> {
+    if lower.is_empty() {
+        return Err(ConfigError::Overlay("no lower layer given".into()));
+    }
+    lower
+        .iter()
+        .map(|l| overlay_path("overlay layer", l.as_ref()))
+        .collect()
+}
+
+/// Refuses layers whose mount options (with room for ",volatile") exceed one page.
+fn overlay_options_fit(lower: &[String], upper: &str, work: &str) -> Result<(), ConfigError> {
+    let len = overlay_options(lower, upper, work).len() + ",volatile".len();
+    if len > MOUNT_DATA_MAX {
+        return Err(ConfigError::Overlay(alloc::format!(
+            "{} layers need {len} bytes of mount options, more than one page \
+             ({MOUNT_DATA_MAX} bytes): use fewer layers or shorter paths",
+            lower.len()
+        )));
+    }
+    Ok(())
 }
 
 /// The program to run and its arguments (`argv[0]` is the program as given).
@@ -306,34 +346,36 @@ impl<C> Builder<NoRootfs, C> {
         upper: &str,
         work: &str,
     ) -> Result<Builder<Rootfs, C>, ConfigError> {
-        if lower.is_empty() {
-            return Err(ConfigError::Overlay("no lower layer given".into()));
-        }
-        // overlayfs splits its options at ',' and lowerdir at ':' (a backslash escapes them,
-        // which no caller should need): refuse such paths rather than mount something else.
-        let checked = |what: &'static str, p: &str| -> Result<String, ConfigError> {
-            let p = check_abs(what, p)?;
-            if p == "/" || p.contains([',', ':', '\\']) {
-                return Err(ConfigError::BadPath { what, path: p });
-            }
-            Ok(p)
-        };
-        let lower = lower
-            .iter()
-            .map(|l| checked("overlay layer", l.as_ref()))
-            .collect::<Result<Vec<_>, _>>()?;
-        let upper = checked("overlay upper directory", upper)?;
-        let work = checked("overlay work directory", work)?;
-        let len = overlay_options(&lower, &upper, &work).len() + ",volatile".len();
-        if len > MOUNT_DATA_MAX {
-            return Err(ConfigError::Overlay(alloc::format!(
-                "{} layers need {len} bytes of mount options, more than one page \
-                 ({MOUNT_DATA_MAX} bytes): use fewer layers or shorter paths",
-                lower.len()
-            )));
-        }
+        let lower = overlay_layers(lower)?;
+        let upper = overlay_path("overlay upper directory", upper)?;
+        let work = overlay_path("overlay work directory", work)?;
+        overlay_options_fit(&lower, &upper, &work)?;
         Ok(Builder {
             rootfs: Rootfs::Overlay { lower, upper, work },
+            command: self.command,
+            opts: self.opts,
+        })
+    }
+
+    /// As [`overlay_rootfs`](Self::overlay_rootfs), but the writable layer is a fresh tmpfs in
+    /// the container's mount namespace ([`Rootfs::OverlayTmpfs`]): the changes live in memory
+    /// (charged to the container's memory cgroup; at most half the RAM, tmpfs's default) and
+    /// the kernel frees them with the namespace: nothing to create or remove on the host.
+    ///
+    /// ```
+    /// let b = isolate::Container::builder().overlay_rootfs_tmpfs(&["/images/app"])?;
+    /// assert!(isolate::Container::builder().overlay_rootfs_tmpfs(&["a,b"]).is_err());
+    /// # Ok::<(), isolate::ConfigError>(())
+    /// ```
+    pub fn overlay_rootfs_tmpfs<S: AsRef<str>>(
+        self,
+        lower: &[S],
+    ) -> Result<Builder<Rootfs, C>, ConfigError> {
+        let lower = overlay_layers(lower)?;
+        // upper and work are made in the tmpfs on the staging directory (at most `/var/tmp`).
+        overlay_options_fit(&lower, "/var/tmp/upper", "/var/tmp/work")?;
+        Ok(Builder {
+            rootfs: Rootfs::OverlayTmpfs { lower },
             command: self.command,
             opts: self.opts,
         })

@@ -149,17 +149,33 @@ pub fn run_hook(hook: &Hook, state: &[u8]) -> Result<(), HookError> {
 /// `startContainer` needs). A helper process joins them (`setns` on a pidfd) and forks the
 /// hook, so the hook is in the container's PID namespace too.
 ///
-/// `pid` must be the container's: the caller's own child not yet reaped, or a pid it has
-/// just checked against the container's start time.
+/// `pid` must be the container's: the caller's own child not yet reaped. A later command
+/// (which is not its parent) takes a pidfd checked against the container's start time
+/// instead ([`crate::StateRoot::process_fd`]) and calls [`run_hook_in_pidfd`].
 pub fn run_hook_in(
     hook: &Hook,
     state: &[u8],
     pid: rawsys::process::Pid,
     mount: bool,
 ) -> Result<(), HookError> {
-    let host = |what: String| move |e: Errno| HookError::Spawn(Error::host(what, e));
     let target = process::pidfd_open(pid, process::PidfdFlags::empty())
-        .map_err(host(format!("pidfd_open {pid}")))?;
+        .map_err(|e| HookError::Spawn(Error::host(format!("pidfd_open {pid}"), e)))?;
+    run_hook_in_pidfd(hook, state, &target, mount)
+}
+
+/// [`run_hook_in`] for the process behind `pidfd`: its namespaces are read through its pid
+/// (from the pidfd's `fdinfo`) and then the process is checked to be still running, so
+/// what was read was that process's, not one that reused its pid; the hook joins them
+/// through the pidfd itself. A process that has ended is an error, and no hook runs.
+pub fn run_hook_in_pidfd(
+    hook: &Hook,
+    state: &[u8],
+    pidfd: &rawsys::OwnedFd,
+    mount: bool,
+) -> Result<(), HookError> {
+    let host = |what: String| move |e: Errno| HookError::Spawn(Error::host(what, e));
+    let ended = || HookError::Spawn(Error::Unexpected("the container's process ended".into()));
+    let pid = pidfd_pid(pidfd)?.ok_or_else(ended)?;
     let mut flags = CloneFlags::empty();
     for (name, flag) in [
         ("cgroup", CloneFlags::NEWCGROUP),
@@ -184,7 +200,27 @@ pub fn run_hook_in(
             flags |= flag;
         }
     }
-    spawn_and_wait(hook, state, Some((&target, flags)))
+    // A pidfd turns readable when its process ends: not readable now, the pid read above
+    // still names it (a pid is reused only after its process is reaped).
+    if crate::lifecycle::process_ended(pidfd).map_err(HookError::Spawn)? {
+        return Err(ended());
+    }
+    spawn_and_wait(hook, state, Some((pidfd, flags)))
+}
+
+/// The pid of the pidfd's process (the `Pid:` line of its `fdinfo`); `None` once it has
+/// ended.
+fn pidfd_pid(pidfd: &rawsys::OwnedFd) -> Result<Option<rawsys::process::Pid>, HookError> {
+    let path = CString::new(format!("/proc/self/fdinfo/{}", pidfd.as_raw()))
+        .map_err(|_| HookError::Spawn(ConfigError::InteriorNul { what: "hook" }.into()))?;
+    let text = crate::fsutil::read_string(&path)
+        .map_err(|e| HookError::Spawn(Error::host("read the pidfd's fdinfo", e)))?;
+    let pid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse::<i32>().ok())
+        .ok_or_else(|| HookError::Spawn(Error::Unexpected("no Pid: in a pidfd's fdinfo".into())))?;
+    Ok((pid > 0).then_some(pid))
 }
 
 /// The hook's process: with `enter`, a helper joins those namespaces of the pidfd's process

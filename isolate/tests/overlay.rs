@@ -281,3 +281,69 @@ fn unusable_overlays_are_clear_errors() {
     ));
     assert_eq!(overlay_mounts(), 0);
 }
+
+/// Mounts on the host of a tmpfs writable layer (none should ever be seen there).
+fn tmpfs_upper_mounts() -> usize {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("isolate-upper"))
+        .count()
+}
+
+#[test]
+fn a_tmpfs_writable_layer_is_each_runs_own_and_leaves_nothing() {
+    let t = TempDir::new("tmpfs");
+    busybox_rootfs(&t.0.join("base"));
+    std::fs::write(t.0.join("base/etc/doomed"), "lower\n").unwrap();
+    let before = tree(&t.0.join("base"));
+    let entries_before = tree(&t.0);
+    let (overlays, uppers) = (overlay_mounts(), tmpfs_upper_mounts());
+    // Each run writes, deletes a lower file and makes a directory; none sees another's.
+    let script = "test -e /etc/made && echo saw-made; test -e /etc/doomed || echo saw-delete; \
+                  test -d /new && echo saw-dir; \
+                  echo new > /etc/made && rm /etc/doomed && mkdir -p /new/deep && \
+                  head -c 1048576 /dev/zero > /new/deep/big && cat /etc/made; \
+                  test -e /etc/doomed || echo gone; \
+                  grep -c isolate-upper /proc/self/mountinfo; true";
+    for _ in 0..5 {
+        let b = Container::builder()
+            .overlay_rootfs_tmpfs(&[t.path("base")])
+            .unwrap()
+            .command("/bin/sh", ["-c", script])
+            .unwrap();
+        let (res, out, err) = run_capture(b);
+        assert_eq!(res.unwrap().status, ExitStatus::Exited(0), "{err}");
+        // Its own write and delete; the raw upper tmpfs is not reachable inside.
+        assert_eq!(out, "new\ngone\n0\n", "{err}");
+        // Nothing reached the layer or anywhere in the test's directory; nothing mounted.
+        assert_eq!(tree(&t.0.join("base")), before);
+        assert_eq!(tree(&t.0), entries_before);
+        assert_eq!((overlay_mounts(), tmpfs_upper_mounts()), (overlays, uppers));
+    }
+    // A missing layer is named before anything starts; paths overlayfs would split refused.
+    let err = Container::builder()
+        .overlay_rootfs_tmpfs(&[t.path("missing")])
+        .unwrap()
+        .command("/bin/true", [] as [&str; 0])
+        .unwrap()
+        .build()
+        .unwrap()
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Config(ConfigError::Overlay(m)) if m.contains("layer") && m.contains("missing")),
+        "{err}"
+    );
+    assert!(matches!(
+        Container::builder()
+            .overlay_rootfs_tmpfs(&["/a:b"])
+            .unwrap_err(),
+        ConfigError::BadPath { .. }
+    ));
+    assert!(
+        Container::builder()
+            .overlay_rootfs_tmpfs(&[] as &[&str])
+            .is_err()
+    );
+}

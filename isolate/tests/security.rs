@@ -123,15 +123,11 @@ fn a_working_dir_through_a_magic_link_is_refused() {
 
 #[test]
 fn a_mapped_user_namespace_makes_root_inside_an_ordinary_user_outside() {
-    let dir = std::path::PathBuf::from(format!("/var/tmp/lp-test-userns-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    struct Rm(std::path::PathBuf);
-    impl Drop for Rm {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-    let _rm = Rm(dir.clone());
+    let tmp = common::TempDir::new(std::path::PathBuf::from(format!(
+        "/var/tmp/lp-test-userns-{}",
+        std::process::id()
+    )));
+    let dir = tmp.0.clone();
     let file = dir.join("root-owned");
     std::fs::write(&file, "host\n").unwrap();
     let m = |inside, outside, count| IdMap {

@@ -5,13 +5,17 @@
 
 #[path = "../example_bin/mod.rs"]
 mod example_bin;
+pub mod tls;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+pub use tls::{Stream, TlsSetup};
 
 /// The httpd example binary of this build profile, built if out of date.
 pub fn binary() -> PathBuf {
@@ -55,12 +59,33 @@ pub struct Server {
     pub child: Child,
     pub port: u16,
     pub stderr_path: PathBuf,
+    /// The client side of a server started over TLS ([`Server::start_tls`]): what
+    /// [`Server::open`] speaks.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Server {
     /// Starts httpd on 127.0.0.1 with a free port, serving `root`, with extra `args`.
     pub fn start(root: &Path, args: &[&str]) -> Server {
         Server::start_in(None, root, args)
+    }
+
+    /// [`Server::start`] serving HTTPS with `tls`'s certificate; [`Server::open`] then
+    /// connects with TLS.
+    pub fn start_tls(root: &Path, tls: &TlsSetup, args: &[&str]) -> Server {
+        let mut all = tls.args().to_vec();
+        all.extend_from_slice(args);
+        let mut s = Server::start(root, &all);
+        s.tls = Some(Arc::clone(&tls.client));
+        s
+    }
+
+    /// [`Server::start`] over TLS with `tls`, plain without.
+    pub fn start_maybe_tls(root: &Path, tls: Option<&TlsSetup>, args: &[&str]) -> Server {
+        match tls {
+            Some(tls) => Server::start_tls(root, tls, args),
+            None => Server::start(root, args),
+        }
     }
 
     /// [`Server::start`] in the working directory `cwd` (a relative `root` is under it).
@@ -129,6 +154,7 @@ impl Server {
             child,
             port,
             stderr_path: log,
+            tls: None,
         }
     }
 
@@ -141,6 +167,16 @@ impl Server {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
         s
+    }
+
+    /// A connection in the server's protocol: [`Server::connect`], with the TLS handshake
+    /// done if the server was started over TLS.
+    pub fn open(&self) -> Stream {
+        let tcp = self.connect();
+        match &self.tls {
+            Some(config) => tls::handshake(config, tcp),
+            None => Stream::Plain(tcp),
+        }
     }
 
     /// The number of open descriptors of the server process.
@@ -239,9 +275,9 @@ pub fn read_response(r: &mut impl BufRead, head_request: bool) -> Option<Respons
     Some(resp)
 }
 
-/// Sends `raw` on a new connection and reads one response.
+/// Sends `raw` on a new connection ([`Server::open`]) and reads one response.
 pub fn exchange(server: &Server, raw: &[u8]) -> Response {
-    let mut s = server.connect();
+    let mut s = server.open();
     s.write_all(raw).unwrap();
     let head = raw.starts_with(b"HEAD ");
     let mut r = BufReader::new(s);
@@ -257,14 +293,83 @@ pub fn get(server: &Server, path: &str, extra: &str) -> Response {
 }
 
 /// Whether the server closed the connection (EOF or reset within the read timeout, with no
-/// further bytes).
+/// further bytes; over TLS also the end of the TCP stream without a `close_notify`, which
+/// rustls reports as `UnexpectedEof`).
 pub fn closed_by_server(r: &mut impl Read) -> bool {
     let mut b = [0u8; 64];
     match r.read(&mut b) {
         Ok(0) => true,
         Ok(_) => false,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+        ),
     }
+}
+
+/// Raises this process's open-file limit to its hard limit (children inherit it); returns
+/// the limit now in force.
+pub fn raise_nofile() -> u64 {
+    use rawsys::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let lim = getrlimit(Resource::Nofile).unwrap();
+    let _ = setrlimit(
+        Resource::Nofile,
+        &Rlimit {
+            cur: lim.max,
+            max: lim.max,
+        },
+    );
+    getrlimit(Resource::Nofile).unwrap().cur
+}
+
+/// Waits (at most `within`) until the server holds at most `want` descriptors; returns how
+/// many it holds.
+pub fn wait_for_fds(s: &Server, want: usize, within: Duration) -> usize {
+    let deadline = Instant::now() + within;
+    loop {
+        let n = s.fd_count();
+        if n <= want || Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends a request on a new connection ([`Server::open`]), checks its answer is `body`, and
+/// returns how long the server then kept the idle connection open (it must close it).
+pub fn idle_after_a_response(s: &Server, body: &[u8]) -> Duration {
+    let mut c = s.open();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    let mut r = BufReader::new(c);
+    assert_eq!(read_response(&mut r, false).unwrap().body, body);
+    let start = Instant::now();
+    assert!(closed_by_server(&mut r));
+    start.elapsed()
+}
+
+/// A request head that never ends, for [`trickle_until_closed`].
+pub const SLOW_HEAD: &[u8] =
+    b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+/// Sends `bytes` (cycled, 400 at most) one at a time every 20 ms for at most 5 s; returns
+/// when the server closed the connection (a write failed, or a read after the trickle saw
+/// the close within 3 s), measured from the first byte.
+pub fn trickle_until_closed(c: &mut Stream, bytes: &[u8]) -> Duration {
+    let start = Instant::now();
+    for b in bytes.iter().cycle().take(400) {
+        if c.write_all(&[*b]).is_err() {
+            return start.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        if start.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    c.tcp()
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    assert!(closed_by_server(c), "slow head was not cut off");
+    start.elapsed()
 }
 
 /// The current time as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`), computed here
@@ -327,7 +432,7 @@ pub fn pipelined_burst(
 }
 
 /// The requests of [`pipelined_burst`], in one write.
-pub fn pipelined_burst_write(c: &mut TcpStream, paths: &[&str], n: usize) {
+pub fn pipelined_burst_write(c: &mut impl Write, paths: &[&str], n: usize) {
     let mut burst = Vec::new();
     for i in 0..n {
         let p = paths[i % paths.len()];
@@ -361,40 +466,64 @@ pub fn pipelined_burst_read(
 
 /// Pipelines 900 requests for three small (cached) files, one up to the 64 KiB limit, in one
 /// write, and reads nothing for half a second, so the server's socket fills and the rest of
-/// its batches wait in its queue; then checks every answer, in order, byte for byte.
-pub fn late_reader_of_a_pipelined_burst_gets_every_byte(tag: &str, args: &[&str]) {
+/// its batches wait in its queue; then checks every answer, in order, byte for byte. Over
+/// TLS with `tls`; `args` start the server.
+pub fn late_reader_of_a_pipelined_burst_gets_every_byte(
+    tag: &str,
+    tls: Option<&TlsSetup>,
+    args: &[&str],
+) {
     let d = TempDir::new(tag);
     let big = pattern(64 * 1024);
     let mid = pattern(3000);
     d.write("a.bin", &big);
     d.write("b.txt", b"bee");
     d.write("c.bin", &mid);
-    let s = Server::start(d.path(), args);
-    let mut c = s.connect();
-    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let s = Server::start_maybe_tls(d.path(), tls, args);
     let paths = ["/a.bin", "/b.txt", "/c.bin", "/b.txt", "/a.bin"];
     let bodies: [(&str, &[u8]); 3] = [("/a.bin", &big), ("/b.txt", b"bee"), ("/c.bin", &mid)];
-    let mut r = BufReader::new(c.try_clone().unwrap());
-    let writer = std::thread::spawn(move || {
-        pipelined_burst_write(&mut c, &paths, 900);
-        c
-    });
-    std::thread::sleep(Duration::from_millis(500));
-    pipelined_burst_read(&mut r, &paths, 900, &bodies);
-    let _c = writer.join().unwrap();
+    match s.open() {
+        Stream::Plain(mut c) => {
+            c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let mut r = BufReader::new(c.try_clone().unwrap());
+            let writer = std::thread::spawn(move || {
+                pipelined_burst_write(&mut c, &paths, 900);
+                c
+            });
+            std::thread::sleep(Duration::from_millis(500));
+            pipelined_burst_read(&mut r, &paths, 900, &bodies);
+            let _c = writer.join().unwrap();
+        }
+        // A TLS session is not written and read from two threads: the burst (31 KB) goes
+        // whole first, which the two sockets' buffers hold while the server's answers back up.
+        mut c => {
+            c.tcp()
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
+            pipelined_burst_write(&mut c, &paths, 900);
+            std::thread::sleep(Duration::from_millis(500));
+            pipelined_burst_read(&mut BufReader::new(c), &paths, 900, &bodies);
+        }
+    }
 }
 
 /// Serves an 8 MiB file to a client that reads it slowly while 20 other requests for
 /// `/small.txt` (which must hold `small`) are answered promptly; checks the slow client gets
-/// every byte. `args` start the server (one worker, so everyone shares one event loop).
-pub fn slow_reader_gets_everything_and_blocks_nobody(tag: &str, args: &[&str]) {
+/// every byte. Over TLS with `tls` (the others too); `args` start the server (one worker, so
+/// everyone shares one event loop).
+pub fn slow_reader_gets_everything_and_blocks_nobody(
+    tag: &str,
+    tls: Option<&TlsSetup>,
+    args: &[&str],
+) {
     let d = TempDir::new(tag);
     let big = pattern(8 * 1024 * 1024);
     d.write("big.bin", &big);
     d.write("small.txt", b"small");
-    let s = Server::start(d.path(), args);
-    let mut slow = s.connect();
-    slow.set_read_timeout(Some(Duration::from_secs(20)))
+    let s = Server::start_maybe_tls(d.path(), tls, args);
+    let mut slow = s.open();
+    slow.tcp()
+        .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
@@ -402,7 +531,7 @@ pub fn slow_reader_gets_everything_and_blocks_nobody(tag: &str, args: &[&str]) {
     // in its socket (TCP_NOTSENT_LOWAT 128 KiB, plus what one pass of sendfile adds):
     // without the limit it would fill the send buffer, megabytes.
     std::thread::sleep(Duration::from_millis(300));
-    let waiting = unsent_in_server_socket(s.port, slow.local_addr().unwrap().port());
+    let waiting = unsent_in_server_socket(s.port, slow.tcp().local_addr().unwrap().port());
     assert!(waiting <= 256 * 1024, "{waiting} bytes wait unsent");
     let mut got = Vec::with_capacity(big.len() + 512);
     let mut buf = vec![0u8; 64 * 1024];
@@ -453,15 +582,16 @@ fn unsent_in_server_socket(port: u16, client: u16) -> u64 {
 }
 
 /// SIGTERM while a 16 MiB response is in flight and another connection idles: the listener
-/// closes at once, the response completes, and the server exits 0. `args` start the server.
-pub fn sigterm_finishes_in_flight_responses(tag: &str, args: &[&str]) {
+/// closes at once, the response completes, and the server exits 0. Over TLS with `tls` (the
+/// response then ends with the server's `close_notify`); `args` start the server.
+pub fn sigterm_finishes_in_flight_responses(tag: &str, tls: Option<&TlsSetup>, args: &[&str]) {
     let d = TempDir::new(tag);
     let big = pattern(16 * 1024 * 1024);
     d.write("big.bin", &big);
-    let mut s = Server::start(d.path(), args);
+    let mut s = Server::start_maybe_tls(d.path(), tls, args);
     let port = s.port;
-    let idle = s.connect();
-    let mut c = s.connect();
+    let idle = s.open();
+    let mut c = s.open();
     c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     // Read a little so the response is in flight, then signal.
@@ -496,29 +626,37 @@ pub fn sigterm_finishes_in_flight_responses(tag: &str, args: &[&str]) {
 /// and then the server's close at once, not when a timeout fires: both may arrive before
 /// the server looks, in one readiness event (`EPOLLIN | EPOLLRDHUP`), after which an
 /// edge-triggered socket never signals again, so a short read must not end the reading
-/// then. Repeated, since what the event holds is a matter of timing. `args` start the
-/// server (with long timeouts added, which a missed FIN would wait for).
-pub fn a_request_with_the_clients_fin_is_answered_then_closed(tag: &str, args: &[&str]) {
+/// then. Repeated, since what the event holds is a matter of timing. Over TLS with `tls`
+/// (the client's `close_notify`, then its FIN); `args` start the server (with long timeouts
+/// added, which a missed FIN would wait for).
+pub fn a_request_with_the_clients_fin_is_answered_then_closed(
+    tag: &str,
+    tls: Option<&TlsSetup>,
+    args: &[&str],
+) {
     let d = TempDir::new(tag);
     d.write("index.html", b"hello");
     let mut all = vec!["--keepalive-timeout", "60", "--header-timeout", "60"];
     all.extend_from_slice(args);
-    let s = Server::start(d.path(), &all);
+    let s = Server::start_maybe_tls(d.path(), tls, &all);
     let fds = s.fd_count();
     let req = b"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n";
     for round in 0..50 {
-        let mut c = s.connect();
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut r = BufReader::new(c.try_clone().unwrap());
+        let c = s.open();
+        c.tcp()
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        // Written through the reader: each response is read whole before the next request.
+        let mut r = BufReader::new(c);
         // A first exchange, so that the second request finds the connection registered and
         // waiting.
-        c.write_all(req).unwrap();
+        r.get_mut().write_all(req).unwrap();
         assert_eq!(
             read_response(&mut r, false).expect("first response").status,
             200
         );
-        c.write_all(req).unwrap();
-        c.shutdown(std::net::Shutdown::Write).unwrap();
+        r.get_mut().write_all(req).unwrap();
+        r.get_mut().shutdown_write();
         let start = Instant::now();
         let second = read_response(&mut r, false).expect("second response");
         assert_eq!(second.body, b"hello");

@@ -82,13 +82,11 @@ impl<S: PageSource> Heap<S> {
             return self.allocate_large(layout);
         };
         self.uncached.fetch_add(1, Ordering::Relaxed);
-        let (head, n) = self.remove_range(cls, 1);
-        if n > 1 {
-            // SAFETY: head starts a list of n free blocks of the class.
-            let rest = unsafe { head.cast::<*mut u8>().read() };
-            self.insert_range(cls, rest, n - 1);
+        let mut one = [ptr::null_mut(); 1];
+        if self.remove_range(cls, &mut one) == 0 {
+            return ptr::null_mut();
         }
-        head
+        one[0]
     }
 
     /// Like [`allocate`](Self::allocate), with the block zeroed. Memory that comes straight
@@ -261,11 +259,19 @@ impl<S: PageSource> Heap<S> {
     /// transfer cache, returns its first block and keeps the rest.
     #[cold]
     fn refill(&self, cache: &mut ThreadCache, cls: SizeClass) -> *mut u8 {
-        let (head, n) = self.remove_range(cls, cls.batch());
+        let slots = cache.refill_slots(cls);
+        let n = self.remove_range(cls, slots);
         if n == 0 {
             return ptr::null_mut();
         }
-        let p = cache.fill(cls, head, n);
+        // Blocks carved from a span come in address order; the stack pops from the top, so
+        // reversed they are handed out in address order too (as mimalloc's free lists do):
+        // objects made one after another sit one after another, and a program that walks them
+        // in the order it made them (sorting a vector of strings, filling a tree) reads memory
+        // forwards, which the hardware prefetcher follows. Handed out backwards in runs of a
+        // batch, `std-btree`'s sort spent ~20 % longer in `memcmp`.
+        slots[..n as usize].reverse();
+        let p = cache.fill(cls, n);
         self.publish(cache);
         p
     }

@@ -4,7 +4,8 @@ use super::Heap;
 use crate::check::{Checked, ensure};
 use crate::size_class::{PAGE_SIZE, SizeClass};
 use crate::source::PageSource;
-use crate::thread_cache::{ThreadCache, check_lists};
+use crate::thread_cache::{ThreadCache, check_stacks};
+use crate::transfer_cache::class_slots;
 
 impl<S: PageSource> Heap<S> {
     /// Checks the invariants listed in `INTERNALS.md` and panics with a message naming the
@@ -76,7 +77,15 @@ impl<S: PageSource> Heap<S> {
         for cls in SizeClass::all() {
             // SAFETY: as above.
             let tc = unsafe { self.transfer(cls).get_locked() };
-            tc.check(cls, &self.page_map)?;
+            tc.check(
+                cls,
+                class_slots(
+                    self.transfer_slots
+                        .load(core::sync::atomic::Ordering::Acquire),
+                    cls,
+                ),
+                &self.page_map,
+            )?;
             class_bytes += tc.spans * cls.pages() * PAGE_SIZE;
         }
         ensure!(
@@ -88,16 +97,9 @@ impl<S: PageSource> Heap<S> {
         );
         // SAFETY: as above.
         let parked = unsafe { self.parked.get_locked() };
-        for (i, (lists, bytes)) in parked.caches().enumerate() {
-            check_lists(
-                lists,
-                bytes,
-                &self.page_map,
-                &format_args!("parked cache {i}"),
-            )?;
-        }
+        parked.check(&self.page_map)?;
         if let Some(c) = cache {
-            check_lists(&c.lists, c.bytes, &self.page_map, &"the thread cache")?;
+            check_stacks(c, &self.page_map, &"the thread cache")?;
         }
         Ok(())
     }
@@ -147,7 +149,7 @@ mod tests {
         let (heap, _) = used(&mut cache);
         let cls = class_for(48, 8).unwrap();
         assert_eq!(cls.index(), 6);
-        cache.lists[cls.index()].len += 1;
+        cache.stacks[cls.index()].len += 1;
         heap.check_invariants_with(&cache);
     }
 

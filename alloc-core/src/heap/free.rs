@@ -2,7 +2,6 @@
 //! and the overflow of a thread cache into the transfer cache.
 
 use core::alloc::Layout;
-use core::ptr;
 use core::sync::atomic::Ordering;
 
 use super::{Heap, TlsHook};
@@ -51,8 +50,9 @@ impl<S: PageSource> Heap<S> {
     #[inline]
     unsafe fn free_class_in(&self, cache: &mut ThreadCache, ptr: *mut u8, cls: SizeClass) {
         // SAFETY: the caller's contract.
-        if unsafe { cache.push(ptr, cls) } {
-            self.overflow(cache, cls);
+        if !unsafe { cache.push(ptr, cls) } {
+            // SAFETY: the caller's contract.
+            unsafe { self.overflow(cache, ptr, cls) };
         }
     }
 
@@ -73,9 +73,7 @@ impl<S: PageSource> Heap<S> {
     /// `ptr` is a block of class `cls` of this heap, no longer used.
     unsafe fn free_class_uncached(&self, ptr: *mut u8, cls: SizeClass) {
         self.uncached.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the block is free and at least 8 bytes long.
-        unsafe { ptr.cast::<*mut u8>().write(ptr::null_mut()) };
-        self.insert_range(cls, ptr, 1);
+        self.insert_range(cls, &[ptr]);
     }
 
     /// Frees `ptr` without its layout: the page map gives its span, the span its class.
@@ -122,56 +120,69 @@ impl<S: PageSource> Heap<S> {
         unsafe { self.deallocate_unsized(&One(core::cell::Cell::new(Some(cache))), ptr) }
     }
 
-    /// The free slow path, after a push put the cache over a bound: gives a batch back when
-    /// list `cls` is over its bound, and when the whole cache is over [`MAX_CACHE_BYTES`]
-    /// gives back a batch of the list just pushed to (its newest blocks, still in the CPU's
-    /// cache) and lowers that list's bound; only when that list is too short to give a batch
-    /// does it scavenge (halve every list and its bound).
+    /// The free slow path: the push of `ptr` (a free block of class `cls`) found its stack at
+    /// its bound or the cache at [`MAX_CACHE_BYTES`]. Gives back a batch (the top of the stack:
+    /// the blocks freed last) when the stack is at its bound, and when the whole cache is
+    /// over [`MAX_CACHE_BYTES`] gives back a batch of this stack and lowers its bound; only
+    /// when this stack is too short to give a batch does it scavenge (halve every stack and
+    /// its bound). Then keeps `ptr` (or, when the bound is 0, an unarmed or finished cache,
+    /// hands it on alone).
     ///
     /// Halving every list whenever the cache passed the cap walked half of the cache's blocks
-    /// (about 2 MiB of them, long evicted from L1/L2) once per 2 MiB freed: a program emptying a
-    /// large collection (the `std-hashmap` workload) touched every freed block twice more and
-    /// spent as much time in that walk as mimalloc spends in its whole free. Giving back the
-    /// list being freed into keeps the same cap with a walk of one batch of hot blocks.
+    /// (about 2 MiB of them, long evicted from L1/L2) once per 2 MiB freed, when the cache
+    /// was linked lists: a program emptying a large collection (the `std-hashmap` workload)
+    /// touched every freed block twice more. Giving back the stack being freed into keeps the
+    /// same cap and moves one batch.
+    ///
+    /// # Safety
+    /// `cache` belongs to this heap; `ptr` is a block of class `cls` of this heap, no longer
+    /// used.
     #[cold]
-    pub(crate) fn overflow(&self, cache: &mut ThreadCache, cls: SizeClass) {
-        if cache.over_bound(cls) {
-            let (head, n) = cache.take_front(cls, cls.batch());
-            self.insert_range(cls, head, n);
+    pub(crate) unsafe fn overflow(&self, cache: &mut ThreadCache, ptr: *mut u8, cls: SizeClass) {
+        let batch = cls.batch();
+        let stack = cache.stack_of(cls);
+        if stack.len > 0 && stack.len >= stack.max_len {
+            self.give_back(cache, cls, batch);
             cache.overflows += 1;
         }
-        if cache.bytes > MAX_CACHE_BYTES {
-            let batch = cls.batch();
-            let list = &mut cache.lists[cls.index()];
-            if list.len >= batch {
-                list.max_len = (list.len - batch).max(batch);
-                let (head, n) = cache.take_front(cls, batch);
-                self.insert_range(cls, head, n);
+        if cache.bytes >= MAX_CACHE_BYTES {
+            let len = cache.stack_of(cls).len;
+            if len >= batch {
+                cache.set_bound(cls, (len - batch).max(batch));
+                self.give_back(cache, cls, batch);
                 cache.overflows += 1;
             } else {
-                // Halve every list and its bound: the thread holds more than it reuses.
+                // Halve every stack and its bound: the thread holds more than it reuses.
                 for c in SizeClass::all() {
-                    let list = &mut cache.lists[c.index()];
-                    list.max_len = (list.max_len / 2).max(c.batch());
-                    let drop = list.len.div_ceil(2);
-                    self.release_from_cache(cache, c, drop);
+                    let stack = cache.stack_of(c);
+                    cache.set_bound(c, (stack.max_len / 2).max(c.batch()));
+                    self.release_from_cache(cache, c, stack.len.div_ceil(2));
                 }
                 cache.scavenges += 1;
             }
         }
+        // SAFETY: the caller's contract.
+        if !unsafe { cache.push(ptr, cls) } {
+            self.insert_range(cls, &[ptr]);
+        }
         self.publish(cache);
     }
 
-    /// Moves `n` blocks of list `cls` to the transfer cache, in whole batches where possible.
+    /// Moves the top `n` blocks (at most) of stack `cls` to the transfer cache.
+    fn give_back(&self, cache: &mut ThreadCache, cls: SizeClass, n: u32) {
+        let blocks = cache.top(cls, n);
+        let got = blocks.len() as u32;
+        self.insert_range(cls, blocks);
+        cache.drop_top(cls, got);
+    }
+
+    /// Moves `n` blocks of stack `cls` to the transfer cache, in whole batches where possible.
     fn release_from_cache(&self, cache: &mut ThreadCache, cls: SizeClass, mut n: u32) {
         let batch = cls.batch();
-        while n > 0 {
-            let (head, got) = cache.take_front(cls, n.min(batch));
-            if got == 0 {
-                break;
-            }
-            self.insert_range(cls, head, got);
-            n -= got;
+        while n > 0 && cache.stack_of(cls).len > 0 {
+            let k = n.min(batch);
+            self.give_back(cache, cls, k);
+            n -= k;
         }
     }
 
@@ -179,9 +190,9 @@ impl<S: PageSource> Heap<S> {
     /// be reused.
     pub fn flush_thread_cache(&self, cache: &mut ThreadCache) {
         for cls in SizeClass::all() {
-            let len = cache.lists[cls.index()].len;
+            let len = cache.stack_of(cls).len;
             self.release_from_cache(cache, cls, len);
-            cache.lists[cls.index()].max_len = cls.batch();
+            cache.set_bound(cls, cls.batch());
         }
         self.flushes.fetch_add(1, Ordering::Relaxed);
         self.publish(cache);

@@ -6,7 +6,7 @@
 //! `check` (the invariants of INTERNALS.md). The per-tier operations live on the types that
 //! own the data: [`ThreadCache`], `TransferCache`, `Span`, `PageHeap`.
 
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use crate::lock::SpinLock;
 use crate::page_heap::PageHeap;
@@ -16,7 +16,7 @@ use crate::source::PageSource;
 use crate::span::SpanState;
 use crate::stats::Stats;
 use crate::thread_cache::ThreadCache;
-use crate::transfer_cache::TransferCache;
+use crate::transfer_cache::{TRANSFER_SLOTS_BYTES, TransferCache, class_slots};
 
 mod allocate;
 mod check;
@@ -75,6 +75,9 @@ pub struct Heap<S: PageSource> {
     page_heap: SpinLock<PageHeap>,
     /// Tier 2, one lock per class (index 0, no class, unused).
     transfer: [SpinLock<TransferCache>; NUM_CLASSES],
+    /// Every class's transfer batches as pointers (`transfer_cache::TRANSFER_OFF`), mapped
+    /// from the source on the first batch stored; null before.
+    transfer_slots: AtomicPtr<*mut u8>,
     /// Parked caches of ended threads (a leaf lock: never held while taking another).
     parked: SpinLock<Parked>,
     /// Sum over thread caches of their last reported byte counts (wrapping arithmetic).
@@ -103,6 +106,7 @@ impl<S: PageSource> Heap<S> {
             page_map: PageMap::new(),
             page_heap: SpinLock::new(PageHeap::new(delay_ns)),
             transfer: [const { SpinLock::new(TransferCache::new()) }; NUM_CLASSES],
+            transfer_slots: AtomicPtr::new(core::ptr::null_mut()),
             parked: SpinLock::new(Parked::new()),
             thread_cache_bytes: AtomicUsize::new(0),
             refills: AtomicU64::new(0),
@@ -125,30 +129,70 @@ impl<S: PageSource> Heap<S> {
         &self.transfer[cls.index()]
     }
 
-    /// Takes up to `want` blocks of class `cls` from its transfer cache (a whole batch when it
-    /// has one), carving new spans of the page heap as needed. Returns a null-terminated list
-    /// and its length; (null, 0) when out of memory.
-    fn remove_range(&self, cls: SizeClass, want: u32) -> (*mut u8, u32) {
-        self.transfer(cls)
-            .lock()
-            .remove_range(cls, want, || self.new_class_span(cls))
+    /// Takes up to `out.len()` blocks of class `cls` from its transfer cache into `out` (a
+    /// whole batch when it has one), carving new spans of the page heap as needed. Returns how
+    /// many it wrote; 0 when out of memory.
+    fn remove_range(&self, cls: SizeClass, out: &mut [*mut u8]) -> u32 {
+        let mut tc = self.transfer(cls).lock();
+        // Read under the class lock: a batch stored by another thread was stored after the
+        // array was published, so a cache holding batches always sees the array here (read
+        // before the lock, it could still be null while a batch arrived meanwhile).
+        let slots = class_slots(self.transfer_slots.load(Ordering::Acquire), cls);
+        tc.remove_range(cls, slots, out, || self.new_class_span(cls))
     }
 
-    /// Hands `n` blocks of class `cls` (a null-terminated list) to its transfer cache: a whole
-    /// batch is kept while there is room, anything else goes back to its span, and spans left
-    /// empty go back to the page heap (class lock, then page heap lock).
-    fn insert_range(&self, cls: SizeClass, head: *mut u8, n: u32) {
-        self.transfer(cls)
-            .lock()
-            .insert_range(cls, head, n, &self.page_map, |span| {
-                let due = self
-                    .page_heap
-                    .lock()
-                    .deallocate(&self.source, &self.page_map, span);
-                if due {
-                    self.release_idle_spans(self.source.now_ns(), false);
-                }
-            });
+    /// The transfer slot array, mapped on first use (outside every lock); null when the
+    /// source cannot map it (then no batch is kept: blocks go back to their spans).
+    #[cold]
+    fn map_transfer_slots(&self) -> *mut *mut u8 {
+        let Some(p) = self.source.map(TRANSFER_SLOTS_BYTES) else {
+            return core::ptr::null_mut();
+        };
+        let p = p.as_ptr().cast::<*mut u8>();
+        match self.transfer_slots.compare_exchange(
+            core::ptr::null_mut(),
+            p,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => p,
+            Err(won) => {
+                // SAFETY: our mapping lost the race; nothing else knows it.
+                unsafe {
+                    self.source.unmap(
+                        core::ptr::NonNull::new_unchecked(p.cast()),
+                        TRANSFER_SLOTS_BYTES,
+                    )
+                };
+                won
+            }
+        }
+    }
+
+    /// Hands `blocks` of class `cls` to its transfer cache: a whole batch is kept while there
+    /// is room, anything else goes back to its span, and spans left empty go back to the page
+    /// heap (class lock, then page heap lock).
+    fn insert_range(&self, cls: SizeClass, blocks: &[*mut u8]) {
+        if blocks.is_empty() {
+            return;
+        }
+        if blocks.len() == cls.batch() as usize
+            && self.transfer_slots.load(Ordering::Acquire).is_null()
+        {
+            self.map_transfer_slots();
+        }
+        let mut tc = self.transfer(cls).lock();
+        // Under the lock, as in `remove_range`.
+        let slots = class_slots(self.transfer_slots.load(Ordering::Acquire), cls);
+        tc.insert_range(cls, slots, blocks, &self.page_map, |span| {
+            let due = self
+                .page_heap
+                .lock()
+                .deallocate(&self.source, &self.page_map, span);
+            if due {
+                self.release_idle_spans(self.source.now_ns(), false);
+            }
+        });
     }
 
     /// Publishes the cache's byte count and counters to the heap statistics.
@@ -288,6 +332,9 @@ impl<S: PageSource> Heap<S> {
         st.bytes_large = large;
         st.bytes_mapped = ph.stats.mapped + ph.stats.mapped_objects + ph.stats.map_cached;
         st.bytes_metadata = ph.arena.bytes + self.page_map.bytes.load(Ordering::Relaxed);
+        if !self.transfer_slots.load(Ordering::Relaxed).is_null() {
+            st.bytes_metadata += TRANSFER_SLOTS_BYTES;
+        }
         st.bytes_page_heap_free =
             ph.stats.free - ph.stats.released + ph.stats.map_cached + ph.stats.releasing;
         st.bytes_released = ph.stats.released;

@@ -1,10 +1,30 @@
 //! Parked caches: the lists of ended threads kept for the next new threads.
 
+use core::ptr;
 use core::sync::atomic::Ordering;
 
 use super::Heap;
+use crate::check::{Checked, ensure};
+use crate::page_map::PageMap;
+use crate::size_class::{NUM_CLASSES, SizeClass};
 use crate::source::PageSource;
-use crate::thread_cache::{Lists, ThreadCache};
+use crate::thread_cache::ThreadCache;
+use crate::transfer_cache::check_block;
+
+/// A parked stack: its blocks linked through their first word, null-terminated.
+#[derive(Clone, Copy)]
+pub(super) struct FreeList {
+    head: *mut u8,
+    len: u32,
+}
+
+/// One parked cache: a list per class index (index 0 stays empty).
+pub(super) type Lists = [FreeList; NUM_CLASSES];
+
+const EMPTY: Lists = [FreeList {
+    head: ptr::null_mut(),
+    len: 0,
+}; NUM_CLASSES];
 
 /// Caches of ended threads kept for the next new threads.
 const PARKED_SLOTS: usize = 8;
@@ -24,17 +44,50 @@ unsafe impl Send for Parked {}
 impl Parked {
     pub(super) const fn new() -> Self {
         Parked {
-            lists: [ThreadCache::new().lists; PARKED_SLOTS],
+            lists: [EMPTY; PARKED_SLOTS],
             bytes: [0; PARKED_SLOTS],
             count: 0,
         }
     }
 
-    /// The parked caches: each one's lists and bytes.
-    pub(super) fn caches(&self) -> impl Iterator<Item = (&Lists, usize)> {
-        self.lists[..self.count]
-            .iter()
-            .zip(self.bytes[..self.count].iter().copied())
+    /// Checks every parked cache: list 0 is empty, list `cls` holds exactly `len` blocks,
+    /// each a carved block of an in-use span of class `cls`, and the byte count is their sum.
+    pub(super) fn check(&self, map: &PageMap) -> Checked {
+        for (i, (lists, &bytes)) in self.lists[..self.count].iter().zip(&self.bytes).enumerate() {
+            ensure!(
+                lists[0].head.is_null() && lists[0].len == 0,
+                "parked cache {i}: list 0 is not empty"
+            );
+            let mut sum = 0usize;
+            for cls in SizeClass::all() {
+                let c = cls.index();
+                let list = &lists[c];
+                let mut n = 0u32;
+                let mut obj = list.head;
+                while !obj.is_null() {
+                    ensure!(
+                        n < list.len,
+                        "parked cache {i}: list {c} longer than its length {}",
+                        list.len
+                    );
+                    check_block(map, cls, obj)?;
+                    // SAFETY: parked blocks are free and linked through their first word.
+                    obj = unsafe { obj.cast::<*mut u8>().read() };
+                    n += 1;
+                }
+                ensure!(
+                    n == list.len,
+                    "parked cache {i}: list {c} has length {} but {n} blocks",
+                    list.len
+                );
+                sum += n as usize * cls.size();
+            }
+            ensure!(
+                sum == bytes,
+                "parked cache {i}: lists hold {sum} bytes, the cache counts {bytes}"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -54,13 +107,27 @@ impl<S: PageSource> Heap<S> {
             let mut parked = self.parked.lock();
             if parked.count < PARKED_SLOTS {
                 let i = parked.count;
-                parked.lists[i] = cache.lists;
-                parked.bytes[i] = cache.bytes;
+                let bytes = cache.bytes;
+                for cls in SizeClass::all() {
+                    // Linked through the blocks while parked (a parked cache is a few hundred
+                    // bytes, not a 71 KiB array of pointers), bottom of the stack first, so
+                    // that the adopting thread gets the same stack (the blocks freed last on
+                    // top).
+                    let mut head: *mut u8 = ptr::null_mut();
+                    let blocks = cache.blocks(cls);
+                    for &obj in blocks.iter().rev() {
+                        // SAFETY: a cached block is free and at least 8 bytes long.
+                        unsafe { obj.cast::<*mut u8>().write(head) };
+                        head = obj;
+                    }
+                    let len = blocks.len() as u32;
+                    parked.lists[i][cls.index()] = FreeList { head, len };
+                    cache.drop_top(cls, len);
+                }
+                parked.bytes[i] = bytes;
                 parked.count += 1;
                 drop(parked);
                 // The bytes stay counted as thread-cache bytes while parked.
-                cache.lists = ThreadCache::new().lists;
-                cache.bytes = 0;
                 cache.reported = 0;
                 self.flushes.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -81,8 +148,21 @@ impl<S: PageSource> Heap<S> {
         }
         parked.count -= 1;
         let i = parked.count;
-        cache.lists = parked.lists[i];
-        cache.bytes = parked.bytes[i];
+        let lists = parked.lists[i];
+        drop(parked);
+        for cls in SizeClass::all() {
+            let list = lists[cls.index()];
+            let mut obj = list.head;
+            cache.push_all(
+                cls,
+                (0..list.len).map(|_| {
+                    let p = obj;
+                    // SAFETY: parked blocks are free and linked through their first word.
+                    obj = unsafe { obj.cast::<*mut u8>().read() };
+                    p
+                }),
+            );
+        }
         // Already counted in the statistics when it was parked.
         cache.reported = cache.bytes;
         true

@@ -22,15 +22,12 @@ pub(crate) enum Root {
     Host,
     /// A directory used in place (`--rootfs DIR --rootfs-write`).
     Dir(String),
-    /// An overlay: lower directories (top first) and this run's upper and work directories.
-    Overlay {
-        lower: Vec<String>,
-        upper: String,
-        work: String,
-    },
+    /// An overlay of lower directories (top first) under a writable tmpfs of the run's own,
+    /// in the container's mount namespace: the kernel frees it when the container ends.
+    Overlay { lower: Vec<String> },
 }
 
-/// Everything `run` needs beyond the flags; removes the run's writable layer when dropped.
+/// Everything `run` needs beyond the flags; removes the run's owner record when dropped.
 #[derive(Debug)]
 pub(crate) struct Launch {
     pub(crate) root: Root,
@@ -38,18 +35,32 @@ pub(crate) struct Launch {
     pub(crate) env: Vec<String>,
     pub(crate) workdir: Option<String>,
     pub(crate) user: Option<(u32, u32)>,
-    /// Held for its `Drop`: the writable layer goes when the run is over.
-    _rw: Option<RwDir>,
+    /// Held for its `Drop`: the record goes when the run is over.
+    _owner: Option<Owner>,
 }
 
-/// A run's writable layer: `rw/ID/{upper,work}` and the `owner` file naming the process and
-/// the image.
+/// The record of a run on an overlay: the file `rw/PID-N` holding `PID START IMAGE`, for
+/// `rmi` (which spares images in use) and cleanup. The writable layer itself is a tmpfs in
+/// the container's mount namespace (see [`Root::Overlay`]), never on disk: creating and
+/// removing directories there cost milliseconds (an rmdir frees a block; with `discard` and
+/// no journal ext4 discards it synchronously, ~1-3 ms each, 8 per run), and a crash left
+/// them behind. Older versions made `rw/ID/{upper,work,owner}` directories: cleanup still
+/// reads and removes those.
 #[derive(Debug)]
-struct RwDir(PathBuf);
+struct Owner(PathBuf);
 
-impl Drop for RwDir {
+impl Drop for Owner {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Removes a store entry: a file (an owner record) or a directory with what is in it.
+fn remove_entry(p: &Path) -> std::io::Result<()> {
+    if p.symlink_metadata()?.is_dir() {
+        std::fs::remove_dir_all(p)
+    } else {
+        std::fs::remove_file(p)
     }
 }
 
@@ -77,9 +88,12 @@ fn start_time(pid: u32) -> Option<u64> {
     after.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// The owner line of a writable layer: `PID START IMAGE`; whether that process still runs.
-fn owner_alive(dir: &Path) -> Option<(bool, String)> {
-    let s = std::fs::read_to_string(dir.join("owner")).ok()?;
+/// The owner line of a run (`rw/ID`, or `rw/ID/owner` as older versions wrote it):
+/// `PID START IMAGE`; whether that process still runs.
+fn owner_alive(entry: &Path) -> Option<(bool, String)> {
+    let s = std::fs::read_to_string(entry)
+        .or_else(|_| std::fs::read_to_string(entry.join("owner")))
+        .ok()?;
     let mut w = s.split_whitespace();
     let pid: u32 = w.next()?.parse().ok()?;
     let start: u64 = w.next()?.parse().ok()?;
@@ -87,7 +101,7 @@ fn owner_alive(dir: &Path) -> Option<(bool, String)> {
     Some((start_time(pid) == Some(start), image))
 }
 
-/// The writable layers of running containers that use image `id`.
+/// The runs (their `rw/` entries) of running containers that use image `id`.
 pub(super) fn running_users(store: &Store, id: &str) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(store.root.join("rw")) else {
         return Vec::new();
@@ -98,8 +112,8 @@ pub(super) fn running_users(store: &Store, id: &str) -> Vec<String> {
         .collect()
 }
 
-/// `container cleanup`: removes the writable layers and import scratch directories of
-/// `container` processes that are gone. Returns how many.
+/// `container cleanup`: removes the run records (and older versions' writable layers) and
+/// import scratch directories of `container` processes that are gone. Returns how many.
 pub(crate) fn remove_stale(store: &Store) -> Result<usize, String> {
     if !store.root.is_dir() {
         return Ok(0);
@@ -112,7 +126,7 @@ pub(crate) fn remove_stale(store: &Store) -> Result<usize, String> {
         };
         for e in rd.flatten() {
             if dead(&e.path()) {
-                std::fs::remove_dir_all(e.path())
+                remove_entry(&e.path())
                     .map_err(|err| format!("remove {}: {err}", e.path().display()))?;
                 n += 1;
             }
@@ -122,7 +136,7 @@ pub(crate) fn remove_stale(store: &Store) -> Result<usize, String> {
 }
 
 fn rw_dead(p: &Path) -> bool {
-    // Made under the lock with its owner file, so one without is a crash's half-made one.
+    // Made under the lock with its owner line, so one without is a crash's half-made one.
     !owner_alive(p).is_some_and(|(alive, _)| alive)
 }
 
@@ -136,33 +150,26 @@ fn tmp_dead(p: &Path) -> bool {
     pid.is_none_or(|pid| !Path::new(&format!("/proc/{pid}")).exists())
 }
 
-impl RwDir {
-    /// Creates `rw/PID-N/{upper,work}` and the owner file (under the store's shared lock, so
-    /// that `rmi` and cleanup see it complete or not at all).
-    fn create(store: &Store, image: &str) -> Result<RwDir, String> {
+impl Owner {
+    /// Writes `rw/PID-N` (under the store's shared lock, so that `rmi` and cleanup see it
+    /// complete or not at all).
+    fn create(store: &Store, image: &str) -> Result<Owner, String> {
+        use std::io::Write;
         let pid = std::process::id();
         let start = start_time(pid).ok_or("read /proc/self/stat")?;
         for n in 0..1000 {
             let p = store.root.join("rw").join(format!("{pid}-{n}"));
-            match std::fs::create_dir(&p) {
-                Ok(()) => {}
+            let mut f = match std::fs::File::create_new(&p) {
+                Ok(f) => f,
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(format!("create {}: {e}", p.display())),
-            }
-            let dir = RwDir(p);
-            for d in ["upper", "work"] {
-                std::fs::create_dir(dir.0.join(d))
-                    .map_err(|e| format!("create {}/{d}: {e}", dir.0.display()))?;
-            }
-            std::fs::write(dir.0.join("owner"), format!("{pid} {start} {image}\n"))
-                .map_err(|e| format!("write {}/owner: {e}", dir.0.display()))?;
-            return Ok(dir);
+            };
+            let owner = Owner(p);
+            f.write_all(format!("{pid} {start} {image}\n").as_bytes())
+                .map_err(|e| format!("write {}: {e}", owner.0.display()))?;
+            return Ok(owner);
         }
-        Err("no free writable-layer name".into())
-    }
-
-    fn path(&self, sub: &str) -> String {
-        self.0.join(sub).display().to_string()
+        Err("no free run record name".into())
     }
 }
 
@@ -209,7 +216,7 @@ pub(crate) fn prepare(a: &RunArgs) -> Result<Launch, String> {
         .unwrap_or_default();
 
     // The root.
-    let (root, rw, layers) = match (&image, &a.rootfs) {
+    let (root, owner, layers) = match (&image, &a.rootfs) {
         (Some(rec), _) => {
             let _lock = store.lock(false)?;
             let mut lower = Vec::new();
@@ -223,13 +230,11 @@ pub(crate) fn prepare(a: &RunArgs) -> Result<Launch, String> {
                 }
                 lower.push(d.display().to_string());
             }
-            let rw = RwDir::create(&store, &rec.id)?;
+            let owner = Owner::create(&store, &rec.id)?;
             let root = Root::Overlay {
                 lower: lower.clone(),
-                upper: rw.path("upper"),
-                work: rw.path("work"),
             };
-            (root, Some(rw), lower)
+            (root, Some(owner), lower)
         }
         (None, Some(dir)) if !a.rootfs_write => {
             let dir = absolute(dir);
@@ -237,13 +242,11 @@ pub(crate) fn prepare(a: &RunArgs) -> Result<Launch, String> {
                 return Err(format!("rootfs {dir}: no such directory"));
             }
             let _lock = store.lock(false)?;
-            let rw = RwDir::create(&store, "-")?;
+            let owner = Owner::create(&store, "-")?;
             let root = Root::Overlay {
                 lower: vec![dir.clone()],
-                upper: rw.path("upper"),
-                work: rw.path("work"),
             };
-            (root, Some(rw), vec![dir])
+            (root, Some(owner), vec![dir])
         }
         (None, Some(dir)) => (Root::Dir(absolute(dir)), None, vec![absolute(dir)]),
         (None, None) => (Root::Host, None, Vec::new()),
@@ -296,7 +299,7 @@ pub(crate) fn prepare(a: &RunArgs) -> Result<Launch, String> {
         env,
         workdir,
         user,
-        _rw: rw,
+        _owner: owner,
     })
 }
 

@@ -8,9 +8,9 @@
 //! - `images/HEX.json`: one record per image (named by the sha256 of its config, as docker's
 //!   image ID): its layers, size, creation time and the image config JSON as imported;
 //! - `tags.json`: `NAME:TAG` -> image ID;
-//! - `rw/ID/{upper,work,owner}`: a running container's writable layer, removed when it ends
+//! - `rw/ID`: a running container's record (`PID START IMAGE`), removed when it ends
 //!   (`container cleanup` removes those of a crashed `container`, found by their owner's pid
-//!   and start time);
+//!   and start time); its writable layer is a tmpfs in its mount namespace, never here;
 //! - `lock`: taken exclusively by `import`, `rmi` and cleanup, shared while a run sets up.
 
 mod import;

@@ -15,7 +15,7 @@ use super::access_log::LOG_BATCH;
 use super::output::{Flushed, finish_batch, flush};
 use super::requests::{BatchEnd, answer_requests};
 use super::state::{ClientSends, Conn};
-use super::tls::{Decrypted, decrypt};
+use super::tls::{Decrypted, decrypt, notify_close};
 use crate::ServerState;
 use crate::dates::{clf_date, http_date};
 use crate::files::FileCache;
@@ -161,7 +161,10 @@ pub(crate) fn drive(ts: &mut ThreadState, conn: &mut Conn, readable: bool) -> Di
         // A short read drained the socket: new data will raise a new edge. Not so the FIN
         // if it came with the data (nginx checks the same): read on to the end of the stream.
         try_read = n == rbuf.len() || conn.client_sends == ClientSends::Closing;
-        progressed = true;
+        // Received bytes count as progress (a deadline may move) once they are request
+        // bytes: over TLS, records that carry none (handshake messages, empty records) do
+        // not, or a client trickling them would hold its connection forever.
+        progressed |= conn.tls.is_none();
         // Over TLS the HTTP code reads the plaintext: it takes the read buffer's place
         // until the batch is answered.
         let mut cipher = None;
@@ -179,6 +182,7 @@ pub(crate) fn drive(ts: &mut ThreadState, conn: &mut Conn, readable: bool) -> Di
                 }
             }
             n = plain.len();
+            progressed |= n > 0;
             cipher = Some(mem::replace(&mut rbuf, plain));
         }
         let end = if conn.inbuf.is_empty() {
@@ -204,6 +208,9 @@ pub(crate) fn drive(ts: &mut ThreadState, conn: &mut Conn, readable: bool) -> Di
         finish_batch(&mut ts.wbuf, conn, end);
     }
     if ts.draining && conn.is_quiet() {
+        // Shutting down: over TLS the stream ends with the server's close_notify, as a
+        // `Connection: close` response's does.
+        notify_close(conn);
         return Disposition::Close;
     }
     Disposition::KeepOpen { progressed }

@@ -10,7 +10,7 @@ use reactor::http::Version;
 
 use super::requests::BatchEnd;
 use super::state::{Conn, Nagle};
-use super::tls::{FileProgress, encrypt_batch, send_file};
+use super::tls::{FileProgress, encrypt_batch, notify_close, send_file};
 use crate::respond::simple_response;
 
 /// The most of a file waiting unsent in a connection's socket (`TCP_NOTSENT_LOWAT`, set at
@@ -153,12 +153,8 @@ pub(super) fn flush(conn: &mut Conn, scratch: &mut Vec<u8>) -> (Flushed, bool) {
             (FileProgress::Failed, p) => return (Flushed::Failed, progressed | p),
         }
         conn.file = None;
-        if conn.close_when_sent
-            && let Some(tls) = conn.tls.as_deref_mut()
-        {
-            let mut notify = Vec::new();
-            encrypt_batch(tls, &mut notify, true);
-            let _ = send_all_or_block(&conn.fd, &notify, false);
+        if conn.close_when_sent {
+            notify_close(conn);
         }
         if conn.corked {
             let _ = net::set_tcp_cork(&conn.fd, false);

@@ -15,8 +15,8 @@ use crate::respond::FileSend;
 /// Where a connection is in its life, which decides its deadline.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
-    /// Receiving a request head (or waiting for the first one): header timeout, not
-    /// extended by trickling bytes.
+    /// Receiving a request head (or waiting for the first one), or, over TLS, the
+    /// handshake: header timeout, not extended by trickling bytes.
     Head,
     /// Between requests: keep-alive timeout.
     Idle,
@@ -229,6 +229,7 @@ impl Conn {
             || self.body_left > 0
             || self.chunked.is_some()
             || self.deferred.is_some()
+            || self.tls.as_deref().is_some_and(|t| t.is_handshaking())
         {
             if self.phase != Phase::Head {
                 self.phase = Phase::Head;

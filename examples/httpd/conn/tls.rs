@@ -96,6 +96,17 @@ pub(super) fn encrypt_batch(tls: &mut ServerConnection, buf: &mut Vec<u8>, closi
     queue_records(tls, buf);
 }
 
+/// Sends a `close_notify` alert on a TLS connection about to close (best effort: a full
+/// socket drops it), so the client sees the end of the stream as the server's and not as a
+/// cut. Nothing on a plain connection.
+pub(super) fn notify_close(conn: &mut Conn) {
+    if let Some(tls) = conn.tls.as_deref_mut() {
+        let mut notify = Vec::new();
+        encrypt_batch(tls, &mut notify, true);
+        let _ = net::send(&conn.fd, &notify, SendFlags::NOSIGNAL | SendFlags::DONTWAIT);
+    }
+}
+
 /// How far sending a file through TLS got.
 pub(super) enum FileProgress {
     /// The whole region is queued on the socket.

@@ -253,26 +253,6 @@ impl<'a> ChildState<'a> {
     }
 }
 
-/// Writes `value` to the sysctl file `path` (an existing file below `/proc/sys`, opened
-/// without following links).
-pub(super) fn write_sysctl(path: &CStr, value: &[u8]) -> StepResult {
-    let f = fs::openat2(
-        CWD,
-        path,
-        OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::empty(),
-        ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
-    )
-    .map_err(at(SubStep::Open))?;
-    let r = match io::write(&f, value) {
-        Ok(n) if n == value.len() => Ok(()),
-        Ok(_) => Err((SubStep::Write, Errno::EIO)),
-        Err(e) => Err((SubStep::Write, e)),
-    };
-    close(f);
-    r
-}
-
 /// `chdir` into `path` resolved inside the current root without magic links: a working
 /// directory such as `/proc/self/fd/7` (a descriptor leaked from the host, CVE-2024-21626) or
 /// a symlink pointing out is refused or stays inside.

@@ -270,29 +270,39 @@ pub(crate) fn close(f: OwnedFd) {
 /// `O_PATH | O_CLOEXEC`: how the child opens what it only names to other calls.
 pub(crate) const PATH_FLAGS: OFlags = OFlags::PATH.union(OFlags::CLOEXEC);
 
-/// `/proc/self/fd/N` as a C string in `buf`.
-pub(crate) fn fd_path(fd: RawFd, buf: &mut [u8; 32]) -> &CStr {
-    let prefix = b"/proc/self/fd/";
-    buf[..prefix.len()].copy_from_slice(prefix);
-    let mut digits = [0u8; 12];
+/// The decimal digits of `fd` as a C string in `buf` (a descriptor's name in a `fd`
+/// directory of procfs).
+pub(crate) fn fd_name(fd: RawFd, buf: &mut [u8; 12]) -> &CStr {
+    let mut digits = [0u8; 11];
     let mut n = fd.unsigned_abs();
     let mut k = 0;
     loop {
         digits[k] = b'0' + (n % 10) as u8;
         k += 1;
         n /= 10;
-        if n == 0 {
+        if n == 0 || k == digits.len() {
             break;
         }
     }
-    let mut i = prefix.len();
+    let mut i = 0;
     while k > 0 {
         k -= 1;
         buf[i] = digits[k];
         i += 1;
     }
     buf[i] = 0;
-    CStr::from_bytes_with_nul(&buf[..=i]).unwrap_or(c"/proc/self/fd/-1")
+    CStr::from_bytes_with_nul(&buf[..=i]).unwrap_or(c"-1")
+}
+
+/// `/proc/self/fd/N` as a C string in `buf`.
+pub(crate) fn fd_path(fd: RawFd, buf: &mut [u8; 32]) -> &CStr {
+    let prefix = b"/proc/self/fd/";
+    buf[..prefix.len()].copy_from_slice(prefix);
+    let mut nb = [0u8; 12];
+    let name = fd_name(fd, &mut nb).to_bytes_with_nul();
+    let end = prefix.len() + name.len();
+    buf[prefix.len()..end].copy_from_slice(name);
+    CStr::from_bytes_with_nul(&buf[..end]).unwrap_or(c"/proc/self/fd/-1")
 }
 
 /// Opens a container path as `O_PATH` refusing every symlink and magic link; `None` when it
@@ -321,6 +331,9 @@ mod tests {
         assert_eq!(fd_path(0, &mut b), c"/proc/self/fd/0");
         assert_eq!(fd_path(1234567, &mut b), c"/proc/self/fd/1234567");
         assert_eq!(fd_path(i32::MAX, &mut b), c"/proc/self/fd/2147483647");
+        let mut b = [0u8; 12];
+        assert_eq!(fd_name(0, &mut b), c"0");
+        assert_eq!(fd_name(i32::MAX, &mut b), c"2147483647");
     }
 
     #[test]

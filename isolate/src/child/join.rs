@@ -10,6 +10,7 @@ use rawsys::process::{self, CloneFlags, Fork};
 use rawsys::signal::Signal;
 use rawsys::{Errno, OwnedFd, RawFd};
 
+use super::ChildState;
 use super::helpers::{PATH_FLAGS, StepResult, SubStep, at, borrowed, close};
 
 /// Closes every descriptor but `keep` (sorted ascending, no duplicates).
@@ -60,8 +61,9 @@ const MASTER_NAME: &[u8] = b"/dev/ptmx";
 /// A new session and a new pseudo-terminal: the master is opened as `/dev/pts/ptmx` below
 /// the process's root (the container's, resolved inside it) and checked to be a pty master,
 /// the slave is opened from it (`TIOCGPTPEER`, no path), becomes the controlling terminal
-/// and descriptors 0, 1 and 2; the master is sent over `socket` and closed here.
-pub(super) fn terminal(socket: RawFd) -> StepResult {
+/// and descriptors 0, 1 and 2 (and with `console` is bound onto `/dev/console`, see
+/// [`ChildState::bind_console`]); the master is sent over `socket` and closed here.
+pub(super) fn terminal(state: &ChildState<'_>, socket: RawFd, console: bool) -> StepResult {
     process::setsid().map_err(at(SubStep::NewSession))?;
     let root = fs::openat(CWD, c"/", PATH_FLAGS | OFlags::DIRECTORY, Mode::empty())
         .map_err(at(SubStep::Open))?;
@@ -91,6 +93,14 @@ pub(super) fn terminal(socket: RawFd) -> StepResult {
                         io::dup3(&slave, n, DupFlags::empty()).map_err(at(SubStep::DupStdio))?;
                     // Descriptors 0-2 stay open for the command.
                     let _ = f.into_raw();
+                }
+                Ok(())
+            })
+            .and_then(|()| {
+                if console {
+                    state
+                        .bind_console(slave.as_raw())
+                        .map_err(at(SubStep::Mount))?;
                 }
                 Ok(())
             });

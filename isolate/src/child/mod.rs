@@ -16,6 +16,7 @@ mod helpers;
 mod join;
 mod net;
 mod process;
+mod procfs;
 mod security;
 
 use core::ffi::CStr;
@@ -40,6 +41,11 @@ pub(crate) struct ChildState<'a> {
     root: Option<(&'a CStr, RawFd)>,
     /// The verified `/dev/null`.
     null: RawFd,
+    /// The container's `/proc`, checked to be a procfs root (see [`procfs`]); -1 until
+    /// opened.
+    proc: RawFd,
+    /// Its `self/fd` directory: where the mounts of descriptors name them.
+    fd_dir: RawFd,
     /// Where failures are reported (moved out of the way of passed descriptors).
     err_fd: RawFd,
     /// The init's status pipe (-1 without init).
@@ -55,6 +61,8 @@ impl ChildState<'_> {
         ChildState {
             root: None,
             null: -1,
+            proc: -1,
+            fd_dir: -1,
             err_fd,
             status_fd,
             detached: false,
@@ -179,8 +187,12 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::PivotRoot { root } => st.pivot_root(root),
         Op::OpenNull => st.open_null(),
         Op::Mask { path } => st.mask(path),
-        Op::Detach { path } => ns::umount2(path, ns::UnmountFlags::DETACH).map_err(call),
-        Op::ReadOnly { path } => security::read_only(path),
+        // No link followed: a symlink swapped in for the staging directory is refused.
+        Op::Detach { path } => {
+            ns::umount2(path, ns::UnmountFlags::DETACH | ns::UnmountFlags::NOFOLLOW).map_err(call)
+        }
+        Op::OpenProc => st.open_proc(),
+        Op::ReadOnly { path } => st.read_only(path),
         Op::SetHostname { name } => ns::sethostname(name).map_err(call),
         Op::SetDomainname { name } => ns::setdomainname(name).map_err(call),
         Op::Dup { from, to } => process::dup(*from, *to),
@@ -204,7 +216,7 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::SetRlimit { resource, limit } => {
             rawsys::process::setrlimit(*resource, limit).map_err(call)
         }
-        Op::Sysctl { path, value } => fs::write_sysctl(path, value),
+        Op::Sysctl { path, value } => procfs::write_sysctl(st, path, value),
         Op::Device {
             path,
             mode,
@@ -218,6 +230,6 @@ fn run_op<'a>(op: &'a Op, st: &mut ChildState<'a>) -> StepResult {
         Op::NotDumpable => rawsys::process::set_dumpable(false).map_err(call),
         Op::CloseAllBut { keep } => join::close_all_but(keep),
         Op::ForkJoined { pid_pipe, close } => join::fork_joined(*pid_pipe, close),
-        Op::Terminal { socket } => join::terminal(*socket),
+        Op::Terminal { socket, console } => join::terminal(st, *socket, *console),
     }
 }

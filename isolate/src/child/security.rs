@@ -3,14 +3,12 @@
 
 use rawsys::fs::{self, CWD, Mode, ResolveFlags};
 use rawsys::io::{self, CloseRangeFlags};
-use rawsys::ns::{self, MountFlags};
+use rawsys::ns::MountFlags;
 use rawsys::process::{self, CapSet, Capabilities, Capability};
 use rawsys::{Errno, OwnedFd, RawFd};
 
 use super::ChildState;
-use super::helpers::{
-    PATH_FLAGS, StepResult, SubStep, at, borrowed, close, fd_path, open_nofollow,
-};
+use super::helpers::{PATH_FLAGS, StepResult, SubStep, at, borrowed, close};
 
 /// At most this many descriptors can be passed to the command.
 pub(crate) const MAX_PASSED_FDS: usize = 64;
@@ -119,34 +117,62 @@ impl ChildState<'_> {
     }
 
     /// Hides `path`: the verified `/dev/null` over a file, an empty read-only tmpfs over a
-    /// directory. A missing path is skipped.
+    /// directory. A missing path is skipped. The path is opened without links (below `/proc`
+    /// beneath the checked `/proc`) and both ends of the mount are descriptors, so nothing is
+    /// resolved again by path (CVE-2025-31133).
     pub(super) fn mask(&self, path: &core::ffi::CStr) -> StepResult {
-        let Some(t) = open_nofollow(path).map_err(at(SubStep::Open))? else {
+        let Some(t) = self.open_system_path(path).map_err(at(SubStep::Open))? else {
             return Ok(());
         };
-        let mut tb = [0u8; 32];
-        let target = fd_path(t.as_raw(), &mut tb);
         let st = fs::fstat(&t).map_err(at(SubStep::Open))?;
         let r = if st.is_dir() {
-            ns::mount(
-                Some(c"tmpfs"),
-                target,
+            self.mount_fds(
+                None,
+                t.as_raw(),
                 Some(c"tmpfs"),
                 MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
                 Some(c"size=0,mode=000"),
             )
         } else {
-            let mut nb = [0u8; 32];
-            ns::mount(
-                Some(fd_path(self.null, &mut nb)),
-                target,
-                None,
-                MountFlags::BIND,
-                None,
-            )
+            self.mount_fds(Some(self.null), t.as_raw(), None, MountFlags::BIND, None)
         };
         close(t);
         r.map_err(at(SubStep::Mount))
+    }
+
+    /// Makes `path` read-only: bound onto itself, then remounted read-only (and nosuid,
+    /// nodev, noexec). A missing path is skipped. Opened and mounted as [`Self::mask`] does.
+    pub(super) fn read_only(&self, path: &core::ffi::CStr) -> StepResult {
+        let Some(t) = self.open_system_path(path).map_err(at(SubStep::Open))? else {
+            return Ok(());
+        };
+        let r = self.mount_fds(
+            Some(t.as_raw()),
+            t.as_raw(),
+            None,
+            MountFlags::BIND | MountFlags::REC,
+            None,
+        );
+        close(t);
+        r.map_err(at(SubStep::BindOntoItself))?;
+        // The bind is on top now: open the path again to reach it.
+        let Some(t) = self.open_system_path(path).map_err(at(SubStep::Reopen))? else {
+            return Err((SubStep::Reopen, Errno::ENOENT));
+        };
+        let r = self.mount_fds(
+            None,
+            t.as_raw(),
+            None,
+            MountFlags::BIND
+                | MountFlags::REMOUNT
+                | MountFlags::RDONLY
+                | MountFlags::NOSUID
+                | MountFlags::NODEV
+                | MountFlags::NOEXEC,
+            None,
+        );
+        close(t);
+        r.map_err(at(SubStep::Remount))
     }
 
     /// Places `fds` at 3, 4, ... (without close-on-exec), first moving the child's own pipes
@@ -181,44 +207,6 @@ impl ChildState<'_> {
         }
         Ok(())
     }
-}
-
-/// Makes `path` read-only: bound onto itself, then remounted read-only (and nosuid, nodev,
-/// noexec). A missing path is skipped.
-pub(super) fn read_only(path: &core::ffi::CStr) -> StepResult {
-    let Some(t) = open_nofollow(path).map_err(at(SubStep::Open))? else {
-        return Ok(());
-    };
-    let mut tb = [0u8; 32];
-    let target = fd_path(t.as_raw(), &mut tb);
-    let r = ns::mount(
-        Some(target),
-        target,
-        None,
-        MountFlags::BIND | MountFlags::REC,
-        None,
-    );
-    close(t);
-    r.map_err(at(SubStep::BindOntoItself))?;
-    // The bind is on top now: open the path again to reach it.
-    let Some(t) = open_nofollow(path).map_err(at(SubStep::Reopen))? else {
-        return Err((SubStep::Reopen, Errno::ENOENT));
-    };
-    let target = fd_path(t.as_raw(), &mut tb);
-    let r = ns::mount(
-        None,
-        target,
-        None,
-        MountFlags::BIND
-            | MountFlags::REMOUNT
-            | MountFlags::RDONLY
-            | MountFlags::NOSUID
-            | MountFlags::NODEV
-            | MountFlags::NOEXEC,
-        None,
-    );
-    close(t);
-    r.map_err(at(SubStep::Remount))
 }
 
 /// Marks every descriptor from `first` on close-on-exec.

@@ -76,6 +76,11 @@ mod record;
 
 pub use exec::{ExecHandle, ExecProcess};
 
+/// Whether the process behind `pidfd` has ended (its pidfd is readable), without waiting.
+pub(crate) fn process_ended(pidfd: &rawsys::OwnedFd) -> Result<bool, Error> {
+    proc::wait_exit(pidfd, 0)
+}
+
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -516,6 +521,18 @@ impl StateRoot {
                 cgroup_paths: Vec::new(),
             },
         })
+    }
+
+    /// A pidfd for container `id`'s process, checked against the start time recorded at
+    /// `create` (so never another process that reuses its pid); `None` when it has ended.
+    /// Hooks that run in the container's namespaces take it
+    /// ([`crate::hooks::run_hook_in_pidfd`]).
+    pub fn process_fd(&self, id: &str) -> Result<Option<rawsys::OwnedFd>, Error> {
+        let l = self.lock(id)?;
+        match self.load(&l)? {
+            Some(r) => proc::open(r.pid, r.start_time),
+            None => Err(wrong(id, "open the process of", Status::Creating)),
+        }
     }
 
     /// The ids of every container under the root (sorted).

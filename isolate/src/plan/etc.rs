@@ -21,8 +21,8 @@ pub(super) fn hostname_and_resolv_conf(p: &mut PlanBuilder<'_>) -> Result<(), Er
         Rootfs::HostSystem => true,
         Rootfs::Dir(_) => stat(&p.in_root(&["/etc"])?).is_ok_and(|st| st.is_dir()),
         // Not mounted yet: look into the layers.
-        Rootfs::Overlay { lower, upper, .. } => {
-            super::overlay::layers_have_dir(lower, upper, "etc")
+        Rootfs::Overlay { .. } | Rootfs::OverlayTmpfs { .. } => {
+            super::overlay::layers_have_dir(&p.c.rootfs, "etc")
         }
     };
     let proc = p.in_root(&["/proc"])?;
@@ -62,9 +62,9 @@ pub(super) fn hostname_and_resolv_conf(p: &mut PlanBuilder<'_>) -> Result<(), Er
         // leave such files alone.
         let not_a_file = match &p.c.rootfs {
             Rootfs::Dir(_) => lstat(&target).is_ok_and(|st| !st.is_file()),
-            Rootfs::Overlay { lower, upper, .. } => {
+            Rootfs::Overlay { .. } | Rootfs::OverlayTmpfs { .. } => {
                 let rel = alloc::format!("etc/{name}");
-                super::overlay::layer_entry_is_file(lower, upper, &rel) == Some(false)
+                super::overlay::layer_entry_is_file(&p.c.rootfs, &rel) == Some(false)
             }
             Rootfs::HostSystem => false,
         };

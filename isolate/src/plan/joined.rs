@@ -88,7 +88,10 @@ pub(crate) fn build(h: &JoinHandles<'_>, p: &JoinProcess<'_>) -> Result<Plan, Er
     });
     // Inside the container's PID namespace from here on.
     match h.terminal {
-        Some(socket) => ops.push(Op::Terminal { socket }),
+        Some(socket) => ops.push(Op::Terminal {
+            socket,
+            console: false,
+        }),
         None => {
             for (i, fd) in p.stdio.iter().enumerate() {
                 if let Some(from) = fd {

@@ -148,6 +148,8 @@ pub(crate) struct PlanBuilder<'a> {
     ops: Vec<Op>,
     /// Descriptors opened for the steps (see [`Plan::keep`]).
     keep: Vec<rawsys::OwnedFd>,
+    /// Whether [`Op::OpenProc`] is in the plan already.
+    proc_opened: bool,
 }
 
 impl<'a> PlanBuilder<'a> {
@@ -163,12 +165,22 @@ impl<'a> PlanBuilder<'a> {
             bind_sources,
             ops: Vec::new(),
             keep: Vec::new(),
+            proc_opened: false,
         })
     }
 
     /// Appends a step.
     fn push(&mut self, op: Op) {
         self.ops.push(op);
+    }
+
+    /// Appends [`Op::OpenProc`] unless the plan has it (after `pivot_root`: for the steps
+    /// that write or mount below `/proc`).
+    fn open_proc(&mut self) {
+        if !self.proc_opened {
+            self.proc_opened = true;
+            self.push(Op::OpenProc);
+        }
     }
 
     /// The host path of `parts` joined below the new root.

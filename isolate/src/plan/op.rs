@@ -59,6 +59,9 @@ pub(crate) enum Op {
     OpenRoot { path: CString },
     /// `chdir(root)`, `pivot_root(".", ".")`, `umount2(".", MNT_DETACH)`, `chdir("/")`.
     PivotRoot { root: CString },
+    /// Open `/proc` (inside, after `pivot_root`) without following links and check that it is
+    /// a procfs root: the sysctl, masked and read-only steps resolve below it only.
+    OpenProc,
     /// Open `/dev/null` (inside, after `pivot_root`) without following links and check that
     /// it is the null device (character device 1:3).
     OpenNull,
@@ -105,7 +108,8 @@ pub(crate) enum Op {
         resource: rawsys::process::Resource,
         limit: rawsys::process::Rlimit,
     },
-    /// Write `value` to the sysctl file `path` (below `/proc/sys`, inside).
+    /// Write `value` to the sysctl file `path` (relative to the checked `/proc`:
+    /// `sys/...`).
     Sysctl { path: CString, value: Vec<u8> },
     /// `mknodat(2)` (an existing entry is kept), owner and mode, then a bind onto itself
     /// remounted without `nodev`.
@@ -143,8 +147,11 @@ pub(crate) enum Op {
     ForkJoined { pid_pipe: RawFd, close: Vec<RawFd> },
     /// A new session with a new pseudo-terminal of the container's own `/dev/pts`: the slave
     /// becomes stdin, stdout, stderr and the controlling terminal, the master goes to the
-    /// caller over `socket` (`SCM_RIGHTS`).
-    Terminal { socket: RawFd },
+    /// caller over `socket` (`SCM_RIGHTS`). With `console` (a container's terminal, not an
+    /// exec's) the slave is also bound onto `/dev/console` (config-linux.md's default
+    /// devices): after the masks, from descriptor to descriptor, onto a regular file or
+    /// device node opened without following links (CVE-2025-52565).
+    Terminal { socket: RawFd, console: bool },
 }
 
 impl Op {
@@ -161,7 +168,7 @@ impl Op {
             Op::Symlink { .. } => Stage::Symlink,
             Op::WriteFile { .. } => Stage::WriteFile,
             Op::PivotRoot { .. } => Stage::PivotRoot,
-            Op::OpenNull | Op::Mask { .. } | Op::ReadOnly { .. } => Stage::MaskPaths,
+            Op::OpenProc | Op::OpenNull | Op::Mask { .. } | Op::ReadOnly { .. } => Stage::MaskPaths,
             Op::SetHostname { .. } | Op::SetDomainname { .. } => Stage::SetHostname,
             Op::Dup { .. } => Stage::ResetSignals,
             Op::DropBoundingSet { .. } | Op::SetCapabilities { .. } => Stage::DropCapabilities,
@@ -228,6 +235,12 @@ impl Op {
                 SubStep::DetachOldRoot => "detach the old root".into(),
                 _ => "chdir to the new root".into(),
             },
+            Op::OpenProc => match sub {
+                SubStep::Open => "open /proc inside without following links".into(),
+                _ => "verify /proc inside is the procfs mounted there (not a directory or \
+                      mount put in its place)"
+                    .into(),
+            },
             Op::OpenNull => match sub {
                 SubStep::Open => "open /dev/null inside without following links".into(),
                 _ => "verify /dev/null inside is the null device (char 1:3)".into(),
@@ -265,7 +278,14 @@ impl Op {
                 limit.cur, limit.max
             ),
             Op::Sysctl { path, value } => {
-                format!("write {:?} to {}", String::from_utf8_lossy(value), s(path))
+                let v = String::from_utf8_lossy(value);
+                match sub {
+                    SubStep::Verify => format!(
+                        "verify /proc/{} is a procfs file before writing {v:?} to it",
+                        s(path)
+                    ),
+                    _ => format!("write {v:?} to /proc/{}", s(path)),
+                }
             }
             Op::Device {
                 path, mode, dev, ..
@@ -301,6 +321,9 @@ impl Op {
                     "make the pty the controlling terminal (TIOCSCTTY)".into()
                 }
                 SubStep::DupStdio => "make the pty stdin, stdout and stderr".into(),
+                SubStep::Mount => "bind the pty onto /dev/console (a regular file or a device \
+                                   node there, no link)"
+                    .into(),
                 _ => "send the pty master to the caller".into(),
             },
         }

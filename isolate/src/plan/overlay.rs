@@ -1,6 +1,7 @@
 //! An overlay root filesystem ([`Rootfs::Overlay`]): read-only layers under a writable upper
 //! directory, mounted in the child's own mount namespace (the host never sees the mount, and it
-//! goes away with the namespace); and the read-only remount of the root (`--read-only`).
+//! goes away with the namespace); with [`Rootfs::OverlayTmpfs`] the upper directory is in a
+//! tmpfs mounted there first; and the read-only remount of the root (`--read-only`).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -17,8 +18,8 @@ use crate::fsutil::{cjoin, cstring, lstat, read_file, stat};
 const OVERLAY_FLAGS: MountFlags = MountFlags::NODEV;
 
 /// Checks, in the parent, what would make the mount fail with a bare errno: a missing
-/// directory, or a kernel without overlayfs.
-pub(super) fn check(lower: &[String], upper: &str, work: &str) -> Result<(), Error> {
+/// directory (a layer, or the upper or work directory), or a kernel without overlayfs.
+pub(super) fn check(rootfs: &Rootfs) -> Result<(), Error> {
     let fs = read_file(c"/proc/filesystems").unwrap_or_default();
     let known = fs
         .split(|b| *b == b'\n')
@@ -30,10 +31,16 @@ pub(super) fn check(lower: &[String], upper: &str, work: &str) -> Result<(), Err
         )
         .into());
     }
-    let dirs = lower
-        .iter()
-        .map(|l| ("layer", l.as_str()))
-        .chain([("upper directory", upper), ("work directory", work)]);
+    let (lower, upper_work): (&[String], _) = match rootfs {
+        Rootfs::Overlay { lower, upper, work } => (lower, Some((upper, work))),
+        Rootfs::OverlayTmpfs { lower } => (lower, None),
+        _ => (&[], None),
+    };
+    let dirs = lower.iter().map(|l| ("layer", l.as_str())).chain(
+        upper_work
+            .into_iter()
+            .flat_map(|(u, w)| [("upper directory", u.as_str()), ("work directory", w)]),
+    );
     for (what, d) in dirs {
         let errno = match stat(&cstring("overlay directory", d)?) {
             Ok(st) if st.is_dir() => continue,
@@ -54,6 +61,7 @@ pub(super) fn sources(c: &crate::Container) -> Vec<String> {
             v.push(work.clone());
             v
         }
+        Rootfs::OverlayTmpfs { lower } => lower.clone(),
         _ => Vec::new(),
     }
 }
@@ -79,21 +87,51 @@ pub(super) fn mount(
     )
 }
 
+/// Mounts a tmpfs on the staging directory, makes `upper` and `work` in it, and mounts the
+/// overlay over it (the option paths are resolved before the overlay covers them): the
+/// overlay keeps the tmpfs (its upper layer) alive though hidden, and both go with the mount
+/// namespace, freed by the kernel when the container ends.
+pub(super) fn mount_tmpfs(p: &mut PlanBuilder<'_>, lower: &[String]) -> Result<(), Error> {
+    let target = p.in_root(&[])?;
+    p.mount(
+        Some("isolate-upper"),
+        target.clone(),
+        Some("tmpfs"),
+        OVERLAY_FLAGS,
+        Some("mode=755"),
+    )?;
+    for (d, mode) in [("/upper", 0o755), ("/work", 0o700)] {
+        let path = p.in_root(&[d])?;
+        p.push(Op::Mkdir { path, mode });
+    }
+    let upper = alloc::format!("{}/upper", p.root);
+    let work = alloc::format!("{}/work", p.root);
+    mount(p, lower, &upper, &work)
+}
+
+/// The host directories of an overlay root's layers, the upper one first (empty for any
+/// other root, and a tmpfs upper has none yet).
+fn layers(rootfs: &Rootfs) -> impl Iterator<Item = &str> {
+    let (upper, lower): (Option<&str>, &[String]) = match rootfs {
+        Rootfs::Overlay { lower, upper, .. } => (Some(upper), lower),
+        Rootfs::OverlayTmpfs { lower } => (None, lower),
+        _ => (None, &[]),
+    };
+    upper.into_iter().chain(lower.iter().map(String::as_str))
+}
+
 /// Whether the topmost layer holding `path` (relative, e.g. `etc/hostname`) has a regular
 /// file (`Some(true)`), something else (`Some(false)`), or no layer has it (`None`).
-pub(super) fn layer_entry_is_file(lower: &[String], upper: &str, path: &str) -> Option<bool> {
-    core::iter::once(upper)
-        .chain(lower.iter().map(String::as_str))
-        .find_map(|l| {
-            let c = cjoin(&[l, "/", path]).ok()?;
-            lstat(&c).ok().map(|st| st.is_file())
-        })
+pub(super) fn layer_entry_is_file(rootfs: &Rootfs, path: &str) -> Option<bool> {
+    layers(rootfs).find_map(|l| {
+        let c = cjoin(&[l, "/", path]).ok()?;
+        lstat(&c).ok().map(|st| st.is_file())
+    })
 }
 
 /// Whether some layer has a directory at `path` (relative).
-pub(super) fn layers_have_dir(lower: &[String], upper: &str, path: &str) -> bool {
-    core::iter::once(upper)
-        .chain(lower.iter().map(String::as_str))
+pub(super) fn layers_have_dir(rootfs: &Rootfs, path: &str) -> bool {
+    layers(rootfs)
         .any(|l| cjoin(&[l, "/", path]).is_ok_and(|c| stat(&c).is_ok_and(|st| st.is_dir())))
 }
 
@@ -108,7 +146,7 @@ pub(super) fn read_only_root(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     }
     let kept = match &p.c.rootfs {
         Rootfs::Dir(dir) => MountFlags::NODEV | crate::security::source_mount_flags(dir),
-        Rootfs::Overlay { .. } => OVERLAY_FLAGS,
+        Rootfs::Overlay { .. } | Rootfs::OverlayTmpfs { .. } => OVERLAY_FLAGS,
         Rootfs::HostSystem => MountFlags::NOSUID | MountFlags::NODEV,
     };
     p.push(Op::Mount {

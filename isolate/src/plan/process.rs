@@ -79,11 +79,16 @@ pub(super) fn stdio(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// With a terminal, after the standard descriptors (it replaces them): a new session and a
-/// pty of the container's `/dev/pts`, its master sent to the parent.
+/// With a terminal, after the standard descriptors (it replaces them) and the masks: a new
+/// session and a pty of the container's `/dev/pts`, bound onto `/dev/console` through the
+/// checked `/proc`, its master sent to the parent.
 pub(super) fn terminal(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
     if let Some(socket) = p.handles.terminal {
-        p.push(Op::Terminal { socket });
+        p.open_proc();
+        p.push(Op::Terminal {
+            socket,
+            console: true,
+        });
     }
     Ok(())
 }

@@ -29,8 +29,8 @@ pub(super) fn root_dir(c: &Container, bind_sources: &[(String, bool)]) -> Result
             }
             .into())
         }
-        Rootfs::Overlay { lower, upper, work } => {
-            super::overlay::check(lower, upper, work)?;
+        Rootfs::Overlay { .. } | Rootfs::OverlayTmpfs { .. } => {
+            super::overlay::check(&c.rootfs)?;
             let extra = super::overlay::sources(c);
             let sources: alloc::vec::Vec<&str> = bind_sources
                 .iter()
@@ -77,6 +77,7 @@ pub(super) fn root(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
             p.bind(dir, target, MountFlags::NODEV)?;
         }
         Rootfs::Overlay { lower, upper, work } => super::overlay::mount(p, lower, upper, work)?,
+        Rootfs::OverlayTmpfs { lower } => super::overlay::mount_tmpfs(p, lower)?,
         Rootfs::HostSystem => host_system(p)?,
     }
     let path = p.in_root(&[])?;

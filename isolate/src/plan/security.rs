@@ -29,6 +29,9 @@ pub(super) fn mask_system_paths(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
         None if defaults => READONLY_PATHS.to_vec(),
         None => Vec::new(),
     };
+    if !masked.is_empty() || !readonly.is_empty() {
+        p.open_proc();
+    }
     if !masked.is_empty() {
         p.push(Op::OpenNull);
     }

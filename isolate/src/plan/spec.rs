@@ -75,8 +75,11 @@ pub(super) fn mount(p: &mut PlanBuilder<'_>, m: &Mount) -> Result<(), Error> {
 /// After `pivot_root`, before `/proc/sys` is made read-only: the sysctls, written in the
 /// container's own namespaces.
 pub(super) fn sysctls(p: &mut PlanBuilder<'_>) -> Result<(), Error> {
+    if !p.o.spec.sysctls.is_empty() {
+        p.open_proc();
+    }
     for (key, value) in &p.o.spec.sysctls {
-        let path = cjoin(&["/proc/sys/", &key.replace('.', "/")])?;
+        let path = cjoin(&["sys/", &key.replace('.', "/")])?;
         p.push(Op::Sysctl {
             path,
             value: value.as_bytes().to_vec(),

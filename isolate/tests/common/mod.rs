@@ -40,3 +40,20 @@ pub(crate) fn run_capture(b: Builder<Rootfs, Command>) -> (Result<Outcome, Error
     r_err.read_to_string(&mut err).unwrap();
     (res, out, err)
 }
+
+/// A fresh directory (emptied first), removed with its contents on drop.
+pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(path: std::path::PathBuf) -> TempDir {
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

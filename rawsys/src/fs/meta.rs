@@ -243,6 +243,41 @@ pub fn statx(dirfd: impl AsFd, path: &CStr, flags: AtFlags, mask: StatxMask) -> 
     Ok(st)
 }
 
+/// `PROC_SUPER_MAGIC`: the [`StatFs::f_type`] of procfs.
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// The kernel's `struct statfs` (64-bit layout, x86_64 and aarch64 alike).
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+#[allow(missing_docs)]
+pub struct StatFs {
+    /// The filesystem's magic number (e.g. [`PROC_SUPER_MAGIC`]).
+    pub f_type: i64,
+    pub f_bsize: i64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [i32; 2],
+    pub f_namelen: i64,
+    pub f_frsize: i64,
+    pub f_flags: i64,
+    __spare: [i64; 4],
+}
+
+assert_eq_size!(StatFs, [u8; 120]);
+const_assert_eq!(core::mem::offset_of!(StatFs, f_fsid), 56);
+const_assert_eq!(core::mem::offset_of!(StatFs, f_flags), 80);
+
+/// `fstatfs(2)`: what filesystem `fd` (an `O_PATH` descriptor included) lives on.
+pub fn fstatfs(fd: impl AsFd) -> Result<StatFs> {
+    let mut st = StatFs::default();
+    // SAFETY: st is a properly sized, writable struct statfs.
+    unsafe { sys::syscall2(Sysno::fstatfs, sys::fd_arg(fd), sys::by_mut(&mut st)) }?;
+    Ok(st)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,6 +374,15 @@ mod tests {
         );
         assert!(sx.stx_mtime.tv_sec > 1_600_000_000);
         std::assert_eq!(std::fs::read(dir.0.join("data")).unwrap(), b"AB23");
+        assert_ne!(fstatfs(&f).unwrap().f_type, PROC_SUPER_MAGIC);
+        let proc = openat(
+            CWD,
+            c"/proc/self",
+            OFlags::PATH | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        assert_eq!(fstatfs(&proc).unwrap().f_type, PROC_SUPER_MAGIC);
         renameat(&d, c"data", &d, c"moved").unwrap();
         unlinkat(&d, c"moved", AtFlags::empty()).unwrap();
         assert_eq!(unlinkat(&d, c"moved", AtFlags::empty()), Err(Errno::ENOENT));

@@ -35,7 +35,8 @@ pub enum ParseError {
     AbsoluteFormRejected,
     /// The HTTP version is not of the form `HTTP/DIGIT.DIGIT` (400).
     InvalidVersion,
-    /// A well-formed HTTP version other than 1.0 and 1.1 (505).
+    /// A well-formed HTTP version whose major version is not 1 (505); `HTTP/1.2` to
+    /// `HTTP/1.9` are taken as 1.1 (RFC 9110 6.2).
     UnsupportedVersion,
     /// A line ends in a bare LF while LF-only line endings are not enabled (400).
     BareLf,

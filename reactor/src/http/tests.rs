@@ -298,7 +298,16 @@ fn target_forms() {
 #[test]
 fn versions() {
     assert_eq!(complete(b"GET / HTTP/1.0\r\n\r\n").version, Version::Http10);
-    for v in ["HTTP/2.0", "HTTP/1.2", "HTTP/0.9", "HTTP/3.1"] {
+    // RFC 9110 6.2: a higher minor version of HTTP/1 is processed as HTTP/1.1 (Host
+    // required, persistent by default).
+    for v in ["HTTP/1.2", "HTTP/1.9"] {
+        let req = std::format!("GET / {v}\r\nHost: a\r\n\r\n");
+        let p = complete(req.as_bytes());
+        assert_eq!((p.version, p.keep_alive), (Version::Http11, true), "{v}");
+        let req = std::format!("GET / {v}\r\n\r\n");
+        assert_eq!(rejects(req.as_bytes(), 400), ParseError::MissingHost, "{v}");
+    }
+    for v in ["HTTP/2.0", "HTTP/0.9", "HTTP/3.1", "HTTP/9.9"] {
         let req = std::format!("GET / {v}\r\nHost: a\r\n\r\n");
         assert_eq!(rejects(req.as_bytes(), 505), ParseError::UnsupportedVersion);
     }

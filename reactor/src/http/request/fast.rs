@@ -173,15 +173,10 @@ impl RequestParser {
             let (value_start, value_end) = field.value_span;
             // Only four names mean something to the parser; their lengths sort out the rest.
             if FieldState::may_matter(field.name.len()) {
-                // value_start <= value_end <= stop < buf.len(): always there. (Were it not, the
-                // line would be left to the state machine, with its slot not taken.)
-                let Some(value) = buf.get(value_start..value_end) else {
-                    break 'lines;
-                };
                 let hint = SpanHint(scan, buf, value_start, value_end);
-                if let Err(e) = self
-                    .fields
-                    .on_field_with(field.name, value, allow_identical, hint)
+                if let Err(e) =
+                    self.fields
+                        .on_field_with(field.name, field.value, allow_identical, hint)
                 {
                     return Some(Err(e));
                 }

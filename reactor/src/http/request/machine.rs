@@ -170,8 +170,10 @@ impl RequestParser {
                     _ => return Err(InvalidVersion),
                 };
                 version = match (major, minor) {
-                    (b'1', b'1') => Version::Http11,
                     (b'1', b'0') => Version::Http10,
+                    // RFC 9110 6.2: a higher minor version of a major version we implement
+                    // is processed as the highest minor we conform to (HTTP/1.2 as 1.1).
+                    (b'1', _) => Version::Http11,
                     _ => return Err(UnsupportedVersion),
                 };
                 pos += 8 + eol;
@@ -212,7 +214,6 @@ impl RequestParser {
                     {
                         // The name and the value without the whitespace around it.
                         let field = line.field();
-                        let (value_start, value_end) = field.value_span;
                         let Some(slot) = headers.get_mut(self.header_count) else {
                             return Err(TooManyHeaders);
                         };
@@ -220,7 +221,7 @@ impl RequestParser {
                         self.header_count += 1;
                         self.fields.on_field(
                             field.name,
-                            buf.get(value_start..value_end).unwrap_or_default(),
+                            field.value,
                             self.config.allow_identical_content_lengths,
                         )?;
                         pos = stop + 2;

@@ -34,7 +34,9 @@ impl<T> Status<T> {
     }
 }
 
-/// The HTTP versions this parser accepts; any other well-formed version is
+/// The HTTP versions this parser accepts: `HTTP/1.2` to `HTTP/1.9` are read as
+/// [`Version::Http11`] (RFC 9110 6.2: a higher minor version is processed as the highest
+/// one implemented); a well-formed version of another major version is
 /// [`ParseError::UnsupportedVersion`](crate::http::ParseError::UnsupportedVersion) (505).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Version {

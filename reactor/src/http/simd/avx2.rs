@@ -151,47 +151,55 @@ impl Avx2 {
         portable: fn(&[u8], usize, usize) -> usize,
     ) -> usize {
         let end = end.min(buf.len());
-        // From here `pos <= end <= buf.len() <= isize::MAX`: none of the sums below wraps.
-        pos = pos.min(end);
-        // Most spans end in their first 32 bytes; longer ones (a cookie) go on 64 bytes at a
-        // time, one branch per two loads.
-        if pos + 32 <= end {
-            // SAFETY: pos + 32 <= end <= buf.len().
-            let m = miss(self, unsafe { self.load32(buf, pos) });
-            if m != 0 {
-                return pos + m.trailing_zeros() as usize;
-            }
-            pos += 32;
-        }
-        while pos + 64 <= end {
-            // SAFETY: pos + 64 <= end <= buf.len().
-            let (lo, hi) = unsafe { (self.load32(buf, pos), self.load32(buf, pos + 32)) };
-            let m = u64::from(miss(self, lo)) | u64::from(miss(self, hi)) << 32;
-            if m != 0 {
-                return pos + m.trailing_zeros() as usize;
-            }
-            pos += 64;
-        }
-        while pos + 32 <= end {
-            // SAFETY: pos + 32 <= end <= buf.len().
-            let m = miss(self, unsafe { self.load32(buf, pos) });
-            if m != 0 {
-                return pos + m.trailing_zeros() as usize;
-            }
-            pos += 32;
-        }
-        if pos >= end {
-            return end;
-        }
         if end >= 32 {
-            let start = end - 32;
-            // SAFETY: start + 32 == end <= buf.len().
-            let m = miss(self, unsafe { self.load32(buf, start) }) >> (pos - start);
+            // `pos <= last` is `pos + 32 <= end` without a sum that could wrap around, so
+            // `pos` needs no clamping: a `pos` past `end` takes no load and gives `end`.
+            let last = end - 32;
+            // Most spans end in their first 32 bytes; longer ones (a cookie) go on 64 bytes
+            // at a time, one branch per two loads.
+            if pos <= last {
+                // SAFETY: pos + 32 <= last + 32 == end <= buf.len().
+                let m = miss(self, unsafe { self.load32(buf, pos) });
+                if m != 0 {
+                    return pos + m.trailing_zeros() as usize;
+                }
+                pos += 32;
+                // `pos <= last64` is `pos + 64 <= end`, as above.
+                if let Some(last64) = end.checked_sub(64) {
+                    while pos <= last64 {
+                        // SAFETY: pos + 64 <= last64 + 64 == end <= buf.len().
+                        let (lo, hi) =
+                            unsafe { (self.load32(buf, pos), self.load32(buf, pos + 32)) };
+                        let m = u64::from(miss(self, lo)) | u64::from(miss(self, hi)) << 32;
+                        if m != 0 {
+                            return pos + m.trailing_zeros() as usize;
+                        }
+                        pos += 64;
+                    }
+                }
+                if pos <= last {
+                    // SAFETY: pos + 32 <= last + 32 == end <= buf.len().
+                    let m = miss(self, unsafe { self.load32(buf, pos) });
+                    if m != 0 {
+                        return pos + m.trailing_zeros() as usize;
+                    }
+                    pos += 32;
+                }
+            }
+            if pos >= end {
+                return end;
+            }
+            // last < pos < end: the 32 bytes ending at `end`, without those before `pos`.
+            // SAFETY: last + 32 == end <= buf.len().
+            let m = miss(self, unsafe { self.load32(buf, last) }) >> (pos - last);
             return if m != 0 {
                 pos + m.trailing_zeros() as usize
             } else {
                 end
             };
+        }
+        if pos >= end {
+            return end;
         }
         portable(buf, pos, end)
     }

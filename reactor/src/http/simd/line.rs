@@ -27,6 +27,8 @@ pub(crate) struct Field<'a> {
     pub(crate) name: &'a [u8],
     /// `(pos, colon)`.
     pub(crate) name_span: (usize, usize),
+    /// `buf[value_span.0..value_span.1]`.
+    pub(crate) value: &'a [u8],
     /// The value's bounds, within `colon + 1..=stop`.
     pub(crate) value_span: (usize, usize),
 }
@@ -65,7 +67,8 @@ impl<'a> FieldLine<'a> {
     ) -> Option<&'a [u8]> {
         let end = end.min(buf.len());
         let start = pos.checked_add(6)?;
-        if start >= stop || stop.checked_add(1)? >= end {
+        // `stop + 1 < end` as in `new`, whose bound the compiler then computes once for both.
+        if start >= stop || stop >= end.saturating_sub(1) {
             return None;
         }
         // SAFETY: start < stop < stop + 1 < end <= buf.len(): every index read is below
@@ -97,21 +100,26 @@ impl<'a> FieldLine<'a> {
         cr == b'\r' && lf == b'\n'
     }
 
-    /// The value's bounds, `(colon + 2, stop)`, when exactly one space follows the colon and
-    /// the value, not empty, does not end in whitespace (see [`field`](Self::field)).
+    /// The value's bounds, `(colon + 2, stop)`, when exactly one space follows the colon, the
+    /// value, not empty, does not end in whitespace, and a CR is at `stop` (see
+    /// [`field`](Self::field)). Then `colon + 2 < stop`: with the CR at `stop`, a `stop` of
+    /// `colon + 1` would have the CR for the space, one of `colon + 2` for the first byte.
+    /// (Callers test the CRLF first, with [`ends_in_crlf`](Self::ends_in_crlf), and the
+    /// compiler merges the two tests of the CR.)
     #[inline(always)]
     pub(crate) fn plain_value(self) -> Option<(usize, usize)> {
         let (colon, stop) = (self.colon, self.stop);
         // SAFETY: colon + 1 <= stop, colon + 2 <= stop + 1 and stop - 1 < stop are all below
         // buf.len() (the invariant: colon < stop, stop + 1 < buf.len()).
-        let (space, first, last) = unsafe {
+        let (space, first, last, cr) = unsafe {
             (
                 *self.buf.get_unchecked(colon + 1),
                 *self.buf.get_unchecked(colon + 2),
                 *self.buf.get_unchecked(stop - 1),
+                *self.buf.get_unchecked(stop),
             )
         };
-        (space == b' ' && first > b' ' && last > b' ').then_some((colon + 2, stop))
+        (space == b' ' && first > b' ' && last > b' ' && cr == b'\r').then_some((colon + 2, stop))
     }
 
     /// The name and the value's bounds. Usually exactly one space follows the colon and none
@@ -125,10 +133,20 @@ impl<'a> FieldLine<'a> {
             Some(span) => span,
             None => trim_ows(self.buf, colon + 1, stop),
         };
+        // SAFETY: pos < colon < buf.len() (the invariant). The value's span is `(colon + 2,
+        // stop)` with `colon + 2 < stop` (`plain_value`), or the span `trim_ows` narrowed
+        // `colon + 1..stop` to (it only moves its ends towards each other): inside the
+        // buffer either way, stop < buf.len().
+        let (name, value) = unsafe {
+            (
+                self.buf.get_unchecked(pos..colon),
+                self.buf.get_unchecked(value_span.0..value_span.1),
+            )
+        };
         Field {
-            // SAFETY: pos < colon < buf.len() (the invariant).
-            name: unsafe { self.buf.get_unchecked(pos..colon) },
+            name,
             name_span: (pos, colon),
+            value,
             value_span,
         }
     }

@@ -104,9 +104,49 @@ fn target_miss16(v: __m128i) -> u32 {
     }
 }
 
-/// The AVX2 `scan`, 16 bytes at a time with SSE2.
+/// The AVX2 `scan`, 16 bytes at a time with SSE2: [`Sse2::value_end`]'s loop. Its loads are
+/// bounded by `last = end - 16` (`pos <= last` is `pos + 16 <= end` without a sum that could
+/// wrap around), so `pos` needs no clamping: a `pos` past `end` takes no load and gives
+/// `end`. Against [`scan16_clamped`]'s shape, the first-field `Host` shortcut of a tiny
+/// request takes 285 instructions instead of 296 (callgrind, `http_parser_bench`).
 #[inline(always)]
 fn scan16(
+    buf: &[u8],
+    mut pos: usize,
+    end: usize,
+    miss: fn(__m128i) -> u32,
+    portable: fn(&[u8], usize, usize) -> usize,
+) -> usize {
+    let end = end.min(buf.len());
+    if end >= 16 {
+        let last = end - 16;
+        while pos <= last {
+            // SAFETY: pos + 16 <= last + 16 == end <= buf.len().
+            let m = miss(unsafe { load16(buf, pos) });
+            if m != 0 {
+                return pos + m.trailing_zeros() as usize;
+            }
+            pos += 16;
+        }
+        if pos >= end {
+            return end;
+        }
+        // SAFETY: last + 16 == end <= buf.len(); last < pos < end (the loop and the test).
+        return unsafe { last_block16(buf, pos, last, end, miss) };
+    }
+    if pos >= end {
+        return end;
+    }
+    portable(buf, pos, end)
+}
+
+/// [`scan16`] in the shape the scanners had before it, for [`Sse2::target_end`]: `pos` is
+/// clamped to `end` first, and the loads are bounded by `pos + 16 <= end`; the same answers.
+/// The request line's target scan sits inside `parse`, which inlines into the caller's loop
+/// of calls: in [`scan16`]'s shape it cost that loop a register (a browser request fed a byte
+/// at a time: 15,185 instructions against 14,727 in this one).
+#[inline(always)]
+fn scan16_clamped(
     buf: &[u8],
     mut pos: usize,
     end: usize,
@@ -128,16 +168,33 @@ fn scan16(
         return end;
     }
     if end >= 16 {
-        let start = end - 16;
-        // SAFETY: start + 16 == end <= buf.len().
-        let m = miss(unsafe { load16(buf, start) }) >> (pos - start);
-        return if m != 0 {
-            pos + m.trailing_zeros() as usize
-        } else {
-            end
-        };
+        // SAFETY: (end - 16) + 16 == end <= buf.len(); end - 16 < pos < end (the loop and
+        // the test).
+        return unsafe { last_block16(buf, pos, end - 16, end, miss) };
     }
     portable(buf, pos, end)
+}
+
+/// The end of a scan whose last block is short: the 16 bytes from `last`, ending at `end`,
+/// without those before `pos`.
+///
+/// # Safety
+/// `last + 16 == end <= buf.len()` and `last < pos < end`.
+#[inline(always)]
+unsafe fn last_block16(
+    buf: &[u8],
+    pos: usize,
+    last: usize,
+    end: usize,
+    miss: fn(__m128i) -> u32,
+) -> usize {
+    // SAFETY: the caller guarantees last + 16 <= buf.len().
+    let m = miss(unsafe { load16(buf, last) }) >> (pos - last);
+    if m != 0 {
+        pos + m.trailing_zeros() as usize
+    } else {
+        end
+    }
 }
 
 /// SSE2 scanners (every x86_64 CPU has SSE2, so they need no detection and no
@@ -155,7 +212,7 @@ impl Scanner for Sse2 {
     }
     #[inline(always)]
     fn target_end(self, buf: &[u8], pos: usize, end: usize) -> usize {
-        scan16(buf, pos, end, target_miss16, short_target_end)
+        scan16_clamped(buf, pos, end, target_miss16, short_target_end)
     }
     #[inline(always)]
     fn value_end(self, buf: &[u8], pos: usize, end: usize) -> usize {

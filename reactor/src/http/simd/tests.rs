@@ -134,6 +134,36 @@ fn portable_line(buf: &[u8]) -> Option<RawHeader> {
     })
 }
 
+/// A field line's value is its span of the buffer, the value without the whitespace at either
+/// end, whatever ends the line (a CR, which the one-space shortcut needs, or any other byte
+/// outside the value class) and however short the value is.
+#[test]
+fn field_values_are_their_trimmed_spans() {
+    for before in ["", " ", "  ", "\t", " \t "] {
+        for value in ["", "a", "ab", "a b", "keep-alive"] {
+            for after in ["", " ", "\t "] {
+                for stop in [b'\r', b'\n', 0, 0x7f] {
+                    let mut buf = std::format!("Name:{before}{value}{after}").into_bytes();
+                    buf.extend_from_slice(&[stop, b'\n', b'x']);
+                    let line = Portable
+                        .field_line(&buf, 0, buf.len())
+                        .expect("an ordinary line");
+                    let field = line.field();
+                    let start = 5 + before.len();
+                    let want = (start, start + value.len());
+                    let case = std::format!("{buf:?}");
+                    assert_eq!(field.name, b"Name", "{case}");
+                    assert_eq!(field.value, value.as_bytes(), "{case}");
+                    assert_eq!(field.value, &buf[field.value_span.0..field.value_span.1]);
+                    if !value.is_empty() {
+                        assert_eq!(field.value_span, want, "{case}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn avx2_field_lines_match_the_portable_lines() {
@@ -215,6 +245,86 @@ fn avx2_scanners_match_the_byte_classes() {
     });
 }
 
+/// Outside `pos <= end <= buf.len()` a scanner's answer is unspecified, but it reads nothing
+/// outside the buffer and answers within it or with `pos` or `end`: a start past the end
+/// (also one a sum would wrap around from) and an end past the buffer, around the lengths
+/// where the vector scanners switch between a whole load, the last load of the buffer and
+/// the portable tail.
+#[test]
+fn scanners_given_bounds_outside_the_buffer_stay_inside_it() {
+    type Scan = std::boxed::Box<dyn Fn(&[u8], usize, usize) -> usize>;
+    let mut scanners: std::vec::Vec<(&str, Scan)> = std::vec![
+        ("portable token", std::boxed::Box::new(Portable::token_end)),
+        (
+            "portable target",
+            std::boxed::Box::new(Portable::target_end)
+        ),
+        ("portable value", std::boxed::Box::new(Portable::value_end)),
+    ];
+    #[cfg(target_arch = "x86_64")]
+    {
+        scanners.push((
+            "sse2 token",
+            std::boxed::Box::new(|b, p, e| Sse2.token_end(b, p, e)),
+        ));
+        scanners.push((
+            "sse2 target",
+            std::boxed::Box::new(|b, p, e| Sse2.target_end(b, p, e)),
+        ));
+        scanners.push((
+            "sse2 value",
+            std::boxed::Box::new(|b, p, e| Sse2.value_end(b, p, e)),
+        ));
+        if let Some(avx2) = Avx2::detect() {
+            scanners.push((
+                "avx2 token",
+                std::boxed::Box::new(move |b, p, e| avx2.token_end(b, p, e)),
+            ));
+            scanners.push((
+                "avx2 target",
+                std::boxed::Box::new(move |b, p, e| avx2.target_end(b, p, e)),
+            ));
+            scanners.push((
+                "avx2 value",
+                std::boxed::Box::new(move |b, p, e| avx2.value_end(b, p, e)),
+            ));
+        }
+    }
+    let buf = [b'a'; 200];
+    for len in [
+        0usize, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 96, 97, 130, 200,
+    ] {
+        let buf = &buf[..len];
+        for end in [0, len.saturating_sub(1), len, len + 1, len + 40, usize::MAX] {
+            for pos in [
+                end.saturating_add(1),
+                end.saturating_add(16),
+                end.saturating_add(33),
+                usize::MAX - 64,
+                usize::MAX - 31,
+                usize::MAX - 15,
+                usize::MAX,
+            ] {
+                for (name, scan) in &scanners {
+                    let got = scan(buf, pos, end);
+                    assert!(
+                        got <= len || got == pos || got == end,
+                        "{name}: len {len} pos {pos} end {end}: {got}"
+                    );
+                }
+            }
+            // And inside the buffer up to an end past it: the end is the buffer's.
+            for (name, scan) in &scanners {
+                assert_eq!(
+                    scan(buf, 0, end),
+                    end.min(len),
+                    "{name}: len {len} end {end}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn words_and_host_values_stay_inside_their_bounds() {
     let buf = b"host: a.example\r\n\r\n";
@@ -246,6 +356,12 @@ fn words_and_host_values_stay_inside_their_bounds() {
     assert_eq!(FieldLine::host_value(b"host:  a\r\n", 0, 8, 10), None);
     assert_eq!(FieldLine::host_value(b"host: a \r\n", 0, 8, 10), None);
     assert_eq!(FieldLine::host_value(buf, 0, usize::MAX, buf.len()), None);
+    assert_eq!(
+        FieldLine::host_value(buf, 0, usize::MAX - 1, buf.len()),
+        None
+    );
+    assert_eq!(FieldLine::host_value(buf, 0, 15, 0), None);
+    assert_eq!(FieldLine::host_value(buf, 0, 15, 1), None);
     assert_eq!(
         FieldLine::host_value(buf, usize::MAX - 2, 15, buf.len()),
         None
