@@ -11,7 +11,7 @@ pub(crate) fn cgroup_fs_mounts(dest: &str, ro: bool) -> Result<Vec<Mount>, Strin
     if ro {
         base.push("ro");
     }
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+    let info = read_proc("/proc/self/mountinfo")?;
     let mut out = Vec::new();
     let mut subs = Vec::new();
     for line in info.lines() {
@@ -75,4 +75,15 @@ pub(crate) fn cgroup_fs_mounts(dest: &str, ro: bool) -> Result<Vec<Mount>, Strin
         );
     }
     Ok(out)
+}
+
+/// Reads a `/proc` file (which says size 0) with a buffer that fits it at once: 2 `read`s
+/// instead of `fs::read_to_string`'s 8 growing from 32 bytes.
+fn read_proc(path: &str) -> Result<String, String> {
+    use std::io::Read;
+    let mut s = String::with_capacity(16 << 10);
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut s))
+        .map_err(|e| format!("{path}: {e}"))?;
+    Ok(s)
 }

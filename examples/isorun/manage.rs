@@ -13,14 +13,19 @@ fn fail(e: Error) -> Failure {
 }
 
 /// `start`, then the poststart hooks (a failing one is a warning, as the spec says).
+///
+/// The state is read once, before: `start` changes only the status, and each hook point is
+/// given the status of its moment.
 pub(crate) fn start(root: &StateRoot, id: &str, log: &mut Log) -> Result<(), Failure> {
-    // startContainer: before the process is released (a wrong state is start's error). The
-    // hooks join the process through a pidfd checked against its start time: a pid reused
-    // since `state` was read is never joined (nor killed below).
-    if let Ok(st) = root.state(id).map_err(fail) {
-        let hooks = state::later_hooks(&st);
+    // A missing container (or a wrong state) is start's own error below.
+    let st = root.state(id).ok();
+    let hooks = st.as_ref().map(state::later_hooks).unwrap_or_default();
+    if let Some(st) = &st {
+        // startContainer: before the process is released. The hooks join the process
+        // through a pidfd checked against its start time: a pid reused since `state` was
+        // read is never joined (nor killed below).
         if st.status == Status::Created && !hooks.start_container.is_empty() {
-            let json = state::state_json(&st, Some("created"));
+            let json = state::state_json(st, Some("created"));
             let ran = match root.process_fd(id).map_err(fail)? {
                 Some(pidfd) => {
                     crate::hooks::run_all_in_pidfd(&hooks.start_container, &json, &pidfd, true)
@@ -36,11 +41,9 @@ pub(crate) fn start(root: &StateRoot, id: &str, log: &mut Log) -> Result<(), Fai
         }
     }
     root.start(id).map_err(fail)?;
-    let Ok(st) = root.state(id) else {
-        return Ok(());
-    };
-    let hooks = state::later_hooks(&st);
-    crate::hooks::run_warning("poststart", &hooks.poststart, &st, "running", log);
+    if let Some(st) = &st {
+        crate::hooks::run_warning("poststart", &hooks.poststart, st, "running", log);
+    }
     Ok(())
 }
 
@@ -80,14 +83,7 @@ pub(crate) fn delete(
     force: bool,
     log: &mut Log,
 ) -> Result<(), Failure> {
-    let st = match root.state(id) {
-        Ok(st) => Some(st),
-        Err(Error::NotFound(_)) if force => return Ok(()),
-        Err(Error::NotFound(_)) => return Err(fail(Error::NotFound(id.into()))),
-        Err(_) => None,
-    };
-    root.delete(id, force).map_err(fail)?;
-    if let Some(st) = st {
+    if let Some(st) = root.remove(id, force).map_err(fail)? {
         let hooks = state::later_hooks(&st);
         crate::hooks::run_warning("poststop", &hooks.poststop, &st, "stopped", log);
     }

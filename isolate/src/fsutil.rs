@@ -5,9 +5,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::CStr;
 
-use rawsys::Errno;
 use rawsys::fs::{self, AtFlags, CWD, Mode, OFlags};
 use rawsys::io;
+use rawsys::{Errno, OwnedFd};
 
 use crate::error::{ConfigError, Error};
 
@@ -56,9 +56,14 @@ pub(crate) fn read_string(path: &CStr) -> Result<String, Errno> {
 /// Writes `data` to an existing file (a control file: one write is one command).
 pub(crate) fn write_existing(path: &CStr, data: &[u8]) -> Result<(), Errno> {
     let fd = fs::openat(CWD, path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
+    write_all(&fd, data)
+}
+
+/// Writes all of `data` to `fd`.
+pub(crate) fn write_all(fd: &OwnedFd, data: &[u8]) -> Result<(), Errno> {
     let mut off = 0;
     while off < data.len() {
-        match io::write(&fd, &data[off..]) {
+        match io::write(fd, &data[off..]) {
             Ok(0) => return Err(Errno::EIO),
             Ok(n) => off += n,
             Err(Errno::EINTR) => continue,

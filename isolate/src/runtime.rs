@@ -91,6 +91,17 @@ pub struct Running {
     detached: bool,
 }
 
+/// The cgroup directories of a [`Running`] handed over to the lifecycle.
+pub(crate) struct Detached {
+    /// The interface (none without a cgroup).
+    pub(crate) version: Option<crate::cgroup::CgroupVersion>,
+    /// The limits' directories.
+    pub(crate) cgroups: Vec<String>,
+    /// The v1 freezer directory the child joined (a gated launch on cgroup v1 with a
+    /// freezer hierarchy).
+    pub(crate) v1_freezer: Option<String>,
+}
+
 /// How [`Container::launch`] starts the container.
 pub(crate) enum Launch<'a> {
     /// Runs the command now, as a child of the caller that dies with it.
@@ -161,15 +172,22 @@ impl Container {
             Network::Bridge(cfg) => Some(crate::net::prepare(cfg, &name, &o.ports)?),
             _ => None,
         };
-        let cgroup = if rootless {
+        let mut cgroup = if rootless {
             crate::security::rootless_cgroup(&name, &o.cgroup_parent, &o.limits)?
         } else {
             Cgroup::create(&name, &o.cgroup_parent, &o.limits)?
         };
+        if gate.is_some() && cgroup.version() == crate::cgroup::CgroupVersion::V1 {
+            // A created container can be paused: its v1 freezer directory is joined by the
+            // child with the others (lifecycle/freezer.rs).
+            if let Some(dir) = crate::lifecycle::freezer::v1_dir(&o.cgroup_parent, &name)? {
+                cgroup.add_v1_freezer(dir)?;
+            }
+        }
         let procs: Vec<(RawFd, String)> = cgroup
             .procs_fds()
             .iter()
-            .zip(cgroup.paths())
+            .zip(cgroup.join_paths())
             .map(|(f, p)| (f.as_raw(), String::from(p)))
             .collect();
         // In a new user namespace the child waits (right after setting its parent-death
@@ -401,11 +419,23 @@ impl Running {
 
     /// Hands the process over to the lifecycle: the cgroup is kept (its paths returned) and
     /// dropping `self` no longer kills the process.
-    pub(crate) fn detach(mut self) -> (Option<crate::cgroup::CgroupVersion>, Vec<String>) {
+    pub(crate) fn detach(mut self) -> Detached {
         self.detached = true;
         match self.cgroup.take() {
-            Some(c) => (Some(c.version()), c.keep()),
-            None => (None, Vec::new()),
+            Some(c) => {
+                let version = c.version();
+                let (cgroups, v1_freezer) = c.keep();
+                Detached {
+                    version: Some(version),
+                    cgroups,
+                    v1_freezer,
+                }
+            }
+            None => Detached {
+                version: None,
+                cgroups: Vec::new(),
+                v1_freezer: None,
+            },
         }
     }
 

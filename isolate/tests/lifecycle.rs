@@ -299,6 +299,36 @@ fn a_created_container_can_be_killed_and_force_deleted() {
 }
 
 #[test]
+fn remove_returns_the_state_it_deleted() {
+    let (root, id) = fresh("remove");
+    let _cleanup = Cleanup(&root, id.clone());
+    let c = sh("exec sleep 100").build().unwrap();
+    let st = root.create(&c, &id, &[("bundle", "/srv/b")]).unwrap();
+    assert_eq!(st.status, Status::Created);
+    // Not stopped: refused without force, and nothing is removed.
+    assert!(matches!(
+        root.remove(&id, false),
+        Err(Error::WrongStatus { .. })
+    ));
+    root.start(&id).unwrap();
+    let gone = root.remove(&id, true).unwrap().expect("the state it had");
+    reap(st.pid);
+    assert_eq!(gone.id, id);
+    assert_eq!(gone.pid, st.pid);
+    assert_eq!(gone.status, Status::Running);
+    assert_eq!(gone.annotations, st.annotations);
+    assert_eq!(gone.cgroup_paths, st.cgroup_paths);
+    for dir in &gone.cgroup_paths {
+        assert!(!std::path::Path::new(dir).exists(), "{dir} left");
+    }
+    assert!(matches!(root.state(&id), Err(Error::NotFound(_))));
+    // An unknown id: nothing with force, NotFound without.
+    assert_eq!(root.remove(&id, true).unwrap(), None);
+    assert!(matches!(root.remove(&id, false), Err(Error::NotFound(_))));
+    remove_root(&root);
+}
+
+#[test]
 fn a_missing_command_fails_at_create_and_leaves_nothing() {
     let (root, id) = fresh("missing");
     let c = isolate::Container::builder()

@@ -190,6 +190,9 @@ struct Dir {
 pub struct Cgroup {
     version: CgroupVersion,
     dirs: Vec<Dir>,
+    /// A v1 `freezer` directory of the lifecycle's (see [`Cgroup::add_v1_freezer`]).
+    freezer: Option<String>,
+    /// The join files of `dirs`, then of `freezer`.
     procs: Vec<OwnedFd>,
     removed: bool,
 }
@@ -250,6 +253,7 @@ impl Cgroup {
         let mut cg = Cgroup {
             version: CgroupVersion::V1,
             dirs: Vec::new(),
+            freezer: None,
             procs: Vec::new(),
             removed: false,
         };
@@ -340,6 +344,34 @@ impl Cgroup {
         &self.procs
     }
 
+    /// The directories of [`Cgroup::procs_fds`], in the same order: [`Cgroup::paths`], then
+    /// the freezer directory if there is one.
+    pub(crate) fn join_paths(&self) -> impl Iterator<Item = &str> {
+        self.paths().chain(self.freezer.as_deref())
+    }
+
+    /// Adds a directory at `path` in the v1 `freezer` hierarchy (which the limits do not
+    /// use), made and joined as the others are: the child moves itself in through `tasks`
+    /// with the rest, so that the lifecycle does not move it later by pid, which takes the
+    /// global threadgroup lock and waits for an RCU grace period (several ms, tens when the
+    /// machine is loaded). Removed with the others; [`Cgroup::keep`] returns it apart.
+    pub(crate) fn add_v1_freezer(&mut self, path: String) -> Result<(), Error> {
+        mkdir_parents(&path)?;
+        let p = cjoin(&[&path])?;
+        fs::mkdirat(CWD, &p, Mode::from_bits_truncate(0o755))
+            .map_err(|e| Error::host(format!("mkdir {path}"), e))?;
+        let tasks = cjoin(&[&path, "/tasks"])?;
+        self.freezer = Some(path);
+        let fd = fs::openat(CWD, &tasks, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| Error::host(format!("open {}/tasks", self.freezer_path()), e))?;
+        self.procs.push(fd);
+        Ok(())
+    }
+
+    fn freezer_path(&self) -> &str {
+        self.freezer.as_deref().unwrap_or_default()
+    }
+
     /// Moves process `pid` (as seen by the caller) into the cgroup.
     pub fn add_process(&self, pid: i32) -> Result<(), Error> {
         let v = pid.to_string();
@@ -375,18 +407,24 @@ impl Cgroup {
         self.remove_dirs()
     }
 
-    /// Keeps the directories for a container that outlives this value; their paths.
-    pub(crate) fn keep(mut self) -> Vec<String> {
+    /// Keeps the directories for a container that outlives this value; their paths, and
+    /// the freezer directory's apart.
+    pub(crate) fn keep(mut self) -> (Vec<String>, Option<String>) {
         self.removed = true;
-        self.dirs.drain(..).map(|d| d.path).collect()
+        (
+            self.dirs.drain(..).map(|d| d.path).collect(),
+            self.freezer.take(),
+        )
     }
 
     fn remove_dirs(&mut self) -> Result<(), Error> {
         self.removed = true;
         self.procs.clear();
         let mut first_err = None;
-        while let Some(d) = self.dirs.pop() {
-            let r = match cjoin(&[&d.path]) {
+        let dirs = self.dirs.drain(..).map(|d| d.path);
+        let paths: Vec<String> = dirs.chain(self.freezer.take()).collect();
+        for path in paths {
+            let r = match cjoin(&[&path]) {
                 Ok(p) => rmdir_cgroup(&p),
                 Err(_) => Err(Errno::EINVAL),
             };
@@ -394,7 +432,7 @@ impl Cgroup {
                 Ok(()) | Err(Errno::ENOENT) => {}
                 Err(e) => {
                     if first_err.is_none() {
-                        first_err = Some(Error::host(format!("rmdir {}", d.path), e));
+                        first_err = Some(Error::host(format!("rmdir {path}"), e));
                     }
                 }
             }

@@ -1,21 +1,22 @@
 //! Pausing a container: the cgroup v2 `cgroup.freeze` of its own cgroup, or on cgroup v1 a
 //! directory of its own in the `freezer` hierarchy (which the limits' cgroup does not use),
-//! joined by the container's process right after `create`, before it has any children.
+//! made with the limits' directories and joined by the container's process with them, at
+//! the start of its setup ([`v1_dir`] names it; `Cgroup::add_v1_freezer` makes it).
 
 use alloc::format;
 use alloc::string::String;
 
 use rawsys::Errno;
-use rawsys::fs::{self, CWD, Mode};
 
 use super::record::FreezerDir;
 use crate::cgroup::{CgroupParent, CgroupVersion};
 use crate::error::Error;
 use crate::fsutil::{cjoin, read_string, write_existing};
+use crate::runtime::Detached;
 
 /// The v1 freezer directory for container `id` below `parent`, if a freezer hierarchy is
 /// mounted (and the parent is a cgroup at all).
-fn v1_dir(parent: &CgroupParent, id: &str) -> Result<Option<String>, Error> {
+pub(crate) fn v1_dir(parent: &CgroupParent, id: &str) -> Result<Option<String>, Error> {
     let parent_path = match parent {
         CgroupParent::None => return Ok(None),
         CgroupParent::Path(p) => p.clone(),
@@ -71,34 +72,13 @@ fn v1_dir(parent: &CgroupParent, id: &str) -> Result<Option<String>, Error> {
     Ok(None)
 }
 
-/// Puts process `pid` (with no children yet) under a freezer: with cgroup v2 its own cgroup
-/// already is one; with v1 a new freezer directory is made and `pid` moved into it.
-pub(crate) fn setup(
-    version: Option<CgroupVersion>,
-    cgroups: &[String],
-    parent: &CgroupParent,
-    id: &str,
-    pid: i32,
-) -> Result<Option<FreezerDir>, Error> {
-    if version == Some(CgroupVersion::V2) {
-        return Ok(cgroups.first().map(|d| FreezerDir::V2(d.clone())));
+/// The freezer of a container whose process was launched with `detached`'s cgroups: with
+/// cgroup v2 its own cgroup is one; with v1 the freezer directory its process joined.
+pub(crate) fn of(detached: &Detached) -> Option<FreezerDir> {
+    if detached.version == Some(CgroupVersion::V2) {
+        return detached.cgroups.first().map(|d| FreezerDir::V2(d.clone()));
     }
-    let Some(dir) = v1_dir(parent, id)? else {
-        return Ok(None);
-    };
-    crate::cgroup::mkdir_parents(&dir)?;
-    let c = cjoin(&[&dir])?;
-    fs::mkdirat(CWD, &c, Mode::from_bits_truncate(0o755))
-        .map_err(|e| Error::host(format!("mkdir {dir}"), e))?;
-    // The process has one thread (it waits before execve in the copy of a fork): moving that
-    // thread through `tasks` moves it all, without the global threadgroup lock a write to
-    // `cgroup.procs` takes, which costs an RCU grace period (see Cgroup::create).
-    let tasks = cjoin(&[&dir, "/tasks"])?;
-    if let Err(e) = write_existing(&tasks, format!("{pid}").as_bytes()) {
-        let _ = crate::cgroup::rmdir_cgroup(&c);
-        return Err(Error::host(format!("write {pid} to {dir}/tasks"), e));
-    }
-    Ok(Some(FreezerDir::V1(dir)))
+    detached.v1_freezer.clone().map(FreezerDir::V1)
 }
 
 impl FreezerDir {

@@ -70,7 +70,7 @@
 //!   as owner, which exits).
 
 pub mod exec;
-mod freezer;
+pub(crate) mod freezer;
 mod proc;
 mod record;
 
@@ -96,7 +96,7 @@ use rawsys::{AsFd, Errno, OwnedFd};
 use crate::child::{MAX_PASSED_FDS, StartGate};
 use crate::config::{Container, check_abs};
 use crate::error::{ConfigError, Error};
-use crate::fsutil::{cjoin, list_dir, read_string, write_existing};
+use crate::fsutil::{cjoin, list_dir, read_string, write_all};
 use crate::net::Network;
 use crate::runtime::Launch;
 use record::{FreezerDir, Record};
@@ -346,7 +346,7 @@ impl StateRoot {
             .into());
         }
         mkdir_p(&self.dir)?;
-        let locked = self.claim(id, &dir)?;
+        let _locked = self.claim(id, &dir)?;
         let (rec, master) = match self.stage(c, id, &dir, annotations) {
             Ok(r) => r,
             Err(e) => {
@@ -356,7 +356,9 @@ impl StateRoot {
         };
         let st = ContainerState {
             id: rec.id.clone(),
-            status: Self::status(&locked, &rec),
+            // What stage made: the process waits on the FIFO (its start time was read just
+            // now), which nobody but `start` under this lock removes.
+            status: Status::Created,
             pid: rec.pid,
             created: rec.created,
             annotations: rec.annotations,
@@ -439,15 +441,16 @@ impl StateRoot {
         drop(fifo);
         let master = running.take_terminal();
         let pid = running.pid();
-        let (version, cgroups) = running.detach();
+        let detached = running.detach();
+        let freezer = freezer::of(&detached);
         let created = time::clock_gettime(ClockId::Realtime).map_or(0, |t| t.tv_sec);
         let mut rec = Record {
             id: id.into(),
             pid,
             start_time: 0,
             created,
-            cgroups,
-            freezer: None,
+            cgroups: detached.cgroups,
+            freezer,
             annotations: annotations
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -465,16 +468,6 @@ impl StateRoot {
             .ok_or(Error::ChildVanished)
             .and_then(|st| {
                 rec.start_time = st.start_time;
-                freezer::setup(
-                    version,
-                    &rec.cgroups,
-                    &c.opts.cgroup_parent,
-                    cgroup_name,
-                    pid,
-                )
-            })
-            .and_then(|f| {
-                rec.freezer = f;
                 write_state(tmp, &rec)
             });
         if let Err(e) = setup {
@@ -619,23 +612,38 @@ impl StateRoot {
     /// not `stopped` is refused with [`Error::WrongStatus`], unless `force`, which kills it
     /// (`SIGKILL`) and waits for it first. With `force` an unknown id is not an error.
     pub fn delete(&self, id: &str, force: bool) -> Result<(), Error> {
+        self.remove(id, force).map(drop)
+    }
+
+    /// [`StateRoot::delete`], returning the state the container had just before (`None`
+    /// for an unknown id with `force`, or a `creating` one): what a front end needs for the
+    /// steps after deletion (its poststop hooks) without a second look under the lock.
+    pub fn remove(&self, id: &str, force: bool) -> Result<Option<ContainerState>, Error> {
         let l = match self.lock(id) {
             Ok(l) => l,
-            Err(Error::NotFound(_)) if force => return Ok(()),
+            Err(Error::NotFound(_)) if force => return Ok(None),
             Err(e) => return Err(e),
         };
         let Some(r) = self.load(&l)? else {
             if !force {
                 return Err(wrong(id, "delete", Status::Creating));
             }
-            return remove_files(&l.dir);
+            return remove_files(&l.dir).map(|()| None);
         };
         let status = Self::status(&l, &r);
         if status != Status::Stopped && !force {
             return Err(wrong(id, "delete", status));
         }
         destroy(&r, false)?;
-        remove_files(&l.dir)
+        remove_files(&l.dir)?;
+        Ok(Some(ContainerState {
+            status,
+            id: r.id,
+            pid: r.pid,
+            created: r.created,
+            annotations: r.annotations,
+            cgroup_paths: r.cgroups,
+        }))
     }
 }
 
@@ -653,8 +661,8 @@ fn write_state(dir: &str, r: &Record) -> Result<(), Error> {
     let flags = OFlags::WRONLY | OFlags::CREAT | OFlags::TRUNC | OFlags::CLOEXEC;
     let fd = fs::openat(CWD, &tmp, flags, Mode::RUSR | Mode::WUSR)
         .map_err(host(format!("create {dir}/state.tmp")))?;
+    write_all(&fd, r.encode().as_bytes()).map_err(host(format!("write {dir}/state.tmp")))?;
     drop(fd);
-    write_existing(&tmp, r.encode().as_bytes()).map_err(host(format!("write {dir}/state.tmp")))?;
     fs::renameat(CWD, &tmp, CWD, &cjoin(&[dir, "/state"])?)
         .map_err(host(format!("rename {dir}/state.tmp")))
 }
