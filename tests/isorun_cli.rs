@@ -840,3 +840,48 @@ fn exec_in_the_foreground_forwards_signals_and_relays_the_status() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(reap(pid), 137);
 }
+
+/// `run` in the foreground is the container process's parent and forwards the signals it
+/// gets (as runc's `run`): a PID 1 with traps sees SIGUSR1 and SIGTERM, `run` exits with its
+/// status and deletes the container.
+#[test]
+fn run_in_the_foreground_forwards_signals_and_relays_the_status() {
+    use rawsys::signal::Signal;
+    let env = Env::new("runsig");
+    let id = "lp-test-runsig";
+    let trapping = "trap 'echo got-term; exit 7' TERM; trap 'echo got-usr1' USR1; echo ready; \
+                    while :; do sleep 0.05; done";
+    let b = env.bundle(id, &["sh", "-c", trapping], json!({}));
+    let out = env.dir.join("run-out");
+    let mut child = Command::new(&env.bin)
+        .arg("--root")
+        .arg(&env.root)
+        .args(["run", "--bundle"])
+        .arg(&b)
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while std::fs::read_to_string(&out).unwrap() != "ready\n" {
+        assert!(t.elapsed().as_secs() < 10, "the container never started");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    rawsys::process::kill_process(child.id() as i32, Signal::SIGUSR1).unwrap();
+    let t = std::time::Instant::now();
+    while std::fs::read_to_string(&out).unwrap() == "ready\n" {
+        assert!(t.elapsed().as_secs() < 10, "SIGUSR1 never reached PID 1");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    rawsys::process::kill_process(child.id() as i32, Signal::SIGTERM).unwrap();
+    let st = child.wait().unwrap();
+    assert_eq!(st.code(), Some(7), "{st:?}");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "ready\ngot-usr1\ngot-term\n"
+    );
+    let o = env.isorun(&["state", id]);
+    assert!(!o.status.success(), "run left the container behind");
+}

@@ -4,10 +4,13 @@
 use std::io::Write;
 use std::path::Path;
 
-use isolate::StateRoot;
-use rawsys::process::{self, WaitId, WaitOptions, WaitStatus};
+use isolate::{Signal, StateRoot};
+use rawsys::process::{
+    self, PidfdFlags, WaitId, WaitOptions, WaitStatus, pidfd_open, pidfd_send_signal,
+};
 
 use crate::cli::CreateArgs;
+use crate::exec::{Foreground, Forwarder};
 use crate::log::Log;
 use crate::state;
 use crate::{convert, hooks, manage};
@@ -107,26 +110,65 @@ pub(crate) fn run(
     systemd_cgroup: bool,
     log: &mut Log,
 ) -> Result<i32, Failure> {
+    // In the foreground the signals this process gets are the container process's, as
+    // runc's `run` forwards them: blocked from before the process exists (isolate resets the
+    // mask before execve), so none is lost or ends this process first.
+    let signals = if detach {
+        None
+    } else {
+        Some(Forwarder::block()?)
+    };
     let pid = create(root, a, systemd_cgroup, log)?;
     if let Err(e) = manage::start(root, &a.id, log) {
         let _ = root.delete(&a.id, true);
         let _ = process::waitid(WaitId::Pid(pid), WaitOptions::EXITED);
         return Err(e);
     }
-    if detach {
+    let Some(signals) = signals else {
         return Ok(0);
-    }
-    let code = loop {
-        match process::waitid(WaitId::Pid(pid), WaitOptions::EXITED) {
-            Ok(Some(s)) => match s.status {
-                WaitStatus::Exited(c) => break c,
-                WaitStatus::Signaled { signal, .. } => break 128 + signal.raw(),
-                _ => continue,
-            },
-            Ok(None) | Err(rawsys::Errno::EINTR) => continue,
-            Err(e) => return Err(format!("wait for pid {pid}: {e}")),
-        }
     };
+    let mut child = Child {
+        pid,
+        // Our child, not reaped before the forwarding ends: the pid names no other process.
+        pidfd: pidfd_open(pid, PidfdFlags::empty()).map_err(|e| format!("pidfd_open: {e}"))?,
+    };
+    let code = signals.forward_until_exit(&mut child)?;
     manage::delete(root, &a.id, false, log)?;
     Ok(code)
+}
+
+/// The container's process that `run` created: this process's child.
+struct Child {
+    pid: i32,
+    pidfd: rawsys::OwnedFd,
+}
+
+impl Foreground for Child {
+    fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    fn signal(&self, sig: Signal) -> Result<(), Failure> {
+        match pidfd_send_signal(&self.pidfd, sig) {
+            // Ended and not yet reaped: the exit is read next.
+            Ok(()) | Err(rawsys::Errno::ESRCH) => Ok(()),
+            Err(e) => Err(format!("signal {sig:?} to pid {}: {e}", self.pid)),
+        }
+    }
+
+    fn try_exit_code(&mut self) -> Result<Option<i32>, Failure> {
+        let opts = WaitOptions::EXITED | WaitOptions::NOHANG;
+        loop {
+            match process::waitid(WaitId::Pid(self.pid), opts) {
+                Ok(Some(s)) => match s.status {
+                    WaitStatus::Exited(c) => return Ok(Some(c)),
+                    WaitStatus::Signaled { signal, .. } => return Ok(Some(128 + signal.raw())),
+                    _ => return Ok(None),
+                },
+                Ok(None) => return Ok(None),
+                Err(rawsys::Errno::EINTR) => continue,
+                Err(e) => return Err(format!("wait for pid {}: {e}", self.pid)),
+            }
+        }
+    }
 }

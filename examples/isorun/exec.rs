@@ -236,15 +236,43 @@ pub(crate) fn exec(root: &StateRoot, a: &ExecArgs, log: &mut Log) -> Result<i32,
     let Some(signals) = signals else {
         return Ok(0);
     };
-    match signals.forward_until_exit(&mut h)? {
-        ExitStatus::Exited(c) => Ok(c),
-        ExitStatus::Signaled(s) => Ok(128 + s.raw()),
-        ExitStatus::OutOfMemory => Ok(137),
+    signals.forward_until_exit(&mut h)
+}
+
+/// A process in the foreground that [`Forwarder`] passes signals to and waits for.
+pub(crate) trait Foreground {
+    /// Its pid (this process's child: not reaped before the forwarding ends).
+    fn pid(&self) -> i32;
+    /// Sends it `sig`.
+    fn signal(&self, sig: Signal) -> Result<(), Failure>;
+    /// Its exit code (128 + signal when killed) once it has ended, reaping it.
+    fn try_exit_code(&mut self) -> Result<Option<i32>, Failure>;
+}
+
+impl Foreground for ExecHandle {
+    fn pid(&self) -> i32 {
+        ExecHandle::pid(self)
+    }
+
+    fn signal(&self, sig: Signal) -> Result<(), Failure> {
+        self.kill(sig).map_err(|e| describe(&e))
+    }
+
+    fn try_exit_code(&mut self) -> Result<Option<i32>, Failure> {
+        Ok(self
+            .try_wait()
+            .map_err(|e| describe(&e))?
+            .map(|st| match st {
+                ExitStatus::Exited(c) => c,
+                ExitStatus::Signaled(s) => 128 + s.raw(),
+                ExitStatus::OutOfMemory => 137,
+            }))
     }
 }
 
-/// The signals `exec` in the foreground passes on to its process, read from a signalfd.
-struct Forwarder {
+/// The signals `exec` and `run` in the foreground pass on to their process, read from a
+/// signalfd.
+pub(crate) struct Forwarder {
     fd: rawsys::OwnedFd,
 }
 
@@ -271,7 +299,7 @@ impl Forwarder {
     }
 
     /// Blocks [`Forwarder::set`] and opens a signalfd for it.
-    fn block() -> Result<Forwarder, Failure> {
+    pub(crate) fn block() -> Result<Forwarder, Failure> {
         let set = Self::set();
         rt_sigprocmask(SigmaskHow::Block, Some(&set)).map_err(|e| format!("block signals: {e}"))?;
         let fd = signalfd4(&set, SignalfdFlags::CLOEXEC | SignalfdFlags::NONBLOCK)
@@ -279,8 +307,8 @@ impl Forwarder {
         Ok(Forwarder { fd })
     }
 
-    /// Passes every signal received on to `h`'s process until it ends; its status.
-    fn forward_until_exit(self, h: &mut ExecHandle) -> Result<ExitStatus, Failure> {
+    /// Passes every signal received on to `h`'s process until it ends; its exit code.
+    pub(crate) fn forward_until_exit(self, h: &mut impl Foreground) -> Result<i32, Failure> {
         let fail = |what: &'static str| move |e: rawsys::Errno| format!("{what}: {e}");
         // Our child, not reaped before the loop ends: the pid cannot name another process.
         let pidfd = pidfd_open(h.pid(), PidfdFlags::empty()).map_err(fail("pidfd_open"))?;
@@ -302,7 +330,7 @@ impl Forwarder {
                     Ok(n) => {
                         for i in &info[..n] {
                             if let Some(sig) = Signal::from_raw(i.ssi_signo as i32) {
-                                h.kill(sig).map_err(|e| describe(&e))?;
+                                h.signal(sig)?;
                             }
                         }
                     }
@@ -311,8 +339,8 @@ impl Forwarder {
                     Err(e) => return Err(fail("read signalfd")(e)),
                 }
             }
-            if let Some(st) = h.try_wait().map_err(|e| describe(&e))? {
-                return Ok(st);
+            if let Some(code) = h.try_exit_code()? {
+                return Ok(code);
             }
         }
     }
