@@ -265,7 +265,11 @@ RUNTIMES = ["isorun", "crun", "runc"]
 # ---- 1. start-to-exit of /bin/true ------------------------------------------------------
 bridge = ["--net", "bridge", "--bridge", "lp-bench0", "--subnet", subnet, "--nft-table", "lp_bench",
           "--veth-prefix", "lp-bench-", "--lease-dir", f"{work}/leases"]
-limits = ["--rootfs", rfs, "--memory", "100M", "--pids", "64", "/bin/true"]
+# The root as crun's and runc's bundles have it: the directory itself, read-only (without
+# --rootfs-write, container would put a copy-on-write overlay on it: scripts/bench-image.sh
+# measures that).
+limits = ["--rootfs", rfs, "--rootfs-write", "--read-only", "--memory", "100M", "--pids", "64",
+          "/bin/true"]
 tools = [
     ("container", [container, "run", "--net", "none", *limits]),
     ("c-bridge", [container, "run", *bridge, *limits]),
