@@ -771,6 +771,19 @@ fn spec_features_version_and_config_fields_reach_the_process() {
     );
 }
 
+/// A shell that reports its start and each of SIGUSR1 and SIGTERM (which ends it with 7).
+const TRAPPING: &str = "trap 'echo got-term; exit 7' TERM; trap 'echo got-usr1' USR1; \
+                        echo ready; while :; do sleep 0.05; done";
+
+/// Waits (at most 10 s, else fails with `what`) until the text of the file `out` is `done`.
+fn wait_for_output(out: &Path, what: &str, done: impl Fn(&str) -> bool) {
+    let t = std::time::Instant::now();
+    while !done(&std::fs::read_to_string(out).unwrap()) {
+        assert!(t.elapsed().as_secs() < 10, "{what}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// `exec` in the foreground passes the signals it gets on to its process (as runc does) and
 /// exits with the process's status: its own code, or 128 + the signal that ended it.
 #[test]
@@ -781,11 +794,9 @@ fn exec_in_the_foreground_forwards_signals_and_relays_the_status() {
     let b = env.bundle(id, SLEEPER, json!({}));
     let pid = env.create(&b, id);
     assert!(env.isorun(&["start", id]).status.success());
-    let trapping = "trap 'echo got-term; exit 7' TERM; trap 'echo got-usr1' USR1; echo ready; \
-                    while :; do sleep 0.05; done";
     let cases: [(&[&str], &[Signal], i32, &str); 2] = [
         (
-            &["sh", "-c", trapping],
+            &["sh", "-c", TRAPPING],
             &[Signal::SIGUSR1, Signal::SIGTERM],
             7,
             "ready\ngot-usr1\ngot-term\n",
@@ -809,25 +820,14 @@ fn exec_in_the_foreground_forwards_signals_and_relays_the_status() {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let t = std::time::Instant::now();
-        while std::fs::read_to_string(&out).unwrap() != "ready\n" {
-            assert!(
-                t.elapsed().as_secs() < 10,
-                "the exec'd process never started"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_for_output(&out, "the exec'd process never started", |s| s == "ready\n");
         for sig in *signals {
             let before = std::fs::read_to_string(&out).unwrap();
             rawsys::process::kill_process(child.id() as i32, *sig).unwrap();
             // One at a time: busybox runs a trap after its foreground sleep.
-            let t = std::time::Instant::now();
-            while *sig != Signal::SIGTERM && std::fs::read_to_string(&out).unwrap() == before {
-                assert!(
-                    t.elapsed().as_secs() < 10,
-                    "{sig:?} never reached the process"
-                );
-                std::thread::sleep(std::time::Duration::from_millis(10));
+            if *sig != Signal::SIGTERM {
+                let what = format!("{sig:?} never reached the process");
+                wait_for_output(&out, &what, |s| s != before);
             }
         }
         let st = child.wait().unwrap();
@@ -849,9 +849,7 @@ fn run_in_the_foreground_forwards_signals_and_relays_the_status() {
     use rawsys::signal::Signal;
     let env = Env::new("runsig");
     let id = "lp-test-runsig";
-    let trapping = "trap 'echo got-term; exit 7' TERM; trap 'echo got-usr1' USR1; echo ready; \
-                    while :; do sleep 0.05; done";
-    let b = env.bundle(id, &["sh", "-c", trapping], json!({}));
+    let b = env.bundle(id, &["sh", "-c", TRAPPING], json!({}));
     let out = env.dir.join("run-out");
     let mut child = Command::new(&env.bin)
         .arg("--root")
@@ -864,17 +862,9 @@ fn run_in_the_foreground_forwards_signals_and_relays_the_status() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let t = std::time::Instant::now();
-    while std::fs::read_to_string(&out).unwrap() != "ready\n" {
-        assert!(t.elapsed().as_secs() < 10, "the container never started");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for_output(&out, "the container never started", |s| s == "ready\n");
     rawsys::process::kill_process(child.id() as i32, Signal::SIGUSR1).unwrap();
-    let t = std::time::Instant::now();
-    while std::fs::read_to_string(&out).unwrap() == "ready\n" {
-        assert!(t.elapsed().as_secs() < 10, "SIGUSR1 never reached PID 1");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_for_output(&out, "SIGUSR1 never reached PID 1", |s| s != "ready\n");
     rawsys::process::kill_process(child.id() as i32, Signal::SIGTERM).unwrap();
     let st = child.wait().unwrap();
     assert_eq!(st.code(), Some(7), "{st:?}");

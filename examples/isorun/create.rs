@@ -5,9 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use isolate::{Signal, StateRoot};
-use rawsys::process::{
-    self, PidfdFlags, WaitId, WaitOptions, WaitStatus, pidfd_open, pidfd_send_signal,
-};
+use rawsys::process::{self, WaitId, WaitOptions, WaitStatus};
 
 use crate::cli::CreateArgs;
 use crate::exec::{Foreground, Forwarder};
@@ -127,20 +125,16 @@ pub(crate) fn run(
     let Some(signals) = signals else {
         return Ok(0);
     };
-    let mut child = Child {
-        pid,
-        // Our child, not reaped before the forwarding ends: the pid names no other process.
-        pidfd: pidfd_open(pid, PidfdFlags::empty()).map_err(|e| format!("pidfd_open: {e}"))?,
-    };
+    let mut child = Child { pid };
     let code = signals.forward_until_exit(&mut child)?;
     manage::delete(root, &a.id, false, log)?;
     Ok(code)
 }
 
-/// The container's process that `run` created: this process's child.
+/// The container's process that `run` created: this process's child, not reaped before the
+/// forwarding ends, so its pid names no other process (an ended one is a zombie until then).
 struct Child {
     pid: i32,
-    pidfd: rawsys::OwnedFd,
 }
 
 impl Foreground for Child {
@@ -149,11 +143,8 @@ impl Foreground for Child {
     }
 
     fn signal(&self, sig: Signal) -> Result<(), Failure> {
-        match pidfd_send_signal(&self.pidfd, sig) {
-            // Ended and not yet reaped: the exit is read next.
-            Ok(()) | Err(rawsys::Errno::ESRCH) => Ok(()),
-            Err(e) => Err(format!("signal {sig:?} to pid {}: {e}", self.pid)),
-        }
+        process::kill_process(self.pid, sig)
+            .map_err(|e| format!("signal {sig:?} to pid {}: {e}", self.pid))
     }
 
     fn try_exit_code(&mut self) -> Result<Option<i32>, Failure> {
