@@ -30,6 +30,16 @@ impl FreeLists {
         }
     }
 
+    /// The first span on the list a span of `pages` pages belongs on (null when it is
+    /// empty): `pages` from 1 to `MAX_PAGES + 1` visits every list once.
+    pub(crate) fn first_on_list(&self, pages: usize) -> *mut Span {
+        if pages <= MAX_PAGES {
+            self.exact[pages].first()
+        } else {
+            self.large.first()
+        }
+    }
+
     /// The list a span of `pages` pages belongs on, and 0 or its exact length.
     fn list(&mut self, pages: usize) -> &mut SpanList {
         if pages <= MAX_PAGES {

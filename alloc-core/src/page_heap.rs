@@ -438,11 +438,7 @@ impl PageHeap {
         let mut n_out = 0;
         let mut next_due: Option<u64> = None;
         for n in 1..=MAX_PAGES + 1 {
-            let mut s = if n <= MAX_PAGES {
-                self.resident.exact[n].first()
-            } else {
-                self.resident.large.first()
-            };
+            let mut s = self.resident.first_on_list(n);
             while !s.is_null() {
                 // SAFETY: list members are live free spans (lock held).
                 let (next, freed_at) = unsafe { ((*s).next, (*s).freed_at) };
@@ -677,11 +673,7 @@ mod tests {
             // Only the resident lists hold unreleased spans; a released span moves to the
             // returned lists, so its successor is read before.
             for n in 1..=MAX_PAGES + 1 {
-                let mut s = if n <= MAX_PAGES {
-                    self.resident.exact[n].first()
-                } else {
-                    self.resident.large.first()
-                };
+                let mut s = self.resident.first_on_list(n);
                 while !s.is_null() {
                     // SAFETY: list members are live free spans.
                     let (next, freed_at) = unsafe { ((*s).next, (*s).freed_at) };
