@@ -255,18 +255,7 @@ fn python_ssl_pipelines_over_tls_and_plain_still_works_without_tls() {
     let site = TempDir::new("tls-python-site");
     site.write("index.html", b"hello python\n");
     let s = start_tls(site.path(), &cert, &key, &[]);
-    let out = Command::new("python3")
-        .args(["-c", PY_CLIENT, &s.port.to_string()])
-        .arg(pki.ca())
-        .arg("100")
-        .output()
-        .expect("python3 is installed");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python_client(PY_CLIENT, s.port, &pki.ca(), &["100".as_ref()]);
     // ALPN is None: this client offers none; 100 pipelined responses, then the close.
     assert_eq!(text.trim(), "TLSv1.3 None 100 100");
 
@@ -574,18 +563,30 @@ fn a_slow_reader_gets_whole_files_and_ranges_over_tls() {
     site.write("big.bin", &bytes[..2_500_000]);
     site.write("mid.bin", &bytes[2_500_000..]);
     let s = start_tls(site.path(), &cert, &key, &[]);
+    let (big, mid) = (site.path().join("big.bin"), site.path().join("mid.bin"));
+    let text = python_client(
+        PY_SLOW_READER,
+        s.port,
+        &pki.ca(),
+        &[big.as_ref(), mid.as_ref()],
+    );
+    assert_eq!(text.trim(), "200 ok\n206 ok\n200 ok\n0");
+}
+
+/// Runs the Python client `code` against 127.0.0.1:`port` trusting `ca`, with `args` after
+/// those two; fails unless it exits 0; its standard output.
+fn python_client(code: &str, port: u16, ca: &Path, args: &[&std::ffi::OsStr]) -> String {
     let out = Command::new("python3")
-        .args(["-c", PY_SLOW_READER, &s.port.to_string()])
-        .arg(pki.ca())
-        .arg(site.path().join("big.bin"))
-        .arg(site.path().join("mid.bin"))
+        .args(["-c", code, &port.to_string()])
+        .arg(ca)
+        .args(args)
         .output()
         .expect("python3 is installed");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{text} {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.trim(), "200 ok\n206 ok\n200 ok\n0");
+    text
 }
