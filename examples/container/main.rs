@@ -15,6 +15,8 @@ mod exec;
 mod image;
 mod logs;
 mod manage;
+#[path = "../common/rfc3339.rs"]
+mod rfc3339;
 #[path = "../common/signal.rs"]
 mod signal;
 mod state;

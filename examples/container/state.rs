@@ -211,14 +211,7 @@ pub(crate) fn now() -> (i64, u32) {
 
 /// RFC 3339 with nanoseconds, UTC (docker's inspect times).
 pub(crate) fn rfc3339((secs, nanos): (i64, u32)) -> String {
-    let (y, m, d) = crate::civil::civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        s / 3600,
-        s / 60 % 60,
-        s % 60
-    )
+    crate::rfc3339::rfc3339(secs, Some(nanos))
 }
 
 /// docker's human durations: "Less than a second", "3 seconds", "About a minute", ...

@@ -93,15 +93,7 @@ pub(crate) fn rfc3339(t: SystemTime) -> String {
 
 /// Seconds since the epoch (and nanoseconds) as RFC 3339 in UTC.
 pub(crate) fn rfc3339_secs(secs: i64, nanos: u32) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (year, month, day) = crate::civil::civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    crate::rfc3339::rfc3339(secs, Some(nanos))
 }
 
 #[cfg(test)]

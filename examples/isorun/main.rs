@@ -18,6 +18,8 @@ mod hooks;
 mod info;
 mod log;
 mod manage;
+#[path = "../common/rfc3339.rs"]
+mod rfc3339;
 #[path = "../common/signal.rs"]
 mod signal;
 mod spec;
