@@ -56,7 +56,7 @@ impl StateRoot {
     ///
     /// On a bridge network ([`crate::Network::Bridge`]) the container's address lease is
     /// owned by its own process, and its state records what it holds
-    /// ([`ContainerState::network`]); see the [module docs](self) for who gives it back.
+    /// ([`ContainerState::network`]); see the [module docs](crate::lifecycle) for who gives it back.
     /// The published host ports are not held once `create` returns (their DNAT rules are in
     /// place): [`StateRoot::create_with_handles`] returns the sockets that hold them.
     ///
