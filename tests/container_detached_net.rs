@@ -4,183 +4,38 @@
 //! of everything), refused runs create nothing, and two detached containers reach each other.
 //!
 //! Each test has its own state root and image store (`detached_support::Env`) and its own
-//! network: bridge `lp-test-d<pid><k>`, a free `10.213.x.0/24`, nftables table
-//! `lp_test_d<pid>_<k>`, veth prefix `lp-test-<letter>` and a lease directory in the test's
-//! directory, all removed at the end, also on failure. Traffic goes only to 127.0.0.1 and to
-//! the containers' addresses on these bridges.
+//! network (`bridge_support::Net`: bridge, free `10.213.x.0/24`, nftables table, veth prefix
+//! and lease directory, all `lp-test-` names), all removed at the end, also on failure.
+//! Traffic goes only to 127.0.0.1 and to the containers' addresses on these bridges.
 
+mod bridge_support;
 mod detached_support;
 mod example_bin;
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::net::TcpListener;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use bridge_support::{Net, free_port, http_get};
 use detached_support::{Env, eventually, text};
 
-fn sh(cmd: &str, args: &[&str]) -> String {
-    text(&Command::new(cmd).args(args).output().unwrap().stdout)
+/// `run -d`, the network's flags (with `--net bridge`), then `args`.
+fn run_d(env: &Env, net: &Net, args: &[&str]) -> Output {
+    let mut a: Vec<String> = vec!["run".into(), "-d".into()];
+    a.extend(net.flags());
+    a.extend(args.iter().map(|s| s.to_string()));
+    env.run(&a.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-/// A private bridge network of test `k` and its removal.
-struct Net {
-    bridge: String,
-    table: String,
-    leases: String,
-    subnet: String,
-    /// The subnet's first three octets and a dot: the containers' addresses start so.
-    prefix: String,
-    gw: String,
-    veth: String,
-}
-
-impl Net {
-    fn new(k: u32, env: &Env) -> Net {
-        let pid = std::process::id();
-        let routes = sh("ip", &["-4", "route", "show", "table", "all"]);
-        // A /24 of 10.213.0.0/16 that no host route mentions.
-        let x = (0..250u32)
-            .map(|i| (pid * 7 + k * 37 + 17 + i * 13) % 250)
-            .find(|x| {
-                !routes.contains(&format!("10.213.{x}.")) && !routes.contains("10.213.0.0/16")
-            })
-            .expect("a free 10.213.x.0/24");
-        Net {
-            bridge: format!("lp-test-d{}{k}", pid % 100_000),
-            table: format!("lp_test_d{pid}_{k}"),
-            leases: env.dir.join(format!("leases{k}")).display().to_string(),
-            veth: format!("lp-test-{}", (b'm' + k as u8) as char),
-            subnet: format!("10.213.{x}.0/24"),
-            prefix: format!("10.213.{x}."),
-            gw: format!("10.213.{x}.1"),
-        }
-    }
-
-    /// The bridge flags (`run` and `cleanup`), without `--net`.
-    fn flags(&self) -> Vec<String> {
-        [
-            "--bridge",
-            &self.bridge,
-            "--subnet",
-            &self.subnet,
-            "--nft-table",
-            &self.table,
-            "--veth-prefix",
-            &self.veth,
-            "--lease-dir",
-            &self.leases,
-        ]
-        .map(String::from)
-        .to_vec()
-    }
-
-    /// `run -d --net bridge`, this network's flags, then `args`.
-    fn run_d(&self, env: &Env, args: &[&str]) -> Output {
-        let mut a: Vec<String> = ["run", "-d", "--net", "bridge"].map(String::from).to_vec();
-        a.extend(self.flags());
-        a.extend(args.iter().map(|s| s.to_string()));
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        env.run(&a)
-    }
-
-    /// [`Net::run_d`], checked to succeed; the container's id.
-    fn run_d_ok(&self, env: &Env, args: &[&str]) -> String {
-        let o = self.run_d(env, args);
-        assert!(
-            o.status.success(),
-            "run -d {args:?}: {} {}",
-            o.status,
-            text(&o.stderr)
-        );
-        text(&o.stdout).trim().to_string()
-    }
-
-    fn dnat_rules(&self) -> Vec<String> {
-        sh("nft", &["list", "table", "ip", &self.table])
-            .lines()
-            .filter(|l| l.contains("dnat"))
-            .map(|l| l.trim().to_string())
-            .collect()
-    }
-
-    /// The lease lines (without the `next` line).
-    fn lease_lines(&self) -> Vec<String> {
-        std::fs::read_to_string(format!("{}/{}.leases", self.leases, self.bridge))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.starts_with("next "))
-            .map(String::from)
-            .collect()
-    }
-
-    fn veths(&self) -> Vec<String> {
-        sh("ip", &["-o", "link", "show"])
-            .lines()
-            .filter_map(|l| l.split(": ").nth(1))
-            .map(|n| n.split('@').next().unwrap_or(n).to_string())
-            .filter(|n| n.starts_with(&self.veth))
-            .collect()
-    }
-
-    fn bridge_exists(&self) -> bool {
-        std::path::Path::new("/sys/class/net")
-            .join(&self.bridge)
-            .exists()
-    }
-
-    /// No lease, no DNAT rule, and (once the kernel has torn the namespaces down) no veth.
-    fn assert_clean(&self) {
-        assert_eq!(self.lease_lines(), Vec::<String>::new(), "leases left");
-        assert_eq!(self.dnat_rules(), Vec::<String>::new(), "DNAT rules left");
-        let end = Instant::now() + Duration::from_secs(10);
-        while !self.veths().is_empty() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert_eq!(self.veths(), Vec::<String>::new(), "veths left");
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.table])
-            .stderr(Stdio::null())
-            .status();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// A loopback TCP port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `GET /` on 127.0.0.1:`port`, retried for up to 10 s until something answers.
-fn http_get(port: u16) -> String {
-    let end = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = (|| -> std::io::Result<String> {
-            let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
-            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
-            let mut v = String::new();
-            s.read_to_string(&mut v)?;
-            Ok(v)
-        })();
-        match r {
-            Ok(v) if !v.is_empty() => return v,
-            _ if Instant::now() < end => std::thread::sleep(Duration::from_millis(20)),
-            other => panic!("no answer on 127.0.0.1:{port}: {other:?}"),
-        }
-    }
+/// [`run_d`], checked to succeed.
+fn run_d_ok(env: &Env, net: &Net, args: &[&str]) {
+    let o = run_d(env, net, args);
+    assert!(
+        o.status.success(),
+        "run -d {args:?}: {} {}",
+        o.status,
+        text(&o.stderr)
+    );
 }
 
 /// A directory with `index.html` saying `body`, for busybox httpd.
@@ -208,29 +63,10 @@ fn kill9(pid: i64) {
     rawsys::process::kill_process(pid as i32, rawsys::signal::Signal::SIGKILL).unwrap();
 }
 
-/// Directories named `name` below /sys/fs/cgroup.
-fn cgroups_named(name: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![std::path::PathBuf::from("/sys/fs/cgroup")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                if e.file_name() == name {
-                    found.push(e.path());
-                }
-                if d.components().count() < 8 {
-                    stack.push(e.path());
-                }
-            }
-        }
-    }
-    found
-}
-
 #[test]
 fn a_published_port_answers_inspect_and_ps_show_the_network_and_stop_gives_it_back() {
     let env = Env::new("dnet-serve");
-    let net = Net::new(0, &env);
+    let net = Net::new(0);
     let name = "lp-test-dweb";
     let port = free_port();
     let p = format!("{port}:80");
@@ -239,7 +75,7 @@ fn a_published_port_answers_inspect_and_ps_show_the_network_and_stop_gives_it_ba
     let mut args: Vec<String> = ["run", "-d", "--name", name, "-p", &p, "-v", &vol]
         .map(String::from)
         .to_vec();
-    args.extend(net.flags());
+    args.extend(net.flags().into_iter().skip(2));
     args.extend(HTTPD.map(String::from));
     let o = env
         .cmd(&args.iter().map(String::as_str).collect::<Vec<_>>())
@@ -253,7 +89,7 @@ fn a_published_port_answers_inspect_and_ps_show_the_network_and_stop_gives_it_ba
     let v = env.inspect(name);
     let ns = &v["NetworkSettings"];
     let ip = ns["IPAddress"].as_str().unwrap().to_string();
-    assert!(ip.starts_with(&net.prefix), "{ns}");
+    assert!(ip.starts_with(net.prefix()), "{ns}");
     assert_eq!(ns["Gateway"], net.gw.as_str());
     assert_eq!(ns["IPPrefixLen"], 24);
     assert_eq!(ns["Bridge"], net.bridge.as_str());
@@ -286,14 +122,14 @@ fn a_published_port_answers_inspect_and_ps_show_the_network_and_stop_gives_it_ba
     assert!(row.contains(&format!("0.0.0.0:{port}->80/tcp")), "{ps}");
     // The lease is the container's process's (not the supervisor's), with the port.
     let pid = v["State"]["Pid"].as_i64().unwrap();
-    let leases = net.lease_lines();
+    let leases = net.leases();
     assert_eq!(leases.len(), 1, "{leases:?}");
     assert!(
         leases[0].starts_with(&format!("{ip} {pid} "))
             && leases[0].ends_with(&format!("tcp:{port}:80")),
         "{leases:?}"
     );
-    assert_eq!(net.dnat_rules().len(), 2, "{:?}", net.dnat_rules());
+    assert_eq!(net.dnat_rules(), 2, "{:?}", net.dnat_rules());
     // The port is held: no host program can take it while the container publishes it.
     let e = TcpListener::bind(("0.0.0.0", port)).expect_err("the published port is held");
     assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
@@ -315,7 +151,7 @@ fn a_published_port_answers_inspect_and_ps_show_the_network_and_stop_gives_it_ba
 #[test]
 fn kill_9_leaves_the_network_to_the_live_container_and_cleanup_removes_a_dead_run() {
     let env = Env::new("dnet-kill9");
-    let net = Net::new(1, &env);
+    let net = Net::new(1);
     // A supervisor killed: the container keeps serving on its port; `stop` then gives its
     // network back itself.
     let port = free_port();
@@ -324,12 +160,12 @@ fn kill_9_leaves_the_network_to_the_live_container_and_cleanup_removes_a_dead_ru
     let p = format!("{port}:80");
     a.extend([p.as_str(), "-v", vol.as_str()]);
     a.extend(HTTPD);
-    net.run_d_ok(&env, &a);
+    run_d_ok(&env, &net, &a);
     let t = env.traces("lp-test-dorphan");
     kill9(i64::from(t.supervisor.0));
     eventually("the supervisor to die", || !t.supervisor_alive());
     assert!(http_get(port).ends_with("unsupervised\n"));
-    assert_eq!(net.lease_lines().len(), 1);
+    assert_eq!(net.lease_lines(), 1);
     env.ok(&["stop", "-t", "0", "lp-test-dorphan"]);
     net.assert_clean();
     env.ok(&["rm", "lp-test-dorphan"]);
@@ -337,8 +173,9 @@ fn kill_9_leaves_the_network_to_the_live_container_and_cleanup_removes_a_dead_ru
     // The supervisor and then the container killed: nobody gives anything back...
     let port = free_port();
     let p = format!("{port}:80");
-    net.run_d_ok(
+    run_d_ok(
         &env,
+        &net,
         &["--name", "lp-test-ddead", "-p", &p, "--", "sleep", "100"],
     );
     let t = env.traces("lp-test-ddead");
@@ -349,11 +186,11 @@ fn kill_9_leaves_the_network_to_the_live_container_and_cleanup_removes_a_dead_ru
     eventually("the supervisor to die", || !t.supervisor_alive());
     kill9(pid);
     eventually("the container to die", || !alive(pid));
-    assert_eq!(net.lease_lines().len(), 1, "the lease is still there");
-    assert_eq!(net.dnat_rules().len(), 2, "and so are its rules");
+    assert_eq!(net.lease_lines(), 1, "the lease is still there");
+    assert_eq!(net.dnat_rules(), 2, "and so are its rules");
     // ...until `container cleanup` with the network's flags.
     let mut a = vec!["cleanup".to_string()];
-    a.extend(net.flags());
+    a.extend(net.flags().into_iter().skip(2));
     let o = env.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
     let out = text(&o.stdout);
     assert!(o.status.success(), "{out}{}", text(&o.stderr));
@@ -373,20 +210,23 @@ fn kill_9_leaves_the_network_to_the_live_container_and_cleanup_removes_a_dead_ru
 #[test]
 fn refused_runs_name_the_reason_in_one_line_and_create_nothing() {
     let env = Env::new("dnet-refused");
-    let net = Net::new(2, &env);
+    let net = Net::new(2);
     // A container publishing a port, to be refused by.
     let held = free_port();
     let h = format!("{held}:80");
-    net.run_d_ok(
+    run_d_ok(
         &env,
+        &net,
         &["--name", "lp-test-dholder", "-p", &h, "--", "sleep", "100"],
     );
-    let before_leases = net.lease_lines();
+    // A refused run's cgroups would be made beside the holder's (one parent: our cgroup).
+    let holder = env.traces("lp-test-dholder");
+    let before_leases = net.leases();
     let before_rules = net.dnat_rules();
     // A host program's port.
     let host = TcpListener::bind("0.0.0.0:0").unwrap();
     let busy = host.local_addr().unwrap().port();
-    let other = Net::new(3, &env);
+    let other = Net::new(3);
     let mut overlapping = vec!["--bridge".to_string(), other.bridge.clone()];
     overlapping.extend(["--subnet".into(), net.subnet.clone()]);
     overlapping.extend(["--", "true"].map(String::from));
@@ -422,7 +262,7 @@ fn refused_runs_name_the_reason_in_one_line_and_create_nothing() {
         let name = "lp-test-drefused";
         let mut a = vec!["--name", name];
         a.extend(args.iter().map(String::as_str));
-        let o = net.run_d(&env, &a);
+        let o = run_d(&env, &net, &a);
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(125), "{args:?}: {err}");
         assert!(
@@ -435,8 +275,15 @@ fn refused_runs_name_the_reason_in_one_line_and_create_nothing() {
         assert_eq!(ps.lines().count(), 1, "{args:?}: {ps}");
         assert!(!env.root().join(name).exists(), "{args:?}: state left");
         assert!(!env.root().join(".container").join(name).exists());
-        assert_eq!(cgroups_named(name), Vec::<std::path::PathBuf>::new());
-        assert_eq!(net.lease_lines(), before_leases, "{args:?}");
+        for c in &holder.cgroups {
+            let beside = c.with_file_name(name);
+            assert!(
+                !beside.exists(),
+                "{args:?}: cgroup {} left",
+                beside.display()
+            );
+        }
+        assert_eq!(net.leases(), before_leases, "{args:?}");
         assert_eq!(net.dnat_rules(), before_rules, "{args:?}");
         assert!(
             !other.bridge_exists(),
@@ -445,9 +292,8 @@ fn refused_runs_name_the_reason_in_one_line_and_create_nothing() {
         );
     }
     drop(host);
-    let t = env.traces("lp-test-dholder");
     env.ok(&["rm", "-f", "lp-test-dholder"]);
-    t.assert_gone();
+    holder.assert_gone();
     net.assert_clean();
     env.assert_empty();
 }
@@ -455,12 +301,16 @@ fn refused_runs_name_the_reason_in_one_line_and_create_nothing() {
 #[test]
 fn two_detached_containers_reach_each_other_and_kill_rm_f_and_rm_flag_give_the_network_back() {
     let env = Env::new("dnet-pair");
-    let net = Net::new(4, &env);
+    let net = Net::new(4);
     let vol = www(&env, "from the neighbour\n");
     let mut a = vec!["--name", "lp-test-dsrv", "-v", vol.as_str()];
     a.extend(HTTPD);
-    net.run_d_ok(&env, &a);
-    net.run_d_ok(&env, &["--name", "lp-test-dcli", "--", "sleep", "100"]);
+    run_d_ok(&env, &net, &a);
+    run_d_ok(
+        &env,
+        &net,
+        &["--name", "lp-test-dcli", "--", "sleep", "100"],
+    );
     let ip = |n: &str| {
         env.inspect(n)["NetworkSettings"]["IPAddress"]
             .as_str()
@@ -468,7 +318,7 @@ fn two_detached_containers_reach_each_other_and_kill_rm_f_and_rm_flag_give_the_n
             .to_string()
     };
     let (srv, cli) = (ip("lp-test-dsrv"), ip("lp-test-dcli"));
-    assert!(srv.starts_with(&net.prefix) && cli.starts_with(&net.prefix) && srv != cli);
+    assert!(srv.starts_with(net.prefix()) && cli.starts_with(net.prefix()) && srv != cli);
     // busybox nc (this busybox's wget crashes): a request, the answer to its end.
     let get = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 3 {srv} 80");
     let end = Instant::now() + Duration::from_secs(10);
@@ -497,12 +347,12 @@ fn two_detached_containers_reach_each_other_and_kill_rm_f_and_rm_flag_give_the_n
         &cli,
     ]);
     assert!(o.status.success(), "{}{}", text(&o.stdout), text(&o.stderr));
-    assert_eq!(net.lease_lines().len(), 2);
+    assert_eq!(net.lease_lines(), 2);
     // kill: the supervisor reaps it and gives its lease back before it records the code.
     let t_srv = env.traces("lp-test-dsrv");
     env.ok(&["kill", "lp-test-dsrv"]);
     assert_eq!(env.ok(&["wait", "lp-test-dsrv"]), "137\n");
-    let left = net.lease_lines();
+    let left = net.leases();
     assert!(
         left.len() == 1 && left[0].starts_with(&format!("{cli} ")),
         "{left:?}"
@@ -511,14 +361,15 @@ fn two_detached_containers_reach_each_other_and_kill_rm_f_and_rm_flag_give_the_n
     let t_cli = env.traces("lp-test-dcli");
     env.ok(&["rm", "-f", "lp-test-dcli"]);
     t_cli.assert_gone();
-    assert_eq!(net.lease_lines(), Vec::<String>::new());
+    assert_eq!(net.lease_lines(), 0);
     env.ok(&["rm", "lp-test-dsrv"]);
     t_srv.assert_gone();
     // --rm: the container, its network and its state go when it ends by itself.
     let port = free_port();
     let p = format!("{port}:80");
-    net.run_d_ok(
+    run_d_ok(
         &env,
+        &net,
         &[
             "--rm",
             "--name",
@@ -531,7 +382,7 @@ fn two_detached_containers_reach_each_other_and_kill_rm_f_and_rm_flag_give_the_n
             "sleep 0.5; exit 3",
         ],
     );
-    assert_eq!(net.dnat_rules().len(), 2);
+    assert_eq!(net.dnat_rules(), 2);
     assert_eq!(env.ok(&["wait", "lp-test-drm"]), "3\n");
     eventually("--rm to remove it", || {
         env.ok(&["ps", "-a", "-q"]).is_empty()
