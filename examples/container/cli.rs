@@ -57,7 +57,7 @@ pub(crate) enum Command {
         after_help = RUN_AFTER_HELP
     )]
     Run(Box<RunArgs>),
-    /// Remove what crashed `container` processes left: cgroups, address leases, DNAT rules, veths, writable layers
+    /// Remove what crashed `container` processes left: cgroups, address leases, DNAT rules, veths, writable layers, detached containers whose supervisor was killed
     Cleanup(CleanupArgs),
     /// Import a root filesystem tarball, an OCI layout or archive, or a docker-archive
     #[command(after_help = IMAGES_AFTER_HELP)]

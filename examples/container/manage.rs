@@ -207,7 +207,8 @@ fn show_ip(ip: [u8; 4]) -> String {
 /// docker's `NetworkSettings`: the address, gateway, prefix length, MAC address and the
 /// published ports while the container holds them (empty once it has stopped, as docker's).
 fn network_settings(st: &ContainerState) -> serde_json::Value {
-    let mode = annotation(st, A_NETWORK).unwrap_or("none");
+    // isorun's containers have their caller's network namespace: no mode of ours.
+    let mode = annotation(st, A_NETWORK).unwrap_or("");
     let held = st.network.as_ref().filter(|_| st.status != Status::Stopped);
     let mut ports = serde_json::Map::new();
     let (ip, gw, prefix, mac, bridge) = match held {
@@ -250,7 +251,7 @@ fn network_settings(st: &ContainerState) -> serde_json::Value {
         "IPAddress": ip,
         "IPPrefixLen": prefix,
         "MacAddress": mac,
-        "Networks": { mode: endpoint },
+        "Networks": if mode.is_empty() { serde_json::json!({}) } else { serde_json::json!({ mode: endpoint }) },
     })
 }
 
@@ -451,7 +452,7 @@ pub(crate) fn inspect(root: &Root, what: &str) -> Result<serde_json::Value, Stri
             "NanoCpus": limits.get("cpus_milli").and_then(|v| v.as_u64()).unwrap_or(0) * 1_000_000,
             "PidsLimit": limits.get("pids"),
             "AutoRemove": annotation(&st, state::A_RM) == Some("1"),
-            "NetworkMode": annotation(&st, A_NETWORK).unwrap_or("none"),
+            "NetworkMode": annotation(&st, A_NETWORK).unwrap_or(""),
             "PortBindings": port_bindings(&st),
         },
         "NetworkSettings": network_settings(&st),
