@@ -348,4 +348,31 @@ mod tests {
         assert!(start_time(me).is_some());
         assert_eq!(start_time(i32::MAX), None);
     }
+
+    #[test]
+    fn a_zombie_owner_has_no_start_time_so_its_lease_is_stale() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Not reaped yet: it stays a zombie until `wait` below.
+        let stat = || std::fs::read_to_string(std::format!("/proc/{pid}/stat")).unwrap();
+        let t = std::time::Instant::now();
+        while !stat().contains(") Z ") {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(10),
+                "{}",
+                stat()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(start_time(pid), None);
+        let lease = Lease {
+            ip: [10, 1, 2, 3],
+            pid,
+            start: 1,
+            name: "z".into(),
+            ports: alloc::vec::Vec::new(),
+        };
+        assert!(!lease.owner_alive());
+        child.wait().unwrap();
+    }
 }
