@@ -238,12 +238,16 @@ fn network_settings(st: &ContainerState) -> serde_json::Value {
         }
         None => Default::default(),
     };
-    let endpoint = serde_json::json!({
-        "Gateway": gw,
-        "IPAddress": ip,
-        "IPPrefixLen": prefix,
-        "MacAddress": mac,
-    });
+    let mut networks = serde_json::Map::new();
+    if !mode.is_empty() {
+        let endpoint = serde_json::json!({
+            "Gateway": gw,
+            "IPAddress": ip,
+            "IPPrefixLen": prefix,
+            "MacAddress": mac,
+        });
+        networks.insert(mode.to_string(), endpoint);
+    }
     serde_json::json!({
         "Bridge": bridge,
         "Ports": ports,
@@ -251,7 +255,7 @@ fn network_settings(st: &ContainerState) -> serde_json::Value {
         "IPAddress": ip,
         "IPPrefixLen": prefix,
         "MacAddress": mac,
-        "Networks": if mode.is_empty() { serde_json::json!({}) } else { serde_json::json!({ mode: endpoint }) },
+        "Networks": networks,
     })
 }
 
@@ -322,7 +326,7 @@ fn wait_supervisor(fd: Option<rawsys::OwnedFd>) {
 pub(crate) fn stop(root: &Root, what: &str, time: u32) -> Result<(), String> {
     let st = root.resolve(what)?;
     let Some(fd) = pidfd(root, &st) else {
-        return Ok(());
+        return release_network(root, what, &st);
     };
     let sup = supervisor(root, &st.id);
     let signal = |sig| match root.states.kill(&st.id, sig, false) {
@@ -341,7 +345,12 @@ pub(crate) fn stop(root: &Root, what: &str, time: u32) -> Result<(), String> {
         }
     }
     wait_supervisor(sup);
-    // The supervisor gave the network back; without one (killed), this does.
+    release_network(root, what, &st)
+}
+
+/// Gives back a stopped container's network: its supervisor did already, unless it was
+/// killed (then nobody else would before `rm` or `cleanup`).
+fn release_network(root: &Root, what: &str, st: &ContainerState) -> Result<(), String> {
     match root.states.release_network(&st.id) {
         Ok(()) | Err(Error::NotFound(_) | Error::WrongStatus { .. }) => Ok(()),
         Err(e) => Err(format!("{what}: {e}")),

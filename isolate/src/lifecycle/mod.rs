@@ -482,7 +482,7 @@ impl StateRoot {
         let Some(n) = r.network.take() else {
             return Ok(());
         };
-        crate::net::release(&n)?;
+        crate::net::release(&n, (r.pid, r.start_time))?;
         write_state(&l.dir, &r)
     }
 }
@@ -545,7 +545,7 @@ fn destroy(r: &Record, reap: bool) -> Result<(), Error> {
     }
     let mut first_err = None;
     if let Some(n) = &r.network {
-        if let Err(e) = crate::net::release(n) {
+        if let Err(e) = crate::net::release(n, (r.pid, r.start_time)) {
             first_err.get_or_insert(e);
         }
     }

@@ -12,7 +12,7 @@
 //! annotation bundle /srv/bundles/web
 //! net_bridge lp0 172.29.0.0/16 lp_nat lpv
 //! net_lease_dir /run/linux-primitives/net
-//! net_owner web
+//! net_name web
 //! net_address 172.29.0.5
 //! net_mac 02:5e:1c:a0:33:07
 //! net_port tcp 8080 80
@@ -192,13 +192,13 @@ fn show_ip([a, b, c, d]: [u8; 4]) -> String {
 fn encode_network(n: &NetworkSettings, s: &mut String) {
     let b = &n.bridge;
     s.push_str(&format!(
-        "net_bridge {} {} {} {}\nnet_lease_dir {}\nnet_owner {}\nnet_address {}\n",
+        "net_bridge {} {} {} {}\nnet_lease_dir {}\nnet_name {}\nnet_address {}\n",
         b.name(),
         b.subnet(),
         b.table(),
         b.veth_prefix(),
         escape(b.lease_dir()),
-        n.owner,
+        n.name,
         show_ip(n.address)
     ));
     if let Some(m) = n.mac {
@@ -215,12 +215,12 @@ fn encode_network(n: &NetworkSettings, s: &mut String) {
     }
 }
 
-/// The `net_` lines being read; complete with its bridge, lease directory, owner and address.
+/// The `net_` lines being read; complete with its bridge, lease directory, name and address.
 #[derive(Default)]
 struct NetParser {
     bridge: Option<BridgeConfig>,
     lease_dir: Option<String>,
-    owner: Option<String>,
+    name: Option<String>,
     address: Option<[u8; 4]>,
     mac: Option<[u8; 6]>,
     ports: Vec<PortMapping>,
@@ -246,8 +246,8 @@ impl NetParser {
                 self.bridge = Some(b);
             }
             "net_lease_dir" => self.lease_dir = Some(unescape(value)),
-            "net_owner" if !value.is_empty() && !value.contains(' ') => {
-                self.owner = Some(value.into())
+            "net_name" if !value.is_empty() && !value.contains(' ') => {
+                self.name = Some(value.into())
             }
             "net_address" => self.address = Some(crate::net::parse_ipv4(value)?),
             "net_mac" => {
@@ -278,7 +278,7 @@ impl NetParser {
                     container_port: w.next()?.parse().ok()?,
                 });
             }
-            "net_owner" => return None,
+            "net_name" => return None,
             _ => {}
         }
         Some(())
@@ -292,7 +292,7 @@ impl NetParser {
         let bridge = self.bridge?.with_lease_dir(&self.lease_dir?).ok()?;
         Some(Some(NetworkSettings {
             bridge,
-            owner: self.owner?,
+            name: self.name?,
             address: self.address?,
             mac: self.mac,
             ports: self.ports,
@@ -531,7 +531,7 @@ mod tests {
                 .unwrap()
                 .with_lease_dir("/tmp/lease dir%\n")
                 .unwrap(),
-            owner: "lp-test-a".into(),
+            name: "lp-test-a".into(),
             address: [10, 213, 7, 9],
             mac: Some([2, 0x5e, 0x1c, 0xa0, 0x33, 7]),
             ports: vec![
@@ -552,7 +552,7 @@ mod tests {
         }
         assert_eq!(Record::parse(&no_mac.encode()), Some(no_mac));
         // An incomplete or malformed network is refused, not half read.
-        for cut in ["net_address", "net_owner", "net_bridge", "net_lease_dir"] {
+        for cut in ["net_address", "net_name", "net_bridge", "net_lease_dir"] {
             let t: String = text_net
                 .lines()
                 .filter(|l| !l.starts_with(cut))

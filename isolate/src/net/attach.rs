@@ -335,6 +335,7 @@ impl Attachment {
             &self.name,
             self.ip,
             !self.ports.is_empty(),
+            self.owner,
             self.nf.as_mut(),
         );
         // The host ports are free again once the rules that sent their traffic are gone.
@@ -369,7 +370,7 @@ impl Attachment {
     pub(crate) fn settings(&self) -> NetworkSettings {
         NetworkSettings {
             bridge: self.cfg.clone(),
-            owner: self.name.clone(),
+            name: self.name.clone(),
             address: self.ip,
             mac: self.mac,
             ports: self.ports.clone(),
@@ -388,8 +389,11 @@ impl Attachment {
 }
 
 /// Removes the DNAT rules of container `name` at `ip` (when it has published ports) and its
-/// lease on bridge `cfg`, through `nf` if given. Idempotent; the first failure is reported
-/// after every step was tried.
+/// lease on bridge `cfg`, through `nf` if given, unless the lease of that address and name
+/// is held by another owner than `owner` now (ours was reclaimed as stale and both were
+/// given out again: nothing there is ours). Idempotent; the first failure is reported after
+/// every step was tried. The lease file stays locked throughout, so that nobody is given
+/// the address or publishes the ports while its rules are deleted.
 ///
 /// The veth pair is not deleted here: it goes with the container's network namespace, which
 /// the kernel tears down in the background once the last process has exited. Deleting it by
@@ -401,42 +405,66 @@ pub(crate) fn give_back(
     name: &str,
     ip: [u8; 4],
     ports: bool,
+    owner: (i32, u64),
     nf: Option<&mut Nl>,
 ) -> Result<(), Error> {
     let mut first: Option<Error> = None;
+    // Opened before the lock and closed after it (its closing may wait: see `Attachment`).
+    let mut opened = match (ports, &nf) {
+        (true, None) => Some(Nl::netfilter()),
+        _ => None,
+    };
+    // A lease file removed with its whole network holds nothing (and is not made again).
+    let mut file = match lease_file_exists(cfg) {
+        Ok(true) => match LeaseFile::lock(&cfg.lease_dir, &cfg.name) {
+            Ok(f) => Some(f),
+            Err((s, e)) => {
+                first = Some(Error::host(s, e));
+                None
+            }
+        },
+        Ok(false) => None,
+        Err(e) => {
+            first = Some(e);
+            None
+        }
+    };
+    let someone_elses = file.as_ref().is_some_and(|f| {
+        f.leases
+            .iter()
+            .any(|l| l.ip == ip && l.name == name && (l.pid, l.start) != owner)
+    });
+    if someone_elses {
+        return first.map_or(Ok(()), Err);
+    }
     let mut note = |r: Result<(), Error>| {
         if let Err(e) = r {
             first.get_or_insert(e);
         }
     };
     if ports {
-        let owner = owner_tag(name, ip);
+        let tag = owner_tag(name, ip);
         let table = &cfg.table;
-        let r = match nf {
-            Some(nf) => nft::delete_owned(nf, table, &owner),
-            None => Nl::netfilter().and_then(|mut nf| nft::delete_owned(&mut nf, table, &owner)),
+        let r = match (nf, opened.as_mut()) {
+            (Some(nf), _) => nft::delete_owned(nf, table, &tag),
+            (None, Some(Ok(nf))) => nft::delete_owned(nf, table, &tag),
+            (None, Some(Err(e))) => Err(*e),
+            (None, None) => Ok(0),
         };
         note(r.map(drop).map_err(host_err(format!(
             "delete DNAT rules of {name} from table ip {table}"
         ))));
     }
-    // A lease file removed with its whole network holds nothing (and is not made again).
-    note(lease_file_exists(cfg).and_then(|exists| {
-        if !exists {
-            return Ok(());
-        }
-        LeaseFile::lock(&cfg.lease_dir, &cfg.name)
-            .map_err(|(s, e)| Error::host(s, e))
-            .and_then(|mut f| {
-                f.remove(ip, name);
-                f.store()
-                    .map_err(host_err(format!("write lease file of bridge {}", cfg.name)))
-            })
-    }));
-    match first {
-        Some(e) => Err(e),
-        None => Ok(()),
+    if let Some(f) = file.as_mut() {
+        f.remove(ip, name);
+        note(
+            f.store()
+                .map_err(host_err(format!("write lease file of bridge {}", cfg.name))),
+        );
     }
+    drop(file);
+    drop(opened);
+    first.map_or(Ok(()), Err)
 }
 
 impl Drop for Attachment {

@@ -14,7 +14,7 @@ use super::bridge::BridgeConfig;
 pub struct NetworkSettings {
     pub(crate) bridge: BridgeConfig,
     /// The name its lease and DNAT rules carry (the container's cgroup name).
-    pub(crate) owner: String,
+    pub(crate) name: String,
     pub(crate) address: [u8; 4],
     pub(crate) mac: Option<[u8; 6]>,
     pub(crate) ports: Vec<PortMapping>,
@@ -51,15 +51,23 @@ impl NetworkSettings {
         &self.ports
     }
 
-    /// The name its lease and DNAT rules carry.
-    pub fn owner(&self) -> &str {
-        &self.owner
+    /// The name its lease and DNAT rules carry (the container's cgroup name).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 }
 
-/// Gives back what `n` holds: its DNAT rules and its lease (whoever owns the lease now). The
-/// veth pair goes with the container's network namespace once its last process has exited.
-/// Idempotent: what is gone already is no error.
-pub(crate) fn release(n: &NetworkSettings) -> Result<(), crate::Error> {
-    super::attach::give_back(&n.bridge, &n.owner, n.address, !n.ports.is_empty(), None)
+/// Gives back what `n` holds for the container's process `owner` (pid, start time: the
+/// lease's owner): its DNAT rules and its lease, unless another owner holds a lease of that
+/// address and name now. The veth pair goes with the container's network namespace once its
+/// last process has exited. Idempotent: what is gone already is no error.
+pub(crate) fn release(n: &NetworkSettings, owner: (i32, u64)) -> Result<(), crate::Error> {
+    super::attach::give_back(
+        &n.bridge,
+        &n.name,
+        n.address,
+        !n.ports.is_empty(),
+        owner,
+        None,
+    )
 }
