@@ -471,6 +471,9 @@ unsafe extern "C" fn free_slow(p: *mut c_void) {
 /// C `calloc`: `n * size` zeroed bytes; null and `ENOMEM` when the product overflows or
 /// memory runs out. Fresh pages from the OS are not written.
 ///
+/// Small blocks come from the thread cache's fast path, as in `malloc`, and are zeroed (a
+/// block from a cache was used before).
+///
 /// # Safety
 /// Callable from C at any time.
 #[unsafe(no_mangle)]
@@ -479,7 +482,23 @@ pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
     };
-    let p = match Layout::from_size_align(total, malloc_align(total)) {
+    if total <= SMALL_RESIZE_MAX {
+        // SAFETY: the thread's cache belongs to HEAP.
+        let p = with_idle_cache(|c| unsafe { HEAP.malloc_from_cache(c, total) });
+        if let Some(p) = p.filter(|p| !p.is_null()) {
+            // SAFETY: the block holds at least `total` bytes.
+            unsafe { p.write_bytes(0, total) };
+            return p.cast();
+        }
+    }
+    calloc_slow(total)
+}
+
+/// `calloc` past its fast path: large blocks (known-zero fresh pages are not written), refill,
+/// registration, uncached threads.
+#[inline(never)]
+fn calloc_slow(total: usize) -> *mut c_void {
+    let p = match Layout::from_size_align(malloc_size(total), malloc_align(total)) {
         // SAFETY: ShimTls is the only hook used with HEAP.
         Ok(layout) => unsafe { HEAP.allocate_zeroed(&ShimTls, layout) },
         Err(_) => ptr::null_mut(),
@@ -490,22 +509,60 @@ pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
     p.cast()
 }
 
+/// Blocks and requests up to this size are resized by `realloc`'s own path: in place when the
+/// block fits, else through `malloc`'s and `free`'s fast paths; larger ones go to the heap's
+/// `reallocate_unsized` (large spans resized in place, `mremap`).
+const SMALL_RESIZE_MAX: usize = 32 << 10;
+
 /// C `realloc`: `realloc(NULL, n)` is `malloc(n)`, `realloc(p, 0)` frees `p` and returns null
 /// (glibc's behaviour); otherwise resizes in place when possible, else moves. Null and
 /// `ENOMEM` on failure, the old block left untouched.
+///
+/// A small block stays where it is when the new size fits its class and is more than half of
+/// it (the heap's own rule), else moves through the `malloc` and `free` fast paths.
 ///
 /// # Safety
 /// `p` is null or a live block from this allocator; on success it is not used again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     if p.is_null() {
-        return alloc_aligned(malloc_size(size), malloc_align(size));
+        // SAFETY: callable at any time.
+        return unsafe { malloc(size) };
     }
     if size == 0 {
         // SAFETY: the caller's contract.
         unsafe { free(p) };
         return ptr::null_mut();
     }
+    // SAFETY: the caller's contract (a foreign pointer gives None).
+    let old = unsafe { HEAP.usable_size(p.cast()) };
+    if let Some(old) = old.filter(|&old| old <= SMALL_RESIZE_MAX && size <= SMALL_RESIZE_MAX) {
+        let aligned = p as usize & (malloc_align(size) - 1) == 0;
+        if aligned && size <= old && (size > old / 2 || old <= 16) {
+            return p;
+        }
+        // SAFETY: callable at any time.
+        let q = unsafe { malloc(size) };
+        if !q.is_null() {
+            // SAFETY: p holds `old` usable bytes and q at least `size`; distinct blocks; then p
+            // is freed once (the caller's contract).
+            unsafe {
+                ptr::copy_nonoverlapping(p.cast::<u8>(), q.cast::<u8>(), old.min(size));
+                free(p);
+            }
+        }
+        return q;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { realloc_slow(p, size) }
+}
+
+/// `realloc` of a large block or to a large size, or of a foreign pointer (which aborts).
+///
+/// # Safety
+/// As [`realloc`], with `p` not null and `size` not 0.
+#[inline(never)]
+unsafe fn realloc_slow(p: *mut c_void, size: usize) -> *mut c_void {
     // SAFETY: the caller's contract.
     let q = unsafe { HEAP.reallocate_unsized(&ShimTls, p.cast(), size, malloc_align(size)) };
     if q.is_null() {
