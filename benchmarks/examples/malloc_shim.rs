@@ -56,50 +56,120 @@
 //! in the heap's memory is ignored; `realloc` of one aborts with a message (its size cannot be
 //! known).
 
-use core::cell::{Cell, UnsafeCell};
+use core::cell::Cell;
 use core::ffi::{c_int, c_void};
 use core::ptr;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
 use std::alloc::Layout;
 
-use alloc_core::{Heap, MmapSource, ThreadCache, TlsHook};
+use alloc_core::{Heap, MmapSource, PageSource, ThreadCache, TlsHook};
 
 /// The process-wide heap: const-initialised, usable from the very first call.
 static HEAP: Heap<MmapSource> = Heap::new(MmapSource::new());
 
 /// No cache yet: the next call registers the thread (and the process, the first time).
 const FRESH: u8 = 0;
-/// The cache is registered: [`SLOT`] holds it while it is idle and is null while the thread is
-/// inside it (nested calls then go uncached).
+/// The cache is registered: the thread's slot holds it while it is idle and is null while the
+/// thread is inside it (nested calls then go uncached).
 const ACTIVE: u8 = 1;
 /// The thread is registering its cache: nested calls go uncached.
 const BUSY: u8 = 2;
 /// The thread's key destructor retired the cache: the thread is ending, go uncached.
 const DEAD: u8 = 3;
 
+/// A thread's state and its cache's memory (null until registered).
 struct Local {
     state: Cell<u8>,
-    cache: UnsafeCell<ThreadCache>,
+    cache: Cell<*mut CacheBox>,
 }
 
 std::thread_local! {
-    // No destructor and a const initialiser: reaching it never allocates nor registers
-    // anything. Only the slow paths reach it by name (one `__tls_get_addr` call in a shared
-    // object); the fast path reaches it through `SLOT`.
+    // No destructor and a zero const initialiser (`.tbss`): reaching it never allocates nor
+    // registers anything. Only the slow paths reach it by name (one `__tls_get_addr` call in
+    // a shared object); the fast path reaches the cache through the slot.
     static LOCAL: Local = const {
-        Local { state: Cell::new(FRESH), cache: UnsafeCell::new(ThreadCache::new()) }
+        Local { state: Cell::new(FRESH), cache: Cell::new(ptr::null_mut()) }
     };
 }
 
-// The fast path's thread-local word: the thread's `LOCAL` while its cache is ACTIVE and idle,
-// null otherwise (not registered yet, inside the cache, retired). Rust reaches a
-// `thread_local!` of a shared object with the general-dynamic model, a `__tls_get_addr` call
-// per access (11 instructions plus the call, measured with callgrind); this word is declared
-// in assembly and read with the initial-exec model (jemalloc's, tcmalloc's and mimalloc's
-// preloadable builds do the same): one load of its offset from the GOT and one load relative
-// to `%fs`. The library is then marked `STATIC_TLS`, which costs nothing when preloaded
-// (every module loaded at start-up gets static TLS) and 8 bytes of glibc's static-TLS reserve
-// when `dlopen`ed.
+/// A thread cache's memory. Caches do not live in thread-local storage: a 71 KiB TLS block
+/// would be copied into every new thread by `pthread_create` (allocating or not), and with
+/// the initial-exec slot below the whole block would have to fit glibc's static-TLS reserve,
+/// so `dlopen` of the shim failed ("cannot allocate memory in static TLS block"). A thread
+/// takes one when it registers: from the pool of those retired by ended threads, or mapped
+/// fresh from the heap's page source; it goes back to the pool, emptied, when the thread ends.
+/// Boxes are never unmapped: the pool holds at most as many as threads ever ran at once.
+struct CacheBox {
+    /// The next box in the pool.
+    next: *mut CacheBox,
+    cache: ThreadCache,
+}
+
+/// Retired boxes (a stack linked through `next`), guarded by `POOL_LOCK`: a leaf lock, held
+/// for a push or a pop only, and by the fork handlers across `fork`.
+static POOL: AtomicPtr<CacheBox> = AtomicPtr::new(ptr::null_mut());
+static POOL_LOCK: AtomicBool = AtomicBool::new(false);
+
+fn pool_lock() {
+    while POOL_LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        core::hint::spin_loop();
+    }
+}
+
+fn pool_unlock() {
+    POOL_LOCK.store(false, Ordering::Release);
+}
+
+/// An empty cache box for a registering thread: a retired one, or a fresh mapping; null when
+/// memory runs out.
+#[cold]
+fn take_cache_box() -> *mut CacheBox {
+    pool_lock();
+    let b = POOL.load(Ordering::Relaxed);
+    if !b.is_null() {
+        // SAFETY: boxes in the pool are live mappings that no thread uses; the lock is held.
+        POOL.store(unsafe { (*b).next }, Ordering::Relaxed);
+    }
+    pool_unlock();
+    if !b.is_null() {
+        return b;
+    }
+    let len = size_of::<CacheBox>().next_multiple_of(4096);
+    let Some(p) = PageSource::map(HEAP.source(), len) else {
+        return ptr::null_mut();
+    };
+    let b = p.as_ptr().cast::<CacheBox>();
+    // SAFETY: a fresh page-aligned mapping of at least size_of::<CacheBox>() bytes, ours.
+    unsafe {
+        b.write(CacheBox {
+            next: ptr::null_mut(),
+            cache: ThreadCache::new(),
+        })
+    };
+    b
+}
+
+/// Puts the box of an ending thread, its cache retired (empty), back in the pool.
+fn give_back_cache_box(b: *mut CacheBox) {
+    pool_lock();
+    // SAFETY: the box is live and no thread uses it any more; the lock is held.
+    unsafe { (*b).next = POOL.load(Ordering::Relaxed) };
+    POOL.store(b, Ordering::Relaxed);
+    pool_unlock();
+}
+
+// The fast path's thread-local word: the thread's cache while it is ACTIVE and idle, null
+// otherwise (not registered yet, inside the cache, retired). Rust reaches a `thread_local!`
+// of a shared object with the general-dynamic model, a `__tls_get_addr` call per access (11
+// instructions plus the call, measured with callgrind); this word is declared in assembly and
+// read with the initial-exec model (jemalloc's, tcmalloc's and mimalloc's preloadable builds
+// do the same): one load of its offset from the GOT and one load relative to `%fs`. The
+// library is then marked `STATIC_TLS`: its whole TLS block (this word, `LOCAL`, std's few
+// words) comes from glibc's static-TLS reserve when it is `dlopen`ed, which is why the caches
+// are not in TLS. Preloaded, every module's TLS is static anyway.
 #[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
     ".pushsection .tbss,\"awT\",@nobits",
@@ -117,7 +187,7 @@ core::arch::global_asm!(
 /// The thread's fast-path slot (see `lp_malloc_shim_slot` above).
 #[cfg(target_arch = "x86_64")]
 mod slot {
-    use super::Local;
+    use alloc_core::ThreadCache;
 
     /// The slot's offset from the thread pointer (the same for every thread).
     #[inline(always)]
@@ -137,8 +207,8 @@ mod slot {
 
     /// The slot's value.
     #[inline(always)]
-    pub(super) fn get(off: isize) -> *mut Local {
-        let v: *mut Local;
+    pub(super) fn get(off: isize) -> *mut ThreadCache {
+        let v: *mut ThreadCache;
         // SAFETY: `off` is the slot's offset from `%fs`, the calling thread's static TLS: an
         // aligned 8-byte word of this thread, written only by this thread.
         unsafe {
@@ -154,7 +224,7 @@ mod slot {
 
     /// Sets the slot's value.
     #[inline(always)]
-    pub(super) fn set(off: isize, v: *mut Local) {
+    pub(super) fn set(off: isize, v: *mut ThreadCache) {
         // SAFETY: as in `get`; the word belongs to the calling thread.
         unsafe {
             core::arch::asm!(
@@ -170,11 +240,11 @@ mod slot {
 /// The slot on other architectures: an ordinary `thread_local!` (general-dynamic access).
 #[cfg(not(target_arch = "x86_64"))]
 mod slot {
-    use super::Local;
+    use alloc_core::ThreadCache;
     use core::cell::Cell;
 
     std::thread_local! {
-        static SLOT: Cell<*mut Local> = const { Cell::new(core::ptr::null_mut()) };
+        static SLOT: Cell<*mut ThreadCache> = const { Cell::new(core::ptr::null_mut()) };
     }
 
     #[inline(always)]
@@ -183,12 +253,12 @@ mod slot {
     }
 
     #[inline(always)]
-    pub(super) fn get(_: isize) -> *mut Local {
+    pub(super) fn get(_: isize) -> *mut ThreadCache {
         SLOT.with(Cell::get)
     }
 
     #[inline(always)]
-    pub(super) fn set(_: isize, v: *mut Local) {
+    pub(super) fn set(_: isize, v: *mut ThreadCache) {
         SLOT.with(|s| s.set(v));
     }
 }
@@ -200,51 +270,56 @@ static mut KEY: libc::pthread_key_t = 0;
 
 struct ShimTls;
 
-// SAFETY: LOCAL's caches are used only with HEAP, one per thread. A cache is reached only
-// through the thread's slot, which is cleared for the duration of `f` (or, right after
-// activation, not yet set), so a nested call finds it null, goes to `claim_slow`, sees state
-// ACTIVE or BUSY there and gets `None`. This function never allocates (the key registration
-// `claim_slow` may trigger runs with the state BUSY, so a nested allocation goes uncached). A
-// cache is retired (parked or flushed, either way emptied) by the key destructor, which
-// clears the slot and sets the state DEAD first: the thread never reaches it again.
+// SAFETY: the caches are used only with HEAP, one per thread (a box is taken from the pool or
+// mapped by one registering thread and given back only when it ends). A cache is reached
+// only through the thread's slot, which is cleared for the duration of `f` (or, right after
+// registration, not yet set), so a nested call finds it null, goes to `claim_slow`, sees state
+// ACTIVE or BUSY there and gets `None`. This function never allocates through the heap (the
+// registration `claim_slow` may trigger runs with the state BUSY, so a nested allocation goes
+// uncached; it maps a box from the page source, which is not an allocation). A cache is
+// retired (parked or flushed, either way emptied) by the key destructor, which clears the
+// slot and sets the state DEAD first: the thread never reaches it again.
 unsafe impl TlsHook for ShimTls {
     #[inline(always)]
     fn with_thread_cache<R>(&self, f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R> {
         let off = slot::offset();
-        let mut l = slot::get(off);
-        if l.is_null() {
-            l = claim_slow();
-            if l.is_null() {
+        let mut c = slot::get(off);
+        if c.is_null() {
+            c = claim_slow();
+            if c.is_null() {
                 return None;
             }
         } else {
             slot::set(off, ptr::null_mut());
         }
-        // SAFETY: `l` is this thread's LOCAL, ACTIVE, and the slot is null until it is set
-        // back: this is the only reference to the thread's cache.
-        let r = f(unsafe { &mut *(*l).cache.get() });
-        slot::set(off, l);
+        // SAFETY: `c` is this thread's ACTIVE cache and the slot is null until it is set back:
+        // this is the only reference to it.
+        let r = f(unsafe { &mut *c });
+        slot::set(off, c);
         Some(r)
     }
 }
 
-/// The slot was null: registers the thread when it is FRESH and returns its `LOCAL` (the slot
+/// The slot was null: registers the thread when it is FRESH and returns its cache (the slot
 /// still null: the caller sets it when done with the cache), or returns null when the cache may
-/// not be used now (inside the cache or registering: a nested call; retired; set-up failed).
+/// not be used now (inside the cache or registering: a nested call; retired; set-up failed or
+/// out of memory).
 #[cold]
 #[inline(never)]
-fn claim_slow() -> *mut Local {
+fn claim_slow() -> *mut ThreadCache {
     LOCAL.with(|l| {
         if l.state.get() == FRESH && activate(l) {
-            ptr::from_ref(l).cast_mut()
+            // SAFETY: activate left a live box in l.cache.
+            unsafe { &raw mut (*l.cache.get()).cache }
         } else {
             ptr::null_mut()
         }
     })
 }
 
-/// Registers the calling thread (its key value makes glibc call `thread_exit` when it ends).
-/// Returns whether the thread's cache may be used now; the state is then ACTIVE.
+/// Registers the calling thread (its key value makes glibc call `thread_exit` when it ends)
+/// and gives it a cache box. Returns whether the thread's cache may be used now; the state is
+/// then ACTIVE.
 #[cold]
 fn activate(l: &Local) -> bool {
     l.state.set(BUSY);
@@ -254,13 +329,21 @@ fn activate(l: &Local) -> bool {
     }
     // SAFETY: KEY was created (INIT is 2). A non-null value makes the destructor run at thread
     // exit. For keys above 31 glibc allocates here; the nested call sees BUSY and goes uncached.
-    let ok = unsafe { libc::pthread_setspecific(KEY, ptr::dangling::<c_void>()) } == 0;
-    if ok {
-        // SAFETY: state BUSY: the only reference to the thread's (empty) cache.
-        HEAP.adopt_parked_cache(unsafe { &mut *l.cache.get() });
+    if unsafe { libc::pthread_setspecific(KEY, ptr::dangling::<c_void>()) } != 0 {
+        l.state.set(FRESH);
+        return false;
     }
-    l.state.set(if ok { ACTIVE } else { FRESH });
-    ok
+    let b = take_cache_box();
+    if b.is_null() {
+        // Out of memory: uncached for now, registered again at the next call.
+        l.state.set(FRESH);
+        return false;
+    }
+    // SAFETY: the box is this thread's now and its cache empty (fresh or retired).
+    HEAP.adopt_parked_cache(unsafe { &mut (*b).cache });
+    l.cache.set(b);
+    l.state.set(ACTIVE);
+    true
 }
 
 /// Creates the thread-exit key and registers the fork handlers, once. A thread that finds the
@@ -313,25 +396,30 @@ extern "C" fn thread_exit(_: *mut c_void) {
             // slot holds the cache; clear it so that later calls take the slow path.
             slot::set(slot::offset(), ptr::null_mut());
             l.state.set(BUSY);
-            // SAFETY: state ACTIVE -> BUSY with the slot null: the only reference to the cache.
-            HEAP.retire_thread_cache(unsafe { &mut *l.cache.get() });
+            let b = l.cache.replace(ptr::null_mut());
+            // SAFETY: state ACTIVE -> BUSY with the slot null: the only reference to the box.
+            HEAP.retire_thread_cache(unsafe { &mut (*b).cache });
+            give_back_cache_box(b);
             l.state.set(DEAD);
         }
     });
 }
 
 extern "C" fn fork_prepare() {
+    pool_lock();
     HEAP.lock_all();
 }
 
 extern "C" fn fork_parent() {
     // SAFETY: fork_prepare took every lock on this thread.
     unsafe { HEAP.unlock_all() };
+    pool_unlock();
 }
 
 extern "C" fn fork_child() {
     // SAFETY: the child's only thread is the copy of the one that took every lock.
     unsafe { HEAP.unlock_all() };
+    pool_unlock();
 }
 
 fn set_errno(e: c_int) {
@@ -400,15 +488,15 @@ fn abort_with(msg: &str) -> ! {
 #[inline(always)]
 fn with_idle_cache<R>(f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R> {
     let off = slot::offset();
-    let l = slot::get(off);
-    if l.is_null() {
+    let c = slot::get(off);
+    if c.is_null() {
         return None;
     }
     slot::set(off, ptr::null_mut());
     // SAFETY: as in `ShimTls::with_thread_cache`: the slot held this thread's ACTIVE cache and
     // is null until it is set back, so this is the only reference to it.
-    let r = f(unsafe { &mut *(*l).cache.get() });
-    slot::set(off, l);
+    let r = f(unsafe { &mut *c });
+    slot::set(off, c);
     Some(r)
 }
 
