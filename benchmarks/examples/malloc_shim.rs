@@ -18,21 +18,29 @@
 //! null; `nothrow` forms return null). Exporting them from Rust could not throw.
 //!
 //! # Thread caches
-//! A thread's alloc-core cache lives in a const-initialised `thread_local!` with no
-//! destructor (reaching it never allocates and never registers anything). The thread's first
-//! allocation marks it live in a `pthread_key_create` key whose destructor retires the cache
-//! when the thread ends (`Heap::retire_thread_cache`: parked for the next new thread, which
-//! adopts it warm, or flushed to the shared tiers); after that the thread allocates through the shared tiers (the
+//! A thread's state lives in a const-initialised `thread_local!` with no destructor (reaching
+//! it never allocates and never registers anything); its alloc-core cache lives in a box
+//! mapped from the heap's page source (or reused from a thread that ended), not in TLS. The
+//! thread's first allocation takes a box and marks the thread live in a `pthread_key_create`
+//! key whose destructor retires the cache when the thread ends (`Heap::retire_thread_cache`:
+//! parked for the next new thread, which adopts it warm, or flushed to the shared tiers) and
+//! returns the box to the pool; after that the thread allocates through the shared tiers (the
 //! "uncached" path) until it is gone, so allocations made by later thread-exit code (other
 //! keys' destructors, glibc's own teardown) neither leak nor touch a dead cache.
 //!
-//! The fast path reaches the cache through one thread-local word read with the initial-exec
-//! TLS model (declared in assembly: see `lp_malloc_shim_slot`), not through `__tls_get_addr`.
+//! # Fast paths
+//! `malloc`, `free`, small `calloc` and small `realloc` first try the thread's cache alone: the
+//! cache is reached through one thread-local word read with the initial-exec TLS model
+//! (declared in assembly: see `lp_malloc_shim_slot`), not through `__tls_get_addr`, and
+//! `Heap::malloc_from_cache` / `Heap::free_to_cache` pop or push without a call, so `malloc`
+//! and `free` are leaf functions; everything else (refills, large blocks, registration)
+//! goes to one out-of-line call.
 //!
 //! Re-entrancy: while a thread is inside its cache (its slot word is null for that time), or
-//! is registering its key (state `BUSY`), a nested call (a signal handler, or glibc allocating inside `pthread_setspecific`) takes
-//! the uncached path, which needs no thread-local state and no initialisation: the heap is a
-//! `static` ready at load time, so there is no bootstrap arena and nothing to call `dlsym` for.
+//! is registering (state `BUSY`), a nested call (a signal handler, or glibc allocating inside
+//! `pthread_setspecific`) takes the uncached path, which needs no thread-local state and no
+//! initialisation: the heap is a `static` ready at load time, so there is no bootstrap arena
+//! and nothing to call `dlsym` for.
 //!
 //! # Giving memory back
 //! Free spans go back to the OS (`madvise(MADV_DONTNEED)`) once they idled for the release
@@ -46,7 +54,8 @@
 //! The first thread to activate a cache registers `pthread_atfork` handlers: before `fork`
 //! every lock of the heap is taken (`Heap::lock_all`), and after it they are released in the
 //! parent and the child (`Heap::unlock_all`), so a child forked while other threads allocate
-//! finds a consistent, unlocked heap. Other threads' caches are simply lost in the child.
+//! finds a consistent, unlocked heap; the same holds for the lock of the pool of cache
+//! boxes. Other threads' caches are simply lost in the child.
 //!
 //! # Errors
 //! As C expects: null and `errno = ENOMEM` when memory runs out (or `calloc` / `reallocarray`
