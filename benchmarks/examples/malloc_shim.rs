@@ -120,11 +120,19 @@ static POOL: AtomicPtr<CacheBox> = AtomicPtr::new(ptr::null_mut());
 static POOL_LOCK: AtomicBool = AtomicBool::new(false);
 
 fn pool_lock() {
+    let mut spins = 0u32;
     while POOL_LOCK
         .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
-        core::hint::spin_loop();
+        // The holder may have been preempted (a loaded machine): give it the CPU.
+        spins += 1;
+        if spins < 100 {
+            core::hint::spin_loop();
+        } else {
+            // SAFETY: sched_yield has no preconditions.
+            unsafe { libc::sched_yield() };
+        }
     }
 }
 
