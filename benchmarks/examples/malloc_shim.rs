@@ -499,6 +499,13 @@ fn abort_with(msg: &str) -> ! {
     }
 }
 
+/// The largest size class (alloc-core's 32 KiB). `calloc` up to this size tries the cache's
+/// fast path; `realloc` of a block of at most this size to at most this size stays in place
+/// when the block fits, else moves through `malloc`'s and `free`'s fast paths; larger ones go
+/// to the heap's `allocate_zeroed` / `reallocate_unsized` (known-zero fresh pages, large spans
+/// resized in place, `mremap`).
+const SMALL_MAX: usize = 32 << 10;
+
 /// Runs `f` on the thread's cache when its slot holds it (registered, idle), clearing the slot
 /// meanwhile (see `ShimTls`); `None` otherwise. No call, no registration: the fast paths of
 /// `malloc` and `free`, which take their slow path (through `ShimTls`) on `None`.
@@ -587,7 +594,7 @@ pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
     };
-    if total <= SMALL_RESIZE_MAX {
+    if total <= SMALL_MAX {
         // SAFETY: the thread's cache belongs to HEAP.
         let p = with_idle_cache(|c| unsafe { HEAP.malloc_from_cache(c, total) });
         if let Some(p) = p.filter(|p| !p.is_null()) {
@@ -614,11 +621,6 @@ fn calloc_slow(total: usize) -> *mut c_void {
     p.cast()
 }
 
-/// Blocks and requests up to this size are resized by `realloc`'s own path: in place when the
-/// block fits, else through `malloc`'s and `free`'s fast paths; larger ones go to the heap's
-/// `reallocate_unsized` (large spans resized in place, `mremap`).
-const SMALL_RESIZE_MAX: usize = 32 << 10;
-
 /// C `realloc`: `realloc(NULL, n)` is `malloc(n)`, `realloc(p, 0)` frees `p` and returns null
 /// (glibc's behaviour); otherwise resizes in place when possible, else moves. Null and
 /// `ENOMEM` on failure, the old block left untouched.
@@ -641,7 +643,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     }
     // SAFETY: the caller's contract (a foreign pointer gives None).
     let old = unsafe { HEAP.usable_size(p.cast()) };
-    if let Some(old) = old.filter(|&old| old <= SMALL_RESIZE_MAX && size <= SMALL_RESIZE_MAX) {
+    if let Some(old) = old.filter(|&old| old <= SMALL_MAX && size <= SMALL_MAX) {
         let aligned = p as usize & (malloc_align(size) - 1) == 0;
         if aligned && size <= old && (size > old / 2 || old <= 16) {
             return p;
