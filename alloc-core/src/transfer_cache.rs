@@ -8,11 +8,12 @@
 //! free or uncarved block (`in_nonempty` mirrors membership); a span with no block allocated
 //! is never kept; `allocated` counts the blocks out of the class's spans (batches included).
 
+use core::mem::MaybeUninit;
 use core::ptr;
 
 use crate::check::{Checked, ensure};
 use crate::page_map::PageMap;
-use crate::size_class::{NUM_CLASSES, PAGE_SHIFT, SizeClass, build_batch, build_sizes};
+use crate::size_class::{MAX_BATCH, NUM_CLASSES, PAGE_SHIFT, SizeClass, build_batch, build_sizes};
 use crate::span::{Span, SpanList, SpanState};
 
 /// Most batches a transfer cache can hold.
@@ -169,63 +170,51 @@ impl TransferCache {
         count
     }
 
-    /// Takes `blocks` (free blocks of class `cls`): a whole batch is linked and kept while
-    /// there is room, anything else goes back to its span (found through `map`); a span
-    /// left with no block allocated goes to `release_span` (the page heap) at once.
-    pub(crate) fn insert_range(
+    /// Keeps `blocks` (free blocks of class `cls`, exactly one batch) as a batch when there
+    /// is room; returns false (keeping nothing) otherwise.
+    pub(crate) fn store_batch(
         &mut self,
         cls: SizeClass,
         slots: *mut *mut u8,
         blocks: &[*mut u8],
-        map: &PageMap,
+    ) -> bool {
+        let n = blocks.len();
+        if n != cls.batch() as usize
+            || slots.is_null()
+            || self.num_batches >= transfer_capacity(cls)
+        {
+            return false;
+        }
+        // SAFETY: batch `num_batches` (below the capacity) lies inside the class's part of the
+        // mapped slot array; blocks holds n pointers; distinct memory.
+        unsafe { ptr::copy_nonoverlapping(blocks.as_ptr(), slots.add(self.num_batches * n), n) };
+        self.num_batches += 1;
+        self.batch_stores += 1;
+        true
+    }
+
+    /// Returns the blocks of `chains` (linked per span, outside the lock, by
+    /// [`SpanChains::build`]) to their spans: each span's chain is spliced onto its free list
+    /// and its count updated once. A span left with no block allocated leaves the class and
+    /// goes to `release_span` (the page heap) at once.
+    pub(crate) fn insert_chains(
+        &mut self,
+        cls: SizeClass,
+        chains: &SpanChains,
         mut release_span: impl FnMut(*mut Span),
     ) {
-        let n = blocks.len();
-        if n == 0 {
-            return;
-        }
-        if n == cls.batch() as usize
-            && !slots.is_null()
-            && self.num_batches < transfer_capacity(cls)
-        {
-            // SAFETY: batch `num_batches` (below the capacity) lies inside the class's part
-            // of the mapped slot array; blocks holds n pointers; distinct memory.
-            unsafe {
-                ptr::copy_nonoverlapping(blocks.as_ptr(), slots.add(self.num_batches * n), n)
-            };
-            self.num_batches += 1;
-            self.batch_stores += 1;
-            return;
-        }
         let mut freed = 0usize;
-        // The span of the previous block and its address range: blocks freed together mostly
-        // come from one span (they were carved together), so most need no page-map lookup.
-        let mut span: *mut Span = ptr::null_mut();
-        let (mut lo, mut hi) = (0usize, 0usize);
-        for &obj in blocks {
-            let addr = obj as usize;
-            if addr.wrapping_sub(lo) >= hi - lo {
-                span = map.get(addr >> PAGE_SHIFT);
-                debug_assert!(!span.is_null());
-                if span.is_null() {
-                    // Not ours: leaking beats corrupting.
-                    (lo, hi) = (0, 0);
-                    continue;
-                }
-                // SAFETY: a block of a live class span maps to that span's record.
-                (lo, hi) = unsafe {
-                    (
-                        (*span).base() as usize,
-                        (*span).base() as usize + (*span).bytes(),
-                    )
-                };
-            }
-            // SAFETY: obj lies in `span`, the live class span its page maps to.
+        for c in chains.chains() {
+            let span = c.span;
+            // SAFETY: a chain's span is the live class span its blocks' pages map to; it
+            // stays in use while they are allocated (they count in `allocated`), and the
+            // class lock is held.
             let s = unsafe { &mut *span };
             debug_assert_eq!(s.class, Some(cls));
-            // SAFETY: obj is a free block of this span.
-            unsafe { s.put_block(obj) };
-            freed += 1;
+            // SAFETY: the chain holds `count` free blocks of this span, linked from head to
+            // tail (whose link is written here).
+            unsafe { s.put_chain(c.head, c.tail, c.count) };
+            freed += c.count as usize;
             if s.allocated == 0 {
                 if s.in_nonempty {
                     // SAFETY: the span is on the nonempty list.
@@ -235,8 +224,6 @@ impl TransferCache {
                 self.spans -= 1;
                 self.span_returns += 1;
                 release_span(span);
-                // The record may be reused or merged: look the next block up afresh.
-                (lo, hi) = (0, 0);
             } else if !s.in_nonempty {
                 // SAFETY: the span is live and on no list.
                 unsafe { self.nonempty.push_front(span) };
@@ -311,6 +298,135 @@ impl TransferCache {
             self.allocated
         );
         Ok(blocks)
+    }
+}
+
+/// One span's part of a [`SpanChains`]: its blocks linked through their first words.
+#[derive(Clone, Copy)]
+struct Chain {
+    span: *mut Span,
+    /// The span's address range.
+    lo: usize,
+    len: usize,
+    /// The block linked last (the chain's first) and the first linked (its last, whose
+    /// link [`Span::put_chain`] writes).
+    head: *mut u8,
+    tail: *mut u8,
+    count: u32,
+}
+
+/// Free blocks of one class grouped by span and linked into one chain per span, built with
+/// no lock held: the writes into the (often cold) blocks and the page-map lookups happen
+/// before the class lock is taken, which then only splices each span's chain in one step
+/// ([`TransferCache::insert_chains`]). Until #20 every block went back alone under the lock:
+/// a page-map lookup, a span record update and a cache miss on the block each, all while
+/// other threads freeing or refilling the class waited.
+pub(crate) struct SpanChains {
+    len: usize,
+    /// The first `len` are initialised (left uninitialised beyond: zeroing 1.5 KiB per
+    /// batch cost more than the grouping saved).
+    chains: [MaybeUninit<Chain>; MAX_BATCH],
+}
+
+impl SpanChains {
+    /// No chains (built in place by [`build`](Self::build): returned by value, the 1.5 KiB
+    /// of chains were copied once per batch).
+    pub(crate) const fn new() -> Self {
+        SpanChains {
+            len: 0,
+            chains: [const { MaybeUninit::uninit() }; MAX_BATCH],
+        }
+    }
+
+    /// Chain `i` (below `len`).
+    fn chain(&self, i: usize) -> &Chain {
+        assert!(i < self.len);
+        // SAFETY: chains below `len` are initialised.
+        unsafe { self.chains[i].assume_init_ref() }
+    }
+
+    /// The chains, one per span.
+    fn chains(&self) -> impl Iterator<Item = &Chain> {
+        (0..self.len).map(|i| self.chain(i))
+    }
+
+    /// Replaces the chains with `blocks` (at most [`MAX_BATCH`] free blocks of one class of the heap whose
+    /// page map is `map`, owned by the caller) by span and links each group.
+    ///
+    /// # Safety
+    /// Every block is a block of a live class span of this heap, handed out and no longer
+    /// used; `blocks.len() <= MAX_BATCH`.
+    pub(crate) unsafe fn build(&mut self, blocks: &[*mut u8], map: &PageMap) {
+        debug_assert!(blocks.len() <= MAX_BATCH);
+        let out = self;
+        out.len = 0;
+        // Chains by span: an open-addressed table of chain indices (NO_CHAIN: free), twice
+        // the most chains there can be, so a probe always ends. Searching the chains one by
+        // one cost more instructions than it saved when a batch held blocks of many spans (a
+        // collection emptied in random order).
+        const SLOTS: usize = 2 * MAX_BATCH;
+        const NO_CHAIN: u8 = u8::MAX;
+        let mut table = [NO_CHAIN; SLOTS];
+        // The chain found last: blocks freed together mostly come from one span (they were
+        // carved together), so most need no page-map lookup.
+        let mut last = 0usize;
+        for &obj in blocks {
+            let addr = obj as usize;
+            let found = if last < out.len && {
+                let c = out.chain(last);
+                addr.wrapping_sub(c.lo) < c.len
+            } {
+                last
+            } else {
+                let span = map.get(addr >> PAGE_SHIFT);
+                debug_assert!(!span.is_null());
+                if span.is_null() {
+                    // Not ours: leaking beats corrupting.
+                    continue;
+                }
+                let mut h =
+                    ((span as usize >> 5).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) % SLOTS;
+                loop {
+                    let i = table[h] as usize;
+                    if i == NO_CHAIN as usize {
+                        break;
+                    }
+                    if out.chain(i).span == span {
+                        break;
+                    }
+                    h = (h + 1) % SLOTS;
+                }
+                let i = table[h];
+                if i != NO_CHAIN {
+                    i as usize
+                } else {
+                    // SAFETY: a block of a live class span maps to that span's record,
+                    // whose start and length do not change while a block of it is
+                    // allocated.
+                    let (lo, len) = unsafe { ((*span).base() as usize, (*span).bytes()) };
+                    let i = out.len;
+                    out.chains[i].write(Chain {
+                        span,
+                        lo,
+                        len,
+                        head: ptr::null_mut(),
+                        tail: obj,
+                        count: 0,
+                    });
+                    table[h] = i as u8;
+                    out.len += 1;
+                    i
+                }
+            };
+            // SAFETY: chains below `len` are initialised.
+            let c = unsafe { out.chains[found].assume_init_mut() };
+            // SAFETY: obj is a free block owned by the caller: its first word is free; it
+            // joins the front of its span's chain.
+            unsafe { obj.cast::<*mut u8>().write(c.head) };
+            c.head = obj;
+            c.count += 1;
+            last = found;
+        }
     }
 }
 
