@@ -1,9 +1,10 @@
 //! Tier 2: per size class, the transfer cache (whole batches moved in O(1)) over the central
 //! free list (spans of the class with free blocks). One small lock per class, held by the
-//! heap around every call here.
+//! heap around every `TransferCache` call here; [`SpanChains`] is built before it is taken.
 //!
-//! Invariants (INTERNALS.md, "TransferCache"): `batches[..num_batches]` each head a
-//! null-terminated list of exactly `cls.batch()` free blocks of the class, and
+//! Invariants (INTERNALS.md, "TransferCache"): batch `i < num_batches` is the slice
+//! `slots[i * batch..][..batch]` of the class's part of the heap's transfer slot array, each
+//! slot a free block of the class, and
 //! `num_batches <= transfer_capacity(cls)`; `nonempty` holds exactly the class's spans with a
 //! free or uncarved block (`in_nonempty` mirrors membership); a span with no block allocated
 //! is never kept; `allocated` counts the blocks out of the class's spans (batches included).
