@@ -16,6 +16,7 @@ use crate::check::{Checked, ensure};
 use crate::page_map::PageMap;
 use crate::size_class::{MAX_BATCH, NUM_CLASSES, PAGE_SHIFT, SizeClass, build_batch, build_sizes};
 use crate::span::{Span, SpanList, SpanState};
+use crate::thread_cache::prefetch;
 
 /// Most batches a transfer cache can hold.
 pub(crate) const MAX_TRANSFER_BATCHES: usize = 64;
@@ -302,13 +303,10 @@ impl TransferCache {
     }
 }
 
-/// One span's part of a [`SpanChains`]: its blocks linked through their first words.
+/// One run of a [`SpanChains`]: blocks of one span linked through their first words.
 #[derive(Clone, Copy)]
 struct Chain {
     span: *mut Span,
-    /// The span's address range.
-    lo: usize,
-    len: usize,
     /// The block linked last (the chain's first) and the first linked (its last, whose
     /// link [`Span::put_chain`] writes).
     head: *mut u8,
@@ -316,22 +314,26 @@ struct Chain {
     count: u32,
 }
 
-/// Free blocks of one class grouped by span and linked into one chain per span, built with
-/// no lock held: the writes into the (often cold) blocks and the page-map lookups happen
-/// before the class lock is taken, which then only splices each span's chain in one step
-/// ([`TransferCache::insert_chains`]). Until #20 every block went back alone under the lock:
-/// a page-map lookup, a span record update and a cache miss on the block each, all while
-/// other threads freeing or refilling the class waited.
+/// Free blocks of one class linked into chains, one per run of blocks of the same span, built
+/// with no lock held: the writes into the (often cold) blocks and the page-map lookups happen
+/// before the class lock is taken, which then only splices each chain onto its span's free
+/// list in one step ([`TransferCache::insert_chains`]). Until #20 every block went back alone
+/// under the lock: a page-map lookup, a span record update and a cache miss on the block
+/// each, while other threads freeing or refilling the class waited.
+///
+/// A block in the same page as the one before needs no lookup; one in another page of the
+/// same span extends the run. Runs are not merged across a batch: blocks freed together mostly
+/// come from one span (carved together), and when they do not (a collection emptied in random
+/// order) a table finding each block's chain cost more instructions than it saved.
 pub(crate) struct SpanChains {
     len: usize,
-    /// The first `len` are initialised (left uninitialised beyond: zeroing 1.5 KiB per
-    /// batch cost more than the grouping saved).
+    /// The first `len` are initialised (zeroing them all cost more than the grouping saved).
     chains: [MaybeUninit<Chain>; MAX_BATCH],
 }
 
 impl SpanChains {
-    /// No chains (built in place by [`build`](Self::build): returned by value, the 1.5 KiB
-    /// of chains were copied once per batch).
+    /// No chains (built in place by [`build`](Self::build): returned by value, the chains were
+    /// copied once per batch).
     pub(crate) const fn new() -> Self {
         SpanChains {
             len: 0,
@@ -339,94 +341,59 @@ impl SpanChains {
         }
     }
 
-    /// Chain `i` (below `len`).
-    fn chain(&self, i: usize) -> &Chain {
-        assert!(i < self.len);
-        // SAFETY: chains below `len` are initialised.
-        unsafe { self.chains[i].assume_init_ref() }
-    }
-
-    /// The chains, one per span.
+    /// The chains, one per run.
     fn chains(&self) -> impl Iterator<Item = &Chain> {
-        (0..self.len).map(|i| self.chain(i))
+        self.chains[..self.len].iter().map(|c| {
+            // SAFETY: chains below `len` are initialised.
+            unsafe { c.assume_init_ref() }
+        })
     }
 
-    /// Replaces the chains with `blocks` (at most [`MAX_BATCH`] free blocks of one class of the heap whose
-    /// page map is `map`, owned by the caller) by span and links each group.
+    /// Replaces the chains with `blocks` (at most [`MAX_BATCH`] free blocks of one class of
+    /// the heap whose page map is `map`, owned by the caller), linked in runs by span.
     ///
     /// # Safety
     /// Every block is a block of a live class span of this heap, handed out and no longer
     /// used; `blocks.len() <= MAX_BATCH`.
     pub(crate) unsafe fn build(&mut self, blocks: &[*mut u8], map: &PageMap) {
         debug_assert!(blocks.len() <= MAX_BATCH);
-        let out = self;
-        out.len = 0;
-        // Chains by span: an open-addressed table of chain indices (NO_CHAIN: free), twice
-        // the most chains there can be, so a probe always ends. Searching the chains one by
-        // one cost more instructions than it saved when a batch held blocks of many spans (a
-        // collection emptied in random order).
-        const SLOTS: usize = 2 * MAX_BATCH;
-        const NO_CHAIN: u8 = u8::MAX;
-        let mut table = [NO_CHAIN; SLOTS];
-        // The chain found last: blocks freed together mostly come from one span (they were
-        // carved together), so most need no page-map lookup.
-        let mut last = 0usize;
+        self.len = 0;
+        let mut page = usize::MAX;
+        let mut chain: *mut Chain = ptr::null_mut();
         for &obj in blocks {
-            let addr = obj as usize;
-            let found = if last < out.len && {
-                let c = out.chain(last);
-                addr.wrapping_sub(c.lo) < c.len
-            } {
-                last
-            } else {
-                let span = map.get(addr >> PAGE_SHIFT);
+            let p = obj as usize >> PAGE_SHIFT;
+            if p != page {
+                let span = map.get(p);
                 debug_assert!(!span.is_null());
                 if span.is_null() {
                     // Not ours: leaking beats corrupting.
                     continue;
                 }
-                let mut h =
-                    ((span as usize >> 5).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) % SLOTS;
-                loop {
-                    let i = table[h] as usize;
-                    if i == NO_CHAIN as usize {
-                        break;
-                    }
-                    if out.chain(i).span == span {
-                        break;
-                    }
-                    h = (h + 1) % SLOTS;
-                }
-                let i = table[h];
-                if i != NO_CHAIN {
-                    i as usize
-                } else {
-                    // SAFETY: a block of a live class span maps to that span's record,
-                    // whose start and length do not change while a block of it is
-                    // allocated.
-                    let (lo, len) = unsafe { ((*span).base() as usize, (*span).bytes()) };
-                    let i = out.len;
-                    out.chains[i].write(Chain {
+                page = p;
+                // SAFETY: `chain`, when not null, is the last initialised chain.
+                if chain.is_null() || unsafe { (*chain).span } != span {
+                    // The splice under the class lock updates the record: fetch it now.
+                    prefetch(span.cast());
+                    debug_assert!(self.len < MAX_BATCH);
+                    // SAFETY: a chain holds at least one block and there are at most
+                    // MAX_BATCH blocks (caller's contract), so `len < MAX_BATCH` here.
+                    let slot = unsafe { self.chains.get_unchecked_mut(self.len) };
+                    chain = slot.write(Chain {
                         span,
-                        lo,
-                        len,
                         head: ptr::null_mut(),
                         tail: obj,
                         count: 0,
                     });
-                    table[h] = i as u8;
-                    out.len += 1;
-                    i
+                    self.len += 1;
                 }
-            };
-            // SAFETY: chains below `len` are initialised.
-            let c = unsafe { out.chains[found].assume_init_mut() };
-            // SAFETY: obj is a free block owned by the caller: its first word is free; it
-            // joins the front of its span's chain.
-            unsafe { obj.cast::<*mut u8>().write(c.head) };
-            c.head = obj;
-            c.count += 1;
-            last = found;
+            }
+            // SAFETY: `chain` is the current (initialised) chain; obj is a free block owned by
+            // the caller, its first word free: it joins the front of the chain.
+            unsafe {
+                obj.cast::<*mut u8>().write((*chain).head);
+                (*chain).head = obj;
+                (*chain).count += 1;
+            }
         }
     }
 }
