@@ -6,6 +6,7 @@
 
 use std::alloc::GlobalAlloc;
 
+use super::real::log_uniform;
 use super::{Sample, Scale, layout, measure, must, xorshift};
 
 /// Writes one byte in every page of the `size`-byte block at `p`.
@@ -17,18 +18,20 @@ fn touch_pages(p: *mut u8, size: usize) {
     }
 }
 
-/// `slots` blocks per thread replaced at random, `n` times, sizes from `size(rng)`; the new
-/// block is allocated (and written) before the one it replaces is freed, as
-/// `slot = make_buffer()` does. One operation is an allocation or a free.
-fn churn<A: GlobalAlloc + Sync>(
+/// `slots` blocks per thread replaced at random, `n` times, sizes from `size(rng)` (each
+/// thread's generator starts from `seed`); the new block is allocated (and written) before
+/// the one it replaces is freed, as `slot = make_buffer()` does. One operation is an
+/// allocation or a free.
+pub(super) fn churn<A: GlobalAlloc + Sync>(
     a: &A,
     threads: usize,
+    seed: u64,
     slots: usize,
     n: usize,
     size: impl Fn(&mut u64) -> usize + Sync,
 ) -> Sample {
     measure(threads, |t, go| {
-        let mut rng = 0xB16B ^ ((t as u64 + 1) * 0x9E37_79B9);
+        let mut rng = seed ^ ((t as u64 + 1) * 0x9E37_79B9);
         let mut held = vec![(std::ptr::null_mut::<u8>(), 0usize); slots];
         go();
         let mut ops = 0;
@@ -60,7 +63,7 @@ fn churn<A: GlobalAlloc + Sync>(
 /// Most are above alloc-core's 8 MiB mapping threshold, so this row measures its own
 /// mappings and their cache (`heap/mapped.rs`) as much as the span heap.
 pub(super) fn huge<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
-    churn(a, threads, 20, sc.n(400), |rng| {
+    churn(a, threads, 0xB16B, 20, sc.n(400), |rng| {
         (5 << 20) + (xorshift(rng) % (20 << 20)) as usize
     })
 }
@@ -68,9 +71,7 @@ pub(super) fn huge<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> S
 /// Several threads churning blocks of 64 KiB to 8 MiB (log-uniform: as many of each octave),
 /// 10 per thread: the page heap under its lock from every thread at once.
 pub(super) fn large_mt<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
-    churn(a, threads, 10, sc.n(5_000), |rng| {
-        let r = xorshift(rng);
-        let base = (64 << 10) << (r % 7);
-        base + ((r >> 16) as usize % base)
+    churn(a, threads, 0xB16B, 10, sc.n(5_000), |rng| {
+        log_uniform(rng, 64 << 10, 8 << 20)
     })
 }
