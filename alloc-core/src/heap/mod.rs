@@ -181,18 +181,22 @@ impl<S: PageSource> Heap<S> {
         {
             self.map_transfer_slots();
         }
+        let mut due = false;
         let mut tc = self.transfer(cls).lock();
         // Under the lock, as in `remove_range`.
         let slots = class_slots(self.transfer_slots.load(Ordering::Acquire), cls);
         tc.insert_range(cls, slots, blocks, &self.page_map, |span| {
-            let due = self
+            due |= self
                 .page_heap
                 .lock()
                 .deallocate(&self.source, &self.page_map, span);
-            if due {
-                self.release_idle_spans(self.source.now_ns(), false);
-            }
         });
+        drop(tc);
+        // After the class lock: the scan's `madvise` calls would otherwise hold up every
+        // thread that allocates or frees this class meanwhile.
+        if due {
+            self.release_idle_spans(self.source.now_ns(), false);
+        }
     }
 
     /// Publishes the cache's byte count and counters to the heap statistics.
