@@ -9,7 +9,7 @@ use core::time::Duration;
 use std::sync::OnceLock;
 
 use crate::heap::{DEFAULT_RELEASE_DELAY_NS, Heap, TlsHook};
-use crate::size_class::{MAX_BATCH, SizeClass, class_for};
+use crate::size_class::{SizeClass, class_for};
 use crate::source::{MmapSource, PageSource};
 use crate::stats::Stats;
 use crate::thread_cache::ThreadCache;
@@ -158,32 +158,49 @@ const ARMED: u8 = 1;
 /// Flushed at thread exit (or the guard could not be registered): blocks pass through.
 const FINISHED: u8 = 2;
 
-/// A thread's cache. It has no destructor, so `thread_local!` stores it as a plain
-/// thread-local (no lazy-state check on the fast path, and its memory stays valid until the
-/// thread is gone, through every TLS destructor); [`ExitGuard`] flushes it instead.
+/// The cache every thread without one of its own points to (not yet armed, finished, or out
+/// of memory): empty, with bounds 0, so the fast paths only read it (`ThreadCache::pop_raw`
+/// finds nothing, `push_raw` finds no room) and take their slow paths. It lives in `.bss`
+/// (all zero), once per process.
+struct EmptyCache(UnsafeCell<ThreadCache>);
+
+// SAFETY: nothing writes the empty cache: the fast paths only read a cache with empty stacks
+// and bounds 0, and the slow paths never hand it to the heap (see `ensure_armed`).
+unsafe impl Sync for EmptyCache {}
+
+static EMPTY: EmptyCache = EmptyCache(UnsafeCell::new(ThreadCache::with_bounds(0)));
+
+/// A thread's cache pointer and state. The cache itself lives in a box of its own from the
+/// heap's pool ([`Heap::take_thread_cache`]), taken on the thread's first slow path: a
+/// thread's TLS is a pointer and a byte, not a 71 KiB cache that every new thread's TLS
+/// set-up would clear. This has no destructor, so `thread_local!` stores it as a plain
+/// thread-local (no lazy-state check on the fast path, valid until the thread is gone,
+/// through every TLS destructor); [`ExitGuard`] gives the cache back instead.
 ///
-/// Until armed, every list's bound is 0 and every list is empty, so the first allocation and
-/// the first free of each class take a slow path, which arms the cache (registers the
-/// guard) before the cache keeps anything. Once finished the bounds are 0 again: a free
-/// goes straight back to the shared tiers, an allocation finds nothing cached and takes the
-/// uncached path, so nothing stays in a cache no destructor will flush.
+/// Until armed, and once finished, `cache` is [`EMPTY`]: the first allocation and the first
+/// free of each class take a slow path, which arms the thread (registers the guard, takes a
+/// box) before a cache keeps anything; once finished, a free goes straight back to the shared
+/// tiers and an allocation takes the uncached path, so nothing stays in a cache no destructor
+/// will give back.
 struct LocalCache {
-    cache: UnsafeCell<ThreadCache>,
+    cache: Cell<*mut ThreadCache>,
     state: Cell<u8>,
 }
 
-/// Flushes the thread's cache when the thread's TLS destructors run.
+/// Gives the thread's cache back when the thread's TLS destructors run.
 struct ExitGuard;
 
 impl Drop for ExitGuard {
     fn drop(&mut self) {
         let c = local();
-        c.state.set(FINISHED);
-        // SAFETY: the allocator does not run on this thread while this destructor does (it
-        // calls no allocating code), so this is the only reference to the cache.
-        let cache = unsafe { &mut *c.cache.get() };
-        HEAP.flush_thread_cache(cache);
-        cache.set_bounds(0);
+        let was = c.state.replace(FINISHED);
+        let cache = c.cache.replace(EMPTY.0.get());
+        if was == ARMED {
+            // SAFETY: an armed thread's cache came from HEAP.take_thread_cache; the allocator
+            // does not run on this thread while this destructor does (it calls no allocating
+            // code), and the thread points to EMPTY from now on, so the box is not used again.
+            unsafe { HEAP.give_back_thread_cache(NonNull::new_unchecked(cache)) };
+        }
     }
 }
 
@@ -191,7 +208,7 @@ std::thread_local! {
     // Const-initialised and without a destructor: no initialiser can allocate, and access is
     // a plain thread-pointer offset.
     static CACHE: LocalCache = const {
-        LocalCache { cache: UnsafeCell::new(ThreadCache::with_bounds(0)), state: Cell::new(UNARMED) }
+        LocalCache { cache: Cell::new(EMPTY.0.get()), state: Cell::new(UNARMED) }
     };
     // Registered on a cache's first slow path (glibc's `__cxa_thread_atexit_impl`, which does
     // not call Rust's allocator).
@@ -207,35 +224,42 @@ fn local() -> &'static LocalCache {
     CACHE.with(|c| unsafe { &*(c as *const LocalCache) })
 }
 
-/// Arms the cache if it is not yet; returns whether it is armed (false once finished).
+/// Arms the thread if it is not yet (registers the guard, takes a cache box); returns whether
+/// it is armed (false once finished, or while no box can be mapped): then `c.cache` points to
+/// the thread's own cache, otherwise to [`EMPTY`].
 #[inline]
 fn ensure_armed(c: &LocalCache) -> bool {
     match c.state.get() {
         ARMED => true,
         FINISHED => false,
-        _ => {
-            if GUARD.try_with(|_| ()).is_ok() {
-                c.state.set(ARMED);
-                // SAFETY: only this thread reaches its cache, and no other reference to it is
-                // live while the allocator runs a slow path.
-                let cache = unsafe { &mut *c.cache.get() };
-                cache.set_bounds(MAX_BATCH as u32);
-                true
-            } else {
-                c.state.set(FINISHED);
-                false
-            }
-        }
+        _ => arm(c),
     }
 }
 
-/// The std thread-local hook: the armed cache, or `None` once the thread's cache was flushed
-/// at exit (the heap then uses its shared tiers; the cache is never re-filled).
+#[cold]
+#[inline(never)]
+fn arm(c: &LocalCache) -> bool {
+    if GUARD.try_with(|_| ()).is_err() {
+        c.state.set(FINISHED);
+        return false;
+    }
+    // Out of memory: stays unarmed (uncached), and tries again on the next slow path.
+    let Some(cache) = HEAP.take_thread_cache() else {
+        return false;
+    };
+    c.cache.set(cache.as_ptr());
+    c.state.set(ARMED);
+    true
+}
+
+/// The std thread-local hook: the armed cache, or `None` once the thread's cache was given
+/// back at exit (the heap then uses its shared tiers; the cache is never re-filled).
 struct StdTls;
 
-// SAFETY: CACHE is used only with HEAP, one cache per thread; the hook neither allocates nor
-// re-enters (registering the guard goes through glibc, not this allocator); it hands out the
-// cache only when armed, so the guard flushes whatever the cache holds at thread exit.
+// SAFETY: the caches are used only with HEAP, one box per thread; the hook neither allocates
+// nor re-enters (registering the guard goes through glibc, mapping a box through the page
+// source, neither through this allocator); it hands out the cache only when armed (never
+// EMPTY), so the guard gives back whatever the cache holds at thread exit.
 unsafe impl TlsHook for StdTls {
     #[inline]
     fn with_thread_cache<R>(&self, f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R> {
@@ -300,10 +324,13 @@ unsafe fn realloc_slow(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8
 #[inline(never)]
 unsafe fn overflow_slow(ptr: *mut u8, cls: SizeClass) {
     let c = local();
-    ensure_armed(c);
-    // SAFETY: as in `StdTls`; a finished cache has bounds 0, so `overflow` hands the block
-    // straight on. The caller's contract for ptr.
-    unsafe { HEAP.overflow(&mut *c.cache.get(), ptr, cls) };
+    if ensure_armed(c) {
+        // SAFETY: as in `StdTls`; the caller's contract for ptr.
+        unsafe { HEAP.overflow(&mut *c.cache.get(), ptr, cls) };
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { HEAP.free_class_uncached(ptr, cls) };
+    }
     maybe_start_purger();
 }
 
@@ -447,8 +474,9 @@ impl GlobalHeap {
     /// [`Heap::check_invariants`]); panics on a violation. For tests and debugging: it holds
     /// every lock of the heap while it walks its structures.
     pub fn check_invariants() {
-        // SAFETY: only this thread reaches its cache, and the allocator does not run on this
-        // thread while the check does (it does not allocate), so nothing changes the cache.
+        // SAFETY: only this thread reaches its cache (or EMPTY, which nothing writes), and the
+        // allocator does not run on this thread while the check does (it does not allocate),
+        // so nothing changes the cache.
         HEAP.check_invariants_with(unsafe { &*local().cache.get() });
     }
 
@@ -465,9 +493,9 @@ unsafe impl GlobalAlloc for GlobalHeap {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if let Some(cls) = class_for(layout.size(), layout.align()) {
-            // SAFETY: only this thread reaches its cache and nothing else holds a reference
-            // to it now; an unarmed or finished cache has empty lists, so this pops nothing.
-            let p = unsafe { &mut *local().cache.get() }.pop(cls);
+            // SAFETY: only this thread reaches its own cache and nothing holds a reference to
+            // it now; an unarmed or finished thread points to EMPTY, which pops nothing.
+            let p = unsafe { ThreadCache::pop_raw(local().cache.get(), cls) };
             if !p.is_null() {
                 return p;
             }
@@ -478,9 +506,9 @@ unsafe impl GlobalAlloc for GlobalHeap {
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if let Some(cls) = class_for(layout.size(), layout.align()) {
-            // SAFETY: as in `alloc`; the caller passes a block of this allocator with its
-            // layout, so it is a block of class `cls`.
-            if !unsafe { (*local().cache.get()).push(ptr, cls) } {
+            // SAFETY: as in `alloc` (EMPTY has bounds 0: nothing is pushed); the caller passes
+            // a block of this allocator with its layout, so it is a block of class `cls`.
+            if !unsafe { ThreadCache::push_raw(local().cache.get(), ptr, cls) } {
                 // SAFETY: as above.
                 unsafe { overflow_slow(ptr, cls) };
             }
@@ -507,15 +535,16 @@ unsafe impl GlobalAlloc for GlobalHeap {
             if old == new {
                 return ptr;
             }
-            // SAFETY: as in `alloc`; an unarmed or finished cache pops nothing.
-            let cache = unsafe { &mut *local().cache.get() };
-            let p = cache.pop(new);
+            let cache = local().cache.get();
+            // SAFETY: as in `alloc`; EMPTY pops nothing.
+            let p = unsafe { ThreadCache::pop_raw(cache, new) };
             if !p.is_null() {
                 // SAFETY: both blocks hold the smaller size and are distinct; then the old
-                // block (of class `old`, the caller's contract) is freed as in `dealloc`.
+                // block (of class `old`, the caller's contract) is freed as in `dealloc` (a
+                // pop succeeded: `cache` is the thread's own).
                 unsafe {
                     core::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
-                    if !cache.push(ptr, old) {
+                    if !ThreadCache::push_raw(cache, ptr, old) {
                         overflow_slow(ptr, old);
                     }
                 }

@@ -87,17 +87,8 @@ impl ThreadCache {
     /// caches). With bound 0 the whole cache is zero bytes, so a `thread_local!` of it lives
     /// in `.tbss` (nothing to copy when a thread starts).
     pub(crate) const fn with_bounds(max_len: u32) -> Self {
-        let mut stacks = [Stack { len: 0, max_len: 0 }; NUM_CLASSES];
-        let mut c = 1;
-        while c < NUM_CLASSES {
-            if let Some(cls) = SizeClass::new(c) {
-                let cap = cls.cache_cap();
-                stacks[c].max_len = if max_len < cap { max_len } else { cap };
-            }
-            c += 1;
-        }
         ThreadCache {
-            stacks,
+            stacks: Self::stacks_with_bounds(max_len),
             bytes: 0,
             reported: 0,
             refills: 0,
@@ -107,17 +98,43 @@ impl ThreadCache {
         }
     }
 
+    /// Empty stacks whose bounds are `max_len` (capped at each class's capacity).
+    const fn stacks_with_bounds(max_len: u32) -> Stacks {
+        let mut stacks = [Stack { len: 0, max_len: 0 }; NUM_CLASSES];
+        let mut c = 1;
+        while c < NUM_CLASSES {
+            if let Some(cls) = SizeClass::new(c) {
+                let cap = cls.cache_cap();
+                stacks[c].max_len = if max_len < cap { max_len } else { cap };
+            }
+            c += 1;
+        }
+        stacks
+    }
+
+    /// Writes an empty cache's header (everything but the slots) at `this`, with bounds
+    /// `max_len` as in [`with_bounds`](Self::with_bounds). The slots are left as they are:
+    /// nothing reads a slot above its stack's length, so a cache in fresh memory (a cache box)
+    /// never touches its 70 KiB of slots until it uses them.
+    ///
+    /// # Safety
+    /// `this` is valid for writes of a `ThreadCache` and its memory is initialised (fresh
+    /// mapped memory is); nothing else uses it.
+    pub(crate) unsafe fn init_header(this: *mut Self, max_len: u32) {
+        // SAFETY: the caller's contract; each field's place is inside `*this`.
+        unsafe {
+            (&raw mut (*this).stacks).write(Self::stacks_with_bounds(max_len));
+            (&raw mut (*this).bytes).write(0);
+            (&raw mut (*this).reported).write(0);
+            (&raw mut (*this).refills).write(0);
+            (&raw mut (*this).overflows).write(0);
+            (&raw mut (*this).scavenges).write(0);
+        }
+    }
+
     /// Bytes of free blocks the cache holds.
     pub fn cached_bytes(&self) -> usize {
         self.bytes
-    }
-
-    /// Sets every stack's bound to `max_len` (capped at each class's capacity).
-    #[cfg_attr(not(feature = "std"), allow(dead_code))]
-    pub(crate) fn set_bounds(&mut self, max_len: u32) {
-        for cls in SizeClass::all() {
-            self.stacks[cls.index()].max_len = max_len.min(cls.cache_cap());
-        }
     }
 
     /// Whether every stack is empty.
@@ -148,15 +165,40 @@ impl ThreadCache {
     /// is empty. The block itself is not read.
     #[inline(always)]
     pub(crate) fn pop(&mut self, cls: SizeClass) -> *mut u8 {
-        let stack = Self::stack(&mut self.stacks, cls);
-        let len = stack.len;
+        // SAFETY: a unique reference is valid for reads and writes.
+        unsafe { Self::pop_raw(self, cls) }
+    }
+
+    /// [`pop`](Self::pop) through a raw pointer: a cache whose stack `cls` is empty is only
+    /// read, so an empty cache with bounds 0 may be shared by threads that have no cache (the
+    /// std hook's `EMPTY`) and still take the fast path's single pointer load.
+    ///
+    /// # Safety
+    /// `this` points to a live cache; unless its stack `cls` is empty, no other thread uses
+    /// the cache and no reference to it is live.
+    #[inline(always)]
+    pub(crate) unsafe fn pop_raw(this: *mut Self, cls: SizeClass) -> *mut u8 {
+        debug_assert!(cls.index() < NUM_CLASSES);
+        // SAFETY: a class's index is below NUM_CLASSES (SizeClass's invariant); `this` is live.
+        let stack = unsafe { (&raw mut (*this).stacks).cast::<Stack>().add(cls.index()) };
+        // SAFETY: as above.
+        let len = unsafe { (*stack).len };
         if len == 0 {
             return ptr::null_mut();
         }
-        stack.len = len - 1;
-        self.bytes -= cls.size();
-        // SAFETY: len - 1 < len <= the class's capacity.
-        let slot = unsafe { Self::slot(&mut self.slots, cls, len - 1) };
+        // SAFETY: a non-empty stack: the cache is this caller's alone (the contract).
+        unsafe {
+            (*stack).len = len - 1;
+            (*this).bytes -= cls.size();
+        }
+        debug_assert!(len <= cls.cache_cap());
+        // SAFETY: len - 1 < len <= the class's capacity: inside the slots (the tables tile
+        // them).
+        let slot = unsafe {
+            (&raw mut (*this).slots)
+                .cast::<*mut u8>()
+                .add(cls.cache_off() + len as usize - 1)
+        };
         // SAFETY: slots below len hold blocks.
         let p = unsafe { slot.read() };
         if len > 1 {
@@ -185,15 +227,36 @@ impl ThreadCache {
     /// `ptr` is a block of class `cls`, no longer used, of the heap the cache belongs to.
     #[inline(always)]
     pub(crate) unsafe fn push(&mut self, ptr: *mut u8, cls: SizeClass) -> bool {
-        let stack = Self::stack(&mut self.stacks, cls);
-        let len = stack.len;
-        if len >= stack.max_len || self.bytes >= MAX_CACHE_BYTES {
+        // SAFETY: a unique reference is valid for reads and writes; the caller's contract.
+        unsafe { Self::push_raw(self, ptr, cls) }
+    }
+
+    /// [`push`](Self::push) through a raw pointer: a cache whose stack `cls` has bound 0 is
+    /// only read (see [`pop_raw`](Self::pop_raw)).
+    ///
+    /// # Safety
+    /// As [`push`](Self::push) for `ptr` and `cls`; `this` points to a live cache; unless its
+    /// stack `cls` has bound 0, no other thread uses the cache and no reference to it is live.
+    #[inline(always)]
+    pub(crate) unsafe fn push_raw(this: *mut Self, ptr: *mut u8, cls: SizeClass) -> bool {
+        // SAFETY: a class's index is below NUM_CLASSES (SizeClass's invariant); `this` is live.
+        let stack = unsafe { (&raw mut (*this).stacks).cast::<Stack>().add(cls.index()) };
+        // SAFETY: as above.
+        let (len, max_len, bytes) = unsafe { ((*stack).len, (*stack).max_len, (*this).bytes) };
+        if len >= max_len || bytes >= MAX_CACHE_BYTES {
             return false;
         }
-        stack.len = len + 1;
-        self.bytes += cls.size();
-        // SAFETY: len < max_len <= the class's capacity.
-        unsafe { Self::slot(&mut self.slots, cls, len).write(ptr) };
+        debug_assert!(len < cls.cache_cap());
+        // SAFETY: a bound above 0: the cache is this caller's alone (the contract); len <
+        // max_len <= the class's capacity, so the slot is inside the slots.
+        unsafe {
+            (*stack).len = len + 1;
+            (*this).bytes = bytes + cls.size();
+            (&raw mut (*this).slots)
+                .cast::<*mut u8>()
+                .add(cls.cache_off() + len as usize)
+                .write(ptr);
+        }
         true
     }
 

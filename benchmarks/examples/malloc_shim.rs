@@ -22,9 +22,9 @@
 //! it never allocates and never registers anything); its alloc-core cache lives in a box
 //! mapped from the heap's page source (or reused from a thread that ended), not in TLS. The
 //! thread's first allocation takes a box and marks the thread live in a `pthread_key_create`
-//! key whose destructor retires the cache when the thread ends (`Heap::retire_thread_cache`:
-//! parked for the next new thread, which adopts it warm, or flushed to the shared tiers) and
-//! returns the box to the pool; after that the thread allocates through the shared tiers (the
+//! key whose destructor gives it back when the thread ends (`Heap::give_back_thread_cache`:
+//! the cache is parked for the next new thread, which adopts it warm, or flushed to the shared
+//! tiers, and its box goes back to the heap's pool, the same pool `GlobalHeap` uses); after that the thread allocates through the shared tiers (the
 //! "uncached" path) until it is gone, so allocations made by later thread-exit code (other
 //! keys' destructors, glibc's own teardown) neither leak nor touch a dead cache.
 //!
@@ -54,8 +54,8 @@
 //! The first thread to activate a cache registers `pthread_atfork` handlers: before `fork`
 //! every lock of the heap is taken (`Heap::lock_all`), and after it they are released in the
 //! parent and the child (`Heap::unlock_all`), so a child forked while other threads allocate
-//! finds a consistent, unlocked heap; the same holds for the lock of the pool of cache
-//! boxes. Other threads' caches are simply lost in the child.
+//! finds a consistent, unlocked heap (the lock of the pool of cache boxes is one of them).
+//! Other threads' caches are simply lost in the child.
 //!
 //! # Errors
 //! As C expects: null and `errno = ENOMEM` when memory runs out (or `calloc` / `reallocarray`
@@ -68,10 +68,10 @@
 use core::cell::Cell;
 use core::ffi::{c_int, c_void};
 use core::ptr;
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 use std::alloc::Layout;
 
-use alloc_core::{Heap, MmapSource, PageSource, ThreadCache, TlsHook};
+use alloc_core::{Heap, MmapSource, ThreadCache, TlsHook};
 
 /// The process-wide heap: const-initialised, usable from the very first call.
 static HEAP: Heap<MmapSource> = Heap::new(MmapSource::new());
@@ -86,10 +86,14 @@ const BUSY: u8 = 2;
 /// The thread's key destructor retired the cache: the thread is ending, go uncached.
 const DEAD: u8 = 3;
 
-/// A thread's state and its cache's memory (null until registered).
+/// A thread's state and its cache (null until registered). The cache lives in a box of its
+/// own from the heap's pool (`Heap::take_thread_cache`), not in TLS: a 71 KiB TLS block would
+/// be cleared by every new thread's TLS set-up (allocating or not), and with the initial-exec
+/// slot below the whole block would have to fit glibc's static-TLS reserve, so `dlopen` of
+/// the shim failed ("cannot allocate memory in static TLS block").
 struct Local {
     state: Cell<u8>,
-    cache: Cell<*mut CacheBox>,
+    cache: Cell<*mut ThreadCache>,
 }
 
 std::thread_local! {
@@ -99,83 +103,6 @@ std::thread_local! {
     static LOCAL: Local = const {
         Local { state: Cell::new(FRESH), cache: Cell::new(ptr::null_mut()) }
     };
-}
-
-/// A thread cache's memory. Caches do not live in thread-local storage: a 71 KiB TLS block
-/// would be copied into every new thread by `pthread_create` (allocating or not), and with
-/// the initial-exec slot below the whole block would have to fit glibc's static-TLS reserve,
-/// so `dlopen` of the shim failed ("cannot allocate memory in static TLS block"). A thread
-/// takes one when it registers: from the pool of those retired by ended threads, or mapped
-/// fresh from the heap's page source; it goes back to the pool, emptied, when the thread ends.
-/// Boxes are never unmapped: the pool holds at most as many as threads ever ran at once.
-struct CacheBox {
-    /// The next box in the pool.
-    next: *mut CacheBox,
-    cache: ThreadCache,
-}
-
-/// Retired boxes (a stack linked through `next`), guarded by `POOL_LOCK`: a leaf lock, held
-/// for a push or a pop only, and by the fork handlers across `fork`.
-static POOL: AtomicPtr<CacheBox> = AtomicPtr::new(ptr::null_mut());
-static POOL_LOCK: AtomicBool = AtomicBool::new(false);
-
-fn pool_lock() {
-    let mut spins = 0u32;
-    while POOL_LOCK
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        // The holder may have been preempted (a loaded machine): give it the CPU.
-        spins += 1;
-        if spins < 100 {
-            core::hint::spin_loop();
-        } else {
-            // SAFETY: sched_yield has no preconditions.
-            unsafe { libc::sched_yield() };
-        }
-    }
-}
-
-fn pool_unlock() {
-    POOL_LOCK.store(false, Ordering::Release);
-}
-
-/// An empty cache box for a registering thread: a retired one, or a fresh mapping; null when
-/// memory runs out.
-#[cold]
-fn take_cache_box() -> *mut CacheBox {
-    pool_lock();
-    let b = POOL.load(Ordering::Relaxed);
-    if !b.is_null() {
-        // SAFETY: boxes in the pool are live mappings that no thread uses; the lock is held.
-        POOL.store(unsafe { (*b).next }, Ordering::Relaxed);
-    }
-    pool_unlock();
-    if !b.is_null() {
-        return b;
-    }
-    let len = size_of::<CacheBox>().next_multiple_of(4096);
-    let Some(p) = PageSource::map(HEAP.source(), len) else {
-        return ptr::null_mut();
-    };
-    let b = p.as_ptr().cast::<CacheBox>();
-    // SAFETY: a fresh page-aligned mapping of at least size_of::<CacheBox>() bytes, ours.
-    unsafe {
-        b.write(CacheBox {
-            next: ptr::null_mut(),
-            cache: ThreadCache::new(),
-        })
-    };
-    b
-}
-
-/// Puts the box of an ending thread, its cache retired (empty), back in the pool.
-fn give_back_cache_box(b: *mut CacheBox) {
-    pool_lock();
-    // SAFETY: the box is live and no thread uses it any more; the lock is held.
-    unsafe { (*b).next = POOL.load(Ordering::Relaxed) };
-    POOL.store(b, Ordering::Relaxed);
-    pool_unlock();
 }
 
 // The fast path's thread-local word: the thread's cache while it is ACTIVE and idle, null
@@ -326,8 +253,7 @@ unsafe impl TlsHook for ShimTls {
 fn claim_slow() -> *mut ThreadCache {
     LOCAL.with(|l| {
         if l.state.get() == FRESH && activate(l) {
-            // SAFETY: activate left a live box in l.cache.
-            unsafe { &raw mut (*l.cache.get()).cache }
+            l.cache.get()
         } else {
             ptr::null_mut()
         }
@@ -350,15 +276,13 @@ fn activate(l: &Local) -> bool {
         l.state.set(FRESH);
         return false;
     }
-    let b = take_cache_box();
-    if b.is_null() {
+    // A pooled box or a fresh mapping, filled with a parked cache if there is one.
+    let Some(cache) = HEAP.take_thread_cache() else {
         // Out of memory: uncached for now, registered again at the next call.
         l.state.set(FRESH);
         return false;
-    }
-    // SAFETY: the box is this thread's now and its cache empty (fresh or retired).
-    HEAP.adopt_parked_cache(unsafe { &mut (*b).cache });
-    l.cache.set(b);
+    };
+    l.cache.set(cache.as_ptr());
     l.state.set(ACTIVE);
     true
 }
@@ -413,30 +337,28 @@ extern "C" fn thread_exit(_: *mut c_void) {
             // slot holds the cache; clear it so that later calls take the slow path.
             slot::set(slot::offset(), ptr::null_mut());
             l.state.set(BUSY);
-            let b = l.cache.replace(ptr::null_mut());
-            // SAFETY: state ACTIVE -> BUSY with the slot null: the only reference to the box.
-            HEAP.retire_thread_cache(unsafe { &mut (*b).cache });
-            give_back_cache_box(b);
+            let c = l.cache.replace(ptr::null_mut());
+            // SAFETY: state ACTIVE -> BUSY with the slot null: the only reference to the
+            // cache, which came from HEAP.take_thread_cache and is not used again.
+            unsafe { HEAP.give_back_thread_cache(ptr::NonNull::new_unchecked(c)) };
             l.state.set(DEAD);
         }
     });
 }
 
 extern "C" fn fork_prepare() {
-    pool_lock();
+    // Also the lock of the pool of cache boxes and parked caches.
     HEAP.lock_all();
 }
 
 extern "C" fn fork_parent() {
     // SAFETY: fork_prepare took every lock on this thread.
     unsafe { HEAP.unlock_all() };
-    pool_unlock();
 }
 
 extern "C" fn fork_child() {
     // SAFETY: the child's only thread is the copy of the one that took every lock.
     unsafe { HEAP.unlock_all() };
-    pool_unlock();
 }
 
 fn set_errno(e: c_int) {

@@ -72,7 +72,7 @@ impl<S: PageSource> Heap<S> {
 
     /// # Safety
     /// `ptr` is a block of class `cls` of this heap, no longer used.
-    unsafe fn free_class_uncached(&self, ptr: *mut u8, cls: SizeClass) {
+    pub(crate) unsafe fn free_class_uncached(&self, ptr: *mut u8, cls: SizeClass) {
         self.uncached.fetch_add(1, Ordering::Relaxed);
         self.insert_range(cls, &[ptr]);
     }

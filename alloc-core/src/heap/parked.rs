@@ -1,12 +1,13 @@
-//! Parked caches: the lists of ended threads kept for the next new threads.
+//! Parked caches: the lists of ended threads kept for the next new threads, and the pool of
+//! cache boxes (the mappings thread caches live in, reused from ended threads).
 
-use core::ptr;
+use core::ptr::{self, NonNull};
 use core::sync::atomic::Ordering;
 
 use super::Heap;
 use crate::check::{Checked, ensure};
 use crate::page_map::PageMap;
-use crate::size_class::{NUM_CLASSES, SizeClass};
+use crate::size_class::{MAX_BATCH, NUM_CLASSES, SizeClass};
 use crate::source::PageSource;
 use crate::thread_cache::ThreadCache;
 use crate::transfer_cache::check_block;
@@ -31,11 +32,29 @@ const PARKED_SLOTS: usize = 8;
 /// Only caches holding at most this much are parked; bigger ones are flushed.
 const PARK_MAX_BYTES: usize = 2 << 20;
 
-/// The lists of caches whose threads ended (see [`Heap::retire_thread_cache`]).
+/// A thread cache's own memory (see [`Heap::take_thread_cache`]): a mapping of its own, so
+/// that a thread's TLS holds one pointer instead of a 71 KiB cache (which every new thread's
+/// TLS set-up would clear, and which does not fit glibc's static-TLS reserve of a `dlopen`ed
+/// library).
+#[repr(C)]
+struct CacheBox {
+    /// The next box in the pool.
+    next: *mut CacheBox,
+    cache: ThreadCache,
+}
+
+/// The bytes mapped for one box.
+const BOX_LEN: usize = size_of::<CacheBox>().next_multiple_of(4096);
+
+/// The lists of caches whose threads ended (see [`Heap::retire_thread_cache`]) and the boxes
+/// they lived in.
 pub(super) struct Parked {
     lists: [Lists; PARKED_SLOTS],
     bytes: [usize; PARKED_SLOTS],
     count: usize,
+    /// Empty cache boxes of ended threads (a stack linked through `next`), never unmapped:
+    /// at most as many as threads ever ran at once.
+    boxes: *mut CacheBox,
 }
 
 // SAFETY: the lists hold free blocks owned by the heap; they are only used under the lock.
@@ -47,6 +66,7 @@ impl Parked {
             lists: [EMPTY; PARKED_SLOTS],
             bytes: [0; PARKED_SLOTS],
             count: 0,
+            boxes: ptr::null_mut(),
         }
     }
 
@@ -86,6 +106,14 @@ impl Parked {
                 sum == bytes,
                 "parked cache {i}: lists hold {sum} bytes, the cache counts {bytes}"
             );
+        }
+        let mut b = self.boxes;
+        while !b.is_null() {
+            // SAFETY: pooled boxes are live mappings no thread uses; the lock is held.
+            let cache = unsafe { &(*b).cache };
+            ensure!(cache.is_empty(), "a pooled cache box holds blocks");
+            // SAFETY: as above.
+            b = unsafe { (*b).next };
         }
         Ok(())
     }
@@ -166,6 +194,62 @@ impl<S: PageSource> Heap<S> {
         // Already counted in the statistics when it was parked.
         cache.reported = cache.bytes;
         true
+    }
+
+    /// A cache for a new thread, in a box of its own: an ended thread's box from the pool, or
+    /// a fresh mapping from the page source (`None` when that fails). It is filled with a
+    /// parked cache's lists when there is one ([`adopt_parked_cache`](Self::adopt_parked_cache)),
+    /// so a thread that replaces an ended one starts warm. The cache stays valid, used by one
+    /// thread at a time, until it is handed to
+    /// [`give_back_thread_cache`](Self::give_back_thread_cache); a thread-local then holds
+    /// only the pointer (the std `GlobalHeap` and the malloc shim both do this).
+    pub fn take_thread_cache(&self) -> Option<NonNull<ThreadCache>> {
+        let mut parked = self.parked.lock();
+        let b = parked.boxes;
+        if !b.is_null() {
+            // SAFETY: pooled boxes are live mappings no thread uses; the lock is held.
+            parked.boxes = unsafe { (*b).next };
+        }
+        drop(parked);
+        let b = if b.is_null() {
+            let b = self.source.map(BOX_LEN)?.as_ptr().cast::<CacheBox>();
+            // SAFETY: a fresh page-aligned mapping of BOX_LEN >= size_of::<CacheBox>() bytes,
+            // ours; only the header is written: slots above a stack's length are never read,
+            // so the 70 KiB of slots stay untouched (no page faults until used).
+            unsafe {
+                (&raw mut (*b).next).write(ptr::null_mut());
+                ThreadCache::init_header(&raw mut (*b).cache, MAX_BATCH as u32);
+            }
+            b
+        } else {
+            b
+        };
+        // SAFETY: the box is ours now: popped from the pool or freshly mapped.
+        let cache = unsafe { &mut (*b).cache };
+        self.adopt_parked_cache(cache);
+        Some(NonNull::from(cache))
+    }
+
+    /// Retires the cache of an ending thread ([`retire_thread_cache`](Self::retire_thread_cache):
+    /// parked or flushed) and puts its box back in the pool for the next new thread.
+    ///
+    /// # Safety
+    /// `cache` came from [`take_thread_cache`](Self::take_thread_cache) of this heap, was not
+    /// given back since, and is not used again.
+    pub unsafe fn give_back_thread_cache(&self, cache: NonNull<ThreadCache>) {
+        // SAFETY: the caller's contract: a live box's cache, no other reference to it.
+        self.retire_thread_cache(unsafe { &mut *cache.as_ptr() });
+        // SAFETY: the cache is the field at offset_of!(CacheBox, cache) of its box.
+        let b = unsafe {
+            cache
+                .as_ptr()
+                .byte_sub(core::mem::offset_of!(CacheBox, cache))
+                .cast::<CacheBox>()
+        };
+        let mut parked = self.parked.lock();
+        // SAFETY: the box is live and no thread uses it any more; the lock is held.
+        unsafe { (*b).next = parked.boxes };
+        parked.boxes = b;
     }
 
     /// Flushes every parked cache; returns how many there were.
