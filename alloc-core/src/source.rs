@@ -1,6 +1,7 @@
 //! Where pages come from: the [`PageSource`] trait and its real implementation on `mmap`.
 
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// A provider of page-aligned memory and of a clock, the bottom of the allocator.
 ///
@@ -84,6 +85,10 @@ const HUGE_PAGE: usize = 2 << 20;
 /// threshold: they are touched sparsely.
 const HUGE_MAP_MIN: usize = HUGE_PAGE + 4096;
 
+/// Whether [`MmapSource`] advises its big mappings `MADV_HUGEPAGE` (and aligns them to 2 MiB);
+/// see [`MmapSource::set_huge_pages`].
+static HUGE_PAGES: AtomicBool = AtomicBool::new(true);
+
 /// The real page source: anonymous private `mmap` (2 MiB aligned, with `MADV_HUGEPAGE`, for
 /// span-heap mappings and mapped objects of more than 2 MiB), `madvise(MADV_DONTNEED)` to
 /// release, `CLOCK_MONOTONIC_COARSE` as the clock. All through rawsys.
@@ -94,6 +99,21 @@ impl MmapSource {
     /// The source (stateless).
     pub const fn new() -> Self {
         MmapSource
+    }
+
+    /// Turns huge pages on or off for every `MmapSource` of the process (default on): on,
+    /// mappings longer than 2 MiB (the span heap's growth once it holds about 4.5 MiB, mapped
+    /// objects) are 2 MiB aligned and advised `MADV_HUGEPAGE`; off, every mapping is plain
+    /// 4 KiB pages (the kernel may still use huge pages when THP is `always`). Mappings made
+    /// before keep what they got. `GlobalHeap::builder().huge_pages(false)` and the malloc
+    /// shim's `LP_ALLOC_HUGEPAGES=0` set it.
+    pub fn set_huge_pages(on: bool) {
+        HUGE_PAGES.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether huge pages are on (see [`set_huge_pages`](Self::set_huge_pages)).
+    pub fn huge_pages() -> bool {
+        HUGE_PAGES.load(Ordering::Relaxed)
     }
 }
 
@@ -137,7 +157,7 @@ unsafe impl PageSource for MmapSource {
     fn map(&self, len: usize) -> Option<NonNull<u8>> {
         // A huge-page mapping is over-mapped by one huge page so that it can start on a
         // 2 MiB boundary (the kernel only backs aligned 2 MiB ranges with huge pages).
-        if len < HUGE_MAP_MIN {
+        if len < HUGE_MAP_MIN || !Self::huge_pages() {
             return map_trimmed(len, 0, HUGE_PAGE);
         }
         let p = map_trimmed(len, HUGE_PAGE, HUGE_PAGE)?;
@@ -158,7 +178,7 @@ unsafe impl PageSource for MmapSource {
     }
 
     fn map_object(&self, len: usize, align: usize) -> Option<NonNull<u8>> {
-        if len < HUGE_MAP_MIN {
+        if len < HUGE_MAP_MIN || !Self::huge_pages() {
             return map_trimmed(len, align.max(4096) - 4096, align);
         }
         // Like the span heap's big mappings: 2 MiB aligned and advised `MADV_HUGEPAGE`. A

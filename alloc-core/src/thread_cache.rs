@@ -49,8 +49,11 @@ pub(crate) type Stacks = [Stack; NUM_CLASSES];
 /// One thread's cache of free blocks: a stack of block pointers per size class.
 ///
 /// A cache belongs to one [`Heap`](crate::Heap) for its whole life and is used by one thread
-/// at a time; a [`TlsHook`](crate::TlsHook) creates it with [`ThreadCache::new`] and hands it to
-/// [`Heap::flush_thread_cache`](crate::Heap::flush_thread_cache) when the thread ends. Dropping a
+/// at a time; a [`TlsHook`](crate::TlsHook) takes one in a box of its own with
+/// [`Heap::take_thread_cache`](crate::Heap::take_thread_cache) and gives it back with
+/// [`Heap::give_back_thread_cache`](crate::Heap::give_back_thread_cache) when the thread ends
+/// (or creates it with [`ThreadCache::new`] and hands it to
+/// [`Heap::flush_thread_cache`](crate::Heap::flush_thread_cache)). Dropping a
 /// cache that still holds blocks leaks them (it is not unsafe). A cache is about 71 KiB (8,880
 /// pointers; at most 256 per class, about 64 KiB of blocks).
 pub struct ThreadCache {

@@ -50,6 +50,11 @@
 //! count on staying single-threaded): a program that stops calling the allocator keeps what
 //! it freed until its next call that frees a span, or `malloc_trim`.
 //!
+//! # Huge pages
+//! Mappings of more than 2 MiB (the span heap's growth once it holds a few MiB, big blocks)
+//! are 2 MiB aligned and advised `MADV_HUGEPAGE`; `LP_ALLOC_HUGEPAGES=0` (read at the first
+//! allocation) turns that off (`MmapSource::set_huge_pages`).
+//!
 //! # fork
 //! The first thread to activate a cache registers `pthread_atfork` handlers: before `fork`
 //! every lock of the heap is taken (`Heap::lock_all`), and after it they are released in the
@@ -295,6 +300,9 @@ fn init_process() -> bool {
         Ok(_) => {}
         Err(2) => return true,
         Err(_) => return false,
+    }
+    if env_u64(c"LP_ALLOC_HUGEPAGES") == Some(0) {
+        MmapSource::set_huge_pages(false);
     }
     if let Some(ms) = env_u64(c"LP_ALLOC_RELEASE_DELAY_MS") {
         HEAP.set_release_delay(ms.saturating_mul(1_000_000));
