@@ -20,6 +20,7 @@ use crate::transfer_cache::{TRANSFER_SLOTS_BYTES, TransferCache, class_slots};
 
 mod allocate;
 mod check;
+mod fast;
 mod fork;
 mod free;
 mod large;
