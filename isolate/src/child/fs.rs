@@ -425,4 +425,51 @@ mod tests {
         assert_eq!(seen, Ok(()));
         st.leave_root();
     }
+
+    #[test]
+    fn a_mount_on_the_cached_directory_is_seen_by_the_next_step() {
+        // In a thread of its own with a private mount namespace: the tmpfs stays there.
+        std::thread::spawn(|| {
+            ns::unshare(rawsys::process::CloneFlags::NEWNS).unwrap();
+            ns::mount(
+                None,
+                c"/",
+                None,
+                MountFlags::REC | MountFlags::PRIVATE,
+                None,
+            )
+            .unwrap();
+            let base =
+                std::env::temp_dir().join(format!("lp-test-dircache-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&base);
+            std::fs::create_dir_all(&base).unwrap();
+            let root = CString::new(base.to_str().unwrap()).unwrap();
+            let p = |rel: &str| CString::new(format!("{}/{rel}", base.display())).unwrap();
+            let (a, b, f) = (p("a"), p("a/b"), p("a/f"));
+            let mut st = ChildState::new(-1, -1);
+            st.open_root(&root).unwrap();
+            st.mkdir(&a, 0o755).unwrap();
+            // Resolves (and keeps) the directory a.
+            st.mkdir(&b, 0o755).unwrap();
+            st.mount(
+                Some(c"tmpfs"),
+                &a,
+                Some(c"tmpfs"),
+                MountFlags::empty(),
+                None,
+            )
+            .unwrap();
+            // Made in the tmpfs now on a, not in the directory below it.
+            st.create_file(&f).unwrap();
+            st.leave_root();
+            assert!(base.join("a/f").is_file());
+            assert!(!base.join("a/b").exists());
+            ns::umount2(&a, UnmountFlags::empty()).unwrap();
+            assert!(base.join("a/b").is_dir());
+            assert!(!base.join("a/f").exists());
+            std::fs::remove_dir_all(&base).unwrap();
+        })
+        .join()
+        .unwrap();
+    }
 }
