@@ -1,6 +1,6 @@
 //! HTTPS configuration: the certificate and key (PEM files), the rustls server
-//! configuration every TLS connection of every worker shares (so the session cache is
-//! shared too), and the reload of the certificate on SIGHUP.
+//! configuration every TLS connection of every worker shares (so the session cache and the
+//! ticket keys are shared too), and the reload of the certificate on SIGHUP.
 //!
 //! The crypto provider is aws-lc-rs by default (feature `tls-aws-lc`), ring with the
 //! `tls-ring` feature; aws-lc-rs was chosen by measurement (both built and measured side by
@@ -21,6 +21,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 /// The crypto provider: aws-lc-rs by default (`tls-aws-lc`), ring with `tls-ring`.
 #[cfg(feature = "tls-ring")]
 mod provider {
+    pub(super) use rustls::crypto::ring::Ticketer;
+
     /// ring's provider. Deprecated only for lacking the post-quantum key exchange
     /// (X25519MLKEM768), which only aws-lc-rs has; the classical groups (X25519, P-256,
     /// P-384) are all here.
@@ -31,13 +33,13 @@ mod provider {
 }
 #[cfg(all(feature = "tls-aws-lc", not(feature = "tls-ring")))]
 mod provider {
-    pub(super) use rustls::crypto::aws_lc_rs::default_provider;
+    pub(super) use rustls::crypto::aws_lc_rs::{Ticketer, default_provider};
 }
 #[cfg(not(any(feature = "tls-aws-lc", feature = "tls-ring")))]
 compile_error!("httpd needs a TLS crypto provider: the feature tls-aws-lc (default) or tls-ring");
 
-/// Sessions kept for resumption (TLS 1.2 session IDs, TLS 1.3 tickets), shared by every
-/// worker; the oldest goes when it is full.
+/// Sessions kept for resumption by session ID (TLS 1.2 clients without tickets), shared by
+/// every worker; the oldest goes when it is full.
 const SESSION_CACHE: usize = 16 * 1024;
 
 /// TLS 1.3 session tickets sent after each handshake (full or resumed).
@@ -80,7 +82,7 @@ pub(crate) struct Tls {
 
 impl Tls {
     /// Reads and checks the certificate chain and key and builds the server configuration:
-    /// TLS 1.3 and 1.2, ALPN `http/1.1`, resumption from a shared session cache. An
+    /// TLS 1.3 and 1.2, ALPN `http/1.1`, session tickets and a shared session cache. An
     /// error is one line naming the file and what is wrong with it.
     pub(crate) fn load(cert_path: &str, key_path: &str) -> Result<Tls, String> {
         let mut provider = provider::default_provider();
@@ -101,18 +103,19 @@ impl Tls {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         // The server's order of cipher suites decides (see `prefer_aes_128`).
         config.ignore_client_order = true;
-        // Resumption from a session cache shared by the workers, for TLS 1.2 (session IDs)
-        // and TLS 1.3 (the ticket names a cached session, used once), rather than stateless
-        // tickets (the session encrypted into the ticket): a cache insert and take cost less
-        // than sealing and opening the ticket (AES-CBC + HMAC-SHA256 for aws-lc-rs'
-        // `Ticketer`). Measured with callgrind, httpd's instructions per connection of
-        // `tls_handshakes`: resumed 956k with tickets, 931k with the cache (-2.7 %); full
-        // handshakes 1,067k and 1,056k (see the README, "HTTPS", *Resumption*).
+        // Resumption: TLS 1.3 by stateless tickets (the session sealed into the ticket by
+        // the provider's `Ticketer`, whose keys every worker shares), TLS 1.2 by tickets or,
+        // for clients without them, by session ID from the shared cache. Not TLS 1.3
+        // tickets naming a cached session: rustls' cache takes such a session out with a
+        // linear search of its eviction queue, so once full handshakes have filled it
+        // (16,384 sessions) a resumed connection cost 30-40 us more server CPU than a full
+        // one (see the README, "HTTPS", *Resumption*).
         config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+        config.ticketer = provider::Ticketer::new().map_err(|e| format!("TLS tickets: {e}"))?;
         // One TLS 1.3 ticket per connection (rustls sends 2 by default): a client that
         // resumes gets a fresh one on every resumed connection, so one is all it uses; the
-        // second is a key derivation, a cache entry and record bytes for nothing (-3.3 % of
-        // the instructions per full handshake, -3.7 % per resumed one).
+        // second is a key derivation, a ticket sealed and record bytes for nothing (-3.3 %
+        // of the instructions per full handshake, -3.7 % per resumed one).
         config.send_tls13_tickets = TLS13_TICKETS;
         Ok(Tls {
             config: Arc::new(config),
