@@ -125,6 +125,23 @@ else
     fail "$shim_name does not preload cleanly: $(LD_PRELOAD=$shim true 2>&1 | head -3)"
 fi
 
+# dlopen, not preloaded: the shim's initial-exec TLS word puts its whole TLS block into
+# glibc's small static-TLS reserve, which a 71 KiB thread cache in TLS once overflowed
+# ("cannot allocate memory in static TLS block"). A malloc/free through the handle must work.
+dl_out=$(python3 -c 'import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+lib.malloc.restype = ctypes.c_void_p
+lib.free.argtypes = [ctypes.c_void_p]
+p = lib.malloc(100)
+ctypes.memset(p, 1, 100)
+lib.free(p)
+print("ok" if p else "null")' "$shim" 2>&1) || true
+if [ "$dl_out" = ok ]; then
+    pass "dlopen of $shim_name (not preloaded) works, and malloc/free through it"
+else
+    fail "dlopen of $shim_name: $(head -3 <<<"$dl_out")"
+fi
+
 echo "== self-checking C programs under the shim"
 gcc -O2 -Wall -Wextra -pthread -o "$work/api" "$tests/api.c"
 gcc -O2 -Wall -Wextra -pthread -o "$work/fork" "$tests/fork.c"

@@ -4,138 +4,19 @@
 //! `lp_test_c<pid>_<k>`, veth prefix `lp-test-z`/`y`/`x` and lease directory under /tmp, all
 //! removed at the end, also on failure.
 
+mod bridge_support;
 mod example_bin;
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::io::Read;
+use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use bridge_support::{Net, free_port, http_get, text};
 
 fn bin() -> PathBuf {
     example_bin::example_binary("container")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn sh(cmd: &str, args: &[&str]) -> String {
-    text(&Command::new(cmd).args(args).output().unwrap().stdout)
-}
-
-/// A private network's flags and its removal.
-struct Net {
-    bridge: String,
-    table: String,
-    leases: String,
-    subnet: String,
-    gw: String,
-    veth: String,
-}
-
-impl Net {
-    /// Network `k` of this test process (each test its own, as tests run in parallel).
-    fn new(k: u32) -> Net {
-        let pid = std::process::id();
-        let routes = sh("ip", &["-4", "route", "show", "table", "all"]);
-        // A /24 of 10.213.0.0/16 that no host route mentions (and that the library would
-        // refuse with a clear error if it overlapped anyway).
-        let x = (0..250u32)
-            .map(|i| (pid * 3 + k + 131 + i * 11) % 250)
-            .find(|x| {
-                !routes.contains(&format!("10.213.{x}.")) && !routes.contains("10.213.0.0/16")
-            })
-            .expect("a free 10.213.x.0/24");
-        Net {
-            bridge: format!("lp-test-c{}{k}", pid % 100_000),
-            table: format!("lp_test_c{pid}_{k}"),
-            leases: format!("/tmp/lp-test-netcli-{pid}-{k}"),
-            veth: format!("lp-test-{}", (b'z' - k as u8) as char),
-            subnet: format!("10.213.{x}.0/24"),
-            gw: format!("10.213.{x}.1"),
-        }
-    }
-
-    fn flags(&self) -> Vec<String> {
-        [
-            "--net",
-            "bridge",
-            "--bridge",
-            &self.bridge,
-            "--subnet",
-            &self.subnet,
-            "--nft-table",
-            &self.table,
-            "--veth-prefix",
-            &self.veth,
-            "--lease-dir",
-            &self.leases,
-        ]
-        .map(String::from)
-        .to_vec()
-    }
-
-    /// `run`, this network's flags, then `args`.
-    fn run_args(&self, args: &[&str]) -> Vec<String> {
-        let mut a = vec!["run".to_string()];
-        a.extend(self.flags());
-        a.extend(args.iter().map(|s| s.to_string()));
-        a
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(bin())
-            .args(self.run_args(args))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn dnat_rules(&self) -> usize {
-        sh("nft", &["list", "table", "ip", &self.table])
-            .lines()
-            .filter(|l| l.contains("dnat"))
-            .count()
-    }
-
-    fn lease_lines(&self) -> usize {
-        std::fs::read_to_string(format!("{}/{}.leases", self.leases, self.bridge))
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| !l.starts_with("next "))
-            .count()
-    }
-
-    fn veths(&self) -> usize {
-        sh("ip", &["-o", "link", "show"])
-            .lines()
-            .filter(|l| l.contains(&format!(": {}", self.veth)))
-            .count()
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.table])
-            .stderr(Stdio::null())
-            .status();
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .stderr(Stdio::null())
-            .status();
-        let _ = std::fs::remove_dir_all(&self.leases);
-    }
-}
-
-/// A loopback TCP port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -199,22 +80,7 @@ fn published_port_answers_on_localhost_and_goes_with_the_container() {
             .unwrap(),
         www,
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let answer = loop {
-        let r = (|| -> std::io::Result<String> {
-            let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
-            s.set_read_timeout(Some(Duration::from_secs(5)))?;
-            s.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
-            let mut v = String::new();
-            s.read_to_string(&mut v)?;
-            Ok(v)
-        })();
-        match r {
-            Ok(v) if !v.is_empty() => break v,
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            other => panic!("no answer on 127.0.0.1:{port}: {other:?}"),
-        }
-    };
+    let answer = http_get(port);
     assert!(answer.ends_with("cli dnat ok\n"), "{answer}");
     assert_eq!(n.dnat_rules(), 2);
     assert_eq!(n.lease_lines(), 1);

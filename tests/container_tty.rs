@@ -254,6 +254,8 @@ fn the_no_argument_shell_gets_a_terminal_and_exec_it_joins_one() {
     let o = Command::new(&bin)
         .args(["run", "-d", "--name", &name, "--", "sleep", "100"])
         .env("CONTAINER_ROOT", &root)
+        // Off the host's default bridge, as the other runs here (-d is on it by default).
+        .env("CONTAINER_NET", "none")
         .stdin(Stdio::null())
         .output()
         .unwrap();

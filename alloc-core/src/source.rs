@@ -14,8 +14,8 @@ use core::ptr::NonNull;
 ///   under the heap's locks), and none panics.
 pub unsafe trait PageSource: Sync {
     /// Whether [`map_object`](PageSource::map_object) gives large objects mappings of their
-    /// own (then objects above 8 MiB live there, and `realloc` moves a span-heap object that
-    /// grows past 8 MiB into one instead of growing its span in place).
+    /// own (then objects allocated above 32 MiB live there, and `realloc` moves a span-heap
+    /// object that grows past 8 MiB into one instead of growing its span in place).
     const MAPS_OBJECTS: bool = false;
 
     /// Maps `len` bytes (a multiple of 4096) of fresh memory.

@@ -104,22 +104,41 @@ impl Span {
         obj
     }
 
-    /// Puts the free block `obj` of this span back on its free list.
+    /// Puts `count` free blocks of this span, linked from `head` to `tail` through their
+    /// first words, on its free list in one step.
     ///
     /// # Safety
-    /// `obj` is a block of this span, handed out by [`take_block`](Self::take_block), no
-    /// longer used.
+    /// The chain holds exactly `count >= 1` blocks of this span, each handed out by
+    /// [`take_block`](Self::take_block) and no longer used; `tail` is its last block.
     #[inline]
-    pub(crate) unsafe fn put_block(&mut self, obj: *mut u8) {
-        debug_assert!(self.allocated > 0, "more blocks returned than handed out");
+    pub(crate) unsafe fn put_chain(&mut self, head: *mut u8, tail: *mut u8, count: u32) {
         debug_assert!(
-            self.class.is_some_and(|c| self.is_carved_block(c, obj)),
-            "not a carved block of this class span"
+            count >= 1 && self.allocated >= count,
+            "more blocks returned than handed out"
         );
-        // SAFETY: obj is free; it joins the span's free list.
-        unsafe { obj.cast::<*mut u8>().write(self.free_list) };
-        self.free_list = obj;
-        self.allocated -= 1;
+        #[cfg(debug_assertions)]
+        {
+            let (mut obj, mut n) = (head, 1);
+            while obj != tail {
+                debug_assert!(
+                    self.class.is_some_and(|c| self.is_carved_block(c, obj)),
+                    "not a carved block of this class span"
+                );
+                // SAFETY: the chain's blocks before its tail are linked (caller's contract).
+                obj = unsafe { obj.cast::<*mut u8>().read() };
+                n += 1;
+            }
+            debug_assert!(
+                self.class.is_some_and(|c| self.is_carved_block(c, tail)),
+                "not a carved block of this class span"
+            );
+            debug_assert_eq!(n, count, "a chain of the wrong length");
+        }
+        // SAFETY: tail is a free block of this span (caller's contract); the chain joins the
+        // front of the span's free list.
+        unsafe { tail.cast::<*mut u8>().write(self.free_list) };
+        self.free_list = head;
+        self.allocated -= count;
     }
 
     /// Whether `obj` is a block of this span, carved for class `cls` (inside the span, on a

@@ -20,7 +20,7 @@ use crate::transfer_cache::check_block;
 
 /// Starts loading the cache line at `p` (any address: a prefetch never faults).
 #[inline(always)]
-fn prefetch(p: *const u8) {
+pub(crate) fn prefetch(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetching has no architectural effect and never faults, whatever the address.
     unsafe {

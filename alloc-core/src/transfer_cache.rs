@@ -1,19 +1,22 @@
 //! Tier 2: per size class, the transfer cache (whole batches moved in O(1)) over the central
 //! free list (spans of the class with free blocks). One small lock per class, held by the
-//! heap around every call here.
+//! heap around every `TransferCache` call here; [`SpanChains`] is built before it is taken.
 //!
-//! Invariants (INTERNALS.md, "TransferCache"): `batches[..num_batches]` each head a
-//! null-terminated list of exactly `cls.batch()` free blocks of the class, and
+//! Invariants (INTERNALS.md, "TransferCache"): batch `i < num_batches` is the slice
+//! `slots[i * batch..][..batch]` of the class's part of the heap's transfer slot array, each
+//! slot a free block of the class, and
 //! `num_batches <= transfer_capacity(cls)`; `nonempty` holds exactly the class's spans with a
 //! free or uncarved block (`in_nonempty` mirrors membership); a span with no block allocated
 //! is never kept; `allocated` counts the blocks out of the class's spans (batches included).
 
+use core::mem::MaybeUninit;
 use core::ptr;
 
 use crate::check::{Checked, ensure};
 use crate::page_map::PageMap;
-use crate::size_class::{NUM_CLASSES, PAGE_SHIFT, SizeClass, build_batch, build_sizes};
+use crate::size_class::{MAX_BATCH, NUM_CLASSES, PAGE_SHIFT, SizeClass, build_batch, build_sizes};
 use crate::span::{Span, SpanList, SpanState};
+use crate::thread_cache::prefetch;
 
 /// Most batches a transfer cache can hold.
 pub(crate) const MAX_TRANSFER_BATCHES: usize = 64;
@@ -169,63 +172,51 @@ impl TransferCache {
         count
     }
 
-    /// Takes `blocks` (free blocks of class `cls`): a whole batch is linked and kept while
-    /// there is room, anything else goes back to its span (found through `map`); a span
-    /// left with no block allocated goes to `release_span` (the page heap) at once.
-    pub(crate) fn insert_range(
+    /// Keeps `blocks` (free blocks of class `cls`, exactly one batch) as a batch when there
+    /// is room; returns false (keeping nothing) otherwise.
+    pub(crate) fn store_batch(
         &mut self,
         cls: SizeClass,
         slots: *mut *mut u8,
         blocks: &[*mut u8],
-        map: &PageMap,
+    ) -> bool {
+        let n = blocks.len();
+        if n != cls.batch() as usize
+            || slots.is_null()
+            || self.num_batches >= transfer_capacity(cls)
+        {
+            return false;
+        }
+        // SAFETY: batch `num_batches` (below the capacity) lies inside the class's part of the
+        // mapped slot array; blocks holds n pointers; distinct memory.
+        unsafe { ptr::copy_nonoverlapping(blocks.as_ptr(), slots.add(self.num_batches * n), n) };
+        self.num_batches += 1;
+        self.batch_stores += 1;
+        true
+    }
+
+    /// Returns the blocks of `chains` (linked per span, outside the lock, by
+    /// [`SpanChains::build`]) to their spans: each span's chain is spliced onto its free list
+    /// and its count updated once. A span left with no block allocated leaves the class and
+    /// goes to `release_span` (the page heap) at once.
+    pub(crate) fn insert_chains(
+        &mut self,
+        cls: SizeClass,
+        chains: &SpanChains,
         mut release_span: impl FnMut(*mut Span),
     ) {
-        let n = blocks.len();
-        if n == 0 {
-            return;
-        }
-        if n == cls.batch() as usize
-            && !slots.is_null()
-            && self.num_batches < transfer_capacity(cls)
-        {
-            // SAFETY: batch `num_batches` (below the capacity) lies inside the class's part
-            // of the mapped slot array; blocks holds n pointers; distinct memory.
-            unsafe {
-                ptr::copy_nonoverlapping(blocks.as_ptr(), slots.add(self.num_batches * n), n)
-            };
-            self.num_batches += 1;
-            self.batch_stores += 1;
-            return;
-        }
         let mut freed = 0usize;
-        // The span of the previous block and its address range: blocks freed together mostly
-        // come from one span (they were carved together), so most need no page-map lookup.
-        let mut span: *mut Span = ptr::null_mut();
-        let (mut lo, mut hi) = (0usize, 0usize);
-        for &obj in blocks {
-            let addr = obj as usize;
-            if addr.wrapping_sub(lo) >= hi - lo {
-                span = map.get(addr >> PAGE_SHIFT);
-                debug_assert!(!span.is_null());
-                if span.is_null() {
-                    // Not ours: leaking beats corrupting.
-                    (lo, hi) = (0, 0);
-                    continue;
-                }
-                // SAFETY: a block of a live class span maps to that span's record.
-                (lo, hi) = unsafe {
-                    (
-                        (*span).base() as usize,
-                        (*span).base() as usize + (*span).bytes(),
-                    )
-                };
-            }
-            // SAFETY: obj lies in `span`, the live class span its page maps to.
+        for c in chains.chains() {
+            let span = c.span;
+            // SAFETY: a chain's span is the live class span its blocks' pages map to; it
+            // stays in use while they are allocated (they count in `allocated`), and the
+            // class lock is held.
             let s = unsafe { &mut *span };
             debug_assert_eq!(s.class, Some(cls));
-            // SAFETY: obj is a free block of this span.
-            unsafe { s.put_block(obj) };
-            freed += 1;
+            // SAFETY: the chain holds `count` free blocks of this span, linked from head to
+            // tail (whose link is written here).
+            unsafe { s.put_chain(c.head, c.tail, c.count) };
+            freed += c.count as usize;
             if s.allocated == 0 {
                 if s.in_nonempty {
                     // SAFETY: the span is on the nonempty list.
@@ -235,8 +226,6 @@ impl TransferCache {
                 self.spans -= 1;
                 self.span_returns += 1;
                 release_span(span);
-                // The record may be reused or merged: look the next block up afresh.
-                (lo, hi) = (0, 0);
             } else if !s.in_nonempty {
                 // SAFETY: the span is live and on no list.
                 unsafe { self.nonempty.push_front(span) };
@@ -311,6 +300,101 @@ impl TransferCache {
             self.allocated
         );
         Ok(blocks)
+    }
+}
+
+/// One run of a [`SpanChains`]: blocks of one span linked through their first words.
+#[derive(Clone, Copy)]
+struct Chain {
+    span: *mut Span,
+    /// The block linked last (the chain's first) and the first linked (its last, whose
+    /// link [`Span::put_chain`] writes).
+    head: *mut u8,
+    tail: *mut u8,
+    count: u32,
+}
+
+/// Free blocks of one class linked into chains, one per run of blocks of the same span, built
+/// with no lock held: the writes into the (often cold) blocks and the page-map lookups happen
+/// before the class lock is taken, which then only splices each chain onto its span's free
+/// list in one step ([`TransferCache::insert_chains`]). Until #20 every block went back alone
+/// under the lock: a page-map lookup, a span record update and a cache miss on the block
+/// each, while other threads freeing or refilling the class waited.
+///
+/// A block in the same page as the one before needs no lookup; one in another page of the
+/// same span extends the run. Runs are not merged across a batch: blocks freed together mostly
+/// come from one span (carved together), and when they do not (a collection emptied in random
+/// order) a table finding each block's chain cost more instructions than it saved.
+pub(crate) struct SpanChains {
+    len: usize,
+    /// The first `len` are initialised (zeroing them all cost more than the grouping saved).
+    chains: [MaybeUninit<Chain>; MAX_BATCH],
+}
+
+impl SpanChains {
+    /// No chains (built in place by [`build`](Self::build): returned by value, the chains were
+    /// copied once per batch).
+    pub(crate) const fn new() -> Self {
+        SpanChains {
+            len: 0,
+            chains: [const { MaybeUninit::uninit() }; MAX_BATCH],
+        }
+    }
+
+    /// The chains, one per run.
+    fn chains(&self) -> impl Iterator<Item = &Chain> {
+        self.chains[..self.len].iter().map(|c| {
+            // SAFETY: chains below `len` are initialised.
+            unsafe { c.assume_init_ref() }
+        })
+    }
+
+    /// Replaces the chains with `blocks` (at most [`MAX_BATCH`] free blocks of one class of
+    /// the heap whose page map is `map`, owned by the caller), linked in runs by span.
+    ///
+    /// # Safety
+    /// Every block is a block of a live class span of this heap, handed out and no longer
+    /// used; `blocks.len() <= MAX_BATCH`.
+    pub(crate) unsafe fn build(&mut self, blocks: &[*mut u8], map: &PageMap) {
+        debug_assert!(blocks.len() <= MAX_BATCH);
+        self.len = 0;
+        let mut page = usize::MAX;
+        let mut chain: *mut Chain = ptr::null_mut();
+        for &obj in blocks {
+            let p = obj as usize >> PAGE_SHIFT;
+            if p != page {
+                let span = map.get(p);
+                debug_assert!(!span.is_null());
+                if span.is_null() {
+                    // Not ours: leaking beats corrupting.
+                    continue;
+                }
+                page = p;
+                // SAFETY: `chain`, when not null, is the last initialised chain.
+                if chain.is_null() || unsafe { (*chain).span } != span {
+                    // The splice under the class lock updates the record: fetch it now.
+                    prefetch(span.cast());
+                    debug_assert!(self.len < MAX_BATCH);
+                    // SAFETY: a chain holds at least one block and there are at most
+                    // MAX_BATCH blocks (caller's contract), so `len < MAX_BATCH` here.
+                    let slot = unsafe { self.chains.get_unchecked_mut(self.len) };
+                    chain = slot.write(Chain {
+                        span,
+                        head: ptr::null_mut(),
+                        tail: obj,
+                        count: 0,
+                    });
+                    self.len += 1;
+                }
+            }
+            // SAFETY: `chain` is the current (initialised) chain; obj is a free block owned by
+            // the caller, its first word free: it joins the front of the chain.
+            unsafe {
+                obj.cast::<*mut u8>().write((*chain).head);
+                (*chain).head = obj;
+                (*chain).count += 1;
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! Large objects in mappings of their own: `realloc` across the 8 MiB threshold keeps the
 //! contents (and moves them with `mremap` beyond it), over-aligned requests are aligned,
 //! and freeing a mapped object gives its memory back at once (resident set from
-//! /proc/self/statm). Mapped objects are those above 8 MiB. The tests share one process-wide heap, so they run one at a time.
+//! /proc/self/statm). Mapped objects are those allocated above 32 MiB or grown by `realloc`
+//! past 8 MiB. The tests share one process-wide heap, so they run one at a time.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::sync::Mutex;

@@ -18,18 +18,29 @@
 //! null; `nothrow` forms return null). Exporting them from Rust could not throw.
 //!
 //! # Thread caches
-//! A thread's alloc-core cache lives in a const-initialised `thread_local!` with no
-//! destructor (reaching it never allocates and never registers anything). The thread's first
-//! allocation marks it live in a `pthread_key_create` key whose destructor retires the cache
-//! when the thread ends (`Heap::retire_thread_cache`: parked for the next new thread, which
-//! adopts it warm, or flushed to the shared tiers); after that the thread allocates through the shared tiers (the
+//! A thread's state lives in a const-initialised `thread_local!` with no destructor (reaching
+//! it never allocates and never registers anything); its alloc-core cache lives in a box
+//! mapped from the heap's page source (or reused from a thread that ended), not in TLS. The
+//! thread's first allocation takes a box and marks the thread live in a `pthread_key_create`
+//! key whose destructor retires the cache when the thread ends (`Heap::retire_thread_cache`:
+//! parked for the next new thread, which adopts it warm, or flushed to the shared tiers) and
+//! returns the box to the pool; after that the thread allocates through the shared tiers (the
 //! "uncached" path) until it is gone, so allocations made by later thread-exit code (other
 //! keys' destructors, glibc's own teardown) neither leak nor touch a dead cache.
 //!
-//! Re-entrancy: while a thread is inside its cache (state `BUSY`), or is registering its key,
-//! a nested call (a signal handler, or glibc allocating inside `pthread_setspecific`) takes
-//! the uncached path, which needs no thread-local state and no initialisation: the heap is a
-//! `static` ready at load time, so there is no bootstrap arena and nothing to call `dlsym` for.
+//! # Fast paths
+//! `malloc`, `free`, small `calloc` and small `realloc` first try the thread's cache alone: the
+//! cache is reached through one thread-local word read with the initial-exec TLS model
+//! (declared in assembly: see `lp_malloc_shim_slot`), not through `__tls_get_addr`, and
+//! `Heap::malloc_from_cache` / `Heap::free_to_cache` pop or push without a call, so `malloc`
+//! and `free` are leaf functions; everything else (refills, large blocks, registration)
+//! goes to one out-of-line call.
+//!
+//! Re-entrancy: while a thread is inside its cache (its slot word is null for that time), or
+//! is registering (state `BUSY`), a nested call (a signal handler, or glibc allocating inside
+//! `pthread_setspecific`) takes the uncached path, which needs no thread-local state and no
+//! initialisation: the heap is a `static` ready at load time, so there is no bootstrap arena
+//! and nothing to call `dlsym` for.
 //!
 //! # Giving memory back
 //! Free spans go back to the OS (`madvise(MADV_DONTNEED)`) once they idled for the release
@@ -43,7 +54,8 @@
 //! The first thread to activate a cache registers `pthread_atfork` handlers: before `fork`
 //! every lock of the heap is taken (`Heap::lock_all`), and after it they are released in the
 //! parent and the child (`Heap::unlock_all`), so a child forked while other threads allocate
-//! finds a consistent, unlocked heap. Other threads' caches are simply lost in the child.
+//! finds a consistent, unlocked heap; the same holds for the lock of the pool of cache
+//! boxes. Other threads' caches are simply lost in the child.
 //!
 //! # Errors
 //! As C expects: null and `errno = ENOMEM` when memory runs out (or `calloc` / `reallocarray`
@@ -53,36 +65,219 @@
 //! in the heap's memory is ignored; `realloc` of one aborts with a message (its size cannot be
 //! known).
 
-use core::cell::{Cell, UnsafeCell};
+use core::cell::Cell;
 use core::ffi::{c_int, c_void};
 use core::ptr;
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
 use std::alloc::Layout;
 
-use alloc_core::{Heap, MmapSource, ThreadCache, TlsHook};
+use alloc_core::{Heap, MmapSource, PageSource, ThreadCache, TlsHook};
 
 /// The process-wide heap: const-initialised, usable from the very first call.
 static HEAP: Heap<MmapSource> = Heap::new(MmapSource::new());
 
 /// No cache yet: the next call registers the thread (and the process, the first time).
 const FRESH: u8 = 0;
-/// The cache is registered and idle.
+/// The cache is registered: the thread's slot holds it while it is idle and is null while the
+/// thread is inside it (nested calls then go uncached).
 const ACTIVE: u8 = 1;
-/// The thread is inside its cache or registering it: nested calls go uncached.
+/// The thread is registering its cache: nested calls go uncached.
 const BUSY: u8 = 2;
 /// The thread's key destructor retired the cache: the thread is ending, go uncached.
 const DEAD: u8 = 3;
 
+/// A thread's state and its cache's memory (null until registered).
 struct Local {
     state: Cell<u8>,
-    cache: UnsafeCell<ThreadCache>,
+    cache: Cell<*mut CacheBox>,
 }
 
 std::thread_local! {
-    // No destructor and a const initialiser: access is a plain TLS address computation.
+    // No destructor and a zero const initialiser (`.tbss`): reaching it never allocates nor
+    // registers anything. Only the slow paths reach it by name (one `__tls_get_addr` call in
+    // a shared object); the fast path reaches the cache through the slot.
     static LOCAL: Local = const {
-        Local { state: Cell::new(FRESH), cache: UnsafeCell::new(ThreadCache::new()) }
+        Local { state: Cell::new(FRESH), cache: Cell::new(ptr::null_mut()) }
     };
+}
+
+/// A thread cache's memory. Caches do not live in thread-local storage: a 71 KiB TLS block
+/// would be copied into every new thread by `pthread_create` (allocating or not), and with
+/// the initial-exec slot below the whole block would have to fit glibc's static-TLS reserve,
+/// so `dlopen` of the shim failed ("cannot allocate memory in static TLS block"). A thread
+/// takes one when it registers: from the pool of those retired by ended threads, or mapped
+/// fresh from the heap's page source; it goes back to the pool, emptied, when the thread ends.
+/// Boxes are never unmapped: the pool holds at most as many as threads ever ran at once.
+struct CacheBox {
+    /// The next box in the pool.
+    next: *mut CacheBox,
+    cache: ThreadCache,
+}
+
+/// Retired boxes (a stack linked through `next`), guarded by `POOL_LOCK`: a leaf lock, held
+/// for a push or a pop only, and by the fork handlers across `fork`.
+static POOL: AtomicPtr<CacheBox> = AtomicPtr::new(ptr::null_mut());
+static POOL_LOCK: AtomicBool = AtomicBool::new(false);
+
+fn pool_lock() {
+    let mut spins = 0u32;
+    while POOL_LOCK
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        // The holder may have been preempted (a loaded machine): give it the CPU.
+        spins += 1;
+        if spins < 100 {
+            core::hint::spin_loop();
+        } else {
+            // SAFETY: sched_yield has no preconditions.
+            unsafe { libc::sched_yield() };
+        }
+    }
+}
+
+fn pool_unlock() {
+    POOL_LOCK.store(false, Ordering::Release);
+}
+
+/// An empty cache box for a registering thread: a retired one, or a fresh mapping; null when
+/// memory runs out.
+#[cold]
+fn take_cache_box() -> *mut CacheBox {
+    pool_lock();
+    let b = POOL.load(Ordering::Relaxed);
+    if !b.is_null() {
+        // SAFETY: boxes in the pool are live mappings that no thread uses; the lock is held.
+        POOL.store(unsafe { (*b).next }, Ordering::Relaxed);
+    }
+    pool_unlock();
+    if !b.is_null() {
+        return b;
+    }
+    let len = size_of::<CacheBox>().next_multiple_of(4096);
+    let Some(p) = PageSource::map(HEAP.source(), len) else {
+        return ptr::null_mut();
+    };
+    let b = p.as_ptr().cast::<CacheBox>();
+    // SAFETY: a fresh page-aligned mapping of at least size_of::<CacheBox>() bytes, ours.
+    unsafe {
+        b.write(CacheBox {
+            next: ptr::null_mut(),
+            cache: ThreadCache::new(),
+        })
+    };
+    b
+}
+
+/// Puts the box of an ending thread, its cache retired (empty), back in the pool.
+fn give_back_cache_box(b: *mut CacheBox) {
+    pool_lock();
+    // SAFETY: the box is live and no thread uses it any more; the lock is held.
+    unsafe { (*b).next = POOL.load(Ordering::Relaxed) };
+    POOL.store(b, Ordering::Relaxed);
+    pool_unlock();
+}
+
+// The fast path's thread-local word: the thread's cache while it is ACTIVE and idle, null
+// otherwise (not registered yet, inside the cache, retired). Rust reaches a `thread_local!`
+// of a shared object with the general-dynamic model, a `__tls_get_addr` call per access (11
+// instructions plus the call, measured with callgrind); this word is declared in assembly and
+// read with the initial-exec model (jemalloc's, tcmalloc's and mimalloc's preloadable builds
+// do the same): one load of its offset from the GOT and one load relative to `%fs`. The
+// library is then marked `STATIC_TLS`: its whole TLS block (this word, `LOCAL`, std's few
+// words) comes from glibc's static-TLS reserve when it is `dlopen`ed, which is why the caches
+// are not in TLS. Preloaded, every module's TLS is static anyway.
+#[cfg(target_arch = "x86_64")]
+core::arch::global_asm!(
+    ".pushsection .tbss,\"awT\",@nobits",
+    ".p2align 3",
+    ".globl lp_malloc_shim_slot",
+    ".hidden lp_malloc_shim_slot",
+    ".type lp_malloc_shim_slot,@object",
+    ".size lp_malloc_shim_slot,8",
+    "lp_malloc_shim_slot:",
+    ".zero 8",
+    ".popsection",
+    options(att_syntax)
+);
+
+/// The thread's fast-path slot (see `lp_malloc_shim_slot` above).
+#[cfg(target_arch = "x86_64")]
+mod slot {
+    use alloc_core::ThreadCache;
+
+    /// The slot's offset from the thread pointer (the same for every thread).
+    #[inline(always)]
+    pub(super) fn offset() -> isize {
+        let off: isize;
+        // SAFETY: reads the GOT entry the dynamic linker filled with the TLS offset of the
+        // symbol (R_X86_64_TPOFF64); it never changes after relocation.
+        unsafe {
+            core::arch::asm!(
+                "movq lp_malloc_shim_slot@gottpoff(%rip), {0}",
+                out(reg) off,
+                options(att_syntax, pure, nomem, nostack, preserves_flags)
+            )
+        };
+        off
+    }
+
+    /// The slot's value.
+    #[inline(always)]
+    pub(super) fn get(off: isize) -> *mut ThreadCache {
+        let v: *mut ThreadCache;
+        // SAFETY: `off` is the slot's offset from `%fs`, the calling thread's static TLS: an
+        // aligned 8-byte word of this thread, written only by this thread.
+        unsafe {
+            core::arch::asm!(
+                "movq %fs:({1}), {0}",
+                out(reg) v,
+                in(reg) off,
+                options(att_syntax, nostack, preserves_flags, readonly)
+            )
+        };
+        v
+    }
+
+    /// Sets the slot's value.
+    #[inline(always)]
+    pub(super) fn set(off: isize, v: *mut ThreadCache) {
+        // SAFETY: as in `get`; the word belongs to the calling thread.
+        unsafe {
+            core::arch::asm!(
+                "movq {1}, %fs:({0})",
+                in(reg) off,
+                in(reg) v,
+                options(att_syntax, nostack, preserves_flags)
+            )
+        };
+    }
+}
+
+/// The slot on other architectures: an ordinary `thread_local!` (general-dynamic access).
+#[cfg(not(target_arch = "x86_64"))]
+mod slot {
+    use alloc_core::ThreadCache;
+    use core::cell::Cell;
+
+    std::thread_local! {
+        static SLOT: Cell<*mut ThreadCache> = const { Cell::new(core::ptr::null_mut()) };
+    }
+
+    #[inline(always)]
+    pub(super) fn offset() -> isize {
+        0
+    }
+
+    #[inline(always)]
+    pub(super) fn get(_: isize) -> *mut ThreadCache {
+        SLOT.with(Cell::get)
+    }
+
+    #[inline(always)]
+    pub(super) fn set(_: isize, v: *mut ThreadCache) {
+        SLOT.with(|s| s.set(v));
+    }
 }
 
 /// Process-wide set-up: 0 not started, 1 in progress, 2 done, 3 failed (caches disabled).
@@ -92,32 +287,56 @@ static mut KEY: libc::pthread_key_t = 0;
 
 struct ShimTls;
 
-// SAFETY: LOCAL's caches are used only with HEAP, one per thread; a cache is reached only in
-// state ACTIVE, which is set to BUSY for the duration of `f`, so no nested call reaches it;
-// this function never allocates (the key registration it may trigger runs with the state BUSY,
-// so a nested allocation goes uncached); a cache is retired (parked or flushed, either way
-// emptied) by the key destructor before the thread's state becomes DEAD, and the thread never
-// reaches it again.
+// SAFETY: the caches are used only with HEAP, one per thread (a box is taken from the pool or
+// mapped by one registering thread and given back only when it ends). A cache is reached
+// only through the thread's slot, which is cleared for the duration of `f` (or, right after
+// registration, not yet set), so a nested call finds it null, goes to `claim_slow`, sees state
+// ACTIVE or BUSY there and gets `None`. This function never allocates through the heap (the
+// registration `claim_slow` may trigger runs with the state BUSY, so a nested allocation goes
+// uncached; it maps a box from the page source, which is not an allocation). A cache is
+// retired (parked or flushed, either way emptied) by the key destructor, which clears the
+// slot and sets the state DEAD first: the thread never reaches it again.
 unsafe impl TlsHook for ShimTls {
     #[inline(always)]
     fn with_thread_cache<R>(&self, f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R> {
-        LOCAL.with(|l| {
-            let state = l.state.get();
-            if state != ACTIVE && (state != FRESH || !activate(l)) {
+        let off = slot::offset();
+        let mut c = slot::get(off);
+        if c.is_null() {
+            c = claim_slow();
+            if c.is_null() {
                 return None;
             }
-            l.state.set(BUSY);
-            // SAFETY: the state was ACTIVE and is BUSY now: this is the only reference to the
-            // thread's cache until it is set back.
-            let r = f(unsafe { &mut *l.cache.get() });
-            l.state.set(ACTIVE);
-            Some(r)
-        })
+        } else {
+            slot::set(off, ptr::null_mut());
+        }
+        // SAFETY: `c` is this thread's ACTIVE cache and the slot is null until it is set back:
+        // this is the only reference to it.
+        let r = f(unsafe { &mut *c });
+        slot::set(off, c);
+        Some(r)
     }
 }
 
-/// Registers the calling thread (its key value makes glibc call `thread_exit` when it ends).
-/// Returns whether the thread's cache may be used now.
+/// The slot was null: registers the thread when it is FRESH and returns its cache (the slot
+/// still null: the caller sets it when done with the cache), or returns null when the cache may
+/// not be used now (inside the cache or registering: a nested call; retired; set-up failed or
+/// out of memory).
+#[cold]
+#[inline(never)]
+fn claim_slow() -> *mut ThreadCache {
+    LOCAL.with(|l| {
+        if l.state.get() == FRESH && activate(l) {
+            // SAFETY: activate left a live box in l.cache.
+            unsafe { &raw mut (*l.cache.get()).cache }
+        } else {
+            ptr::null_mut()
+        }
+    })
+}
+
+/// Registers the calling thread (its key value makes glibc call `thread_exit` when it ends)
+/// and gives it a cache box. Returns whether the thread's cache may be used now; the state is
+/// then ACTIVE.
 #[cold]
 fn activate(l: &Local) -> bool {
     l.state.set(BUSY);
@@ -127,13 +346,21 @@ fn activate(l: &Local) -> bool {
     }
     // SAFETY: KEY was created (INIT is 2). A non-null value makes the destructor run at thread
     // exit. For keys above 31 glibc allocates here; the nested call sees BUSY and goes uncached.
-    let ok = unsafe { libc::pthread_setspecific(KEY, ptr::dangling::<c_void>()) } == 0;
-    if ok {
-        // SAFETY: state BUSY: the only reference to the thread's (empty) cache.
-        HEAP.adopt_parked_cache(unsafe { &mut *l.cache.get() });
+    if unsafe { libc::pthread_setspecific(KEY, ptr::dangling::<c_void>()) } != 0 {
+        l.state.set(FRESH);
+        return false;
     }
-    l.state.set(if ok { ACTIVE } else { FRESH });
-    ok
+    let b = take_cache_box();
+    if b.is_null() {
+        // Out of memory: uncached for now, registered again at the next call.
+        l.state.set(FRESH);
+        return false;
+    }
+    // SAFETY: the box is this thread's now and its cache empty (fresh or retired).
+    HEAP.adopt_parked_cache(unsafe { &mut (*b).cache });
+    l.cache.set(b);
+    l.state.set(ACTIVE);
+    true
 }
 
 /// Creates the thread-exit key and registers the fork handlers, once. A thread that finds the
@@ -182,26 +409,34 @@ fn env_u64(name: &core::ffi::CStr) -> Option<u64> {
 extern "C" fn thread_exit(_: *mut c_void) {
     LOCAL.with(|l| {
         if l.state.get() == ACTIVE {
+            // Not inside the cache (a key destructor runs outside every allocator call): the
+            // slot holds the cache; clear it so that later calls take the slow path.
+            slot::set(slot::offset(), ptr::null_mut());
             l.state.set(BUSY);
-            // SAFETY: state ACTIVE -> BUSY: the only reference to the cache.
-            HEAP.retire_thread_cache(unsafe { &mut *l.cache.get() });
+            let b = l.cache.replace(ptr::null_mut());
+            // SAFETY: state ACTIVE -> BUSY with the slot null: the only reference to the box.
+            HEAP.retire_thread_cache(unsafe { &mut (*b).cache });
+            give_back_cache_box(b);
             l.state.set(DEAD);
         }
     });
 }
 
 extern "C" fn fork_prepare() {
+    pool_lock();
     HEAP.lock_all();
 }
 
 extern "C" fn fork_parent() {
     // SAFETY: fork_prepare took every lock on this thread.
     unsafe { HEAP.unlock_all() };
+    pool_unlock();
 }
 
 extern "C" fn fork_child() {
     // SAFETY: the child's only thread is the copy of the one that took every lock.
     unsafe { HEAP.unlock_all() };
+    pool_unlock();
 }
 
 fn set_errno(e: c_int) {
@@ -214,6 +449,20 @@ fn set_errno(e: c_int) {
 #[inline(always)]
 fn malloc_align(size: usize) -> usize {
     if size <= 8 { 8 } else { 16 }
+}
+
+/// The size asked of the heap for a `malloc(size)`: above 8 bytes rounded up to a multiple of
+/// 16 (saturating: an absurd size stays absurd and fails). The block is the same (the smallest
+/// class at least `size` that is 16-aligned), but every size then falls on a class the
+/// table's lookup gives 16-aligned directly: `malloc(24)` asked as (24, align 16) found the
+/// 24-byte class too weakly aligned and searched the classes upwards, on every call.
+#[inline(always)]
+fn malloc_size(size: usize) -> usize {
+    if size <= 8 {
+        size
+    } else {
+        size.saturating_add(15) & !15
+    }
 }
 
 #[inline(always)]
@@ -250,22 +499,81 @@ fn abort_with(msg: &str) -> ! {
     }
 }
 
+/// The largest size class (alloc-core's 32 KiB). `calloc` up to this size tries the cache's
+/// fast path; `realloc` of a block of at most this size to at most this size stays in place
+/// when the block fits, else moves through `malloc`'s and `free`'s fast paths; larger ones go
+/// to the heap's `allocate_zeroed` / `reallocate_unsized` (known-zero fresh pages, large spans
+/// resized in place, `mremap`).
+const SMALL_MAX: usize = 32 << 10;
+
+/// Runs `f` on the thread's cache when its slot holds it (registered, idle), clearing the slot
+/// meanwhile (see `ShimTls`); `None` otherwise. No call, no registration: the fast paths of
+/// `malloc` and `free`, which take their slow path (through `ShimTls`) on `None`.
+#[inline(always)]
+fn with_idle_cache<R>(f: impl FnOnce(&mut ThreadCache) -> R) -> Option<R> {
+    let off = slot::offset();
+    let c = slot::get(off);
+    if c.is_null() {
+        return None;
+    }
+    slot::set(off, ptr::null_mut());
+    // SAFETY: as in `ShimTls::with_thread_cache`: the slot held this thread's ACTIVE cache and
+    // is null until it is set back, so this is the only reference to it.
+    let r = f(unsafe { &mut *c });
+    slot::set(off, c);
+    Some(r)
+}
+
 /// C `malloc`: `size` bytes aligned to 16 (8 for at most 8 bytes); null and `ENOMEM` on
 /// failure.
+///
+/// The fast path pops a block from the thread's cache without a call (a leaf function that
+/// saves no register); anything else (an empty stack, a large request, a thread not
+/// registered yet) goes to `malloc_slow`.
 ///
 /// # Safety
 /// Callable from C at any time.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
-    alloc_aligned(size, malloc_align(size))
+    // SAFETY: the thread's cache belongs to HEAP.
+    let p = with_idle_cache(|c| unsafe { HEAP.malloc_from_cache(c, size) });
+    if let Some(p) = p.filter(|p| !p.is_null()) {
+        return p.cast();
+    }
+    malloc_slow(size)
+}
+
+/// `malloc` past its fast path: refill, large objects, registration, uncached threads.
+/// `extern "C"` (it cannot unwind) so that `malloc` reaches it with a tail call.
+#[inline(never)]
+extern "C" fn malloc_slow(size: usize) -> *mut c_void {
+    alloc_aligned(malloc_size(size), malloc_align(size))
 }
 
 /// C `free`: null is ignored, as is a pointer outside the heap's memory.
+///
+/// The fast path pushes a block of a size class on the thread's cache without a call;
+/// anything else (a full stack, a large object, null, a thread not registered) goes to
+/// `free_slow`.
 ///
 /// # Safety
 /// `p` is null or a live block from this allocator, not used again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn free(p: *mut c_void) {
+    // SAFETY: the thread's cache belongs to HEAP; p is the caller's (a foreign pointer or null
+    // finds no class in the page map and is left to the slow path).
+    if with_idle_cache(|c| unsafe { HEAP.free_to_cache(c, p.cast()) }) != Some(true) {
+        // SAFETY: the caller's contract.
+        unsafe { free_slow(p) };
+    }
+}
+
+/// `free` past its fast path.
+///
+/// # Safety
+/// As [`free`].
+#[inline(never)]
+unsafe extern "C" fn free_slow(p: *mut c_void) {
     if !p.is_null() {
         // SAFETY: the caller's contract; a foreign pointer is refused by the page map.
         unsafe { HEAP.deallocate_unsized(&ShimTls, p.cast()) };
@@ -275,6 +583,9 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
 /// C `calloc`: `n * size` zeroed bytes; null and `ENOMEM` when the product overflows or
 /// memory runs out. Fresh pages from the OS are not written.
 ///
+/// Small blocks come from the thread cache's fast path, as in `malloc`, and are zeroed (a
+/// block from a cache was used before).
+///
 /// # Safety
 /// Callable from C at any time.
 #[unsafe(no_mangle)]
@@ -283,7 +594,23 @@ pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
         set_errno(libc::ENOMEM);
         return ptr::null_mut();
     };
-    let p = match Layout::from_size_align(total, malloc_align(total)) {
+    if total <= SMALL_MAX {
+        // SAFETY: the thread's cache belongs to HEAP.
+        let p = with_idle_cache(|c| unsafe { HEAP.malloc_from_cache(c, total) });
+        if let Some(p) = p.filter(|p| !p.is_null()) {
+            // SAFETY: the block holds at least `total` bytes.
+            unsafe { p.write_bytes(0, total) };
+            return p.cast();
+        }
+    }
+    calloc_slow(total)
+}
+
+/// `calloc` past its fast path: large blocks (known-zero fresh pages are not written), refill,
+/// registration, uncached threads.
+#[inline(never)]
+fn calloc_slow(total: usize) -> *mut c_void {
+    let p = match Layout::from_size_align(malloc_size(total), malloc_align(total)) {
         // SAFETY: ShimTls is the only hook used with HEAP.
         Ok(layout) => unsafe { HEAP.allocate_zeroed(&ShimTls, layout) },
         Err(_) => ptr::null_mut(),
@@ -298,18 +625,51 @@ pub unsafe extern "C" fn calloc(n: usize, size: usize) -> *mut c_void {
 /// (glibc's behaviour); otherwise resizes in place when possible, else moves. Null and
 /// `ENOMEM` on failure, the old block left untouched.
 ///
+/// A small block stays where it is when the new size fits its class and is more than half of
+/// it (the heap's own rule), else moves through the `malloc` and `free` fast paths.
+///
 /// # Safety
 /// `p` is null or a live block from this allocator; on success it is not used again.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     if p.is_null() {
-        return alloc_aligned(size, malloc_align(size));
+        // SAFETY: callable at any time.
+        return unsafe { malloc(size) };
     }
     if size == 0 {
         // SAFETY: the caller's contract.
         unsafe { free(p) };
         return ptr::null_mut();
     }
+    // SAFETY: the caller's contract (a foreign pointer gives None).
+    let old = unsafe { HEAP.usable_size(p.cast()) };
+    if let Some(old) = old.filter(|&old| old <= SMALL_MAX && size <= SMALL_MAX) {
+        let aligned = p as usize & (malloc_align(size) - 1) == 0;
+        if aligned && size <= old && (size > old / 2 || old <= 16) {
+            return p;
+        }
+        // SAFETY: callable at any time.
+        let q = unsafe { malloc(size) };
+        if !q.is_null() {
+            // SAFETY: p holds `old` usable bytes and q at least `size`; distinct blocks; then p
+            // is freed once (the caller's contract).
+            unsafe {
+                ptr::copy_nonoverlapping(p.cast::<u8>(), q.cast::<u8>(), old.min(size));
+                free(p);
+            }
+        }
+        return q;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { realloc_slow(p, size) }
+}
+
+/// `realloc` of a large block or to a large size, or of a foreign pointer (which aborts).
+///
+/// # Safety
+/// As [`realloc`], with `p` not null and `size` not 0.
+#[inline(never)]
+unsafe fn realloc_slow(p: *mut c_void, size: usize) -> *mut c_void {
     // SAFETY: the caller's contract.
     let q = unsafe { HEAP.reallocate_unsized(&ShimTls, p.cast(), size, malloc_align(size)) };
     if q.is_null() {

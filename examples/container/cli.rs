@@ -32,8 +32,8 @@ Environment:
   CONTAINER_ROOT     the state root of detached containers, shared with isorun [default: /run/isorun]
   CONTAINER_LOG_SIZE a detached container's log file limit in bytes (two are kept) [default: 1048576]
 
-Detached (-d): the bridge network is not available yet; the network is none unless --net or
-CONTAINER_NET says host or none.
+Detached (-d): the same networks; on the bridge the address, its DNAT rules for -p and the
+lease live as long as the container (`container inspect` shows them, `ps` the ports).
 
 Exit status: the command's; 128+N when it is killed by signal N; 137 after an OOM kill;
 125 for a bad invocation or a failed setup; 126/127 when the command cannot run / is not found.";
@@ -57,7 +57,7 @@ pub(crate) enum Command {
         after_help = RUN_AFTER_HELP
     )]
     Run(Box<RunArgs>),
-    /// Remove what crashed `container` processes left: cgroups, address leases, DNAT rules, veths, writable layers
+    /// Remove what crashed `container` processes left: cgroups, address leases, DNAT rules, veths, writable layers, detached containers whose supervisor was killed
     Cleanup(CleanupArgs),
     /// Import a root filesystem tarball, an OCI layout or archive, or a docker-archive
     #[command(after_help = IMAGES_AFTER_HELP)]

@@ -7,9 +7,18 @@
 //! creates and starts the container through the shared [`StateRoot`](isolate::StateRoot) (the
 //! container's process is its child), reports `ok` or the error, and then stays: it copies
 //! the container's stdout and stderr (or its terminal) into the bounded log, reaps the
-//! process, records the exit code and the times in `info.json` for `ps`, `wait` and
-//! `inspect`, and with `--rm` deletes the container. Its own writable layer goes when it
-//! exits.
+//! process, gives back its bridge network (DNAT rules, address lease; the veth goes with the
+//! container's network namespace), records the exit code and the times in `info.json` for
+//! `ps`, `wait` and `inspect`, and with `--rm` deletes the container. Its own writable layer
+//! goes when it exits.
+//!
+//! On the bridge the container's lease is owned by the container's own process (isolate's
+//! lifecycle hands it over at `create`), not by the supervisor: a `kill -9` of the
+//! supervisor leaves a running container its network, and once the container is gone too,
+//! `container cleanup` (or the next container on the bridge) finds the lease stale and
+//! removes it with the DNAT rules and the veth, and deletes the container's state. The
+//! supervisor holds the published host ports (the sockets `create` returns) while the
+//! container runs, as docker's proxy does.
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -52,7 +61,7 @@ fn generated_name(id: &str) -> String {
 }
 
 /// `run -d`: starts the supervisor and prints the id once it reports the container started.
-pub(crate) fn run_detached(a: &RunArgs, argv: &[OsString]) -> Result<String, String> {
+pub(crate) fn run_detached(a: &RunArgs, net: Net, argv: &[OsString]) -> Result<String, String> {
     let root = Root::open()?;
     let id = new_id()?;
     let name = match &a.name {
@@ -76,10 +85,16 @@ pub(crate) fn run_detached(a: &RunArgs, argv: &[OsString]) -> Result<String, Str
             "the name {name} is in use by another container (container rm {name} removes it)"
         ));
     }
+    check_network(a, net)?;
     // This very program (its path, so that `ps` names it `container`).
     let exe = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
     let mut cmd = Command::new(exe);
-    cmd.args(&argv[1..])
+    // `run`, then a generated name as if given (the container's /etc/hosts names it).
+    cmd.arg(&argv[1]);
+    if a.name.is_none() {
+        cmd.args(["--name", &name]);
+    }
+    cmd.args(&argv[2..])
         .env(SUPERVISE_ENV, format!("{id} {name}"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -113,6 +128,17 @@ pub(crate) fn run_detached(a: &RunArgs, argv: &[OsString]) -> Result<String, Str
     }
 }
 
+/// A published host port in use (by a host program or another container), found before the
+/// supervisor starts: nothing is created for a run refused so. The supervisor's `create`
+/// checks again (and `-p` without the bridge is refused when the container is built).
+fn check_network(a: &RunArgs, net: Net) -> Result<(), String> {
+    if a.net.ports.is_empty() || net != Net::Bridge {
+        return Ok(());
+    }
+    let cfg = crate::bridge(&a.net.bridge).map_err(|e| e.to_string())?;
+    cfg.check_ports(&a.net.ports).map_err(|e| e.to_string())
+}
+
 /// What the supervisor reports: `ok`, or `err MESSAGE` on one line.
 fn report(r: &Result<(), String>) {
     let msg = match r {
@@ -144,7 +170,7 @@ pub(crate) fn supervise(a: &RunArgs, net: Net, id_name: &str) -> u8 {
     };
     let dir = root.extra(name);
     let started = start(a, net, &root, id, name);
-    let (st, launch, io) = match started {
+    let (st, launch, io, port_holds) = match started {
         Ok(s) => s,
         Err(e) => {
             report(&Err(e));
@@ -157,7 +183,9 @@ pub(crate) fn supervise(a: &RunArgs, net: Net, id_name: &str) -> u8 {
     if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
         let _ = io::dup3(owned(null), 1, DupFlags::empty()).map(rawsys::OwnedFd::into_raw);
     }
-    let code = watch(&st, &dir, io);
+    let code = watch(&root, &st, &dir, io);
+    // Held until the container has ended and its DNAT rules are gone.
+    drop(port_holds);
     if a.rm {
         let _ = root.states.delete(name, true);
         let _ = std::fs::remove_dir_all(&dir);
@@ -175,15 +203,17 @@ enum Output {
     Terminal(rawsys::OwnedFd),
 }
 
-/// Prepares, creates and starts the container; its state, the launch (holding the writable
-/// layer) and the output to copy.
-fn start(
-    a: &RunArgs,
-    net: Net,
-    root: &Root,
-    id: &str,
-    name: &str,
-) -> Result<(ContainerState, crate::image::Launch, Output), String> {
+/// What `start` hands to the supervision: the container's state, the launch (holding the
+/// writable layer), the output to copy and the sockets holding its published host ports.
+type Started = (
+    ContainerState,
+    crate::image::Launch,
+    Output,
+    Vec<rawsys::OwnedFd>,
+);
+
+/// Prepares, creates and starts the container.
+fn start(a: &RunArgs, net: Net, root: &Root, id: &str, name: &str) -> Result<Started, String> {
     let launch = crate::image::prepare(a)?;
     let null = std::fs::File::open("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
     let mut pipes = None;
@@ -214,12 +244,15 @@ fn start(
     })
     .to_string();
     let rm = if a.rm { "1" } else { "0" };
+    let (mode, ports) = crate::manage::network_annotations(net, &a.net.ports);
     let ann = [
         (state::A_ID, id),
         (state::A_IMAGE, image.as_str()),
         (state::A_COMMAND, command.as_str()),
         (state::A_LIMITS, limits.as_str()),
         (state::A_RM, rm),
+        (crate::manage::A_NETWORK, mode.as_str()),
+        (crate::manage::A_PORTS, ports.as_str()),
     ];
     let dir = root.extra(name);
     // A directory of a container that no longer exists (a crash) is stale.
@@ -243,16 +276,19 @@ fn start(
         }
         e => e.to_string(),
     };
-    let (st, out) = if a.tty {
-        let (st, m) = root
-            .states
-            .create_with_terminal(&c, name, &ann)
-            .map_err(describe)?;
-        (st, Output::Terminal(m))
-    } else {
-        let st = root.states.create(&c, name, &ann).map_err(describe)?;
-        let (o, e) = pipes.take().ok_or("no pipes")?;
-        (st, Output::Pipes(o, e))
+    let created = root
+        .states
+        .create_with_handles(&c, name, &ann)
+        .map_err(describe)?;
+    let st = created.state;
+    let out = match (created.terminal, pipes.take()) {
+        (Some(m), _) => Output::Terminal(m),
+        (None, Some((o, e))) => Output::Pipes(o, e),
+        (None, None) => {
+            let _ = root.states.delete(name, true);
+            let _ = process::waitid(WaitId::Pid(st.pid), WaitOptions::EXITED);
+            return Err("no pty master from the container".into());
+        }
     };
     // Our copies of the pipes' write ends go with the description.
     drop(c);
@@ -263,12 +299,12 @@ fn start(
     }
     info.started = Some(state::now());
     info.write(&dir)?;
-    Ok((st, launch, out))
+    Ok((st, launch, out, created.port_holds))
 }
 
-/// Copies the output into the log until the container ends, reaps it and records how it
-/// ended; returns its exit code.
-fn watch(st: &ContainerState, dir: &std::path::Path, out: Output) -> i32 {
+/// Copies the output into the log until the container ends, reaps it, gives back its network
+/// and records how it ended; returns its exit code.
+fn watch(root: &Root, st: &ContainerState, dir: &std::path::Path, out: Output) -> i32 {
     let limit = std::env::var("CONTAINER_LOG_SIZE")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -314,12 +350,20 @@ fn watch(st: &ContainerState, dir: &std::path::Path, out: Output) -> i32 {
             Err(_) => break 255,
         }
     };
+    // Before the exit code is recorded: once `wait` or `stop` returns, the network is gone.
+    let released = match root.states.release_network(&st.id) {
+        Ok(()) | Err(isolate::Error::NotFound(_)) => None,
+        Err(e) => Some(format!("release the network: {e}")),
+    };
     for t in threads {
         let _ = t.join();
     }
     let mut info = Info::read(dir).unwrap_or_default();
     info.finished = Some(state::now());
     info.exit_code = Some(code);
+    if released.is_some() {
+        info.error = released;
+    }
     // In place: a `wait` holding the file reads it even after --rm has removed it.
     if info.write_in_place(dir).is_err() {
         let _ = info.write(dir);

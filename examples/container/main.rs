@@ -291,7 +291,7 @@ fn cleanup(c: &cli::CleanupArgs) -> ExitCode {
             );
             println!("removed {layers} stale writable layers");
             if let Ok(root) = state::Root::open() {
-                let n = root.remove_stale();
+                let n = manage::remove_crashed(&root) + root.remove_stale();
                 println!("removed {n} stale detached-container directories");
             }
             ExitCode::SUCCESS
@@ -335,23 +335,16 @@ fn main() -> ExitCode {
         }
         Err(e) => return usage_error(cli::describe(&e), help),
     };
-    // Bridge by default, as docker; CONTAINER_NET overrides the default (not an explicit
-    // --net). A detached container has no bridge yet: none unless asked for.
-    let net = match (args.net.net, args.detach) {
-        (Some(n), _) => Ok(n),
-        (None, false) => Net::from_env(),
-        (None, true) => Net::from_env().map(|n| if n == Net::Bridge { Net::None } else { n }),
+    // Bridge by default, as docker (detached too); CONTAINER_NET overrides the default (not
+    // an explicit --net).
+    let net = match args.net.net {
+        Some(n) => Ok(n),
+        None => Net::from_env(),
     };
     let net = match net {
         Ok(n) => n,
         Err(e) => return usage_error(e, help),
     };
-    if args.detach && net == Net::Bridge {
-        return usage_error(
-            "-d: the bridge network is not available to detached containers yet (use --net none or host)",
-            help,
-        );
-    }
     if let Some(v) = std::env::var_os(detach::SUPERVISE_ENV) {
         // SAFETY: the supervisor is single-threaded here, and the variable must not reach
         // what it starts.
@@ -365,7 +358,7 @@ fn main() -> ExitCode {
     let _ = isolate::cgroup::remove_stale_default(&CgroupParent::Own);
     let _ = image::remove_stale(&image::Store::open());
     if args.detach {
-        return match detach::run_detached(&args, &argv) {
+        return match detach::run_detached(&args, net, &argv) {
             Ok(id) => {
                 println!("{id}");
                 ExitCode::SUCCESS

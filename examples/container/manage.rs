@@ -1,6 +1,6 @@
 //! The commands on detached containers, by name or id (prefix): `ps`, `stop`, `kill`, `rm`,
-//! `inspect`, `wait`. Containers of `isorun` on the same root are listed, stopped and removed
-//! alike (their IMAGE is their bundle).
+//! `inspect`, `wait`, and `cleanup`'s part for them. Containers of `isorun` on the same root
+//! are listed, stopped and removed alike (their IMAGE is their bundle).
 
 use std::time::{Duration, Instant};
 
@@ -10,8 +10,27 @@ use rawsys::process::{self, PidfdFlags};
 
 use std::process::ExitCode;
 
-use crate::cli::Command;
+use crate::cli::{Command, Net};
 use crate::state::{self, Info, Root, annotation};
+
+/// Annotation keys of the network as `run -d` was asked for it (docker's `HostConfig`):
+/// `bridge`, `none` or `host`, and the published ports as `-p` takes them, space-separated.
+pub(crate) const A_NETWORK: &str = "container.network";
+pub(crate) const A_PORTS: &str = "container.ports";
+
+/// The annotation values of [`A_NETWORK`] and [`A_PORTS`].
+pub(crate) fn network_annotations(net: Net, ports: &[isolate::PortMapping]) -> (String, String) {
+    let mode = match net {
+        Net::Bridge => "bridge",
+        Net::None => "none",
+        Net::Host => "host",
+    };
+    let ports: Vec<String> = ports
+        .iter()
+        .map(|p| format!("{}:{}/{}", p.host_port, p.container_port, p.proto.name()))
+        .collect();
+    (mode.into(), ports.join(" "))
+}
 
 /// `container ps`.
 #[derive(clap::Args, Debug)]
@@ -98,6 +117,7 @@ pub(crate) fn ps(root: &Root, a: &PsArgs) -> Result<String, String> {
         "COMMAND".into(),
         "CREATED".into(),
         "STATUS".into(),
+        "PORTS".into(),
         "NAMES".into(),
     ]];
     let mut all = root.all()?;
@@ -128,13 +148,14 @@ pub(crate) fn ps(root: &Root, a: &PsArgs) -> Result<String, String> {
             command,
             format!("{} ago", state::human_duration(now - st.created)),
             state::status_words(&st, info.as_ref()),
+            ports_column(&st),
             st.id.clone(),
         ]);
     }
     if a.quiet {
         return Ok(quiet);
     }
-    let mut widths = [0usize; 6];
+    let mut widths = [0usize; 7];
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
@@ -156,6 +177,104 @@ pub(crate) fn ps(root: &Root, a: &PsArgs) -> Result<String, String> {
         out.push('\n');
     }
     Ok(out)
+}
+
+/// docker's PORTS: `0.0.0.0:8080->80/tcp, 0.0.0.0:5353->53/udp` while the container holds
+/// them.
+fn ports_column(st: &ContainerState) -> String {
+    let Some(n) = &st.network else {
+        return String::new();
+    };
+    let ports: Vec<String> = n
+        .ports()
+        .iter()
+        .map(|p| {
+            format!(
+                "0.0.0.0:{}->{}/{}",
+                p.host_port,
+                p.container_port,
+                p.proto.name()
+            )
+        })
+        .collect();
+    ports.join(", ")
+}
+
+fn show_ip(ip: [u8; 4]) -> String {
+    std::net::Ipv4Addr::from(ip).to_string()
+}
+
+/// docker's `NetworkSettings`: the address, gateway, prefix length, MAC address and the
+/// published ports while the container holds them (empty once it has stopped, as docker's).
+fn network_settings(st: &ContainerState) -> serde_json::Value {
+    // isorun's containers have their caller's network namespace: no mode of ours.
+    let mode = annotation(st, A_NETWORK).unwrap_or("");
+    let held = st.network.as_ref().filter(|_| st.status != Status::Stopped);
+    let mut ports = serde_json::Map::new();
+    let (ip, gw, prefix, mac, bridge) = match held {
+        Some(n) => {
+            for p in n.ports() {
+                let key = format!("{}/{}", p.container_port, p.proto.name());
+                let binding =
+                    serde_json::json!({"HostIp": "0.0.0.0", "HostPort": p.host_port.to_string()});
+                let list = ports.entry(key).or_insert_with(|| serde_json::json!([]));
+                if let Some(l) = list.as_array_mut() {
+                    l.push(binding);
+                }
+            }
+            let mac = n.mac_address().map(|m| {
+                m.iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            });
+            (
+                show_ip(n.address()),
+                show_ip(n.gateway()),
+                n.prefix_len(),
+                mac.unwrap_or_default(),
+                n.bridge().name().to_string(),
+            )
+        }
+        None => Default::default(),
+    };
+    let mut networks = serde_json::Map::new();
+    if !mode.is_empty() {
+        let endpoint = serde_json::json!({
+            "Gateway": gw,
+            "IPAddress": ip,
+            "IPPrefixLen": prefix,
+            "MacAddress": mac,
+        });
+        networks.insert(mode.to_string(), endpoint);
+    }
+    serde_json::json!({
+        "Bridge": bridge,
+        "Ports": ports,
+        "Gateway": gw,
+        "IPAddress": ip,
+        "IPPrefixLen": prefix,
+        "MacAddress": mac,
+        "Networks": networks,
+    })
+}
+
+/// docker's `HostConfig.PortBindings` from the ports `run` was given.
+fn port_bindings(st: &ContainerState) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for p in annotation(st, A_PORTS).unwrap_or("").split_whitespace() {
+        let Some((host, ctr)) = p.split_once(':') else {
+            continue;
+        };
+        let binding = serde_json::json!({"HostIp": "", "HostPort": host});
+        let list = m
+            .entry(ctr.to_string())
+            .or_insert_with(|| serde_json::json!([]));
+        if let Some(l) = list.as_array_mut() {
+            l.push(binding);
+        }
+    }
+    serde_json::Value::Object(m)
 }
 
 use crate::signal::parse_signal;
@@ -207,7 +326,7 @@ fn wait_supervisor(fd: Option<rawsys::OwnedFd>) {
 pub(crate) fn stop(root: &Root, what: &str, time: u32) -> Result<(), String> {
     let st = root.resolve(what)?;
     let Some(fd) = pidfd(root, &st) else {
-        return Ok(());
+        return release_network(root, what, &st);
     };
     let sup = supervisor(root, &st.id);
     let signal = |sig| match root.states.kill(&st.id, sig, false) {
@@ -226,7 +345,16 @@ pub(crate) fn stop(root: &Root, what: &str, time: u32) -> Result<(), String> {
         }
     }
     wait_supervisor(sup);
-    Ok(())
+    release_network(root, what, &st)
+}
+
+/// Gives back a stopped container's network: its supervisor did already, unless it was
+/// killed (then nobody else would before `rm` or `cleanup`).
+fn release_network(root: &Root, what: &str, st: &ContainerState) -> Result<(), String> {
+    match root.states.release_network(&st.id) {
+        Ok(()) | Err(Error::NotFound(_) | Error::WrongStatus { .. }) => Ok(()),
+        Err(e) => Err(format!("{what}: {e}")),
+    }
 }
 
 /// `kill -s SIGNAL`.
@@ -333,9 +461,38 @@ pub(crate) fn inspect(root: &Root, what: &str) -> Result<serde_json::Value, Stri
             "NanoCpus": limits.get("cpus_milli").and_then(|v| v.as_u64()).unwrap_or(0) * 1_000_000,
             "PidsLimit": limits.get("pids"),
             "AutoRemove": annotation(&st, state::A_RM) == Some("1"),
+            "NetworkMode": annotation(&st, A_NETWORK).unwrap_or(""),
+            "PortBindings": port_bindings(&st),
         },
+        "NetworkSettings": network_settings(&st),
         "CgroupPaths": st.cgroup_paths,
     }))
+}
+
+/// `cleanup`'s part: deletes the detached containers of crashed runs, those whose supervisor
+/// is gone without having recorded an exit (a `kill -9`) and whose process is gone too (or
+/// never started): their cgroups, network (DNAT rules, lease) and state. A container still
+/// running without its supervisor is left alone. Returns how many were deleted.
+pub(crate) fn remove_crashed(root: &Root) -> usize {
+    let Ok(all) = root.all() else {
+        return 0;
+    };
+    let mut n = 0;
+    for st in all {
+        if annotation(&st, state::A_ID).is_none()
+            || !matches!(st.status, Status::Stopped | Status::Created)
+        {
+            continue;
+        }
+        let dir = root.extra(&st.id);
+        let crashed =
+            Info::read(&dir).is_none_or(|i| !i.supervisor_alive() && i.exit_code.is_none());
+        if crashed && root.states.delete(&st.id, true).is_ok() {
+            let _ = std::fs::remove_dir_all(&dir);
+            n += 1;
+        }
+    }
+    n
 }
 
 /// Runs a lifecycle command (`ps`, `exec`, `stop`, `kill`, `logs`, `rm`, `inspect`,

@@ -100,6 +100,8 @@ pub(crate) struct Detached {
     /// The v1 freezer directory the child joined (a gated launch on cgroup v1 with a
     /// freezer hierarchy).
     pub(crate) v1_freezer: Option<String>,
+    /// Its place on the bridge network, if any (given back when dropped).
+    pub(crate) net: Option<crate::net::Attachment>,
 }
 
 /// How [`Container::launch`] starts the container.
@@ -417,10 +419,11 @@ impl Running {
         }
     }
 
-    /// Hands the process over to the lifecycle: the cgroup is kept (its paths returned) and
-    /// dropping `self` no longer kills the process.
+    /// Hands the process over to the lifecycle: the cgroup is kept (its paths returned), the
+    /// network attachment too, and dropping `self` no longer kills the process.
     pub(crate) fn detach(mut self) -> Detached {
         self.detached = true;
+        let net = self.net.take();
         match self.cgroup.take() {
             Some(c) => {
                 let version = c.version();
@@ -429,12 +432,14 @@ impl Running {
                     version: Some(version),
                     cgroups,
                     v1_freezer,
+                    net,
                 }
             }
             None => Detached {
                 version: None,
                 cgroups: Vec::new(),
                 v1_freezer: None,
+                net,
             },
         }
     }

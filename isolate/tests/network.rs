@@ -538,3 +538,113 @@ fn nat_makes_container_traffic_leave_with_the_host_address() {
     assert_eq!(peer, ip_str(host_ip), "masqueraded to the host's address");
     t.assert_clean();
 }
+
+/// Reaps our child `pid` (a created container's process is the creator's child).
+fn reap(pid: i32) {
+    let _ = rawsys::process::waitid(
+        rawsys::process::WaitId::Pid(pid),
+        rawsys::process::WaitOptions::EXITED,
+    );
+}
+
+#[test]
+fn a_created_container_owns_its_lease_and_release_or_delete_gives_the_network_back() {
+    let t = TestNet::new(6);
+    let root =
+        isolate::StateRoot::new(&format!("/run/lp-test-netlc-{}", std::process::id())).unwrap();
+    struct RmRoot(isolate::StateRoot);
+    impl Drop for RmRoot {
+        fn drop(&mut self) {
+            for id in self.0.list().unwrap_or_default() {
+                if let Ok(s) = self.0.state(&id) {
+                    let _ = self.0.delete(&id, true);
+                    reap(s.pid);
+                }
+            }
+            let _ = std::fs::remove_dir(self.0.dir());
+        }
+    }
+    let root = RmRoot(root);
+    let port = free_port();
+    let build = |port: u16| {
+        sh("exec sleep 100")
+            .network(t.net())
+            .publish(PortMapping::parse(&format!("{port}:80")).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+    };
+    let created = root
+        .0
+        .create_with_handles(&build(port), "lp-test-netlc-a", &[])
+        .unwrap();
+    let st = created.state;
+    let n = st.network.clone().expect("the state records the network");
+    assert!(t.cfg.subnet().contains(n.address()));
+    assert_eq!(n.gateway(), t.cfg.subnet().gateway());
+    assert_eq!(n.prefix_len(), t.cfg.subnet().prefix());
+    assert_eq!(
+        n.ports(),
+        &[PortMapping::parse(&format!("{port}:80")).unwrap()]
+    );
+    assert!(n.mac_address().is_some_and(|m| m != [0; 6]));
+    // The lease names the container's process, not us.
+    let ip = ip_str(n.address());
+    assert_eq!(
+        t.leases(),
+        format!(
+            "{ip} {} {} lp-test-netlc-a tcp:{port}:80\n",
+            st.pid,
+            std::fs::read_to_string(format!("/proc/{}/stat", st.pid))
+                .unwrap()
+                .rsplit(')')
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .nth(19)
+                .unwrap()
+        )
+    );
+    assert_eq!(t.rules().iter().filter(|r| r.contains("dnat")).count(), 2);
+    // The creator holds the port while it keeps the sockets.
+    assert_eq!(created.port_holds.len(), 1);
+    assert!(TcpListener::bind(("0.0.0.0", port)).is_err());
+    root.0.start("lp-test-netlc-a").unwrap();
+    match root.0.release_network("lp-test-netlc-a") {
+        Err(Error::WrongStatus { .. }) => {}
+        other => panic!("release of a running container: {other:?}"),
+    }
+    root.0
+        .kill("lp-test-netlc-a", Signal::SIGKILL, false)
+        .unwrap();
+    reap(st.pid);
+    // Stopped: its lease is stale now (the next container would reclaim it); released at
+    // once by whoever reaped it, the state says so, and again is no error.
+    root.0.release_network("lp-test-netlc-a").unwrap();
+    assert_eq!(root.0.state("lp-test-netlc-a").unwrap().network, None);
+    root.0.release_network("lp-test-netlc-a").unwrap();
+    t.assert_clean();
+    drop(created.port_holds);
+    TcpListener::bind(("0.0.0.0", port)).expect("the port is free once the holds are closed");
+    root.0.delete("lp-test-netlc-a", false).unwrap();
+    // delete -f of a running one gives its network back too.
+    let st = root.0.create(&build(port), "lp-test-netlc-b", &[]).unwrap();
+    root.0.start("lp-test-netlc-b").unwrap();
+    assert_eq!(t.leases().lines().count(), 1);
+    root.0.delete("lp-test-netlc-b", true).unwrap();
+    reap(st.pid);
+    t.assert_clean();
+    // A create that fails (no such command) leaves no lease, rule or state.
+    let bad = Container::builder()
+        .host_rootfs()
+        .command("/no/such/command", [""; 0])
+        .unwrap()
+        .network(t.net())
+        .publish(PortMapping::parse(&format!("{port}:80")).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    assert!(root.0.create(&bad, "lp-test-netlc-c", &[]).is_err());
+    assert_eq!(root.0.list().unwrap(), Vec::<String>::new());
+    t.assert_clean();
+}

@@ -1,16 +1,20 @@
 /* The C allocation API of a preloaded malloc, checked as C and glibc callers rely on it:
  * alignment, usable size, zeroing, realloc, errno on failure, posix_memalign's errors,
  * memalign/valloc/pvalloc, thread churn with cross-thread frees, thread-exit destructors
- * that allocate. Run with LD_PRELOAD=libmalloc_shim.so; exits 1 on the first failure. */
+ * that allocate, a signal handler that allocates while the thread is inside malloc/free
+ * (the shim's re-entrancy promise; glibc's malloc makes none). Run with LD_PRELOAD=libmalloc_shim.so; exits 1 on the first failure. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int checks;
@@ -260,6 +264,79 @@ static void thread_exit_returns_caches(void) {
     CHECK(before > 0 && after - before < 64 * 1024, "RSS grew from %ld to %ld KiB over 600 threads", before, after);
 }
 
+/* Re-entrancy: another thread keeps signalling this one while it runs a malloc/free loop
+ * (often inside the allocator), and the handler frees and allocates blocks of the same sizes,
+ * keeping a few across runs. A nested call that reached the cache the interrupted call was
+ * using would hand one block to both or lose one: the contents checks catch it. */
+enum { HANDLER_KEEP = 8 };
+static unsigned char *handler_blocks[HANDLER_KEEP];
+static size_t handler_len[HANDLER_KEEP];
+static volatile sig_atomic_t handler_runs, handler_bad;
+static atomic_int signaller_stop;
+
+static void allocating_handler(int sig) {
+    (void)sig;
+    unsigned r = (unsigned)handler_runs;
+    unsigned k = r % HANDLER_KEEP;
+    if (handler_blocks[k]) {
+        if (!same(handler_blocks[k], handler_len[k], 1000 + r - HANDLER_KEEP)) handler_bad = 1;
+        free(handler_blocks[k]);
+    }
+    handler_len[k] = 16 + (size_t)(r * 40 % 130);
+    handler_blocks[k] = malloc(handler_len[k]);
+    if (!handler_blocks[k]) { handler_bad = 1; return; }
+    fill(handler_blocks[k], handler_len[k], 1000 + r);
+    handler_runs = (sig_atomic_t)(r + 1);
+}
+
+static void *signaller(void *arg) {
+    pthread_t target = *(pthread_t *)arg;
+    struct timespec pause = {0, 20000};
+    while (!atomic_load(&signaller_stop)) {
+        pthread_kill(target, SIGUSR1);
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
+static void reentrancy(void) {
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = allocating_handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    CHECK(sigaction(SIGUSR1, &sa, &old) == 0, "sigaction");
+    pthread_t self = pthread_self(), t;
+    CHECK(pthread_create(&t, NULL, signaller, &self) == 0, "create the signalling thread");
+    enum { LIVE = 64 };
+    unsigned char *live[LIVE] = {0};
+    size_t len[LIVE] = {0};
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 0;; i++) {
+        unsigned k = i % LIVE;
+        if (live[k]) {
+            if (!same(live[k], len[k], k + i / LIVE)) CHECK(0, "block %u changed while signals allocated", k);
+            free(live[k]);
+        }
+        len[k] = 16 + (size_t)(i * 7919u % 121);
+        live[k] = malloc(len[k]);
+        if (!live[k]) CHECK(0, "malloc under signals");
+        fill(live[k], len[k], k + (i + LIVE) / LIVE);
+        if (k == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (handler_runs >= 20000 || now.tv_sec - t0.tv_sec >= 3) break;
+        }
+    }
+    atomic_store(&signaller_stop, 1);
+    pthread_join(t, NULL);
+    CHECK(sigaction(SIGUSR1, &old, NULL) == 0, "sigaction restore");
+    CHECK(handler_runs > 0, "no signal arrived");
+    CHECK(!handler_bad, "a block kept by the signal handler was wrong");
+    for (int k = 0; k < LIVE; k++) free(live[k]);
+    for (int k = 0; k < HANDLER_KEEP; k++) free(handler_blocks[k]);
+}
+
 int main(void) {
     basics();
     zeroing();
@@ -268,6 +345,7 @@ int main(void) {
     aligned();
     threads();
     thread_exit_returns_caches();
+    reentrancy();
     printf("api: %d checks passed\n", checks);
     return 0;
 }

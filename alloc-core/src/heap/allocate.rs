@@ -49,7 +49,7 @@ impl<S: PageSource> Heap<S> {
             return ptr::null_mut();
         };
         // SAFETY: caller's contract.
-        let new = unsafe { self.allocate(hook, new_layout) };
+        let new = unsafe { self.allocate_grown(hook, new_layout) };
         if !new.is_null() {
             // SAFETY: both blocks are valid for the smaller size and distinct.
             unsafe {
@@ -195,7 +195,7 @@ impl<S: PageSource> Heap<S> {
             return ptr::null_mut();
         };
         // SAFETY: caller's contract for hook.
-        let new = unsafe { self.allocate(hook, layout) };
+        let new = unsafe { self.allocate_grown(hook, layout) };
         if !new.is_null() {
             // SAFETY: both blocks are valid for the smaller size and distinct; then ptr is
             // freed once (caller's contract).

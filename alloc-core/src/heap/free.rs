@@ -5,9 +5,10 @@ use core::alloc::Layout;
 use core::sync::atomic::Ordering;
 
 use super::{Heap, TlsHook};
-use crate::size_class::{PAGE_SHIFT, SizeClass, class_for};
+use crate::size_class::{MAX_BATCH, PAGE_SHIFT, SizeClass, class_for};
 use crate::source::PageSource;
 use crate::thread_cache::{MAX_CACHE_BYTES, ThreadCache};
+use crate::transfer_cache::{SpanChains, class_slots};
 
 impl<S: PageSource> Heap<S> {
     /// Frees through the calling thread's cache.
@@ -166,6 +167,44 @@ impl<S: PageSource> Heap<S> {
             self.insert_range(cls, &[ptr]);
         }
         self.publish(cache);
+    }
+
+    /// Hands `blocks` of class `cls` to its transfer cache: a whole batch is kept while there
+    /// is room; anything else goes back to its spans, linked per span before the class lock
+    /// is taken ([`SpanChains`]), and spans left empty go back to the page heap (class lock,
+    /// then page heap lock). A release scan that came due runs after both are released.
+    pub(super) fn insert_range(&self, cls: SizeClass, blocks: &[*mut u8]) {
+        if blocks.is_empty() {
+            return;
+        }
+        if blocks.len() == cls.batch() as usize {
+            if self.transfer_slots.load(Ordering::Acquire).is_null() {
+                self.map_transfer_slots();
+            }
+            let mut tc = self.transfer(cls).lock();
+            // Read under the lock, as in `remove_range`.
+            let slots = class_slots(self.transfer_slots.load(Ordering::Acquire), cls);
+            if tc.store_batch(cls, slots, blocks) {
+                return;
+            }
+        }
+        let mut due = false;
+        let mut chains = SpanChains::new();
+        for part in blocks.chunks(MAX_BATCH) {
+            // SAFETY: the caller hands over free blocks of class `cls` of this heap; a chunk
+            // holds at most MAX_BATCH.
+            unsafe { chains.build(part, &self.page_map) };
+            let mut tc = self.transfer(cls).lock();
+            tc.insert_chains(cls, &chains, |span| {
+                due |= self
+                    .page_heap
+                    .lock()
+                    .deallocate(&self.source, &self.page_map, span);
+            });
+        }
+        if due {
+            self.release_idle_spans(self.source.now_ns(), false);
+        }
     }
 
     /// Moves the top `n` blocks (at most) of stack `cls` to the transfer cache.

@@ -4,10 +4,10 @@ use core::alloc::Layout;
 use core::ptr;
 use core::sync::atomic::Ordering;
 
-use super::mapped::MAP_THRESHOLD;
-use super::{Heap, MAX_REQUEST};
+use super::mapped::{MAP_THRESHOLD, MAP_THRESHOLD_NEW};
+use super::{Heap, MAX_REQUEST, TlsHook};
 use crate::page_map::PAGE_LIMIT;
-use crate::size_class::{MAX_SMALL_SIZE, PAGE_SHIFT, PAGE_SIZE};
+use crate::size_class::{MAX_SMALL_SIZE, PAGE_SHIFT, PAGE_SIZE, class_for};
 use crate::source::PageSource;
 use crate::span::{Span, SpanState};
 
@@ -18,6 +18,27 @@ impl<S: PageSource> Heap<S> {
 
     /// A large object, and whether its memory is known to read as zeros.
     pub(super) fn allocate_large_info(&self, layout: Layout) -> (*mut u8, bool) {
+        self.allocate_large_for(layout, false)
+    }
+
+    /// The new block of a `realloc` that cannot resize in place: like
+    /// [`allocate`](Self::allocate), but a large object is known to be growth (a `Vec` or
+    /// a buffer doubling), so that a cached mapping longer than the request is taken whole
+    /// with its resident pages (`heap/mapped.rs`).
+    ///
+    /// # Safety
+    /// As [`allocate`](Self::allocate).
+    pub(super) unsafe fn allocate_grown<H: TlsHook>(&self, hook: &H, layout: Layout) -> *mut u8 {
+        if class_for(layout.size(), layout.align()).is_none() {
+            return self.allocate_large_for(layout, true).0;
+        }
+        // SAFETY: the caller's contract.
+        unsafe { self.allocate(hook, layout) }
+    }
+
+    /// A large object, and whether it reads as zeros; `growing`: see
+    /// [`allocate_grown`](Self::allocate_grown).
+    fn allocate_large_for(&self, layout: Layout, growing: bool) -> (*mut u8, bool) {
         let size = layout.size();
         if size > MAX_REQUEST || layout.align() > MAX_REQUEST {
             return (ptr::null_mut(), false);
@@ -29,8 +50,13 @@ impl<S: PageSource> Heap<S> {
             return (ptr::null_mut(), false);
         }
         // Nested, not a let chain: the crate builds with Rust 1.87.
-        if S::MAPS_OBJECTS && size > MAP_THRESHOLD {
-            if let Some(got) = self.allocate_mapped(size, layout.align()) {
+        let threshold = if growing {
+            MAP_THRESHOLD
+        } else {
+            MAP_THRESHOLD_NEW
+        };
+        if S::MAPS_OBJECTS && size > threshold {
+            if let Some(got) = self.allocate_mapped(size, layout.align(), growing) {
                 return got;
             }
         }

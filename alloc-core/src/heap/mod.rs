@@ -20,6 +20,7 @@ use crate::transfer_cache::{TRANSFER_SLOTS_BYTES, TransferCache, class_slots};
 
 mod allocate;
 mod check;
+mod fast;
 mod fork;
 mod free;
 mod large;
@@ -167,32 +168,6 @@ impl<S: PageSource> Heap<S> {
                 won
             }
         }
-    }
-
-    /// Hands `blocks` of class `cls` to its transfer cache: a whole batch is kept while there
-    /// is room, anything else goes back to its span, and spans left empty go back to the page
-    /// heap (class lock, then page heap lock).
-    fn insert_range(&self, cls: SizeClass, blocks: &[*mut u8]) {
-        if blocks.is_empty() {
-            return;
-        }
-        if blocks.len() == cls.batch() as usize
-            && self.transfer_slots.load(Ordering::Acquire).is_null()
-        {
-            self.map_transfer_slots();
-        }
-        let mut tc = self.transfer(cls).lock();
-        // Under the lock, as in `remove_range`.
-        let slots = class_slots(self.transfer_slots.load(Ordering::Acquire), cls);
-        tc.insert_range(cls, slots, blocks, &self.page_map, |span| {
-            let due = self
-                .page_heap
-                .lock()
-                .deallocate(&self.source, &self.page_map, span);
-            if due {
-                self.release_idle_spans(self.source.now_ns(), false);
-            }
-        });
     }
 
     /// Publishes the cache's byte count and counters to the heap statistics.

@@ -30,6 +30,7 @@ use std::time::Instant;
 use benchmarks::median;
 use rawsys::time::{ClockId, clock_gettime};
 
+mod large_work;
 mod real;
 mod std_work;
 
@@ -43,7 +44,7 @@ static MIMALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 static JEMALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const ALLOCATORS: [&str; 4] = ["glibc", "alloc-core", "mimalloc", "jemalloc"];
-const WORKLOADS: [&str; 11] = [
+const WORKLOADS: [&str; 13] = [
     "seed-pair",
     "seed-batch",
     "batch",
@@ -51,6 +52,8 @@ const WORKLOADS: [&str; 11] = [
     "larson",
     "latency",
     "large",
+    "large-mt",
+    "huge",
     "vec-grow",
     "small-mixed",
     "glibc-thread",
@@ -349,6 +352,8 @@ fn run_one<A: GlobalAlloc + Sync>(a: &A, workload: &str, threads: usize, sc: Sca
         "xthread" => xthread(a, threads, sc),
         "larson" => larson(a, threads, sc),
         "large" => real::large(a, threads, sc),
+        "large-mt" => large_work::large_mt(a, threads, sc),
+        "huge" => large_work::huge(a, threads, sc),
         "vec-grow" => real::vec_grow(a, threads, sc),
         "small-mixed" => real::small_mixed(a, threads, sc),
         "glibc-thread" => real::glibc_thread(a, threads, sc),
@@ -368,7 +373,8 @@ fn run_named(alloc: &str, workload: &str, threads: usize, sc: Scale) -> Sample {
 
 fn thread_counts(workload: &str) -> &'static [usize] {
     match workload {
-        "latency" | "small-mixed" | "leak" | "vec-grow" => &[1],
+        "latency" | "small-mixed" | "leak" | "vec-grow" | "huge" => &[1],
+        "large-mt" => &[4],
         "large" | "glibc-thread" => &[1, 2],
         // Producer/consumer pairs: 2 threads = 1 pair, 4 threads = 2 pairs.
         "xthread" => &[2, 4],

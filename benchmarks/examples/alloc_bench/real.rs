@@ -8,7 +8,7 @@ use super::{Sample, Scale, layout, measure, must, xorshift};
 
 /// A size between `lo` and `hi` (powers of two apart) drawn log-uniformly: as many blocks of
 /// 16-32 KiB as of 2-4 MiB, as in programs whose buffers grow by doubling.
-fn log_uniform(rng: &mut u64, lo: usize, hi: usize) -> usize {
+pub(super) fn log_uniform(rng: &mut u64, lo: usize, hi: usize) -> usize {
     let r = xorshift(rng);
     let octaves = (hi / lo).trailing_zeros() as u64;
     let o = (r % octaves) as u32;
@@ -20,37 +20,8 @@ fn log_uniform(rng: &mut u64, lo: usize, hi: usize) -> usize {
 /// a new block is written once (a program filling its buffers). glibc serves these from its
 /// heap once its mmap threshold has grown; the peak RSS column matters as much as the time.
 pub(super) fn large<A: GlobalAlloc + Sync>(a: &A, threads: usize, sc: Scale) -> Sample {
-    const SLOTS: usize = 20;
-    let n = sc.n(20_000);
-    measure(threads, |t, go| {
-        let mut rng = 0x4242 ^ ((t as u64 + 1) * 0x9E37_79B9);
-        let mut slots = [(std::ptr::null_mut::<u8>(), 0usize); SLOTS];
-        go();
-        let mut ops = 0;
-        for _ in 0..n {
-            let size = log_uniform(&mut rng, 16 << 10, 4 << 20);
-            let i = (xorshift(&mut rng) % SLOTS as u64) as usize;
-            // SAFETY: non-zero size; every page written lies inside the block.
-            let p = unsafe { must(a.alloc(layout(size))) };
-            for off in (0..size).step_by(4096) {
-                // SAFETY: off < size.
-                unsafe { p.add(off).write(1) };
-            }
-            let (old, old_size) = std::mem::replace(&mut slots[i], (p, size));
-            ops += 1;
-            if !old.is_null() {
-                // SAFETY: allocated above with this layout.
-                unsafe { a.dealloc(old, layout(old_size)) };
-                ops += 1;
-            }
-        }
-        for (p, size) in slots {
-            if !p.is_null() {
-                // SAFETY: as above.
-                unsafe { a.dealloc(p, layout(size)) };
-            }
-        }
-        ops
+    super::large_work::churn(a, threads, 0x4242, 20, sc.n(20_000), |rng| {
+        log_uniform(rng, 16 << 10, 4 << 20)
     })
 }
 

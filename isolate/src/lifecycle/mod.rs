@@ -24,7 +24,8 @@
 //!   container was deleted finds the file unlinked (`st_nlink == 0`) and answers "does not
 //!   exist".
 //! - `state`: the record (pid and its start time, cgroup and freezer directories,
-//!   the caller's annotations), written to `state.tmp` and renamed over `state`.
+//!   the caller's annotations, what it holds on a bridge network), written to `state.tmp`
+//!   and renamed over `state`.
 //! - `start.fifo` while the container is created and not yet started.
 //!
 //! `create` builds the directory under a temporary name with the lock already held and
@@ -65,15 +66,36 @@
 //! CVE-2019-5736, CVE-2024-21626) are in [`exec`]. A container built with a terminal is
 //! created with [`StateRoot::create_with_terminal`], which returns the pty master.
 //!
-//! # Not yet
-//! - the bridge network for created containers (its address lease names the creator's pid
-//!   as owner, which exits).
+//! # The bridge network
+//! A container created on [`Network::Bridge`] is connected as [`Container::spawn`] connects
+//! one (veth into the bridge, address, route, NAT, published ports' DNAT rules, `/etc/hosts`
+//! with its address) while its process waits for `start`. What it holds must outlive the
+//! creator, so:
+//! - its address lease names the container's own process (pid and start time) as owner,
+//!   handed over from the creator as soon as that process exists (see `net/lease.rs`): the
+//!   lease is live exactly while the container's process is, whoever created it;
+//! - the state records the network ([`NetworkSettings`]: the bridge's settings, the address,
+//!   `eth0`'s MAC address, the published ports), which [`ContainerState::network`] reports;
+//! - once the process has ended, [`StateRoot::release_network`] deletes its DNAT rules and
+//!   its lease and drops the record's network lines (the veth pair goes with the container's
+//!   network namespace, which the kernel tears down when its last process exits). The process
+//!   that reaps the container calls it (`container`'s supervisor), and [`StateRoot::delete`]
+//!   does the same for whoever did not;
+//! - if every process involved was killed, the lease is stale once the container's process
+//!   is gone: the next container on the bridge, or [`BridgeConfig::remove_stale`]
+//!   (`container cleanup`), deletes it with its DNAT rules and veth.
+//!
+//! The published host ports are held by sockets that only the creator can keep
+//! ([`Created::port_holds`]). The OCI runtime (`isorun`) does not use this: an OCI
+//! container's network namespace comes from its caller.
 
+mod create;
 pub mod exec;
 pub(crate) mod freezer;
 mod proc;
 mod record;
 
+pub use create::Created;
 pub use exec::{ExecHandle, ExecProcess};
 
 /// Whether the process behind `pidfd` has ended (its pidfd is readable), without waiting.
@@ -82,23 +104,23 @@ pub(crate) fn process_ended(pidfd: &rawsys::OwnedFd) -> Result<bool, Error> {
 }
 
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
 
 use rawsys::fs::{self, AtFlags, CWD, FlockOp, Mode, OFlags};
 use rawsys::io;
 use rawsys::process::{self, WaitId, WaitOptions};
 use rawsys::signal::Signal;
-use rawsys::time::{self, ClockId};
 use rawsys::{AsFd, Errno, OwnedFd};
 
-use crate::child::{MAX_PASSED_FDS, StartGate};
-use crate::config::{Container, check_abs};
+#[cfg(doc)]
+use crate::config::Container;
+use crate::config::check_abs;
 use crate::error::{ConfigError, Error};
 use crate::fsutil::{cjoin, list_dir, read_string, write_all};
-use crate::net::Network;
-use crate::runtime::Launch;
+use crate::net::NetworkSettings;
+#[cfg(doc)]
+use crate::net::{BridgeConfig, Network};
 use record::{FreezerDir, Record};
 
 /// Where the state directories live unless the caller names another root.
@@ -157,6 +179,9 @@ pub struct ContainerState {
     pub annotations: Vec<(String, String)>,
     /// Its cgroup directories.
     pub cgroup_paths: Vec<String>,
+    /// What it holds on a bridge network (its address, ports...), until that is given back
+    /// ([`StateRoot::release_network`]); `None` without a bridge.
+    pub network: Option<NetworkSettings>,
 }
 
 /// The directory holding one state directory per container; every lifecycle operation goes
@@ -266,217 +291,6 @@ impl StateRoot {
         }
     }
 
-    /// Creates container `id` from `c`: namespaces, cgroup, mounts and security exactly as
-    /// [`Container::spawn`] sets them up (the cgroup is named as the builder's
-    /// [`name`](crate::Builder::name), else `id`), with the process left
-    /// waiting before `execve` until [`StateRoot::start`]. `annotations` are kept in the
-    /// state for the caller (keys: one word each).
-    ///
-    /// The process is a child of the caller with no parent-death signal: when the caller
-    /// exits it is re-parented to the nearest subreaper; a caller that stays must reap it.
-    /// Fails with [`Error::Exists`] if the id is taken; on any failure nothing is left.
-    ///
-    /// A container with a terminal ([`Builder::terminal`](crate::Builder::terminal)) is
-    /// refused here: its pty master must not be lost, use
-    /// [`StateRoot::create_with_terminal`].
-    pub fn create(
-        &self,
-        c: &Container,
-        id: &str,
-        annotations: &[(&str, &str)],
-    ) -> Result<ContainerState, Error> {
-        if c.opts.terminal {
-            return Err(ConfigError::BadOption(
-                "a container with a terminal is created with StateRoot::create_with_terminal"
-                    .into(),
-            )
-            .into());
-        }
-        self.create_any(c, id, annotations).map(|(st, _)| st)
-    }
-
-    /// [`StateRoot::create`] of a container built with
-    /// [`Builder::terminal(true)`](crate::Builder::terminal): also returns the master of the
-    /// pty that is its process's stdin, stdout, stderr and controlling terminal (what an OCI
-    /// runtime sends over `--console-socket`).
-    ///
-    /// ```no_run
-    /// use isolate::{Container, StateRoot};
-    /// let root = StateRoot::new("/run/isolate")?;
-    /// let c = Container::builder().host_rootfs().command("/bin/sh", [""; 0])?
-    ///     .terminal(true).build()?;
-    /// let (_state, master) = root.create_with_terminal(&c, "shell", &[])?;
-    /// root.start("shell")?;
-    /// rawsys::io::write(&master, b"echo hi; exit\n")?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn create_with_terminal(
-        &self,
-        c: &Container,
-        id: &str,
-        annotations: &[(&str, &str)],
-    ) -> Result<(ContainerState, OwnedFd), Error> {
-        if !c.opts.terminal {
-            return Err(ConfigError::BadOption(
-                "create_with_terminal needs a container built with terminal(true)".into(),
-            )
-            .into());
-        }
-        let (st, master) = self.create_any(c, id, annotations)?;
-        match master {
-            Some(m) => Ok((st, m)),
-            None => Err(Error::Unexpected("no pty master from the container".into())),
-        }
-    }
-
-    fn create_any(
-        &self,
-        c: &Container,
-        id: &str,
-        annotations: &[(&str, &str)],
-    ) -> Result<(ContainerState, Option<OwnedFd>), Error> {
-        let dir = self.container_dir(id)?;
-        if let Some((k, _)) = annotations.iter().find(|(k, _)| !record::valid_key(k)) {
-            return Err(ConfigError::BadAnnotation(k.to_string()).into());
-        }
-        if matches!(c.opts.network, Network::Bridge(_)) {
-            return Err(ConfigError::Network(
-                "the bridge network is not available to created containers yet".into(),
-            )
-            .into());
-        }
-        mkdir_p(&self.dir)?;
-        let _locked = self.claim(id, &dir)?;
-        let (rec, master) = match self.stage(c, id, &dir, annotations) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = remove_files(&dir);
-                return Err(e);
-            }
-        };
-        let st = ContainerState {
-            id: rec.id.clone(),
-            // What stage made: the process waits on the FIFO (its start time was read just
-            // now), which nobody but `start` under this lock removes.
-            status: Status::Created,
-            pid: rec.pid,
-            created: rec.created,
-            annotations: rec.annotations,
-            cgroup_paths: rec.cgroups,
-        };
-        Ok((st, master))
-    }
-
-    /// Makes `dir` with its lock file held by us: the lock is made and taken in a temporary
-    /// directory that is then renamed to `dir`, which fails when `dir` exists (the id is
-    /// taken). Nobody else can see the directory before it is locked.
-    fn claim(&self, id: &str, dir: &str) -> Result<Locked, Error> {
-        static SEQ: AtomicU32 = AtomicU32::new(0);
-        let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let tmp = format!("{}/.{id}.{}.{n}.tmp", self.dir, process::getpid());
-        fs::mkdirat(CWD, &cjoin(&[&tmp])?, Mode::RWXU).map_err(host(format!("mkdir {tmp}")))?;
-        let flags = OFlags::RDWR | OFlags::CREAT | OFlags::EXCL | OFlags::CLOEXEC;
-        let lock = fs::openat(
-            CWD,
-            &cjoin(&[&tmp, "/lock"])?,
-            flags,
-            Mode::RUSR | Mode::WUSR,
-        )
-        .map_err(host(format!("create {tmp}/lock")))
-        .and_then(|fd| {
-            fs::flock(&fd, FlockOp::EXCLUSIVE)
-                .map(|()| fd)
-                .map_err(host(format!("flock {tmp}/lock")))
-        });
-        let renamed =
-            lock.and_then(
-                |fd| match fs::renameat(CWD, &cjoin(&[&tmp])?, CWD, &cjoin(&[dir])?) {
-                    Ok(()) => Ok(fd),
-                    Err(Errno::EEXIST | Errno::ENOTEMPTY) => Err(Error::Exists(id.into())),
-                    Err(e) => Err(Error::host(format!("rename {tmp} to {dir}"), e)),
-                },
-            );
-        match renamed {
-            Ok(fd) => Ok(Locked {
-                dir: dir.into(),
-                _lock: fd,
-            }),
-            Err(e) => {
-                let _ = remove_files(&tmp);
-                Err(e)
-            }
-        }
-    }
-
-    /// The rest of `create` in the claimed directory `dir`: FIFO, the process, the freezer,
-    /// the state file.
-    fn stage(
-        &self,
-        c: &Container,
-        id: &str,
-        tmp: &str,
-        annotations: &[(&str, &str)],
-    ) -> Result<(Record, Option<OwnedFd>), Error> {
-        let credentials = crate::plan::container_credentials(&c.opts)?;
-        let fifo_path = cjoin(&[tmp, "/start.fifo"])?;
-        fs::mknodat(CWD, &fifo_path, Mode::IFIFO | Mode::RUSR | Mode::WUSR, 0)
-            .map_err(host(format!("mkfifo {tmp}/start.fifo")))?;
-        let fifo = fs::openat(
-            CWD,
-            &fifo_path,
-            OFlags::RDWR | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(host(format!("open {tmp}/start.fifo")))?;
-        // Above every descriptor the child's steps place (stdio, passed descriptors).
-        let fifo = io::fcntl_dupfd_cloexec(&fifo, 3 + MAX_PASSED_FDS as i32)
-            .map_err(host("move the start FIFO's descriptor"))?;
-        let cgroup_name = c.opts.name.as_deref().unwrap_or(id);
-        let mut running = c.launch(Launch::Gated {
-            name: cgroup_name,
-            gate: StartGate {
-                fifo: fifo.as_raw(),
-            },
-        })?;
-        drop(fifo);
-        let master = running.take_terminal();
-        let pid = running.pid();
-        let detached = running.detach();
-        let freezer = freezer::of(&detached);
-        let created = time::clock_gettime(ClockId::Realtime).map_or(0, |t| t.tv_sec);
-        let mut rec = Record {
-            id: id.into(),
-            pid,
-            start_time: 0,
-            created,
-            cgroups: detached.cgroups,
-            freezer,
-            annotations: annotations
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            process: Some(record::ProcessRecord {
-                hostname: c.opts.hostname.clone(),
-                cwd: c.opts.workdir.clone(),
-                env: c.opts.env.clone(),
-                user: c.opts.user,
-                groups: c.opts.spec.additional_gids.clone(),
-                credentials,
-            }),
-        };
-        let setup = proc::ProcStat::read(pid)
-            .ok_or(Error::ChildVanished)
-            .and_then(|st| {
-                rec.start_time = st.start_time;
-                write_state(tmp, &rec)
-            });
-        if let Err(e) = setup {
-            let _ = destroy(&rec, true);
-            return Err(e);
-        }
-        Ok((rec, master))
-    }
-
     /// Starts created container `id`: its process goes on to `execve`. Fails with
     /// [`Error::WrongStatus`] unless the container is `created`.
     pub fn start(&self, id: &str) -> Result<(), Error> {
@@ -511,6 +325,7 @@ impl StateRoot {
                 created: r.created,
                 annotations: r.annotations,
                 cgroup_paths: r.cgroups,
+                network: r.network,
             },
             None => ContainerState {
                 id: id.into(),
@@ -519,6 +334,7 @@ impl StateRoot {
                 created: 0,
                 annotations: Vec::new(),
                 cgroup_paths: Vec::new(),
+                network: None,
             },
         })
     }
@@ -643,7 +459,31 @@ impl StateRoot {
             created: r.created,
             annotations: r.annotations,
             cgroup_paths: r.cgroups,
+            network: r.network,
         }))
+    }
+
+    /// Gives back what stopped container `id` holds on its bridge network: its published
+    /// ports' DNAT rules and its address lease (its veth pair has gone with its network
+    /// namespace, or goes as the kernel finishes tearing it down); the state no longer
+    /// reports a network afterwards. What the process that reaps the container does at once
+    /// (a supervisor); [`StateRoot::delete`] does it too. Nothing to do without a bridge or
+    /// when done already; [`Error::WrongStatus`] while the container runs (or is
+    /// `creating`).
+    pub fn release_network(&self, id: &str) -> Result<(), Error> {
+        let l = self.lock(id)?;
+        let Some(mut r) = self.load(&l)? else {
+            return Err(wrong(id, "release the network of", Status::Creating));
+        };
+        let status = Self::status(&l, &r);
+        if status != Status::Stopped {
+            return Err(wrong(id, "release the network of", status));
+        }
+        let Some(n) = r.network.take() else {
+            return Ok(());
+        };
+        crate::net::release(&n, (r.pid, r.start_time))?;
+        write_state(&l.dir, &r)
     }
 }
 
@@ -683,7 +523,8 @@ fn cgroup_pids(r: &Record) -> Result<Vec<i32>, Error> {
 }
 
 /// Ends the container's process (`SIGKILL`, thawing it if frozen, and waiting until it has
-/// exited) and removes its cgroups. `reap`: the caller is its parent (a failed `create`).
+/// exited), gives back its network and removes its cgroups. `reap`: the caller is its parent
+/// (a failed `create`).
 fn destroy(r: &Record, reap: bool) -> Result<(), Error> {
     if let Some(fd) = proc::open(r.pid, r.start_time)? {
         let _ = process::pidfd_send_signal(&fd, Signal::SIGKILL);
@@ -703,6 +544,11 @@ fn destroy(r: &Record, reap: bool) -> Result<(), Error> {
         let _ = process::waitid(WaitId::Pid(r.pid), WaitOptions::EXITED);
     }
     let mut first_err = None;
+    if let Some(n) = &r.network {
+        if let Err(e) = crate::net::release(n, (r.pid, r.start_time)) {
+            first_err.get_or_insert(e);
+        }
+    }
     for c in &r.cgroups {
         let res = cjoin(&[c]).and_then(|p| match crate::cgroup::rmdir_cgroup(&p) {
             Ok(()) | Err(Errno::ENOENT) => Ok(()),

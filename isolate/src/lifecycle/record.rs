@@ -10,6 +10,12 @@
 //! cgroup /sys/fs/cgroup/memory/web
 //! freezer v1 /sys/fs/cgroup/freezer/web
 //! annotation bundle /srv/bundles/web
+//! net_bridge lp0 172.29.0.0/16 lp_nat lpv
+//! net_lease_dir /run/linux-primitives/net
+//! net_name web
+//! net_address 172.29.0.5
+//! net_mac 02:5e:1c:a0:33:07
+//! net_port tcp 8080 80
 //! hostname web
 //! cwd /
 //! env PATH=/usr/bin:/bin
@@ -19,6 +25,9 @@
 //! seccomp 0020000004000000 0015000100003ec0 ...
 //! ```
 //!
+//! The `net_` lines are what a container on a bridge holds ([`NetworkSettings`]: the network,
+//! the name its lease and DNAT rules carry, its address, `eth0`'s MAC address, its published
+//! ports); they go when it is given back ([`crate::StateRoot::release_network`]).
 //! The lines from `hostname` on are what a process joining the container gets by default
 //! ([`ProcessRecord`]); a record without them (written before they existed) cannot be joined.
 //!
@@ -33,6 +42,7 @@ use alloc::vec::Vec;
 use rawsys::process::CapSet;
 use rawsys::seccomp::SockFilter;
 
+use crate::net::{BridgeConfig, Ipv4Net, NetworkSettings, PortMapping, Proto};
 use crate::plan::Credentials;
 use crate::spec::CapabilitySets;
 
@@ -60,6 +70,8 @@ pub(crate) struct Record {
     pub(crate) cgroups: Vec<String>,
     pub(crate) freezer: Option<FreezerDir>,
     pub(crate) annotations: Vec<(String, String)>,
+    /// What it holds on a bridge network, until given back.
+    pub(crate) network: Option<NetworkSettings>,
     /// What a process joining the container gets unless it asks for something else.
     pub(crate) process: Option<ProcessRecord>,
 }
@@ -108,6 +120,9 @@ impl Record {
         for (k, v) in &self.annotations {
             s.push_str(&format!("annotation {k} {}\n", escape(v)));
         }
+        if let Some(n) = &self.network {
+            encode_network(n, &mut s);
+        }
         if let Some(p) = &self.process {
             p.encode(&mut s);
         }
@@ -129,9 +144,11 @@ impl Record {
             cgroups: Vec::new(),
             freezer: None,
             annotations: Vec::new(),
+            network: None,
             process: None,
         };
         let mut process = ProcessRecord::parser();
+        let mut net = NetParser::default();
         for line in lines {
             let (key, value) = line.split_once(' ').unwrap_or((line, ""));
             match key {
@@ -151,10 +168,12 @@ impl Record {
                     let (k, v) = value.split_once(' ').unwrap_or((value, ""));
                     r.annotations.push((k.into(), unescape(v)));
                 }
+                k if k.starts_with("net_") => net.line(key, value)?,
                 _ => process.line(key, value)?,
             }
         }
         r.process = process.finish();
+        r.network = net.finish()?;
         r.id = id?;
         r.pid = pid?;
         r.start_time = start_time?;
@@ -163,6 +182,121 @@ impl Record {
             return None;
         }
         Some(r)
+    }
+}
+
+fn show_ip([a, b, c, d]: [u8; 4]) -> String {
+    format!("{a}.{b}.{c}.{d}")
+}
+
+fn encode_network(n: &NetworkSettings, s: &mut String) {
+    let b = &n.bridge;
+    s.push_str(&format!(
+        "net_bridge {} {} {} {}\nnet_lease_dir {}\nnet_name {}\nnet_address {}\n",
+        b.name(),
+        b.subnet(),
+        b.table(),
+        b.veth_prefix(),
+        escape(b.lease_dir()),
+        n.name,
+        show_ip(n.address)
+    ));
+    if let Some(m) = n.mac {
+        let hex: Vec<String> = m.iter().map(|x| format!("{x:02x}")).collect();
+        s.push_str(&format!("net_mac {}\n", hex.join(":")));
+    }
+    for p in &n.ports {
+        s.push_str(&format!(
+            "net_port {} {} {}\n",
+            p.proto.name(),
+            p.host_port,
+            p.container_port
+        ));
+    }
+}
+
+/// The `net_` lines being read; complete with its bridge, lease directory, name and address.
+#[derive(Default)]
+struct NetParser {
+    bridge: Option<BridgeConfig>,
+    lease_dir: Option<String>,
+    name: Option<String>,
+    address: Option<[u8; 4]>,
+    mac: Option<[u8; 6]>,
+    ports: Vec<PortMapping>,
+    seen: bool,
+}
+
+impl NetParser {
+    /// Takes one `net_` line; a malformed one is `None` (unknown `net_` keys are skipped).
+    fn line(&mut self, key: &str, value: &str) -> Option<()> {
+        self.seen = true;
+        match key {
+            "net_bridge" => {
+                let mut w = value.split(' ');
+                let (name, subnet, table, veth) = (w.next()?, w.next()?, w.next()?, w.next()?);
+                let b = BridgeConfig::default()
+                    .with_name(name)
+                    .ok()?
+                    .with_subnet(Ipv4Net::parse(subnet).ok()?)
+                    .with_table(table)
+                    .ok()?
+                    .with_veth_prefix(veth)
+                    .ok()?;
+                self.bridge = Some(b);
+            }
+            "net_lease_dir" => self.lease_dir = Some(unescape(value)),
+            "net_name" if !value.is_empty() && !value.contains(' ') => {
+                self.name = Some(value.into())
+            }
+            "net_address" => self.address = Some(crate::net::parse_ipv4(value)?),
+            "net_mac" => {
+                let mut m = [0u8; 6];
+                let mut parts = value.split(':');
+                for b in &mut m {
+                    let p = parts.next()?;
+                    if p.len() != 2 {
+                        return None;
+                    }
+                    *b = u8::from_str_radix(p, 16).ok()?;
+                }
+                if parts.next().is_some() {
+                    return None;
+                }
+                self.mac = Some(m);
+            }
+            "net_port" => {
+                let mut w = value.split(' ');
+                let proto = match w.next()? {
+                    "tcp" => Proto::Tcp,
+                    "udp" => Proto::Udp,
+                    _ => return None,
+                };
+                self.ports.push(PortMapping {
+                    proto,
+                    host_port: w.next()?.parse().ok()?,
+                    container_port: w.next()?.parse().ok()?,
+                });
+            }
+            "net_name" => return None,
+            _ => {}
+        }
+        Some(())
+    }
+
+    /// `Some(None)` without `net_` lines, `None` when they are incomplete.
+    fn finish(self) -> Option<Option<NetworkSettings>> {
+        if !self.seen {
+            return Some(None);
+        }
+        let bridge = self.bridge?.with_lease_dir(&self.lease_dir?).ok()?;
+        Some(Some(NetworkSettings {
+            bridge,
+            name: self.name?,
+            address: self.address?,
+            mac: self.mac,
+            ports: self.ports,
+        }))
     }
 }
 
@@ -331,6 +465,7 @@ mod tests {
                 ("bundle".into(), "/srv/a b%20\nc".into()),
                 ("empty".into(), String::new()),
             ],
+            network: None,
             process: None,
         };
         let text = r.encode();
@@ -383,6 +518,58 @@ mod tests {
             p.credentials.seccomp = None;
         }
         assert_eq!(Record::parse(&privileged.encode()), Some(privileged));
+        // On a bridge, with published ports.
+        let mut on_bridge = r.clone();
+        on_bridge.network = Some(NetworkSettings {
+            bridge: BridgeConfig::default()
+                .with_name("lp-test-br")
+                .unwrap()
+                .with_subnet(Ipv4Net::parse("10.213.7.0/24").unwrap())
+                .with_table("lp_test_t")
+                .unwrap()
+                .with_veth_prefix("lp-test-v")
+                .unwrap()
+                .with_lease_dir("/tmp/lease dir%\n")
+                .unwrap(),
+            name: "lp-test-a".into(),
+            address: [10, 213, 7, 9],
+            mac: Some([2, 0x5e, 0x1c, 0xa0, 0x33, 7]),
+            ports: vec![
+                PortMapping::parse("8080:80").unwrap(),
+                PortMapping::parse("5353:53/udp").unwrap(),
+            ],
+        });
+        let text_net = on_bridge.encode();
+        assert!(
+            text_net.contains("net_mac 02:5e:1c:a0:33:07\n"),
+            "{text_net}"
+        );
+        assert_eq!(Record::parse(&text_net), Some(on_bridge.clone()));
+        let mut no_mac = on_bridge.clone();
+        if let Some(n) = no_mac.network.as_mut() {
+            n.mac = None;
+            n.ports.clear();
+        }
+        assert_eq!(Record::parse(&no_mac.encode()), Some(no_mac));
+        // An incomplete or malformed network is refused, not half read.
+        for cut in ["net_address", "net_name", "net_bridge", "net_lease_dir"] {
+            let t: String = text_net
+                .lines()
+                .filter(|l| !l.starts_with(cut))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(Record::parse(&t), None, "without {cut}");
+        }
+        for bad in [
+            "net_mac 02:5e:1c:a0:33",
+            "net_port sctp 1 2",
+            "net_port tcp 70000 2",
+            "net_address 10.213.7",
+            "net_bridge lp0 10.0.0.1/24 t p",
+        ] {
+            let t = format!("{text_net}{bad}\n");
+            assert_eq!(Record::parse(&t), None, "{bad}");
+        }
         // Unknown keys of the same version are skipped.
         let newer = format!("{text}future_key whatever\n");
         assert_eq!(Record::parse(&newer), Some(r));

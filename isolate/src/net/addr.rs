@@ -171,8 +171,10 @@ impl PortMapping {
                 return Err(bad());
             }
             match p.parse::<u16>() {
-                Ok(0) | Err(_) => Err(bad()),
-                Ok(v) => Ok(v),
+                Ok(v) if v != 0 => Ok(v),
+                _ => Err(ConfigError::Network(format!(
+                    "bad port mapping {s:?}: port {p} is out of range (want 1 to 65535)"
+                ))),
             }
         };
         Ok(PortMapping {
@@ -239,5 +241,9 @@ mod tests {
         ] {
             assert!(PortMapping::parse(bad).is_err(), "{bad:?}");
         }
+        assert_eq!(
+            alloc::format!("{}", PortMapping::parse("70000:80").unwrap_err()),
+            "network: bad port mapping \"70000:80\": port 70000 is out of range (want 1 to 65535)"
+        );
     }
 }

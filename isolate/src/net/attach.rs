@@ -1,6 +1,9 @@
 //! A container on the bridge: leasing its address before `clone` ([`prepare`]), connecting
 //! it after ([`Attachment::attach`]: veth into the bridge, address, route, published ports),
-//! and giving everything back ([`Attachment::release`]).
+//! and giving everything back ([`Attachment::release`]); or, for a created container that
+//! outlives its creator, handing the lease over to the container's process and keeping what
+//! it holds in its state ([`Attachment::hand_over`], [`Attachment::keep`]), given back later
+//! from that record ([`super::settings::release`]).
 
 use alloc::format;
 use alloc::string::String;
@@ -15,6 +18,7 @@ use super::addr::{PortMapping, Proto, show_ip};
 use super::bridge::{BridgeConfig, ensure_bridge};
 use super::lease::{self, Lease, LeaseFile};
 use super::nl::Nl;
+use super::settings::NetworkSettings;
 use super::{host_err, nft, rtnl};
 use crate::error::{ConfigError, Error};
 use crate::fsutil::cjoin;
@@ -32,6 +36,10 @@ pub(crate) struct Attachment {
     bridge_index: u32,
     ip: [u8; 4],
     name: String,
+    /// Who owns the lease: the caller of `prepare`, or the container after `hand_over`.
+    owner: (i32, u64),
+    /// `eth0`'s Ethernet address, read once it is configured.
+    mac: Option<[u8; 6]>,
     veth: String,
     ports: Vec<PortMapping>,
     /// One socket bound to each published host port (0.0.0.0, never listening), held until
@@ -77,21 +85,7 @@ pub(crate) fn prepare(
         file.store()
             .map_err(host_err(format!("write lease file of bridge {}", cfg.name)))?;
     }
-    for p in ports {
-        if let Some(l) = file.leases.iter().find(|l| {
-            l.ports
-                .iter()
-                .any(|q| q.host_port == p.host_port && q.proto == p.proto)
-        }) {
-            return Err(ConfigError::Network(format!(
-                "port {}/{} is already published by container {}",
-                p.host_port,
-                p.proto.name(),
-                l.name
-            ))
-            .into());
-        }
-    }
+    not_published(&file, ports)?;
     let reserved = ports
         .iter()
         .map(reserve_port)
@@ -121,11 +115,53 @@ pub(crate) fn prepare(
         bridge_index,
         ip,
         name: name.into(),
+        owner: (me, start),
+        mac: None,
         ports: ports.to_vec(),
         reserved,
         released: false,
         nf: Some(nf),
     })
+}
+
+/// Refuses a port that a live lease of `file` publishes already, naming its container.
+fn not_published(file: &LeaseFile, ports: &[PortMapping]) -> Result<(), Error> {
+    for p in ports {
+        if let Some(l) = file.leases.iter().find(|l| {
+            l.owner_alive()
+                && l.ports
+                    .iter()
+                    .any(|q| q.host_port == p.host_port && q.proto == p.proto)
+        }) {
+            return Err(ConfigError::Network(format!(
+                "port {}/{} is already published by container {}",
+                p.host_port,
+                p.proto.name(),
+                l.name
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// The checks `prepare` makes of `ports` before it creates anything, made now without
+/// creating anything (no lease, no bridge, no file): none is published by another container
+/// of bridge `cfg`, and each can be bound on the host (no host program uses it). A later
+/// `prepare` checks again: this is for a clear error before other work.
+pub(crate) fn check_ports(cfg: &BridgeConfig, ports: &[PortMapping]) -> Result<(), Error> {
+    if ports.is_empty() {
+        return Ok(());
+    }
+    if lease_file_exists(cfg)? {
+        let file =
+            LeaseFile::lock(&cfg.lease_dir, &cfg.name).map_err(|(s, e)| Error::host(s, e))?;
+        not_published(&file, ports)?;
+    }
+    for p in ports {
+        drop(reserve_port(p)?);
+    }
+    Ok(())
 }
 
 /// Binds a socket to host port `p` on every IPv4 address, so that a port a host program
@@ -158,12 +194,8 @@ fn reserve_port(p: &PortMapping) -> Result<OwnedFd, Error> {
 /// leases, DNAT rules and veths (the next container start on the bridge does the same).
 /// Returns how many leases were stale. A bridge that was never used has nothing to remove.
 pub(crate) fn remove_stale(cfg: &BridgeConfig) -> Result<usize, Error> {
-    let path = format!("{}/{}.leases", cfg.lease_dir, cfg.name);
-    let c = cjoin(&[&path])?;
-    match rawsys::fs::openat(CWD, &c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
-        Ok(_) => {}
-        Err(Errno::ENOENT) => return Ok(0),
-        Err(e) => return Err(Error::host(format!("open {path}"), e)),
+    if !lease_file_exists(cfg)? {
+        return Ok(0);
     }
     let mut file =
         LeaseFile::lock(&cfg.lease_dir, &cfg.name).map_err(|(s, e)| Error::host(s, e))?;
@@ -184,14 +216,25 @@ pub(crate) fn remove_stale(cfg: &BridgeConfig) -> Result<usize, Error> {
     Ok(stale.len())
 }
 
+/// Whether bridge `cfg` has a lease file (it has once a container was started on it).
+fn lease_file_exists(cfg: &BridgeConfig) -> Result<bool, Error> {
+    let path = format!("{}/{}.leases", cfg.lease_dir, cfg.name);
+    let c = cjoin(&[&path])?;
+    match rawsys::fs::openat(CWD, &c, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+        Ok(_) => Ok(true),
+        Err(Errno::ENOENT) => Ok(false),
+        Err(e) => Err(Error::host(format!("open {path}"), e)),
+    }
+}
+
 /// Removes what a crashed owner left: its DNAT rules, and its veth if still on our bridge.
 fn reclaim(cfg: &BridgeConfig, rt: &mut Nl, nf: &mut Nl, bridge: u32, l: &Lease) {
     if !l.ports.is_empty() {
         let _ = nft::delete_owned(nf, &cfg.table, &owner_tag(&l.name, l.ip));
     }
     let veth = cfg.veth_name(l.ip);
-    if let Ok(Some((_, Some(master)))) = rtnl::link(rt, &veth) {
-        if master == bridge {
+    if let Ok(Some(link)) = rtnl::link(rt, &veth) {
+        if link.master == Some(bridge) {
             let _ = rtnl::delete_link(rt, &veth);
         }
     }
@@ -229,7 +272,7 @@ impl Attachment {
                 // A veth of this name on our bridge belongs to a lease that is gone (its
                 // namespace is still being torn down): remove it. Anything else is not ours.
                 match rtnl::link(&mut rt, &self.veth).map_err(host_err(step()))? {
-                    Some((_, Some(m))) if m == self.bridge_index => {
+                    Some(l) if l.master == Some(self.bridge_index) => {
                         let _ = rtnl::delete_link(&mut rt, &self.veth);
                     }
                     _ => return Err(Error::host(step(), Errno::EEXIST)),
@@ -240,9 +283,11 @@ impl Attachment {
             Err(e) => return Err(Error::host(step(), e)),
         }
         let mut inside = socket_in(pidfd)?;
-        let eth0 = rtnl::link_index(&mut inside, "eth0")
+        let link = rtnl::link(&mut inside, "eth0")
             .map_err(host_err("look up eth0 in the container"))?
             .ok_or_else(|| Error::host("look up eth0 in the container", Errno::ENODEV))?;
+        self.mac = link.mac;
+        let eth0 = link.index;
         let build = || -> Result<Vec<u8>, Errno> {
             let mut m = rtnl::add_addr_msg(eth0, self.ip, self.cfg.subnet.prefix)?;
             m.extend(rtnl::link_up_msg(eth0)?);
@@ -285,53 +330,141 @@ impl Attachment {
             return Ok(());
         }
         self.released = true;
-        let mut first: Option<Error> = None;
-        let mut note = |r: Result<(), Error>| {
-            if let Err(e) = r {
-                first.get_or_insert(e);
-            }
-        };
-        if !self.ports.is_empty() {
-            let owner = owner_tag(&self.name, self.ip);
-            let table = &self.cfg.table;
-            let r = match &mut self.nf {
-                Some(nf) => nft::delete_owned(nf, table, &owner),
-                None => {
-                    Nl::netfilter().and_then(|mut nf| nft::delete_owned(&mut nf, table, &owner))
-                }
-            };
-            note(r.map(drop).map_err(host_err(format!(
-                "delete DNAT rules of {} from table ip {}",
-                self.name, self.cfg.table
-            ))));
-        }
-        // The veth pair is not deleted here: it goes with the container's network namespace,
-        // which the kernel tears down in the background once the last process has exited.
-        // Deleting it by hand would make the caller wait for that teardown (an RCU grace
-        // period and more: tens of milliseconds). The address just freed is not handed out
-        // again right away (the search is round-robin), and a veth still in the way then is
-        // removed at that point.
-        note(
-            LeaseFile::lock(&self.cfg.lease_dir, &self.cfg.name)
-                .map_err(|(s, e)| Error::host(s, e))
-                .and_then(|mut f| {
-                    f.leases
-                        .retain(|l| !(l.ip == self.ip && l.name == self.name));
-                    f.store().map_err(host_err(format!(
-                        "write lease file of bridge {}",
-                        self.cfg.name
-                    )))
-                }),
+        let r = give_back(
+            &self.cfg,
+            &self.name,
+            self.ip,
+            !self.ports.is_empty(),
+            self.owner,
+            self.nf.as_mut(),
         );
         // The host ports are free again once the rules that sent their traffic are gone.
         self.reserved.clear();
         // Last, with the lease already given back: closing may wait (see the field).
         self.nf = None;
-        match first {
-            Some(e) => Err(e),
-            None => Ok(()),
+        r
+    }
+
+    /// For a created container, right after its process exists: makes that process (`pid`,
+    /// started at `start`, see [`super::lease`]) the owner of the lease, so that the lease
+    /// lives as long as the container rather than as its creator.
+    pub(crate) fn hand_over(&mut self, pid: i32, start: u64) -> Result<(), Error> {
+        let mut file = LeaseFile::lock(&self.cfg.lease_dir, &self.cfg.name)
+            .map_err(|(s, e)| Error::host(s, e))?;
+        if !file.hand_over(self.ip, &self.name, self.owner, (pid, start)) {
+            return Err(Error::Unexpected(format!(
+                "the lease of {} on bridge {} is gone",
+                show_ip(self.ip),
+                self.cfg.name
+            )));
+        }
+        file.store().map_err(host_err(format!(
+            "write lease file of bridge {}",
+            self.cfg.name
+        )))?;
+        self.owner = (pid, start);
+        Ok(())
+    }
+
+    /// What the container holds, for its state.
+    pub(crate) fn settings(&self) -> NetworkSettings {
+        NetworkSettings {
+            bridge: self.cfg.clone(),
+            name: self.name.clone(),
+            address: self.ip,
+            mac: self.mac,
+            ports: self.ports.clone(),
         }
     }
+
+    /// Keeps everything in place beyond this value (a created container's state has it now:
+    /// [`super::settings::release`] gives it back) and returns the sockets holding the
+    /// published host ports (see the field): while the caller keeps them open no host program
+    /// can take the ports.
+    pub(crate) fn keep(mut self) -> Vec<OwnedFd> {
+        self.released = true;
+        self.nf = None;
+        core::mem::take(&mut self.reserved)
+    }
+}
+
+/// Removes the DNAT rules of container `name` at `ip` (when it has published ports) and its
+/// lease on bridge `cfg`, through `nf` if given, unless the lease of that address and name
+/// is held by another owner than `owner` now (ours was reclaimed as stale and both were
+/// given out again: nothing there is ours). Idempotent; the first failure is reported after
+/// every step was tried. The lease file stays locked throughout, so that nobody is given
+/// the address or publishes the ports while its rules are deleted.
+///
+/// The veth pair is not deleted here: it goes with the container's network namespace, which
+/// the kernel tears down in the background once the last process has exited. Deleting it by
+/// hand would make the caller wait for that teardown (an RCU grace period and more: tens of
+/// milliseconds). The address just freed is not handed out again right away (the search is
+/// round-robin), and a veth still in the way then is removed at that point.
+pub(crate) fn give_back(
+    cfg: &BridgeConfig,
+    name: &str,
+    ip: [u8; 4],
+    ports: bool,
+    owner: (i32, u64),
+    nf: Option<&mut Nl>,
+) -> Result<(), Error> {
+    let mut first: Option<Error> = None;
+    // Opened before the lock and closed after it (its closing may wait: see `Attachment`).
+    let mut opened = match (ports, &nf) {
+        (true, None) => Some(Nl::netfilter()),
+        _ => None,
+    };
+    // A lease file removed with its whole network holds nothing (and is not made again).
+    let mut file = match lease_file_exists(cfg) {
+        Ok(true) => match LeaseFile::lock(&cfg.lease_dir, &cfg.name) {
+            Ok(f) => Some(f),
+            Err((s, e)) => {
+                first = Some(Error::host(s, e));
+                None
+            }
+        },
+        Ok(false) => None,
+        Err(e) => {
+            first = Some(e);
+            None
+        }
+    };
+    let someone_elses = file.as_ref().is_some_and(|f| {
+        f.leases
+            .iter()
+            .any(|l| l.ip == ip && l.name == name && (l.pid, l.start) != owner)
+    });
+    if someone_elses {
+        return first.map_or(Ok(()), Err);
+    }
+    let mut note = |r: Result<(), Error>| {
+        if let Err(e) = r {
+            first.get_or_insert(e);
+        }
+    };
+    if ports {
+        let tag = owner_tag(name, ip);
+        let table = &cfg.table;
+        let r = match (nf, opened.as_mut()) {
+            (Some(nf), _) => nft::delete_owned(nf, table, &tag),
+            (None, Some(Ok(nf))) => nft::delete_owned(nf, table, &tag),
+            (None, Some(Err(e))) => Err(*e),
+            (None, None) => Ok(0),
+        };
+        note(r.map(drop).map_err(host_err(format!(
+            "delete DNAT rules of {name} from table ip {table}"
+        ))));
+    }
+    if let Some(f) = file.as_mut() {
+        f.remove(ip, name);
+        note(
+            f.store()
+                .map_err(host_err(format!("write lease file of bridge {}", cfg.name))),
+        );
+    }
+    drop(file);
+    drop(opened);
+    first.map_or(Ok(()), Err)
 }
 
 impl Drop for Attachment {

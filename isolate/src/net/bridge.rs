@@ -72,6 +72,21 @@ impl BridgeConfig {
         super::attach::remove_stale(self)
     }
 
+    /// Checks, without creating anything, that `ports` can be published on this network now:
+    /// no other container of the bridge publishes one of them, and no host program uses one
+    /// (each is bound for a moment on every address). Starting the container checks again
+    /// (and holds the ports); this gives the same clear error before any other work, as
+    /// `container run -d` does before it starts its supervisor.
+    ///
+    /// ```no_run
+    /// use isolate::{BridgeConfig, PortMapping};
+    /// BridgeConfig::default().check_ports(&[PortMapping::parse("8080:80")?])?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_ports(&self, ports: &[super::PortMapping]) -> Result<(), Error> {
+        super::attach::check_ports(self, ports)
+    }
+
     /// The bridge's interface name (at most 15 characters of `[A-Za-z0-9._-]`).
     pub fn with_name(mut self, name: &str) -> Result<Self, ConfigError> {
         if !ifname_ok(name, 15) {
@@ -136,6 +151,11 @@ impl BridgeConfig {
     /// The lease directory.
     pub fn lease_dir(&self) -> &str {
         &self.lease_dir
+    }
+
+    /// The prefix of host-side veth names.
+    pub fn veth_prefix(&self) -> &str {
+        &self.veth_prefix
     }
 
     /// The host-side veth name for address `ip`.

@@ -9,7 +9,16 @@
 //! an address just given back, whose veth the kernel may still be removing, is not reused at
 //! once) address, owner pid, the owner's start time (field 22 of `/proc/<pid>/stat`, so a recycled
 //! pid is not mistaken for the owner), the container's name, and its published ports (`-` for
-//! none). A line whose owner is gone is stale: the next allocation reclaims it.
+//! none). A line whose owner is gone (or a zombie) is stale: the next allocation reclaims it.
+//!
+//! # The owner
+//! The owner is the process whose end means the container's end. For a container started by
+//! [`crate::Container::spawn`] that is the caller: the container dies with it (parent-death
+//! signal). A created container ([`crate::StateRoot::create`]) outlives its creator, so its
+//! lease is handed over ([`LeaseFile::hand_over`]) to the container's own process (PID 1
+//! inside) as soon as that exists: the lease is then live exactly while the container runs,
+//! whoever created or supervises it, and a `kill -9` of both leaves a stale line that the next
+//! allocation or [`crate::BridgeConfig::remove_stale`] gives back.
 
 use alloc::format;
 use alloc::string::String;
@@ -90,19 +99,24 @@ impl Lease {
         })
     }
 
-    /// Whether the owner process is still the one that took the lease.
+    /// Whether the owner process is still the one that took the lease and has not exited (a
+    /// zombie has: a container's process nobody reaps must not keep its lease).
     pub(crate) fn owner_alive(&self) -> bool {
         start_time(self.pid) == Some(self.start)
     }
 }
 
-/// The start time of process `pid` in clock ticks since boot, `None` if it does not exist.
+/// The start time of live process `pid` in clock ticks since boot; `None` if it does not exist
+/// or has exited (a zombie).
 pub(crate) fn start_time(pid: i32) -> Option<u64> {
     let path = cjoin(&["/proc/", &format!("{pid}"), "/stat"]).ok()?;
     let s = read_string(&path).ok()?;
     // The command name (field 2) may contain spaces and parentheses: count from its end.
-    let rest = &s[s.rfind(')')? + 1..];
-    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+    let mut rest = s[s.rfind(')')? + 1..].split_ascii_whitespace();
+    if matches!(rest.next()?, "Z" | "X" | "x") {
+        return None;
+    }
+    rest.nth(18)?.parse().ok()
 }
 
 /// The lease file of one bridge, open and exclusively locked until dropped.
@@ -198,6 +212,33 @@ impl LeaseFile {
             }
         }
         fs::ftruncate(&self.fd, bytes.len() as u64)
+    }
+
+    /// Makes process `to` (pid, start time) the owner of the lease of `ip` and `name` held by
+    /// `from`; false if there is no such lease (it was reclaimed: `from` had died).
+    pub(crate) fn hand_over(
+        &mut self,
+        ip: [u8; 4],
+        name: &str,
+        from: (i32, u64),
+        to: (i32, u64),
+    ) -> bool {
+        let held = self
+            .leases
+            .iter_mut()
+            .find(|l| l.ip == ip && l.name == name && (l.pid, l.start) == from);
+        match held {
+            Some(l) => {
+                (l.pid, l.start) = to;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Removes the lease of `ip` and `name`, whoever owns it.
+    pub(crate) fn remove(&mut self, ip: [u8; 4], name: &str) {
+        self.leases.retain(|l| !(l.ip == ip && l.name == name));
     }
 
     /// Removes and returns the leases whose owner is gone.
@@ -306,5 +347,32 @@ mod tests {
         let me = rawsys::process::getpid();
         assert!(start_time(me).is_some());
         assert_eq!(start_time(i32::MAX), None);
+    }
+
+    #[test]
+    fn a_zombie_owner_has_no_start_time_so_its_lease_is_stale() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Not reaped yet: it stays a zombie until `wait` below.
+        let stat = || std::fs::read_to_string(std::format!("/proc/{pid}/stat")).unwrap();
+        let t = std::time::Instant::now();
+        while !stat().contains(") Z ") {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(10),
+                "{}",
+                stat()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(start_time(pid), None);
+        let lease = Lease {
+            ip: [10, 1, 2, 3],
+            pid,
+            start: 1,
+            name: "z".into(),
+            ports: alloc::vec::Vec::new(),
+        };
+        assert!(!lease.owner_alive());
+        child.wait().unwrap();
     }
 }

@@ -37,8 +37,16 @@
 //! and the lease; the veth pair goes with the container's network namespace, which the kernel
 //! removes in the background right after the last process exits. If the caller
 //! crashes, the container dies with it (parent-death signal), its namespace and veth pair go
-//! with it, and the lease and rules are removed by the next container started on the bridge.
+//! with it, and the lease and rules are removed by the next container started on the bridge
+//! (or [`BridgeConfig::remove_stale`]).
 //! The bridge and the masquerade rule stay for the next container.
+//!
+//! A created container ([`crate::StateRoot::create`]) outlives its creator: its lease names
+//! the container's own process as owner (see `lease.rs`), its state records what it holds
+//! ([`NetworkSettings`]), and whoever sees it end gives that back by the record
+//! ([`crate::StateRoot::release_network`], also part of [`crate::StateRoot::delete`]); if
+//! nobody does (every process involved was killed), its lease is stale once its process is
+//! gone and goes as above.
 //!
 //! # Costs
 //! Starting on the bridge adds about one veth creation (the kernel registers two devices and
@@ -52,7 +60,8 @@
 //! `addr` (subnets and published ports), `bridge` (the bridge network's settings, creating
 //! the bridge and its NAT, removing it all), `attach` (a container's lease, veth, address,
 //! route and DNAT rules), `resolv` (its `resolv.conf`); underneath, `lease` (the lease file),
-//! `rtnl` and `nft` (the netlink messages) over `nl` (the sockets).
+//! `rtnl` and `nft` (the netlink messages) over `nl` (the sockets); `settings` (what a created
+//! container holds, as its state records it).
 
 mod addr;
 mod attach;
@@ -62,6 +71,7 @@ mod nft;
 mod nl;
 mod resolv;
 mod rtnl;
+mod settings;
 
 use alloc::format;
 use alloc::string::String;
@@ -71,6 +81,7 @@ use rawsys::Errno;
 use crate::error::Error;
 use crate::fsutil::{cjoin, write_existing};
 
+pub(crate) use addr::parse_ipv4;
 pub use addr::{Ipv4Net, PortMapping, Proto};
 pub(crate) use attach::{Attachment, prepare};
 pub use bridge::{
@@ -78,6 +89,8 @@ pub use bridge::{
     remove_bridge_network,
 };
 pub(crate) use resolv::resolv_conf;
+pub use settings::NetworkSettings;
+pub(crate) use settings::release;
 
 /// How the container reaches the network.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

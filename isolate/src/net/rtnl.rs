@@ -16,11 +16,21 @@ fn new_flags() -> NlmFlags {
 
 /// The index of the link called `name`, `None` if there is none.
 pub(crate) fn link_index(nl: &mut Nl, name: &str) -> Result<Option<u32>, Errno> {
-    Ok(link(nl, name)?.map(|(i, _)| i))
+    Ok(link(nl, name)?.map(|l| l.index))
 }
 
-/// The index and master (bridge) index of the link called `name`, `None` if there is none.
-pub(crate) fn link(nl: &mut Nl, name: &str) -> Result<Option<(u32, Option<u32>)>, Errno> {
+/// What [`link`] reports about a link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub(crate) index: u32,
+    /// The bridge it is a port of.
+    pub(crate) master: Option<u32>,
+    /// Its Ethernet address (none for a link without one, `lo`'s is all zeros).
+    pub(crate) mac: Option<[u8; 6]>,
+}
+
+/// The link called `name` (index, master, MAC address), `None` if there is none.
+pub(crate) fn link(nl: &mut Nl, name: &str) -> Result<Option<Link>, Errno> {
     let req = message(RTM_GETLINK, NlmFlags::REQUEST, &IfInfoMsg::default(), |b| {
         push_str(b, IFLA_IFNAME, name)
     })?;
@@ -28,11 +38,19 @@ pub(crate) fn link(nl: &mut Nl, name: &str) -> Result<Option<(u32, Option<u32>)>
     match nl.request(req, |m| {
         if m.header.nlmsg_type == RTM_NEWLINK {
             if let Some((info, attrs)) = m.split::<IfInfoMsg>() {
-                let master = attrs
-                    .flatten()
-                    .find(|a| a.kind() == IFLA_MASTER)
-                    .and_then(|a| a.as_u32());
-                found = Some((info.ifi_index as u32, master));
+                let mut l = Link {
+                    index: info.ifi_index as u32,
+                    master: None,
+                    mac: None,
+                };
+                for a in attrs.flatten() {
+                    match a.kind() {
+                        IFLA_MASTER => l.master = a.as_u32(),
+                        IFLA_ADDRESS => l.mac = <[u8; 6]>::try_from(a.payload).ok(),
+                        _ => {}
+                    }
+                }
+                found = Some(l);
             }
         }
     }) {
