@@ -13,8 +13,10 @@
 #    (and `container exec` into a `container run -d` one);
 # 3. the clients: `podman run --rm IMAGE true` and `ctr run --rm IMAGE ID true` with each
 #    runtime (a private podman store and a containerd of our own, stopped by its pid).
-# Runs are interleaved (one of each per round); each row shows median and p90 (ms) and the
-# ratio to crun's row of the same kind. A runtime or client that is missing or fails gets a
+# Runs are interleaved (one of each per round); each row shows median and p90 (ms), the
+# ratio to crun's row of the same kind and, for the start, state and exec rows, the median
+# CPU time (user + system of the command and the children it waited for: the figure to read
+# on a loaded machine, where wall times swing by tens of percent). A runtime or client that is missing or fails gets a
 # row saying so; every command has a time limit, so the script always ends.
 #
 #   sudo scripts/bench-container.sh [ROUNDS]      (default 200; CI runs 2)
@@ -45,12 +47,13 @@ BUSYBOX=$(command -v busybox)
 
 ROOT_DIR=$(cd "$(dirname "$0")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT_DIR/target}
-(cd "$ROOT_DIR" && cargo build --release --example container -q)
+# container and isorun are built as the README and examples/isorun/README.md say to install
+# them: glibc linked in statically (`crt-static` for the final binary only, so no dependency
+# rebuilds), which saves the dynamic loader's work and libc's pages on every command (~0.4 ms
+# CPU and ~900 KiB RSS each; container run /bin/true: ~0.5 ms CPU, exec: ~0.6 ms).
+(cd "$ROOT_DIR" && cargo rustc --release --example container -q -- -C target-feature=+crt-static)
 CONTAINER=$TARGET/release/examples/container
 # isorun: a missing or failing build gives its rows a "missing" note, not a failed script.
-# It is built as examples/isorun/README.md says to install it: glibc linked in statically
-# (`crt-static` for the final binary only, so no dependency rebuilds), which saves the
-# dynamic loader's work and libc's pages on every command (~0.4 ms CPU and ~900 KiB RSS each).
 ISORUN=$TARGET/release/examples/isorun
 (cd "$ROOT_DIR" && cargo rustc --release --example isorun -q -- -C target-feature=+crt-static) \
     || rm -f "$ISORUN"
@@ -207,8 +210,15 @@ def wait_limited(pid, limit):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
+# The CPU time (user + system, ms) of the last call's process and the children it waited
+# for: unlike wall time, it hardly moves with the load of a shared machine.
+last_cpu = 0.0
+
+
 def call(argv, limit=60.0, env=None):
-    """Runs argv (stdio /dev/null, stderr kept): (exit code or None, ms, ru_maxrss)."""
+    """Runs argv (stdio /dev/null, stderr kept): (exit code or None, ms, ru_maxrss); its
+    CPU time in last_cpu."""
+    global last_cpu
     os.ftruncate(errfd, 0)
     os.lseek(errfd, 0, os.SEEK_SET)
     fa = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1),
@@ -218,6 +228,7 @@ def call(argv, limit=60.0, env=None):
     st, ru = wait_limited(pid, limit)
     ms = (time.perf_counter_ns() - t) / 1e6
     code = None if st is None else os.waitstatus_to_exitcode(st)
+    last_cpu = (ru.ru_utime + ru.ru_stime) * 1e3
     return code, ms, ru.ru_maxrss
 
 
@@ -237,13 +248,14 @@ def reap_orphans():
             return
 
 
-# name -> {"group", "ms": [], "rss": {command: [KiB]}, "note"}; groups print in this order.
+# name -> {"group", "ms": [], "cpu": [ms], "rss": {command: [KiB]}, "note"}; groups print in
+# this order.
 rows = {}
 GROUPS = ["start-to-exit", "lifecycle", "state", "exec", "podman", "ctr"]
 
 
 def row(group, name, note=None):
-    rows[name] = {"group": group, "ms": [], "rss": {}, "note": note}
+    rows[name] = {"group": group, "ms": [], "cpu": [], "rss": {}, "note": note}
     return rows[name]
 
 
@@ -297,6 +309,7 @@ for _ in range(rounds):
             fail(name, last_error(argv, code))
             continue
         rows[name]["ms"].append(ms)
+        rows[name]["cpu"].append(last_cpu)
 
 # ---- 2. the OCI lifecycle, state and exec, as conmon / containerd's shim drive it ---------
 # This process becomes a subreaper, so that the container's process is ours to wait for
@@ -406,6 +419,7 @@ for _ in range(rounds):
             fail(CEXEC, last_error(cexec, code))
         else:
             rows[CEXEC]["ms"].append(ms)
+            rows[CEXEC]["cpu"].append(last_cpu)
     for rt in RUNTIMES:
         name = f"lifecycle {rt}"
         if live(name):
@@ -424,6 +438,7 @@ for _ in range(rounds):
                 fail(name, last_error(argv, code))
                 continue
             rows[name]["ms"].append(ms)
+            rows[name]["cpu"].append(last_cpu)
     reap_orphans()
 # Peak RSS per command, under /usr/bin/time, in 3 untimed passes (the median is printed).
 for _ in range(3):
@@ -555,7 +570,7 @@ BASE = {"start-to-exit": "crun", "lifecycle": "lifecycle crun", "state": "state 
         "exec": "exec crun", "podman": "podman run crun", "ctr": "ctr run crun"}
 print(f"CPU: {cpu_model} ({os.cpu_count()} CPUs); {rounds} interleaved rounds, {client_rounds} for podman/ctr; "
       f"load average {os.getloadavg()[0]:.2f}")
-print(f"{'row':<22} {'median ms':>10} {'p90 ms':>9} {'vs crun':>8}  peak RSS per command, KiB (/usr/bin/time %M)")
+print(f"{'row':<22} {'median ms':>10} {'p90 ms':>9} {'vs crun':>8} {'CPU ms':>7}  peak RSS per command, KiB (/usr/bin/time %M)")
 for g in GROUPS:
     base = rows.get(BASE[g])
     base_med = pct(base["ms"], 50) if base and base["ms"] else None
@@ -563,11 +578,12 @@ for g in GROUPS:
         if r["group"] != g:
             continue
         if not r["ms"]:
-            print(f"{name:<22} {'-':>10} {'-':>9} {'-':>8}  {r['note'] or 'no rounds'}")
+            print(f"{name:<22} {'-':>10} {'-':>9} {'-':>8} {'-':>7}  {r['note'] or 'no rounds'}")
             continue
         m, p90 = pct(r["ms"], 50), pct(r["ms"], 90)
         ratio = f"{m / base_med:7.2f}x" if base_med else f"{'-':>8}"
+        cpu = f"{pct(r['cpu'], 50):7.2f}" if r["cpu"] else f"{'-':>7}"
         rss = " ".join(f"{k} {pct(v, 50)}" for k, v in r["rss"].items())
         note = f"  ({r['note']})" if r["note"] else ""
-        print(f"{name:<22} {m:10.2f} {p90:9.2f} {ratio}  {rss}{note}")
+        print(f"{name:<22} {m:10.2f} {p90:9.2f} {ratio} {cpu}  {rss}{note}")
 PY

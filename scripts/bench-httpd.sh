@@ -303,8 +303,10 @@ run_wrk() { # conns path extra-kind
 # One row of new TLS connections for $DURATION, each connecting, handshaking (new: full;
 # reuse: resuming a session the client kept), sending `GET /index.html` (HTTP/1.0) and
 # reading the response until the server closes. The client (TLS_CLIENT): "rustls"
-# (default), benchmarks/examples/tls_handshakes with $TLS_CLIENTS threads (rustls + ring,
-# X25519 first as OpenSSL offers it; ~0.25 ms of CPU per full handshake), or "s_time":
+# (default), benchmarks/examples/tls_handshakes with $TLS_CLIENTS threads (rustls +
+# aws-lc-rs, X25519 first as OpenSSL offers it; ~0.25 ms of CPU per full handshake, ~0.19
+# per resumed one; the rate is bounded by 2 cores / (client + server CPU per connection),
+# so the client's share is printed below the servers'), or "s_time":
 # $TLS_CLIENTS parallel `openssl s_time -new` / `-reuse` processes (OpenSSL 3.0 spends
 # 1-1.5 ms of CPU per connection there, several times what the servers do, so on two cores
 # its rate says more about the client than the server). Prints "value 0 0 cpu_us client_us"

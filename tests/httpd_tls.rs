@@ -185,6 +185,50 @@ fn tls12_and_tls13_alpn_and_resumption_with_rsa_and_ecdsa() {
 }
 
 #[test]
+fn one_tls13_ticket_per_connection_and_tls12_resumes_by_session_id() {
+    let d = TempDir::new("tls-tickets");
+    let pki = Pki::new(d.path());
+    let site = TempDir::new("tls-tickets-site");
+    site.write("index.html", b"hello tickets\n");
+    let (cert, key) = pki.server("srv-tickets", "ec");
+    let s = start_tls(site.path(), &cert, &key, &[]);
+    // TLS 1.3: one NewSessionTicket after the full handshake, one after each resumed one,
+    // and the ticket of each connection resumes the next.
+    let sess = d.path().join("sess13");
+    let sess = sess.to_str().unwrap();
+    let mut args = vec!["-tls1_3", "-msg", "-sess_out", sess];
+    for round in 0..3 {
+        let out = s_client(s.port, &pki.ca(), &args);
+        let tickets = out.matches(", NewSessionTicket").count();
+        assert_eq!(tickets, 1, "round {round}: {out}");
+        assert!(out.contains("hello tickets"), "round {round}: {out}");
+        if round > 0 {
+            assert!(out.contains("Reused, TLSv1.3"), "round {round}: {out}");
+        }
+        args = vec!["-tls1_3", "-msg", "-sess_in", sess, "-sess_out", sess];
+    }
+    // TLS 1.2 without the ticket extension: the session ID, from the shared cache.
+    let sess12 = d.path().join("sess12");
+    let sess12 = sess12.to_str().unwrap();
+    let first = s_client(
+        s.port,
+        &pki.ca(),
+        &["-tls1_2", "-no_ticket", "-sess_out", sess12],
+    );
+    assert!(first.contains("hello tickets"), "{first}");
+    assert!(!first.contains("TLS session ticket:"), "{first}");
+    for _ in 0..2 {
+        let again = s_client(
+            s.port,
+            &pki.ca(),
+            &["-tls1_2", "-no_ticket", "-sess_in", sess12],
+        );
+        assert!(again.contains("Reused, TLSv1.2"), "{again}");
+        assert!(again.contains("hello tickets"), "{again}");
+    }
+}
+
+#[test]
 fn the_servers_order_of_cipher_suites_decides_aes_128_first() {
     // OpenSSL's client lists AES-256-GCM first; httpd picks AES-128-GCM, then ChaCha20,
     // then AES-256-GCM, whatever the client's order (see examples/httpd/tls.rs).

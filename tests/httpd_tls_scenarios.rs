@@ -87,6 +87,47 @@ fn tls_slowloris_stalled_handshakes_and_idle_connections_are_closed() {
     slowloris_over_tls(&tls, &["--design", "pool"]);
 }
 
+#[test]
+fn tls_a_head_begun_in_the_handshakes_last_flight_gets_its_own_header_deadline() {
+    let tls = TlsSetup::new("tls-head-deadline");
+    let d = TempDir::new("tls-head-deadline");
+    d.write("index.html", b"hi");
+    let s = Server::start_tls(
+        d.path(),
+        &tls,
+        &["--header-timeout", "0.5", "--keepalive-timeout", "3"],
+    );
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(Arc::clone(&tls.client), name).unwrap();
+    let mut tcp = s.connect();
+    // The handshake up to the client's last flight (TLS 1.3: its Finished), held back.
+    while conn.is_handshaking() {
+        while conn.wants_write() {
+            conn.write_tls(&mut tcp).unwrap();
+        }
+        if conn.is_handshaking() {
+            conn.read_tls(&mut tcp).unwrap();
+            conn.process_new_packets().unwrap();
+        }
+    }
+    // 0.3 s into the handshake's header deadline (0.5 s from the accept), the Finished and
+    // the head's first byte in one segment, so the server reads them together; then the
+    // rest of the head a byte every 20 ms. The head's deadline runs from its first byte, as
+    // over plain TCP and as when the two come in separate reads (before, it was the
+    // handshake's, and the connection went 0.2 s into the head).
+    std::thread::sleep(Duration::from_millis(300));
+    conn.writer().write_all(&SLOW_HEAD[..1]).unwrap();
+    let mut flight = Vec::new();
+    while conn.wants_write() {
+        conn.write_tls(&mut flight).unwrap();
+    }
+    let start = Instant::now();
+    tcp.write_all(&flight).unwrap();
+    let mut c = Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)));
+    trickle_until_closed(&mut c, &SLOW_HEAD[1..]);
+    at_header_deadline("head begun with the Finished", start.elapsed());
+}
+
 /// The slowloris scenarios over TLS against a server started with `args`.
 fn slowloris_over_tls(tls: &TlsSetup, args: &[&str]) {
     let d = TempDir::new("tls-timeouts");

@@ -15,8 +15,10 @@ use crate::respond::FileSend;
 /// Where a connection is in its life, which decides its deadline.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
-    /// Receiving a request head (or waiting for the first one), or, over TLS, the
-    /// handshake: header timeout, not extended by trickling bytes.
+    /// Over TLS, the handshake: header timeout from the accept, not extended by its bytes.
+    Handshake,
+    /// Receiving a request head (or waiting for the first one): header timeout, not
+    /// extended by trickling bytes.
     Head,
     /// Between requests: keep-alive timeout.
     Idle,
@@ -135,10 +137,15 @@ impl Conn {
             Some(_) if net::set_tcp_nodelay(&fd, true).is_ok() => Nagle::Off,
             _ => Nagle::OnUnanswered,
         };
+        let phase = if tls.is_some() {
+            Phase::Handshake
+        } else {
+            Phase::Head
+        };
         Conn {
             fd,
             generation,
-            phase: Phase::Head,
+            phase,
             deadline,
             armed_at: 0,
             timer: None,
@@ -225,12 +232,18 @@ impl Conn {
                 self.phase = Phase::Sending;
                 self.deadline = now + timeout_ms(cfg.send_timeout);
             }
+        } else if self.tls.as_deref().is_some_and(|t| t.is_handshaking()) {
+            if self.phase != Phase::Handshake {
+                self.phase = Phase::Handshake;
+                self.deadline = now + timeout_ms(cfg.header_timeout);
+            }
         } else if !self.inbuf.is_empty()
             || self.body_left > 0
             || self.chunked.is_some()
             || self.deferred.is_some()
-            || self.tls.as_deref().is_some_and(|t| t.is_handshaking())
         {
+            // A head's own deadline, also when its first bytes came in the read that ended
+            // the handshake (the handshake's deadline ran from the accept).
             if self.phase != Phase::Head {
                 self.phase = Phase::Head;
                 self.deadline = now + timeout_ms(cfg.header_timeout);

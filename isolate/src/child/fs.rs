@@ -6,7 +6,7 @@ use core::ffi::CStr;
 use rawsys::fs::{self, CWD, Mode, OFlags, ResolveFlags};
 use rawsys::io;
 use rawsys::ns::{self, MountFlags, UnmountFlags};
-use rawsys::{AsFd, BorrowedFd, Errno, OwnedFd};
+use rawsys::{BorrowedFd, Errno, OwnedFd};
 
 use super::ChildState;
 use super::helpers::{PATH_FLAGS, StepResult, SubStep, at, borrowed, close, fd_path};
@@ -22,55 +22,93 @@ impl<'a> ChildState<'a> {
 
     /// Forgets the root descriptor (at `pivot_root`: paths are container paths from then on).
     pub(super) fn leave_root(&mut self) {
+        self.forget_dir();
         if let Some((_, fd)) = self.root.take() {
             // SAFETY: the descriptor was opened by open_root and is owned by this state only.
             close(unsafe { OwnedFd::from_raw(fd) });
         }
     }
 
-    /// Runs `f` on (directory, last component) of `path`. Below the opened root, the
-    /// directory is resolved with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: symlinks in the
-    /// rootfs (absolute ones included) and `..` cannot lead out of it. Elsewhere `path` is a
-    /// host path prepared by the parent and is used as it is.
-    pub(super) fn at<T>(
-        &self,
-        path: &CStr,
-        f: impl FnOnce(BorrowedFd<'_>, &CStr) -> Result<T, Errno>,
-    ) -> Result<T, Errno> {
-        let Some((root, root_fd)) = self.root else {
-            return f(CWD, path);
-        };
-        let p = path.to_bytes_with_nul();
+    /// Closes the cached directory of [`ChildState::at`], if any.
+    pub(super) fn forget_dir(&self) {
+        if let Some((_, fd)) = self.dir.take() {
+            // SAFETY: the descriptor was opened by `at` and is owned by the cache only.
+            close(unsafe { OwnedFd::from_raw(fd) });
+        }
+    }
+
+    /// The path of `path` relative to the root (no NUL), if it is below the root.
+    fn below_root(&self, path: &'a CStr) -> Option<&'a [u8]> {
+        let (root, _) = self.root?;
+        let p = path.to_bytes();
         let r = root.to_bytes();
         if p.len() <= r.len() + 1 || !p.starts_with(r) || p[r.len()] != b'/' {
-            return f(CWD, path);
+            return None;
         }
-        let rel = &p[r.len() + 1..];
-        let name_start = rel[..rel.len() - 1]
-            .iter()
-            .rposition(|b| *b == b'/')
-            .map_or(0, |i| i + 1);
-        let name = CStr::from_bytes_with_nul(&rel[name_start..]).map_err(|_| Errno::EINVAL)?;
+        Some(&p[r.len() + 1..])
+    }
+
+    /// Runs `f` on (directory, last component) of `path`. Below the opened root, the
+    /// directory is resolved with `RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS`: symlinks in the
+    /// rootfs (absolute ones included) and `..` cannot lead out of it; the directory stays
+    /// open for the next step in it (see [`ChildState::dir`]). Elsewhere `path` is a host
+    /// path prepared by the parent and is used as it is.
+    pub(super) fn at<T>(
+        &self,
+        path: &'a CStr,
+        f: impl FnOnce(BorrowedFd<'_>, &CStr) -> Result<T, Errno>,
+    ) -> Result<T, Errno> {
+        let (Some((_, root_fd)), Some(rel)) = (self.root, self.below_root(path)) else {
+            return f(CWD, path);
+        };
+        let name_start = rel.iter().rposition(|b| *b == b'/').map_or(0, |i| i + 1);
+        // The last component with the path's NUL.
+        let with_nul = path.to_bytes_with_nul();
+        let name =
+            CStr::from_bytes_with_nul(&with_nul[with_nul.len() - (rel.len() - name_start) - 1..])
+                .map_err(|_| Errno::EINVAL)?;
         if name_start == 0 {
             return f(borrowed(root_fd), name);
         }
-        let mut buf = [0u8; 4096];
         let dir = &rel[..name_start - 1];
+        // (No let chain: the crate builds with Rust 1.87.)
+        if let Some((cached, fd)) = self.dir.get() {
+            if cached == dir {
+                return f(borrowed(fd), name);
+            }
+        }
+        let mut buf = [0u8; 4096];
         if dir.len() >= buf.len() {
             return Err(Errno::ENAMETOOLONG);
         }
         buf[..dir.len()].copy_from_slice(dir);
-        let dir = CStr::from_bytes_with_nul(&buf[..=dir.len()]).map_err(|_| Errno::EINVAL)?;
+        let dir_c = CStr::from_bytes_with_nul(&buf[..=dir.len()]).map_err(|_| Errno::EINVAL)?;
         let d = fs::openat2(
             borrowed(root_fd),
-            dir,
+            dir_c,
             PATH_FLAGS | OFlags::DIRECTORY,
             Mode::empty(),
             ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         )?;
-        let r = f(d.as_fd(), name);
-        close(d);
-        r
+        self.forget_dir();
+        let fd = d.into_raw();
+        self.dir.set(Some((dir, fd)));
+        f(borrowed(fd), name)
+    }
+
+    /// Forgets the cached directory unless a mount on `target` leaves what its path names as
+    /// it was: only a mount strictly below it (not a move) does. A mount on the directory
+    /// itself or on a directory above it shows another one at that path.
+    fn after_mount(&self, target: &'a CStr, flags: MountFlags) {
+        let Some((dir, _)) = self.dir.get() else {
+            return;
+        };
+        let inside = self
+            .below_root(target)
+            .is_some_and(|t| t.len() > dir.len() + 1 && t.starts_with(dir) && t[dir.len()] == b'/');
+        if !inside || flags.contains(MountFlags::MOVE) {
+            self.forget_dir();
+        }
     }
 
     /// `mount(2)` with the target resolved by [`ChildState::at`]; a target that is itself a
@@ -79,7 +117,7 @@ impl<'a> ChildState<'a> {
     pub(super) fn mount(
         &self,
         source: Option<&CStr>,
-        target: &CStr,
+        target: &'a CStr,
         fstype: Option<&CStr>,
         flags: MountFlags,
         data: Option<&CStr>,
@@ -98,11 +136,12 @@ impl<'a> ChildState<'a> {
             ns::mount(source, fd_path(t.as_raw(), &mut buf), fstype, flags, data)
         })();
         close(t);
+        self.after_mount(target, flags);
         r
     }
 
     /// `mkdirat(2)`; an existing entry is fine.
-    pub(super) fn mkdir(&self, path: &CStr, mode: u32) -> StepResult {
+    pub(super) fn mkdir(&self, path: &'a CStr, mode: u32) -> StepResult {
         match self.at(path, |d, n| fs::mkdirat(d, n, Mode::from_bits_retain(mode))) {
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err((SubStep::Call, e)),
@@ -110,7 +149,7 @@ impl<'a> ChildState<'a> {
     }
 
     /// Creates an empty file (a bind mount target) unless one exists.
-    pub(super) fn create_file(&self, path: &CStr) -> StepResult {
+    pub(super) fn create_file(&self, path: &'a CStr) -> StepResult {
         let f = self
             .at(path, |d, n| {
                 fs::openat(
@@ -126,7 +165,7 @@ impl<'a> ChildState<'a> {
     }
 
     /// `fchmod` of an existing directory.
-    pub(super) fn chmod_dir(&self, path: &CStr, mode: u32) -> StepResult {
+    pub(super) fn chmod_dir(&self, path: &'a CStr, mode: u32) -> StepResult {
         let f = self
             .at(path, |d, n| {
                 fs::openat(
@@ -143,7 +182,7 @@ impl<'a> ChildState<'a> {
     }
 
     /// `symlinkat(2)`; an existing entry is fine.
-    pub(super) fn symlink(&self, target: &CStr, link: &CStr) -> StepResult {
+    pub(super) fn symlink(&self, target: &CStr, link: &'a CStr) -> StepResult {
         match self.at(link, |d, n| fs::symlinkat(target, d, n)) {
             Ok(()) | Err(Errno::EEXIST) => Ok(()),
             Err(e) => Err((SubStep::Call, e)),
@@ -151,7 +190,7 @@ impl<'a> ChildState<'a> {
     }
 
     /// Creates or truncates a file and writes `contents`.
-    pub(super) fn write_file(&self, path: &CStr, contents: &[u8]) -> StepResult {
+    pub(super) fn write_file(&self, path: &'a CStr, contents: &[u8]) -> StepResult {
         let f = self
             .at(path, |d, n| {
                 fs::openat(
@@ -191,7 +230,7 @@ impl<'a> ChildState<'a> {
     /// after the `mknodat` goes through an `O_PATH` descriptor checked to be the node made.
     pub(super) fn make_device(
         &self,
-        path: &CStr,
+        path: &'a CStr,
         mode: u32,
         dev: u64,
         uid: u32,
@@ -385,5 +424,52 @@ mod tests {
         });
         assert_eq!(seen, Ok(()));
         st.leave_root();
+    }
+
+    #[test]
+    fn a_mount_on_the_cached_directory_is_seen_by_the_next_step() {
+        // In a thread of its own with a private mount namespace: the tmpfs stays there.
+        std::thread::spawn(|| {
+            ns::unshare(rawsys::process::CloneFlags::NEWNS).unwrap();
+            ns::mount(
+                None,
+                c"/",
+                None,
+                MountFlags::REC | MountFlags::PRIVATE,
+                None,
+            )
+            .unwrap();
+            let base =
+                std::env::temp_dir().join(format!("lp-test-dircache-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&base);
+            std::fs::create_dir_all(&base).unwrap();
+            let root = CString::new(base.to_str().unwrap()).unwrap();
+            let p = |rel: &str| CString::new(format!("{}/{rel}", base.display())).unwrap();
+            let (a, b, f) = (p("a"), p("a/b"), p("a/f"));
+            let mut st = ChildState::new(-1, -1);
+            st.open_root(&root).unwrap();
+            st.mkdir(&a, 0o755).unwrap();
+            // Resolves (and keeps) the directory a.
+            st.mkdir(&b, 0o755).unwrap();
+            st.mount(
+                Some(c"tmpfs"),
+                &a,
+                Some(c"tmpfs"),
+                MountFlags::empty(),
+                None,
+            )
+            .unwrap();
+            // Made in the tmpfs now on a, not in the directory below it.
+            st.create_file(&f).unwrap();
+            st.leave_root();
+            assert!(base.join("a/f").is_file());
+            assert!(!base.join("a/b").exists());
+            ns::umount2(&a, UnmountFlags::empty()).unwrap();
+            assert!(base.join("a/b").is_dir());
+            assert!(!base.join("a/f").exists());
+            std::fs::remove_dir_all(&base).unwrap();
+        })
+        .join()
+        .unwrap();
     }
 }

@@ -19,6 +19,7 @@ mod process;
 mod procfs;
 mod security;
 
+use core::cell::Cell;
 use core::ffi::CStr;
 
 use rawsys::RawFd;
@@ -53,6 +54,15 @@ pub(crate) struct ChildState<'a> {
     /// Whether the process outlives its creator (a lifecycle `create`): no parent-death
     /// signal then.
     detached: bool,
+    /// The directory below the root that [`ChildState::at`] resolved last: its path
+    /// relative to the root and an `O_PATH` descriptor. Consecutive steps in one directory
+    /// (the devices in `/dev`, the hierarchies in `/sys/fs/cgroup`) use it instead of
+    /// resolving it again; it is forgotten when a mount could change what the path names
+    /// and before any step that is not a file step below the root.
+    dir: Cell<Option<(&'a [u8], RawFd)>>,
+    /// Whether the working directory is the checked `/proc`'s `self/fd` (the masks' mounts
+    /// name descriptors relative to it); `/` again before any other step.
+    in_fd_dir: Cell<bool>,
 }
 
 impl ChildState<'_> {
@@ -66,6 +76,8 @@ impl ChildState<'_> {
             err_fd,
             status_fd,
             detached: false,
+            dir: Cell::new(None),
+            in_fd_dir: Cell::new(false),
         }
     }
 }
@@ -91,9 +103,16 @@ pub(crate) fn run(plan: &Plan, err_fd: RawFd, status_fd: RawFd, gate: Option<Sta
     let mut st = ChildState::new(err_fd, status_fd);
     st.detached = gate.is_some();
     for (i, op) in plan.ops.iter().enumerate() {
+        // What `before` undoes was left by the step before (a mask's working directory).
+        if let Err(f) = st.before(op) {
+            fail(st.err_fd, i.saturating_sub(1) as u32, f);
+        }
         if let Err(f) = run_op(op, &mut st) {
             fail(st.err_fd, i as u32, f);
         }
+    }
+    if let Err(f) = st.leave_fd_dir() {
+        fail(st.err_fd, plan.ops.len().saturating_sub(1) as u32, f);
     }
     if let Some(g) = gate {
         if let Err(e) = exec::find_command(plan) {
@@ -110,6 +129,38 @@ pub(crate) fn run(plan: &Plan, err_fd: RawFd, status_fd: RawFd, gate: Option<Sta
         exec::init(plan, st.err_fd, st.status_fd)
     } else {
         exec::exec(plan, st.err_fd)
+    }
+}
+
+impl ChildState<'_> {
+    /// What the state keeps between steps that `op` must not see: the cached directory
+    /// (kept only across file steps below the root) and the working directory in `self/fd`
+    /// (kept only across the masks' mounts).
+    fn before(&self, op: &Op) -> StepResult {
+        if !matches!(
+            op,
+            Op::Mount { .. }
+                | Op::Mkdir { .. }
+                | Op::CreateFile { .. }
+                | Op::ChmodDir { .. }
+                | Op::Symlink { .. }
+                | Op::WriteFile { .. }
+                | Op::Device { .. }
+        ) {
+            self.forget_dir();
+        }
+        if !matches!(op, Op::Mask { .. } | Op::ReadOnly { .. }) {
+            self.leave_fd_dir()?;
+        }
+        Ok(())
+    }
+
+    /// `chdir("/")` if a mask's mount left the working directory in `self/fd`.
+    fn leave_fd_dir(&self) -> StepResult {
+        if self.in_fd_dir.replace(false) {
+            ns::chdir(c"/").map_err(at(SubStep::EnterNewRoot))?;
+        }
+        Ok(())
     }
 }
 

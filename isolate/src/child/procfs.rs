@@ -14,7 +14,8 @@
 //! RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV` (no link, no mount crossed: the file written is
 //! the procfs file named), masked and read-only `/proc` paths beneath it without links, and
 //! the mounts' `/proc/self/fd/N` paths relative to its `self/fd` directory (the child
-//! `fchdir`s there for the `mount(2)` and back to `/`), never through the path `/proc`.
+//! `fchdir`s there for the masks' mounts and back to `/` after them), never through the path
+//! `/proc`.
 
 use core::ffi::CStr;
 
@@ -106,7 +107,7 @@ impl ChildState<'_> {
 
     /// `mount(2)` of descriptor `source` (if any) onto descriptor `target`, both named as
     /// `N` relative to the checked `/proc`'s `self/fd` (the child's working directory for the
-    /// call, `/` again after it). Without a source descriptor the filesystem type names the
+    /// call, `/` again before the next step that is not a mask). Without a source descriptor the filesystem type names the
     /// source, as `mount -t tmpfs tmpfs DIR` does.
     pub(super) fn mount_fds(
         &self,
@@ -125,10 +126,13 @@ impl ChildState<'_> {
             None => fstype,
         };
         let target = fd_name(target, &mut tb);
-        ns::fchdir(borrowed(self.fd_dir))?;
-        let r = ns::mount(source, target, fstype, flags, data);
-        let back = ns::chdir(c"/");
-        r.and(back)
+        // Consecutive masks share the one fchdir; the step after them goes back to `/`
+        // (ChildState::before).
+        if !self.in_fd_dir.get() {
+            ns::fchdir(borrowed(self.fd_dir))?;
+            self.in_fd_dir.set(true);
+        }
+        ns::mount(source, target, fstype, flags, data)
     }
 }
 

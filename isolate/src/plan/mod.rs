@@ -150,6 +150,10 @@ pub(crate) struct PlanBuilder<'a> {
     keep: Vec<rawsys::OwnedFd>,
     /// Whether [`Op::OpenProc`] is in the plan already.
     proc_opened: bool,
+    /// The directories an [`Op::Mkdir`] so far makes (host paths below the new root), less
+    /// those a later mount hides: [`PlanBuilder::mkdir_p`] does not make them again (the
+    /// parents of `/sys/fs/cgroup/*` were made once per hierarchy, three steps each).
+    made: Vec<CString>,
 }
 
 impl<'a> PlanBuilder<'a> {
@@ -166,11 +170,25 @@ impl<'a> PlanBuilder<'a> {
             ops: Vec::new(),
             keep: Vec::new(),
             proc_opened: false,
+            made: Vec::new(),
         })
     }
 
     /// Appends a step.
     fn push(&mut self, op: Op) {
+        match &op {
+            Op::Mkdir { path, .. } if !self.made.contains(path) => self.made.push(path.clone()),
+            // What was made below a mount's target is hidden by it (the target itself stays).
+            Op::Mount { target, .. } => {
+                let t = target.to_bytes();
+                self.made.retain(|d| {
+                    let d = d.to_bytes();
+                    !(d.len() > t.len() && d.starts_with(t) && d[t.len()] == b'/')
+                });
+            }
+            Op::PivotRoot { .. } | Op::Detach { .. } => self.made.clear(),
+            _ => {}
+        }
         self.ops.push(op);
     }
 
@@ -249,10 +267,10 @@ impl<'a> PlanBuilder<'a> {
         for comp in target.split('/').filter(|c| !c.is_empty() && *c != ".") {
             cur.push('/');
             cur.push_str(comp);
-            self.push(Op::Mkdir {
-                path: cjoin(&[&cur])?,
-                mode: 0o755,
-            });
+            let path = cjoin(&[&cur])?;
+            if !self.made.contains(&path) {
+                self.push(Op::Mkdir { path, mode: 0o755 });
+            }
         }
         Ok(())
     }

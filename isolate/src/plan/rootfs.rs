@@ -49,7 +49,7 @@ pub(super) fn root_dir(c: &Container, bind_sources: &[(String, bool)]) -> Result
 
 /// A directory on the host where the fresh root tmpfs can be mounted (in the child's own mount
 /// namespace, so the host never sees it) without hiding any bind mount source.
-fn staging_dir(sources: &[&str]) -> Result<&'static str, Error> {
+pub(super) fn staging_dir(sources: &[&str]) -> Result<&'static str, Error> {
     for cand in ["/tmp", "/mnt", "/run", "/media", "/srv", "/opt", "/var/tmp"] {
         let covers = sources
             .iter()

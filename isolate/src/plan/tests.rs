@@ -159,3 +159,38 @@ fn sub_steps_name_the_failing_call() {
         "verify /dev/null inside is the null device (char 1:3)"
     );
 }
+
+#[test]
+fn a_directory_is_made_once_unless_a_mount_hides_it() {
+    // Mounts below /sys/fs/cgroup (as container's /sys/fs/cgroup view has them), a tmpfs
+    // on /sys/fs/cgroup itself, then one more on a directory made before that tmpfs.
+    let mut b = Container::builder()
+        .host_rootfs()
+        .command("true", [] as [&str; 0])
+        .unwrap();
+    for dest in [
+        "/sys/fs/cgroup/a",
+        "/sys/fs/cgroup/b",
+        "/sys/fs/cgroup",
+        "/sys/fs/cgroup/a",
+    ] {
+        b = b
+            .mount(crate::spec::Mount::new("tmpfs", "tmpfs", dest, ["nosuid"]).unwrap())
+            .unwrap();
+    }
+    let p = plan_for(&b.build().unwrap());
+    let made = |suffix: &str| {
+        p.ops
+            .iter()
+            .filter(|o| {
+                matches!(o, Op::Mkdir { path, .. } if path.to_bytes().ends_with(suffix.as_bytes()))
+            })
+            .count()
+    };
+    // The parents once each (sysfs is mounted on /sys, which keeps what is below it made).
+    assert_eq!(made("/sys/fs"), 1);
+    assert_eq!(made("/sys/fs/cgroup"), 1);
+    assert_eq!(made("/sys/fs/cgroup/b"), 1);
+    // Made before the tmpfs on /sys/fs/cgroup hid it, and again inside that tmpfs.
+    assert_eq!(made("/sys/fs/cgroup/a"), 2);
+}
