@@ -81,6 +81,9 @@ pub(crate) struct Config {
     /// Scheduling policy of the server's threads: SCHED_BATCH, or the system's SCHED_OTHER
     #[arg(long, value_name = "batch|normal", default_value = "batch", value_parser = sched_policy)]
     pub(crate) sched: SchedPolicy,
+    /// Pace files: at most BYTES of a file wait unsent in a connection's socket (TCP_NOTSENT_LOWAT; less kernel memory per slow client, more wake-ups); 0 leaves the socket's own limit
+    #[arg(long, value_name = "BYTES", default_value_t = 0, value_parser = count::<u32>)]
+    pub(crate) notsent_lowat: u32,
     /// Connection cap; above it new connections get 503 [default: the open-file limit minus 128]
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true, value_parser = count::<usize>)]
     pub(crate) max_conns: usize,
@@ -349,13 +352,13 @@ mod tests {
             panic!("no help");
         };
         assert!(!text.contains("seed"), "{text}");
-        // Nineteen flags and --help, each on one line of its own.
+        // Twenty flags and --help, each on one line of its own.
         let flags = text
             .lines()
             .filter(|l| l.trim_start().starts_with('-'))
             .count();
-        assert_eq!(flags, 20, "{text}");
-        assert_eq!(text.lines().count(), 5 + 20, "{text}");
+        assert_eq!(flags, 21, "{text}");
+        assert_eq!(text.lines().count(), 5 + 21, "{text}");
         assert!(text.contains("--design <reactor|pool>"), "{text}");
         <Config as clap::CommandFactory>::command().debug_assert();
     }

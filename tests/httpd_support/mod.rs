@@ -520,7 +520,10 @@ pub fn slow_reader_gets_everything_and_blocks_nobody(
     let big = pattern(8 * 1024 * 1024);
     d.write("big.bin", &big);
     d.write("small.txt", b"small");
-    let s = Server::start_maybe_tls(d.path(), tls, args);
+    // With files paced (`--notsent-lowat`; off by default).
+    let mut paced = args.to_vec();
+    paced.extend(["--notsent-lowat", "131072"]);
+    let s = Server::start_maybe_tls(d.path(), tls, &paced);
     let mut slow = s.open();
     slow.tcp()
         .set_read_timeout(Some(Duration::from_secs(20)))
@@ -528,7 +531,7 @@ pub fn slow_reader_gets_everything_and_blocks_nobody(
     slow.write_all(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     // While the client reads nothing, the server keeps little of the file waiting unsent
-    // in its socket (TCP_NOTSENT_LOWAT 128 KiB, plus what one pass of sendfile adds):
+    // in its socket (--notsent-lowat 128 KiB, plus what one pass of sendfile adds):
     // without the limit it would fill the send buffer, megabytes.
     std::thread::sleep(Duration::from_millis(300));
     let waiting = unsent_in_server_socket(s.port, slow.tcp().local_addr().unwrap().port());

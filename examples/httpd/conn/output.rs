@@ -3,6 +3,8 @@
 //! the TCP options that shape how it goes out. (A TLS layer would encrypt here, between the
 //! HTTP code's bytes and the socket.)
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use rawsys::io;
 use rawsys::net::{self, SendFlags};
 use rawsys::{Errno, OwnedFd};
@@ -14,8 +16,15 @@ use super::tls::{FileProgress, encrypt_batch, notify_close, send_file};
 use crate::respond::simple_response;
 
 /// The most of a file waiting unsent in a connection's socket (`TCP_NOTSENT_LOWAT`, set at
-/// the connection's first file). Measured: see the README ("Files paced by the connection").
-const NOTSENT_LOWAT: u32 = 128 * 1024;
+/// the connection's first file; `--notsent-lowat`, 0 = not set, the default). Measured: see
+/// the README ("Files paced by the connection").
+static NOTSENT_LOWAT: AtomicU32 = AtomicU32::new(0);
+
+/// Sets the `TCP_NOTSENT_LOWAT` given to sockets that send files (0: none), before any
+/// connection is served.
+pub(crate) fn set_notsent_lowat(bytes: u32) {
+    NOTSENT_LOWAT.store(bytes, Ordering::Relaxed);
+}
 /// A thread's write buffer is given back to the allocator down to this once it grew past
 /// 1 MiB.
 const WRITE_BUF_KEEP: usize = 64 * 1024;
@@ -89,7 +98,10 @@ pub(super) fn finish_batch(wbuf: &mut Vec<u8>, conn: &mut Conn, end: BatchEnd) {
     // that only the peer's acknowledgements push out.
     if conn.file.is_some() && !conn.paced {
         conn.paced = true;
-        let _ = net::set_tcp_notsent_lowat(&conn.fd, NOTSENT_LOWAT);
+        let lowat = NOTSENT_LOWAT.load(Ordering::Relaxed);
+        if lowat > 0 {
+            let _ = net::set_tcp_notsent_lowat(&conn.fd, lowat);
+        }
     }
     if wbuf.is_empty() {
         return;
