@@ -5,10 +5,10 @@ use core::ffi::CStr;
 
 use static_assertions::{assert_eq_size, const_assert_eq};
 
-use crate::Result;
 use crate::arch::{O_DIRECT, O_DIRECTORY, O_NOFOLLOW};
 use crate::fd::{AsFd, BorrowedFd, OwnedFd};
 use crate::sys::{self, Sysno};
+use crate::{Errno, Result};
 
 /// The current working directory as a directory descriptor (`AT_FDCWD`) for the `*at` calls.
 // SAFETY: AT_FDCWD is never a real descriptor; the kernel interprets it specially and it can
@@ -161,6 +161,12 @@ const_assert_eq!(core::mem::offset_of!(OpenHow, resolve), 16);
 ///
 /// Unlike `openat`, unknown flag bits and a mode without `O_CREAT` are errors (`EINVAL`).
 ///
+/// With `BENEATH` or `IN_ROOT` (and not `CACHED`), the kernel fails a lookup that resolved
+/// `..` while any rename or mount happened anywhere on the system with `EAGAIN`, asking the
+/// caller to retry (openat2(2)); this function retries such a lookup up to
+/// [`OPENAT2_RETRIES`] times before returning `EAGAIN`, so a busy machine (containers
+/// mounting beside it) does not turn a valid path into a spurious error.
+///
 /// ```
 /// use rawsys::fs::{self, OFlags, Mode, ResolveFlags, CWD};
 ///
@@ -183,19 +189,31 @@ pub fn openat2(
         mode: mode.bits() as u64,
         resolve: resolve.bits(),
     };
-    // SAFETY: path is NUL-terminated and `how` is live for the call; the size passed is its
-    // real size.
-    let r = unsafe {
-        sys::syscall4(
-            Sysno::openat2,
-            sys::fd_arg(dirfd),
-            sys::c_str(path),
-            sys::by_ref(&how),
-            core::mem::size_of::<OpenHow>(),
-        )
-    }?;
-    Ok(sys::ret_fd(r))
+    let retry = resolve.intersects(ResolveFlags::BENEATH | ResolveFlags::IN_ROOT)
+        && !resolve.contains(ResolveFlags::CACHED);
+    let mut tries = 0;
+    loop {
+        // SAFETY: path is NUL-terminated and `how` is live for the call; the size passed is
+        // its real size.
+        let r = unsafe {
+            sys::syscall4(
+                Sysno::openat2,
+                sys::fd_arg(&dirfd),
+                sys::c_str(path),
+                sys::by_ref(&how),
+                core::mem::size_of::<OpenHow>(),
+            )
+        };
+        match r {
+            Err(Errno::EAGAIN) if retry && tries < OPENAT2_RETRIES => tries += 1,
+            r => return Ok(sys::ret_fd(r?)),
+        }
+    }
 }
+
+/// How many times [`openat2`] retries a `BENEATH` / `IN_ROOT` lookup that failed with
+/// `EAGAIN` (a concurrent rename or mount while it resolved `..`).
+pub const OPENAT2_RETRIES: u32 = 128;
 
 #[cfg(test)]
 mod tests {
