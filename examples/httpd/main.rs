@@ -336,8 +336,6 @@ fn run(cfg: Config, tls: Option<tls::Tls>) -> Result<(), String> {
         }
     }
 
-    conn::set_notsent_lowat(cfg.notsent_lowat);
-
     // SCHED_BATCH before any thread starts, so every thread inherits it: a worker woken by
     // a client's data waits for the running thread's slice to end instead of preempting it,
     // and then finds more ready. Measured: see the README ("Threads run SCHED_BATCH").

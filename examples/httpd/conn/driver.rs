@@ -46,6 +46,8 @@ pub(crate) struct ThreadState {
     pub(crate) log: Option<Vec<u8>>,
     /// `--log-format combined`: lines add the Referer and User-Agent.
     pub(super) log_combined: bool,
+    /// `--notsent-lowat`: `TCP_NOTSENT_LOWAT` for sockets sending files (0: not set).
+    pub(super) notsent_lowat: u32,
 }
 
 impl ThreadState {
@@ -72,6 +74,7 @@ impl ThreadState {
             max_body: server.cfg.max_body,
             log: log.then(|| Vec::with_capacity(LOG_BATCH)),
             log_combined: server.cfg.log_format == crate::config::LogFormat::Combined,
+            notsent_lowat: server.cfg.notsent_lowat,
         })
     }
 
@@ -123,7 +126,7 @@ pub(crate) fn drive(ts: &mut ThreadState, conn: &mut Conn, readable: bool) -> Di
             let buf = mem::take(&mut conn.inbuf);
             let (used, end) = answer_requests(ts, conn, &buf);
             keep_rest(conn, buf, used, &end);
-            finish_batch(&mut ts.wbuf, conn, end);
+            finish_batch(&mut ts.wbuf, conn, end, ts.notsent_lowat);
             progressed = true;
             continue;
         }
@@ -205,7 +208,7 @@ pub(crate) fn drive(ts: &mut ThreadState, conn: &mut Conn, readable: bool) -> Di
             ts.plain = mem::replace(&mut rbuf, cipher);
         }
         ts.rbuf = rbuf;
-        finish_batch(&mut ts.wbuf, conn, end);
+        finish_batch(&mut ts.wbuf, conn, end, ts.notsent_lowat);
     }
     if ts.draining && conn.is_quiet() {
         // Shutting down: over TLS the stream ends with the server's close_notify, as a

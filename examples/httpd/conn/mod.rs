@@ -24,5 +24,5 @@ mod tls;
 
 pub(crate) use access_log::{LOG_BATCH, flush_log};
 pub(crate) use driver::{Disposition, ThreadState, drive};
-pub(crate) use output::{refuse_busy, set_notsent_lowat};
+pub(crate) use output::refuse_busy;
 pub(crate) use state::{Conn, Peer, timeout_ms};

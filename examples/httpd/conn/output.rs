@@ -3,8 +3,6 @@
 //! the TCP options that shape how it goes out. (A TLS layer would encrypt here, between the
 //! HTTP code's bytes and the socket.)
 
-use core::sync::atomic::{AtomicU32, Ordering};
-
 use rawsys::io;
 use rawsys::net::{self, SendFlags};
 use rawsys::{Errno, OwnedFd};
@@ -15,16 +13,6 @@ use super::state::{Conn, Nagle};
 use super::tls::{FileProgress, encrypt_batch, notify_close, send_file};
 use crate::respond::simple_response;
 
-/// The most of a file waiting unsent in a connection's socket (`TCP_NOTSENT_LOWAT`, set at
-/// the connection's first file; `--notsent-lowat`, 0 = not set, the default). Measured: see
-/// the README ("Files paced by the connection").
-static NOTSENT_LOWAT: AtomicU32 = AtomicU32::new(0);
-
-/// Sets the `TCP_NOTSENT_LOWAT` given to sockets that send files (0: none), before any
-/// connection is served.
-pub(crate) fn set_notsent_lowat(bytes: u32) {
-    NOTSENT_LOWAT.store(bytes, Ordering::Relaxed);
-}
 /// A thread's write buffer is given back to the allocator down to this once it grew past
 /// 1 MiB.
 const WRITE_BUF_KEEP: usize = 64 * 1024;
@@ -68,8 +56,10 @@ pub(crate) fn refuse_busy(fd: &OwnedFd, date: &[u8; 29]) {
 }
 
 /// Moves the responses of one batch from the thread's write buffer `wbuf` to the socket
-/// (or the connection's queue), and applies how the batch ended.
-pub(super) fn finish_batch(wbuf: &mut Vec<u8>, conn: &mut Conn, end: BatchEnd) {
+/// (or the connection's queue), and applies how the batch ended. `notsent_lowat`: the
+/// `TCP_NOTSENT_LOWAT` a socket gets at its first file (`--notsent-lowat`; 0: none, the
+/// default; measured: see the README, "Files paced by the connection").
+pub(super) fn finish_batch(wbuf: &mut Vec<u8>, conn: &mut Conn, end: BatchEnd, notsent_lowat: u32) {
     if matches!(end, BatchEnd::Close) {
         conn.close_when_sent = true;
         conn.inbuf = Vec::new();
@@ -93,14 +83,13 @@ pub(super) fn finish_batch(wbuf: &mut Vec<u8>, conn: &mut Conn, end: BatchEnd) {
     if conn.file.is_some() && !conn.corked {
         conn.corked = net::set_tcp_cork(&conn.fd, true).is_ok();
     }
-    // And at most NOTSENT_LOWAT bytes of it wait in the socket unsent: `sendfile` hands the
+    // And at most `notsent_lowat` bytes of it wait in the socket unsent: `sendfile` hands the
     // file over as the connection takes it, instead of queueing up to the whole send buffer
     // that only the peer's acknowledgements push out.
     if conn.file.is_some() && !conn.paced {
         conn.paced = true;
-        let lowat = NOTSENT_LOWAT.load(Ordering::Relaxed);
-        if lowat > 0 {
-            let _ = net::set_tcp_notsent_lowat(&conn.fd, lowat);
+        if notsent_lowat > 0 {
+            let _ = net::set_tcp_notsent_lowat(&conn.fd, notsent_lowat);
         }
     }
     if wbuf.is_empty() {
