@@ -83,3 +83,20 @@ pub const MAX_SMALL_SIZE: usize = size_class::MAX_SMALL_SIZE;
 pub fn block_size(layout: Layout) -> usize {
     size_class::block_size(layout.size(), layout.align())
 }
+
+/// Whether a small block of `block` usable bytes is kept in place when resized to `new_size`
+/// (an aligned block): the new size fits and is more than half of the block (or the block is
+/// one of the two smallest classes), so a shrink to a much smaller class moves and frees the
+/// space. [`Heap::reallocate_unsized`] applies this rule; a `realloc` fast path of its own can
+/// apply the same one.
+///
+/// ```
+/// assert!(alloc_core::resize_in_place(64, 40));
+/// assert!(!alloc_core::resize_in_place(64, 32));
+/// assert!(!alloc_core::resize_in_place(64, 65));
+/// assert!(alloc_core::resize_in_place(16, 1));
+/// ```
+#[inline]
+pub const fn resize_in_place(block: usize, new_size: usize) -> bool {
+    new_size <= block && (new_size > block / 2 || block <= 16)
+}

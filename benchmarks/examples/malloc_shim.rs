@@ -556,7 +556,8 @@ fn calloc_slow(total: usize) -> *mut c_void {
 /// `ENOMEM` on failure, the old block left untouched.
 ///
 /// A small block stays where it is when the new size fits its class and is more than half of
-/// it (the heap's own rule), else moves through the `malloc` and `free` fast paths.
+/// it (`alloc_core::resize_in_place`, the heap's own rule), else moves through the `malloc`
+/// and `free` fast paths.
 ///
 /// # Safety
 /// `p` is null or a live block from this allocator; on success it is not used again.
@@ -575,7 +576,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, size: usize) -> *mut c_void {
     let old = unsafe { HEAP.usable_size(p.cast()) };
     if let Some(old) = old.filter(|&old| old <= SMALL_MAX && size <= SMALL_MAX) {
         let aligned = p as usize & (malloc_align(size) - 1) == 0;
-        if aligned && size <= old && (size > old / 2 || old <= 16) {
+        if aligned && alloc_core::resize_in_place(old, size) {
             return p;
         }
         // SAFETY: callable at any time.

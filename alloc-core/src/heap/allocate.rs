@@ -177,7 +177,7 @@ impl<S: PageSource> Heap<S> {
         let aligned = ptr as usize & (align - 1) == 0;
         let old_size = if let Some(cls) = cls {
             let size = cls.size();
-            if aligned && new_size <= size && (new_size > size / 2 || size <= 16) {
+            if aligned && crate::resize_in_place(size, new_size) {
                 return ptr;
             }
             size
